@@ -1,0 +1,150 @@
+"""Frozen values the whole pipeline speaks: locations, resources and the inventory.
+
+Events and actions are kept in the inventory's own vocabulary (the YAML keys), so a
+plan explains a difference in the words a reviewer wrote; `wire.py` translates them
+to and from W&B's GraphQL shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+REGISTRY_PREFIX = "wandb-registry-"
+
+Kind = Literal["secret", "webhook", "automation"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file: path as given (relative to the working directory), 1-based."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+
+
+NOWHERE = Location("<server>")
+
+
+@dataclass(frozen=True, order=True)
+class ResourceKey:
+    """The identity of a resource: what plan matches the two sides on."""
+
+    kind: Kind
+    entity: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.entity}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A team secret: its value comes from an environment variable, only during apply."""
+
+    entity: str
+    name: str
+    from_env: str
+    rotation: int = 0
+    location: Location = field(default=NOWHERE, compare=False)
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey("secret", self.entity, self.name)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A generic webhook integration; secrets are referenced by name."""
+
+    entity: str
+    name: str
+    url: str
+    access_token: str | None = None
+    secret: str | None = None
+    location: Location = field(default=NOWHERE, compare=False)
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey("webhook", self.entity, self.name)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an automation listens: a project or registry, optionally one collection."""
+
+    project: str
+    collection: str | None = None
+
+    @property
+    def registry(self) -> str | None:
+        """The registry's short name when the project is a registry, else None."""
+        if self.project.startswith(REGISTRY_PREFIX):
+            return self.project[len(REGISTRY_PREFIX) :]
+        return None
+
+    def describe(self) -> str:
+        where = f"registry {self.registry}" if self.registry else f"project {self.project}"
+        return f"collection {self.collection} in {where}" if self.collection else where
+
+
+@dataclass(frozen=True)
+class Event:
+    """What triggers an automation, as written under `when:` (defaults filled in).
+
+    `kind` is the key under `when:` (`alias_added`, `run_metric`, ...); `params` its
+    mapping, normalized so two equal events compare equal.
+    """
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What an automation does, as written under `then:` (`webhook`, `slack`, `no_op`)."""
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Automation:
+    """One automation (a W&B trigger)."""
+
+    entity: str
+    name: str
+    scope: Scope
+    event: Event
+    action: Action
+    description: str = ""
+    enabled: bool = True
+    protect: bool = False
+    previously: tuple[str, ...] = ()
+    location: Location = field(default=NOWHERE, compare=False)
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey("automation", self.entity, self.name)
+
+
+Resource = Secret | Webhook | Automation
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything the YAML files declare, validated."""
+
+    secrets: tuple[Secret, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()
+    automations: tuple[Automation, ...] = ()
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        found = {r.entity for r in (*self.secrets, *self.webhooks, *self.automations)}
+        return tuple(sorted(found))
