@@ -28,7 +28,15 @@ class Location:
         return f"{self.path}:{self.line}:{self.col}" if self.line else self.path
 
 
-NOWHERE = Location("<server>")
+@dataclass(frozen=True)
+class Origin:
+    """Where a resource was written: a file and the data path inside it.
+
+    Turned into a line and column only when something must be reported there.
+    """
+
+    path: str
+    pointer: tuple[str | int, ...] = ()
 
 
 @dataclass(frozen=True, order=True)
@@ -51,7 +59,7 @@ class Secret:
     name: str
     from_env: str
     rotation: int = 0
-    location: Location = field(default=NOWHERE, compare=False)
+    origin: Origin | None = field(default=None, compare=False)
 
     @property
     def key(self) -> ResourceKey:
@@ -67,7 +75,7 @@ class Webhook:
     url: str
     access_token: str | None = None
     secret: str | None = None
-    location: Location = field(default=NOWHERE, compare=False)
+    origin: Origin | None = field(default=None, compare=False)
 
     @property
     def key(self) -> ResourceKey:
@@ -126,7 +134,7 @@ class Automation:
     enabled: bool = True
     protect: bool = False
     previously: tuple[str, ...] = ()
-    location: Location = field(default=NOWHERE, compare=False)
+    origin: Origin | None = field(default=None, compare=False)
 
     @property
     def key(self) -> ResourceKey:

@@ -1,0 +1,148 @@
+"""Turn schema-valid documents into model values, filling every default.
+
+The defaults filled here are the canonical form the plan compares against the
+server, so a resource written tersely and one written in full are equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile.loader import Document, Finding, Pointer
+from reconcile.model import (
+    REGISTRY_PREFIX,
+    Action,
+    Automation,
+    Event,
+    Origin,
+    Scope,
+    Secret,
+    Webhook,
+)
+
+KINDS = ("secrets", "webhooks", "automations")
+COMPARATORS = ("above", "below", "at_least", "at_most")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One raw resource mapping with where it came from and its resolved entity."""
+
+    kind: str
+    data: dict[str, Any]
+    origin: Origin
+    entity: str | None
+
+
+def items(documents: list[Document]) -> Iterator[Item]:
+    """Every resource mapping of every document, in file order."""
+    for document in documents:
+        data = document.data if isinstance(document.data, dict) else {}
+        default = data.get("entity") if isinstance(data.get("entity"), str) else None
+        for kind in KINDS:
+            entries = data.get(kind)
+            if not isinstance(entries, list):
+                continue
+            for index, entry in enumerate(entries):
+                if isinstance(entry, dict):
+                    entity = entry.get("entity", default)
+                    origin = Origin(document.path, (kind, index))
+                    yield Item(kind, entry, origin, entity if isinstance(entity, str) else None)
+
+
+def missing_entity(item: Item) -> Finding:
+    noun = item.kind[:-1]
+    message = (
+        f"{_where(item.origin.pointer)}: no entity for this {noun}; set `entity:` on it "
+        "or at the top of the file"
+    )
+    return Finding(item.origin.path, item.origin.pointer, message)
+
+
+def _where(pointer: Pointer) -> str:
+    kind, index = pointer[0], pointer[1]
+    return f"{kind}[{index}]"
+
+
+def secret(item: Item, entity: str) -> Secret:
+    data = item.data
+    return Secret(
+        entity=entity,
+        name=data["name"],
+        from_env=data.get("from_env", data["name"]),
+        rotation=data.get("rotation", 0),
+        origin=item.origin,
+    )
+
+
+def webhook(item: Item, entity: str) -> Webhook:
+    data = item.data
+    return Webhook(
+        entity=entity,
+        name=data["name"],
+        url=data["url"],
+        access_token=data.get("access_token"),
+        secret=data.get("secret"),
+        origin=item.origin,
+    )
+
+
+def automation(item: Item, entity: str) -> Automation:
+    data = item.data
+    return Automation(
+        entity=entity,
+        name=data["name"],
+        description=data.get("description", ""),
+        enabled=data.get("enabled", True),
+        scope=scope(data["scope"]),
+        event=event(data["when"]),
+        action=action(data["then"]),
+        previously=tuple(data.get("previously", ())),
+        protect=data.get("protect", False),
+        origin=item.origin,
+    )
+
+
+def scope(data: dict[str, Any]) -> Scope:
+    project = data.get("project") or REGISTRY_PREFIX + data["registry"]
+    return Scope(project=project, collection=data.get("collection"))
+
+
+def event(data: dict[str, Any]) -> Event:
+    ((kind, given),) = data.items()
+    params = dict(given or {})
+    if kind in ("alias_added", "artifact_linked"):
+        params.setdefault("alias", None)
+    elif kind == "tag_added":
+        params.setdefault("tag", None)
+    elif kind == "run_metric":
+        params.setdefault("aggregate", None)
+        params.setdefault("window", 1)
+    elif kind == "run_metric_change":
+        params.setdefault("change", "absolute")
+        params.setdefault("aggregate", None)
+        params.setdefault("window", 1)
+        params.setdefault("prior_window", params["window"])
+    elif kind == "run_metric_zscore":
+        params.setdefault("threshold", 3.0)
+        params.setdefault("window", 30)
+        params.setdefault("direction", "any")
+    elif kind == "run_state":
+        order = ("running", "finished", "failed")
+        params["states"] = sorted(params["states"], key=order.index)
+    if kind.startswith("run_"):
+        params.setdefault("run_name", None)
+    return Event(kind, params)
+
+
+def action(data: dict[str, Any]) -> Action:
+    ((kind, given),) = data.items()
+    params = dict(given or {})
+    if kind == "webhook":
+        params.setdefault("payload", None)
+    elif kind == "slack":
+        params.setdefault("message", "")
+        params.setdefault("severity", "info")
+    return Action(kind, params)

@@ -1,0 +1,71 @@
+"""The catalogue of events: wire names, the scopes W&B allows, and payload variables.
+
+One table that validation, the wire translation and the docs all read, so the three
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ScopeKind = Literal["project", "registry", "collection"]
+
+GENERIC_VARIABLES = frozenset({"project_name", "entity_name", "event_type", "event_author"})
+ARTIFACT_VARIABLES = frozenset(
+    {"artifact_version", "artifact_version_string", "artifact_collection_name"}
+)
+RUN_VARIABLES = frozenset({"run_id", "run_name", "run_url"})
+METRIC_VARIABLES = frozenset({"metric_name", "metric_value"})
+METADATA_PREFIX = "artifact_metadata."
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What W&B calls an event, where it may listen, and what its payload may use."""
+
+    kind: str
+    wire: str
+    scopes: frozenset[ScopeKind]
+    variables: frozenset[str]
+    artifact: bool
+
+    def allows_variable(self, name: str) -> bool:
+        if self.artifact and name.startswith(METADATA_PREFIX):
+            key = name[len(METADATA_PREFIX) :]
+            return bool(key) and "." not in key
+        return name in self.variables
+
+
+_ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset({"project", "registry", "collection"})
+_RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project"})
+_ARTIFACT = GENERIC_VARIABLES | ARTIFACT_VARIABLES
+_RUN = GENERIC_VARIABLES | RUN_VARIABLES
+
+EVENTS: dict[str, EventSpec] = {
+    spec.kind: spec
+    for spec in (
+        EventSpec(
+            "alias_added", "ADD_ARTIFACT_ALIAS", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"alias"}, True
+        ),
+        EventSpec("artifact_created", "CREATE_ARTIFACT", frozenset({"collection"}), _ARTIFACT, True),
+        EventSpec("artifact_linked", "LINK_MODEL", _ANY_ARTIFACT_SCOPE, _ARTIFACT, True),
+        EventSpec("tag_added", "ADD_ARTIFACT_TAG", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"tag"}, True),
+        EventSpec("run_metric", "RUN_METRIC", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False),
+        EventSpec(
+            "run_metric_change", "RUN_METRIC_CHANGE", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False
+        ),
+        EventSpec(
+            "run_metric_zscore", "RUN_METRIC_ZSCORE", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False
+        ),
+        EventSpec("run_state", "RUN_STATE", _RUN_SCOPE, _RUN | {"run_state"}, False),
+    )
+}
+
+BY_WIRE: dict[str, EventSpec] = {spec.wire: spec for spec in EVENTS.values()}
+
+
+def variable_owner(name: str) -> str | None:
+    """The event kinds that do define `name`, for a helpful error elsewhere."""
+    owners = [spec.kind for spec in EVENTS.values() if spec.allows_variable(name)]
+    return ", ".join(owners) if owners else None

@@ -1,0 +1,158 @@
+"""JSON Schema validation of loaded documents, with errors a person can act on.
+
+jsonschema's own messages name schema keywords; these name the key, the value and
+what was expected, and suggest the nearest valid key for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from reconcile.loader import Document, Finding, Pointer
+
+_JSON_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+_YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO"}
+
+
+def schema_text() -> str:
+    """The inventory JSON Schema, as shipped."""
+    return resources.files("reconcile").joinpath("data/inventory.schema.json").read_text("utf-8")
+
+
+@cache
+def validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_text()))
+
+
+def check(document: Document) -> list[Finding]:
+    """All schema violations of one document (an empty document is valid)."""
+    if document.data is None:
+        return []
+    found: list[Finding] = []
+    for error in validator().iter_errors(document.data):
+        found.extend(_explain(document.path, error))
+    return found
+
+
+def _explain(path: str, error: ValidationError) -> Iterator[Finding]:
+    pointer: Pointer = tuple(error.absolute_path)
+    where = human_path(pointer)
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(value) - set(allowed)):
+            message = f"{where}: unknown key {key!r}{_suggest(key, allowed, pointer)}"
+            yield Finding(path, (*pointer, key), message, at_key=True)
+        return
+    if keyword == "required":
+        for key in expected:
+            if key not in value:
+                yield Finding(path, pointer, f"{where}: missing required key {key!r}", at_key=True)
+        return
+    yield Finding(path, pointer, f"{where}: {_describe(keyword, expected, value, error)}", at_key=False)
+
+
+def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -> str:
+    if keyword == "type":
+        return _type_message(expected, value)
+    if keyword == "enum":
+        hint = _close(str(value), [str(e) for e in expected])
+        choices = ", ".join(str(e) for e in expected)
+        return f"{_show(value)} is not one of: {choices}{hint}"
+    if keyword == "oneOf":
+        return _one_of_message(error)
+    if keyword in ("minProperties", "maxProperties"):
+        choices = ", ".join(sorted(error.schema.get("properties", {})))
+        if keyword == "minProperties":
+            return f"is empty; give one of: {choices}"
+        return f"give exactly one of {choices}, not {' and '.join(sorted(value))}"
+    if keyword == "pattern":
+        return f"{_show(value)} is not valid: {error.schema.get('description', expected)}"
+    if keyword == "maxLength":
+        return f"{_show(value)} is longer than {expected} characters"
+    if keyword == "minLength":
+        return "must not be empty"
+    if keyword == "minItems":
+        return f"needs at least {expected} item{'s' if expected != 1 else ''}"
+    if keyword == "uniqueItems":
+        return "lists the same item twice"
+    if keyword == "minimum":
+        return f"{_show(value)} is less than the minimum {expected}"
+    if keyword == "exclusiveMinimum":
+        return f"{_show(value)} must be greater than {expected}"
+    return error.message
+
+
+def _type_message(expected: Any, value: Any) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    wanted = " or ".join(_JSON_TYPES[name] for name in names if name != "null")
+    got = _show(value)
+    if "boolean" in names and isinstance(value, str) and value in _YAML11_BOOLEANS:
+        return f"expected true or false, got the string {value!r} (write true or false)"
+    if "string" in names and isinstance(value, bool | int | float):
+        return f"expected a string, got {got}; quote it to keep it a string"
+    if value is None:
+        return f"expected {wanted}, but it is empty"
+    return f"expected {wanted}, got {got}"
+
+
+def _one_of_message(error: ValidationError) -> str:
+    options = [sub.get("required", [None])[0] for sub in error.validator_value]
+    value = error.instance
+    if not all(options) or not isinstance(value, dict):
+        return str(error.message)
+    present = [key for key in options if key in value]
+    choices = ", ".join(options)
+    if not present:
+        return f"needs one of: {choices}"
+    return f"give only one of {choices}, not {' and '.join(present)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return repr(value)
+    return f"the number {value}"
+
+
+def _suggest(key: str, allowed: list[str], pointer: Pointer) -> str:
+    if key == "value" and pointer[:1] == ("secrets",):
+        return "; secret values never go in YAML: name an environment variable with from_env"
+    hint = _close(key, allowed)
+    return hint or (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+
+
+def _close(word: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def human_path(pointer: Pointer) -> str:
+    """`automations[0].when.run_metric` for ('automations', 0, 'when', 'run_metric')."""
+    text = ""
+    for step in pointer:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "top level"

@@ -1,0 +1,187 @@
+"""SQLite access for the embedded server: opening, schema migrations, transactions.
+
+One connection per `Database`, serialised by a lock; every operation runs in one
+transaction (`BEGIN IMMEDIATE` for writes, so concurrent writers queue, not fail).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = Path(".reconcile/server.db")
+
+# Each entry upgrades the schema by one version; never edit a released entry.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL DEFAULT '',
+        default_entity TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        key_hash TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE entities (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE members (
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        PRIMARY KEY (entity_id, user_id)
+    );
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (entity_id, name)
+    );
+    CREATE TABLE project_admins (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (project_id, user_id)
+    );
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        type_name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE secrets (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (entity_id, name)
+    );
+    CREATE TABLE integrations (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        url_endpoint TEXT NOT NULL,
+        secret_ref TEXT,
+        access_token_ref TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (entity_id, name)
+    );
+    CREATE TABLE triggers (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        description TEXT,
+        enabled INTEGER NOT NULL,
+        scope_type TEXT NOT NULL,
+        scope_id INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        event_filter TEXT NOT NULL,
+        action_type TEXT NOT NULL,
+        integration_id INTEGER REFERENCES integrations(id),
+        action_config TEXT NOT NULL,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (entity_id, name)
+    );
+    CREATE INDEX triggers_scope ON triggers (scope_type, scope_id);
+    """,
+)
+
+
+def now() -> str:
+    """The current UTC time as W&B formats it (ISO-8601, seconds, `Z`)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Database:
+    """An open SQLite database at the latest schema version."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
+        self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._con.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA foreign_keys=ON")
+        self._con.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: a consistent snapshot for the whole operation."""
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                yield self._con
+            finally:
+                self._con.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def version(self) -> int:
+        with self.read() as con:
+            row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        with self.write() as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = int(row[0] or 0)
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} has schema version {current}, newer than this "
+                    f"program knows ({len(MIGRATIONS)})"
+                )
+            for version in range(current + 1, len(MIGRATIONS) + 1):
+                # executescript would COMMIT our transaction; run statements one by one.
+                for statement in MIGRATIONS[version - 1].split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, now()),
+                )
+                log.info("database migrated", extra={"db": str(self.path), "version": version})

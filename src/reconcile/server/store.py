@@ -1,0 +1,271 @@
+"""Rows for who and where: users, API keys, teams and roles, projects, collections.
+
+Functions take an open connection; the caller owns the transaction, so a check and
+the write it guards happen in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from reconcile.model import REGISTRY_PREFIX
+from reconcile.server.db import now
+from reconcile.server.errors import Conflict, NotFound
+
+ROLES = ("admin", "member")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    email: str
+    default_entity: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    entity_id: int
+    entity_name: str
+    name: str
+    description: str
+    created_at: str
+
+    @property
+    def is_registry(self) -> bool:
+        return self.name.startswith(REGISTRY_PREFIX)
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: int
+    project: Project
+    name: str
+    type_name: str
+    description: str
+    created_at: str
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["id"], row["username"], row["email"], row["default_entity"], row["created_at"])
+
+
+def create_user(con: sqlite3.Connection, username: str, email: str = "") -> User:
+    if con.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+        raise Conflict(f"user {username!r} already exists")
+    cur = con.execute(
+        "INSERT INTO users (username, email, created_at) VALUES (?, ?, ?)",
+        (username, email, now()),
+    )
+    return get_user(con, int(cur.lastrowid or 0))
+
+
+def get_user(con: sqlite3.Connection, user_id: int) -> User:
+    row = con.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no user with id {user_id}")
+    return _user(row)
+
+
+def find_user(con: sqlite3.Connection, username: str) -> User | None:
+    row = con.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+    return _user(row) if row else None
+
+
+def set_default_entity(con: sqlite3.Connection, user_id: int, entity: str) -> None:
+    con.execute("UPDATE users SET default_entity = ? WHERE id = ?", (entity, user_id))
+
+
+def add_api_key(
+    con: sqlite3.Connection, user_id: int, key_hash: str, description: str = ""
+) -> None:
+    con.execute(
+        "INSERT INTO api_keys (user_id, key_hash, description, created_at) VALUES (?, ?, ?, ?)",
+        (user_id, key_hash, description, now()),
+    )
+
+
+def user_for_key_hash(con: sqlite3.Connection, key_hash: str) -> User | None:
+    row = con.execute(
+        "SELECT users.* FROM api_keys JOIN users ON users.id = api_keys.user_id "
+        "WHERE api_keys.key_hash = ?",
+        (key_hash,),
+    ).fetchone()
+    return _user(row) if row else None
+
+
+def create_team(con: sqlite3.Connection, name: str) -> Team:
+    if find_team(con, name) is not None:
+        raise Conflict(f"team {name!r} already exists")
+    cur = con.execute("INSERT INTO entities (name, created_at) VALUES (?, ?)", (name, now()))
+    return Team(int(cur.lastrowid or 0), name, now())
+
+
+def find_team(con: sqlite3.Connection, name: str) -> Team | None:
+    row = con.execute("SELECT * FROM entities WHERE name = ?", (name,)).fetchone()
+    return Team(row["id"], row["name"], row["created_at"]) if row else None
+
+
+def get_team(con: sqlite3.Connection, name: str) -> Team:
+    team = find_team(con, name)
+    if team is None:
+        raise NotFound(f"entity {name!r} not found")
+    return team
+
+
+def set_member(con: sqlite3.Connection, team_id: int, user_id: int, role: str) -> None:
+    """Add a user to a team, or change the role of one already in it."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    con.execute(
+        "INSERT INTO members (entity_id, user_id, role) VALUES (?, ?, ?) "
+        "ON CONFLICT (entity_id, user_id) DO UPDATE SET role = excluded.role",
+        (team_id, user_id, role),
+    )
+
+
+def member_role(con: sqlite3.Connection, team_id: int, user_id: int) -> str | None:
+    row = con.execute(
+        "SELECT role FROM members WHERE entity_id = ? AND user_id = ?", (team_id, user_id)
+    ).fetchone()
+    return str(row["role"]) if row else None
+
+
+def members(con: sqlite3.Connection, team_id: int) -> list[tuple[User, str]]:
+    rows = con.execute(
+        "SELECT users.*, members.role FROM members JOIN users ON users.id = members.user_id "
+        "WHERE members.entity_id = ? ORDER BY users.username",
+        (team_id,),
+    ).fetchall()
+    return [(_user(row), str(row["role"])) for row in rows]
+
+
+def teams_of(con: sqlite3.Connection, user_id: int) -> list[Team]:
+    rows = con.execute(
+        "SELECT entities.* FROM members JOIN entities ON entities.id = members.entity_id "
+        "WHERE members.user_id = ? ORDER BY entities.id",
+        (user_id,),
+    ).fetchall()
+    return [Team(row["id"], row["name"], row["created_at"]) for row in rows]
+
+
+_PROJECT_SQL = (
+    "SELECT projects.*, entities.name AS entity_name FROM projects "
+    "JOIN entities ON entities.id = projects.entity_id "
+)
+
+
+def _project(row: sqlite3.Row) -> Project:
+    return Project(
+        row["id"],
+        row["entity_id"],
+        row["entity_name"],
+        row["name"],
+        row["description"],
+        row["created_at"],
+    )
+
+
+def create_project(
+    con: sqlite3.Connection,
+    team: Team,
+    name: str,
+    created_by: int | None = None,
+    description: str = "",
+) -> tuple[Project, bool]:
+    """The project `team/name`, created if missing; the flag says whether it was inserted."""
+    found = find_project(con, team.name, name)
+    if found is not None:
+        return found, False
+    cur = con.execute(
+        "INSERT INTO projects (entity_id, name, description, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (team.id, name, description, created_by, now()),
+    )
+    return get_project(con, int(cur.lastrowid or 0)), True
+
+
+def find_project(con: sqlite3.Connection, entity: str, name: str) -> Project | None:
+    row = con.execute(
+        _PROJECT_SQL + "WHERE entities.name = ? AND projects.name = ?", (entity, name)
+    ).fetchone()
+    return _project(row) if row else None
+
+
+def get_project(con: sqlite3.Connection, project_id: int) -> Project:
+    row = con.execute(_PROJECT_SQL + "WHERE projects.id = ?", (project_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no project with id {project_id}")
+    return _project(row)
+
+
+def projects_page(
+    con: sqlite3.Connection, entity_ids: list[int], after: int, limit: int
+) -> list[Project]:
+    """Projects of the given teams with an id above `after`, in id order."""
+    marks = ",".join("?" * len(entity_ids)) or "NULL"
+    rows = con.execute(
+        _PROJECT_SQL + f"WHERE projects.entity_id IN ({marks}) AND projects.id > ? "
+        "ORDER BY projects.id LIMIT ?",
+        (*entity_ids, after, limit),
+    ).fetchall()
+    return [_project(row) for row in rows]
+
+
+def add_project_admin(con: sqlite3.Connection, project_id: int, user_id: int) -> None:
+    con.execute(
+        "INSERT OR IGNORE INTO project_admins (project_id, user_id) VALUES (?, ?)",
+        (project_id, user_id),
+    )
+
+
+def is_project_admin(con: sqlite3.Connection, project_id: int, user_id: int) -> bool:
+    row = con.execute(
+        "SELECT 1 FROM project_admins WHERE project_id = ? AND user_id = ?",
+        (project_id, user_id),
+    ).fetchone()
+    return row is not None
+
+
+def create_collection(
+    con: sqlite3.Connection, project: Project, name: str, type_name: str, description: str = ""
+) -> tuple[Collection, bool]:
+    """The collection `name` in `project`, created if missing; flag as for projects."""
+    row = con.execute(
+        "SELECT id FROM collections WHERE project_id = ? AND name = ?", (project.id, name)
+    ).fetchone()
+    if row is not None:
+        return get_collection(con, int(row["id"])), False
+    cur = con.execute(
+        "INSERT INTO collections (project_id, name, type_name, description, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (project.id, name, type_name, description, now()),
+    )
+    return get_collection(con, int(cur.lastrowid or 0)), True
+
+
+def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:
+    row = con.execute("SELECT * FROM collections WHERE id = ?", (collection_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no artifact collection with id {collection_id}")
+    project = get_project(con, int(row["project_id"]))
+    return Collection(
+        row["id"], project, row["name"], row["type_name"], row["description"], row["created_at"]
+    )
+
+
+def collections_of(con: sqlite3.Connection, project: Project) -> list[Collection]:
+    rows = con.execute(
+        "SELECT id FROM collections WHERE project_id = ? ORDER BY id", (project.id,)
+    ).fetchall()
+    return [get_collection(con, int(row["id"])) for row in rows]

@@ -1,0 +1,349 @@
+"""Rows for what a team configures: secrets, webhook integrations and triggers.
+
+Secret values arrive here already encrypted; nothing in this module sees plaintext.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile.server.db import now
+from reconcile.server.errors import Conflict, DuplicateTrigger, MissingTrigger, NotFound
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    entity_id: int
+    name: str
+    url_endpoint: str
+    secret_ref: str | None
+    access_token_ref: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    """A trigger joined with the names the GraphQL answer shows for its scope and action."""
+
+    id: int
+    entity_id: int
+    name: str
+    description: str | None
+    enabled: bool
+    scope_type: str
+    scope_id: int
+    scope_typename: str
+    scope_name: str
+    event_type: str
+    event_filter: str
+    action_type: str
+    action_config: str
+    webhook: Webhook | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class TriggerFields:
+    """Everything a client sets on a trigger (the full set: updates send all of it)."""
+
+    name: str
+    description: str | None
+    enabled: bool
+    scope_type: str
+    scope_id: int
+    event_type: str
+    event_filter: str
+    action_type: str
+    integration_id: int | None
+    action_config: str
+
+
+# ---- secrets ---------------------------------------------------------------
+
+
+def put_secret(con: sqlite3.Connection, entity_id: int, name: str, ciphertext: bytes) -> None:
+    """Store a secret; writing an existing name replaces its value (rotation)."""
+    stamp = now()
+    con.execute(
+        "INSERT INTO secrets (entity_id, name, ciphertext, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_id, name) "
+        "DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        (entity_id, name, ciphertext, stamp, stamp),
+    )
+
+
+def list_secrets(con: sqlite3.Connection, entity_id: int) -> list[SecretInfo]:
+    rows = con.execute(
+        "SELECT name, created_at FROM secrets WHERE entity_id = ? ORDER BY name", (entity_id,)
+    ).fetchall()
+    return [SecretInfo(row["name"], row["created_at"]) for row in rows]
+
+
+def has_secret(con: sqlite3.Connection, entity_id: int, name: str) -> bool:
+    row = con.execute(
+        "SELECT 1 FROM secrets WHERE entity_id = ? AND name = ?", (entity_id, name)
+    ).fetchone()
+    return row is not None
+
+
+def secret_ciphertext(con: sqlite3.Connection, entity_id: int, name: str) -> bytes:
+    row = con.execute(
+        "SELECT ciphertext FROM secrets WHERE entity_id = ? AND name = ?", (entity_id, name)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"secret {name!r} not found")
+    return bytes(row["ciphertext"])
+
+
+def delete_secret(con: sqlite3.Connection, entity_id: int, name: str) -> None:
+    users = con.execute(
+        "SELECT name FROM integrations WHERE entity_id = ? AND (secret_ref = ? "
+        "OR access_token_ref = ?) ORDER BY name",
+        (entity_id, name, name),
+    ).fetchall()
+    if users:
+        names = ", ".join(row["name"] for row in users)
+        raise Conflict(f"secret {name!r} is used by webhook(s) {names}")
+    cur = con.execute("DELETE FROM secrets WHERE entity_id = ? AND name = ?", (entity_id, name))
+    if cur.rowcount == 0:
+        raise NotFound(f"secret {name!r} not found")
+
+
+# ---- webhook integrations --------------------------------------------------
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return Webhook(
+        row["id"],
+        row["entity_id"],
+        row["name"],
+        row["url_endpoint"],
+        row["secret_ref"],
+        row["access_token_ref"],
+        row["created_at"],
+    )
+
+
+def create_webhook(
+    con: sqlite3.Connection,
+    entity_id: int,
+    name: str,
+    url_endpoint: str,
+    secret_ref: str | None,
+    access_token_ref: str | None,
+) -> Webhook:
+    if con.execute(
+        "SELECT 1 FROM integrations WHERE entity_id = ? AND name = ?", (entity_id, name)
+    ).fetchone():
+        raise Conflict(f"a webhook named {name!r} already exists")
+    cur = con.execute(
+        "INSERT INTO integrations (entity_id, name, url_endpoint, secret_ref, access_token_ref, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (entity_id, name, url_endpoint, secret_ref, access_token_ref, now()),
+    )
+    return get_webhook(con, int(cur.lastrowid or 0))
+
+
+def get_webhook(con: sqlite3.Connection, webhook_id: int) -> Webhook:
+    row = con.execute("SELECT * FROM integrations WHERE id = ?", (webhook_id,)).fetchone()
+    if row is None:
+        raise NotFound("integration not found")
+    return _webhook(row)
+
+
+def update_webhook(con: sqlite3.Connection, webhook: Webhook) -> Webhook:
+    clash = con.execute(
+        "SELECT 1 FROM integrations WHERE entity_id = ? AND name = ? AND id != ?",
+        (webhook.entity_id, webhook.name, webhook.id),
+    ).fetchone()
+    if clash:
+        raise Conflict(f"a webhook named {webhook.name!r} already exists")
+    con.execute(
+        "UPDATE integrations SET name = ?, url_endpoint = ?, secret_ref = ?, "
+        "access_token_ref = ? WHERE id = ?",
+        (
+            webhook.name,
+            webhook.url_endpoint,
+            webhook.secret_ref,
+            webhook.access_token_ref,
+            webhook.id,
+        ),
+    )
+    return get_webhook(con, webhook.id)
+
+
+def webhooks_page(
+    con: sqlite3.Connection, entity_id: int, after: int, limit: int
+) -> list[Webhook]:
+    rows = con.execute(
+        "SELECT * FROM integrations WHERE entity_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (entity_id, after, limit),
+    ).fetchall()
+    return [_webhook(row) for row in rows]
+
+
+def delete_webhook(con: sqlite3.Connection, webhook_id: int) -> None:
+    users = con.execute(
+        "SELECT name FROM triggers WHERE integration_id = ? ORDER BY name", (webhook_id,)
+    ).fetchall()
+    if users:
+        names = ", ".join(row["name"] for row in users)
+        raise Conflict(f"the webhook is used by automation(s) {names}")
+    con.execute("DELETE FROM integrations WHERE id = ?", (webhook_id,))
+
+
+# ---- triggers --------------------------------------------------------------
+
+# One query yields everything a trigger's GraphQL answer shows, so listing a page
+# costs one SQL statement, not one per trigger and nested object.
+_TRIGGER_SQL = """
+SELECT t.*,
+  CASE t.scope_type
+    WHEN 'PROJECT' THEN 'Project'
+    WHEN 'ENTITY' THEN 'Entity'
+    WHEN 'ARTIFACT_COLLECTION' THEN
+      CASE WHEN cp.name LIKE 'wandb-registry-%' THEN 'ArtifactPortfolio'
+           ELSE 'ArtifactSequence' END
+  END AS scope_typename,
+  COALESCE(p.name, c.name, e.name, '') AS scope_name,
+  i.id AS i_id, i.entity_id AS i_entity_id, i.name AS i_name, i.url_endpoint AS i_url,
+  i.secret_ref AS i_secret_ref, i.access_token_ref AS i_access_token_ref,
+  i.created_at AS i_created_at
+FROM triggers t
+LEFT JOIN projects p ON t.scope_type = 'PROJECT' AND p.id = t.scope_id
+LEFT JOIN collections c ON t.scope_type = 'ARTIFACT_COLLECTION' AND c.id = t.scope_id
+LEFT JOIN projects cp ON cp.id = c.project_id
+LEFT JOIN entities e ON t.scope_type = 'ENTITY' AND e.id = t.scope_id
+LEFT JOIN integrations i ON i.id = t.integration_id
+"""
+
+
+def _trigger(row: sqlite3.Row) -> TriggerRow:
+    webhook = None
+    if row["i_id"] is not None:
+        webhook = Webhook(
+            row["i_id"],
+            row["i_entity_id"],
+            row["i_name"],
+            row["i_url"],
+            row["i_secret_ref"],
+            row["i_access_token_ref"],
+            row["i_created_at"],
+        )
+    return TriggerRow(
+        id=row["id"],
+        entity_id=row["entity_id"],
+        name=row["name"],
+        description=row["description"],
+        enabled=bool(row["enabled"]),
+        scope_type=row["scope_type"],
+        scope_id=row["scope_id"],
+        scope_typename=row["scope_typename"],
+        scope_name=row["scope_name"],
+        event_type=row["event_type"],
+        event_filter=row["event_filter"],
+        action_type=row["action_type"],
+        action_config=row["action_config"],
+        webhook=webhook,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _check_name_free(con: sqlite3.Connection, entity_id: int, name: str, own_id: int) -> None:
+    row = con.execute(
+        "SELECT 1 FROM triggers WHERE entity_id = ? AND name = ? AND id != ?",
+        (entity_id, name, own_id),
+    ).fetchone()
+    if row:
+        raise DuplicateTrigger(f"an automation named {name!r} already exists")
+
+
+def create_trigger(
+    con: sqlite3.Connection, entity_id: int, fields: TriggerFields, created_by: int
+) -> TriggerRow:
+    _check_name_free(con, entity_id, fields.name, 0)
+    stamp = now()
+    cur = con.execute(
+        "INSERT INTO triggers (entity_id, name, description, enabled, scope_type, scope_id, "
+        "event_type, event_filter, action_type, integration_id, action_config, created_by, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (entity_id, *_values(fields), created_by, stamp, stamp),
+    )
+    return get_trigger(con, int(cur.lastrowid or 0))
+
+
+def update_trigger(con: sqlite3.Connection, trigger_id: int, fields: TriggerFields) -> TriggerRow:
+    current = get_trigger(con, trigger_id)
+    _check_name_free(con, current.entity_id, fields.name, trigger_id)
+    con.execute(
+        "UPDATE triggers SET name = ?, description = ?, enabled = ?, scope_type = ?, "
+        "scope_id = ?, event_type = ?, event_filter = ?, action_type = ?, integration_id = ?, "
+        "action_config = ?, updated_at = ? WHERE id = ?",
+        (*_values(fields), now(), trigger_id),
+    )
+    return get_trigger(con, trigger_id)
+
+
+def _values(fields: TriggerFields) -> tuple[Any, ...]:
+    return (
+        fields.name,
+        fields.description,
+        int(fields.enabled),
+        fields.scope_type,
+        fields.scope_id,
+        fields.event_type,
+        fields.event_filter,
+        fields.action_type,
+        fields.integration_id,
+        fields.action_config,
+    )
+
+
+def get_trigger(con: sqlite3.Connection, trigger_id: int) -> TriggerRow:
+    row = con.execute(_TRIGGER_SQL + "WHERE t.id = ?", (trigger_id,)).fetchone()
+    if row is None:
+        raise MissingTrigger("automation not found")
+    return _trigger(row)
+
+
+def delete_trigger(con: sqlite3.Connection, trigger_id: int) -> None:
+    if con.execute("DELETE FROM triggers WHERE id = ?", (trigger_id,)).rowcount == 0:
+        raise MissingTrigger("automation not found")
+
+
+def triggers_page(
+    con: sqlite3.Connection,
+    entity_id: int,
+    after: int,
+    limit: int,
+    name: str | None = None,
+) -> list[TriggerRow]:
+    """Triggers of an entity in creation order, optionally only the one with `name`."""
+    sql = _TRIGGER_SQL + "WHERE t.entity_id = ? AND t.id > ?"
+    params: list[Any] = [entity_id, after]
+    if name is not None:
+        sql += " AND t.name = ?"
+        params.append(name)
+    rows = con.execute(sql + " ORDER BY t.id LIMIT ?", (*params, limit)).fetchall()
+    return [_trigger(row) for row in rows]
+
+
+def triggers_in_project(con: sqlite3.Connection, project_id: int) -> list[TriggerRow]:
+    """Triggers scoped to a project or to one of its collections (the legacy walk)."""
+    rows = con.execute(
+        _TRIGGER_SQL + "WHERE (t.scope_type = 'PROJECT' AND t.scope_id = ?) "
+        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id",
+        (project_id, project_id),
+    ).fetchall()
+    return [_trigger(row) for row in rows]

@@ -1,0 +1,72 @@
+"""Payload templates: where `${variables}` appear, and nothing else textual.
+
+Variables live only inside JSON string values of the parsed payload; the JSON text
+itself is never searched or substituted, so event data cannot change its structure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 32
+_VARIABLE = re.compile(r"\$\{([^{}]*)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s.]+)?$")
+
+Pointer = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A mistake in a payload template, at a path inside the payload."""
+
+    pointer: Pointer
+    message: str
+    at_key: bool = False
+
+
+@dataclass(frozen=True)
+class Use:
+    """One `${name}` inside a string value."""
+
+    pointer: Pointer
+    name: str
+
+
+def scan(payload: Any) -> tuple[list[Use], list[TemplateProblem]]:
+    """Every variable used in the payload's string values, and every malformed one."""
+    uses: list[Use] = []
+    problems: list[TemplateProblem] = []
+    stack: list[tuple[Pointer, Any]] = [((), payload)]
+    while stack:
+        pointer, value = stack.pop()
+        if len(pointer) > MAX_DEPTH:
+            problems.append(TemplateProblem(pointer, f"nests deeper than {MAX_DEPTH} levels"))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if "${" in key:
+                    message = f"key {key!r}: variables are substituted in values only, not in keys"
+                    problems.append(TemplateProblem((*pointer, key), message, at_key=True))
+                stack.append(((*pointer, key), child))
+        elif isinstance(value, list):
+            stack.extend(((*pointer, i), child) for i, child in enumerate(value))
+        elif isinstance(value, str) and "${" in value:
+            _scan_string(pointer, value, uses, problems)
+    uses.sort(key=lambda use: (str(use.pointer), use.name))
+    return uses, problems
+
+
+def _scan_string(
+    pointer: Pointer, text: str, uses: list[Use], problems: list[TemplateProblem]
+) -> None:
+    for match in _VARIABLE.finditer(text):
+        name = match.group(1).strip()
+        if _NAME.match(name):
+            uses.append(Use(pointer, name))
+        else:
+            problems.append(TemplateProblem(pointer, f"{match.group(0)!r} is not a variable name"))
+    rest = _VARIABLE.sub("", text)
+    if "${" in rest:
+        problems.append(TemplateProblem(pointer, "'${' without a closing '}'"))
