@@ -16,6 +16,7 @@ from reconcile.model import (
     Action,
     Automation,
     Event,
+    Kind,
     Origin,
     Scope,
     Secret,
@@ -23,6 +24,7 @@ from reconcile.model import (
 )
 
 KINDS = ("secrets", "webhooks", "automations")
+NOUNS: dict[str, Kind] = {"secrets": "secret", "webhooks": "webhook", "automations": "automation"}
 COMPARATORS = ("above", "below", "at_least", "at_most")
 
 
@@ -34,6 +36,11 @@ class Item:
     data: dict[str, Any]
     origin: Origin
     entity: str | None
+
+    @property
+    def noun(self) -> Kind:
+        """`secret`, `webhook` or `automation`."""
+        return NOUNS[self.kind]
 
 
 def items(documents: list[Document]) -> Iterator[Item]:
@@ -53,9 +60,8 @@ def items(documents: list[Document]) -> Iterator[Item]:
 
 
 def missing_entity(item: Item) -> Finding:
-    noun = item.kind[:-1]
     message = (
-        f"{_where(item.origin.pointer)}: no entity for this {noun}; set `entity:` on it "
+        f"{_where(item.origin.pointer)}: no entity for this {item.noun}; set `entity:` on it "
         "or at the top of the file"
     )
     return Finding(item.origin.path, item.origin.pointer, message)
@@ -66,10 +72,15 @@ def _where(pointer: Pointer) -> str:
     return f"{kind}[{index}]"
 
 
-def secret(item: Item, entity: str) -> Secret:
+def _entity(item: Item) -> str:
+    assert item.entity is not None, "items without an entity are reported, not built"
+    return item.entity
+
+
+def secret(item: Item) -> Secret:
     data = item.data
     return Secret(
-        entity=entity,
+        entity=_entity(item),
         name=data["name"],
         from_env=data.get("from_env", data["name"]),
         rotation=data.get("rotation", 0),
@@ -77,10 +88,10 @@ def secret(item: Item, entity: str) -> Secret:
     )
 
 
-def webhook(item: Item, entity: str) -> Webhook:
+def webhook(item: Item) -> Webhook:
     data = item.data
     return Webhook(
-        entity=entity,
+        entity=_entity(item),
         name=data["name"],
         url=data["url"],
         access_token=data.get("access_token"),
@@ -89,10 +100,10 @@ def webhook(item: Item, entity: str) -> Webhook:
     )
 
 
-def automation(item: Item, entity: str) -> Automation:
+def automation(item: Item) -> Automation:
     data = item.data
     return Automation(
-        entity=entity,
+        entity=_entity(item),
         name=data["name"],
         description=data.get("description", ""),
         enabled=data.get("enabled", True),

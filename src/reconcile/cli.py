@@ -43,8 +43,12 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
-    "--format", "fmt", type=click.Choice(issue_render.FORMATS), default="text",
-    show_default=True, help="github prints ::error annotations for pull requests.",
+    "--format",
+    "fmt",
+    type=click.Choice(issue_render.FORMATS),
+    default="text",
+    show_default=True,
+    help="github prints ::error annotations for pull requests.",
 )
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check the inventory under PATHS (default: automations/) without contacting a server."""

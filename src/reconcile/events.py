@@ -39,6 +39,7 @@ class EventSpec:
 
 _ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset({"project", "registry", "collection"})
 _RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project"})
+_COLLECTION_SCOPE: frozenset[ScopeKind] = frozenset({"collection"})
 _ARTIFACT = GENERIC_VARIABLES | ARTIFACT_VARIABLES
 _RUN = GENERIC_VARIABLES | RUN_VARIABLES
 
@@ -48,7 +49,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "alias_added", "ADD_ARTIFACT_ALIAS", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"alias"}, True
         ),
-        EventSpec("artifact_created", "CREATE_ARTIFACT", frozenset({"collection"}), _ARTIFACT, True),
+        EventSpec("artifact_created", "CREATE_ARTIFACT", _COLLECTION_SCOPE, _ARTIFACT, True),
         EventSpec("artifact_linked", "LINK_MODEL", _ANY_ARTIFACT_SCOPE, _ARTIFACT, True),
         EventSpec("tag_added", "ADD_ARTIFACT_TAG", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"tag"}, True),
         EventSpec("run_metric", "RUN_METRIC", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False),

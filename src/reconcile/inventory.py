@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from reconcile import build, schema, semantics
 from reconcile.errors import InvalidInventory, Issue
-from reconcile.loader import Document, Finding, Positions, discover, load_files
-from reconcile.model import Automation, Inventory, ResourceKey, Secret, Webhook
+from reconcile.loader import Document, Finding, Pointer, Positions, discover, load_files
+from reconcile.model import Inventory, ResourceKey
 
 DEFAULT_PATHS = ("automations",)
 
@@ -31,42 +31,33 @@ def load_inventory(paths: Sequence[str] = DEFAULT_PATHS) -> Inventory:
 def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
     """Schema and semantic findings of loaded documents, and the model of the valid parts."""
     findings: list[Finding] = []
-    broken: set[tuple[str, tuple[str | int, ...]]] = set()
+    broken: set[tuple[str, Pointer]] = set()
     for document in documents:
         for finding in schema.check(document):
             findings.append(finding)
-            broken.add((document.path, finding.pointer[:2]))
-            if len(finding.pointer) < 2:
-                broken.add((document.path, ()))
+            # A finding breaks its resource; one above resource level breaks the file.
+            scope = finding.pointer[:2] if len(finding.pointer) >= 2 else ()
+            broken.add((document.path, scope))
     names = semantics.Names()
-    secrets: list[Secret] = []
-    webhooks: list[Webhook] = []
-    automations: list[Automation] = []
+    valid: list[build.Item] = []
     for item in build.items(documents):
-        name = item.data.get("name")
         if item.entity is None:
             findings.append(build.missing_entity(item))
             continue
-        if isinstance(name, str):
-            names.add(ResourceKey(item.kind[:-1], item.entity, name), item.origin)  # type: ignore[arg-type]
-        if {(item.origin.path, item.origin.pointer), (item.origin.path, ())} & broken:
-            continue
-        if item.kind == "secrets":
-            secrets.append(build.secret(item, item.entity))
-        elif item.kind == "webhooks":
-            webhooks.append(build.webhook(item, item.entity))
-        else:
-            automations.append(build.automation(item, item.entity))
-    findings.extend(semantics.duplicate_names(names))
-    hooks = {hook.key: hook for hook in webhooks}
-    for secret in secrets:
-        findings.extend(semantics.check_secret(secret))
-    for hook in webhooks:
-        findings.extend(semantics.check_webhook(hook, names))
-    for auto in automations:
-        findings.extend(semantics.check_automation(auto, names, hooks))
-    inventory = Inventory(tuple(secrets), tuple(webhooks), tuple(automations))
+        if isinstance(item.data.get("name"), str):
+            names.add(ResourceKey(item.noun, item.entity, item.data["name"]), item.origin)
+        if not {(item.origin.path, item.origin.pointer), (item.origin.path, ())} & broken:
+            valid.append(item)
+    inventory = _build(valid)
+    findings.extend(semantics.check(inventory, names))
     return inventory, findings
+
+
+def _build(items: list[build.Item]) -> Inventory:
+    secrets = [build.secret(i) for i in items if i.kind == "secrets"]
+    webhooks = [build.webhook(i) for i in items if i.kind == "webhooks"]
+    automations = [build.automation(i) for i in items if i.kind == "automations"]
+    return Inventory(tuple(secrets), tuple(webhooks), tuple(automations))
 
 
 def _unique(issues: list[Issue]) -> list[Issue]:

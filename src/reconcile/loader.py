@@ -102,9 +102,8 @@ def load_file(path: Path, shown: str) -> Document:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _FileProblem(
-                Issue(Location(shown, 1, 1), f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-            )
+            message = f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+            raise _FileProblem(Issue(Location(shown, 1, 1), message))
         raw = path.read_bytes()
     except OSError as error:
         raise _FileProblem(Issue(Location(shown), f"cannot read: {error.strerror}")) from None
@@ -120,9 +119,8 @@ def decode(raw: bytes, shown: str) -> str:
         line = raw.count(b"\n", 0, start) + 1
         col = start - (raw.rfind(b"\n", 0, start) + 1) + 1
         byte = raw[start : start + 1].hex()
-        raise _FileProblem(
-            Issue(Location(shown, line, col), f"not valid UTF-8 (byte 0x{byte}); save the file as UTF-8")
-        ) from None
+        message = f"not valid UTF-8 (byte 0x{byte}); save the file as UTF-8"
+        raise _FileProblem(Issue(Location(shown, line, col), message)) from None
 
 
 def parse_text(text: str, shown: str) -> Document:

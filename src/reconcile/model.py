@@ -154,5 +154,5 @@ class Inventory:
 
     @property
     def entities(self) -> tuple[str, ...]:
-        found = {r.entity for r in (*self.secrets, *self.webhooks, *self.automations)}
-        return tuple(sorted(found))
+        found = {s.entity for s in self.secrets} | {w.entity for w in self.webhooks}
+        return tuple(sorted(found | {a.entity for a in self.automations}))

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -53,9 +53,10 @@ def check(document: Document) -> list[Finding]:
 def _explain(path: str, error: ValidationError) -> Iterator[Finding]:
     pointer: Pointer = tuple(error.absolute_path)
     where = human_path(pointer)
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    keyword, expected, value = error.validator, cast(Any, error.validator_value), error.instance
+    value = cast(Any, value)
     if keyword == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = _properties(error)
         for key in sorted(set(value) - set(allowed)):
             message = f"{where}: unknown key {key!r}{_suggest(key, allowed, pointer)}"
             yield Finding(path, (*pointer, key), message, at_key=True)
@@ -65,7 +66,15 @@ def _explain(path: str, error: ValidationError) -> Iterator[Finding]:
             if key not in value:
                 yield Finding(path, pointer, f"{where}: missing required key {key!r}", at_key=True)
         return
-    yield Finding(path, pointer, f"{where}: {_describe(keyword, expected, value, error)}", at_key=False)
+    on_key = keyword in ("oneOf", "minProperties", "maxProperties") and bool(pointer)
+    message = f"{where}: {_describe(keyword, expected, value, error)}"
+    yield Finding(path, pointer, message, at_key=on_key)
+
+
+def _properties(error: ValidationError) -> list[str]:
+    """The keys the failing schema names (its `properties`)."""
+    schema = error.schema
+    return sorted(schema.get("properties", {})) if isinstance(schema, dict) else []
 
 
 def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -> str:
@@ -78,12 +87,13 @@ def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -
     if keyword == "oneOf":
         return _one_of_message(error)
     if keyword in ("minProperties", "maxProperties"):
-        choices = ", ".join(sorted(error.schema.get("properties", {})))
+        choices = ", ".join(_properties(error))
         if keyword == "minProperties":
             return f"is empty; give one of: {choices}"
-        return f"give exactly one of {choices}, not {' and '.join(sorted(value))}"
+        return f"give exactly one, not {' and '.join(sorted(value))}"
     if keyword == "pattern":
-        return f"{_show(value)} is not valid: {error.schema.get('description', expected)}"
+        rule = error.schema.get("description", expected) if isinstance(error.schema, dict) else ""
+        return f"{_show(value)} is not valid: {rule}"
     if keyword == "maxLength":
         return f"{_show(value)} is longer than {expected} characters"
     if keyword == "minLength":
@@ -113,7 +123,8 @@ def _type_message(expected: Any, value: Any) -> str:
 
 
 def _one_of_message(error: ValidationError) -> str:
-    options = [sub.get("required", [None])[0] for sub in error.validator_value]
+    subschemas: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+    options = [sub.get("required", [None])[0] for sub in subschemas]
     value = error.instance
     if not all(options) or not isinstance(value, dict):
         return str(error.message)

@@ -12,7 +12,7 @@ import re2  # type: ignore[import-untyped]
 from reconcile import templating
 from reconcile.events import EVENTS, variable_owner
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, Origin, ResourceKey, Secret, Webhook
+from reconcile.model import Automation, Inventory, Origin, ResourceKey, Secret, Webhook
 from reconcile.schema import human_path
 
 
@@ -38,6 +38,18 @@ def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> F
     return Finding(origin.path, pointer, f"{human_path(pointer)}: {message}", at_key=key)
 
 
+def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
+    """Every semantic finding of a built inventory, given all declared names."""
+    yield from duplicate_names(names)
+    hooks = {hook.key: hook for hook in inventory.webhooks}
+    for secret in inventory.secrets:
+        yield from check_secret(secret)
+    for hook in inventory.webhooks:
+        yield from check_webhook(hook, names)
+    for auto in inventory.automations:
+        yield from check_automation(auto, names, hooks)
+
+
 def duplicate_names(names: Names) -> Iterator[Finding]:
     for key, origin, first in names.duplicates:
         message = f"{key.kind} name {key.name!r} is used twice in entity {key.entity!r}"
@@ -50,8 +62,9 @@ def check_secret(secret: Secret) -> Iterator[Finding]:
         return
     if secret.from_env.startswith("WANDB_"):
         yield _at(
-            secret.origin, "from_env", message="WANDB_* variables configure the wandb SDK itself; "
-            "use a variable of your own"
+            secret.origin,
+            "from_env",
+            message="WANDB_* variables configure the wandb SDK itself; use a variable of your own",
         )
 
 
@@ -66,9 +79,14 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
         ref = getattr(hook, field_name)
         if ref is not None and not names.has(ResourceKey("secret", hook.entity, ref)):
             yield _at(
-                origin, field_name,
-                message=f"secret {ref!r} is not declared under `secrets:` for entity {hook.entity!r}",
+                origin,
+                field_name,
+                message=_undeclared("secret", ResourceKey("secret", hook.entity, ref)),
             )
+
+
+def _undeclared(noun: str, key: ResourceKey) -> str:
+    return f"{noun} {key.name!r} is not declared under `{noun}s:` for entity {key.entity!r}"
 
 
 def url_problem(url: str) -> str | None:
@@ -97,19 +115,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is reported to the user, not to stderr
+
+
 def regex_problem(pattern: str) -> str | None:
     """Why `pattern` is not RE2 syntax (W&B's server is written in Go), or None."""
     try:
-        re2.compile(pattern)
+        re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as error:
         detail = error.args[0] if error.args else error
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
-        return f"{pattern!r} is not a valid RE2 regular expression ({detail}); W&B evaluates it in Go: no look-around, no back-references"
+        return (
+            f"{pattern!r} is not a valid RE2 regular expression ({detail}); W&B evaluates "
+            "it in Go: no look-around, no back-references"
+        )
     return None
 
 
-def check_automation(auto: Automation, names: Names, hooks: dict[ResourceKey, Webhook]) -> Iterator[Finding]:
+def check_automation(
+    auto: Automation, names: Names, hooks: dict[ResourceKey, Webhook]
+) -> Iterator[Finding]:
     origin = auto.origin
     if origin is None:
         return
@@ -119,7 +146,7 @@ def check_automation(auto: Automation, names: Names, hooks: dict[ResourceKey, We
     if auto.action.kind == "webhook":
         target = ResourceKey("webhook", auto.entity, auto.action.params["to"])
         if not names.has(target):
-            message = f"webhook {target.name!r} is not declared under `webhooks:` for entity {auto.entity!r}"
+            message = _undeclared("webhook", target)
             yield _at(origin, "then", "webhook", "to", message=message)
         yield from _check_payload(auto, origin, hooks.get(target))
 

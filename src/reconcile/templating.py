@@ -7,7 +7,6 @@ itself is never searched or substituted, so event data cannot change its structu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 

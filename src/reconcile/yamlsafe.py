@@ -8,7 +8,7 @@ always strings, and any tag beyond the JSON types is refused. Parsing runs in li
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -51,8 +51,8 @@ def _int(value: str) -> int:
 class StrictLoader(_CLoader):  # type: ignore[misc, valid-type]
     """libyaml parsing with the strict constructors below; collects `problems`."""
 
-    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-    yaml_constructors: dict[Any, Any] = {}
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = {}
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -85,10 +85,9 @@ class StrictLoader(_CLoader):  # type: ignore[misc, valid-type]
                 continue
             key = key_node.value
             if key in seen and not getattr(key_node, "merged", False):
-                first = seen[key]
-                self.problems.append(
-                    Problem(key_node, f"duplicate key {key!r} (first at line {first.start_mark.line + 1})")
-                )
+                first_line = seen[key].start_mark.line + 1
+                message = f"duplicate key {key!r} (first at line {first_line})"
+                self.problems.append(Problem(key_node, message))
                 continue
             seen[key] = key_node
             data[key] = self.construct_object(value_node, deep=False)
