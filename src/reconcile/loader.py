@@ -46,6 +46,7 @@ class Finding:
     message: str
     at_key: bool = False
     see: tuple[Origin, ...] = ()
+    see_label: str = "first at"
 
 
 def display_path(path: Path) -> str:
@@ -112,6 +113,8 @@ def load_file(path: Path, shown: str) -> Document:
 
 def decode(raw: bytes, shown: str) -> str:
     """UTF-8 (a BOM is allowed); anything else is refused with the offending byte's place."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _FileProblem(Issue(Location(shown, 1, 1), "the file is UTF-16; save it as UTF-8"))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -184,7 +187,18 @@ def _yaml_issue(error: yaml.MarkedYAMLError, text: str, shown: str) -> Issue:
         problem = "a file holds one YAML document; remove the extra '---'"
     elif error.context:
         problem = f"{problem} ({error.context})"
+    for known, hint in _YAML_HINTS.items():
+        if known in problem:
+            problem = f"{problem}; {hint}"
     return Issue(Location(shown, line, col), f"invalid YAML: {problem}")
+
+
+_YAML_HINTS = {
+    "did not find expected key": "check this line's indentation against the keys above it",
+    "mapping values are not allowed here": "quote a value that contains ': ', or check the "
+    "indentation",
+    "found undefined alias": "an alias (*name) needs an anchor (&name) earlier in the file",
+}
 
 
 def _char_at(text: str, mark: yaml.Mark) -> str:
@@ -209,7 +223,7 @@ class Positions:
         message = finding.message
         if finding.see:
             places = ", ".join(str(self.locate(o.path, o.pointer)) for o in finding.see)
-            message = f"{message} (first at {places})"
+            message = f"{message} ({finding.see_label} {places})"
         return Issue(self.locate(finding.path, finding.pointer, finding.at_key), message)
 
     def locate(self, path: str, pointer: Pointer, at_key: bool = False) -> Location:

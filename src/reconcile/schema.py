@@ -27,6 +27,19 @@ _JSON_TYPES = {
     "boolean": "true or false",
     "null": "empty",
 }
+PATTERN_RULES = {
+    "^[a-z0-9][a-z0-9_-]*$": "a team name is lowercase letters, digits, '-' and '_'",
+    "^[A-Za-z0-9_]+$": "a secret name is letters, digits and '_'",
+    "^[-\\w]+([ ]+[-\\w]+)*$": "a webhook name is words of letters, digits, '_' and '-' "
+    "separated by spaces",
+    "^\\S(.*\\S)?$": "a name cannot start or end with a space",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name is letters, digits and '_', "
+    "not starting with a digit",
+    "^[^/\\\\#?%:]+$": "a project name cannot contain / \\ # ? % or :",
+    "^[A-Za-z0-9_.-]+$": "use letters, digits, '-', '_' and '.' only",
+}
+# Keys people reach for from other tools, and the key they mean here.
+KEY_HINTS = {"on": "when", "trigger": "when", "event": "when", "do": "then", "action": "then"}
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO"}
 
 
@@ -44,13 +57,25 @@ def check(document: Document) -> list[Finding]:
     """All schema violations of one document (an empty document is valid)."""
     if document.data is None:
         return []
+    errors = list(validator().iter_errors(document.data))
+    # A misspelt key also makes the key it stands for missing: report the typo only.
+    meant = {(tuple(e.absolute_path), _meant(key, _properties(e))) for e, key in _unknown(errors)}
     found: list[Finding] = []
-    for error in validator().iter_errors(document.data):
-        found.extend(_explain(document.path, error))
+    for error in errors:
+        found.extend(_explain(document.path, error, meant))
     return found
 
 
-def _explain(path: str, error: ValidationError) -> Iterator[Finding]:
+def _unknown(errors: list[ValidationError]) -> Iterator[tuple[ValidationError, str]]:
+    for error in errors:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            for key in sorted(set(error.instance) - set(_properties(error))):
+                yield error, key
+
+
+def _explain(
+    path: str, error: ValidationError, meant: set[tuple[Pointer, str | None]]
+) -> Iterator[Finding]:
     pointer: Pointer = tuple(error.absolute_path)
     where = human_path(pointer)
     keyword, expected, value = error.validator, cast(Any, error.validator_value), error.instance
@@ -63,8 +88,10 @@ def _explain(path: str, error: ValidationError) -> Iterator[Finding]:
         return
     if keyword == "required":
         for key in expected:
-            if key not in value:
+            if key not in value and (pointer, key) not in meant:
                 yield Finding(path, pointer, f"{where}: missing required key {key!r}", at_key=True)
+        return
+    if keyword == "oneOf" and any((pointer, key) in meant for key in _one_of_keys(error)):
         return
     on_key = keyword in ("oneOf", "minProperties", "maxProperties") and bool(pointer)
     message = f"{where}: {_describe(keyword, expected, value, error)}"
@@ -92,8 +119,7 @@ def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -
             return f"is empty; give one of: {choices}"
         return f"give exactly one, not {' and '.join(sorted(value))}"
     if keyword == "pattern":
-        rule = error.schema.get("description", expected) if isinstance(error.schema, dict) else ""
-        return f"{_show(value)} is not valid: {rule}"
+        return f"{_show(value)} is not valid: {PATTERN_RULES.get(expected, expected)}"
     if keyword == "maxLength":
         return f"{_show(value)} is longer than {expected} characters"
     if keyword == "minLength":
@@ -122,9 +148,14 @@ def _type_message(expected: Any, value: Any) -> str:
     return f"expected {wanted}, got {got}"
 
 
-def _one_of_message(error: ValidationError) -> str:
+def _one_of_keys(error: ValidationError) -> list[str | None]:
+    """For a `oneOf` of single `required` keys (exactly one of), those keys."""
     subschemas: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
-    options = [sub.get("required", [None])[0] for sub in subschemas]
+    return [sub.get("required", [None])[0] for sub in subschemas]
+
+
+def _one_of_message(error: ValidationError) -> str:
+    options = _one_of_keys(error)
     value = error.instance
     if not all(options) or not isinstance(value, dict):
         return str(error.message)
@@ -152,8 +183,17 @@ def _show(value: Any) -> str:
 def _suggest(key: str, allowed: list[str], pointer: Pointer) -> str:
     if key == "value" and pointer[:1] == ("secrets",):
         return "; secret values never go in YAML: name an environment variable with from_env"
-    hint = _close(key, allowed)
+    meant = _meant(key, allowed)
+    hint = f" (did you mean {meant!r}?)" if meant else ""
     return hint or (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+
+
+def _meant(key: str, allowed: list[str]) -> str | None:
+    """The allowed key a misspelt or borrowed key most likely stands for."""
+    if KEY_HINTS.get(key) in allowed:
+        return KEY_HINTS[key]
+    match = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return match[0] if match else None
 
 
 def _close(word: str, choices: list[str]) -> str:
@@ -163,6 +203,9 @@ def _close(word: str, choices: list[str]) -> str:
 
 def human_path(pointer: Pointer) -> str:
     """`automations[0].when.run_metric` for ('automations', 0, 'when', 'run_metric')."""
+    if len(pointer) > 10:
+        head, tail = human_path(pointer[:6]), human_path(pointer[-2:])
+        return f"{head}...{tail if tail.startswith('[') else '.' + tail}"
     text = ""
     for step in pointer:
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))

@@ -128,7 +128,7 @@ def regex_problem(pattern: str) -> str | None:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         return (
-            f"{pattern!r} is not a valid RE2 regular expression ({detail}); W&B evaluates "
+            f"'{pattern}' is not a valid RE2 regular expression ({detail}); W&B evaluates "
             "it in Go: no look-around, no back-references"
         )
     return None
@@ -188,9 +188,10 @@ def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterato
             continue
         other = names.first.get(ResourceKey("automation", auto.entity, old))
         if other is not None:
-            message = f"{old!r} is still the name of another automation"
+            pointer = (*origin.pointer, "previously", index)
+            message = f"{human_path(pointer)}: {old!r} is still the name of another automation"
             see = Origin(other.path, (*other.pointer, "name"))
-            yield Finding(origin.path, (*origin.pointer, "previously", index), message, see=(see,))
+            yield Finding(origin.path, pointer, message, see=(see,), see_label="named at")
 
 
 def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> Iterator[Finding]:
