@@ -83,6 +83,5 @@ def require_project_admin(
         return
     kind = "registry" if project.is_registry else "project"
     raise Forbidden(
-        f"permission denied: only admins of {kind} {project.name} or of team {team.name} "
-        f"can {what}"
+        f"permission denied: only admins of {kind} {project.name} or of team {team.name} can {what}"
     )

@@ -107,13 +107,21 @@ def user_for_key_hash(con: sqlite3.Connection, key_hash: str) -> User | None:
 def create_team(con: sqlite3.Connection, name: str) -> Team:
     if find_team(con, name) is not None:
         raise Conflict(f"team {name!r} already exists")
-    cur = con.execute("INSERT INTO entities (name, created_at) VALUES (?, ?)", (name, now()))
-    return Team(int(cur.lastrowid or 0), name, now())
+    stamp = now()
+    cur = con.execute("INSERT INTO entities (name, created_at) VALUES (?, ?)", (name, stamp))
+    return Team(int(cur.lastrowid or 0), name, stamp)
 
 
 def find_team(con: sqlite3.Connection, name: str) -> Team | None:
     row = con.execute("SELECT * FROM entities WHERE name = ?", (name,)).fetchone()
     return Team(row["id"], row["name"], row["created_at"]) if row else None
+
+
+def get_team_by_id(con: sqlite3.Connection, team_id: int) -> Team:
+    row = con.execute("SELECT * FROM entities WHERE id = ?", (team_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no entity with id {team_id}")
+    return Team(row["id"], row["name"], row["created_at"])
 
 
 def get_team(con: sqlite3.Connection, name: str) -> Team:
@@ -241,17 +249,22 @@ def create_collection(
     con: sqlite3.Connection, project: Project, name: str, type_name: str, description: str = ""
 ) -> tuple[Collection, bool]:
     """The collection `name` in `project`, created if missing; flag as for projects."""
-    row = con.execute(
-        "SELECT id FROM collections WHERE project_id = ? AND name = ?", (project.id, name)
-    ).fetchone()
-    if row is not None:
-        return get_collection(con, int(row["id"])), False
+    found = find_collection(con, project, name)
+    if found is not None:
+        return found, False
     cur = con.execute(
         "INSERT INTO collections (project_id, name, type_name, description, created_at) "
         "VALUES (?, ?, ?, ?, ?)",
         (project.id, name, type_name, description, now()),
     )
     return get_collection(con, int(cur.lastrowid or 0)), True
+
+
+def find_collection(con: sqlite3.Connection, project: Project, name: str) -> Collection | None:
+    row = con.execute(
+        "SELECT id FROM collections WHERE project_id = ? AND name = ?", (project.id, name)
+    ).fetchone()
+    return get_collection(con, int(row["id"])) if row else None
 
 
 def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:

@@ -137,6 +137,7 @@ def _webhook(row: sqlite3.Row) -> Webhook:
 def create_webhook(
     con: sqlite3.Connection,
     entity_id: int,
+    *,
     name: str,
     url_endpoint: str,
     secret_ref: str | None,
@@ -182,9 +183,7 @@ def update_webhook(con: sqlite3.Connection, webhook: Webhook) -> Webhook:
     return get_webhook(con, webhook.id)
 
 
-def webhooks_page(
-    con: sqlite3.Connection, entity_id: int, after: int, limit: int
-) -> list[Webhook]:
+def webhooks_page(con: sqlite3.Connection, entity_id: int, after: int, limit: int) -> list[Webhook]:
     rows = con.execute(
         "SELECT * FROM integrations WHERE entity_id = ? AND id > ? ORDER BY id LIMIT ?",
         (entity_id, after, limit),

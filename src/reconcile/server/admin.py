@@ -1,0 +1,144 @@
+"""Administration without GraphQL: bootstrap, users and keys, teams, projects, collections.
+
+Used by `reconcile server ...`, by tests, and by the reconciler when it runs the
+embedded server itself. Every function is one transaction and the `ensure_*`
+functions are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconcile.model import REGISTRY_PREFIX
+from reconcile.server import auth, store, validation
+from reconcile.server.db import Database
+from reconcile.server.errors import InvalidInput, NotFound
+from reconcile.server.store import Collection, Project, Team, User
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEAM = "local"
+DEFAULT_ADMIN = "admin"
+ADMIN_KEY_ENV = "RECONCILE_ADMIN_KEY"
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """The instance's first admin; `api_key` is set only when this call created the key."""
+
+    username: str
+    team: str
+    api_key: str | None
+
+
+def bootstrap(
+    db: Database, *, team: str = DEFAULT_TEAM, username: str = DEFAULT_ADMIN, key: str | None = None
+) -> Bootstrap:
+    """Make sure an admin user exists and administers `team`; give it `key` (or a new one).
+
+    On a database that already has users, nothing is created and no key is returned,
+    unless `key` is given and not yet known (it is then added to the admin).
+    """
+    if key is not None and not auth.KEY_RE.match(key):
+        raise InvalidInput(
+            f"{ADMIN_KEY_ENV} is not a valid API key (`local-` + 40 of [A-Za-z0-9_])"
+        )
+    with db.write() as con:
+        existing = con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+        if existing:
+            admin = store.find_user(con, username)
+            if admin and key and store.user_for_key_hash(con, auth.hash_key(key)) is None:
+                store.add_api_key(con, admin.id, auth.hash_key(key), "bootstrap")
+            return Bootstrap(username, team, None)
+        created = key or auth.generate_key()
+        user = store.create_user(con, username)
+        found = store.find_team(con, team) or store.create_team(con, team)
+        store.set_member(con, found.id, user.id, "admin")
+        store.set_default_entity(con, user.id, team)
+        store.add_api_key(con, user.id, auth.hash_key(created), "bootstrap")
+    log.info("bootstrapped admin", extra={"user": username, "team": team})
+    return Bootstrap(username, team, created)
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """Write an API key to a new file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    path.chmod(0o600)
+
+
+def ensure_team(db: Database, name: str) -> Team:
+    validation.check_name("team", name, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
+    with db.write() as con:
+        return store.find_team(con, name) or store.create_team(con, name)
+
+
+def create_user(db: Database, username: str, email: str = "") -> User:
+    validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
+    with db.write() as con:
+        return store.create_user(con, username, email)
+
+
+def create_api_key(db: Database, username: str, description: str = "") -> str:
+    """A new API key for the user; only its hash is stored, so this is the only copy."""
+    key = auth.generate_key()
+    with db.write() as con:
+        user = _user(con, username)
+        store.add_api_key(con, user.id, auth.hash_key(key), description)
+    return key
+
+
+def set_role(db: Database, team: str, username: str, role: str) -> None:
+    """Add the user to the team with `role` (admin or member), or change its role."""
+    if role not in store.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(store.ROLES)}")
+    with db.write() as con:
+        found = store.get_team(con, team)
+        user = _user(con, username)
+        store.set_member(con, found.id, user.id, role)
+        if user.default_entity is None:
+            store.set_default_entity(con, user.id, team)
+
+
+def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
+    """The project `team/name` (created if missing), with `admins` among its admins."""
+    validation.check_project_name(name)
+    with db.write() as con:
+        project, _ = store.create_project(con, store.get_team(con, team), name)
+        for username in admins:
+            store.add_project_admin(con, project.id, _user(con, username).id)
+    return project
+
+
+def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
+    """The registry `name` of the team: the project `wandb-registry-<name>`."""
+    full = name if name.startswith(REGISTRY_PREFIX) else REGISTRY_PREFIX + name
+    return ensure_project(db, team, full, admins)
+
+
+def ensure_collection(
+    db: Database, team: str, project: str, name: str, type_name: str = "model"
+) -> Collection:
+    """The collection `name` in a project or registry (created if missing)."""
+    rule = "letters, digits, '-_.'"
+    validation.check_name("collection", name, validation.COLLECTION_NAME_RE, rule)
+    validation.check_name("artifact type", type_name, validation.COLLECTION_NAME_RE, rule)
+    with db.write() as con:
+        found = store.find_project(con, team, project)
+        if found is None:
+            raise NotFound(f"project {team}/{project} not found")
+        collection, _ = store.create_collection(con, found, name, type_name)
+    return collection
+
+
+def _user(con: sqlite3.Connection, username: str) -> User:
+    user = store.find_user(con, username)
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user

@@ -1,0 +1,97 @@
+"""The ASGI app: `POST /graphql` (W&B-compatible) and `GET /healthz`.
+
+The same app serves uvicorn and in-process clients (`httpx.ASGITransport`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconcile.server.service import GraphQLService
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+    return JSONResponse(body, status_code=status)
+
+
+def _parse(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
+    """Query, variables and operation name of a GraphQL POST body."""
+    body = json.loads(raw)
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        raise ValueError("the body must be a JSON object with a string `query`")
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise ValueError("`variables` must be a JSON object")
+    operation = body.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        raise ValueError("`operationName` must be a string")
+    # The official SDK sends "operationName": "" for raw queries: treat it as absent.
+    return body["query"], variables, operation or None
+
+
+def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starlette:
+    """The server app over the database at `db_path` (created and migrated if needed)."""
+    handler = service or GraphQLService(db_path)
+
+    async def graphql(request: Request) -> Response:
+        try:
+            raw = await _read_body(request, MAX_BODY_BYTES)
+        except _TooLarge:
+            return _bad(f"request body larger than {MAX_BODY_BYTES} bytes", 413)
+        try:
+            query, variables, operation = _parse(raw)
+        except ValueError as error:  # json.JSONDecodeError is a ValueError
+            return _bad(str(error))
+        status, body = await run_in_threadpool(
+            handler.handle, request.headers.get("authorization"), query, variables, operation
+        )
+        return JSONResponse(body, status_code=status)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        handler.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = handler
+    return app

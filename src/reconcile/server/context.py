@@ -1,0 +1,18 @@
+"""What every resolver receives: the open transaction, the caller, the secret box."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from reconcile.server.crypto import SecretBox
+from reconcile.server.store import User
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """One GraphQL request: all resolvers share its connection (one transaction)."""
+
+    con: sqlite3.Connection
+    user: User
+    box: SecretBox

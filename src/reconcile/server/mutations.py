@@ -1,0 +1,186 @@
+"""Resolvers for automation writes: create, update and delete triggers.
+
+A trigger belongs to the team of its scope; the caller must administer that scope
+(the team, or the project/registry the scope lies in).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from reconcile.server import auth, present, store, validation
+from reconcile.server import store_automations as hooks
+from reconcile.server.context import RequestContext
+from reconcile.server.errors import InvalidInput
+from reconcile.server.ids import decode_id
+from reconcile.server.present import Obj
+from reconcile.server.store import Project, Team, User
+from reconcile.server.store_automations import TriggerFields, TriggerRow
+
+_SCOPE_ID_KINDS = {
+    "PROJECT": "Project",
+    "ARTIFACT_COLLECTION": "ArtifactCollection",
+    "ENTITY": "Entity",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a trigger listens, resolved to its team and (unless ENTITY) its project."""
+
+    type: str
+    id: int
+    team: Team
+    project: Project | None
+
+
+def load_scope(con: sqlite3.Connection, scope_type: str, scope_id: int) -> Scope:
+    if scope_type == "ENTITY":
+        return Scope(scope_type, scope_id, store.get_team_by_id(con, scope_id), None)
+    if scope_type == "PROJECT":
+        project = store.get_project(con, scope_id)
+    else:
+        project = store.get_collection(con, scope_id).project
+    return Scope(scope_type, scope_id, store.get_team(con, project.entity_name), project)
+
+
+def _require_scope_admin(con: sqlite3.Connection, user: User, scope: Scope) -> None:
+    what = "manage its automations"
+    if scope.project is None:
+        auth.require_team_admin(con, user, scope.team, what)
+    else:
+        auth.require_project_admin(con, user, scope.team, scope.project, what)
+
+
+def _scope_from_input(con: sqlite3.Connection, scope_type: str, scope_id: str) -> Scope:
+    kind = _SCOPE_ID_KINDS.get(scope_type)
+    if kind is None:
+        raise InvalidInput(f"unknown scopeType {scope_type}")
+    return load_scope(con, scope_type, decode_id(scope_id, kind)[1])
+
+
+def _action(
+    con: sqlite3.Connection, team: Team, action_type: str, config: dict[str, Any]
+) -> tuple[int | None, str]:
+    """The webhook id and stored config of an action, checked against the team."""
+    key = validation.ACTION_INPUTS.get(action_type)
+    if key is None:
+        raise InvalidInput(f"action type {action_type} is not supported by this server")
+    chosen = {k for k, v in config.items() if v is not None}
+    if chosen != {key}:
+        raise InvalidInput(f"triggeredActionConfig for {action_type} must set exactly {key}")
+    if action_type == "NO_OP":
+        return None, "{}"
+    webhook_input = config[key]
+    webhook = hooks.get_webhook(con, decode_id(webhook_input["integrationID"], "Integration")[1])
+    if webhook.entity_id != team.id:
+        raise InvalidInput(f"the webhook is not an integration of {team.name}")
+    payload = webhook_input.get("requestPayload")
+    validation.check_payload(payload)
+    return webhook.id, json.dumps({"requestPayload": payload})
+
+
+def _fields(con: sqlite3.Connection, scope: Scope, data: dict[str, Any]) -> TriggerFields:
+    validation.check_trigger_name(data["name"])
+    event = data["triggeringEventType"]
+    is_registry = scope.project is not None and scope.project.is_registry
+    validation.check_scope_for_event(event, scope.type, is_registry)
+    validation.check_event_filter(event, data["eventFilter"])
+    integration_id, config = _action(
+        con, scope.team, data["triggeredActionType"], data["triggeredActionConfig"]
+    )
+    return TriggerFields(
+        name=data["name"],
+        description=data.get("description"),
+        enabled=bool(data["enabled"]),
+        scope_type=scope.type,
+        scope_id=scope.id,
+        event_type=event,
+        event_filter=data["eventFilter"],
+        action_type=data["triggeredActionType"],
+        integration_id=integration_id,
+        action_config=config,
+    )
+
+
+def _ctx(info: GraphQLResolveInfo) -> RequestContext:
+    context: RequestContext = info.context
+    return context
+
+
+def resolve_create_trigger(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    scope = _scope_from_input(ctx.con, input["scopeType"], input["scopeID"])
+    _require_scope_admin(ctx.con, ctx.user, scope)
+    row = hooks.create_trigger(ctx.con, scope.team.id, _fields(ctx.con, scope, input), ctx.user.id)
+    return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
+
+
+def _as_input(row: TriggerRow) -> dict[str, Any]:
+    """A stored trigger in the shape of an update input, to fill fields left out."""
+    config: dict[str, Any]
+    if row.action_type == "GENERIC_WEBHOOK" and row.webhook is not None:
+        stored = json.loads(row.action_config)
+        config = {
+            "genericWebhookActionInput": {
+                "integrationID": present.webhook(row.webhook)["id"],
+                "requestPayload": stored.get("requestPayload"),
+            }
+        }
+    else:
+        config = {"noOpActionInput": {"noOp": True}}
+    return {
+        "name": row.name,
+        "description": row.description,
+        "enabled": row.enabled,
+        "triggeringEventType": row.event_type,
+        "eventFilter": row.event_filter,
+        "triggeredActionType": row.action_type,
+        "triggeredActionConfig": config,
+    }
+
+
+def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    current = hooks.get_trigger(ctx.con, decode_id(input["id"], "Trigger")[1])
+    old_scope = load_scope(ctx.con, current.scope_type, current.scope_id)
+    _require_scope_admin(ctx.con, ctx.user, old_scope)
+    merged = _as_input(current) | {k: v for k, v in input.items() if v is not None}
+    scope = old_scope
+    if input.get("scopeType") is not None or input.get("scopeID") is not None:
+        scope = _scope_from_input(
+            ctx.con,
+            input.get("scopeType") or current.scope_type,
+            input.get("scopeID") or present.trigger(current)["scope"]["id"],
+        )
+        if scope.team.id != current.entity_id:
+            raise InvalidInput("an automation cannot move to another team")
+        _require_scope_admin(ctx.con, ctx.user, scope)
+    if "description" in input:
+        merged["description"] = input["description"]
+    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged))
+    return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
+
+
+def resolve_delete_trigger(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    current = hooks.get_trigger(ctx.con, decode_id(input["triggerID"], "Trigger")[1])
+    _require_scope_admin(
+        ctx.con, ctx.user, load_scope(ctx.con, current.scope_type, current.scope_id)
+    )
+    hooks.delete_trigger(ctx.con, current.id)
+    return {"success": True, "clientMutationId": input.get("clientMutationId")}
+
+
+RESOLVERS: dict[str, dict[str, Any]] = {
+    "Mutation": {
+        "createFilterTrigger": resolve_create_trigger,
+        "updateFilterTrigger": resolve_update_trigger,
+        "deleteTrigger": resolve_delete_trigger,
+    }
+}

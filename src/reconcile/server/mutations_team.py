@@ -1,0 +1,164 @@
+"""Resolvers for team-level writes: webhooks, secrets, projects, registries, collections.
+
+Webhooks and secrets need a team admin; a secret's value is encrypted before it is
+stored and is never part of an answer or a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from reconcile.model import REGISTRY_PREFIX
+from reconcile.server import auth, present, store, validation
+from reconcile.server import store_automations as hooks
+from reconcile.server.context import RequestContext
+from reconcile.server.errors import Forbidden, InvalidInput, NotFound
+from reconcile.server.ids import decode_id
+from reconcile.server.present import Obj
+
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def _ctx(info: GraphQLResolveInfo) -> RequestContext:
+    context: RequestContext = info.context
+    return context
+
+
+def _done(input: dict[str, Any]) -> Obj:
+    return {"success": True, "clientMutationId": input.get("clientMutationId")}
+
+
+def _check_refs(ctx: RequestContext, team_id: int, *refs: str | None) -> None:
+    for ref in refs:
+        if ref is not None and not hooks.has_secret(ctx.con, team_id, ref):
+            raise InvalidInput(f"secret {ref!r} does not exist in this team")
+
+
+def resolve_create_webhook(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    team = store.get_team(ctx.con, input["entityName"])
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
+    name = validation.check_webhook_name(input["name"])
+    url = validation.check_url(input["urlEndpoint"])
+    secret_ref, token_ref = input.get("secretRef"), input.get("accessTokenRef")
+    _check_refs(ctx, team.id, secret_ref, token_ref)
+    row = hooks.create_webhook(
+        ctx.con,
+        team.id,
+        name=name,
+        url_endpoint=url,
+        secret_ref=secret_ref,
+        access_token_ref=token_ref,
+    )
+    return {"integration": present.webhook(row), "clientMutationId": input.get("clientMutationId")}
+
+
+def resolve_update_webhook(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    current = hooks.get_webhook(ctx.con, decode_id(input["id"], "Integration")[1])
+    team = store.get_team_by_id(ctx.con, current.entity_id)
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
+    name = validation.check_webhook_name(input.get("name") or current.name)
+    url = validation.check_url(input.get("urlEndpoint") or current.url_endpoint)
+    # Absent keeps a reference; an explicit null removes it.
+    secret_ref = input.get("secretRef", current.secret_ref)
+    token_ref = input.get("accessTokenRef", current.access_token_ref)
+    _check_refs(ctx, team.id, secret_ref, token_ref)
+    changed = hooks.Webhook(
+        current.id, current.entity_id, name, url, secret_ref, token_ref, current.created_at
+    )
+    row = hooks.update_webhook(ctx.con, changed)
+    return {"integration": present.webhook(row), "clientMutationId": input.get("clientMutationId")}
+
+
+def resolve_delete_integration(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    current = hooks.get_webhook(ctx.con, decode_id(input["id"], "Integration")[1])
+    team = store.get_team_by_id(ctx.con, current.entity_id)
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
+    hooks.delete_webhook(ctx.con, current.id)
+    return _done(input)
+
+
+def resolve_insert_secret(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    team = store.get_team(ctx.con, input["entityName"])
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage secrets")
+    name = validation.check_secret_name(input["secretName"])
+    value: str = input["secretValue"]
+    if not value or len(value.encode()) > MAX_SECRET_BYTES:
+        raise InvalidInput(f"secretValue must be 1 to {MAX_SECRET_BYTES} bytes")
+    hooks.put_secret(ctx.con, team.id, name, ctx.box.seal(value))
+    return _done(input)
+
+
+def resolve_delete_secret(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    team = store.get_team(ctx.con, input["entityName"])
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage secrets")
+    hooks.delete_secret(ctx.con, team.id, input["secretName"])
+    return _done(input)
+
+
+def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    """Create a project (or a registry, `wandb-registry-<name>`) if it does not exist."""
+    ctx = _ctx(info)
+    name = validation.check_project_name(input.get("name") or "")
+    team = store.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
+    role = auth.require_member(ctx.con, ctx.user, team)
+    existing = store.find_project(ctx.con, team.name, name)
+    if existing is None and name.startswith(REGISTRY_PREFIX) and role != "admin":
+        raise Forbidden(f"permission denied: only admins of team {team.name} create registries")
+    project, inserted = store.create_project(
+        ctx.con, team, name, ctx.user.id, input.get("description") or ""
+    )
+    if inserted:
+        store.add_project_admin(ctx.con, project.id, ctx.user.id)
+    shown = present.project(project)
+    return {
+        "project": shown,
+        "model": shown,
+        "inserted": inserted,
+        "clientMutationId": input.get("clientMutationId"),
+    }
+
+
+def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx = _ctx(info)
+    team = store.get_team(ctx.con, input["entityName"])
+    project = store.find_project(ctx.con, team.name, input["projectName"])
+    if project is None:
+        auth.require_member(ctx.con, ctx.user, team)
+        raise NotFound(f"project {input['projectName']!r} not found in {team.name}")
+    auth.require_project_admin(ctx.con, ctx.user, team, project, "create collections in it")
+    name = validation.check_name(
+        "collection", input["name"], validation.COLLECTION_NAME_RE, "letters, digits, '-_.'"
+    )
+    type_name = validation.check_name(
+        "artifact type",
+        input["artifactTypeName"],
+        validation.COLLECTION_NAME_RE,
+        "letters, digits, '-_.'",
+    )
+    row, _ = store.create_collection(
+        ctx.con, project, name, type_name, input.get("description") or ""
+    )
+    return {
+        "artifactCollection": present.collection(row),
+        "clientMutationId": input.get("clientMutationId"),
+    }
+
+
+RESOLVERS: dict[str, dict[str, Any]] = {
+    "Mutation": {
+        "createGenericWebhookIntegration": resolve_create_webhook,
+        "updateGenericWebhookIntegration": resolve_update_webhook,
+        "deleteIntegration": resolve_delete_integration,
+        "insertSecret": resolve_insert_secret,
+        "deleteSecret": resolve_delete_secret,
+        "upsertModel": resolve_upsert_model,
+        "createArtifactCollection": resolve_create_collection,
+    }
+}

@@ -1,0 +1,186 @@
+"""Rows turned into the dictionaries GraphQL answers with, in W&B's shapes and quirks.
+
+Objects carry `__typename` (graphql-core resolves unions and interfaces from it)
+and a private `_row` the nested resolvers read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconcile.server.ids import encode_cursor, encode_id
+from reconcile.server.store import Collection, Project, Team, User
+from reconcile.server.store_automations import TriggerRow, Webhook
+from reconcile.server.validation import ARTIFACT_EVENTS
+
+Obj = dict[str, Any]
+
+# Features the SDK checks before sending an event, scope or action it gates.
+FEATURES = (
+    "QUERY_AUTOMATIONS_ON_ENTITY",
+    "AUTOMATION_EVENT_RUN_METRIC",
+    "AUTOMATION_EVENT_RUN_METRIC_CHANGE",
+    "AUTOMATION_EVENT_RUN_METRIC_ZSCORE",
+    "AUTOMATION_EVENT_RUN_STATE",
+    "AUTOMATION_EVENT_ADD_ARTIFACT_TAG",
+    "AUTOMATION_EVENT_ADD_COLLECTION_TAG",
+    "AUTOMATION_EVENT_REMOVE_ARTIFACT_TAG",
+    "AUTOMATION_EVENT_REMOVE_COLLECTION_TAG",
+    "AUTOMATION_EVENT_UNLINK_ARTIFACT",
+    "AUTOMATION_ACTION_NO_OP",
+    "AUTOMATION_SCOPE_ENTITY",
+)
+
+
+def user(row: User, teams: list[Team]) -> Obj:
+    entity = row.default_entity or (teams[0].name if teams else row.username)
+    return {
+        "__typename": "User",
+        "id": encode_id("User", row.id),
+        "name": row.username,
+        "username": row.username,
+        "email": row.email,
+        "admin": False,
+        "flags": None,
+        "entity": entity,
+        "deletedAt": None,
+        # API keys are never listed: only their hashes are stored.
+        "apiKeys": {"edges": []},
+        "teams": {"edges": [{"node": team(t)} for t in teams]},
+        "_row": row,
+    }
+
+
+def team(row: Team) -> Obj:
+    return {
+        "__typename": "Entity",
+        "id": encode_id("Entity", row.id),
+        "name": row.name,
+        "entityType": "team",
+        "isTeam": True,
+        "available": False,
+        "readOnly": False,
+        "_row": row,
+    }
+
+
+def project(row: Project) -> Obj:
+    return {
+        "__typename": "Project",
+        "id": encode_id("Project", row.id),
+        "internalId": str(row.id),
+        "readOnly": False,
+        "name": row.name,
+        "entityName": row.entity_name,
+        "description": row.description,
+        "access": "PRIVATE",
+        "views": None,
+        "createdAt": row.created_at,
+        "isBenchmark": False,
+        "user": None,
+        "_row": row,
+    }
+
+
+def collection(row: Collection) -> Obj:
+    return {
+        "__typename": "ArtifactPortfolio" if row.project.is_registry else "ArtifactSequence",
+        "id": encode_id("ArtifactCollection", row.id),
+        "name": row.name,
+        "description": row.description,
+        "createdAt": row.created_at,
+        "updatedAt": row.created_at,
+        "project": project(row.project),
+        "defaultArtifactType": artifact_type(row.project, row.type_name),
+        "tags": {"edges": []},
+    }
+
+
+def artifact_type(owner: Project, name: str) -> Obj:
+    # Types are not stored as rows: a type exists where a collection uses it.
+    return {"id": encode_id("ArtifactType", owner.id), "name": name, "_row": owner}
+
+
+def organization(row: Team) -> Obj:
+    """Each team doubles as its own organization, whose entity is the team itself."""
+    return {"id": encode_id("Organization", row.id), "name": row.name, "orgEntity": team(row)}
+
+
+def webhook(row: Webhook) -> Obj:
+    return {
+        "__typename": "GenericWebhookIntegration",
+        "id": encode_id("Integration", row.id),
+        "name": row.name,
+        "urlEndpoint": row.url_endpoint,
+        "secretRef": row.secret_ref,
+        "accessTokenRef": row.access_token_ref,
+        "createdAt": row.created_at,
+    }
+
+
+_SCOPE_ID_KIND = {
+    "Project": "Project",
+    "ArtifactSequence": "ArtifactCollection",
+    "ArtifactPortfolio": "ArtifactCollection",
+    "Entity": "Entity",
+}
+
+
+def trigger(row: TriggerRow) -> Obj:
+    scope: Obj = {
+        "__typename": row.scope_typename,
+        "id": encode_id(_SCOPE_ID_KIND[row.scope_typename], row.scope_id),
+        "name": row.scope_name,
+        "entityType": "team",
+    }
+    return {
+        "__typename": "Trigger",
+        "id": encode_id("Trigger", row.id),
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+        "name": row.name,
+        "description": row.description,
+        "enabled": row.enabled,
+        "scope": scope,
+        "triggeringCondition": {
+            "__typename": "FilterEventTriggeringCondition",
+            "eventType": row.event_type,
+            "filter": read_filter(row.event_type, row.event_filter),
+        },
+        "triggeredAction": action(row),
+    }
+
+
+def read_filter(event_type: str, stored: str) -> str:
+    """W&B answers artifact-event filters wrapped once more, as `{"filter": ...}`."""
+    if event_type in ARTIFACT_EVENTS:
+        # The stored text was checked to be a JSON object when it was written.
+        return '{"filter": ' + stored + "}"
+    return stored
+
+
+def action(row: TriggerRow) -> Obj:
+    if row.action_type == "GENERIC_WEBHOOK" and row.webhook is not None:
+        config = json.loads(row.action_config)
+        return {
+            "__typename": "GenericWebhookTriggeredAction",
+            "integration": webhook(row.webhook),
+            "requestPayload": config.get("requestPayload"),
+        }
+    return {"__typename": "NoOpTriggeredAction", "noOp": True}
+
+
+def page(nodes: list[Obj], cursors: list[int], has_next: bool) -> Obj:
+    """A Relay connection over already-built nodes."""
+    return {
+        "pageInfo": {
+            "startCursor": encode_cursor(cursors[0]) if cursors else None,
+            "endCursor": encode_cursor(cursors[-1]) if cursors else None,
+            "hasNextPage": has_next,
+            "hasPreviousPage": False,
+        },
+        "edges": [
+            {"cursor": encode_cursor(c), "node": n} for n, c in zip(nodes, cursors, strict=True)
+        ],
+    }

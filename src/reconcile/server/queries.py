@@ -1,0 +1,233 @@
+"""Resolvers for reads: viewer, server features, projects, and an entity's lists.
+
+Every read needs team membership; entities and projects that do not exist are null,
+as in W&B.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from reconcile.server import auth, present, store
+from reconcile.server import store_automations as hooks
+from reconcile.server.context import RequestContext
+from reconcile.server.errors import InvalidInput
+from reconcile.server.ids import decode_cursor, encode_id
+from reconcile.server.present import Obj
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+
+
+def _ctx(info: GraphQLResolveInfo) -> RequestContext:
+    context: RequestContext = info.context
+    return context
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0:
+        raise InvalidInput("first must not be negative")
+    return min(first, MAX_PAGE)
+
+
+def resolve_viewer(_root: None, info: GraphQLResolveInfo) -> Obj:
+    ctx = _ctx(info)
+    return present.user(ctx.user, store.teams_of(ctx.con, ctx.user.id))
+
+
+def resolve_server_info(_root: None, _info: GraphQLResolveInfo) -> Obj:
+    return {"features": [{"name": name, "isEnabled": True} for name in present.FEATURES]}
+
+
+def resolve_entity(_root: None, info: GraphQLResolveInfo, name: str | None = None) -> Obj | None:
+    ctx = _ctx(info)
+    team = store.find_team(ctx.con, name or "")
+    if team is None:
+        return None
+    auth.require_member(ctx.con, ctx.user, team)
+    return present.team(team)
+
+
+def resolve_project(
+    _root: None, info: GraphQLResolveInfo, name: str | None = None, entityName: str | None = None
+) -> Obj | None:
+    ctx = _ctx(info)
+    entity = entityName or ctx.user.default_entity or ""
+    team = store.find_team(ctx.con, entity)
+    if team is None:
+        return None
+    auth.require_member(ctx.con, ctx.user, team)
+    found = store.find_project(ctx.con, team.name, name or "")
+    return present.project(found) if found else None
+
+
+def _projects(
+    entity_ids: list[int], info: GraphQLResolveInfo, after: str | None, first: int | None
+) -> Obj:
+    limit = page_size(first)
+    rows = store.projects_page(_ctx(info).con, entity_ids, decode_cursor(after), limit + 1)
+    shown = rows[:limit]
+    return present.page(
+        [present.project(p) for p in shown], [p.id for p in shown], len(rows) > limit
+    )
+
+
+def resolve_user_projects(
+    parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
+) -> Obj:
+    teams = store.teams_of(_ctx(info).con, parent["_row"].id)
+    return _projects([t.id for t in teams], info, after, first)
+
+
+def resolve_entity_projects(
+    parent: Obj,
+    info: GraphQLResolveInfo,
+    *,
+    after: str | None = None,
+    first: int | None = None,
+    **_order: Any,
+) -> Obj:
+    return _projects([parent["_row"].id], info, after, first)
+
+
+def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+    rows = store.members(_ctx(info).con, parent["_row"].id)
+    return [
+        {
+            "id": encode_id("User", u.id),
+            "username": u.username,
+            "email": u.email,
+            "admin": role == "admin",
+            "role": role,
+        }
+        for u, role in rows
+    ]
+
+
+def resolve_entity_integrations(
+    parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
+) -> Obj:
+    limit = page_size(first)
+    rows = hooks.webhooks_page(_ctx(info).con, parent["_row"].id, decode_cursor(after), limit + 1)
+    shown = rows[:limit]
+    return present.page(
+        [present.webhook(w) for w in shown], [w.id for w in shown], len(rows) > limit
+    )
+
+
+def resolve_entity_secrets(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+    rows = hooks.list_secrets(_ctx(info).con, parent["_row"].id)
+    return [{"name": s.name, "createdAt": s.created_at} for s in rows]
+
+
+def resolve_entity_triggers(
+    parent: Obj,
+    info: GraphQLResolveInfo,
+    *,
+    after: str | None = None,
+    first: int | None = None,
+    filters: str | None = None,
+    **_order: Any,
+) -> Obj:
+    # `order` is accepted for compatibility; pages always follow creation order,
+    # which keeps cursors stable while automations are added.
+    limit = page_size(first)
+    name = _name_filter(filters)
+    rows = hooks.triggers_page(
+        _ctx(info).con, parent["_row"].id, decode_cursor(after), limit + 1, name
+    )
+    shown = rows[:limit]
+    return present.page(
+        [present.trigger(t) for t in shown], [t.id for t in shown], len(rows) > limit
+    )
+
+
+def _name_filter(filters: str | None) -> str | None:
+    """The automation name in a `filters` argument such as `{"name": "x"}`."""
+    if not filters:
+        return None
+    try:
+        value: Any = json.loads(filters)
+    except json.JSONDecodeError:
+        raise InvalidInput("filters must be a JSON object") from None
+    if not isinstance(value, dict) or set(value) - {"name"}:
+        raise InvalidInput('filters supports only {"name": ...}')
+    name = value.get("name")
+    if isinstance(name, dict) and set(name) == {"$eq"}:
+        name = name["$eq"]
+    if name is not None and not isinstance(name, str):
+        raise InvalidInput('filters.name must be a string or {"$eq": string}')
+    return name
+
+
+def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+    return [
+        present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, parent["_row"].id)
+    ]
+
+
+def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
+    return present.team(store.get_team(_ctx(info).con, parent["_row"].entity_name))
+
+
+def resolve_project_collections(
+    parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
+) -> Obj:
+    rows = store.collections_of(_ctx(info).con, parent["_row"])
+    start = decode_cursor(after)
+    rows = [c for c in rows if c.id > start]
+    limit = page_size(first)
+    shown = rows[:limit]
+    return present.page(
+        [present.collection(c) for c in shown], [c.id for c in shown], len(rows) > limit
+    )
+
+
+def resolve_artifact_type(parent: Obj, _info: GraphQLResolveInfo, name: str) -> Obj:
+    return present.artifact_type(parent["_row"], name)
+
+
+def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj | None:
+    found = store.find_collection(_ctx(info).con, parent["_row"], name)
+    if found is None or found.type_name != parent["name"]:
+        return None
+    return present.collection(found)
+
+
+def resolve_entity_organization(parent: Obj, _info: GraphQLResolveInfo) -> Obj:
+    return present.organization(parent["_row"])
+
+
+def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+    return [present.organization(t) for t in store.teams_of(_ctx(info).con, parent["_row"].id)]
+
+
+RESOLVERS: dict[str, dict[str, Any]] = {
+    "Query": {
+        "viewer": resolve_viewer,
+        "serverInfo": resolve_server_info,
+        "entity": resolve_entity,
+        "project": resolve_project,
+    },
+    "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
+    "ArtifactType": {"artifactCollection": resolve_type_collection},
+    "Entity": {
+        "projects": resolve_entity_projects,
+        "members": resolve_entity_members,
+        "integrations": resolve_entity_integrations,
+        "secrets": resolve_entity_secrets,
+        "triggers": resolve_entity_triggers,
+        "organization": resolve_entity_organization,
+    },
+    "Project": {
+        "triggers": resolve_project_triggers,
+        "entity": resolve_project_entity,
+        "artifactType": resolve_artifact_type,
+        "artifactCollections": resolve_project_collections,
+    },
+}
