@@ -42,31 +42,60 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str]]] = []
 
 
 def case(case_id: str, files: dict[str, str | bytes] | str, *expected: str) -> None:
-    CASES.append((case_id, {"a.yaml": files} if isinstance(files, str | bytes) else files, list(expected)))
+    CASES.append(
+        (case_id, {"a.yaml": files} if isinstance(files, str | bytes) else files, list(expected))
+    )
 
 
 # --- keys and structure -------------------------------------------------------------
 case("typo-top-level-key", HEADER.replace("automations:", "automation:") + GOOD)
 case("typo-automation-key", auto(GOOD.replace("scope:", "scpoe:")))
-case("typo-event-parameter", auto("""
+case(
+    "typo-event-parameter",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, abov: 0.9}
   then: {no_op: }
-"""))
+"""),
+)
 case("unknown-event", auto(GOOD.replace("alias_added", "alias_add")))
 case("unknown-action", auto(GOOD.replace("webhook: {to: hook}", "webhooks: {to: hook}")))
 case("missing-name", auto(GOOD.replace("- name: deploy\n  scope", "- scope")))
 case("missing-scope", auto(GOOD.replace("  scope: {registry: model, collection: detector}\n", "")))
 case("missing-when", auto(GOOD.replace("  when:\n    alias_added: {alias: ^production$}\n", "")))
-case("empty-when", auto(GOOD.replace("  when:\n    alias_added: {alias: ^production$}\n", "  when: {}\n")))
-case("two-events", auto(GOOD.replace("    alias_added: {alias: ^production$}\n", "    alias_added: {alias: ^production$}\n    tag_added: {tag: gold}\n")))
-case("scope-project-and-registry", auto(GOOD.replace("{registry: model, collection: detector}", "{project: p, registry: model}")))
-case("scope-without-project", auto(GOOD.replace("{registry: model, collection: detector}", "{collection: detector}")))
+case(
+    "empty-when",
+    auto(GOOD.replace("  when:\n    alias_added: {alias: ^production$}\n", "  when: {}\n")),
+)
+case(
+    "two-events",
+    auto(
+        GOOD.replace(
+            "    alias_added: {alias: ^production$}\n",
+            "    alias_added: {alias: ^production$}\n    tag_added: {tag: gold}\n",
+        )
+    ),
+)
+case(
+    "scope-project-and-registry",
+    auto(GOOD.replace("{registry: model, collection: detector}", "{project: p, registry: model}")),
+)
+case(
+    "scope-without-project",
+    auto(GOOD.replace("{registry: model, collection: detector}", "{collection: detector}")),
+)
 case("on-instead-of-when", auto(GOOD.replace("  when:", "  on:")))
 case("indentation-event-outdented", auto(GOOD.replace("    alias_added:", "  alias_added:")))
-case("indentation-breaks-yaml", auto(GOOD.replace("  then:\n    webhook", "  then:\n      webhook").replace("      webhook: {to: hook}", "      webhook: {to: hook}\n    other: 1")))
+case(
+    "indentation-breaks-yaml",
+    auto(
+        GOOD.replace("  then:\n    webhook", "  then:\n      webhook").replace(
+            "      webhook: {to: hook}", "      webhook: {to: hook}\n    other: 1"
+        )
+    ),
+)
 case("tab-indentation", auto(GOOD).replace("    webhook: {to: hook}", "\twebhook: {to: hook}"))
 case("duplicate-key", auto(GOOD.replace("  then:", "  name: deploy-2\n  then:")))
 case("top-level-list", "- name: deploy\n")
@@ -75,154 +104,262 @@ case("key-not-a-string", auto(GOOD) + "? [a, b]\n: 1\n")
 # --- types and values ---------------------------------------------------------------
 case("yes-for-boolean", auto(GOOD.replace("  then:", "  enabled: yes\n  then:")))
 case("number-for-name", auto(GOOD.replace("name: deploy", "name: 2024")))
-case("string-threshold", auto("""
+case(
+    "string-threshold",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, above: "0.9"}
   then: {no_op: }
-"""))
-case("two-comparators", auto("""
+"""),
+)
+case(
+    "two-comparators",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, above: 0.9, below: 0.1}
   then: {no_op: }
-"""))
-case("no-comparator", auto("""
+"""),
+)
+case(
+    "no-comparator",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc}
   then: {no_op: }
-"""))
-case("zero-window", auto("""
+"""),
+)
+case(
+    "zero-window",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, above: 0.9, aggregate: max, window: 0}
   then: {no_op: }
-"""))
-case("window-without-aggregate", auto("""
+"""),
+)
+case(
+    "window-without-aggregate",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, above: 0.9, window: 5}
   then: {no_op: }
-"""))
-case("aggregate-typo", auto("""
+"""),
+)
+case(
+    "aggregate-typo",
+    auto("""
 - name: acc
   scope: {project: p}
   when:
     run_metric: {metric: acc, above: 0.9, aggregate: avg, window: 5}
   then: {no_op: }
-"""))
-case("empty-states", auto("""
+"""),
+)
+case(
+    "empty-states",
+    auto("""
 - name: failed
   scope: {project: p}
   when:
     run_state: {states: []}
   then: {no_op: }
-"""))
-case("crashed-state", auto("""
+"""),
+)
+case(
+    "crashed-state",
+    auto("""
 - name: failed
   scope: {project: p}
   when:
     run_state: {states: [crashed]}
   then: {no_op: }
-"""))
-case("negative-change-amount", auto("""
+"""),
+)
+case(
+    "negative-change-amount",
+    auto("""
 - name: jump
   scope: {project: p}
   when:
     run_metric_change: {metric: loss, direction: increase, amount: -0.2}
   then: {no_op: }
-"""))
-case("change-direction-typo", auto("""
+"""),
+)
+case(
+    "change-direction-typo",
+    auto("""
 - name: jump
   scope: {project: p}
   when:
     run_metric_change: {metric: loss, direction: up, amount: 0.2}
   then: {no_op: }
-"""))
+"""),
+)
 case("invalid-entity-name", auto(GOOD).replace("entity: ml", "entity: ML Team"))
 case("invalid-webhook-name", auto(GOOD).replace("- name: hook", "- name: deploy/hook"))
-case("payload-is-a-list", auto(GOOD.replace("webhook: {to: hook}", "webhook: {to: hook, payload: [a, b]}")))
-case("slack-bad-severity", auto("""
+case(
+    "payload-is-a-list",
+    auto(GOOD.replace("webhook: {to: hook}", "webhook: {to: hook, payload: [a, b]}")),
+)
+case(
+    "slack-bad-severity",
+    auto("""
 - name: alert
   scope: {project: p}
   when: {run_state: {states: [failed]}}
   then: {slack: {channel: "#ml", title: Failed, severity: critical}}
-"""))
-case("negative-rotation", auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    rotation: -1\n"))
-case("from-env-invalid", auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    from_env: 1TOKEN\n"))
-case("secret-value-inline", auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    value: hunter2\n"))
+"""),
+)
+case(
+    "negative-rotation",
+    auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    rotation: -1\n"),
+)
+case(
+    "from-env-invalid",
+    auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    from_env: 1TOKEN\n"),
+)
+case(
+    "secret-value-inline",
+    auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    value: hunter2\n"),
+)
 
 # --- references and names -----------------------------------------------------------
-case("duplicate-names-across-files", {"a.yaml": auto(GOOD), "b.yaml": "entity: ml\nautomations:\n" + textwrap.indent(GOOD.lstrip("\n"), "  ")})
-case("duplicate-webhook-names", auto(GOOD).replace("automations:", "  - name: hook\n    url: https://example.com/other\nautomations:"))
+case(
+    "duplicate-names-across-files",
+    {
+        "a.yaml": auto(GOOD),
+        "b.yaml": "entity: ml\nautomations:\n" + textwrap.indent(GOOD.lstrip("\n"), "  "),
+    },
+)
+case(
+    "duplicate-webhook-names",
+    auto(GOOD).replace(
+        "automations:", "  - name: hook\n    url: https://example.com/other\nautomations:"
+    ),
+)
 case("missing-webhook", auto(GOOD.replace("{to: hook}", "{to: deploy-hook}")))
 case("undeclared-signing-secret", auto(GOOD).replace("secret: SIGNING", "secret: SIGNING_KEY"))
-case("undeclared-access-token", auto(GOOD).replace("access_token: TOKEN", "access_token: API_TOKEN"))
+case(
+    "undeclared-access-token", auto(GOOD).replace("access_token: TOKEN", "access_token: API_TOKEN")
+)
 case("no-entity", auto(GOOD).replace("entity: ml\n", ""))
 case("previously-own-name", auto(GOOD.replace("  then:", "  previously: [deploy]\n  then:")))
-case("previously-live-name", auto(GOOD + GOOD.replace("name: deploy", "name: deploy-v2").replace("  then:", "  previously: [deploy]\n  then:")))
-case("wandb-variable-as-source", auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    from_env: WANDB_API_KEY\n"))
+case(
+    "previously-live-name",
+    auto(
+        GOOD
+        + GOOD.replace("name: deploy", "name: deploy-v2").replace(
+            "  then:", "  previously: [deploy]\n  then:"
+        )
+    ),
+)
+case(
+    "wandb-variable-as-source",
+    auto(GOOD).replace("  - name: TOKEN\n", "  - name: TOKEN\n    from_env: WANDB_API_KEY\n"),
+)
 
 # --- regexes ------------------------------------------------------------------------
 case("regex-lookahead", auto(GOOD.replace("^production$", "'^(?!staging).*'")))
 case("regex-backreference", auto(GOOD.replace("^production$", "'(prod)\\1'")))
 case("regex-unbalanced", auto(GOOD.replace("^production$", "'^(prod'")))
-case("run-name-regex-lookbehind", auto("""
+case(
+    "run-name-regex-lookbehind",
+    auto("""
 - name: failed
   scope: {project: p}
   when: {run_state: {states: [failed], run_name: {matches: "(?<=train)-x"}}}
   then: {no_op: }
-"""))
+"""),
+)
 
 # --- scopes -------------------------------------------------------------------------
-case("artifact-created-on-project", auto("""
+case(
+    "artifact-created-on-project",
+    auto("""
 - name: created
   scope: {project: p}
   when: {artifact_created: }
   then: {no_op: }
-"""))
-case("run-event-on-registry", auto("""
+"""),
+)
+case(
+    "run-event-on-registry",
+    auto("""
 - name: failed
   scope: {registry: model}
   when: {run_state: {states: [failed]}}
   then: {no_op: }
-"""))
-case("run-event-on-collection", auto("""
+"""),
+)
+case(
+    "run-event-on-collection",
+    auto("""
 - name: acc
   scope: {project: p, collection: detector}
   when: {run_metric: {metric: acc, above: 0.9}}
   then: {no_op: }
-"""))
+"""),
+)
 
 # --- urls ---------------------------------------------------------------------------
 case("http-url", auto(GOOD).replace("https://example.com/hook", "http://example.com/hook"))
-case("url-with-credentials", auto(GOOD).replace("https://example.com/hook", "https://user:pw@example.com/hook"))
+case(
+    "url-with-credentials",
+    auto(GOOD).replace("https://example.com/hook", "https://user:pw@example.com/hook"),
+)
 case("url-without-scheme", auto(GOOD).replace("https://example.com/hook", "example.com/hook"))
+
 
 # --- payload templates --------------------------------------------------------------
 def payload(body: str) -> str:
-    return auto(GOOD.replace("webhook: {to: hook}", "webhook:\n      to: hook\n      payload:\n" + textwrap.indent(textwrap.dedent(body).lstrip("\n"), "        ")))
+    return auto(
+        GOOD.replace(
+            "webhook: {to: hook}",
+            "webhook:\n      to: hook\n      payload:\n"
+            + textwrap.indent(textwrap.dedent(body).lstrip("\n"), "        "),
+        )
+    )
 
 
 case("unknown-variable", payload("model: ${artifact_name}\n"))
 case("variable-of-another-event", payload("tag: ${tag}\n"))
-case("access-token-variable-without-token", auto(GOOD.replace("webhook: {to: hook}", "webhook: {to: plain, payload: {auth: '${ACCESS_TOKEN}'}}")).replace("automations:", "  - name: plain\n    url: https://example.com/plain\nautomations:"))
+case(
+    "access-token-variable-without-token",
+    auto(
+        GOOD.replace(
+            "webhook: {to: hook}", "webhook: {to: plain, payload: {auth: '${ACCESS_TOKEN}'}}"
+        )
+    ).replace("automations:", "  - name: plain\n    url: https://example.com/plain\nautomations:"),
+)
 case("secret-not-granted", payload("key: ${TOKEN}\n"))
 case("unterminated-variable", payload("model: ${artifact_version\n"))
 case("variable-in-key", payload("${alias}: yes\n"))
 case("payload-too-deep", payload("a: " + "[" * 40 + "]" * 40 + "\n"))
 
 # --- hostile input ------------------------------------------------------------------
-case("python-object-tag", auto(GOOD).replace("entity: ml", "entity: !!python/object/apply:os.system [echo]"))
+case(
+    "python-object-tag",
+    auto(GOOD).replace("entity: ml", "entity: !!python/object/apply:os.system [echo]"),
+)
 case("custom-tag", auto(GOOD.replace("{to: hook}", "!Ref hook")))
 case("multiple-documents", auto(GOOD) + "---\nentity: other\n")
-case("alias-bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n" for p, n in zip("abcde", "bcdef", strict=True)))
+case(
+    "alias-bomb",
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+        for p, n in zip("abcde", "bcdef", strict=True)
+    ),
+)
 case("recursive-alias", "entity: ml\nautomations: &loop\n  - *loop\n")
 case("invalid-utf8", auto(GOOD).replace("description", "x").encode() + b"  - name: caf\xe9\n")
 case("utf16", "entity: ml\n".encode("utf-16"))

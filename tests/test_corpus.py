@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus_cases import CASES
 from reconcile.errors import InvalidInventory
 from reconcile.inventory import load_inventory
 from tests.conftest import WriteFiles
+from tests.corpus_cases import CASES
 
 EXPECTED_FILE = Path(__file__).with_name("corpus_expected.txt")
 
@@ -35,7 +35,9 @@ def test_corpus_is_large_and_fully_specified() -> None:
     assert sorted(ids) == sorted(EXPECTED)
 
 
-@pytest.mark.parametrize(("case_id", "files"), [(c[0], c[1]) for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case_id", "files"), [(c[0], c[1]) for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_broken_inventory_is_reported_exactly(
     case_id: str, files: dict[str, str | bytes], write_files: WriteFiles
 ) -> None:

@@ -52,7 +52,7 @@ class Finding:
 def display_path(path: Path) -> str:
     """The path relative to the working directory when it is below it, else as given."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(Path(os.path.abspath(path)).relative_to(os.getcwd()))
     except ValueError:
         return str(path)
 

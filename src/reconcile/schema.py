@@ -155,9 +155,10 @@ def _one_of_keys(error: ValidationError) -> list[str | None]:
 
 
 def _one_of_message(error: ValidationError) -> str:
-    options = _one_of_keys(error)
+    keys = _one_of_keys(error)
+    options = [key for key in keys if key is not None]
     value = error.instance
-    if not all(options) or not isinstance(value, dict):
+    if len(options) != len(keys) or not isinstance(value, dict):
         return str(error.message)
     present = [key for key in options if key in value]
     choices = ", ".join(options)
