@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from reconcile.loader import Document
-from reconcile.schema import PATTERN_RULES, check, human_path, schema_text
+from reconcile.loader import Document, discover, load_files
+from reconcile.schema import PATTERN_RULES, check, human_path, is_valid, schema_text, validator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,3 +84,32 @@ def test_booleans_are_not_numbers() -> None:
 def test_human_path_reads_like_the_yaml() -> None:
     assert human_path(()) == "top level"
     assert human_path(("automations", 3, "when", "run_metric")) == "automations[3].when.run_metric"
+
+
+def _mutations(node: Any) -> Iterator[Any]:
+    """Copies of `node` with one change each: a key dropped or added, a value replaced."""
+    if isinstance(node, dict):
+        yield {**node, "zz_unknown": 1}
+        for key, child in node.items():
+            yield {k: v for k, v in node.items() if k != key}
+            for changed in _mutations(child):
+                yield {**node, key: changed}
+    elif isinstance(node, list):
+        yield []
+        for index, child in enumerate(node):
+            for changed in _mutations(child):
+                yield [*node[:index], changed, *node[index + 1 :]]
+    for other in (None, 0, -1, 0.5, "", "x y", True, [], {}):
+        if other != node or type(other) is not type(node):
+            yield other
+
+
+def test_fast_validator_agrees_with_jsonschema_on_every_mutation() -> None:
+    examples = Path(__file__).resolve().parents[1] / "automations" / "examples"
+    documents, _ = load_files(discover([str(examples)]))
+    checked = 0
+    for document in documents:
+        for mutated in _mutations(document.data):
+            assert is_valid(mutated) == validator().is_valid(mutated), mutated
+            checked += 1
+    assert checked > 1000
