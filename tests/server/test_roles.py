@@ -1,0 +1,147 @@
+"""Who may do what: every role against every operation (reliability.md S6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.server.helpers import CREATE_TRIGGER, CREATE_WEBHOOK, TEAM, Api, World, trigger_input
+
+ROLES = ("admin", "project_admin", "registry_admin", "member", "outsider")
+
+READ_TRIGGERS = 'query { entity(name: "acme") { triggers { edges { node { name } } } } }'
+READ_HOOKS = 'query { entity(name: "acme") { integrations { edges { node { id } } } } }'
+READ_SECRETS = 'query { entity(name: "acme") { secrets { name } } }'
+INSERT_SECRET = """
+mutation { insertSecret(input: {entityName: "acme", secretName: "S", secretValue: "v"}) {
+  success } }
+"""
+DELETE_TRIGGER = "mutation ($id: ID!) { deleteTrigger(input: {triggerID: $id}) { success } }"
+
+
+def _create_webhook(world: World, api: Api) -> Any:
+    body = {"entityName": TEAM, "name": "hook-x", "urlEndpoint": "https://h.example/"}
+    return api.post(CREATE_WEBHOOK, {"input": body})
+
+
+def _scope(kind: str) -> Callable[[World], str]:
+    return {
+        "project": lambda w: w.project_id,
+        "registry": lambda w: w.registry_id,
+    }[kind]
+
+
+def _outcome(response: Any) -> str:
+    body = response.json()
+    if "errors" not in body:
+        return "ok"
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+# expected outcome per role, in ROLES order
+MATRIX: dict[str, tuple[str, ...]] = {
+    "read automations": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
+    "read webhooks": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
+    "read secrets": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
+    "write secret": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    "create webhook": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    "automation in project": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    "automation in registry": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "FORBIDDEN"),
+    "automation in collection": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    "automation in registry collection": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "FORBIDDEN"),
+    "automation on the team": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+}
+
+
+def _run(world: World, api: Api, operation: str) -> Any:
+    run_state = {
+        "triggeringEventType": "RUN_STATE",
+        "eventFilter": '{"run_state_filter": {"states": ["FAILED"]}}',
+    }
+    creates: dict[str, Callable[[], dict[str, Any]]] = {
+        "automation in project": lambda: trigger_input(world.project_id),
+        "automation in registry": lambda: trigger_input(world.registry_id),
+        "automation in collection": lambda: trigger_input(
+            world.collection_id, scopeType="ARTIFACT_COLLECTION"
+        ),
+        "automation in registry collection": lambda: trigger_input(
+            world.registry_collection_id, scopeType="ARTIFACT_COLLECTION"
+        ),
+        "automation on the team": lambda: trigger_input(
+            _team_id(world), scopeType="ENTITY", **run_state
+        ),
+    }
+    if operation in creates:
+        variables = creates[operation]()
+        variables["input"]["name"] = f"by-{api.key[-8:]}"  # one name per caller
+        return api.post(CREATE_TRIGGER, variables)
+    return {
+        "read automations": lambda: api.post(READ_TRIGGERS),
+        "read webhooks": lambda: api.post(READ_HOOKS),
+        "read secrets": lambda: api.post(READ_SECRETS),
+        "write secret": lambda: api.post(INSERT_SECRET),
+        "create webhook": lambda: _create_webhook(world, api),
+    }[operation]()
+
+
+def _team_id(world: World) -> str:
+    data = world.admin.ok('{ entity(name: "acme") { id } }')
+    team_id: str = data["entity"]["id"]
+    return team_id
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+def test_role_matrix(world: World, operation: str) -> None:
+    outcomes = tuple(_outcome(_run(world, getattr(world, role), operation)) for role in ROLES)
+    assert dict(zip(ROLES, outcomes, strict=True)) == dict(
+        zip(ROLES, MATRIX[operation], strict=True)
+    )
+
+
+def test_update_and_delete_need_rights_on_the_scope(world: World) -> None:
+    created = world.admin.ok(CREATE_TRIGGER, trigger_input(world.registry_id))
+    trigger_id = created["result"]["trigger"]["id"]
+    update = """
+    mutation ($id: ID!) { updateFilterTrigger(input: {id: $id, enabled: false}) {
+      trigger { enabled } } }
+    """
+    for api in (world.member, world.project_admin, world.outsider):
+        assert api.fails(update, {"id": trigger_id}).startswith("FORBIDDEN: permission denied")
+        assert api.fails(DELETE_TRIGGER, {"id": trigger_id}).startswith("FORBIDDEN")
+    assert world.registry_admin.ok(update, {"id": trigger_id})["updateFilterTrigger"][
+        "trigger"
+    ] == {"enabled": False}
+    # A registry admin cannot move an automation into a project it does not administer.
+    move = {"input": {"id": trigger_id, "scopeType": "PROJECT", "scopeID": world.project_id}}
+    moved = world.registry_admin.fails(
+        "mutation ($input: UpdateFilterTriggerInput!) { updateFilterTrigger(input: $input) {"
+        " trigger { id } } }",
+        move,
+    )
+    assert moved == (
+        "FORBIDDEN: permission denied: only admins of project vision or of team acme "
+        "can manage its automations"
+    )
+    assert world.registry_admin.ok(DELETE_TRIGGER, {"id": trigger_id})["deleteTrigger"]["success"]
+
+
+def test_refusals_say_who_and_what(world: World) -> None:
+    message = world.member.fails(INSERT_SECRET)
+    assert message == "FORBIDDEN: permission denied: only admins of team acme can manage secrets"
+    outsider = world.outsider.fails(READ_TRIGGERS)
+    assert outsider == "FORBIDDEN: permission denied: olga is not a member of acme"
+
+
+def test_unknown_or_missing_key_is_401(world: World) -> None:
+    for headers in (
+        {},
+        {"Authorization": "Bearer local-" + "x" * 40},
+        {"Authorization": "Digest x"},
+    ):
+        response = world.client.post(
+            "/graphql", json={"query": "{ viewer { id } }"}, headers=headers
+        )
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

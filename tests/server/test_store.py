@@ -1,0 +1,76 @@
+"""The SQLite store: migrations, WAL, transactions, parameterised names."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from reconcile.server import store
+from reconcile.server.db import MIGRATIONS, Database
+from reconcile.server.errors import Conflict
+
+
+def test_new_database_is_migrated_once_and_uses_wal(db_path: Path) -> None:
+    db = Database(db_path)
+    assert db.version() == len(MIGRATIONS)
+    db.close()
+    reopened = Database(db_path)  # a second open must not re-apply migrations
+    with reopened.read() as con:
+        rows = con.execute("SELECT version FROM schema_version").fetchall()
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+    assert [r[0] for r in rows] == list(range(1, len(MIGRATIONS) + 1))
+    assert mode == "wal"
+    reopened.close()
+
+
+def test_a_newer_schema_is_refused(db_path: Path) -> None:
+    Database(db_path).close()
+    with sqlite3.connect(db_path) as con:
+        con.execute("INSERT INTO schema_version VALUES (99, 'later')")
+    with pytest.raises(RuntimeError, match="schema version 99, newer than this program knows"):
+        Database(db_path)
+
+
+def test_a_failed_operation_leaves_nothing_behind(db_path: Path) -> None:
+    db = Database(db_path)
+
+    def create_twice() -> None:
+        with db.write() as con:
+            store.create_team(con, "acme")
+            store.create_team(con, "acme")
+
+    with pytest.raises(Conflict):
+        create_twice()
+    with db.read() as con:
+        assert store.find_team(con, "acme") is None
+    db.close()
+
+
+def test_names_are_data_not_sql(db_path: Path) -> None:
+    db = Database(db_path)
+    hostile = "x'); DROP TABLE entities; --"
+    with db.write() as con:
+        team = store.create_team(con, "acme")
+        project, inserted = store.create_project(con, team, hostile)
+        again, inserted_again = store.create_project(con, team, hostile)
+    with db.read() as con:
+        assert store.find_project(con, "acme", hostile) == project
+    assert (inserted, inserted_again, again.id) == (True, False, project.id)
+    db.close()
+
+
+def test_roles_and_membership(db_path: Path) -> None:
+    db = Database(db_path)
+    with db.write() as con:
+        team = store.create_team(con, "acme")
+        user = store.create_user(con, "mia")
+        store.set_member(con, team.id, user.id, "member")
+        store.set_member(con, team.id, user.id, "admin")
+        with pytest.raises(ValueError, match="role must be one of admin, member"):
+            store.set_member(con, team.id, user.id, "owner")
+    with db.read() as con:
+        assert store.member_role(con, team.id, user.id) == "admin"
+        assert [t.name for t in store.teams_of(con, user.id)] == ["acme"]
+    db.close()
