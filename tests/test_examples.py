@@ -9,6 +9,7 @@ import pytest
 from reconcile.events import EVENTS
 from reconcile.inventory import load_inventory
 from reconcile.model import Inventory
+from tests.conftest import WriteFiles
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 
@@ -42,3 +43,11 @@ def test_every_example_points_editors_at_the_schema() -> None:
         first = path.read_text("utf-8").splitlines()[0]
         assert first == "# yaml-language-server: $schema=../../schema/inventory.schema.json", path
         assert (path.parent / "../../schema/inventory.schema.json").resolve().is_file()
+
+
+def test_the_readme_example_is_valid(write_files: WriteFiles) -> None:
+    readme = (EXAMPLES.parents[1] / "README.md").read_text("utf-8")
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    write_files({"readme.yaml": block})
+    inventory = load_inventory(["automations"])
+    assert [a.name for a in inventory.automations] == ["deploy-fraud-detector-to-production"]
