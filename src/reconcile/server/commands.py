@@ -1,0 +1,209 @@
+"""The `reconcile serve` command and the `reconcile server ...` admin commands.
+
+These are the only server modules that print; they turn server errors into click
+errors (exit code 1, one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconcile.server import admin
+from reconcile.server.db import DEFAULT_DB, Database
+from reconcile.server.errors import ApiError
+
+# Standard attributes, and uvicorn's ANSI-coloured duplicate of the message.
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "color_message",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def admin_key_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".admin-key")
+
+
+@contextmanager
+def _database(path: Path) -> Iterator[Database]:
+    try:
+        db = Database(path)
+    except Exception as error:
+        raise click.ClickException(f"cannot open {path}: {error}") from None
+    try:
+        yield db
+    except ApiError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        db.close()
+
+
+@click.command("serve")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite database (created if missing).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--team",
+    default=admin.DEFAULT_TEAM,
+    show_default=True,
+    help="Team the first admin administers (first start only).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> None:
+    """Run the embedded W&B-compatible server (GraphQL at /graphql)."""
+    import uvicorn
+
+    from reconcile.server.app import create_app
+
+    configure_logging(log_level)
+    env_key = os.environ.get(admin.ADMIN_KEY_ENV) or None
+    with _database(db_path) as db:
+        boot = admin.bootstrap(db, team=team, key=env_key)
+    if boot.api_key and not env_key:
+        path = admin_key_path(db_path)
+        admin.write_key_file(path, boot.api_key)
+        click.echo(f"Created admin user {boot.username!r} of team {boot.team!r}.")
+        click.echo(f"Its API key is in {path} (readable only by you).")
+    click.echo(f"Serving on http://{host}:{port}/graphql (database {db_path})")
+    # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
+    uvicorn.run(create_app(db_path), host=host, port=port, log_config=None, access_log=False)
+
+
+@click.group("server")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite database of the server.",
+)
+@click.pass_context
+def server(ctx: click.Context, db_path: Path) -> None:
+    """Administer the embedded server's database: users, keys, teams, projects."""
+    ctx.obj = db_path
+
+
+def _on_db(action: Callable[[Database], str | None]) -> None:
+    path: Path = click.get_current_context().obj
+    with _database(path) as db:
+        message = action(db)
+    if message:
+        click.echo(message)
+
+
+@server.command("create-team")
+@click.argument("name")
+def create_team(name: str) -> None:
+    """Create a team (an entity), if it does not exist."""
+    _on_db(lambda db: f"team {admin.ensure_team(db, name).name}")
+
+
+@server.command("create-user")
+@click.argument("username")
+@click.option("--email", default="")
+@click.option("--team", help="Add the user to this team.")
+@click.option("--role", type=click.Choice(["admin", "member"]), default="member", show_default=True)
+def create_user(username: str, email: str, team: str | None, role: str) -> None:
+    """Create a user, optionally in a team with a role."""
+
+    def act(db: Database) -> str:
+        admin.create_user(db, username, email)
+        if team:
+            admin.set_role(db, team, username, role)
+            return f"user {username} ({role} of {team})"
+        return f"user {username}"
+
+    _on_db(act)
+
+
+@server.command("create-key")
+@click.argument("username")
+@click.option("--description", default="")
+def create_key(username: str, description: str) -> None:
+    """Create an API key for a user and print it (the only time it is shown)."""
+    _on_db(lambda db: admin.create_api_key(db, username, description))
+
+
+@server.command("set-role")
+@click.argument("team")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["admin", "member"]))
+def set_role(team: str, username: str, role: str) -> None:
+    """Add a user to a team with a role, or change the role."""
+    _on_db(lambda db: admin.set_role(db, team, username, role))
+
+
+@server.command("create-project")
+@click.argument("team")
+@click.argument("name")
+@click.option("--admin", "admins", multiple=True, help="User who administers it (repeatable).")
+def create_project(team: str, name: str, admins: tuple[str, ...]) -> None:
+    """Create a project in a team, if it does not exist."""
+    _on_db(lambda db: f"project {team}/{admin.ensure_project(db, team, name, admins).name}")
+
+
+@server.command("create-registry")
+@click.argument("team")
+@click.argument("name")
+@click.option("--admin", "admins", multiple=True, help="User who administers it (repeatable).")
+def create_registry(team: str, name: str, admins: tuple[str, ...]) -> None:
+    """Create a registry (project `wandb-registry-NAME`), if it does not exist."""
+    _on_db(lambda db: f"registry {team}/{admin.ensure_registry(db, team, name, admins).name}")
+
+
+@server.command("create-collection")
+@click.argument("team")
+@click.argument("project")
+@click.argument("name")
+@click.option("--type", "type_name", default="model", show_default=True)
+def create_collection(team: str, project: str, name: str, type_name: str) -> None:
+    """Create an artifact collection in a project or registry, if it does not exist."""
+    _on_db(
+        lambda db: (
+            f"collection {team}/{project}/"
+            f"{admin.ensure_collection(db, team, project, name, type_name).name}"
+        )
+    )

@@ -1,0 +1,117 @@
+"""`reconcile serve` as a real process, and the `reconcile server ...` admin commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+from click.testing import CliRunner
+
+from reconcile.server.commands import admin_key_path, serve, server
+from tests.server.helpers import basic
+from tests.server.live import free_port
+
+SERVE = "from reconcile.server.commands import serve; serve()"
+
+
+def _cli() -> click.Group:
+    group = click.Group("reconcile")
+    group.add_command(serve)
+    group.add_command(server)
+    return group
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def _start(db: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    args = [sys.executable, "-c", SERVE, "--db", str(db), "--port", str(port), "--team", "acme"]
+    return subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_serve_bootstraps_answers_and_stops_gracefully(tmp_path: Path) -> None:
+    db, port = tmp_path / "state" / "server.db", free_port()
+    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": ""})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        key_file = admin_key_path(db)
+        key = key_file.read_text().strip()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        viewer = httpx.post(
+            f"{url}/graphql", json={"query": "{ viewer { username entity } }"}, headers=basic(key)
+        )
+        assert viewer.json() == {"data": {"viewer": {"username": "admin", "entity": "acme"}}}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    # uvicorn finishes in-flight work, then re-raises the signal it caught.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete." in err
+    assert str(key_file) in out
+    assert key not in out + err
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(e["message"] == "graphql request" and e["user"] == "admin" for e in logs)
+
+
+def test_serve_takes_the_admin_key_from_the_environment(tmp_path: Path) -> None:
+    db, port = tmp_path / "server.db", free_port()
+    key = "local-" + "e" * 40
+    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": key})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        viewer = httpx.post(
+            f"{url}/graphql", json={"query": "{ viewer { id } }"}, headers=basic(key)
+        )
+        assert viewer.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert not admin_key_path(db).exists()
+    assert key not in out + err
+
+
+def test_admin_commands_build_a_team(tmp_path: Path) -> None:
+    runner, db = CliRunner(), str(tmp_path / "server.db")
+
+    def run(*args: str) -> str:
+        result = runner.invoke(_cli(), ["server", "--db", db, *args])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert run("create-team", "acme") == "team acme"
+    assert (
+        run("create-user", "mia", "--team", "acme", "--role", "admin") == "user mia (admin of acme)"
+    )
+    key = run("create-key", "mia")
+    assert key.startswith("local-")
+    assert run("create-registry", "acme", "models", "--admin", "mia") == (
+        "registry acme/wandb-registry-models"
+    )
+    assert run("create-collection", "acme", "wandb-registry-models", "prod") == (
+        "collection acme/wandb-registry-models/prod"
+    )
+    assert run("create-project", "acme", "vision") == "project acme/vision"
+    run("set-role", "acme", "mia", "member")
+    failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
+    assert (failed.exit_code, failed.output.strip()) == (1, "Error: user 'nobody' not found")
