@@ -364,3 +364,12 @@ case("recursive-alias", "entity: ml\nautomations: &loop\n  - *loop\n")
 case("invalid-utf8", auto(GOOD).replace("description", "x").encode() + b"  - name: caf\xe9\n")
 case("utf16", "entity: ml\n".encode("utf-16"))
 case("flow-nesting-too-deep", "entity: ml\nautomations: " + "[" * 1100 + "]" * 1100 + "\n")
+case(
+    "previously-claimed-twice",
+    auto(
+        GOOD.replace("  then:", "  previously: [old]\n  then:")
+        + GOOD.replace("name: deploy", "name: deploy-v2").replace(
+            "  then:", "  previously: [old]\n  then:"
+        )
+    ),
+)

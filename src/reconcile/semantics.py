@@ -48,6 +48,7 @@ def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
         yield from check_webhook(hook, names)
     for auto in inventory.automations:
         yield from check_automation(auto, names, hooks)
+    yield from _shared_previous_names(inventory)
 
 
 def duplicate_names(names: Names) -> Iterator[Finding]:
@@ -192,6 +193,19 @@ def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterato
             message = f"{human_path(pointer)}: {old!r} is still the name of another automation"
             see = Origin(other.path, (*other.pointer, "name"))
             yield Finding(origin.path, pointer, message, see=(see,), see_label="named at")
+
+
+def _shared_previous_names(inventory: Inventory) -> Iterator[Finding]:
+    claimed: dict[tuple[str, str], Origin] = {}
+    for auto in inventory.automations:
+        if auto.origin is None:
+            continue
+        for index, old in enumerate(auto.previously):
+            here = Origin(auto.origin.path, (*auto.origin.pointer, "previously", index))
+            first = claimed.setdefault((auto.entity, old), here)
+            if first is not here:
+                message = f"{human_path(here.pointer)}: {old!r} is a former name of two automations"
+                yield Finding(here.path, here.pointer, message, see=(first,))
 
 
 def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> Iterator[Finding]:
