@@ -373,3 +373,4 @@ case(
         )
     ),
 )
+case("url-with-fragment", auto(GOOD).replace("https://example.com/hook", "https://example.com/hook#x"))

@@ -7,7 +7,7 @@ server, so a resource written tersely and one written in full are equal.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconcile.loader import Document, Finding, Pointer
@@ -18,6 +18,7 @@ from reconcile.model import (
     Event,
     Kind,
     Origin,
+    ResourceKey,
     Scope,
     Secret,
     Webhook,
@@ -98,6 +99,15 @@ def webhook(item: Item) -> Webhook:
         secret=data.get("secret"),
         origin=item.origin,
     )
+
+
+def with_rotations(hook: Webhook, rotation: dict[ResourceKey, int]) -> Webhook:
+    """The webhook with the rotation counters of the declared secrets it uses."""
+    names = sorted({name for name in (hook.access_token, hook.secret) if name})
+    counters = tuple(
+        (name, rotation.get(ResourceKey("secret", hook.entity, name), 0)) for name in names
+    )
+    return replace(hook, rotations=counters)
 
 
 def automation(item: Item) -> Automation:

@@ -55,7 +55,10 @@ def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
 
 def _build(items: list[build.Item]) -> Inventory:
     secrets = [build.secret(i) for i in items if i.kind == "secrets"]
-    webhooks = [build.webhook(i) for i in items if i.kind == "webhooks"]
+    rotation = {secret.key: secret.rotation for secret in secrets}
+    webhooks = [
+        build.with_rotations(build.webhook(i), rotation) for i in items if i.kind == "webhooks"
+    ]
     automations = [build.automation(i) for i in items if i.kind == "automations"]
     return Inventory(tuple(secrets), tuple(webhooks), tuple(automations))
 

@@ -75,6 +75,8 @@ class Webhook:
     url: str
     access_token: str | None = None
     secret: str | None = None
+    # Rotation counters of the secrets it uses (recorded in its ownership marker).
+    rotations: tuple[tuple[str, int], ...] = ()
     origin: Origin | None = field(default=None, compare=False)
 
     @property
@@ -156,3 +158,28 @@ class Inventory:
     def entities(self) -> tuple[str, ...]:
         found = {s.entity for s in self.secrets} | {w.entity for w in self.webhooks}
         return tuple(sorted(found | {a.entity for a in self.automations}))
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A resource as the server has it, decoded into the inventory's vocabulary.
+
+    `value` has the ownership marker stripped; `managed` and `protected` say what the
+    marker said. `id` is the server's identifier (secrets have none).
+    """
+
+    value: Resource
+    id: str | None = None
+    managed: bool = False
+    protected: bool = False
+
+    @property
+    def key(self) -> ResourceKey:
+        return self.value.key
+
+
+@dataclass(frozen=True)
+class State:
+    """What the server holds for the inventory's entities."""
+
+    resources: tuple[Remote, ...] = ()

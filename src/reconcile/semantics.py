@@ -100,6 +100,8 @@ def url_problem(url: str) -> str | None:
         return f"{url!r} is not a valid URL: {error}"
     if parts.scheme not in ("https", "http") or not host:
         return f"{url!r} is not an http(s) URL with a host"
+    if parts.fragment or url.endswith("#"):
+        return "a #fragment is never sent with a request; remove it from the URL"
     if parts.username or parts.password:
         return "credentials in the URL would be stored in git; use access_token instead"
     if parts.scheme == "http" and not _is_loopback(host):

@@ -107,6 +107,7 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (entity_id, name)
     );
     CREATE INDEX triggers_scope ON triggers (scope_type, scope_id);
+    CREATE INDEX triggers_entity_order ON triggers (entity_id, id);
     """,
 )
 

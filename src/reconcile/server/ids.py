@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from reconcile.server.errors import InvalidInput
 
 
+# Listing pages repeats the same scope and webhook ids on every row.
+@lru_cache(maxsize=4096)
 def encode_id(kind: str, number: int) -> str:
     return base64.b64encode(f"{kind}:{number}".encode()).decode()
 

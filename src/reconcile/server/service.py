@@ -18,6 +18,7 @@ from reconcile.server.context import RequestContext
 from reconcile.server.crypto import SecretBox, load_or_create_key
 from reconcile.server.db import Database
 from reconcile.server.errors import ApiError
+from reconcile.server.executor import DictExecutionContext
 from reconcile.server.graph import Documents, load_schema
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class GraphQLService:
                     context_value=RequestContext(con, user, self.box),
                     variable_values=variables,
                     operation_name=operation_name,
+                    execution_context_class=DictExecutionContext,
                 )
                 if write and result.errors:
                     raise _Rollback(result)

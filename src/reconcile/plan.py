@@ -1,0 +1,198 @@
+"""compute_plan: what must change on the server so it matches the inventory.
+
+Pure: an Inventory and a State in, a Plan out. Resources match by (kind, entity,
+name) first, then deepdiff explains the differences inside each matched pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deepdiff import DeepDiff
+
+from reconcile.model import Automation, Inventory, Remote, Resource, ResourceKey, State
+from reconcile.normalize import canonical
+
+FORMAT_VERSION = "1"
+FORCE_SHARE = 0.30
+FORCE_FLOOR = 10
+ORDER = {"secret": 0, "webhook": 1, "automation": 2}
+
+Action = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs inside a matched pair, by its dotted path."""
+
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of the plan. CREATE has no `before`, DELETE no `after`."""
+
+    action: Action
+    key: ResourceKey
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    fields: tuple[FieldChange, ...] = ()
+    renamed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered changes, plus what was seen and deliberately left alone."""
+
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[ResourceKey, ...] = ()
+    protected: tuple[ResourceKey, ...] = ()
+    conflicts: tuple[tuple[ResourceKey, str], ...] = ()
+    managed_count: int = 0
+
+    @property
+    def requires_force(self) -> bool:
+        """True when updates and deletes reach FORCE_SHARE of at least FORCE_FLOOR objects."""
+        risky = sum(1 for c in self.changes if c.action != "create")
+        return self.managed_count >= FORCE_FLOOR and risky > FORCE_SHARE * self.managed_count
+
+    def count(self, action: Action) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+
+@dataclass
+class _Matcher:
+    remote: dict[ResourceKey, Remote]
+    used: set[ResourceKey] = field(default_factory=set)
+
+    def find(self, resource: Resource) -> tuple[Remote | None, str | None]:
+        found = self.remote.get(resource.key)
+        if found is not None:
+            self.used.add(found.key)
+            return found, None
+        if isinstance(resource, Automation):
+            for old in resource.previously:
+                key = ResourceKey("automation", resource.entity, old)
+                candidate = self.remote.get(key)
+                if candidate is not None and candidate.managed and key not in self.used:
+                    self.used.add(key)
+                    return candidate, old
+        return None, None
+
+
+def compute_plan(inventory: Inventory, state: State) -> Plan:
+    """The plan that makes `state` match `inventory` (for the inventory's entities)."""
+    matcher = _Matcher({remote.key: remote for remote in state.resources})
+    changes: list[Change] = []
+    conflicts: list[tuple[ResourceKey, str]] = []
+    desired: list[Resource] = [*inventory.secrets, *inventory.webhooks, *inventory.automations]
+    for resource in desired:
+        remote, old_name = matcher.find(resource)
+        after = canonical(resource)
+        if remote is None:
+            changes.append(Change("create", resource.key, after=after))
+        elif not remote.managed and remote.key.kind != "secret":
+            conflicts.append((resource.key, _NOT_OURS))
+        else:
+            change = _update(resource.key, canonical(remote.value), after, old_name)
+            if change is not None:
+                changes.append(change)
+    unmanaged, protected = [], []
+    for remote in state.resources:
+        if remote.key in matcher.used:
+            continue
+        if not remote.managed:
+            unmanaged.append(remote.key)
+        elif remote.protected:
+            protected.append(remote.key)
+        else:
+            changes.append(Change("delete", remote.key, before=canonical(remote.value)))
+    managed = sum(1 for remote in state.resources if remote.managed)
+    return Plan(
+        tuple(sorted(changes, key=_execution_order)),
+        tuple(sorted(unmanaged)),
+        tuple(sorted(protected)),
+        tuple(sorted(conflicts)),
+        managed,
+    )
+
+
+_NOT_OURS = (
+    "exists on the server but is not managed by reconcile; adopt it with "
+    "`reconcile export --adopt`, or choose another name"
+)
+
+
+def _update(
+    key: ResourceKey, before: dict[str, Any], after: dict[str, Any], old_name: str | None
+) -> Change | None:
+    fields = diff(before, after)
+    if old_name is not None:
+        fields = (FieldChange("name", old_name, key.name), *fields)
+    if not fields:
+        return None
+    return Change("update", key, before=before, after=after, fields=fields, renamed_from=old_name)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
+    """Field-level differences, as our own values (deepdiff stays an implementation detail)."""
+    tree = DeepDiff(before, after, ignore_numeric_type_changes=True, view="tree")
+    found: list[FieldChange] = []
+    for levels in tree.values():
+        for level in levels:
+            path = ".".join(str(step) for step in level.path(output_format="list"))
+            found.append(FieldChange(path, _present(level.t1), _present(level.t2)))
+    return tuple(sorted(found, key=lambda change: change.path))
+
+
+def _present(value: Any) -> Any:
+    return None if type(value).__name__ == "NotPresent" else value
+
+
+def _execution_order(change: Change) -> tuple[int, int, ResourceKey]:
+    rank = ORDER[change.key.kind]
+    if change.action == "delete":
+        return (1, -rank, change.key)
+    return (0, rank, change.key)
+
+
+def to_json(plan: Plan) -> dict[str, Any]:
+    """The canonical plan: what renderers read and what the fingerprint covers."""
+    body: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "summary": {a: plan.count(a) for a in ("create", "update", "delete")},
+        "requires_force": plan.requires_force,
+        "changes": [_change_json(change) for change in plan.changes],
+        "unmanaged": [_key_json(key) for key in plan.unmanaged],
+        "protected": [_key_json(key) for key in plan.protected],
+        "conflicts": [{**_key_json(key), "message": msg} for key, msg in plan.conflicts],
+    }
+    body["fingerprint"] = fingerprint(body)
+    return body
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the plan (without its own fingerprint)."""
+    content = {k: v for k, v in body.items() if k != "fingerprint"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _key_json(key: ResourceKey) -> dict[str, str]:
+    return {"kind": key.kind, "entity": key.entity, "name": key.name}
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action,
+        **_key_json(change.key),
+        "renamed_from": change.renamed_from,
+        "before": change.before,
+        "after": change.after,
+        "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in change.fields],
+    }

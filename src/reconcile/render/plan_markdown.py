@@ -1,0 +1,59 @@
+"""The plan as a pull-request comment: summary line first, one <details> per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconcile.render.flat import flatten, show
+from reconcile.render.plan_text import SIGNS, summary
+
+LIMIT = 60_000
+TRUNCATED = (
+    "\n\n**The plan is too long for a comment and was truncated.** "
+    "The full plan is in the workflow's artifacts (`reconcile plan --format json`).\n"
+)
+
+
+def render(plan: dict[str, Any], limit: int = LIMIT) -> str:
+    """Render a JSON plan as GitHub-flavoured markdown, at most `limit` characters."""
+    head = [f"**{summary(plan)}**", ""]
+    blocks = [_block(change) for change in plan["changes"]]
+    tail = [*_leftovers(plan), f"Fingerprint: `{plan['fingerprint']}`", ""]
+    text = "\n".join(head)
+    footer = "\n".join(tail)
+    for block in blocks:
+        if len(text) + len(block) + len(footer) + len(TRUNCATED) > limit:
+            return text + TRUNCATED + footer
+        text += block
+    return text + footer
+
+
+def _block(change: dict[str, Any]) -> str:
+    name = f"`{change['entity']}/{change['name']}`"
+    title = f"{SIGNS[change['action']]} {change['action']} {change['kind']} {name}"
+    if change["renamed_from"]:
+        title += f" (renamed from `{change['renamed_from']}`)"
+    if change["action"] == "update":
+        rows = [
+            f"~ {f['path']}: {show(f['before'])} -> {show(f['after'])}" for f in change["fields"]
+        ]
+    else:
+        values = change["after"] if change["action"] == "create" else change["before"]
+        rows = [f"{path}: {show(value)}" for path, value in flatten(values)]
+    body = "\n".join(rows).replace("```", "`\u200b``")
+    return f"<details><summary>{title}</summary>\n\n```\n{body}\n```\n\n</details>\n"
+
+
+def _leftovers(plan: dict[str, Any]) -> list[str]:
+    lines = [""]
+    for title, rows in (
+        ("Conflicts", plan["conflicts"]),
+        ("Protected from deletion", plan["protected"]),
+        ("Unmanaged, left alone", plan["unmanaged"]),
+    ):
+        if rows:
+            items = ", ".join(f"`{r['kind']} {r['entity']}/{r['name']}`" for r in rows)
+            lines.extend([f"{title}: {items}", ""])
+    if plan["requires_force"]:
+        lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
+    return lines

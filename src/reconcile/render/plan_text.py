@@ -1,0 +1,71 @@
+"""The plan as terminal text, Terraform style: `+` create, `~` update, `-` delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconcile.render.flat import flatten, show
+
+SIGNS = {"create": "+", "update": "~", "delete": "-"}
+COLORS = {"create": "32", "update": "33", "delete": "31"}
+
+
+def render(plan: dict[str, Any], color: bool = False) -> str:
+    """Render a JSON plan (from `plan.to_json`) for a terminal."""
+
+    def paint(text: str, action: str) -> str:
+        return f"\x1b[{COLORS[action]}m{text}\x1b[0m" if color else text
+
+    lines = [summary(plan), ""]
+    for change in plan["changes"]:
+        action = change["action"]
+        title = f"{change['kind']} {change['entity']}/{change['name']}"
+        if change["renamed_from"]:
+            title += f" (renamed from {change['renamed_from']})"
+        lines.append(paint(f"  {SIGNS[action]} {title}", action))
+        lines.extend(_details(change, paint))
+    lines.extend(_leftovers(plan))
+    lines.append(f"Fingerprint: {plan['fingerprint']}")
+    return "\n".join(lines) + "\n"
+
+
+def summary(plan: dict[str, Any]) -> str:
+    counts = plan["summary"]
+    if not any(counts.values()):
+        return "No changes. The server matches the inventory."
+    return (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['delete']} to delete."
+    )
+
+
+def _details(change: dict[str, Any], paint: Any) -> list[str]:
+    if change["action"] == "update":
+        return [
+            paint(f"      ~ {f['path']}: {show(f['before'])} -> {show(f['after'])}", "update")
+            for f in change["fields"]
+        ]
+    values = change["after"] if change["action"] == "create" else change["before"]
+    return [f"      {path}: {show(value)}" for path, value in flatten(values)]
+
+
+def _leftovers(plan: dict[str, Any]) -> list[str]:
+    lines = [""]
+    for title, rows in (
+        ("Conflicts (nothing will be applied until they are resolved)", plan["conflicts"]),
+        ("Protected (kept although removed from the inventory)", plan["protected"]),
+        ("Unmanaged (on the server, not managed by reconcile, left alone)", plan["unmanaged"]),
+    ):
+        if rows:
+            lines.append(f"{title}:")
+            for row in rows:
+                note = f": {row['message']}" if "message" in row else ""
+                lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
+            lines.append("")
+    if plan["requires_force"]:
+        lines.append(
+            "This plan updates or deletes more than 30 % of the managed objects: "
+            "apply needs --force."
+        )
+        lines.append("")
+    return lines
