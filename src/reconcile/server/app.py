@@ -73,7 +73,7 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
             query, variables, operation = _parse(raw)
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return _bad(str(error))
-        status, body = (lambda f, *a: f(*a))(
+        status, body = await run_in_threadpool(
             handler.handle, request.headers.get("authorization"), query, variables, operation
         )
         return JSONResponse(body, status_code=status)
