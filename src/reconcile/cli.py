@@ -1,23 +1,35 @@
 """The `reconcile` command line: the only module that prints or exits.
 
-Exit codes: 0 success, 1 the inventory (or a plan) has problems, 2 usage errors.
+Exit codes: 0 success; 1 invalid inventory, failed apply or server error; 2 usage
+error (and, with `plan --detailed-exitcode`, "there are changes"); 3 apply refused
+the plan (it changed since review, has conflicts, or needs --force).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from reconcile import __version__
+from reconcile import __version__, session
+from reconcile import target as targets
 from reconcile.errors import InvalidInventory, ReconcileError, UsageError
 from reconcile.inventory import DEFAULT_PATHS, load_inventory
+from reconcile.plan import Change
 from reconcile.render import issues as issue_render
+from reconcile.render import plan_markdown, plan_text, report
 from reconcile.schema import schema_text
+from reconcile.server.commands import serve, server
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_CHANGES = 2
+EXIT_REFUSED = 3
 
 
 class _Group(click.Group):
@@ -29,6 +41,16 @@ class _Group(click.Group):
         except UsageError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_USAGE)
+        except session.PlanRefused as error:
+            click.echo(f"refused: {error}", err=True)
+            sys.exit(EXIT_REFUSED)
+        except InvalidInventory as invalid:
+            click.echo(
+                issue_render.render(invalid.issues, "text", "the inventory is invalid"),
+                err=True,
+                nl=False,
+            )
+            sys.exit(EXIT_INVALID)
         except ReconcileError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_INVALID)
@@ -70,6 +92,167 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 def schema_command() -> None:
     """Print the inventory's JSON Schema (for editors and other tools)."""
     click.echo(schema_text(), nl=False)
+
+
+def _target_options(command: Any) -> Any:
+    command = click.option(
+        "--server",
+        metavar="URL",
+        help="W&B server (default: RECONCILE_SERVER, else WANDB_BASE_URL, else embedded).",
+    )(command)
+    return click.option(
+        "--db",
+        type=click.Path(path_type=Path),
+        default=None,
+        help=f"Database of the embedded server [default: {targets.DEFAULT_DB}].",
+    )(command)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_target_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Also save the JSON plan here, for apply --plan."
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
+)
+def plan(
+    paths: tuple[str, ...],
+    server: str | None,
+    db: Path | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change on the server; never changes anything."""
+    inventory = load_inventory(paths or DEFAULT_PATHS)
+    target = targets.choose(server, db, os.environ)
+    planned = asyncio.run(session.plan(inventory, target))
+    document = planned.document
+    if out is not None:
+        out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        click.echo(plan_markdown.render(document), nl=False)
+    else:
+        click.echo(plan_text.render(document, color=_color()), nl=False)
+    if document["conflicts"]:
+        sys.exit(EXIT_INVALID)
+    if detailed_exitcode and planned.plan.changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_target_options
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON plan saved by `plan --out`: apply only if it is still the plan.",
+)
+@click.option(
+    "--fingerprint", help="The reviewed plan's fingerprint: apply only if it still matches."
+)
+@click.option("--auto-approve", is_flag=True, help="Apply whatever the plan is now, unreviewed.")
+@click.option(
+    "--force", is_flag=True, help="Allow updating or deleting more than 30 % of managed objects."
+)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
+def apply(
+    paths: tuple[str, ...],
+    server: str | None,
+    db: Path | None,
+    plan_file: Path | None,
+    fingerprint: str | None,
+    auto_approve: bool,
+    force: bool,
+    concurrency: int,
+) -> None:
+    """Apply the reviewed plan: re-plan, refuse on any difference, then change the server."""
+    reviewed = _reviewed_fingerprint(plan_file, fingerprint, auto_approve)
+    inventory = load_inventory(paths or DEFAULT_PATHS)
+    target = targets.choose(server, db, os.environ)
+    bar = _Bar()
+    try:
+        _, outcome = asyncio.run(
+            session.apply(
+                inventory,
+                target,
+                fingerprint=reviewed,
+                force=force,
+                concurrency=concurrency,
+                progress=bar,
+            )
+        )
+    finally:
+        bar.close()
+    click.echo(report.render(outcome), nl=False)
+    if not outcome.ok:
+        sys.exit(EXIT_INVALID)
+
+
+def _reviewed_fingerprint(
+    plan_file: Path | None, fingerprint: str | None, auto: bool
+) -> str | None:
+    given = [
+        name
+        for name, on in (
+            ("--plan", plan_file),
+            ("--fingerprint", fingerprint),
+            ("--auto-approve", auto),
+        )
+        if on
+    ]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --plan FILE, --fingerprint SHA, --auto-approve")
+    if plan_file is None:
+        return fingerprint
+    try:
+        document = json.loads(plan_file.read_text("utf-8"))
+        return str(document["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(
+            f"{plan_file}: not a plan saved by `reconcile plan --out` ({error})"
+        ) from None
+
+
+class _Bar:
+    """A progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if sys.stderr.isatty() and total:
+            self.bar = click.progressbar(length=total, file=sys.stderr, label="applying")
+            self.bar.__enter__()
+
+    def step(self, change: Change, outcome: str) -> None:
+        if self.bar is not None:
+            self.bar.label = f"{outcome} {change.key}"
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+cli.add_command(serve)
+cli.add_command(server)
 
 
 def main() -> None:

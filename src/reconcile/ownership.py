@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The name of the automation that serves as the apply lock (see lock.py); reserved.
+LOCK_NAME = "reconcile-lock"
 DESCRIPTION_MARKER = "[managed by reconcile]"
 PROTECTED_MARKER = "[managed by reconcile; protected]"
 FRAGMENT = "managed-by-reconcile"

@@ -13,6 +13,7 @@ from reconcile import templating
 from reconcile.events import EVENTS, variable_owner
 from reconcile.loader import Finding, Pointer
 from reconcile.model import Automation, Inventory, Origin, ResourceKey, Secret, Webhook
+from reconcile.ownership import LOCK_NAME
 from reconcile.schema import human_path
 
 
@@ -143,6 +144,7 @@ def check_automation(
     origin = auto.origin
     if origin is None:
         return
+    yield from _check_reserved(auto, origin)
     yield from _check_scope(auto, origin)
     yield from _check_event(auto, origin)
     yield from _check_previously(auto, origin, names)
@@ -182,6 +184,11 @@ def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
             if params.get(name, 1) != 1:
                 message = f"{name} applies only with `aggregate` (max, min or average)"
                 yield _at(origin, *steps, name, message=message, key=True)
+
+
+def _check_reserved(auto: Automation, origin: Origin) -> Iterator[Finding]:
+    if auto.name == LOCK_NAME:
+        yield _at(origin, "name", message=f"{LOCK_NAME!r} is reserved for the apply lock")
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:

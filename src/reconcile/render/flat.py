@@ -7,13 +7,20 @@ from typing import Any
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Leaf paths and values of nested mappings; lists and payloads stay whole."""
-    if isinstance(value, dict) and value and not prefix.endswith("payload"):
-        rows: list[tuple[str, Any]] = []
-        for key in value:
-            rows.extend(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-        return rows
-    return [(prefix, value)]
+    """Leaf paths and values, with the same dotted paths a plan's field changes use.
+
+    Empty values (null) are left out: a created or deleted object shows what it has.
+    """
+    if isinstance(value, dict) and value:
+        items: list[tuple[str, Any]] = list(value.items())
+    elif isinstance(value, list) and value:
+        items = list(enumerate(value))
+    else:
+        return [] if value is None else [(prefix, value)]
+    rows: list[tuple[str, Any]] = []
+    for key, child in items:
+        rows.extend(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+    return rows or [(prefix, {})]
 
 
 def show(value: Any) -> str:

@@ -1,0 +1,201 @@
+"""Read a server's state for some entities: paginated, concurrent, and never "empty" on failure.
+
+`Reader` has no method that writes; planning holds only a Reader, so a plan cannot
+mutate anything by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconcile import ownership
+from reconcile.client import operations as ops
+from reconcile.client.transport import Transport
+from reconcile.errors import ServerError
+from reconcile.model import Automation, Remote, ResourceKey, Scope, Secret, State, Webhook
+from reconcile.ownership import LOCK_NAME
+from reconcile.wire import decode_action, decode_event
+
+ScopeRef = tuple[str, str, str | None]  # entity, project, collection
+
+
+@dataclass
+class Lookup:
+    """Server identifiers the writer needs, found while reading."""
+
+    ids: dict[ResourceKey, str] = field(default_factory=dict)
+    scopes: dict[ScopeRef, tuple[str, str]] = field(default_factory=dict)
+    slack: dict[tuple[str, str], str] = field(default_factory=dict)
+    missing_scopes: list[ScopeRef] = field(default_factory=list)
+
+
+class Reader:
+    """Reads state through a Transport; `concurrency` bounds the requests in flight."""
+
+    def __init__(self, transport: Transport, concurrency: int = 8) -> None:
+        self.transport = transport
+        self._gate = asyncio.Semaphore(concurrency)
+
+    async def _run(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        async with self._gate:
+            return await self.transport.execute(document, variables)
+
+    async def read(
+        self, entities: Iterable[str], scopes: Iterable[ScopeRef]
+    ) -> tuple[State, Lookup]:
+        """Everything reconcile manages in `entities`, and the ids of `scopes`."""
+        lookup = Lookup()
+        entity_list = sorted(set(entities))
+        per_entity = await asyncio.gather(*(self._entity(e, lookup) for e in entity_list))
+        projects = sorted({(e, p) for e, p, _ in scopes})
+        await asyncio.gather(*(self._project(e, p, lookup) for e, p in projects))
+        lookup.missing_scopes = sorted(
+            (s for s in set(scopes) if s not in lookup.scopes),
+            key=lambda s: (s[0], s[1], s[2] or ""),
+        )
+        resources = tuple(remote for group in per_entity for remote in group)
+        return State(resources), lookup
+
+    async def _entity(self, entity: str, lookup: Lookup) -> list[Remote]:
+        integrations, secrets, triggers = await asyncio.gather(
+            self._pages(ops.INTEGRATIONS, entity, ("entity", "integrations")),
+            self._run(ops.SECRETS, {"entity": entity}),
+            self._pages(ops.ENTITY_TRIGGERS, entity, ("entity", "triggers")),
+        )
+        webhooks = []
+        for node in integrations:
+            if node.get("__typename") == "SlackIntegration":
+                lookup.slack[(entity, node.get("channelName") or "")] = node["id"]
+            elif node.get("__typename") == "GenericWebhookIntegration":
+                webhooks.append(_webhook(entity, node))
+        for remote in webhooks:
+            lookup.ids[remote.key] = remote.id or ""
+        entity_data = secrets.get("entity")
+        if entity_data is None:
+            raise ServerError(f"entity {entity!r} not found on the server")
+        remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
+        for node in triggers:
+            if node.get("name") == LOCK_NAME:
+                continue  # the apply lock is not an object of the inventory
+            remote = _trigger(entity, node)
+            lookup.ids[remote.key] = node["id"]
+            remotes.append(remote)
+        return remotes
+
+    async def _pages(
+        self, document: str, entity: str, path: tuple[str, str]
+    ) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            data = await self._run(
+                document, {"entity": entity, "cursor": cursor, "perPage": ops.PAGE_SIZE}
+            )
+            holder = data.get(path[0])
+            if holder is None:
+                raise ServerError(f"entity {entity!r} not found on the server")
+            connection = holder[path[1]]
+            nodes.extend(edge["node"] for edge in connection["edges"] if edge.get("node"))
+            info = connection["pageInfo"]
+            if not info["hasNextPage"]:
+                return nodes
+            cursor = info["endCursor"]
+
+    async def project_id(self, entity: str, project: str) -> str | None:
+        """The id of one project, or None when the server has no such project."""
+        variables = {"entity": entity, "name": project, "cursor": None, "perPage": 1}
+        found = (await self._run(ops.PROJECT, variables)).get("project")
+        return str(found["id"]) if found else None
+
+    async def _project(self, entity: str, project: str, lookup: Lookup) -> None:
+        cursor: str | None = None
+        while True:
+            variables = {
+                "entity": entity,
+                "name": project,
+                "cursor": cursor,
+                "perPage": ops.PAGE_SIZE,
+            }
+            found = (await self._run(ops.PROJECT, variables)).get("project")
+            if found is None:
+                return
+            lookup.scopes[(entity, project, None)] = ("PROJECT", found["id"])
+            connection = found.get("artifactCollections") or {"edges": [], "pageInfo": {}}
+            for edge in connection["edges"]:
+                node = edge.get("node") or {}
+                lookup.scopes[(entity, project, node["name"])] = ("ARTIFACT_COLLECTION", node["id"])
+            if not connection["pageInfo"].get("hasNextPage"):
+                return
+            cursor = connection["pageInfo"]["endCursor"]
+
+
+def _webhook(entity: str, node: dict[str, Any]) -> Remote:
+    marked = ownership.read_url(node["urlEndpoint"])
+    hook = Webhook(
+        entity=entity,
+        name=node["name"],
+        url=marked.text,
+        access_token=node.get("accessTokenRef") or None,
+        secret=node.get("secretRef") or None,
+        rotations=marked.rotations,
+    )
+    return Remote(hook, id=node["id"], managed=marked.managed)
+
+
+def _secrets(entity: str, rows: list[dict[str, Any]], webhooks: list[Remote]) -> list[Remote]:
+    recorded: dict[str, list[int]] = {}
+    for remote in webhooks:
+        hook = remote.value
+        if not remote.managed or not isinstance(hook, Webhook):
+            continue
+        counters = dict(hook.rotations)
+        for name in {hook.access_token, hook.secret} - {None}:
+            recorded.setdefault(str(name), []).append(counters.get(str(name), 0))
+    out = []
+    for row in rows:
+        name = row["name"]
+        rotation = min(recorded[name]) if name in recorded else 0
+        out.append(Remote(Secret(entity, name, "", rotation), managed=name in recorded))
+    return out
+
+
+def _trigger(entity: str, node: dict[str, Any]) -> Remote:
+    marked = ownership.read_description(node.get("description"))
+    event = node.get("event") or {}
+    auto = Automation(
+        entity=entity,
+        name=node["name"],
+        scope=_scope(node.get("scope") or {}),
+        event=decode_event(event.get("eventType", ""), event.get("filter")),
+        action=decode_action(node.get("action") or {}),
+        description=marked.text,
+        enabled=bool(node.get("enabled")),
+        protect=marked.protected,
+    )
+    representable = not (
+        auto.event.kind.startswith("unsupported:")
+        or auto.action.kind.startswith("unsupported:")
+        or not auto.scope.project
+    )
+    return Remote(
+        auto, id=node["id"], managed=marked.managed and representable, protected=marked.protected
+    )
+
+
+def _scope(node: dict[str, Any]) -> Scope:
+    typename = node.get("__typename")
+    if typename == "Project":
+        return Scope(node["name"])
+    if typename in ("ArtifactPortfolio", "ArtifactSequence"):
+        project = (node.get("project") or {}).get("name") or ""
+        return Scope(project, node["name"])
+    return Scope("")
+
+
+def filters_by_name(name: str) -> str:
+    """The `filters` argument that selects one trigger by name."""
+    return json.dumps({"name": name})

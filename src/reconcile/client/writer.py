@@ -1,0 +1,169 @@
+"""Turn one plan change into one server call (the executor owns order and policy).
+
+Creates are not idempotent, so they are never blindly retried: after a lost answer
+the writer reads the object back by name and adopts it when it is there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from reconcile import ownership
+from reconcile.client import operations as ops
+from reconcile.client.reader import Lookup, Reader, filters_by_name
+from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
+from reconcile.errors import ServerError
+from reconcile.model import Automation, Resource, ResourceKey, Secret, Webhook
+from reconcile.plan import Change
+from reconcile.wire import encode_action, encode_event
+
+log = logging.getLogger(__name__)
+
+
+class Writer(Reader):
+    """A Reader that can also change the server, one change per call."""
+
+    def __init__(self, reader: Reader, lookup: Lookup, secrets: Mapping[ResourceKey, str]) -> None:
+        super().__init__(reader.transport)
+        self._gate = reader._gate
+        self.lookup = lookup
+        self._values = secrets
+
+    async def apply(self, change: Change, resource: Resource | None) -> None:
+        """Carry out `change`; `resource` is the inventory's value (None for a delete)."""
+        key = change.key
+        if change.action == "delete":
+            await self._delete(key)
+        elif isinstance(resource, Secret):
+            await self._write_secret(resource)
+        elif isinstance(resource, Webhook):
+            await self._write_webhook(change, resource)
+        elif isinstance(resource, Automation):
+            await self._write_automation(change, resource)
+
+    async def _delete(self, key: ResourceKey) -> None:
+        if key.kind == "secret":
+            variables = {"entity": key.entity, "name": key.name}
+            await self._tolerate_missing(ops.DELETE_SECRET, variables)
+            return
+        document = ops.DELETE_INTEGRATION if key.kind == "webhook" else ops.DELETE_TRIGGER
+        await self._tolerate_missing(document, {"id": self.lookup.ids[key]})
+
+    async def _tolerate_missing(self, document: str, variables: dict[str, Any]) -> None:
+        try:
+            await self._run(document, variables)
+        except GraphQLError as error:
+            if error.status != 404 and "not found" not in str(error).lower():
+                raise
+
+    async def _write_secret(self, secret: Secret) -> None:
+        variables = {
+            "entity": secret.entity,
+            "name": secret.name,
+            "value": self._values[secret.key],
+        }
+        await self._run(ops.INSERT_SECRET, variables)  # an upsert: safe to retry
+
+    async def _write_webhook(self, change: Change, hook: Webhook) -> None:
+        fields: dict[str, Any] = {
+            "name": hook.name,
+            "urlEndpoint": ownership.mark_url(hook.url, dict(hook.rotations)),
+            "secretRef": hook.secret,
+            "accessTokenRef": hook.access_token,
+        }
+        if change.action == "update":
+            variables = {"input": {"id": self.lookup.ids[hook.key], **fields}}
+            await self._run(ops.UPDATE_WEBHOOK, variables)
+            return
+        variables = {"input": {"entityName": hook.entity, **fields}}
+        created = await self._create(
+            ops.CREATE_WEBHOOK, variables, lambda: self._find_webhook(hook)
+        )
+        integration = (created.get("createGenericWebhookIntegration") or {}).get(
+            "integration"
+        ) or created
+        self.lookup.ids[hook.key] = integration["id"]
+
+    async def _find_webhook(self, hook: Webhook) -> dict[str, Any] | None:
+        nodes = await self._pages(ops.INTEGRATIONS, hook.entity, ("entity", "integrations"))
+        for node in nodes:
+            if (
+                node.get("name") == hook.name
+                and node.get("__typename") == "GenericWebhookIntegration"
+            ):
+                return dict(node)
+        return None
+
+    async def _write_automation(self, change: Change, auto: Automation) -> None:
+        fields = self._trigger_input(auto)
+        if change.action == "update":
+            target = ResourceKey("automation", auto.entity, change.renamed_from or auto.name)
+            variables = {"input": {"id": self.lookup.ids[target], **fields}}
+            await self._run(ops.UPDATE_TRIGGER, variables)
+            self.lookup.ids[auto.key] = self.lookup.ids[target]
+            return
+        created = await self._create(
+            ops.CREATE_TRIGGER, {"input": fields}, lambda: self._find_trigger(auto)
+        )
+        trigger = (created.get("createFilterTrigger") or {}).get("trigger") or created
+        self.lookup.ids[auto.key] = trigger["id"]
+
+    def _trigger_input(self, auto: Automation) -> dict[str, Any]:
+        scope = self.lookup.scopes.get((auto.entity, auto.scope.project, auto.scope.collection))
+        if scope is None:
+            raise ServerError(
+                f"{auto.scope.describe()} of entity {auto.entity!r} is not on the server"
+            )
+        event_type, event_filter = encode_event(auto.event)
+        integration = None
+        if auto.action.kind == "webhook":
+            integration = self.lookup.ids[
+                ResourceKey("webhook", auto.entity, auto.action.params["to"])
+            ]
+        elif auto.action.kind == "slack":
+            integration = self.lookup.slack.get((auto.entity, auto.action.params["channel"]))
+            if integration is None:
+                channel = auto.action.params["channel"]
+                raise ServerError(f"entity {auto.entity!r} has no Slack integration for {channel}")
+        action_type, action_config = encode_action(auto.action, integration)
+        return {
+            "name": auto.name,
+            "description": ownership.mark_description(auto.description, auto.protect),
+            "enabled": auto.enabled,
+            "scopeType": scope[0],
+            "scopeID": scope[1],
+            "triggeringEventType": event_type,
+            "eventFilter": json.dumps(event_filter, separators=(",", ":")),
+            "triggeredActionType": action_type,
+            "triggeredActionConfig": action_config,
+        }
+
+    async def _find_trigger(self, auto: Automation) -> dict[str, Any] | None:
+        variables = {"entity": auto.entity, "filters": filters_by_name(auto.name)}
+        data = await self._run(ops.TRIGGER_BY_NAME, variables)
+        edges = ((data.get("entity") or {}).get("triggers") or {}).get("edges") or []
+        for edge in edges:
+            node = edge.get("node") or {}
+            if node.get("name") == auto.name:
+                return dict(node)
+        return None
+
+    async def _create(self, document: str, variables: dict[str, Any], find: Any) -> dict[str, Any]:
+        """Send a create once; when its answer is lost or says 409, adopt what the server has."""
+        try:
+            async with self._gate:
+                return await self.transport.execute(document, variables, idempotent=False)
+        except Unreachable:
+            log.warning("a create lost its answer; reading back by name before retrying")
+        except GraphQLError as error:
+            # 409: the name exists; a retryable status: the create may or may not have run.
+            if error.status != 409 and error.status not in RETRY_STATUSES:
+                raise
+        found = await find()
+        if found is not None:
+            return dict(found)
+        async with self._gate:
+            return await self.transport.execute(document, variables, idempotent=False)

@@ -1,0 +1,96 @@
+"""Write what a server holds as inventory YAML, so existing objects can come under git.
+
+Pure: a State in, YAML text out. What the inventory cannot express (other event or
+action types, entity scopes) is listed in a comment instead of being guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from reconcile.model import Automation, Remote, Secret, State, Webhook
+from reconcile.normalize import scope as scope_mapping
+
+HEADER = "# yaml-language-server: $schema={schema}\n# Exported by `reconcile export`.\n"
+
+
+def document(entity: str, state: State) -> dict[str, Any]:
+    """The inventory mapping for one entity's representable objects."""
+    remotes = [r for r in state.resources if r.key.entity == entity]
+    secrets = [_secret(r.value) for r in remotes if isinstance(r.value, Secret)]
+    webhooks = [_webhook(r.value) for r in remotes if isinstance(r.value, Webhook)]
+    automations = [
+        _automation(r.value)
+        for r in remotes
+        if isinstance(r.value, Automation) and representable(r)
+    ]
+    out: dict[str, Any] = {"entity": entity}
+    for name, rows in (("secrets", secrets), ("webhooks", webhooks), ("automations", automations)):
+        if rows:
+            out[name] = sorted(rows, key=lambda row: row["name"])
+    return out
+
+
+def representable(remote: Remote) -> bool:
+    value = remote.value
+    if not isinstance(value, Automation):
+        return True
+    return not (
+        value.event.kind.startswith("unsupported:")
+        or value.action.kind.startswith("unsupported:")
+        or not value.scope.project
+    )
+
+
+def skipped(entity: str, state: State) -> list[str]:
+    """Names of the entity's automations the inventory cannot express."""
+    return sorted(
+        r.key.name for r in state.resources if r.key.entity == entity and not representable(r)
+    )
+
+
+def render(entity: str, state: State, schema_ref: str) -> str:
+    """The YAML file for one entity, with a schema modeline and a note of what was skipped."""
+    text = HEADER.format(schema=schema_ref)
+    left_out = skipped(entity, state)
+    if left_out:
+        text += "# Not exported (not expressible in the inventory): " + ", ".join(left_out) + "\n"
+    body = yaml.safe_dump(document(entity, state), sort_keys=False, allow_unicode=True, width=100)
+    return text + body
+
+
+def _secret(secret: Secret) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": secret.name, "from_env": secret.name}
+    if secret.rotation:
+        row["rotation"] = secret.rotation
+    return row
+
+
+def _webhook(hook: Webhook) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": hook.name, "url": hook.url}
+    if hook.access_token:
+        row["access_token"] = hook.access_token
+    if hook.secret:
+        row["secret"] = hook.secret
+    return row
+
+
+def _automation(auto: Automation) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": auto.name}
+    if auto.description:
+        row["description"] = auto.description
+    if not auto.enabled:
+        row["enabled"] = False
+    row["scope"] = scope_mapping(auto.scope)
+    row["when"] = {auto.event.kind: _present(auto.event.params)}
+    row["then"] = {auto.action.kind: _present(auto.action.params)}
+    if auto.protect:
+        row["protect"] = True
+    return row
+
+
+def _present(params: Any) -> dict[str, Any] | None:
+    kept = {key: value for key, value in dict(params).items() if value is not None}
+    return kept or None

@@ -1,0 +1,25 @@
+"""The end-of-apply table: every change as applied, failed or not attempted."""
+
+from __future__ import annotations
+
+from reconcile.apply import ApplyReport
+from reconcile.plan import Change
+
+
+def render(report: ApplyReport) -> str:
+    """One row per change, then a count line."""
+    rows: list[tuple[str, Change, str]] = [("applied", c, "") for c in report.applied]
+    rows += [("FAILED", c, why) for c, why in report.failed]
+    rows += [("not attempted", c, why) for c, why in report.not_attempted]
+    if not rows:
+        return "Nothing to apply.\n"
+    width = max(len(status) for status, _, _ in rows)
+    lines = []
+    for status, change, why in rows:
+        line = f"{status:<{width}}  {change.action:<6}  {change.key}"
+        lines.append(f"{line}: {why}" if why else line)
+    lines.append(
+        f"\n{len(report.applied)} applied, {len(report.failed)} failed, "
+        f"{len(report.not_attempted)} not attempted."
+    )
+    return "\n".join(lines) + "\n"

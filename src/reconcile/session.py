@@ -1,0 +1,170 @@
+"""The main job, as library calls: read the server, plan, and apply a reviewed plan.
+
+The CLI calls these with explicit arguments and turns their exceptions into exit
+codes; tests call them directly against the embedded server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile import lock
+from reconcile import target as targets
+from reconcile.apply import ApplyReport, Progress, execute
+from reconcile.client.reader import Lookup, Reader
+from reconcile.client.transport import RetryPolicy
+from reconcile.client.writer import Writer
+from reconcile.errors import ReconcileError, ServerError, UsageError
+from reconcile.model import Inventory, ResourceKey, State
+from reconcile.plan import Plan, compute_plan, to_json
+
+log = logging.getLogger(__name__)
+
+
+class PlanRefused(ReconcileError):
+    """Raised when apply will not run the plan: drift since review, conflicts, or thresholds."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and everything needed to apply it."""
+
+    inventory: Inventory
+    plan: Plan
+    document: dict[str, Any]
+    state: State
+    lookup: Lookup
+
+
+async def make_plan(inventory: Inventory, target: targets.Target, reader: Reader) -> Planned:
+    """Read the server for the inventory's entities and compute the plan."""
+    scopes = targets.scopes_of(inventory)
+    state, lookup = await reader.read(inventory.entities, scopes)
+    if lookup.missing_scopes:
+        names = "; ".join(_scope_name(s) for s in lookup.missing_scopes)
+        raise ServerError(f"not on {target.describe()}: {names}")
+    plan = compute_plan(inventory, state)
+    return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def _scope_name(scope: targets.ScopeRef) -> str:
+    entity, project, collection = scope
+    where = f"{entity}/{project}"
+    return f"collection {collection} in {where}" if collection else f"project {where}"
+
+
+async def plan(
+    inventory: Inventory, target: targets.Target, policy: RetryPolicy | None = None
+) -> Planned:
+    """Plan against `target` (for the embedded server, first create what the inventory names)."""
+    if target.embedded:
+        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+    async with targets.connect(target, policy) as transport:
+        return await make_plan(inventory, target, Reader(transport))
+
+
+def check_reviewed(planned: Planned, fingerprint: str | None, force: bool) -> None:
+    """Refuse a plan that differs from the reviewed one, has conflicts, or needs --force."""
+    if fingerprint is not None and planned.document["fingerprint"] != fingerprint:
+        raise PlanRefused(
+            "the plan has changed since it was reviewed (fingerprint "
+            f"{planned.document['fingerprint'][:12]} is not {fingerprint[:12]}); "
+            "nothing was applied: plan again and review the new plan"
+        )
+    if planned.plan.conflicts:
+        keys = ", ".join(str(key) for key, _ in planned.plan.conflicts)
+        raise PlanRefused(f"the plan has conflicts ({keys}); nothing was applied")
+    if planned.plan.requires_force and not force:
+        raise PlanRefused(
+            "the plan updates or deletes more than 30 % of the managed objects; "
+            "review it and apply with --force"
+        )
+
+
+def secret_values(planned: Planned, env: Mapping[str, str]) -> dict[ResourceKey, str]:
+    """The values of the secrets this plan writes, from their environment variables."""
+    written = {
+        c.key for c in planned.plan.changes if c.key.kind == "secret" and c.action != "delete"
+    }
+    values: dict[ResourceKey, str] = {}
+    missing = []
+    for secret in planned.inventory.secrets:
+        if secret.key not in written:
+            continue
+        value = env.get(secret.from_env)
+        if not value:
+            missing.append(f"{secret.from_env} (for secret {secret.entity}/{secret.name})")
+            continue
+        values[secret.key] = value
+    if missing:
+        raise UsageError(f"set these environment variables before apply: {', '.join(missing)}")
+    return values
+
+
+async def apply(
+    inventory: Inventory,
+    target: targets.Target,
+    *,
+    fingerprint: str | None,
+    force: bool = False,
+    concurrency: int = 4,
+    progress: Progress | None = None,
+    policy: RetryPolicy | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Planned, ApplyReport]:
+    """Lock, re-plan against the live server, check it is the reviewed plan, and apply it."""
+    if target.embedded:
+        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+    async with targets.connect(target, policy) as transport:
+        reader = Reader(transport)
+        held = await _lock(reader, inventory)
+        try:
+            planned = await make_plan(inventory, target, reader)
+            check_reviewed(planned, fingerprint, force)
+            values = secret_values(planned, os.environ if env is None else env)
+            writer = Writer(reader, planned.lookup, values)
+            report = await execute(
+                planned.plan, inventory, writer, concurrency=concurrency, progress=progress
+            )
+        finally:
+            for lock_held in reversed(held):
+                await lock.release(reader, lock_held)
+        return planned, report
+
+
+async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
+    """Take the lock of every entity that has a project to hold it, in a fixed order."""
+    projects: dict[str, str] = {}
+    for entity, project, _ in targets.scopes_of(inventory):
+        projects.setdefault(entity, project)
+    held: list[lock.Held] = []
+    who = lock.holder()
+    try:
+        for entity in inventory.entities:
+            project_id = (
+                await reader.project_id(entity, projects[entity]) if entity in projects else None
+            )
+            if project_id is None:
+                log.warning("entity %s has no automation scope to hold the apply lock", entity)
+                continue
+            held.append(await lock.acquire(reader, entity, project_id, who))
+    except BaseException:
+        for taken in reversed(held):
+            await lock.release(reader, taken)
+        raise
+    return held
+
+
+async def unlock(target: targets.Target, entity: str) -> str | None:
+    """Remove the entity's apply lock; return who held it (None when there was none)."""
+    async with targets.connect(target) as transport:
+        reader = Reader(transport)
+        node = await lock.find(reader, entity)
+        if node is None:
+            return None
+        await lock.release(reader, lock.Held(entity, node["id"]))
+        return lock.describe(node)
