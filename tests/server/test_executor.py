@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from graphql import ExecutionContext, execute_sync, parse
 
+from reconcile.server import admin
 from reconcile.server.context import RequestContext
 from reconcile.server.executor import DictExecutionContext
 from reconcile.server.graph import load_schema
+from reconcile.server.ids import encode_id
 from reconcile.server.store import find_user
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input, webhook
 
@@ -47,6 +49,12 @@ def test_same_answer_as_graphql_core(world: World, query: str) -> None:
         CREATE_TRIGGER,
         trigger_input(world.collection_id, name="c", scopeType="ARTIFACT_COLLECTION"),
     )
+    slack = admin.ensure_slack_integration(world.db, "acme", "alerts")
+    notify = trigger_input(world.project_id, name="n", triggeredActionType="NOTIFICATION")
+    notify["input"]["triggeredActionConfig"] = {
+        "notificationActionInput": {"integrationID": encode_id("Integration", slack.id)}
+    }
+    world.admin.ok(CREATE_TRIGGER, notify)
     fast = _run(world, query, DictExecutionContext, entity="acme", perPage=10)
     plain = _run(world, query, ExecutionContext, entity="acme", perPage=10)
     assert fast == plain

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.server import admin
 from tests.server.helpers import TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
 
@@ -41,6 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
             " createGenericWebhookIntegration(input: $i) { integration { __typename } } }",
             {"i": hook},
         )
+        admin.ensure_slack_integration(world.db, TEAM, "alerts", slack_team="ml-org")
         yield live, world.admin.key, world.member.key
 
 
@@ -189,3 +191,25 @@ def test_member_reads_but_cannot_create(sdk: Sdk) -> None:
     names = {a.name for a in sdk.member_api.automations(entity=TEAM)}
     assert "not-allowed" not in names
     assert {"deploy"} == {h.name for h in sdk.member_api.webhook_integrations(entity=TEAM)}
+
+
+def test_slack_notification_round_trip(sdk: Sdk) -> None:
+    from wandb.automations import ArtifactEvent, OnAddArtifactAlias, SendNotification
+
+    (slack,) = sdk.api.slack_integrations(entity=TEAM)
+    assert (slack.team_name, slack.channel_name) == ("ml-org", "alerts")
+    action = SendNotification(
+        integration_id=slack.id, title="Promoted", text="${artifact_version_string}", level="WARN"
+    )
+    event = OnAddArtifactAlias(scope=sdk.project, filter=ArtifactEvent.alias.eq("prod"))
+    made = sdk.api.create_automation(event >> action, name="slack-notify")
+    read = sdk.api.automation("slack-notify", entity=TEAM)
+    assert type(read.action).__name__ == "SavedNotificationAction"
+    assert read.action.integration.id == slack.id
+    assert (read.action.title, read.action.message, read.action.severity.value) == (
+        "Promoted",
+        "${artifact_version_string}",
+        "WARN",
+    )
+    assert _wire(read.action) == _wire(made.action)
+    assert _wire(read.event) == _wire(made.event)

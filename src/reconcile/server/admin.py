@@ -1,4 +1,4 @@
-"""Administration without GraphQL: bootstrap, users and keys, teams, projects, collections.
+"""Administration without GraphQL: bootstrap, users, keys, teams, projects, Slack channels.
 
 Used by `reconcile server ...`, by tests, and by the reconciler when it runs the
 embedded server itself. Every function is one transaction and the `ensure_*`
@@ -15,9 +15,11 @@ from pathlib import Path
 
 from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import auth, store, validation
+from reconcile.server import store_automations as hooks
 from reconcile.server.db import Database
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import Collection, Project, Team, User
+from reconcile.server.store_automations import SlackIntegration
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,20 @@ def ensure_collection(
             raise NotFound(f"project {team}/{project} not found")
         collection, _ = store.create_collection(con, found, name, type_name)
     return collection
+
+
+def ensure_slack_integration(
+    db: Database, team: str, channel: str, slack_team: str = "workspace"
+) -> SlackIntegration:
+    """The team's Slack integration for `channel` (`#` optional), created if missing.
+
+    W&B creates these through OAuth in its UI, not through GraphQL, so this is the
+    only way to make one here. Calling again with another `slack_team` updates it.
+    """
+    name = validation.check_slack_channel(channel)
+    workspace = validation.check_slack_team(slack_team)
+    with db.write() as con:
+        return hooks.ensure_slack(con, store.get_team(con, team).id, name, workspace)
 
 
 def _user(con: sqlite3.Connection, username: str) -> User:

@@ -20,6 +20,7 @@ import click
 from reconcile.server import admin
 from reconcile.server.db import DEFAULT_DB, Database
 from reconcile.server.errors import ApiError
+from reconcile.server.ids import encode_id
 
 # Standard attributes, and uvicorn's ANSI-coloured duplicate of the message.
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -122,7 +123,7 @@ def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> Non
 )
 @click.pass_context
 def server(ctx: click.Context, db_path: Path) -> None:
-    """Administer the embedded server's database: users, keys, teams, projects."""
+    """Administer the embedded server's database: users, keys, teams, projects, Slack."""
     ctx.obj = db_path
 
 
@@ -207,3 +208,17 @@ def create_collection(team: str, project: str, name: str, type_name: str) -> Non
             f"{admin.ensure_collection(db, team, project, name, type_name).name}"
         )
     )
+
+
+@server.command("create-slack-integration")
+@click.argument("team")
+@click.argument("channel")
+@click.option("--slack-team", default="workspace", show_default=True, help="Slack workspace name.")
+def create_slack_integration(team: str, channel: str, slack_team: str) -> None:
+    """Create a team's Slack integration for CHANNEL, if it does not exist; print its id."""
+
+    def act(db: Database) -> str:
+        made = admin.ensure_slack_integration(db, team, channel, slack_team)
+        return f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
+
+    _on_db(act)

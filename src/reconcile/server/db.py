@@ -109,6 +109,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX triggers_scope ON triggers (scope_type, scope_id);
     CREATE INDEX triggers_entity_order ON triggers (entity_id, id);
     """,
+    # 2: Slack integrations share `integrations` (one id space, one foreign key from
+    # triggers). Their `name` is `slack:<channel>`, which no webhook name can be.
+    """
+    ALTER TABLE integrations ADD COLUMN kind TEXT NOT NULL DEFAULT 'webhook'
+        CHECK (kind IN ('webhook', 'slack'));
+    ALTER TABLE integrations ADD COLUMN slack_team TEXT;
+    ALTER TABLE integrations ADD COLUMN channel_name TEXT;
+    CREATE UNIQUE INDEX integrations_slack_channel ON integrations (entity_id, channel_name)
+        WHERE kind = 'slack';
+    """,
 )
 
 

@@ -20,7 +20,13 @@ from reconcile.server.errors import InvalidInput
 from reconcile.server.ids import decode_id
 from reconcile.server.present import Obj
 from reconcile.server.store import Project, Team, User
-from reconcile.server.store_automations import TriggerFields, TriggerRow
+from reconcile.server.store_automations import (
+    Integration,
+    SlackIntegration,
+    TriggerFields,
+    TriggerRow,
+    Webhook,
+)
 
 _SCOPE_ID_KINDS = {
     "PROJECT": "Project",
@@ -67,7 +73,7 @@ def _scope_from_input(con: sqlite3.Connection, scope_type: str, scope_id: str) -
 def _action(
     con: sqlite3.Connection, team: Team, action_type: str, config: dict[str, Any]
 ) -> tuple[int | None, str]:
-    """The webhook id and stored config of an action, checked against the team."""
+    """The integration id and stored config of an action, checked against the team."""
     key = validation.ACTION_INPUTS.get(action_type)
     if key is None:
         raise InvalidInput(f"action type {action_type} is not supported by this server")
@@ -76,13 +82,31 @@ def _action(
         raise InvalidInput(f"triggeredActionConfig for {action_type} must set exactly {key}")
     if action_type == "NO_OP":
         return None, "{}"
-    webhook_input = config[key]
-    webhook = hooks.get_webhook(con, decode_id(webhook_input["integrationID"], "Integration")[1])
-    if webhook.entity_id != team.id:
-        raise InvalidInput(f"the webhook is not an integration of {team.name}")
-    payload = webhook_input.get("requestPayload")
+    given = config[key]
+    found = hooks.get_integration(con, decode_id(given["integrationID"], "Integration")[1])
+    if found.entity_id != team.id:
+        raise InvalidInput(f"the integration is not an integration of {team.name}")
+    if action_type == "NOTIFICATION":
+        return found.id, _notification_config(found, given)
+    return found.id, _webhook_config(found, given)
+
+
+def _notification_config(found: Integration, given: dict[str, Any]) -> str:
+    if not isinstance(found, SlackIntegration):
+        raise InvalidInput(
+            "a NOTIFICATION action needs a Slack integration; integrationID is a webhook"
+        )
+    return json.dumps({field: given.get(field) for field in ("title", "message", "severity")})
+
+
+def _webhook_config(found: Integration, given: dict[str, Any]) -> str:
+    if not isinstance(found, Webhook):
+        raise InvalidInput(
+            "a GENERIC_WEBHOOK action needs a webhook; integrationID is a Slack integration"
+        )
+    payload = given.get("requestPayload")
     validation.check_payload(payload)
-    return webhook.id, json.dumps({"requestPayload": payload})
+    return json.dumps({"requestPayload": payload})
 
 
 def _fields(con: sqlite3.Connection, scope: Scope, data: dict[str, Any]) -> TriggerFields:
@@ -124,14 +148,17 @@ def resolve_create_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
 def _as_input(row: TriggerRow) -> dict[str, Any]:
     """A stored trigger in the shape of an update input, to fill fields left out."""
     config: dict[str, Any]
+    stored = json.loads(row.action_config)
     if row.action_type == "GENERIC_WEBHOOK" and row.webhook is not None:
-        stored = json.loads(row.action_config)
         config = {
             "genericWebhookActionInput": {
                 "integrationID": present.webhook(row.webhook)["id"],
                 "requestPayload": stored.get("requestPayload"),
             }
         }
+    elif row.action_type == "NOTIFICATION" and row.slack is not None:
+        integration_id = present.slack(row.slack)["id"]
+        config = {"notificationActionInput": {"integrationID": integration_id, **stored}}
     else:
         config = {"noOpActionInput": {"noOp": True}}
     return {

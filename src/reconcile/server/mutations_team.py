@@ -1,4 +1,4 @@
-"""Resolvers for team-level writes: webhooks, secrets, projects, registries, collections.
+"""Resolvers for team-level writes: integrations, secrets, projects, registries, collections.
 
 Webhooks and secrets need a team admin; a secret's value is encrypted before it is
 stored and is never part of an answer or a log line.
@@ -74,11 +74,12 @@ def resolve_update_webhook(_root: None, info: GraphQLResolveInfo, input: dict[st
 
 
 def resolve_delete_integration(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    """Delete a webhook or a Slack integration, unless an automation uses it."""
     ctx = _ctx(info)
-    current = hooks.get_webhook(ctx.con, decode_id(input["id"], "Integration")[1])
+    current = hooks.get_integration(ctx.con, decode_id(input["id"], "Integration")[1])
     team = store.get_team_by_id(ctx.con, current.entity_id)
-    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
-    hooks.delete_webhook(ctx.con, current.id)
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage integrations")
+    hooks.delete_integration(ctx.con, current)
     return _done(input)
 
 

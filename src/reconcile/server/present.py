@@ -11,7 +11,7 @@ from typing import Any
 
 from reconcile.server.ids import encode_cursor, encode_id
 from reconcile.server.store import Collection, Project, Team, User
-from reconcile.server.store_automations import TriggerRow, Webhook
+from reconcile.server.store_automations import Integration, SlackIntegration, TriggerRow, Webhook
 from reconcile.server.validation import ARTIFACT_EVENTS
 
 Obj = dict[str, Any]
@@ -119,6 +119,19 @@ def webhook(row: Webhook) -> Obj:
     }
 
 
+def slack(row: SlackIntegration) -> Obj:
+    return {
+        "__typename": "SlackIntegration",
+        "id": encode_id("Integration", row.id),
+        "teamName": row.slack_team,
+        "channelName": row.channel_name,
+    }
+
+
+def integration(row: Integration) -> Obj:
+    return webhook(row) if isinstance(row, Webhook) else slack(row)
+
+
 _SCOPE_ID_KIND = {
     "Project": "Project",
     "ArtifactSequence": "ArtifactCollection",
@@ -167,6 +180,15 @@ def action(row: TriggerRow) -> Obj:
             "__typename": "GenericWebhookTriggeredAction",
             "integration": webhook(row.webhook),
             "requestPayload": config.get("requestPayload"),
+        }
+    if row.action_type == "NOTIFICATION" and row.slack is not None:
+        config = json.loads(row.action_config)
+        return {
+            "__typename": "NotificationTriggeredAction",
+            "integration": slack(row.slack),
+            "title": config.get("title"),
+            "message": config.get("message"),
+            "severity": config.get("severity"),
         }
     return {"__typename": "NoOpTriggeredAction", "noOp": True}
 

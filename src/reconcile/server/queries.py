@@ -113,10 +113,11 @@ def resolve_entity_integrations(
     parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Obj:
     limit = page_size(first)
-    rows = hooks.webhooks_page(_ctx(info).con, parent["_row"].id, decode_cursor(after), limit + 1)
+    con = _ctx(info).con
+    rows = hooks.integrations_page(con, parent["_row"].id, decode_cursor(after), limit + 1)
     shown = rows[:limit]
     return present.page(
-        [present.webhook(w) for w in shown], [w.id for w in shown], len(rows) > limit
+        [present.integration(i) for i in shown], [i.id for i in shown], len(rows) > limit
     )
 
 

@@ -1,4 +1,4 @@
-"""Rows for what a team configures: secrets, webhook integrations and triggers.
+"""Rows for what a team configures: secrets, webhook and Slack integrations, triggers.
 
 Secret values arrive here already encrypted; nothing in this module sees plaintext.
 """
@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.server.db import now
-from reconcile.server.errors import Conflict, DuplicateTrigger, MissingTrigger, NotFound
+from reconcile.server.errors import (
+    Conflict,
+    DuplicateTrigger,
+    InvalidInput,
+    MissingTrigger,
+    NotFound,
+)
+
+WEBHOOK, SLACK = "webhook", "slack"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,20 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class SlackIntegration:
+    """A Slack channel a team may notify; made by an administrator (W&B uses OAuth)."""
+
+    id: int
+    entity_id: int
+    slack_team: str
+    channel_name: str
+    created_at: str
+
+
+Integration = Webhook | SlackIntegration
+
+
+@dataclass(frozen=True)
 class TriggerRow:
     """A trigger joined with the names the GraphQL answer shows for its scope and action."""
 
@@ -48,6 +70,7 @@ class TriggerRow:
     action_type: str
     action_config: str
     webhook: Webhook | None
+    slack: SlackIntegration | None
     created_at: str
     updated_at: str
 
@@ -155,11 +178,23 @@ def create_webhook(
     return get_webhook(con, int(cur.lastrowid or 0))
 
 
-def get_webhook(con: sqlite3.Connection, webhook_id: int) -> Webhook:
-    row = con.execute("SELECT * FROM integrations WHERE id = ?", (webhook_id,)).fetchone()
+def _integration_row(con: sqlite3.Connection, integration_id: int) -> sqlite3.Row:
+    row = con.execute("SELECT * FROM integrations WHERE id = ?", (integration_id,)).fetchone()
     if row is None:
         raise NotFound("integration not found")
-    return _webhook(row)
+    return row  # type: ignore[no-any-return]
+
+
+def get_integration(con: sqlite3.Connection, integration_id: int) -> Integration:
+    row = _integration_row(con, integration_id)
+    return _slack(row) if row["kind"] == SLACK else _webhook(row)
+
+
+def get_webhook(con: sqlite3.Connection, webhook_id: int) -> Webhook:
+    found = get_integration(con, webhook_id)
+    if not isinstance(found, Webhook):
+        raise InvalidInput("the integration is a Slack integration, not a webhook")
+    return found
 
 
 def update_webhook(con: sqlite3.Connection, webhook: Webhook) -> Webhook:
@@ -183,22 +218,55 @@ def update_webhook(con: sqlite3.Connection, webhook: Webhook) -> Webhook:
     return get_webhook(con, webhook.id)
 
 
-def webhooks_page(con: sqlite3.Connection, entity_id: int, after: int, limit: int) -> list[Webhook]:
+def integrations_page(
+    con: sqlite3.Connection, entity_id: int, after: int, limit: int
+) -> list[Integration]:
+    """Webhooks and Slack integrations of an entity, in creation order."""
     rows = con.execute(
         "SELECT * FROM integrations WHERE entity_id = ? AND id > ? ORDER BY id LIMIT ?",
         (entity_id, after, limit),
     ).fetchall()
-    return [_webhook(row) for row in rows]
+    return [_slack(row) if row["kind"] == SLACK else _webhook(row) for row in rows]
 
 
-def delete_webhook(con: sqlite3.Connection, webhook_id: int) -> None:
+def delete_integration(con: sqlite3.Connection, integration: Integration) -> None:
+    """Delete a webhook or Slack integration that no automation uses."""
     users = con.execute(
-        "SELECT name FROM triggers WHERE integration_id = ? ORDER BY name", (webhook_id,)
+        "SELECT name FROM triggers WHERE integration_id = ? ORDER BY name", (integration.id,)
     ).fetchall()
     if users:
+        what = "webhook" if isinstance(integration, Webhook) else "Slack integration"
         names = ", ".join(row["name"] for row in users)
-        raise Conflict(f"the webhook is used by automation(s) {names}")
-    con.execute("DELETE FROM integrations WHERE id = ?", (webhook_id,))
+        raise Conflict(f"the {what} is used by automation(s) {names}")
+    con.execute("DELETE FROM integrations WHERE id = ?", (integration.id,))
+
+
+# ---- Slack integrations ----------------------------------------------------
+
+
+def _slack(row: sqlite3.Row) -> SlackIntegration:
+    return SlackIntegration(
+        row["id"], row["entity_id"], row["slack_team"], row["channel_name"], row["created_at"]
+    )
+
+
+def ensure_slack(
+    con: sqlite3.Connection, entity_id: int, channel: str, slack_team: str
+) -> SlackIntegration:
+    """The entity's integration for `channel` (created if missing, Slack team updated)."""
+    row = con.execute(
+        "SELECT id FROM integrations WHERE entity_id = ? AND kind = ? AND channel_name = ?",
+        (entity_id, SLACK, channel),
+    ).fetchone()
+    if row is not None:
+        con.execute("UPDATE integrations SET slack_team = ? WHERE id = ?", (slack_team, row["id"]))
+        return _slack(_integration_row(con, int(row["id"])))
+    cur = con.execute(
+        "INSERT INTO integrations (entity_id, kind, name, url_endpoint, slack_team, "
+        "channel_name, created_at) VALUES (?, ?, ?, '', ?, ?, ?)",
+        (entity_id, SLACK, f"slack:{channel}", slack_team, channel, now()),
+    )
+    return _slack(_integration_row(con, int(cur.lastrowid or 0)))
 
 
 # ---- triggers --------------------------------------------------------------
@@ -217,7 +285,8 @@ SELECT t.*,
   COALESCE(p.name, c.name, e.name, '') AS scope_name,
   i.id AS i_id, i.entity_id AS i_entity_id, i.name AS i_name, i.url_endpoint AS i_url,
   i.secret_ref AS i_secret_ref, i.access_token_ref AS i_access_token_ref,
-  i.created_at AS i_created_at
+  i.created_at AS i_created_at, i.kind AS i_kind, i.slack_team AS i_slack_team,
+  i.channel_name AS i_channel_name
 FROM triggers t
 LEFT JOIN projects p ON t.scope_type = 'PROJECT' AND p.id = t.scope_id
 LEFT JOIN collections c ON t.scope_type = 'ARTIFACT_COLLECTION' AND c.id = t.scope_id
@@ -228,8 +297,16 @@ LEFT JOIN integrations i ON i.id = t.integration_id
 
 
 def _trigger(row: sqlite3.Row) -> TriggerRow:
-    webhook = None
-    if row["i_id"] is not None:
+    webhook, slack = None, None
+    if row["i_kind"] == SLACK:
+        slack = SlackIntegration(
+            row["i_id"],
+            row["i_entity_id"],
+            row["i_slack_team"],
+            row["i_channel_name"],
+            row["i_created_at"],
+        )
+    elif row["i_id"] is not None:
         webhook = Webhook(
             row["i_id"],
             row["i_entity_id"],
@@ -254,6 +331,7 @@ def _trigger(row: sqlite3.Row) -> TriggerRow:
         action_type=row["action_type"],
         action_config=row["action_config"],
         webhook=webhook,
+        slack=slack,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -22,6 +22,9 @@ SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 ENTITY_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 PROJECT_NAME_RE = re.compile(r"^[^/\\#?%:\s][^/\\#?%:]{0,127}$")
 COLLECTION_NAME_RE = re.compile(r"^[-\w.]{1,128}$")
+# Slack's own rule for channel names.
+SLACK_CHANNEL_RE = re.compile(r"^[a-z0-9_-]{1,80}$")
+SLACK_TEAM_MAX = 100
 
 ARTIFACT_EVENTS = frozenset(
     {
@@ -48,6 +51,7 @@ SCOPES_FOR_EVENT: dict[str, frozenset[str]] = {
 }
 ACTION_INPUTS = {
     "GENERIC_WEBHOOK": "genericWebhookActionInput",
+    "NOTIFICATION": "notificationActionInput",
     "NO_OP": "noOpActionInput",
 }
 OPERATORS = frozenset(
@@ -83,6 +87,21 @@ def check_webhook_name(name: str) -> str:
 
 def check_secret_name(name: str) -> str:
     return check_name("secret", name, SECRET_NAME_RE, "only letters, digits and '_'")
+
+
+def check_slack_channel(channel: str) -> str:
+    """A Slack channel name, given with or without its leading `#`; returned without."""
+    name = channel.removeprefix("#")
+    rule = "1 to 80 of lowercase letters, digits, '-' and '_'"
+    return check_name("Slack channel", name, SLACK_CHANNEL_RE, rule)
+
+
+def check_slack_team(name: str) -> str:
+    if not name.strip() or len(name) > SLACK_TEAM_MAX or any(ord(ch) < 32 for ch in name):
+        raise InvalidInput(
+            f"invalid Slack team name {name!r}: 1 to {SLACK_TEAM_MAX} printable characters"
+        )
+    return name
 
 
 def check_project_name(name: str) -> str:
