@@ -43,7 +43,7 @@ def test_defaults_are_filled_in(write_files: WriteFiles) -> None:
     assert jump.event.params["prior_window"] == 4
     assert jump.event.params["change"] == "absolute"
     assert jump.action == Action(
-        "slack", {"channel": "#ml", "title": "Loss", "message": "", "severity": "info"}
+        "slack", {"channel": "ml", "title": "Loss", "message": "", "severity": "info"}
     )
     assert z.event.params == {
         "metric": "loss",

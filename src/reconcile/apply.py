@@ -99,7 +99,7 @@ async def execute(
             try:
                 await writer.apply(change, None if change.action == "delete" else resource)
             except (ReconcileError, KeyError) as error:
-                log.warning("failed: %s: %s", change.key, error)
+                log.info("failed: %s: %s", change.key, error)
                 report.failed.append((change, _reason(error)))
                 failed_keys.add(change.key)
                 _tell(progress, change, "failed")

@@ -164,6 +164,7 @@ def action(data: dict[str, Any]) -> Action:
     if kind == "webhook":
         params.setdefault("payload", None)
     elif kind == "slack":
+        params["channel"] = params["channel"].removeprefix("#")  # Slack names it without '#'
         params.setdefault("message", "")
         params.setdefault("severity", "info")
     return Action(kind, params)

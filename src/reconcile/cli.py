@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from reconcile import __version__, session
+from reconcile import __version__, export, session
 from reconcile import target as targets
 from reconcile.errors import InvalidInventory, ReconcileError, UsageError
 from reconcile.inventory import DEFAULT_PATHS, load_inventory
@@ -58,8 +59,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconcile")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) to stderr.")
+def cli(verbose: int) -> None:
     """Webhook automations as code for Weights & Biases."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
 @cli.command()
@@ -249,6 +253,49 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+@cli.command("export")
+@_target_options
+@click.option("--entity", required=True, help="The team whose objects to export.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("automations"),
+    show_default=True,
+    help="Folder to write ENTITY.yaml into.",
+)
+@click.option("--adopt", is_flag=True, help="Stamp the ownership marker on what is exported.")
+def export_command(
+    server: str | None, db: Path | None, entity: str, out: Path, adopt: bool
+) -> None:
+    """Write the server's objects of an entity as inventory YAML."""
+    target = targets.choose(server, db, os.environ)
+    state, adopted = asyncio.run(session.export(target, entity, adopt=adopt))
+    path = out / f"{entity}.yaml"
+    if path.exists():
+        raise UsageError(f"{path} exists; choose another --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    schema_ref = os.path.relpath(Path("schema/inventory.schema.json").resolve(), out.resolve())
+    path.write_text(export.render(entity, state, schema_ref), encoding="utf-8")
+    click.echo(f"wrote {path}")
+    if adopted:
+        click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
+    for name in export.skipped(entity, state):
+        click.echo(f"not exported (not expressible in the inventory): automation {name}", err=True)
+
+
+@cli.command()
+@_target_options
+@click.option("--entity", required=True, help="The team whose apply lock to remove.")
+def unlock(server: str | None, db: Path | None, entity: str) -> None:
+    """Remove an apply lock left by an apply that no longer runs."""
+    target = targets.choose(server, db, os.environ)
+    held_by = asyncio.run(session.unlock(target, entity))
+    if held_by is None:
+        click.echo(f"entity {entity} is not locked")
+    else:
+        click.echo(f"removed the lock of entity {entity}, held by {held_by}")
 
 
 cli.add_command(serve)

@@ -166,6 +166,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
     body: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "summary": {a: plan.count(a) for a in ("create", "update", "delete")},
+        "has_changes": bool(plan.changes),
         "requires_force": plan.requires_force,
         "changes": [_change_json(change) for change in plan.changes],
         "unmanaged": [_key_json(key) for key in plan.unmanaged],

@@ -159,6 +159,20 @@ async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
     return held
 
 
+async def export(
+    target: targets.Target, entity: str, *, adopt: bool = False
+) -> tuple[State, list[ResourceKey]]:
+    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it."""
+    async with targets.connect(target) as transport:
+        reader = Reader(transport)
+        state, lookup = await reader.read([entity], [])
+        if not adopt:
+            return state, []
+        adopted = await Writer(reader, lookup, {}).adopt(state)
+        state, _ = await reader.read([entity], [])
+        return state, adopted
+
+
 async def unlock(target: targets.Target, entity: str) -> str | None:
     """Remove the entity's apply lock; return who held it (None when there was none)."""
     async with targets.connect(target) as transport:

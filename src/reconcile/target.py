@@ -123,6 +123,9 @@ def prepare_embedded(target: Target, inventory: Inventory, missing: Iterable[Sco
         for entity in inventory.entities:
             admin.ensure_team(db, entity)
             admin.set_role(db, entity, admin.DEFAULT_ADMIN, "admin")
+        for auto in inventory.automations:
+            if auto.action.kind == "slack":
+                admin.ensure_slack_integration(db, auto.entity, auto.action.params["channel"])
         for entity, project, collection in missing:
             if project.startswith(REGISTRY_PREFIX):
                 admin.ensure_registry(db, entity, project)

@@ -32,6 +32,14 @@ class Lookup:
     slack: dict[tuple[str, str], str] = field(default_factory=dict)
     missing_scopes: list[ScopeRef] = field(default_factory=list)
 
+    def collection_projects(self) -> dict[str, str]:
+        """Collection id -> the name of its project, for the collections looked up."""
+        return {
+            ident: project
+            for (_, project, collection), (_, ident) in self.scopes.items()
+            if collection is not None
+        }
+
 
 class Reader:
     """Reads state through a Transport; `concurrency` bounds the requests in flight."""
@@ -49,10 +57,10 @@ class Reader:
     ) -> tuple[State, Lookup]:
         """Everything reconcile manages in `entities`, and the ids of `scopes`."""
         lookup = Lookup()
-        entity_list = sorted(set(entities))
-        per_entity = await asyncio.gather(*(self._entity(e, lookup) for e in entity_list))
         projects = sorted({(e, p) for e, p, _ in scopes})
         await asyncio.gather(*(self._project(e, p, lookup) for e, p in projects))
+        entity_list = sorted(set(entities))
+        per_entity = await asyncio.gather(*(self._entity(e, lookup) for e in entity_list))
         lookup.missing_scopes = sorted(
             (s for s in set(scopes) if s not in lookup.scopes),
             key=lambda s: (s[0], s[1], s[2] or ""),
@@ -78,10 +86,11 @@ class Reader:
         if entity_data is None:
             raise ServerError(f"entity {entity!r} not found on the server")
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
+        projects = lookup.collection_projects()
         for node in triggers:
             if node.get("name") == LOCK_NAME:
                 continue  # the apply lock is not an object of the inventory
-            remote = _trigger(entity, node)
+            remote = _trigger(entity, node, projects)
             lookup.ids[remote.key] = node["id"]
             remotes.append(remote)
         return remotes
@@ -163,13 +172,13 @@ def _secrets(entity: str, rows: list[dict[str, Any]], webhooks: list[Remote]) ->
     return out
 
 
-def _trigger(entity: str, node: dict[str, Any]) -> Remote:
+def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Remote:
     marked = ownership.read_description(node.get("description"))
     event = node.get("event") or {}
     auto = Automation(
         entity=entity,
         name=node["name"],
-        scope=_scope(node.get("scope") or {}),
+        scope=_scope(node.get("scope") or {}, projects),
         event=decode_event(event.get("eventType", ""), event.get("filter")),
         action=decode_action(node.get("action") or {}),
         description=marked.text,
@@ -186,12 +195,13 @@ def _trigger(entity: str, node: dict[str, Any]) -> Remote:
     )
 
 
-def _scope(node: dict[str, Any]) -> Scope:
+def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
+    """The scope of a trigger; a collection's project from the answer, else from `projects`."""
     typename = node.get("__typename")
     if typename == "Project":
         return Scope(node["name"])
     if typename in ("ArtifactPortfolio", "ArtifactSequence"):
-        project = (node.get("project") or {}).get("name") or ""
+        project = (node.get("project") or {}).get("name") or projects.get(node["id"], "")
         return Scope(project, node["name"])
     return Scope("")
 

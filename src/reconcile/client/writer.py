@@ -16,7 +16,8 @@ from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader, filters_by_name
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ServerError
-from reconcile.model import Automation, Resource, ResourceKey, Secret, Webhook
+from reconcile.export import representable as exportable
+from reconcile.model import Automation, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
 from reconcile.wire import encode_action, encode_event
 
@@ -43,6 +44,22 @@ class Writer(Reader):
             await self._write_webhook(change, resource)
         elif isinstance(resource, Automation):
             await self._write_automation(change, resource)
+
+    async def adopt(self, state: State) -> list[ResourceKey]:
+        """Stamp the ownership marker on every unmanaged webhook and expressible automation."""
+        adopted: list[ResourceKey] = []
+        for remote in state.resources:
+            value = remote.value
+            if remote.managed or isinstance(value, Secret):
+                continue
+            if isinstance(value, Webhook):
+                await self._write_webhook(Change("update", value.key), value)
+            elif isinstance(value, Automation) and exportable(remote):
+                await self._write_automation(Change("update", value.key), value)
+            else:
+                continue
+            adopted.append(value.key)
+        return adopted
 
     async def _delete(self, key: ResourceKey) -> None:
         if key.kind == "secret":

@@ -12,7 +12,7 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     Empty values (null) are left out: a created or deleted object shows what it has.
     """
     if isinstance(value, dict) and value:
-        items: list[tuple[str, Any]] = list(value.items())
+        items: list[tuple[str | int, Any]] = list(value.items())
     elif isinstance(value, list) and value:
         items = list(enumerate(value))
     else:

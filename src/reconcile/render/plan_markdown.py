@@ -19,7 +19,7 @@ def render(plan: dict[str, Any], limit: int = LIMIT) -> str:
     head = [f"**{summary(plan)}**", ""]
     blocks = [_block(change) for change in plan["changes"]]
     tail = [*_leftovers(plan), f"Fingerprint: `{plan['fingerprint']}`", ""]
-    text = "\n".join(head)
+    text = "\n".join(head) + "\n"
     footer = "\n".join(tail)
     for block in blocks:
         if len(text) + len(block) + len(footer) + len(TRUNCATED) > limit:

@@ -16,7 +16,9 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
     def paint(text: str, action: str) -> str:
         return f"\x1b[{COLORS[action]}m{text}\x1b[0m" if color else text
 
-    lines = [summary(plan), ""]
+    lines = [summary(plan)]
+    if plan["changes"]:
+        lines.append("")
     for change in plan["changes"]:
         action = change["action"]
         title = f"{change['kind']} {change['entity']}/{change['name']}"
@@ -25,7 +27,7 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
         lines.append(paint(f"  {SIGNS[action]} {title}", action))
         lines.extend(_details(change, paint))
     lines.extend(_leftovers(plan))
-    lines.append(f"Fingerprint: {plan['fingerprint']}")
+    lines.extend(["", f"Fingerprint: {plan['fingerprint']}"])
     return "\n".join(lines) + "\n"
 
 
@@ -50,22 +52,23 @@ def _details(change: dict[str, Any], paint: Any) -> list[str]:
 
 
 def _leftovers(plan: dict[str, Any]) -> list[str]:
-    lines = [""]
+    lines: list[str] = []
     for title, rows in (
         ("Conflicts (nothing will be applied until they are resolved)", plan["conflicts"]),
         ("Protected (kept although removed from the inventory)", plan["protected"]),
         ("Unmanaged (on the server, not managed by reconcile, left alone)", plan["unmanaged"]),
     ):
         if rows:
-            lines.append(f"{title}:")
+            lines.extend(["", f"{title}:"])
             for row in rows:
                 note = f": {row['message']}" if "message" in row else ""
                 lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
-            lines.append("")
     if plan["requires_force"]:
-        lines.append(
-            "This plan updates or deletes more than 30 % of the managed objects: "
-            "apply needs --force."
+        lines.extend(
+            [
+                "",
+                "This plan updates or deletes more than 30 % of the managed objects: "
+                "apply needs --force.",
+            ]
         )
-        lines.append("")
     return lines
