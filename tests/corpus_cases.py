@@ -373,4 +373,7 @@ case(
         )
     ),
 )
-case("url-with-fragment", auto(GOOD).replace("https://example.com/hook", "https://example.com/hook#x"))
+case(
+    "url-with-fragment",
+    auto(GOOD).replace("https://example.com/hook", "https://example.com/hook#x"),
+)
