@@ -1,0 +1,111 @@
+"""Plan renderings are golden-tested: text, markdown for pull requests, and JSON.
+
+Set RECONCILE_UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change,
+then review their diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reconcile.model import Inventory, Remote, State, Webhook
+from reconcile.plan import Plan, compute_plan, to_json
+from reconcile.render import plan_markdown, plan_text
+from tests.test_plan import INVENTORY, mirror
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def rich_plan() -> Plan:
+    """One of everything: create, update, rename, delete, protected, unmanaged."""
+    autos = {a.name: a for a in INVENTORY.automations}
+    changed = replace(
+        autos["route-to-staging"],
+        event=replace(
+            autos["route-to-staging"].event,
+            params={**autos["route-to-staging"].event.params, "at_least": 0.92},
+        ),
+    )
+    renamed = replace(
+        autos["val-loss-jumped"], name="val-loss-rose", previously=("val-loss-jumped",)
+    )
+    added = replace(autos["throughput-anomaly"], name="throughput-anomaly-eu", enabled=True)
+    kept = [
+        a
+        for name, a in autos.items()
+        if name not in {"route-to-staging", "val-loss-jumped", "teams-card-on-registry-link"}
+        and name != "deploy-fraud-detector-to-production"
+    ]
+    inventory = replace(INVENTORY, automations=(*kept, changed, renamed, added))
+    stranger = Remote(Webhook("ml-platform", "made-by-hand", "https://example.com/x"), id="W-x")
+    state = State((*mirror(INVENTORY).resources, stranger))
+    return compute_plan(inventory, state)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("RECONCILE_UPDATE_GOLDEN"):
+        path.write_text(text, "utf-8")
+    assert text == path.read_text("utf-8")
+
+
+def test_rich_plan_has_every_kind_of_entry() -> None:
+    document = to_json(rich_plan())
+    assert document["summary"] == {"create": 1, "update": 2, "delete": 1}
+    assert [row["name"] for row in document["protected"]] == ["deploy-fraud-detector-to-production"]
+    assert [row["name"] for row in document["unmanaged"]] == ["made-by-hand"]
+
+
+def test_json_golden() -> None:
+    check_golden("plan.json", json.dumps(to_json(rich_plan()), indent=2, sort_keys=True) + "\n")
+
+
+def test_text_golden() -> None:
+    check_golden("plan.txt", plan_text.render(to_json(rich_plan())))
+
+
+def test_markdown_golden() -> None:
+    check_golden("plan.md", plan_markdown.render(to_json(rich_plan())))
+
+
+def test_text_colours_only_when_asked() -> None:
+    document = to_json(rich_plan())
+    assert "\x1b[" not in plan_text.render(document)
+    coloured = plan_text.render(document, color=True)
+    assert "\x1b[32m  + automation ml-platform/throughput-anomaly-eu\x1b[0m" in coloured
+
+
+@pytest.mark.parametrize("limit", [2_000, 60_000])
+def test_markdown_is_truncated_under_the_limit_with_a_notice(limit: int) -> None:
+    document = to_json(compute_plan(_many(400), State()))
+    text = plan_markdown.render(document, limit=limit)
+    assert len(text) <= limit
+    assert text.startswith("**Plan: 400 to create, 0 to update, 0 to delete.**\n")
+    assert "was truncated" in text
+    assert text.rstrip().endswith(f"Fingerprint: `{document['fingerprint']}`")
+
+
+def test_markdown_is_whole_when_it_fits() -> None:
+    text = plan_markdown.render(to_json(rich_plan()))
+    assert "truncated" not in text
+    assert text.count("<details>") == 4
+
+
+def test_a_code_fence_in_a_payload_cannot_break_out_of_its_block() -> None:
+    auto = INVENTORY.automations[1]
+    payload = {"text": "```\n</details>"}
+    fenced = replace(
+        auto, action=replace(auto.action, params={**auto.action.params, "payload": payload})
+    )
+    text = plan_markdown.render(to_json(compute_plan(Inventory(automations=(fenced,)), State())))
+    assert text.count("```") == 2
+
+
+def _many(count: int) -> Inventory:
+    base = INVENTORY.automations[1]
+    return Inventory(automations=tuple(replace(base, name=f"a-{i:04d}") for i in range(count)))

@@ -1,0 +1,33 @@
+"""The retry policy's arithmetic and the authorization header."""
+
+from __future__ import annotations
+
+import base64
+
+from reconcile.client.transport import RetryPolicy, basic_auth
+
+
+def test_backoff_is_bounded_and_jittered() -> None:
+    policy = RetryPolicy(base=0.5, cap=4.0)
+    for attempt in range(10):
+        delays = {policy.delay(attempt, None) for _ in range(50)}
+        assert all(0 <= d <= min(4.0, 0.5 * 2**attempt) for d in delays)
+        assert len(delays) > 1
+
+
+def test_retry_after_is_honoured_within_its_cap() -> None:
+    policy = RetryPolicy(retry_after_cap=10.0)
+    assert policy.delay(0, 3.0) == 3.0
+    assert policy.delay(0, 3600.0) == 10.0
+
+
+def test_scale_zero_removes_every_wait() -> None:
+    policy = RetryPolicy(scale=0.0)
+    assert policy.delay(5, None) == 0.0
+    assert policy.delay(5, 30.0) == 0.0
+
+
+def test_basic_auth_is_wandb_style() -> None:
+    header = basic_auth("local-" + "a" * 40)
+    assert header.startswith("Basic ")
+    assert base64.b64decode(header[6:]).decode() == "api:local-" + "a" * 40
