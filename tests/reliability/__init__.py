@@ -1,0 +1,1 @@
+"""Reliability promises G1-G11 of the reconciler, shown against a real server."""

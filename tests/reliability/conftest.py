@@ -1,0 +1,202 @@
+"""Fixtures for the reliability suite: a real server on 127.0.0.1 behind a recording proxy.
+
+Helpers run the CLI in a subprocess or through CliRunner, and read server state directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from reconcile import session
+from reconcile.cli import cli
+from reconcile.client import operations as ops
+from reconcile.client.transport import RetryPolicy, basic_auth
+from reconcile.inventory import load_inventory
+from reconcile.model import Inventory
+from reconcile.target import Target, embedded_key, prepare_embedded, scopes_of
+from tests.reliability.proxy import Proxy, proxying
+from tests.server.live import running
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "automations"
+ENTITY = "ml-platform"
+FAST = RetryPolicy(scale=0.0)
+TIMEOUT = 60.0
+SECRET_ENVS = (
+    "DEPLOY_TOKEN",
+    "DEPLOY_SIGNING_KEY",
+    "TRACKER_TOKEN",
+    "GH_DISPATCH_TOKEN",
+    "TEAMS_SIGNING_KEY",
+)
+CANARIES = {name: f"canary-3f9a7c1e-{name.lower().replace('_', '-')}" for name in SECRET_ENVS}
+TARGET_ENVS = ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY", "RECONCILE_ADMIN_KEY")
+
+
+@dataclass
+class Stack:
+    """A prepared database, the server serving it, and the proxy in front of it."""
+
+    work: Path
+    db: Path
+    key: str
+    server_url: str
+    proxy: Proxy
+
+    @property
+    def target(self) -> Target:
+        """Through the proxy: what the code under test talks to."""
+        return Target(self.proxy.url, api_key=self.key)
+
+    @property
+    def direct(self) -> Target:
+        """Straight to the server: what the test uses to look, unrecorded."""
+        return Target(self.server_url, api_key=self.key)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a CLI run against the proxy, with canary secret values."""
+        base = {k: v for k, v in os.environ.items() if k not in TARGET_ENVS}
+        return {**base, **CANARIES, "NO_COLOR": "1", "WANDB_API_KEY": self.key, **extra}
+
+    def run(
+        self, *args: str, timeout: float = TIMEOUT, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m reconcile ARGS` in the work folder, against the proxy."""
+        return subprocess.run(
+            [sys.executable, "-m", "reconcile", *args],
+            cwd=self.work,
+            env=self.env(RECONCILE_SERVER=self.proxy.url, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reconcile", *args],
+            cwd=self.work,
+            env=self.env(RECONCILE_SERVER=self.proxy.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def invoke(self, *args: str) -> Result:
+        """The CLI in this process (CliRunner), in the work folder, against the proxy."""
+        env: dict[str, str | None] = dict.fromkeys(TARGET_ENVS)
+        env.update(self.env(RECONCILE_SERVER=self.proxy.url))
+        cwd = Path.cwd()
+        os.chdir(self.work)
+        try:
+            return CliRunner().invoke(cli, list(args), env=env)
+        finally:
+            os.chdir(cwd)
+
+    def inventory(self) -> Inventory:
+        return load_inventory([str(self.work / "automations")])
+
+    def plan(self, inventory: Inventory | None = None) -> session.Planned:
+        return asyncio.run(session.plan(inventory or self.inventory(), self.target, FAST))
+
+    def apply(self, inventory: Inventory | None = None, **kwargs: Any) -> Any:
+        """Library apply through the proxy, unreviewed, with canary values and no waits."""
+        options: dict[str, Any] = {"fingerprint": None, "policy": FAST, "env": CANARIES}
+        options.update(kwargs)
+        return asyncio.run(session.apply(inventory or self.inventory(), self.target, **options))
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One GraphQL request straight to the server; the `data`, or a failed assertion."""
+        headers = {"Authorization": basic_auth(self.key)}
+        body = {"query": query, "variables": variables or {}}
+        response = httpx.post(f"{self.server_url}/graphql", json=body, headers=headers, timeout=30)
+        payload = response.json()
+        assert response.status_code == 200, payload
+        assert "errors" not in payload, payload
+        data: dict[str, Any] = payload["data"]
+        return data
+
+    def triggers(self) -> list[dict[str, Any]]:
+        """Every automation of the entity on the server, the lock included."""
+        return self._nodes(ops.ENTITY_TRIGGERS, "triggers")
+
+    def integrations(self) -> list[dict[str, Any]]:
+        return self._nodes(ops.INTEGRATIONS, "integrations")
+
+    def secret_names(self) -> list[str]:
+        data = self.gql(ops.SECRETS, {"entity": ENTITY})
+        return [row["name"] for row in data["entity"]["secrets"]]
+
+    def _nodes(self, document: str, field: str) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(100):
+            variables = {"entity": ENTITY, "cursor": cursor, "perPage": 1000}
+            connection = self.gql(document, variables)["entity"][field]
+            nodes += [edge["node"] for edge in connection["edges"]]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return nodes
+            cursor = connection["pageInfo"]["endCursor"]
+        raise AssertionError("more pages than expected")
+
+
+def prepare(db: Path, inventory_root: Path) -> str:
+    """Create the teams, projects and collections of an inventory; the admin key."""
+    inventory = load_inventory([str(inventory_root)])
+    prepare_embedded(Target(None, db=db), inventory, scopes_of(inventory))
+    return embedded_key(db)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The shipped examples in a work folder, a server prepared for them, and the proxy."""
+    for name in TARGET_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "work"
+    shutil.copytree(EXAMPLES, work / "automations")
+    db = tmp_path / "server.db"
+    key = prepare(db, work / "automations")
+    with running(db) as server, proxying(server.url) as proxy:
+        yield Stack(work, db, key, server.url, proxy)
+
+
+def generated(automations: int, webhooks: int = 1, secrets: int = 1) -> str:
+    """An inventory of `secrets` secrets, `webhooks` webhooks and `automations` automations."""
+    names = ["DEPLOY_TOKEN", "TRACKER_TOKEN", "TEAMS_SIGNING_KEY", "DEPLOY_SIGNING_KEY"][:secrets]
+    lines = ["entity: ml-platform", "secrets:"]
+    lines += [f"  - name: {name}" for name in names]
+    lines.append("webhooks:")
+    for index in range(webhooks):
+        lines += [f"  - name: hook-{index}", f"    url: https://hooks.example.com/{index}"]
+        lines.append(f"    access_token: {names[index % len(names)]}")
+    lines.append("automations:")
+    for index in range(automations):
+        lines += [
+            f"  - name: auto-{index:03d}",
+            "    scope: {project: fraud-detection}",
+            "    when: {run_state: {states: [failed]}}",
+            f"    then: {{webhook: {{to: hook-{index % webhooks}}}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def use_inventory(stack: Stack, text: str) -> Path:
+    """Replace the work folder's inventory with one file holding `text`."""
+    root = stack.work / "automations"
+    shutil.rmtree(root)
+    root.mkdir()
+    path = root / "inventory.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,270 @@
+"""A fault-injecting HTTP/1.1 proxy on 127.0.0.1 that records every GraphQL request.
+
+Rules, checked in order, decide per request: answer with a status, drop the connection
+(before or after forwarding), hold until released, or call back after forwarding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import graphql
+import httpx
+
+HOP_BY_HOP = frozenset(
+    {"connection", "content-length", "content-encoding", "host", "keep-alive", "transfer-encoding"}
+)
+LOCK_NAME = "reconcile-lock"
+MAX_HEAD = 64 * 1024
+MAX_BODY = 16 * 1024 * 1024
+HOLD_LIMIT = 60.0
+
+
+@dataclass
+class Request:
+    """One request as the proxy saw it, and what it did with it."""
+
+    method: str
+    path: str
+    operation: str | None
+    mutation: bool
+    variables: dict[str, Any]
+    lock: bool = False
+    outcome: str = "forwarded"
+    status: int | None = None
+
+
+def parse_graphql(body: bytes) -> tuple[str | None, bool, dict[str, Any]]:
+    """The operation name, whether it is a mutation, and the variables of a GraphQL body."""
+    try:
+        payload = json.loads(body)
+        document = graphql.parse(payload["query"])
+    except (ValueError, KeyError, TypeError, graphql.GraphQLError):
+        return None, False, {}
+    wanted = payload.get("operationName") or None
+    for node in document.definitions:
+        if not isinstance(node, graphql.OperationDefinitionNode):
+            continue
+        name = node.name.value if node.name else None
+        if wanted is None or name == wanted:
+            is_mutation = node.operation == graphql.OperationType.MUTATION
+            return name, is_mutation, payload.get("variables") or {}
+    return None, False, {}
+
+
+Match = Callable[[Request], bool]
+
+
+def mutation(name: str | None = None, *, lock: bool | None = None) -> Match:
+    """Mutations (named `name`); `lock` selects (True) or excludes (False) the apply lock."""
+
+    def match(request: Request) -> bool:
+        if not request.mutation or (name is not None and request.operation != name):
+            return False
+        return lock is None or request.lock == lock
+
+    return match
+
+
+def operation(name: str) -> Match:
+    return lambda request: request.operation == name
+
+
+@dataclass
+class Rule:
+    """What to do with the first `times` matching requests.
+
+    action: "status" answers `status` without forwarding; "reset" closes without
+    forwarding; "drop" forwards (the server commits) and closes without answering;
+    "hold" waits for `release` before forwarding; "after" forwards, calls `callback`
+    with the request, then answers. The first `skip` matching requests pass untouched.
+    """
+
+    match: Match
+    action: str
+    status: int = 503
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = 1
+    skip: int = 0
+    callback: Callable[[Request], None] | None = None
+    release: threading.Event = field(default_factory=threading.Event)
+    reached: threading.Event = field(default_factory=threading.Event)
+    seen: int = 0
+    used: int = 0
+
+    def take(self, request: Request) -> bool:
+        if (self.times is not None and self.used >= self.times) or not self.match(request):
+            return False
+        self.seen += 1
+        if self.seen <= self.skip:
+            return False
+        self.used += 1
+        return True
+
+
+class Proxy:
+    """Forwards to `upstream`; the test adds rules and reads `requests`."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.url = ""
+        self.rules: list[Rule] = []
+        self.requests: list[Request] = []
+        self.lock_ids: set[str] = set()
+        self._guard = threading.Lock()
+
+    def add(self, rule: Rule) -> Rule:
+        with self._guard:
+            self.rules.append(rule)
+        return rule
+
+    def mutations(self, *, lock: bool | None = None) -> list[Request]:
+        with self._guard:
+            found = [r for r in self.requests if r.mutation]
+        return [r for r in found if lock is None or r.lock == lock]
+
+    def count(self, name: str) -> int:
+        with self._guard:
+            return sum(1 for r in self.requests if r.operation == name)
+
+    def clear(self) -> None:
+        with self._guard:
+            self.requests.clear()
+            self.rules.clear()
+
+    def _record(self, request: Request) -> Rule | None:
+        with self._guard:
+            self.requests.append(request)
+            return next((rule for rule in self.rules if rule.take(request)), None)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with httpx.AsyncClient(base_url=self.upstream, timeout=60.0) as client:
+                while await self._one(client, reader, writer):
+                    pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _one(
+        self, client: httpx.AsyncClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Serve one request of a keep-alive connection; False when the connection ends."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, path, headers = _parse_head(head)
+        body = await reader.readexactly(min(int(headers.get("content-length", "0")), MAX_BODY))
+        request = Request(method, path, *parse_graphql(body))
+        self._mark_lock(request)
+        rule = self._record(request)
+        if rule is not None and rule.action == "hold":
+            rule.reached.set()
+            await asyncio.to_thread(rule.release.wait, HOLD_LIMIT)
+        if rule is not None and rule.action in ("status", "reset"):
+            request.outcome = rule.action
+            if rule.action == "reset":
+                return False
+            request.status = rule.status
+            await _answer(writer, rule.status, rule.headers, b'{"errors":[{"message":"fault"}]}')
+            return True
+        upstream = await client.request(method, path, content=body, headers=_forwarded(headers))
+        request.status = upstream.status_code
+        self._learn_lock(request, upstream)
+        if rule is not None and rule.action == "drop":
+            request.outcome = "dropped"
+            return False
+        if rule is not None and rule.action == "after" and rule.callback is not None:
+            rule.callback(request)
+        await _answer(writer, upstream.status_code, dict(upstream.headers), upstream.content)
+        return True
+
+    def _mark_lock(self, request: Request) -> None:
+        """Tag the lock's create (by name) and delete (by the id its create returned)."""
+        fields = request.variables.get("input")
+        named = isinstance(fields, dict) and fields.get("name") == LOCK_NAME
+        with self._guard:
+            deleted = request.variables.get("id") in self.lock_ids
+        request.lock = request.mutation and (named or deleted)
+
+    def _learn_lock(self, request: Request, response: httpx.Response) -> None:
+        if not request.lock or request.operation != "CreateAutomation":
+            return
+        with suppress(ValueError, KeyError, TypeError):
+            trigger_id = response.json()["data"]["createFilterTrigger"]["trigger"]["id"]
+            with self._guard:
+                self.lock_ids.add(trigger_id)
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    if len(head) > MAX_HEAD:
+        raise ConnectionError("request head too large")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return method, path, headers
+
+
+def _forwarded(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+
+
+async def _answer(
+    writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in HOP_BY_HOP]
+    lines += ["content-type: application/json"] if "content-type" not in headers else []
+    lines += [f"content-length: {len(body)}", "", ""]
+    writer.write("\r\n".join(lines).encode("latin-1") + body)
+    await writer.drain()
+
+
+@contextmanager
+def proxying(upstream: str, timeout: float = 10.0) -> Iterator[Proxy]:
+    """Run a Proxy to `upstream` in a background thread until the block ends."""
+    proxy = Proxy(upstream)
+    loop = asyncio.new_event_loop()
+    server: list[asyncio.Server] = []
+
+    async def serve() -> None:
+        server.append(await asyncio.start_server(proxy.handle, "127.0.0.1", 0, limit=MAX_HEAD))
+        port = server[0].sockets[0].getsockname()[1]
+        proxy.url = f"http://127.0.0.1:{port}"
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout)
+    try:
+        yield proxy
+    finally:
+        for rule in proxy.rules:
+            rule.release.set()
+        asyncio.run_coroutine_threadsafe(_shutdown(server[0]), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        loop.close()
+
+
+async def _shutdown(server: asyncio.Server) -> None:
+    server.close()
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await server.wait_closed()
+    await asyncio.get_running_loop().shutdown_default_executor()
