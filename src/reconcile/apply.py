@@ -13,11 +13,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconcile.errors import ReconcileError
 from reconcile.model import Automation, Inventory, Resource, ResourceKey, Webhook
 from reconcile.plan import Change, Plan
 
 log = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
 
 
 class Progress(Protocol):
@@ -28,10 +29,19 @@ class Progress(Protocol):
     def step(self, change: Change, outcome: str) -> None: ...
 
 
-class ChangeWriter(Protocol):
-    """What the executor needs of a backend: one change, one call."""
+Outcome = tuple[Change, str | None]  # the change, and why it failed (None: applied)
 
-    def apply(self, change: Change, resource: Resource | None) -> Awaitable[None]: ...
+
+class ChangeWriter(Protocol):
+    """What the executor needs of a backend: carry out changes, say how each went.
+
+    A batch holds changes of one phase that do not depend on each other; the backend
+    may send them in one request, or one by one.
+    """
+
+    def apply_batch(
+        self, changes: list[tuple[Change, Resource | None]]
+    ) -> Awaitable[list[Outcome]]: ...
 
 
 @dataclass
@@ -76,48 +86,67 @@ async def execute(
     writer: ChangeWriter,
     *,
     concurrency: int = 4,
+    batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Apply `plan`; a failure skips its dependents and every delete after it."""
-    resources = _by_key(inventory)
-    report = ApplyReport()
-    failed_keys: set[ResourceKey] = set()
-    gate = asyncio.Semaphore(concurrency)
+    run = _Run(writer, _by_key(inventory), asyncio.Semaphore(concurrency), progress)
     if progress is not None:
         progress.start(len(plan.changes))
-
-    async def run(change: Change) -> None:
-        resource = resources.get(change.key)
-        blocked = dependencies(resource) & failed_keys
-        if blocked:
-            why = f"depends on {', '.join(str(k) for k in sorted(blocked))}, which failed"
-            report.not_attempted.append((change, why))
-            failed_keys.add(change.key)
-            _tell(progress, change, "skipped")
-            return
-        async with gate:
-            try:
-                await writer.apply(change, None if change.action == "delete" else resource)
-            except (ReconcileError, KeyError) as error:
-                log.info("failed: %s: %s", change.key, error)
-                report.failed.append((change, _reason(error)))
-                failed_keys.add(change.key)
-                _tell(progress, change, "failed")
-                return
-        report.applied.append(change)
-        _tell(progress, change, "applied")
-
     for group in phases(plan):
-        if group[0].action == "delete" and (report.failed or report.not_attempted):
+        if group[0].action == "delete" and (run.report.failed or run.report.not_attempted):
             why = "not pruned: an earlier change failed"
-            report.not_attempted.extend((change, why) for change in group)
+            run.report.not_attempted.extend((change, why) for change in group)
             continue
-        await asyncio.gather(*(run(change) for change in group))
-    order = {id(change): index for index, change in enumerate(plan.changes)}
-    report.applied.sort(key=lambda change: order[id(change)])
-    report.failed.sort(key=lambda item: order[id(item[0])])
-    report.not_attempted.sort(key=lambda item: order[id(item[0])])
-    return report
+        ready = [change for change in group if run.ready(change)]
+        size = batch_size if group[0].key.kind == "automation" else 1
+        chunks = [ready[i : i + size] for i in range(0, len(ready), size)]
+        await asyncio.gather(*(run.batch(chunk) for chunk in chunks))
+    return run.sorted_report(plan)
+
+
+@dataclass
+class _Run:
+    """The state of one apply: outcomes so far, and what failed."""
+
+    writer: ChangeWriter
+    resources: dict[ResourceKey, Resource]
+    gate: asyncio.Semaphore
+    progress: Progress | None
+    report: ApplyReport = field(default_factory=ApplyReport)
+    failed_keys: set[ResourceKey] = field(default_factory=set)
+
+    def ready(self, change: Change) -> bool:
+        """False (and recorded as not attempted) when something it depends on failed."""
+        blocked = dependencies(self.resources.get(change.key)) & self.failed_keys
+        if not blocked:
+            return True
+        why = f"depends on {', '.join(str(k) for k in sorted(blocked))}, which failed"
+        self.report.not_attempted.append((change, why))
+        self.failed_keys.add(change.key)
+        _tell(self.progress, change, "skipped")
+        return False
+
+    async def batch(self, changes: list[Change]) -> None:
+        pairs = [(c, None if c.action == "delete" else self.resources.get(c.key)) for c in changes]
+        async with self.gate:
+            outcomes = await self.writer.apply_batch(pairs)
+        for change, error in outcomes:
+            if error is None:
+                self.report.applied.append(change)
+                _tell(self.progress, change, "applied")
+            else:
+                log.info("failed: %s: %s", change.key, error)
+                self.report.failed.append((change, error))
+                self.failed_keys.add(change.key)
+                _tell(self.progress, change, "failed")
+
+    def sorted_report(self, plan: Plan) -> ApplyReport:
+        order = {id(change): index for index, change in enumerate(plan.changes)}
+        self.report.applied.sort(key=lambda change: order[id(change)])
+        self.report.failed.sort(key=lambda item: order[id(item[0])])
+        self.report.not_attempted.sort(key=lambda item: order[id(item[0])])
+        return self.report
 
 
 def _by_key(inventory: Inventory) -> dict[ResourceKey, Resource]:
@@ -125,12 +154,6 @@ def _by_key(inventory: Inventory) -> dict[ResourceKey, Resource]:
     found.update((w.key, w) for w in inventory.webhooks)
     found.update((a.key, a) for a in inventory.automations)
     return found
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, KeyError):
-        return f"no server id known for {error.args[0]}"
-    return str(error)
 
 
 def _tell(progress: Progress | None, change: Change, outcome: str) -> None:

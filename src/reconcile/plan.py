@@ -131,7 +131,8 @@ _NOT_OURS = (
 def _update(
     key: ResourceKey, before: dict[str, Any], after: dict[str, Any], old_name: str | None
 ) -> Change | None:
-    fields = diff(before, after)
+    # Equal canonical forms (1 == 1.0 included) need no explanation: skip deepdiff.
+    fields = () if before == after else diff(before, after)
     if old_name is not None:
         fields = (FieldChange("name", old_name, key.name), *fields)
     if not fields:

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile import ownership
+from reconcile.apply import Outcome
 from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader, filters_by_name
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
-from reconcile.errors import ServerError
+from reconcile.errors import ReconcileError, ServerError
 from reconcile.export import representable as exportable
 from reconcile.model import Automation, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
@@ -32,6 +33,93 @@ class Writer(Reader):
         self._gate = reader._gate
         self.lookup = lookup
         self._values = secrets
+
+    async def apply_batch(self, changes: list[tuple[Change, Resource | None]]) -> list[Outcome]:
+        """Automation changes travel together in one request; anything else one by one.
+
+        When a batch fails in any way, nothing in its answer is trusted: each change is
+        done again on its own (a create first looks for what may have been committed).
+        """
+        if len(changes) > 1 and all(c.key.kind == "automation" for c, _ in changes):
+            prepared, outcomes = self._prepare(changes)
+            if prepared:
+                try:
+                    await self._send_batch(prepared)
+                    return outcomes + [(change, None) for change, _, _ in prepared]
+                except (GraphQLError, Unreachable) as error:
+                    log.info("a batch of %d failed (%s); applying one by one", len(prepared), error)
+                return outcomes + [await self._one(c, r) for c, r, _ in prepared]
+            return outcomes
+        return [await self._one(change, resource) for change, resource in changes]
+
+    async def _one(self, change: Change, resource: Resource | None) -> Outcome:
+        try:
+            await self.apply(change, resource)
+        except ReconcileError as error:
+            return change, str(error)
+        except KeyError as error:
+            return change, f"no server id known for {error.args[0]}"
+        return change, None
+
+    def _prepare(
+        self, changes: list[tuple[Change, Resource | None]]
+    ) -> tuple[list[tuple[Change, Resource | None, dict[str, Any] | str]], list[Outcome]]:
+        """Each change with its input (or the trigger id to delete); failures set aside."""
+        prepared: list[tuple[Change, Resource | None, dict[str, Any] | str]] = []
+        failed: list[Outcome] = []
+        for change, resource in changes:
+            try:
+                if change.action == "delete":
+                    prepared.append((change, resource, self.lookup.ids[change.key]))
+                    continue
+                assert isinstance(resource, Automation)
+                fields = self._trigger_input(resource)
+                if change.action == "update":
+                    fields = {
+                        "id": self.lookup.ids[self._update_target(change, resource)],
+                        **fields,
+                    }
+                prepared.append((change, resource, fields))
+            except ServerError as error:
+                failed.append((change, str(error)))
+            except KeyError as error:
+                failed.append((change, f"no server id known for {error.args[0]}"))
+        return prepared, failed
+
+    async def _send_batch(
+        self, prepared: list[tuple[Change, Resource | None, dict[str, Any] | str]]
+    ) -> None:
+        declarations, fields, variables = [], [], {}
+        for index, (change, _, value) in enumerate(prepared):
+            name = f"v{index}"
+            variables[name] = value
+            if change.action == "create":
+                declarations.append(f"${name}: CreateFilterTriggerInput!")
+                fields.append(
+                    f"a{index}: createFilterTrigger(input: ${name}) {{ trigger {{ id }} }}"
+                )
+            elif change.action == "update":
+                declarations.append(f"${name}: UpdateFilterTriggerInput!")
+                fields.append(
+                    f"a{index}: updateFilterTrigger(input: ${name}) {{ trigger {{ id }} }}"
+                )
+            else:
+                declarations.append(f"${name}: ID!")
+                fields.append(
+                    f"a{index}: deleteTrigger(input: {{triggerID: ${name}}}) {{ success }}"
+                )
+        document = f"mutation ApplyBatch({', '.join(declarations)}) {{ {' '.join(fields)} }}"
+        data = await self.transport.execute(document, variables, idempotent=False)
+        for index, (change, resource, _) in enumerate(prepared):
+            answer = data.get(f"a{index}")
+            if not answer:
+                raise GraphQLError(f"no answer for {change.key}")
+            if change.action != "delete" and isinstance(resource, Automation):
+                self.lookup.ids[resource.key] = answer["trigger"]["id"]
+
+    @staticmethod
+    def _update_target(change: Change, auto: Automation) -> ResourceKey:
+        return ResourceKey("automation", auto.entity, change.renamed_from or auto.name)
 
     async def apply(self, change: Change, resource: Resource | None) -> None:
         """Carry out `change`; `resource` is the inventory's value (None for a delete)."""
@@ -117,7 +205,7 @@ class Writer(Reader):
     async def _write_automation(self, change: Change, auto: Automation) -> None:
         fields = self._trigger_input(auto)
         if change.action == "update":
-            target = ResourceKey("automation", auto.entity, change.renamed_from or auto.name)
+            target = self._update_target(change, auto)
             variables = {"input": {"id": self.lookup.ids[target], **fields}}
             await self._run(ops.UPDATE_TRIGGER, variables)
             self.lookup.ids[auto.key] = self.lookup.ids[target]
