@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -25,7 +25,6 @@ from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
 from reconcile.schema import schema_text
-from reconcile.server.commands import serve, server
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -34,7 +33,23 @@ EXIT_REFUSED = 3
 
 
 class _Group(click.Group):
-    """Turns the package's exceptions into messages and exit codes, in one place."""
+    """Turns the package's exceptions into messages and exit codes, in one place.
+
+    The server's commands load on first use, so the client commands start quickly.
+    """
+
+    lazy: ClassVar[dict[str, str]] = {"serve": "serve", "server": "server"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            from reconcile.server import commands
+
+            found: click.Command = getattr(commands, self.lazy[cmd_name])
+            return found
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -296,10 +311,6 @@ def unlock(server: str | None, db: Path | None, entity: str) -> None:
         click.echo(f"entity {entity} is not locked")
     else:
         click.echo(f"removed the lock of entity {entity}, held by {held_by}")
-
-
-cli.add_command(serve)
-cli.add_command(server)
 
 
 def main() -> None:

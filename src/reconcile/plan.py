@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 from reconcile.model import Automation, Inventory, Remote, Resource, ResourceKey, State
 from reconcile.normalize import canonical
 
@@ -142,6 +140,8 @@ def _update(
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
     """Field-level differences, as our own values (deepdiff stays an implementation detail)."""
+    from deepdiff import DeepDiff  # only when something differs: it is slow to import
+
     tree = DeepDiff(before, after, ignore_numeric_type_changes=True, view="tree")
     found: list[FieldChange] = []
     for levels in tree.values():
