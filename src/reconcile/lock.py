@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconcile.client import operations as ops
-from reconcile.client.reader import Reader, filters_by_name
+from reconcile.client.reader import Reader
 from reconcile.client.transport import GraphQLError
 from reconcile.errors import ReconcileError
 from reconcile.ownership import LOCK_NAME
@@ -79,14 +79,7 @@ async def release(reader: Reader, held: Held) -> None:
 
 async def find(reader: Reader, entity: str) -> dict[str, Any] | None:
     """The entity's lock trigger, if any."""
-    variables = {"entity": entity, "filters": filters_by_name(LOCK_NAME)}
-    data = await reader.transport.execute(ops.TRIGGER_BY_NAME, variables)
-    edges = ((data.get("entity") or {}).get("triggers") or {}).get("edges") or []
-    for edge in edges:
-        node = edge.get("node") or {}
-        if node.get("name") == LOCK_NAME:
-            return dict(node)
-    return None
+    return await reader.find_trigger(entity, LOCK_NAME)
 
 
 def describe(node: dict[str, Any] | None) -> str:

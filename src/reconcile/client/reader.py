@@ -114,6 +114,17 @@ class Reader:
                 return nodes
             cursor = info["endCursor"]
 
+    async def find_trigger(self, entity: str, name: str) -> dict[str, Any] | None:
+        """One trigger of the entity by name (W&B's `filters` argument), or None."""
+        variables = {"entity": entity, "filters": filters_by_name(name)}
+        data = await self._run(ops.TRIGGER_BY_NAME, variables)
+        edges = ((data.get("entity") or {}).get("triggers") or {}).get("edges") or []
+        for edge in edges:
+            node = edge.get("node") or {}
+            if node.get("name") == name:
+                return dict(node)
+        return None
+
     async def project_id(self, entity: str, project: str) -> str | None:
         """The id of one project, or None when the server has no such project."""
         variables = {"entity": entity, "name": project, "cursor": None, "perPage": 1}

@@ -14,7 +14,7 @@ from typing import Any
 from reconcile import ownership
 from reconcile.apply import Outcome
 from reconcile.client import operations as ops
-from reconcile.client.reader import Lookup, Reader, filters_by_name
+from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ReconcileError, ServerError
 from reconcile.export import representable as exportable
@@ -211,7 +211,7 @@ class Writer(Reader):
             self.lookup.ids[auto.key] = self.lookup.ids[target]
             return
         created = await self._create(
-            ops.CREATE_TRIGGER, {"input": fields}, lambda: self._find_trigger(auto)
+            ops.CREATE_TRIGGER, {"input": fields}, lambda: self.find_trigger(auto.entity, auto.name)
         )
         trigger = (created.get("createFilterTrigger") or {}).get("trigger") or created
         self.lookup.ids[auto.key] = trigger["id"]
@@ -245,16 +245,6 @@ class Writer(Reader):
             "triggeredActionType": action_type,
             "triggeredActionConfig": action_config,
         }
-
-    async def _find_trigger(self, auto: Automation) -> dict[str, Any] | None:
-        variables = {"entity": auto.entity, "filters": filters_by_name(auto.name)}
-        data = await self._run(ops.TRIGGER_BY_NAME, variables)
-        edges = ((data.get("entity") or {}).get("triggers") or {}).get("edges") or []
-        for edge in edges:
-            node = edge.get("node") or {}
-            if node.get("name") == auto.name:
-                return dict(node)
-        return None
 
     async def _create(self, document: str, variables: dict[str, Any], find: Any) -> dict[str, Any]:
         """Send a create once; when its answer is lost or says 409, adopt what the server has."""
