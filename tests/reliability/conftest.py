@@ -6,6 +6,7 @@ Helpers run the CLI in a subprocess or through CliRunner, and read server state 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -139,6 +140,35 @@ class Stack:
         data = self.gql(ops.SECRETS, {"entity": ENTITY})
         return [row["name"] for row in data["entity"]["secrets"]]
 
+    def create_trigger(self, name: str, description: str = "") -> str:
+        """An automation made by another client (no ownership marker unless given)."""
+        found = self.gql(ops.PROJECT, {"entity": ENTITY, "name": "fraud-detection"})
+        fields = {
+            "name": name,
+            "description": description,
+            "enabled": True,
+            "scopeType": "PROJECT",
+            "scopeID": found["project"]["id"],
+            "triggeringEventType": "RUN_STATE",
+            "eventFilter": json.dumps(
+                {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
+            ),
+            "triggeredActionType": "NO_OP",
+            "triggeredActionConfig": {"noOpActionInput": {"noOp": True}},
+        }
+        data = self.gql(ops.CREATE_TRIGGER, {"input": fields})
+        trigger_id: str = data["createFilterTrigger"]["trigger"]["id"]
+        return trigger_id
+
+    def create_webhook(self, name: str, url: str) -> str:
+        fields = {"entityName": ENTITY, "name": name, "urlEndpoint": url}
+        data = self.gql(ops.CREATE_WEBHOOK, {"input": fields})
+        hook_id: str = data["createGenericWebhookIntegration"]["integration"]["id"]
+        return hook_id
+
+    def webhook_id(self, name: str) -> str:
+        return next(str(i["id"]) for i in self.integrations() if i.get("name") == name)
+
     def _nodes(self, document: str, field: str) -> list[dict[str, Any]]:
         nodes: list[dict[str, Any]] = []
         cursor = None
@@ -181,7 +211,7 @@ def generated(automations: int, webhooks: int = 1, secrets: int = 1) -> str:
     for index in range(webhooks):
         lines += [f"  - name: hook-{index}", f"    url: https://hooks.example.com/{index}"]
         lines.append(f"    access_token: {names[index % len(names)]}")
-    lines.append("automations:")
+    lines += ["automations:"] if automations else []
     for index in range(automations):
         lines += [
             f"  - name: auto-{index:03d}",

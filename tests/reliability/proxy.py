@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -36,18 +37,19 @@ class Request:
     operation: str | None
     mutation: bool
     variables: dict[str, Any]
+    fields: tuple[str, ...] = ()  # the root fields: one per mutation in a batched request
     lock: bool = False
     outcome: str = "forwarded"
     status: int | None = None
 
 
-def parse_graphql(body: bytes) -> tuple[str | None, bool, dict[str, Any]]:
-    """The operation name, whether it is a mutation, and the variables of a GraphQL body."""
+def parse_graphql(body: bytes) -> tuple[str | None, bool, dict[str, Any], tuple[str, ...]]:
+    """The operation name, whether it mutates, the variables and root fields of a GraphQL body."""
     try:
         payload = json.loads(body)
         document = graphql.parse(payload["query"])
     except (ValueError, KeyError, TypeError, graphql.GraphQLError):
-        return None, False, {}
+        return None, False, {}, ()
     wanted = payload.get("operationName") or None
     for node in document.definitions:
         if not isinstance(node, graphql.OperationDefinitionNode):
@@ -55,8 +57,13 @@ def parse_graphql(body: bytes) -> tuple[str | None, bool, dict[str, Any]]:
         name = node.name.value if node.name else None
         if wanted is None or name == wanted:
             is_mutation = node.operation == graphql.OperationType.MUTATION
-            return name, is_mutation, payload.get("variables") or {}
-    return None, False, {}
+            roots = tuple(
+                field.name.value
+                for field in node.selection_set.selections
+                if isinstance(field, graphql.FieldNode)
+            )
+            return name, is_mutation, payload.get("variables") or {}, roots
+    return None, False, {}, ()
 
 
 Match = Callable[[Request], bool]
@@ -77,14 +84,21 @@ def operation(name: str) -> Match:
     return lambda request: request.operation == name
 
 
+def writes(field: str) -> Match:
+    """Requests (single or batched) that carry the root mutation field `field`, not the lock's."""
+    return lambda request: request.mutation and not request.lock and field in request.fields
+
+
 @dataclass
 class Rule:
     """What to do with the first `times` matching requests.
 
     action: "status" answers `status` without forwarding; "reset" closes without
     forwarding; "drop" forwards (the server commits) and closes without answering;
-    "hold" waits for `release` before forwarding; "after" forwards, calls `callback`
-    with the request, then answers. The first `skip` matching requests pass untouched.
+    "replace" forwards, then answers `status` instead of the server's answer;
+    "hold" waits for `release` before forwarding; "before" calls `callback` with the
+    request, then forwards; "after" forwards, calls `callback`, then answers.
+    The first `skip` matching requests pass untouched.
     """
 
     match: Match
@@ -134,6 +148,10 @@ class Proxy:
         with self._guard:
             return sum(1 for r in self.requests if r.operation == name)
 
+    def written(self, *, lock: bool | None = False) -> Counter[str]:
+        """How many times each mutation field was sent, batched or not (not the lock's)."""
+        return Counter(field for r in self.mutations(lock=lock) for field in r.fields)
+
     def clear(self) -> None:
         with self._guard:
             self.requests.clear()
@@ -169,6 +187,8 @@ class Proxy:
         if rule is not None and rule.action == "hold":
             rule.reached.set()
             await asyncio.to_thread(rule.release.wait, HOLD_LIMIT)
+        if rule is not None and rule.action == "before" and rule.callback is not None:
+            await asyncio.to_thread(rule.callback, request)
         if rule is not None and rule.action in ("status", "reset"):
             request.outcome = rule.action
             if rule.action == "reset":
@@ -182,8 +202,12 @@ class Proxy:
         if rule is not None and rule.action == "drop":
             request.outcome = "dropped"
             return False
+        if rule is not None and rule.action == "replace":
+            request.outcome = f"replaced by {rule.status}"
+            await _answer(writer, rule.status, rule.headers, b'{"errors":[{"message":"fault"}]}')
+            return True
         if rule is not None and rule.action == "after" and rule.callback is not None:
-            rule.callback(request)
+            rule.callback(request)  # in the loop: nothing else moves until it returns
         await _answer(writer, upstream.status_code, dict(upstream.headers), upstream.content)
         return True
 

@@ -13,7 +13,7 @@ from reconcile.client.transport import GraphQLError, RetryPolicy, Unreachable
 from reconcile.inventory import load_inventory
 from reconcile.target import Target, connect
 from tests.reliability.conftest import EXAMPLES, FAST, Stack, generated, use_inventory
-from tests.reliability.proxy import Rule, mutation, operation
+from tests.reliability.proxy import Rule, operation, writes
 from tests.server.live import free_port
 
 READ = "EntitySecrets"  # read once per entity by every plan
@@ -82,12 +82,12 @@ def test_an_update_is_retried_but_a_create_is_sent_once(stack: Stack) -> None:
     use_inventory(stack, text)
     stack.proxy.clear()
     update = stack.proxy.add(
-        Rule(mutation("UpdateGenericWebhookIntegration"), "status", status=503, times=2)
+        Rule(writes("updateGenericWebhookIntegration"), "status", status=503, times=2)
     )
-    create = stack.proxy.add(Rule(mutation("CreateAutomation", lock=False), "drop", times=1))
+    create = stack.proxy.add(Rule(writes("createFilterTrigger"), "drop", times=1))
     _, report = stack.apply()
     assert report.ok, report
     assert (update.used, create.used) == (2, 1)
-    assert stack.proxy.count("UpdateGenericWebhookIntegration") == 3
-    assert len(stack.proxy.mutations(lock=False)) == 3 + 1  # + the create, sent once
+    written = stack.proxy.written()
+    assert written == {"updateGenericWebhookIntegration": 3, "createFilterTrigger": 1}
     assert sorted(t["name"] for t in stack.triggers()) == ["auto-000", "auto-001", "auto-002"]

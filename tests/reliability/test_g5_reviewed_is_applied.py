@@ -1,0 +1,56 @@
+"""G5 reviewed = applied: drift between review and apply is refused (exit 3), nothing written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from reconcile.client import operations as ops
+from tests.reliability.conftest import Stack
+
+
+def _move_webhook(stack: Stack) -> None:
+    fields = {
+        "id": stack.webhook_id("staging-deploy"),
+        "urlEndpoint": "https://elsewhere.example.com/x#managed-by-reconcile",
+    }
+    stack.gql(ops.UPDATE_WEBHOOK, {"input": fields})
+
+
+def _add_unmanaged(stack: Stack) -> None:
+    stack.create_trigger("made-by-hand")
+
+
+DRIFTS: dict[str, Callable[[Stack], None]] = {
+    "webhook-changed": _move_webhook,
+    "unmanaged-appeared": _add_unmanaged,
+}
+
+
+@pytest.mark.parametrize("drift", sorted(DRIFTS))
+@pytest.mark.parametrize("how", ["--fingerprint", "--plan"])
+def test_drift_after_review_is_refused_with_no_write(stack: Stack, drift: str, how: str) -> None:
+    stack.apply()
+    reviewed = stack.invoke("plan", "--out", "plan.json")
+    assert reviewed.exit_code == 0, reviewed.output
+    fingerprint = json.loads((stack.work / "plan.json").read_text("utf-8"))["fingerprint"]
+    DRIFTS[drift](stack)
+    before = (stack.triggers(), stack.integrations())
+    stack.proxy.clear()
+    result = stack.invoke("apply", how, fingerprint if how == "--fingerprint" else "plan.json")
+    assert result.exit_code == 3, result.output
+    assert "refused: the plan has changed since it was reviewed" in result.output
+    # The lock is taken before the re-plan and released after: the only two writes.
+    sent = [(r.operation, r.lock) for r in stack.proxy.mutations()]
+    assert sent == [("CreateAutomation", True), ("DeleteAutomation", True)]
+    assert (stack.triggers(), stack.integrations()) == before
+
+
+def test_the_reviewed_plan_is_applied(stack: Stack) -> None:
+    reviewed = stack.invoke("plan", "--format", "json")
+    fingerprint = json.loads(reviewed.output)["fingerprint"]
+    result = stack.invoke("apply", "--fingerprint", fingerprint)
+    assert result.exit_code == 0, result.output
+    assert sum(stack.proxy.written().values()) == 23
