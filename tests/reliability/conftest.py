@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,17 +190,27 @@ def prepare(db: Path, inventory_root: Path) -> str:
     return embedded_key(db)
 
 
-@pytest.fixture
-def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The shipped examples in a work folder, a server prepared for them, and the proxy."""
-    for name in TARGET_ENVS:
-        monkeypatch.delenv(name, raising=False)
-    work = tmp_path / "work"
+@contextmanager
+def serving(folder: Path) -> Iterator[Stack]:
+    """The shipped examples in `folder`/work, a server prepared for them, and the proxy."""
+    work = folder / "work"
     shutil.copytree(EXAMPLES, work / "automations")
-    db = tmp_path / "server.db"
+    db = folder / "server.db"
     key = prepare(db, work / "automations")
     with running(db) as server, proxying(server.url) as proxy:
         yield Stack(work, db, key, server.url, proxy)
+
+
+@pytest.fixture(autouse=True)
+def _no_target_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TARGET_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with serving(tmp_path) as made:
+        yield made
 
 
 def generated(automations: int, webhooks: int = 1, secrets: int = 1) -> str:
