@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 from starlette.applications import Starlette
 
 from reconcile.server.app import create_app
+
+HttpParser = Literal["auto", "h11", "httptools"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(db_path: Path, timeout: float = 10.0) -> Iterator[LiveServer]:
+def running(
+    db_path: Path, timeout: float = 10.0, http: HttpParser = "auto"
+) -> Iterator[LiveServer]:
     """Serve a fresh app over `db_path` until the block ends; fail if it does not start."""
     app = create_app(db_path)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

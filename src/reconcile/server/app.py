@@ -20,6 +20,10 @@ from starlette.routing import Route
 from reconcile.server.service import GraphQLService
 
 MAX_BODY_BYTES = 1024 * 1024
+# Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+)
 
 
 class _TooLarge(Exception):
@@ -76,7 +80,8 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
         status, body = await run_in_threadpool(
             handler.handle, request.headers.get("authorization"), query, variables, operation
         )
-        return JSONResponse(body, status_code=status)
+        content = _ENCODER.encode(body).encode()
+        return Response(content, status_code=status, media_type="application/json")
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

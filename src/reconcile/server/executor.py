@@ -15,27 +15,36 @@ from typing import Any
 from graphql import (
     ExecutionContext,
     FieldNode,
+    GraphQLBoolean,
     GraphQLError,
+    GraphQLID,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLString,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
     is_object_type,
+    is_scalar_type,
 )
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 
-LEAF, OBJECT, LIST = 1, 2, 3
+LEAF, OBJECT, LIST, TYPENAME = 1, 2, 3, 4
 
 
 class _Slow(Exception):
     """This value needs graphql-core's full completion."""
 
 
-# (how, field name, required, serialize or named type, list items required)
-Step = tuple[int, str, bool, Any, bool]
+# (how, field name, required, serialize or named type, list items required, and for
+# leaves the Python type that serializes to itself, or None)
+Step = tuple[int, str, bool, Any, bool, type | None]
 Plan = list[tuple[str, list[FieldNode], Step | None]]
+_Object = tuple[GraphQLObjectType, dict[str, list[FieldNode]], Plan]
+
+_SELF_SERIALIZING = ((GraphQLString, str), (GraphQLID, str), (GraphQLBoolean, bool))
 
 
 def _never(value: Any) -> bool:  # noqa: ARG001 - the signature graphql-core calls
@@ -47,22 +56,33 @@ def _unwrap(kind: Any) -> tuple[Any, bool]:
     return (kind.of_type if required else kind), required
 
 
+def _identity_type(kind: Any) -> type | None:
+    """The Python type whose values `kind.serialize` returns unchanged, if known."""
+    for scalar, python_type in _SELF_SERIALIZING:
+        if kind is scalar:
+            return python_type
+    # Custom scalars without a serializer of their own pass values through.
+    if is_scalar_type(kind) and kind.serialize is GraphQLScalarType.serialize:
+        return str
+    return None
+
+
 def _step(parent_type: GraphQLObjectType, node: FieldNode) -> Step | None:
     name = node.name.value
     if name == "__typename":
-        return LEAF, name, True, None, True
+        return TYPENAME, name, True, None, True, None
     field = parent_type.fields.get(name)
     if field is None or field.resolve is not None or node.arguments:
         return None
     kind, required = _unwrap(field.type)
     if is_leaf_type(kind):
-        return LEAF, name, required, kind.serialize, True
+        return LEAF, name, required, kind.serialize, True, _identity_type(kind)
     if is_list_type(kind):
         item, item_required = _unwrap(kind.of_type)
         if is_object_type(item) or is_abstract_type(item):
-            return LIST, name, required, item, item_required
+            return LIST, name, required, item, item_required, None
         return None
-    return OBJECT, name, required, kind, True
+    return OBJECT, name, required, kind, True, None
 
 
 class DictExecutionContext(ExecutionContext):
@@ -73,6 +93,8 @@ class DictExecutionContext(ExecutionContext):
         # Every resolver is synchronous: no value needs the (slow) awaitable check.
         self.is_awaitable = _never
         self._plans: dict[tuple[str, int], Plan] = {}
+        # (type, __typename, selection) -> the runtime type, its fields and their plan
+        self._objects: dict[tuple[str, str | None, object], _Object] = {}
 
     def _plan(self, parent_type: GraphQLObjectType, fields: dict[str, list[FieldNode]]) -> Plan:
         # graphql-core caches each collected sub-selection for the whole execution,
@@ -93,18 +115,36 @@ class DictExecutionContext(ExecutionContext):
     ) -> AwaitableOrValue[dict[str, Any]]:
         if type(source_value) is not dict:
             return super().execute_fields(parent_type, source_value, path, fields)
+        return self._fields(parent_type, source_value, path, fields, None)
+
+    def _fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source: dict[str, Any],
+        path: Path | None,
+        fields: dict[str, list[FieldNode]],
+        plan: Plan | None,
+    ) -> dict[str, Any]:
         results: dict[str, Any] = {}
-        for response_key, nodes, step in self._plan(parent_type, fields):
+        for response_key, nodes, step in plan or self._plan(parent_type, fields):
             if step is not None:
+                # The two commonest cases inline; everything else goes through _fast.
+                if step[0] == TYPENAME:
+                    results[response_key] = parent_type.name
+                    continue
+                value = source.get(step[1])
+                if step[0] == LEAF and type(value) is step[5]:
+                    results[response_key] = value
+                    continue
                 try:
                     results[response_key] = self._fast(
-                        parent_type, source_value, nodes, (path, response_key), step
+                        parent_type, value, nodes, (path, response_key), step
                     )
                     continue
                 except (_Slow, GraphQLError):
                     pass  # answered below by graphql-core, errors included
             field_path = Path(path, response_key, parent_type.name)
-            result = self.execute_field(parent_type, source_value, nodes, field_path)
+            result = self.execute_field(parent_type, source, nodes, field_path)
             if result is not Undefined:
                 results[response_key] = result
         return results
@@ -112,15 +152,12 @@ class DictExecutionContext(ExecutionContext):
     def _fast(
         self,
         parent_type: GraphQLObjectType,
-        source: dict[str, Any],
+        value: Any,
         nodes: list[FieldNode],
         at: tuple[Path | None, str],
         step: Step,
     ) -> Any:
-        how, name, required, kind, item_required = step
-        if how == LEAF and name == "__typename":
-            return parent_type.name
-        value = source.get(name)
+        how, _name, required, kind, item_required, _same = step
         if value is None:
             if required:
                 raise _Slow
@@ -154,11 +191,26 @@ class DictExecutionContext(ExecutionContext):
     ) -> Any:
         if type(value) is not dict:
             raise _Slow
+        typename = value.get("__typename")
+        if typename is not None and type(typename) is not str:
+            raise _Slow
+        ids = id(nodes[0]) if len(nodes) == 1 else tuple(map(id, nodes))
+        key = (kind.name, typename, ids)
+        found = self._objects.get(key)
+        if found is None:
+            runtime = self._runtime_type(kind, typename)
+            fields = self.collect_subfields(runtime, nodes)
+            found = (runtime, fields, self._plan(runtime, fields))
+            self._objects[key] = found
+        return self._fields(found[0], value, path, found[1], found[2])
+
+    def _runtime_type(self, kind: GraphQLNamedType, typename: str | None) -> GraphQLObjectType:
+        """The object type a value of `kind` is, by its `__typename` for abstract types."""
         runtime: Any = kind
         if is_abstract_type(kind):
-            runtime = self.schema.get_type(value.get("__typename") or "")
+            runtime = self.schema.get_type(typename or "")
             if not is_object_type(runtime) or not self.schema.is_sub_type(kind, runtime):  # type: ignore[arg-type]
                 raise _Slow
         elif not is_object_type(kind):
             raise _Slow
-        return self.execute_fields(runtime, value, path, self.collect_subfields(runtime, nodes))
+        return runtime  # type: ignore[no-any-return]
