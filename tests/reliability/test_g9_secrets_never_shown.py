@@ -1,0 +1,67 @@
+"""G9 secrets never shown: canary secret values through every output, log and file."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.reliability.conftest import CANARIES, Stack
+from tests.reliability.proxy import Rule, writes
+
+CANARY = "canary-3f9a7c1e"
+
+
+def _clean(*texts: str) -> None:
+    for text in texts:
+        assert CANARY not in text
+        for value in CANARIES.values():
+            assert value not in text
+
+
+def _outputs(done: subprocess.CompletedProcess[str]) -> tuple[str, str]:
+    return done.stdout, done.stderr
+
+
+def _files(*paths: Path) -> list[str]:
+    return [p.read_bytes().decode("latin-1") for p in paths if p.exists()]
+
+
+def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> None:
+    runs = [
+        stack.run("-vv", "plan", "--out", "plan.json"),
+        stack.run("-vv", "plan", "--format", "markdown"),
+        stack.run("-vv", "plan", "--format", "json"),
+        stack.run("-vv", "apply", "--plan", "plan.json"),
+    ]
+    assert [r.returncode for r in runs] == [0, 0, 0, 0], runs[-1].stderr
+    assert "DEBUG" in runs[-1].stderr  # the debug logs were on
+    assert stack.proxy.written()["insertSecret"] == 5  # the values did reach the server
+    team = stack.work / "automations/examples/team.yaml"
+    team.write_text(team.read_text("utf-8").replace("rotation: 1", "rotation: 2"), "utf-8")
+    runs += [stack.run("-vv", "plan"), stack.run("-vv", "apply", "--auto-approve")]
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    runs.append(stack.run("export", "--entity", "ml-platform", "--out", "exported"))
+    for done in runs:
+        _clean(*_outputs(done))
+    db = stack.db
+    stored = [db, db.with_name(db.name + "-wal"), stack.work / "plan.json"]
+    _clean(*_files(*stored, stack.work / "exported/ml-platform.yaml"))
+
+
+def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
+    """A value the server refuses (too long), and a server failing the secret writes."""
+    too_long = f"canary-3f9a7c1e-too-long-{'x' * 70_000}"
+    refused = stack.run("-vv", "apply", "--auto-approve", DEPLOY_TOKEN=too_long)
+    assert refused.returncode == 1
+    assert "FAILED" in refused.stdout
+    _clean(*_outputs(refused))
+    assert too_long not in refused.stdout + refused.stderr
+    stack.proxy.add(rule := _failing_secret_writes())
+    failed = stack.run("-vv", "apply", "--auto-approve")
+    assert failed.returncode == 1
+    assert rule.used >= 1
+    _clean(*_outputs(failed))
+
+
+def _failing_secret_writes() -> Rule:
+    return Rule(writes("insertSecret"), "status", status=500, times=None)
