@@ -26,6 +26,7 @@ LOCK_NAME = "reconcile-lock"
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 HOLD_LIMIT = 60.0
+FAULT_BODY = b'{"errors":[{"message":"injected fault"}]}'
 
 
 @dataclass
@@ -178,38 +179,26 @@ class Proxy:
         self, client: httpx.AsyncClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         """Serve one request of a keep-alive connection; False when the connection ends."""
-        head = await reader.readuntil(b"\r\n\r\n")
-        method, path, headers = _parse_head(head)
+        method, path, headers = _parse_head(await reader.readuntil(b"\r\n\r\n"))
         body = await reader.readexactly(min(int(headers.get("content-length", "0")), MAX_BODY))
         request = Request(method, path, *parse_graphql(body))
         self._mark_lock(request)
         rule = self._record(request)
-        if rule is not None and rule.action == "hold":
-            rule.reached.set()
-            await asyncio.to_thread(rule.release.wait, HOLD_LIMIT)
-        if rule is not None and rule.action == "before" and rule.callback is not None:
-            await asyncio.to_thread(rule.callback, request)
-        if rule is not None and rule.action in ("status", "reset"):
-            request.outcome = rule.action
-            if rule.action == "reset":
+        action = rule.action if rule is not None else "forward"
+        if rule is not None:
+            await _before(rule, request)
+        if action in ("status", "reset"):
+            request.outcome = action
+            if action == "reset":
                 return False
+            assert rule is not None
             request.status = rule.status
-            await _answer(writer, rule.status, rule.headers, b'{"errors":[{"message":"fault"}]}')
+            await _answer(writer, rule.status, rule.headers, FAULT_BODY)
             return True
         upstream = await client.request(method, path, content=body, headers=_forwarded(headers))
         request.status = upstream.status_code
         self._learn_lock(request, upstream)
-        if rule is not None and rule.action == "drop":
-            request.outcome = "dropped"
-            return False
-        if rule is not None and rule.action == "replace":
-            request.outcome = f"replaced by {rule.status}"
-            await _answer(writer, rule.status, rule.headers, b'{"errors":[{"message":"fault"}]}')
-            return True
-        if rule is not None and rule.action == "after" and rule.callback is not None:
-            rule.callback(request)  # in the loop: nothing else moves until it returns
-        await _answer(writer, upstream.status_code, dict(upstream.headers), upstream.content)
-        return True
+        return await _after(rule, request, upstream, writer)
 
     def _mark_lock(self, request: Request) -> None:
         """Tag the lock's create (by name) and delete (by the id its create returned)."""
@@ -226,6 +215,31 @@ class Proxy:
             trigger_id = response.json()["data"]["createFilterTrigger"]["trigger"]["id"]
             with self._guard:
                 self.lock_ids.add(trigger_id)
+
+
+async def _before(rule: Rule, request: Request) -> None:
+    if rule.action == "hold":
+        rule.reached.set()
+        await asyncio.to_thread(rule.release.wait, HOLD_LIMIT)
+    if rule.action == "before" and rule.callback is not None:
+        await asyncio.to_thread(rule.callback, request)
+
+
+async def _after(
+    rule: Rule | None, request: Request, upstream: httpx.Response, writer: asyncio.StreamWriter
+) -> bool:
+    """Answer a forwarded request as the rule says; False when the connection is dropped."""
+    if rule is not None and rule.action == "drop":
+        request.outcome = "dropped"
+        return False
+    if rule is not None and rule.action == "replace":
+        request.outcome = f"replaced by {rule.status}"
+        await _answer(writer, rule.status, rule.headers, FAULT_BODY)
+        return True
+    if rule is not None and rule.action == "after" and rule.callback is not None:
+        rule.callback(request)  # in the loop: nothing else moves until it returns
+    await _answer(writer, upstream.status_code, dict(upstream.headers), upstream.content)
+    return True
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
