@@ -46,11 +46,12 @@ class ChangeWriter(Protocol):
 
 @dataclass
 class ApplyReport:
-    """Every change of the plan in exactly one of three lists."""
+    """Every change of the plan in exactly one of four lists."""
 
     applied: list[Change] = field(default_factory=list)
     failed: list[tuple[Change, str]] = field(default_factory=list)
     not_attempted: list[tuple[Change, str]] = field(default_factory=list)
+    kept: list[tuple[Change, str]] = field(default_factory=list)  # left out on purpose
 
     @property
     def ok(self) -> bool:

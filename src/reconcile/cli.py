@@ -190,6 +190,11 @@ def plan(
 @click.option(
     "--force", is_flag=True, help="Allow updating or deleting more than 30 % of managed objects."
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="With --auto-approve, also delete managed objects no longer declared.",
+)
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
 def apply(
     paths: tuple[str, ...],
@@ -199,6 +204,7 @@ def apply(
     fingerprint: str | None,
     auto_approve: bool,
     force: bool,
+    prune: bool,
     concurrency: int,
 ) -> None:
     """Apply the reviewed plan: re-plan, refuse on any difference, then change the server."""
@@ -213,6 +219,7 @@ def apply(
                 target,
                 fingerprint=reviewed,
                 force=force,
+                prune=prune,
                 concurrency=concurrency,
                 progress=bar,
             )

@@ -1,27 +1,42 @@
 """One apply at a time per entity, enforced by the server itself.
 
-The lock is an automation named `reconcile-lock`, disabled and doing nothing, whose
-description names its holder and since when. Creating it is atomic (a second create
-of the name answers 409), so two applies anywhere cannot both hold it. It is visible
-in the W&B UI, is never part of a plan, and a stale one (a killed apply) is removed
-only on purpose, by `reconcile unlock`.
+The lock is a webhook named `reconcile-lock` whose URL (on the reserved `.invalid`
+domain, so nothing can ever be delivered to it) names its holder and since when.
+Creating it is atomic (a second create of the name is refused), so two applies
+anywhere cannot both hold it. It is visible in the W&B UI, is never part of a plan,
+and a stale one (a killed apply) is removed only on purpose, by `reconcile unlock`.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
-from reconcile.client.transport import GraphQLError
+from reconcile.client.transport import GraphQLError, Unreachable
 from reconcile.errors import ReconcileError
 from reconcile.ownership import LOCK_NAME
+
+LOCK_URL = "https://reconcile.invalid/apply-lock"
+
+ACQUIRE = """
+mutation AcquireApplyLock($input: CreateGenericWebhookIntegrationInput!) {
+  createGenericWebhookIntegration(input: $input) {
+    integration { __typename ... on GenericWebhookIntegration { id name urlEndpoint } }
+  }
+}
+"""
+
+RELEASE = """
+mutation ReleaseApplyLock($id: ID!) {
+  deleteIntegration(input: {id: $id}) { success }
+}
+"""
 
 
 class LockHeld(ReconcileError):
@@ -30,10 +45,10 @@ class LockHeld(ReconcileError):
 
 @dataclass(frozen=True)
 class Held:
-    """A lock this process took: the entity and the trigger's id."""
+    """A lock this process took: the entity and the lock webhook's id."""
 
     entity: str
-    trigger_id: str
+    lock_id: str
 
 
 def holder() -> str:
@@ -41,59 +56,47 @@ def holder() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
 
 
-def _description(who: str) -> str:
-    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return json.dumps({"holder": who, "since": since})
-
-
-async def acquire(reader: Reader, entity: str, project_id: str, who: str) -> Held:
+async def acquire(reader: Reader, entity: str, who: str) -> Held:
     """Take the entity's lock, or raise LockHeld naming whoever has it."""
-    lock_input = {
-        "name": LOCK_NAME,
-        "description": _description(who),
-        "enabled": False,
-        "scopeType": "PROJECT",
-        "scopeID": project_id,
-        "triggeringEventType": "RUN_STATE",
-        "eventFilter": json.dumps(
-            {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
-        ),
-        "triggeredActionType": "NO_OP",
-        "triggeredActionConfig": {"noOpActionInput": {"noOp": True}},
-    }
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"{LOCK_URL}?{urlencode({'holder': who, 'since': since})}"
+    variables = {"input": {"entityName": entity, "name": LOCK_NAME, "urlEndpoint": url}}
     try:
-        data = await reader.transport.execute(
-            ops.CREATE_TRIGGER, {"input": lock_input}, idempotent=False
-        )
-    except GraphQLError as error:
-        if error.status != 409:
+        data = await reader.transport.execute(ACQUIRE, variables, idempotent=False)
+    except (GraphQLError, Unreachable):
+        # Refused (someone holds it), or the answer was lost: the server knows which.
+        node = await find(reader, entity)
+        if node is not None and _info(node).get("holder") == who:
+            return Held(entity, node["id"])
+        if node is None:
             raise
-        found = await find(reader, entity)
-        raise LockHeld(_held_message(entity, found)) from None
-    return Held(entity, data["createFilterTrigger"]["trigger"]["id"])
+        raise LockHeld(_held_message(entity, node)) from None
+    return Held(entity, data["createGenericWebhookIntegration"]["integration"]["id"])
 
 
 async def release(reader: Reader, held: Held) -> None:
-    await reader.transport.execute(ops.DELETE_TRIGGER, {"id": held.trigger_id})
+    await reader.transport.execute(RELEASE, {"id": held.lock_id})
 
 
 async def find(reader: Reader, entity: str) -> dict[str, Any] | None:
-    """The entity's lock trigger, if any."""
-    return await reader.find_trigger(entity, LOCK_NAME)
+    """The entity's lock, if any."""
+    return await reader.find_webhook(entity, LOCK_NAME)
 
 
 def describe(node: dict[str, Any] | None) -> str:
-    """`user@host pid N since T` from a lock trigger."""
-    if node is None:
-        return "an apply that has just finished"
-    try:
-        info = json.loads(node.get("description") or "{}")
-        return f"{info['holder']} since {info['since']}"
-    except (ValueError, KeyError, TypeError):
+    """`user@host pid N since T` from a lock webhook."""
+    info = _info(node) if node is not None else {}
+    if "holder" not in info:
         return "an unknown holder"
+    return f"{info['holder']} since {info.get('since', 'an unknown time')}"
 
 
-def _held_message(entity: str, node: dict[str, Any] | None) -> str:
+def _info(node: dict[str, Any]) -> dict[str, str]:
+    query = parse_qs(urlsplit(str(node.get("urlEndpoint", ""))).query)
+    return {key: values[0] for key, values in query.items() if values}
+
+
+def _held_message(entity: str, node: dict[str, Any]) -> str:
     return (
         f"another apply holds the lock of entity {entity!r}: {describe(node)}. "
         "If that apply is no longer running, remove the lock with "

@@ -74,6 +74,8 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
     origin = hook.origin
     if origin is None:
         return
+    if hook.name == LOCK_NAME:
+        yield _at(origin, "name", message=f"{LOCK_NAME!r} is reserved for the apply lock")
     problem = url_problem(hook.url)
     if problem:
         yield _at(origin, "url", message=problem)
@@ -144,7 +146,6 @@ def check_automation(
     origin = auto.origin
     if origin is None:
         return
-    yield from _check_reserved(auto, origin)
     yield from _check_scope(auto, origin)
     yield from _check_event(auto, origin)
     yield from _check_previously(auto, origin, names)
@@ -184,11 +185,6 @@ def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
             if params.get(name, 1) != 1:
                 message = f"{name} applies only with `aggregate` (max, min or average)"
                 yield _at(origin, *steps, name, message=message, key=True)
-
-
-def _check_reserved(auto: Automation, origin: Origin) -> Iterator[Finding]:
-    if auto.name == LOCK_NAME:
-        yield _at(origin, "name", message=f"{LOCK_NAME!r} is reserved for the apply lock")
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:

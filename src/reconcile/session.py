@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconcile import lock
@@ -20,7 +20,7 @@ from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
 from reconcile.model import Inventory, ResourceKey, State
-from reconcile.plan import Plan, compute_plan, to_json
+from reconcile.plan import Change, Plan, compute_plan, to_json
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,17 @@ async def apply(
     *,
     fingerprint: str | None,
     force: bool = False,
+    prune: bool = False,
     concurrency: int = 4,
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     env: Mapping[str, str] | None = None,
 ) -> tuple[Planned, ApplyReport]:
-    """Lock, re-plan against the live server, check it is the reviewed plan, and apply it."""
+    """Lock, re-plan against the live server, check it is the reviewed plan, and apply it.
+
+    Deletes run only when they were reviewed (a fingerprint) or `prune` is given;
+    otherwise they are reported as kept.
+    """
     if target.embedded:
         targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
     async with targets.connect(target, policy) as transport:
@@ -127,31 +132,35 @@ async def apply(
             check_reviewed(planned, fingerprint, force)
             values = secret_values(planned, os.environ if env is None else env)
             writer = Writer(reader, planned.lookup, values)
+            runnable, kept = _deletes_allowed(planned.plan, fingerprint is not None or prune)
             report = await execute(
-                planned.plan, inventory, writer, concurrency=concurrency, progress=progress
+                runnable, inventory, writer, concurrency=concurrency, progress=progress
             )
+            report.kept.extend((change, KEPT) for change in kept)
         finally:
             for lock_held in reversed(held):
                 await lock.release(reader, lock_held)
         return planned, report
 
 
+KEPT = "kept: deletes need a reviewed plan (--plan or --fingerprint) or --prune"
+
+
+def _deletes_allowed(plan: Plan, allowed: bool) -> tuple[Plan, list[Change]]:
+    if allowed:
+        return plan, []
+    kept = [change for change in plan.changes if change.action == "delete"]
+    runnable = tuple(change for change in plan.changes if change.action != "delete")
+    return replace(plan, changes=runnable), kept
+
+
 async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
-    """Take the lock of every entity that has a project to hold it, in a fixed order."""
-    projects: dict[str, str] = {}
-    for entity, project, _ in targets.scopes_of(inventory):
-        projects.setdefault(entity, project)
+    """Take the lock of every entity of the inventory, in a fixed order."""
     held: list[lock.Held] = []
     who = lock.holder()
     try:
         for entity in inventory.entities:
-            project_id = (
-                await reader.project_id(entity, projects[entity]) if entity in projects else None
-            )
-            if project_id is None:
-                log.warning("entity %s has no automation scope to hold the apply lock", entity)
-                continue
-            held.append(await lock.acquire(reader, entity, project_id, who))
+            held.append(await lock.acquire(reader, entity, who))
     except BaseException:
         for taken in reversed(held):
             await lock.release(reader, taken)

@@ -115,7 +115,8 @@ class Stack:
 
     def apply(self, inventory: Inventory | None = None, **kwargs: Any) -> Any:
         """Library apply through the proxy, unreviewed, with canary values and no waits."""
-        options: dict[str, Any] = {"fingerprint": None, "policy": FAST, "env": CANARIES}
+        options: dict[str, Any] = {"fingerprint": None, "prune": True, "policy": FAST}
+        options["env"] = CANARIES
         options.update(kwargs)
         return asyncio.run(session.apply(inventory or self.inventory(), self.target, **options))
 

@@ -22,7 +22,7 @@ import httpx
 HOP_BY_HOP = frozenset(
     {"connection", "content-length", "content-encoding", "host", "keep-alive", "transfer-encoding"}
 )
-LOCK_NAME = "reconcile-lock"
+LOCK_OPERATIONS = ("AcquireApplyLock", "ReleaseApplyLock")
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 HOLD_LIMIT = 60.0
@@ -132,7 +132,6 @@ class Proxy:
         self.url = ""
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
-        self.lock_ids: set[str] = set()
         self._guard = threading.Lock()
 
     def add(self, rule: Rule) -> Rule:
@@ -197,24 +196,11 @@ class Proxy:
             return True
         upstream = await client.request(method, path, content=body, headers=_forwarded(headers))
         request.status = upstream.status_code
-        self._learn_lock(request, upstream)
         return await _after(rule, request, upstream, writer)
 
     def _mark_lock(self, request: Request) -> None:
-        """Tag the lock's create (by name) and delete (by the id its create returned)."""
-        fields = request.variables.get("input")
-        named = isinstance(fields, dict) and fields.get("name") == LOCK_NAME
-        with self._guard:
-            deleted = request.variables.get("id") in self.lock_ids
-        request.lock = request.mutation and (named or deleted)
-
-    def _learn_lock(self, request: Request, response: httpx.Response) -> None:
-        if not request.lock or request.operation != "CreateAutomation":
-            return
-        with suppress(ValueError, KeyError, TypeError):
-            trigger_id = response.json()["data"]["createFilterTrigger"]["trigger"]["id"]
-            with self._guard:
-                self.lock_ids.add(trigger_id)
+        """Tag the apply lock's own requests, which carry their own operation names."""
+        request.lock = request.mutation and request.operation in LOCK_OPERATIONS
 
 
 async def _before(rule: Rule, request: Request) -> None:

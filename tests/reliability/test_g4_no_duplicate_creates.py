@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.reliability.conftest import Stack, generated, use_inventory
 from tests.reliability.proxy import Request, Rule, writes
 
@@ -64,12 +62,6 @@ def test_a_conflict_after_commit_adopts_the_object(stack: Stack) -> None:
     assert stack.plan().plan.changes == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Writer._create adopts whatever object answers to the name after a 409, without "
-    "checking it carries the ownership marker or matches the wanted one: the apply reports "
-    "an unmanaged, different automation as 'applied create', and the next plan has a conflict",
-)
 def test_a_conflict_with_someone_elses_object_is_not_reported_applied(stack: Stack) -> None:
     use_inventory(stack, generated(automations=1))
 

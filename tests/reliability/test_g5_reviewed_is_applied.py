@@ -44,7 +44,7 @@ def test_drift_after_review_is_refused_with_no_write(stack: Stack, drift: str, h
     assert "refused: the plan has changed since it was reviewed" in result.output
     # The lock is taken before the re-plan and released after: the only two writes.
     sent = [(r.operation, r.lock) for r in stack.proxy.mutations()]
-    assert sent == [("CreateAutomation", True), ("DeleteAutomation", True)]
+    assert sent == [("AcquireApplyLock", True), ("ReleaseApplyLock", True)]
     assert (stack.triggers(), stack.integrations()) == before
 
 

@@ -76,7 +76,7 @@ def test_a_kill_after_any_mutation_then_apply_converges(tmp_path: Path) -> None:
 
 def _recover(stack: Stack, pid: int, *, lock_left: bool) -> None:
     """A left lock refuses the next apply until it is removed on purpose; then apply."""
-    names = [t["name"] for t in stack.triggers()]
+    names = [node.get("name") for node in stack.integrations()]
     assert (LOCK in names) == lock_left
     if lock_left:
         with pytest.raises(LockHeld, match=f"pid {pid} since "):

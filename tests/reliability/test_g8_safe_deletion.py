@@ -45,7 +45,7 @@ def test_a_protected_automation_survives_removal_of_its_yaml(stack: Stack) -> No
     assert planned.plan.protected == (key,)
     assert planned.plan.changes == ()
     stack.proxy.clear()
-    result = stack.invoke("apply", "--auto-approve")
+    result = stack.invoke("apply", "--auto-approve", "--prune")
     assert result.exit_code == 0, result.output
     assert stack.proxy.mutations(lock=False) == []
     assert key.name in _trigger_names(stack)
@@ -57,14 +57,34 @@ def test_deleting_more_than_30_percent_needs_force(stack: Stack) -> None:
     stack.apply()  # 12 managed objects: a secret, a webhook, 10 automations
     use_inventory(stack, _without(text, "auto-000", "auto-001", "auto-002", "auto-003"))
     stack.proxy.clear()
-    refused = stack.invoke("apply", "--auto-approve")
+    refused = stack.invoke("apply", "--auto-approve", "--prune")
     assert refused.exit_code == 3, refused.output
     assert "--force" in refused.output
     assert stack.proxy.mutations(lock=False) == []
     assert len(_trigger_names(stack)) == 10
-    forced = stack.invoke("apply", "--auto-approve", "--force")
+    forced = stack.invoke("apply", "--auto-approve", "--prune", "--force")
     assert forced.exit_code == 0, forced.output
     assert stack.proxy.written() == {"deleteTrigger": 4}
+
+
+def test_unreviewed_deletes_need_prune(stack: Stack) -> None:
+    text = generated(automations=3)
+    use_inventory(stack, text)
+    stack.apply()
+    use_inventory(stack, _without(text, "auto-000"))
+    stack.proxy.clear()
+    kept = stack.invoke("apply", "--auto-approve")
+    assert kept.exit_code == 0, kept.output
+    assert (
+        "kept  delete  automation ml-platform/auto-000: kept: deletes need a reviewed plan "
+        "(--plan or --fingerprint) or --prune"
+    ) in kept.output
+    assert stack.proxy.mutations(lock=False) == []
+    reviewed = stack.plan().document["fingerprint"]
+    applied = stack.invoke("apply", "--fingerprint", reviewed)
+    assert applied.exit_code == 0, applied.output
+    assert stack.proxy.written() == {"deleteTrigger": 1}
+    assert _trigger_names(stack) == ["auto-001", "auto-002"]
 
 
 def test_deleting_30_percent_or_less_needs_no_force(stack: Stack) -> None:
@@ -72,7 +92,7 @@ def test_deleting_30_percent_or_less_needs_no_force(stack: Stack) -> None:
     use_inventory(stack, text)
     stack.apply()
     use_inventory(stack, _without(text, "auto-000", "auto-001", "auto-002"))  # 3 of 12
-    result = stack.invoke("apply", "--auto-approve")
+    result = stack.invoke("apply", "--auto-approve", "--prune")
     assert result.exit_code == 0, result.output
     assert len(_trigger_names(stack)) == 7
 
@@ -84,7 +104,7 @@ def test_a_failed_apply_never_prunes(stack: Stack) -> None:
     use_inventory(stack, text.replace("auto-002", "auto-new"))
     stack.proxy.clear()
     stack.proxy.add(Rule(writes("createFilterTrigger"), "status", status=400))
-    result = stack.invoke("apply", "--auto-approve")
+    result = stack.invoke("apply", "--auto-approve", "--prune")
     assert result.exit_code == 1, result.output
     assert "FAILED         create  automation ml-platform/auto-new" in result.output
     assert (

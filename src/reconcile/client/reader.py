@@ -79,6 +79,8 @@ class Reader:
             if node.get("__typename") == "SlackIntegration":
                 lookup.slack[(entity, node.get("channelName") or "")] = node["id"]
             elif node.get("__typename") == "GenericWebhookIntegration":
+                if node.get("name") == LOCK_NAME:
+                    continue  # the apply lock is not an object of the inventory
                 webhooks.append(_webhook(entity, node))
         for remote in webhooks:
             lookup.ids[remote.key] = remote.id or ""
@@ -88,8 +90,6 @@ class Reader:
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
         projects = lookup.collection_projects()
         for node in triggers:
-            if node.get("name") == LOCK_NAME:
-                continue  # the apply lock is not an object of the inventory
             remote = _trigger(entity, node, projects)
             lookup.ids[remote.key] = node["id"]
             remotes.append(remote)
@@ -114,6 +114,14 @@ class Reader:
                 return nodes
             cursor = info["endCursor"]
 
+    async def find_webhook(self, entity: str, name: str) -> dict[str, Any] | None:
+        """One generic webhook integration of the entity by name, or None."""
+        nodes = await self._pages(ops.INTEGRATIONS, entity, ("entity", "integrations"))
+        for node in nodes:
+            if node.get("name") == name and node.get("__typename") == "GenericWebhookIntegration":
+                return dict(node)
+        return None
+
     async def find_trigger(self, entity: str, name: str) -> dict[str, Any] | None:
         """One trigger of the entity by name (W&B's `filters` argument), or None."""
         variables = {"entity": entity, "filters": filters_by_name(name)}
@@ -124,12 +132,6 @@ class Reader:
             if node.get("name") == name:
                 return dict(node)
         return None
-
-    async def project_id(self, entity: str, project: str) -> str | None:
-        """The id of one project, or None when the server has no such project."""
-        variables = {"entity": entity, "name": project, "cursor": None, "perPage": 1}
-        found = (await self._run(ops.PROJECT, variables)).get("project")
-        return str(found["id"]) if found else None
 
     async def _project(self, entity: str, project: str, lookup: Lookup) -> None:
         cursor: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from reconcile import ownership
@@ -33,6 +33,7 @@ class Writer(Reader):
         self._gate = reader._gate
         self.lookup = lookup
         self._values = secrets
+        self._uncertain: set[ResourceKey] = set()
 
     async def apply_batch(self, changes: list[tuple[Change, Resource | None]]) -> list[Outcome]:
         """Automation changes travel together in one request; anything else one by one.
@@ -48,6 +49,8 @@ class Writer(Reader):
                     return outcomes + [(change, None) for change, _, _ in prepared]
                 except (GraphQLError, Unreachable) as error:
                     log.info("a batch of %d failed (%s); applying one by one", len(prepared), error)
+                    # Some of its creates may have happened: those look before they create.
+                    self._uncertain.update(c.key for c, _, _ in prepared if c.action == "create")
                 return outcomes + [await self._one(c, r) for c, r, _ in prepared]
             return outcomes
         return [await self._one(change, resource) for change, resource in changes]
@@ -185,22 +188,15 @@ class Writer(Reader):
             return
         variables = {"input": {"entityName": hook.entity, **fields}}
         created = await self._create(
-            ops.CREATE_WEBHOOK, variables, lambda: self._find_webhook(hook)
+            hook.key,
+            ops.CREATE_WEBHOOK,
+            variables,
+            lambda: self.find_webhook(hook.entity, hook.name),
         )
         integration = (created.get("createGenericWebhookIntegration") or {}).get(
             "integration"
         ) or created
         self.lookup.ids[hook.key] = integration["id"]
-
-    async def _find_webhook(self, hook: Webhook) -> dict[str, Any] | None:
-        nodes = await self._pages(ops.INTEGRATIONS, hook.entity, ("entity", "integrations"))
-        for node in nodes:
-            if (
-                node.get("name") == hook.name
-                and node.get("__typename") == "GenericWebhookIntegration"
-            ):
-                return dict(node)
-        return None
 
     async def _write_automation(self, change: Change, auto: Automation) -> None:
         fields = self._trigger_input(auto)
@@ -211,7 +207,10 @@ class Writer(Reader):
             self.lookup.ids[auto.key] = self.lookup.ids[target]
             return
         created = await self._create(
-            ops.CREATE_TRIGGER, {"input": fields}, lambda: self.find_trigger(auto.entity, auto.name)
+            auto.key,
+            ops.CREATE_TRIGGER,
+            {"input": fields},
+            lambda: self.find_trigger(auto.entity, auto.name),
         )
         trigger = (created.get("createFilterTrigger") or {}).get("trigger") or created
         self.lookup.ids[auto.key] = trigger["id"]
@@ -246,19 +245,41 @@ class Writer(Reader):
             "triggeredActionConfig": action_config,
         }
 
-    async def _create(self, document: str, variables: dict[str, Any], find: Any) -> dict[str, Any]:
-        """Send a create once; when its answer is lost or says 409, adopt what the server has."""
-        try:
-            async with self._gate:
-                return await self.transport.execute(document, variables, idempotent=False)
-        except Unreachable:
-            log.warning("a create lost its answer; reading back by name before retrying")
-        except GraphQLError as error:
-            # 409: the name exists; a retryable status: the create may or may not have run.
-            if error.status != 409 and error.status not in RETRY_STATUSES:
-                raise
+    async def _create(
+        self, key: ResourceKey, document: str, variables: dict[str, Any], find: Finder
+    ) -> dict[str, Any]:
+        """Send a create once; when it may have happened anyway, look before sending again.
+
+        What the server has under the name is taken over only when it carries our
+        ownership marker: anything else was made by someone else, and is an error.
+        """
+        if key not in self._uncertain:
+            try:
+                async with self._gate:
+                    return await self.transport.execute(document, variables, idempotent=False)
+            except Unreachable:
+                log.warning("a create lost its answer; reading back by name before retrying")
+            except GraphQLError as error:
+                # 409: the name exists; a retryable status: the create may or may not have run.
+                if error.status != 409 and error.status not in RETRY_STATUSES:
+                    raise
         found = await find()
         if found is not None:
+            if not _owned(found):
+                raise ServerError(
+                    f"{key} exists on the server and is not managed by reconcile "
+                    "(someone else created it meanwhile); nothing was taken over"
+                )
             return dict(found)
         async with self._gate:
             return await self.transport.execute(document, variables, idempotent=False)
+
+
+Finder = Callable[[], Awaitable[dict[str, Any] | None]]
+
+
+def _owned(node: dict[str, Any]) -> bool:
+    """Whether a trigger or webhook node carries our ownership marker."""
+    if "urlEndpoint" in node:
+        return ownership.read_url(str(node["urlEndpoint"])).managed
+    return ownership.read_description(node.get("description")).managed

@@ -11,6 +11,7 @@ def render(report: ApplyReport) -> str:
     rows: list[tuple[str, Change, str]] = [("applied", c, "") for c in report.applied]
     rows += [("FAILED", c, why) for c, why in report.failed]
     rows += [("not attempted", c, why) for c, why in report.not_attempted]
+    rows += [("kept", c, why) for c, why in report.kept]
     if not rows:
         return "Nothing to apply.\n"
     width = max(len(status) for status, _, _ in rows)
@@ -20,6 +21,7 @@ def render(report: ApplyReport) -> str:
         lines.append(f"{line}: {why}" if why else line)
     lines.append(
         f"\n{len(report.applied)} applied, {len(report.failed)} failed, "
-        f"{len(report.not_attempted)} not attempted."
+        f"{len(report.not_attempted)} not attempted"
+        + (f", {len(report.kept)} kept." if report.kept else ".")
     )
     return "\n".join(lines) + "\n"
