@@ -147,6 +147,17 @@ def trigger(row: TriggerRow) -> Obj:
         "name": row.scope_name,
         "entityType": "team",
     }
+    if row.scope_project is not None:
+        project_id, project_name, entity_name = row.scope_project
+        if row.scope_typename == "Project":
+            scope["entityName"] = entity_name
+        else:  # a collection answers which project it is in, as W&B's does
+            scope["project"] = {
+                "__typename": "Project",
+                "id": encode_id("Project", project_id),
+                "name": project_name,
+                "entityName": entity_name,
+            }
     return {
         "__typename": "Trigger",
         "id": encode_id("Trigger", row.id),

@@ -75,6 +75,8 @@ class TriggerRow:
     slack: SlackIntegration | None
     created_at: str
     updated_at: str
+    # The project a project or collection scope belongs to: (id, name, entity name).
+    scope_project: tuple[int, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -287,13 +289,15 @@ SELECT t.id, t.entity_id, t.name, t.description, t.enabled, t.scope_type, t.scop
   COALESCE(p.name, c.name, e.name, ''),
   t.event_type, t.event_filter, t.action_type, t.action_config, t.created_at, t.updated_at,
   i.kind, i.id, i.entity_id, i.name, i.url_endpoint, i.secret_ref, i.access_token_ref,
-  i.created_at, i.slack_team, i.channel_name
+  i.created_at, i.slack_team, i.channel_name,
+  COALESCE(p.id, cp.id), COALESCE(p.name, cp.name), pe.name
 FROM triggers t
 LEFT JOIN projects p ON t.scope_type = 'PROJECT' AND p.id = t.scope_id
 LEFT JOIN collections c ON t.scope_type = 'ARTIFACT_COLLECTION' AND c.id = t.scope_id
 LEFT JOIN projects cp ON cp.id = c.project_id
 LEFT JOIN entities e ON t.scope_type = 'ENTITY' AND e.id = t.scope_id
 LEFT JOIN integrations i ON i.id = t.integration_id
+LEFT JOIN entities pe ON pe.id = COALESCE(p.entity_id, cp.entity_id)
 """
 
 
@@ -312,6 +316,8 @@ def _trigger(row: tuple[Any, ...]) -> TriggerRow:
     (scope_name, event_type, event_filter, action_type, action_config) = row[8:13]
     (created_at, updated_at, kind, i_id, i_entity_id, i_name, i_url) = row[13:20]
     (i_secret_ref, i_token_ref, i_created_at, i_slack_team, i_channel) = row[20:25]
+    project_id, project_name, project_entity = row[25:28]
+    scope_project = (project_id, project_name, project_entity) if project_id is not None else None
     webhook, slack = None, None
     if kind == SLACK:
         slack = SlackIntegration(i_id, i_entity_id, i_slack_team, i_channel, i_created_at)
@@ -335,6 +341,7 @@ def _trigger(row: tuple[Any, ...]) -> TriggerRow:
         slack,
         created_at,
         updated_at,
+        scope_project,
     )
 
 
