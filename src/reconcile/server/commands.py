@@ -109,7 +109,15 @@ def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> Non
         click.echo(f"Its API key is in {path} (readable only by you).")
     click.echo(f"Serving on http://{host}:{port}/graphql (database {db_path})")
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
-    uvicorn.run(create_app(db_path), host=host, port=port, log_config=None, access_log=False)
+    # httptools: uvicorn's compiled HTTP parser, half the per-request CPU of h11.
+    uvicorn.run(
+        create_app(db_path),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        http="httptools",
+    )
 
 
 @click.group("server")
