@@ -100,7 +100,9 @@ class Reader:
     ) -> list[dict[str, Any]]:
         nodes: list[dict[str, Any]] = []
         cursor: str | None = None
+        seen: set[str | None] = set()
         while True:
+            _advance(seen, cursor, entity)
             data = await self._run(
                 document, {"entity": entity, "cursor": cursor, "perPage": ops.PAGE_SIZE}
             )
@@ -135,7 +137,9 @@ class Reader:
 
     async def _project(self, entity: str, project: str, lookup: Lookup) -> None:
         cursor: str | None = None
+        seen: set[str | None] = set()
         while True:
+            _advance(seen, cursor, entity)
             variables = {
                 "entity": entity,
                 "name": project,
@@ -153,6 +157,13 @@ class Reader:
             if not connection["pageInfo"].get("hasNextPage"):
                 return
             cursor = connection["pageInfo"]["endCursor"]
+
+
+def _advance(seen: set[str | None], cursor: str | None, entity: str) -> None:
+    """Refuse a cursor already visited: a server that loops would otherwise never end."""
+    if cursor in seen:
+        raise ServerError(f"the server's pages for entity {entity!r} do not advance")
+    seen.add(cursor)
 
 
 def _webhook(entity: str, node: dict[str, Any]) -> Remote:

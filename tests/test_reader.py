@@ -1,0 +1,52 @@
+"""The reader against misbehaving servers: it fails loudly, never reads "empty"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from reconcile.client.reader import Reader
+from reconcile.client.transport import RetryPolicy, Transport
+from reconcile.errors import ServerError
+
+
+def _reader(answer: Any) -> Reader:
+    """A reader whose server answers every request with `answer(query)`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer(json.loads(request.content)["query"]))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="http://x")
+    return Reader(Transport(client, RetryPolicy(scale=0.0)))
+
+
+def _page(name: str) -> dict[str, Any]:
+    return {"pageInfo": {"endCursor": "same", "hasNextPage": True}, "edges": []}
+
+
+def test_pages_that_never_advance_are_an_error_not_a_loop() -> None:
+    def answer(query: str) -> dict[str, Any]:
+        if "secrets" in query and "integrations" not in query:
+            return {"data": {"entity": {"secrets": []}}}
+        key = "integrations" if "integrations" in query else "triggers"
+        return {"data": {"entity": {key: _page(key)}}}
+
+    with pytest.raises(ServerError, match="pages for entity 'team' do not advance"):
+        asyncio.run(_reader(answer).read(["team"], []))
+
+
+def test_a_missing_entity_is_an_error_not_an_empty_state() -> None:
+    with pytest.raises(ServerError, match="entity 'team' not found on the server"):
+        asyncio.run(_reader(lambda _: {"data": {"entity": None}}).read(["team"], []))
+
+
+def test_graphql_errors_fail_the_read() -> None:
+    def answer(_: str) -> dict[str, Any]:
+        return {"data": None, "errors": [{"message": "permission denied"}]}
+
+    with pytest.raises(ServerError, match="permission denied"):
+        asyncio.run(_reader(answer).read(["team"], []))
