@@ -128,18 +128,23 @@ class DictExecutionContext(ExecutionContext):
         results: dict[str, Any] = {}
         for response_key, nodes, step in plan or self._plan(parent_type, fields):
             if step is not None:
-                # The two commonest cases inline; everything else goes through _fast.
-                if step[0] == TYPENAME:
+                # The commonest cases inline; everything else goes through _fast.
+                how = step[0]
+                if how == TYPENAME:
                     results[response_key] = parent_type.name
                     continue
                 value = source.get(step[1])
-                if step[0] == LEAF and type(value) is step[5]:
+                if how == LEAF and type(value) is step[5]:
                     results[response_key] = value
                     continue
                 try:
-                    results[response_key] = self._fast(
-                        parent_type, value, nodes, (path, response_key), step
-                    )
+                    if how == OBJECT and type(value) is dict:
+                        at = Path(path, response_key, parent_type.name)
+                        results[response_key] = self._object(step[3], nodes, at, value)
+                    else:
+                        results[response_key] = self._fast(
+                            parent_type, value, nodes, (path, response_key), step
+                        )
                     continue
                 except (_Slow, GraphQLError):
                     pass  # answered below by graphql-core, errors included
