@@ -92,7 +92,7 @@ def test_ensure_slack_integration_is_idempotent_by_team_and_channel(db_path: Pat
     first = admin.ensure_slack_integration(db, "acme", "#alerts")
     again = admin.ensure_slack_integration(db, "acme", "alerts", slack_team="ml-org")
     assert (first.id, first.channel_name, first.slack_team) == (again.id, "alerts", "workspace")
-    assert again.slack_team == "ml-org"
+    assert again == first  # the existing one, unchanged
     assert admin.ensure_slack_integration(db, "acme", "deploys").id != first.id
     assert admin.ensure_slack_integration(db, "other", "alerts").id != first.id
     with pytest.raises(InvalidInput, match="invalid Slack channel name 'Has Space'"):
@@ -123,8 +123,9 @@ def test_cli_creates_a_slack_integration_once(tmp_path: Path) -> None:
     with db.read() as con:
         stored = hooks.get_integration(con, decode_id(integration_id, "Integration")[1])
     db.close()
+    # The second call, without --slack-team, left the first one's workspace in place.
     assert stored == hooks.SlackIntegration(
-        stored.id, stored.entity_id, "workspace", "alerts", stored.created_at
+        stored.id, stored.entity_id, "ml-org", "alerts", stored.created_at
     )
 
 

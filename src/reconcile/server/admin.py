@@ -145,7 +145,7 @@ def ensure_slack_integration(
     """The team's Slack integration for `channel` (`#` optional), created if missing.
 
     W&B creates these through OAuth in its UI, not through GraphQL, so this is the
-    only way to make one here. Calling again with another `slack_team` updates it.
+    only way to make one here. An existing integration is returned unchanged.
     """
     name = validation.check_slack_channel(channel)
     workspace = validation.check_slack_team(slack_team)

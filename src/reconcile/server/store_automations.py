@@ -257,13 +257,12 @@ def _slack(row: sqlite3.Row) -> SlackIntegration:
 def ensure_slack(
     con: sqlite3.Connection, entity_id: int, channel: str, slack_team: str
 ) -> SlackIntegration:
-    """The entity's integration for `channel` (created if missing, Slack team updated)."""
+    """The entity's integration for `channel`: the existing one as it is, or a new one."""
     row = con.execute(
         "SELECT id FROM integrations WHERE entity_id = ? AND kind = ? AND channel_name = ?",
         (entity_id, SLACK, channel),
     ).fetchone()
     if row is not None:
-        con.execute("UPDATE integrations SET slack_team = ? WHERE id = ?", (slack_team, row["id"]))
         return _slack(_integration_row(con, int(row["id"])))
     cur = con.execute(
         "INSERT INTO integrations (entity_id, kind, name, url_endpoint, slack_team, "
