@@ -1,7 +1,7 @@
 """Listing 10,000 automations: GraphQL over HTTP against reading SQLite directly.
 
 Run: `.venv/bin/python bench/bench_server_list.py [--count N] [--http h11|httptools]
-[--write bench/server-results.md]`. Both sides page by 100 in id order and JSON-encode
+[--write FILE]`. Both sides page by 100 in id order and JSON-encode
 what they read; the ratio is the cost of the GraphQL layer (HTTP, parsing, execution,
 shaping). The two sides alternate, so a slow spell of a shared machine hits both;
 each side's best of `--repeat` runs is reported.
