@@ -117,7 +117,7 @@ async def apply(
     policy: RetryPolicy | None = None,
     env: Mapping[str, str] | None = None,
 ) -> tuple[Planned, ApplyReport]:
-    """Lock, re-plan against the live server, check it is the reviewed plan, and apply it.
+    """Re-plan against the live server, check it is the reviewed plan, lock, and apply it.
 
     Deletes run only when they were reviewed (a fingerprint) or `prune` is given;
     otherwise they are reported as kept.
@@ -126,6 +126,9 @@ async def apply(
         targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
     async with targets.connect(target, policy) as transport:
         reader = Reader(transport)
+        # Refuse before touching anything (the lock is a write too), then check again
+        # under the lock, where nobody else can change the server in between.
+        check_reviewed(await make_plan(inventory, target, reader), fingerprint, force)
         held = await _lock(reader, inventory)
         try:
             planned = await make_plan(inventory, target, reader)
