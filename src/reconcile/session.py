@@ -15,7 +15,7 @@ from typing import Any
 from reconcile import lock
 from reconcile import target as targets
 from reconcile.apply import ApplyReport, Progress, execute
-from reconcile.client.reader import Lookup, Reader
+from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
@@ -51,7 +51,7 @@ async def make_plan(inventory: Inventory, target: targets.Target, reader: Reader
     return Planned(inventory, plan, to_json(plan), state, lookup)
 
 
-def _scope_name(scope: targets.ScopeRef) -> str:
+def _scope_name(scope: ScopeRef) -> str:
     entity, project, collection = scope
     where = f"{entity}/{project}"
     return f"collection {collection} in {where}" if collection else f"project {where}"

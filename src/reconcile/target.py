@@ -16,13 +16,13 @@ from pathlib import Path
 
 import httpx
 
+from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.errors import ServerError, UsageError
 from reconcile.model import REGISTRY_PREFIX, Inventory
 
 DEFAULT_DB = Path(".reconcile/server.db")
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-ScopeRef = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def scopes_of(inventory: Inventory) -> list[ScopeRef]:
     return sorted(found, key=lambda s: (s[0], s[1], s[2] or ""))
 
 
-def prepare_embedded(target: Target, inventory: Inventory, missing: Iterable[ScopeRef]) -> None:
+def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[ScopeRef]) -> None:
     """Create the teams, projects and collections the inventory names (embedded only)."""
     from reconcile.server import admin
     from reconcile.server.db import Database
@@ -126,7 +126,7 @@ def prepare_embedded(target: Target, inventory: Inventory, missing: Iterable[Sco
         for auto in inventory.automations:
             if auto.action.kind == "slack":
                 admin.ensure_slack_integration(db, auto.entity, auto.action.params["channel"])
-        for entity, project, collection in missing:
+        for entity, project, collection in scopes:
             if project.startswith(REGISTRY_PREFIX):
                 admin.ensure_registry(db, entity, project)
             else:
