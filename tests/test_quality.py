@@ -22,6 +22,12 @@ FORBIDDEN = {
     "loader": {"schema", "semantics", "build", "inventory", "cli"},
     "schema": {"semantics", "build", "inventory", "cli"},
     "semantics": {"inventory", "cli"},
+    "normalize": {"loader", "inventory", "client", "server", "cli"},
+    "wire": {"loader", "inventory", "client", "server", "cli"},
+    "plan": {"loader", "inventory", "client", "server", "cli", "target"},
+    "apply": {"loader", "inventory", "client", "server", "cli", "target"},
+    "export": {"loader", "inventory", "client", "server", "cli"},
+    "client": {"loader", "inventory", "server", "cli", "session", "target"},
 }
 
 
