@@ -195,3 +195,34 @@ def test_missing_secret_values_stop_apply_before_any_change(
     assert result.exit_code == 2
     assert "TRACKER_TOKEN (for secret ml-platform/TRACKER_TOKEN)" in result.output
     assert json.loads(run("plan", "--format", "json").output)["summary"]["create"] == 23
+
+
+def test_db_chooses_the_embedded_database(workdir: Path) -> None:
+    result = run("plan", "--db", "elsewhere/server.db", "--detailed-exitcode")
+    assert result.exit_code == 2
+    assert (workdir / "elsewhere/server.db").is_file()
+    assert not (workdir / ".reconcile").exists()
+
+
+def test_db_and_a_server_url_do_not_mix(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "a" * 40)
+    result = CliRunner().invoke(cli, ["plan", "--db", "x.db", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "--db selects the embedded server" in result.output
+
+
+def test_export_never_overwrites_a_file(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    (workdir / "exported").mkdir()
+    (workdir / "exported/ml-platform.yaml").write_text("# mine\n", "utf-8")
+    args = ["export", "--entity", "ml-platform", "--out", "exported", "--adopt"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "exported/ml-platform.yaml exists; choose another --out folder" in result.output
+    assert (workdir / "exported/ml-platform.yaml").read_text("utf-8") == "# mine\n"
+
+
+def test_unlock_when_nothing_is_locked(workdir: Path) -> None:
+    assert run("plan").exit_code == 0  # creates the embedded server and its team
+    result = run("unlock", "--entity", "ml-platform")
+    assert (result.exit_code, result.output) == (0, "entity ml-platform is not locked\n")

@@ -293,10 +293,10 @@ def export_command(
 ) -> None:
     """Write the server's objects of an entity as inventory YAML."""
     target = targets.choose(server, db, os.environ)
-    state, adopted = asyncio.run(session.export(target, entity, adopt=adopt))
     path = out / f"{entity}.yaml"
-    if path.exists():
+    if path.exists():  # checked before anything is read or adopted
         raise UsageError(f"{path} exists; choose another --out folder")
+    state, adopted = asyncio.run(session.export(target, entity, adopt=adopt))
     out.mkdir(parents=True, exist_ok=True)
     schema_ref = os.path.relpath(Path("schema/inventory.schema.json").resolve(), out.resolve())
     path.write_text(export.render(entity, state, schema_ref), encoding="utf-8")
