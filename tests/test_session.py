@@ -213,6 +213,7 @@ def test_db_and_a_server_url_do_not_mix(workdir: Path, monkeypatch: pytest.Monke
 
 def test_export_never_overwrites_a_file(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
+    asyncio.run(_strip_markers(Target(None, db=workdir / ".reconcile/server.db")))
     (workdir / "exported").mkdir()
     (workdir / "exported/ml-platform.yaml").write_text("# mine\n", "utf-8")
     args = ["export", "--entity", "ml-platform", "--out", "exported", "--adopt"]
@@ -220,6 +221,8 @@ def test_export_never_overwrites_a_file(workdir: Path) -> None:
     assert result.exit_code == 2
     assert "exported/ml-platform.yaml exists; choose another --out folder" in result.output
     assert (workdir / "exported/ml-platform.yaml").read_text("utf-8") == "# mine\n"
+    still = json.loads(run("plan", "--format", "json").output)
+    assert len(still["conflicts"]) == 18  # nothing was adopted either
 
 
 def test_unlock_when_nothing_is_locked(workdir: Path) -> None:
