@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from reconcile import session
 from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.errors import ServerError
+from reconcile.inventory import load_inventory
+from reconcile.target import Target, connect, scopes_of
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 
 
 def _reader(answer: Any) -> Reader:
@@ -21,7 +27,7 @@ def _reader(answer: Any) -> Reader:
         return httpx.Response(200, json=answer(json.loads(request.content)["query"]))
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="http://x")
-    return Reader(Transport(client, RetryPolicy(scale=0.0)))
+    return Reader(Transport(client, RetryPolicy(scale=0.0)), entity_triggers=True)
 
 
 def _page(name: str) -> dict[str, Any]:
@@ -50,3 +56,30 @@ def test_graphql_errors_fail_the_read() -> None:
 
     with pytest.raises(ServerError, match="permission denied"):
         asyncio.run(_reader(answer).read(["team"], []))
+
+
+def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    inventory = load_inventory([str(EXAMPLES)])
+    env = {s.from_env: "value" for s in inventory.secrets}
+    _, report = asyncio.run(
+        session.apply(inventory, Target(None, db=db), fingerprint=None, env=env)
+    )
+    assert report.ok
+
+    async def both() -> tuple[Any, Any, bool]:
+        async with connect(Target(None, db=db)) as transport:
+            scopes = scopes_of(inventory)
+            modern = Reader(transport)
+            state, _ = await modern.read(inventory.entities, scopes)
+            legacy_state, _ = await Reader(transport, entity_triggers=False).read(
+                inventory.entities, scopes
+            )
+            return state, legacy_state, await modern.entity_triggers()
+
+    state, legacy_state, detected = asyncio.run(both())
+    assert detected is True  # the embedded server announces QUERY_AUTOMATIONS_ON_ENTITY
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 11
+    assert sorted(legacy_state.resources, key=lambda r: r.key) == sorted(
+        state.resources, key=lambda r: r.key
+    )

@@ -49,6 +49,25 @@ query GetEntityAutomations($entity: String!, $cursor: String, $perPage: Int) {
     + TRIGGER_FIELDS
 )
 
+SERVER_FEATURES = """
+query ServerFeaturesQuery { serverInfo { features { name isEnabled } } }
+"""
+
+# Servers without QUERY_AUTOMATIONS_ON_ENTITY list triggers only per project.
+ENTITY_TRIGGERS_LEGACY = (
+    """
+query GetEntityAutomationsLegacy($entity: String!, $cursor: String, $perPage: Int) {
+  entity(name: $entity) {
+    projects(after: $cursor, first: $perPage) {
+      pageInfo { endCursor hasNextPage }
+      edges { node { __typename triggers { ...TriggerFields } } }
+    }
+  }
+}
+"""
+    + TRIGGER_FIELDS
+)
+
 TRIGGER_BY_NAME = (
     """
 query GetEntityAutomationByName($entity: String!, $filters: JSONString) {

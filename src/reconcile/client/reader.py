@@ -21,6 +21,7 @@ from reconcile.ownership import LOCK_NAME
 from reconcile.wire import decode_action, decode_event
 
 ScopeRef = tuple[str, str, str | None]  # entity, project, collection
+ENTITY_TRIGGERS_FEATURE = "QUERY_AUTOMATIONS_ON_ENTITY"
 
 
 @dataclass
@@ -44,9 +45,13 @@ class Lookup:
 class Reader:
     """Reads state through a Transport; `concurrency` bounds the requests in flight."""
 
-    def __init__(self, transport: Transport, concurrency: int = 8) -> None:
+    def __init__(
+        self, transport: Transport, concurrency: int = 8, entity_triggers: bool | None = None
+    ) -> None:
         self.transport = transport
         self._gate = asyncio.Semaphore(concurrency)
+        # Whether the server lists triggers per entity; None: ask it (its feature flags).
+        self._entity_triggers = entity_triggers
 
     async def _run(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with self._gate:
@@ -72,7 +77,7 @@ class Reader:
         integrations, secrets, triggers = await asyncio.gather(
             self._pages(ops.INTEGRATIONS, entity, ("entity", "integrations")),
             self._run(ops.SECRETS, {"entity": entity}),
-            self._pages(ops.ENTITY_TRIGGERS, entity, ("entity", "triggers")),
+            self._triggers(entity),
         )
         webhooks = []
         for node in integrations:
@@ -124,8 +129,27 @@ class Reader:
                 return dict(node)
         return None
 
+    async def entity_triggers(self) -> bool:
+        """Whether the server lists an entity's triggers directly (else per project)."""
+        if self._entity_triggers is None:
+            data = await self._run(ops.SERVER_FEATURES, {})
+            features = ((data.get("serverInfo") or {}).get("features")) or []
+            self._entity_triggers = any(
+                f.get("name") == ENTITY_TRIGGERS_FEATURE and f.get("isEnabled") for f in features
+            )
+        return self._entity_triggers
+
+    async def _triggers(self, entity: str) -> list[dict[str, Any]]:
+        if await self.entity_triggers():
+            return await self._pages(ops.ENTITY_TRIGGERS, entity, ("entity", "triggers"))
+        projects = await self._pages(ops.ENTITY_TRIGGERS_LEGACY, entity, ("entity", "projects"))
+        return [trigger for project in projects for trigger in project.get("triggers") or []]
+
     async def find_trigger(self, entity: str, name: str) -> dict[str, Any] | None:
         """One trigger of the entity by name (W&B's `filters` argument), or None."""
+        if not await self.entity_triggers():
+            found = [t for t in await self._triggers(entity) if t.get("name") == name]
+            return dict(found[0]) if found else None
         variables = {"entity": entity, "filters": filters_by_name(name)}
         data = await self._run(ops.TRIGGER_BY_NAME, variables)
         edges = ((data.get("entity") or {}).get("triggers") or {}).get("edges") or []

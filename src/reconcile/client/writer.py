@@ -29,7 +29,7 @@ class Writer(Reader):
     """A Reader that can also change the server, one change per call."""
 
     def __init__(self, reader: Reader, lookup: Lookup, secrets: Mapping[ResourceKey, str]) -> None:
-        super().__init__(reader.transport)
+        super().__init__(reader.transport, entity_triggers=reader._entity_triggers)
         self._gate = reader._gate
         self.lookup = lookup
         self._values = secrets
