@@ -377,3 +377,15 @@ case(
     "url-with-fragment",
     auto(GOOD).replace("https://example.com/hook", "https://example.com/hook#x"),
 )
+case(
+    "schema-and-semantic-mistakes-in-one-automation",
+    auto(
+        GOOD.replace("  then:", "  enabled: yes\n  then:")
+        .replace("^production$", "'(?=prod)'")
+        .replace("{to: hook}", "{to: hook, payload: {t: '${tag}'}}")
+    ),
+)
+case(
+    "unknown-key-and-missing-webhook",
+    auto(GOOD.replace("  then:", "  labels: [a]\n  then:").replace("{to: hook}", "{to: nope}")),
+)

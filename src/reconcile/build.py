@@ -25,6 +25,17 @@ from reconcile.model import (
 )
 
 KINDS = ("secrets", "webhooks", "automations")
+# Fields other checks build on; a resource with one of them broken is not checked further.
+ESSENTIAL = {
+    "secrets": {"name", "entity"},
+    "webhooks": {"name", "entity", "url", "access_token", "secret"},
+    "automations": {"name", "entity", "scope", "when", "then"},
+}
+REQUIRED = {
+    "secrets": ("name",),
+    "webhooks": ("name", "url"),
+    "automations": ("name", "scope", "when", "then"),
+}
 NOUNS: dict[str, Kind] = {"secrets": "secret", "webhooks": "webhook", "automations": "automation"}
 COMPARATORS = ("above", "below", "at_least", "at_most")
 
@@ -58,6 +69,11 @@ def items(documents: list[Document]) -> Iterator[Item]:
                     entity = entry.get("entity", default)
                     origin = Origin(document.path, (kind, index))
                     yield Item(kind, entry, origin, entity if isinstance(entity, str) else None)
+
+
+def complete(item: Item) -> bool:
+    """Whether every required field is there (the schema reported any that are not)."""
+    return all(name in item.data for name in REQUIRED[item.kind])
 
 
 def missing_entity(item: Item) -> Finding:

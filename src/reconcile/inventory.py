@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from reconcile import build, schema, semantics
 from reconcile.errors import InvalidInventory, Issue
@@ -31,13 +32,12 @@ def load_inventory(paths: Sequence[str] = DEFAULT_PATHS) -> Inventory:
 def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
     """Schema and semantic findings of loaded documents, and the model of the valid parts."""
     findings: list[Finding] = []
-    broken: set[tuple[str, Pointer]] = set()
+    # The fields of each resource that failed the schema; None: the resource (or file) is lost.
+    broken: dict[tuple[str, Pointer], set[str] | None] = {}
     for document in documents:
         for finding in schema.check(document):
             findings.append(finding)
-            # A finding breaks its resource; one above resource level breaks the file.
-            scope = finding.pointer[:2] if len(finding.pointer) >= 2 else ()
-            broken.add((document.path, scope))
+            _mark(broken, document.path, finding.pointer)
     names = semantics.Names()
     valid: list[build.Item] = []
     for item in build.items(documents):
@@ -46,11 +46,46 @@ def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
             continue
         if isinstance(item.data.get("name"), str):
             names.add(ResourceKey(item.noun, item.entity, item.data["name"]), item.origin)
-        if not {(item.origin.path, item.origin.pointer), (item.origin.path, ())} & broken:
-            valid.append(item)
+        usable = _usable(item, broken)
+        if usable is not None:
+            valid.append(usable)
     inventory = _build(valid)
     findings.extend(semantics.check(inventory, names))
     return inventory, findings
+
+
+def _mark(broken: dict[tuple[str, Pointer], set[str] | None], path: str, pointer: Pointer) -> None:
+    if len(pointer) < 2:  # above resource level: the whole file
+        broken[(path, ())] = None
+        return
+    key = (path, pointer[:2])
+    if len(pointer) < 3:
+        broken[key] = None
+        return
+    fields = broken.setdefault(key, set())
+    if fields is not None:
+        fields.add(str(pointer[2]))
+
+
+def _usable(
+    item: build.Item, broken: dict[tuple[str, Pointer], set[str] | None]
+) -> build.Item | None:
+    """The item to check semantically: itself, or without fields the schema refused.
+
+    Only fields nothing else depends on are left out (`enabled`, a typo'd key, ...), so
+    a mistake there does not hide the rest of the resource's problems.
+    """
+    if (item.origin.path, ()) in broken:
+        return None
+    key = (item.origin.path, item.origin.pointer)
+    if key not in broken:
+        return item
+    fields = broken[key]
+    if fields is None or fields & build.ESSENTIAL[item.kind]:
+        return None
+    data = {name: value for name, value in item.data.items() if name not in fields}
+    trimmed = replace(item, data=data)
+    return trimmed if build.complete(trimmed) else None
 
 
 def _build(items: list[build.Item]) -> Inventory:
