@@ -37,7 +37,6 @@ REQUIRED = {
     "automations": ("name", "scope", "when", "then"),
 }
 NOUNS: dict[str, Kind] = {"secrets": "secret", "webhooks": "webhook", "automations": "automation"}
-COMPARATORS = ("above", "below", "at_least", "at_most")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ _ARTIFACT_PARAMS: dict[str, dict[str, None]] = {
     "tag_added": {"tag": None},
     "artifact_created": {},
 }
-ACTION_TYPES = {"webhook": "GENERIC_WEBHOOK", "slack": "NOTIFICATION", "no_op": "NO_OP"}
 
 
 def _upper(value: str | None) -> str | None:
