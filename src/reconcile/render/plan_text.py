@@ -56,6 +56,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     for title, rows in (
         ("Conflicts (nothing will be applied until they are resolved)", plan["conflicts"]),
         ("Protected (kept although removed from the inventory)", plan["protected"]),
+        ("Kept (removed from the inventory, but still in use)", plan.get("kept", [])),
         ("Unmanaged (on the server, not managed by reconcile, left alone)", plan["unmanaged"]),
     ):
         if rows:
@@ -63,6 +64,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             for row in rows:
                 note = f": {row['message']}" if "message" in row else ""
                 lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
+    if plan.get("not_considered"):
+        lines.extend(["", not_considered(plan["not_considered"])])
     if plan["requires_force"]:
         lines.extend(
             [
@@ -72,3 +75,12 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             ]
         )
     return lines
+
+
+def not_considered(count: int) -> str:
+    objects = "object" if count == 1 else "objects"
+    return (
+        f"Not considered: {count} managed {objects} on the server that the paths given do "
+        "not declare. The paths are only part of the inventory (automations/), so nothing "
+        "is deleted; plan the whole inventory to delete what it no longer declares."
+    )
