@@ -107,11 +107,13 @@ def check_reviewed(
     """
     live = planned.document["fingerprint"]
     if fingerprint is not None and not live.startswith(fingerprint.lower()):
-        shown = "\n".join(f"  {line}" for line in plandiff.differences(reviewed, planned.document))
+        lines = [f"reviewed fingerprint: {fingerprint}", f"live fingerprint:     {live}"]
+        if reviewed is None:
+            lines.append("(apply --plan FILE, with the reviewed plan, also shows what differs)")
+        lines += plandiff.differences(reviewed, planned.document)
         raise PlanRefused(
-            f"the plan has changed since it was reviewed: the reviewed plan's fingerprint is "
-            f"{fingerprint}, the live plan's is {live}; nothing was applied: plan again and "
-            "review the new plan" + (f". What differs:\n{shown}" if shown else "")
+            "the plan has changed since it was reviewed; nothing was applied. Plan again "
+            "and review the new plan.\n" + "\n".join(f"  {line}" for line in lines)
         )
     if planned.plan.conflicts:
         keys = ", ".join(str(key) for key, _ in planned.plan.conflicts)
