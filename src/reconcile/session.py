@@ -59,10 +59,10 @@ async def make_plan(
 
 def _scope_name(scope: ScopeRef) -> str:
     entity, project, collection = scope
-    where = f"{entity}/{project}"
+    where = f"project {entity}/{project}"
     if project.startswith(REGISTRY_PREFIX):
-        where = f"{entity}/registry {project[len(REGISTRY_PREFIX) :]}"
-    return f"collection {collection} in {where}" if collection else f"project {where}"
+        where = f"registry {entity}/{project[len(REGISTRY_PREFIX) :]}"
+    return f"collection {collection} in {where}" if collection else where
 
 
 def _creating(scope: ScopeRef) -> str:
