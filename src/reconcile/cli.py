@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 
 import click
 
-from reconcile import __version__, export, project, session
+from reconcile import __version__, export, export_target, project, session
 from reconcile import target as targets
 from reconcile.errors import InvalidInventory, ReconcileError, UsageError
 from reconcile.inventory import load_inventory
+from reconcile.model import ResourceKey
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
@@ -309,28 +310,47 @@ class _Bar:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("automations"),
-    show_default=True,
-    help="Folder to write ENTITY.yaml into.",
+    help="Folder to write ENTITY.yaml into [default: the project's automations/].",
 )
 @click.option("--adopt", is_flag=True, help="Stamp the ownership marker on what is exported.")
 def export_command(
-    server: str | None, db: Path | None, entity: str, out: Path, adopt: bool
+    server: str | None, db: Path | None, entity: str, out: Path | None, adopt: bool
 ) -> None:
-    """Write the server's objects of an entity as inventory YAML."""
+    """Write the server's objects of an entity as inventory YAML.
+
+    Objects the inventory written to already declares are left out, and nothing is
+    written (or adopted) unless the inventory still validates with the new file.
+    """
     target = targets.choose(server, db, os.environ)
-    path = out / f"{entity}.yaml"
-    if path.exists():  # checked before anything is read or adopted
-        raise UsageError(f"{path} exists; choose another --out folder")
-    state, adopted = asyncio.run(session.export(target, entity, adopt=adopt))
-    out.mkdir(parents=True, exist_ok=True)
-    schema_ref = os.path.relpath(Path("schema/inventory.schema.json").resolve(), out.resolve())
-    path.write_text(export.render(entity, state, schema_ref), encoding="utf-8")
-    click.echo(f"wrote {path}")
+    root = project.find_root()
+    place = export_target.destination(out or project.inventory_dir(root), entity, root)
+    state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
+    keys = export.exported(entity, state, place.declared)
+    declared = [str(r.key) for r in state.resources if r.key in place.declared]
+    if declared:
+        shown = project.shown(place.joins)
+        click.echo(f"not exported (already declared in {shown}/): " + ", ".join(declared), err=True)
+    if not keys:
+        click.echo(f"nothing to write: {project.shown(place.joins)}/ declares it all")
+        return
+    export_target.check(place, export.render(entity, state, place.schema_ref, place.declared))
+    adopted: list[ResourceKey] = []
+    if adopt:
+        state, adopted = asyncio.run(session.export(target, entity, adopt=True))
+    place.path.parent.mkdir(parents=True, exist_ok=True)
+    text = export.render(entity, state, place.schema_ref, place.declared)
+    place.path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {project.shown(place.path)}")
     if adopted:
         click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
     for name in export.skipped(entity, state):
         click.echo(f"not exported (not expressible in the inventory): automation {name}", err=True)
+    if place.schema_ref is None:
+        click.echo(
+            f"no {export_target.SCHEMA} in the project, so no schema modeline: "
+            f"`reconcile schema > {export_target.SCHEMA}` gives editors the schema",
+            err=True,
+        )
 
 
 @cli.command()
