@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from reconcile.cli import cli
+from reconcile.client import operations as ops
 from reconcile.schema import schema_text
+from reconcile.target import Target, connect
 from tests import test_session
 from tests.test_session import run
 
@@ -77,3 +81,27 @@ def test_export_refuses_to_join_an_invalid_inventory(workdir: Path) -> None:
         "fix it, or export to another --out folder\n",
     )
     assert not (workdir / "exported/ml-platform.yaml").exists()
+
+
+def test_export_writes_and_adopts_nothing_that_would_not_validate(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    asyncio.run(_hand_made_webhook(Target(None, db=workdir / ".reconcile/server.db")))
+    args = ["export", "--entity", "ml-platform", "--out", "exported", "--adopt"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-2:] == [
+        "error: not writing exported/ml-platform.yaml: the inventory would not validate with it:",
+        "exported/ml-platform.yaml:27:8: webhooks[3].url: plain http is allowed only for "
+        "loopback hosts; use https for 'example.com'",
+    ]
+    assert not (workdir / "exported").exists()
+    plan = json.loads(run("plan", "--format", "json").output)
+    assert plan["unmanaged"] == [{"kind": "webhook", "entity": "ml-platform", "name": "legacy"}]
+
+
+async def _hand_made_webhook(target: Target) -> None:
+    """A webhook made outside reconcile, with a URL the inventory does not accept."""
+    async with connect(target) as transport:
+        url = "http://example.com/legacy"
+        fields = {"entityName": "ml-platform", "name": "legacy", "urlEndpoint": url}
+        await transport.execute(ops.CREATE_WEBHOOK, {"input": fields})
