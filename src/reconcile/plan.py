@@ -107,19 +107,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
             change = _update(resource.key, canonical(remote.value), after, old_name)
             if change is not None:
                 changes.append(change)
-    unmanaged, protected, doomed = [], [], []
-    outside = 0
-    for remote in state.resources:
-        if remote.key in matcher.used:
-            continue
-        if not remote.managed:
-            unmanaged.append(remote.key)
-        elif not whole:
-            outside += 1
-        elif remote.protected:
-            protected.append(remote.key)
-        else:
-            doomed.append(remote)
+    unmanaged, protected, doomed, outside = _undeclared(state, matcher.used, whole)
     kept = still_used(state, matcher.used, doomed)
     changes.extend(
         Change("delete", r.key, before=canonical(r.value)) for r in doomed if r.key not in kept
@@ -134,6 +122,26 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         tuple(sorted(kept.items())),
         outside,
     )
+
+
+def _undeclared(
+    state: State, used: set[ResourceKey], whole: bool
+) -> tuple[list[ResourceKey], list[ResourceKey], list[Remote], int]:
+    """What the inventory does not declare: unmanaged, protected, to delete, not considered."""
+    unmanaged, protected, doomed = [], [], []
+    outside = 0
+    for remote in state.resources:
+        if remote.key in used:
+            continue
+        if not remote.managed:
+            unmanaged.append(remote.key)
+        elif not whole:
+            outside += 1
+        elif remote.protected:
+            protected.append(remote.key)
+        else:
+            doomed.append(remote)
+    return unmanaged, protected, doomed, outside
 
 
 def still_used(
