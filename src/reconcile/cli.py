@@ -343,9 +343,13 @@ def export_command(
     click.echo(f"wrote {project.shown(place.path)}")
     if adopted:
         click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
-    for name in export.skipped(entity, state):
+    _export_notes(export.skipped(entity, state), place.schema_ref is None)
+
+
+def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
+    for name in inexpressible:
         click.echo(f"not exported (not expressible in the inventory): automation {name}", err=True)
-    if place.schema_ref is None:
+    if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "
             f"`reconcile schema > {export_target.SCHEMA}` gives editors the schema",
