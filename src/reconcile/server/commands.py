@@ -121,20 +121,19 @@ def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str)
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port (port 0: any free one); one clear error if it cannot be."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    """A socket bound to host:port (port 0: any free one); one clear error if it cannot be.
+
+    IPv6 when the host has a colon, as uvicorn decides when it binds by itself.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
+        sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {error.strerror or error}"
-        ) from None
+        reason = error.strerror or str(error)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
     return sock
 
 
