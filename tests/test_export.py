@@ -48,7 +48,7 @@ def test_export_of_what_is_all_declared_writes_nothing(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     result = run("export", "--entity", "ml-platform")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "nothing to write: automations/ declares it all"
+    assert result.output == "nothing to write: automations/ already declares all 23 objects\n"
     assert not (workdir / "automations/ml-platform.yaml").exists()
     assert run("validate").exit_code == 0
 

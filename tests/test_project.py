@@ -26,7 +26,7 @@ def test_a_part_of_the_inventory_never_plans_a_delete(workdir: Path) -> None:
     assert plan["not_considered"] == 22  # all 23 managed objects but the one in the file
     text = run("plan", part).output
     assert text.splitlines()[1:] == [
-        "No changes. The server matches the inventory.",
+        "No changes. The server matches the part of the inventory planned.",
         "",
         "Not considered: 22 managed objects on the server that the paths given do not "
         "declare. The paths are only part of the inventory (automations/), so nothing is "

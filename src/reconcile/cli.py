@@ -327,12 +327,12 @@ def export_command(
     state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
     keys = export.exported(entity, state, place.declared)
     declared = [str(r.key) for r in state.resources if r.key in place.declared]
-    if declared:
-        shown = project.shown(place.joins)
-        click.echo(f"not exported (already declared in {shown}/): " + ", ".join(declared), err=True)
+    joins = project.shown(place.joins)
     if not keys:
-        click.echo(f"nothing to write: {project.shown(place.joins)}/ declares it all")
+        click.echo(f"nothing to write: {joins}/ already declares all {len(declared)} objects")
         return
+    if declared:
+        click.echo(f"not exported (already declared in {joins}/): " + ", ".join(declared), err=True)
     export_target.check(place, export.render(entity, state, place.schema_ref, place.declared))
     adopted: list[ResourceKey] = []
     if adopt:

@@ -34,6 +34,8 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
 def summary(plan: dict[str, Any]) -> str:
     counts = plan["summary"]
     if not any(counts.values()):
+        if plan.get("not_considered"):
+            return "No changes. The server matches the part of the inventory planned."
         return "No changes. The server matches the inventory."
     return (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
