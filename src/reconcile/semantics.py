@@ -14,6 +14,7 @@ from reconcile.events import EVENTS, variable_owner
 from reconcile.loader import Finding, Pointer
 from reconcile.model import Automation, Inventory, Origin, ResourceKey, Secret, Webhook
 from reconcile.ownership import LOCK_NAME
+from reconcile.runtime.variables import secret_variables
 from reconcile.schema import human_path
 
 
@@ -230,12 +231,7 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
 
 
 def _granted(hook: Webhook | None) -> set[str]:
-    if hook is None:
-        return set()
-    names = {hook.secret} if hook.secret else set()
-    if hook.access_token:
-        names.add("ACCESS_TOKEN")
-    return names
+    return set(secret_variables(hook))
 
 
 def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:
