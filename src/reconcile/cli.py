@@ -370,6 +370,12 @@ def unlock(server: str | None, db: Path | None, entity: str) -> None:
         click.echo(f"removed the lock of entity {entity}, held by {held_by}")
 
 
+from reconcile.cli_runtime import COMMANDS as _RUNTIME_COMMANDS  # noqa: E402
+
+for _command in _RUNTIME_COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -89,7 +89,9 @@ class Policy:
                 networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
             except ValueError:
                 if "/" in text or any(c.isspace() for c in text):
-                    raise ValueError(f"{entry!r} is neither an address, a CIDR range nor a host") from None
+                    raise ValueError(
+                        f"{entry!r} is neither an address, a CIDR range nor a host"
+                    ) from None
                 hosts.add(text.lower().rstrip("."))
         return cls(tuple(networks), frozenset(hosts), anywhere)
 
@@ -113,7 +115,9 @@ class Policy:
                     "unless allow-listed"
                 )
         if scheme != "https" and not all(self._listed(ip) for ip in addresses):
-            return f"plain http to {host}: deliveries use https unless the destination is allow-listed"
+            return (
+                f"plain http to {host}: deliveries use https unless the destination is allow-listed"
+            )
         return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -197,14 +197,11 @@ class _Checker:
         entity = self.text(raw, "entity", required=True)
         project, registry = self._place(raw)
         values = self._artifact_part(raw, kind) if kind in ARTIFACT_TYPES else self._run_part(raw)
-        common = {
-            "id": self.text(raw, "id"),
-            "author": self.text(raw, "author"),
-        }
-        if self.problems:
+        event_id, author = self.text(raw, "id"), self.text(raw, "author")
+        if self.problems or entity is None or project is None:
             return None
-        assert entity is not None and project is not None
-        return IncomingEvent(kind, entity, project, registry=registry, **common, **values)
+        event = IncomingEvent(kind, entity, project, event_id, registry, author=author)
+        return replace(event, **values)
 
     def _keys(self, raw: dict[str, Any], kind: str) -> None:
         allowed = _COMMON | _KEYS[kind]
@@ -239,7 +236,7 @@ class _Checker:
             return None
         for name in sorted(set(raw) - {"type", "version", "metadata"}, key=str):
             self.fail(f"artifact.{name}", "unknown key (artifact has type, version, metadata)")
-        version = raw.get("version")
+        version: Any = raw.get("version")
         if not _whole(version, MAX_VERSION):
             self.fail("artifact.version", f"must be a whole number >= 0 (got {_show(version)})")
         kind = self.text(raw, "type", prefix="artifact.") or "model"

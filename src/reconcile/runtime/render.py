@@ -56,7 +56,7 @@ def render(
     template = {} if template is None else template
     granted = secret_variables(hook)
     values = event_values(facts)
-    masked = {name: MASK for name in granted}
+    masked = dict.fromkeys(granted, MASK)
     shown = _substitute(template, facts, {**values, **masked})
     if secrets is None:
         return Rendered(shown, shown)

@@ -191,7 +191,10 @@ class Sender:
         error, detail = None, f"HTTP {status}"
         if 300 <= status < 400:
             where = response.headers.get("location", "nowhere")
-            error, detail = "redirect", f"HTTP {status} to {where[:200]}: redirects are not followed"
+            error, detail = (
+                "redirect",
+                f"HTTP {status} to {where[:200]}: redirects are not followed",
+            )
         elif not 200 <= status < 300:
             error = "status"
         excerpt = data[: self.limits.excerpt].decode("utf-8", "replace")

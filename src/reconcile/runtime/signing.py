@@ -58,7 +58,9 @@ class Credentials:
     secret: str | None = None
 
 
-def headers(credentials: Credentials, body: bytes, message_id: str, timestamp: int) -> list[tuple[str, str]]:
+def headers(
+    credentials: Credentials, body: bytes, message_id: str, timestamp: int
+) -> list[tuple[str, str]]:
     """The exact headers of one attempt, in order (runtime.md, "Delivery")."""
     out = [("Content-Type", "application/json")]
     if credentials.token is not None:

@@ -31,7 +31,14 @@ def body(title: str, message: str, severity: str, context: str = "") -> dict[str
     label, emoji = SEVERITIES.get(severity, SEVERITIES["info"])
     fallback = f"{emoji} {title}" + (f": {message}" if message else "")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(f"{emoji} {title}", HEADER_LIMIT), "emoji": True}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _cut(f"{emoji} {title}", HEADER_LIMIT),
+                "emoji": True,
+            },
+        },
     ]
     if message:
         section = {"type": "mrkdwn", "text": _cut(escape(message), SECTION_LIMIT)}
