@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,8 @@ class FaultServer:
     requests: list[Received] = field(default_factory=list)
     port: int = 0
     retry_after: str = "7"
+    tls: ssl.SSLContext | None = None
+    sni: list[str | None] = field(default_factory=list)
 
     def __enter__(self) -> FaultServer:
         self._ready = threading.Event()
@@ -59,7 +62,9 @@ class FaultServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._serve, self.host, 0)
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
+        server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         async with server:

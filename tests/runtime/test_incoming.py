@@ -68,7 +68,8 @@ VALID: list[Any] = [
 INVALID: list[tuple[Any, str]] = [
     (
         {**ALIAS, "type": "alias_removed"},
-        'events[0].type: must be one of artifact_created, artifact_linked, alias_added, tag_added, run_logged, run_state (got "alias_removed")',
+        "events[0].type: must be one of artifact_created, artifact_linked, alias_added, "
+        'tag_added, run_logged, run_state (got "alias_removed")',
     ),
     (
         {k: v for k, v in ALIAS.items() if k != "alias"},
@@ -125,7 +126,7 @@ INVALID: list[tuple[Any, str]] = [
 def test_valid_events_pass_parser_and_schema(document: Any) -> None:
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     events = parse_document(document)
-    batch = document["events"] if "events" in document else [document]
+    batch = document.get("events", [document])
     assert [e.type for e in events] == [raw["type"] for raw in batch]
     assert [e.as_json() for e in events] == [
         {**raw, "run": {"id": raw["run"]["id"], "name": raw["run"].get("name", raw["run"]["id"])}}

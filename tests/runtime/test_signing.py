@@ -66,10 +66,8 @@ def test_standard_webhooks_signature_matches_the_specs_example() -> None:
 
 def test_standard_webhooks_verification_checks_body_id_and_time() -> None:
     body = b'{"a":1}'
-    signed = dict(
-        (k.lower(), v)
-        for k, v in signing.headers(Credentials(secret="s3cret"), body, "msg_9", 1000)
-    )
+    made = signing.headers(Credentials(secret="s3cret"), body, "msg_9", 1000)
+    signed = {k.lower(): v for k, v in made}
     assert signing.verify_standard("s3cret", body, signed, now=1000.0) is None
     assert signing.verify_standard("s3cret", body + b" ", signed, now=1000.0) == (
         "webhook-signature does not match the body"

@@ -109,7 +109,7 @@ class Policy:
         for ip in addresses:
             kind = kind_of(ip)
             if kind is not None and not self._listed(ip):
-                shown = host if host == str(ip) else f"{host} resolves to {ip}"
+                shown = host if _literal(host) == ip else f"{host} resolves to {ip}"
                 return (
                     f"{shown}, a {kind} address: deliveries go to public addresses only, "
                     "unless allow-listed"
@@ -118,6 +118,13 @@ class Policy:
             return (
                 f"plain http to {host}: deliveries use https unless the destination is allow-listed"
             )
+        return None
+
+
+def _literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
         return None
 
 
