@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 SLOW_STEP = 0.05
 SLOW_LIMIT = 600  # steps: every slow answer ends by itself within 30 s
-HUGE = 4 * 1024 * 1024
+HUGE = 64 * 1024 * 1024
 
 
 @dataclass
@@ -36,6 +36,7 @@ class FaultServer:
     retry_after: str = "7"
     tls: ssl.SSLContext | None = None
     sni: list[str | None] = field(default_factory=list)
+    huge_sent: int = 0
 
     def __enter__(self) -> FaultServer:
         self._ready = threading.Event()
@@ -96,7 +97,7 @@ class FaultServer:
             "/drip": self._drip,
             "/redirect": _status(302, b"", f"Location: {self.url('/target')}\r\n"),
             "/reset": _reset,
-            "/huge": _huge,
+            "/huge": self._huge,
         }
 
     async def _hang(self, writer: asyncio.StreamWriter) -> bool:
@@ -117,6 +118,15 @@ class FaultServer:
             await writer.drain()
             await asyncio.sleep(SLOW_STEP)
         return False
+
+    async def _huge(self, writer: asyncio.StreamWriter) -> bool:
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode())
+        chunk = b"y" * 65536
+        for _ in range(HUGE // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()  # raises once the client has closed the connection
+            self.huge_sent += len(chunk)
+        return True
 
     async def _drip(self, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
@@ -165,12 +175,3 @@ async def _reset(writer: asyncio.StreamWriter) -> bool:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
     return False
-
-
-async def _huge(writer: asyncio.StreamWriter) -> bool:
-    writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode())
-    chunk = b"y" * 65536
-    for _ in range(HUGE // len(chunk)):
-        writer.write(chunk)
-        await writer.drain()
-    return True

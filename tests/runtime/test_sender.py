@@ -14,7 +14,7 @@ from reconcile.runtime import signing
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.sender import MAX_READ, Limits, Outcome, Sender
 from tests.runtime.certs import make_tls
-from tests.runtime.faults import FaultServer
+from tests.runtime.faults import HUGE, FaultServer
 
 LOOPBACK = Policy.of(["127.0.0.1"])
 DEADLINE = 0.5
@@ -122,6 +122,8 @@ def test_r6_at_most_64_kib_of_an_answer_is_read(faults: FaultServer) -> None:
     outcome = send(faults.url("/huge"))
     assert (outcome.status, outcome.received, len(outcome.excerpt)) == (200, MAX_READ, 1024)
     assert outcome.excerpt == "y" * 1024
+    # The sender closed the connection instead of reading on: most of the body was never sent.
+    assert faults.huge_sent < HUGE // 4
 
 
 def test_a_reset_connection_is_a_retryable_failure(faults: FaultServer) -> None:
