@@ -28,6 +28,7 @@ FORBIDDEN = {
     "apply": {"loader", "inventory", "client", "server", "cli", "target"},
     "export": {"loader", "inventory", "client", "server", "cli"},
     "client": {"loader", "inventory", "server", "cli", "session", "target"},
+    "runtime": {"loader", "inventory", "server", "client", "cli", "session", "target"},
 }
 
 
