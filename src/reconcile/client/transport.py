@@ -15,8 +15,8 @@ import base64
 import logging
 import random
 import ssl
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
