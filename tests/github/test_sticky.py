@@ -85,9 +85,12 @@ def test_a_plan_too_long_for_github_is_cut_with_a_pointer_to_the_artifact(
         for index in range(400)
     ]
     document = variant(base, changes=many)
-    assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
+    heading = "A heading longer than any one resource's block. " * 60
+    args = ("--plan", str(save(document)), "--pr", "7", "--heading", heading)
+    assert run("github", "comment", *args)[0] == 0
     [comment] = github.state.comments[7]
     body = comment["body"]
+    assert body.splitlines()[1] == heading
     assert len(body) <= BODY_LIMIT
     assert len(body) > BODY_LIMIT - 2_000  # the room is used, not wasted
     assert "**The plan is too long for a comment and was truncated.**" in body
