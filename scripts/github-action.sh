@@ -51,6 +51,7 @@ run_apply() {
     echo "::error::apply needs the reviewed plan: the fingerprint or plan-file input" >&2
     return 2
   fi
+  if [ "${INPUT_FORCE:-false}" = true ]; then how+=(--force); fi
   local report="$work/reconcile-apply.txt" code
   reconcile apply "${paths[@]}" "${server[@]}" "${how[@]}" > "$report" 2>&1
   code=$?

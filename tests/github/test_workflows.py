@@ -218,3 +218,39 @@ def test_the_action_fails_with_an_error_file_or_exit_code_2(
     assert "apply needs the reviewed plan: the fingerprint or plan-file input" in stderr
     code, outputs, stderr = action(runner_env, tmp_path, COMMAND="destroy")
     assert (code, outputs) == (2, {"exit-code": "2"})
+
+
+def test_the_action_passes_its_inputs_as_arguments(
+    runner_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A stand-in `reconcile` that records its arguments, one per line.
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "reconcile").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$RECORD"\n')
+    (stub / "reconcile").chmod(0o755)
+    env = {**runner_env, "PATH": f"{stub}{os.pathsep}{runner_env['PATH']}"}
+    env["RECORD"] = str(tmp_path / "args")
+    inputs = {"PATHS": "teams/a.yaml  teams/b", "SERVER": "https://wandb.example.com"}
+    code, _, _ = action(
+        env, tmp_path, COMMAND="apply", FINGERPRINT="f" * 64, FORCE="true", **inputs
+    )
+    assert code == 0
+    assert (tmp_path / "args").read_text().splitlines() == [
+        "apply",
+        "teams/a.yaml",
+        "teams/b",
+        "--server",
+        "https://wandb.example.com",
+        "--fingerprint",
+        "f" * 64,
+        "--force",
+    ]
+    code, _, _ = action(env, tmp_path, COMMAND="apply", PLAN_FILE="saved.json", FORCE="false")
+    assert (tmp_path / "args").read_text().splitlines() == [
+        "apply",
+        "automations/",
+        "--plan",
+        "saved.json",
+    ]
+    code, _, _ = action(env, tmp_path, COMMAND="validate", PATHS="inv")
+    assert (tmp_path / "args").read_text().splitlines() == ["validate", "inv", "--format", "github"]
