@@ -136,10 +136,12 @@ Answer = tuple[int, Any, dict[str, str]]
 def _route(  # noqa: PLR0917 - one request's parts
     state: State, method: str, path: str, query: dict[str, str], body: Any, base: str
 ) -> Answer:
+    # GitHub Enterprise Server serves the same API below /api/v3.
     prefix = f"/repos/{REPOSITORY}/"
-    if not path.startswith(prefix):
+    inner = path.removeprefix("/api/v3")
+    if not inner.startswith(prefix):
         return 404, {"message": "Not Found"}, {}
-    tail = path.removeprefix(prefix)
+    tail = inner.removeprefix(prefix)
     for pattern, handler in _ROUTES:
         found = re.fullmatch(pattern, f"{method} {tail}")
         if found:

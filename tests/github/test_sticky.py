@@ -218,3 +218,20 @@ def test_no_reviewed_fingerprint_without_a_plan(github: FakeGitHub) -> None:
     )
     code, _, err = run("github", "reviewed-fingerprint", "--sha", "abc")
     assert (code, err) == (2, "error: --sha must be a full 40-digit commit SHA, not 'abc'\n")
+
+
+def test_github_enterprise_servers_api_path_is_kept(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", f"{github.url}/api/v3/")
+    for index in range(150):
+        github.state.add_comment(7, f"remark {index}", login="reviewer")
+    for _ in range(2):
+        assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    assert len(github.state.comments[7]) == 151
+    assert github.state.requests("GET", "/api/v3" + COMMENTS) == 4
+    assert github.state.requests("POST", "/api/v3" + COMMENTS) == 1
+    assert {path for _, path in github.state.log} == {
+        "/api/v3" + COMMENTS,
+        f"/api/v3/repos/acme/inventory/issues/comments/{github.state.comments[7][-1]['id']}",
+    }
