@@ -47,6 +47,7 @@ class State:
     next_number: int = 1
     ticks: int = 0
     login: str = BOT
+    stuck: bool = False  # every Link says the next page is page 1
 
     def now(self) -> str:
         self.ticks += 1
@@ -149,14 +150,15 @@ def _route(  # noqa: PLR0917 - one request's parts
     return 404, {"message": "Not Found"}, {}
 
 
-def _page(items: list[Any], query: dict[str, str], url: str) -> Answer:
+def _page(state: State, items: list[Any], query: dict[str, str], url: str) -> Answer:
     per_page = min(int(query.get("per_page", 30)), 100)
     page = int(query.get("page", 1))
     last = max(1, -(-len(items) // per_page))
     links = []
     rest = {k: v for k, v in query.items() if k != "page"}
     if page < last:
-        links.append(f'<{url}?{urlencode({**rest, "page": page + 1})}>; rel="next"')
+        following = 1 if state.stuck else page + 1
+        links.append(f'<{url}?{urlencode({**rest, "page": following})}>; rel="next"')
         links.append(f'<{url}?{urlencode({**rest, "page": last})}>; rel="last"')
     chunk = items[(page - 1) * per_page : page * per_page]
     return 200, chunk, ({"Link": ", ".join(links)} if links else {})
@@ -169,7 +171,7 @@ def _too_long(body: Any) -> Answer | None:
 
 
 def _list_comments(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
-    return _page(state.comments.get(int(m.group(1)), []), q, url)
+    return _page(state, state.comments.get(int(m.group(1)), []), q, url)
 
 
 def _create_comment(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
@@ -189,7 +191,7 @@ def _update_comment(state: State, m: re.Match[str], q: dict[str, str], b: Any, u
 
 
 def _commit_pulls(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
-    return _page(state.commit_pulls.get(m.group(1), []), q, url)
+    return _page(state, state.commit_pulls.get(m.group(1), []), q, url)
 
 
 def _list_issues(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
@@ -200,7 +202,7 @@ def _list_issues(state: State, m: re.Match[str], q: dict[str, str], b: Any, url:
         if (wanted == "all" or i["state"] == wanted)
         and (label is None or label in [x["name"] for x in i["labels"]])
     ]
-    return _page(found, q, url)
+    return _page(state, found, q, url)
 
 
 def _create_issue(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:

@@ -77,6 +77,15 @@ def test_a_next_page_on_another_host_is_refused(github: FakeGitHub) -> None:
     assert github.state.requests("GET", COMMENTS) == 1
 
 
+def test_a_next_page_that_does_not_advance_is_refused(github: FakeGitHub) -> None:
+    for index in range(250):
+        github.state.add_comment(7, f"c{index}")
+    github.state.stuck = True
+    with pytest.raises(api.GitHubError, match="the next page is one already read; stopped"):
+        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    assert github.state.requests("GET", COMMENTS) == 2
+
+
 def test_server_errors_and_rate_limits_are_retried(github: FakeGitHub) -> None:
     github.state.faults += [
         Fault("GET", COMMENTS, 502),

@@ -118,6 +118,7 @@ class GitHub:
         items: list[Any] = []
         next_url: str | None = url
         query: dict[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
+        seen: set[str] = set()
         for _ in range(MAX_PAGES):
             if next_url is None:
                 return items
@@ -126,7 +127,10 @@ class GitHub:
             if not isinstance(page, list):
                 raise GitHubError(f"GitHub answered GET {url} with something not a list")
             items.extend(page)
+            seen.add(str(response.request.url))
             next_url = self._next(response)
+            if next_url is not None and str(httpx.URL(next_url)) in seen:
+                raise GitHubError(f"GET {url}: the next page is one already read; stopped")
             query = None  # the next link carries its own query
         raise GitHubError(f"GET {url}: more than {MAX_PAGES} pages; stopped")
 
