@@ -342,7 +342,12 @@ def _author_option(command: Any) -> Any:
 
 
 @github_group.command("comment")
-@click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON plan saved by `plan --out`.",
+)
 @click.option(
     "--error",
     "error_file",
@@ -407,7 +412,13 @@ def github_reviewed_fingerprint(sha: str, author: str) -> None:
 
 
 @github_group.command("drift")
-@click.option("--plan", "plan_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--plan",
+    "plan_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON plan saved by `plan --out` from the default branch.",
+)
 @_author_option
 def github_drift(plan_file: Path, author: str) -> None:
     """Open, update or close the drift issue (label reconcile-drift) for a plan."""
