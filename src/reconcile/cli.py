@@ -405,8 +405,11 @@ def github_reviewed_fingerprint(sha: str, author: str) -> None:
     found = asyncio.run(run())
     outputs = os.environ.get("GITHUB_OUTPUT")
     if outputs:
-        with open(outputs, "a", encoding="utf-8") as out:
-            out.write(f"fingerprint={found.fingerprint}\npr={found.number}\n")
+        try:
+            with open(outputs, "a", encoding="utf-8") as out:
+                out.write(f"fingerprint={found.fingerprint}\npr={found.number}\n")
+        except OSError as error:
+            raise UsageError(f"GITHUB_OUTPUT {outputs}: {error.strerror}") from None
     click.echo(f"reviewed on pull request #{found.number}: {found.url}", err=True)
     click.echo(found.fingerprint)
 
