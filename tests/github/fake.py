@@ -269,7 +269,8 @@ class FakeGitHub:
 @contextmanager
 def serving() -> Iterator[FakeGitHub]:
     server = _Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to notice, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
