@@ -185,7 +185,7 @@ def test_the_action_plans_applies_and_plans_again(
         },
     )
     summary = Path(runner_env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert summary.startswith("**Plan: 23 to create, 0 to update, 0 to delete.**\n")
+    assert summary.splitlines()[2] == "**Plan: 23 to create, 0 to update, 0 to delete.**"
 
     code, outputs, _ = action(runner_env, tmp_path, COMMAND="apply", FINGERPRINT="0" * 64)
     assert (code, outputs) == (3, {"exit-code": "3"})

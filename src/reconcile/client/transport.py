@@ -75,8 +75,14 @@ class Transport:
         """The `data` of the answer; raise GraphQLError or Unreachable."""
         body = {"query": document, "variables": variables or {}}
         request = self.client.build_request("POST", "/graphql", json=body)
+        where = str(self.client.base_url).rstrip("/")
         response = await send(
-            self.client, request, self.policy, idempotent=idempotent, on_attempt=self._count
+            self.client,
+            request,
+            self.policy,
+            idempotent=idempotent,
+            on_attempt=self._count,
+            server=f"the server at {where}",
         )
         return _data(response)
 
