@@ -254,3 +254,10 @@ def test_the_action_passes_its_inputs_as_arguments(
     ]
     code, _, _ = action(env, tmp_path, COMMAND="validate", PATHS="inv")
     assert (tmp_path / "args").read_text().splitlines() == ["validate", "inv", "--format", "github"]
+
+
+def test_ci_still_runs_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    command = next(line for line in readme.splitlines() if line.startswith("python3 -m venv"))
+    steps = load(ROOT / ".github/workflows/ci.yml")["jobs"]["test"]["steps"]
+    assert [step.get("run") for step in steps if "run" in step] == [command]
