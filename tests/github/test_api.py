@@ -192,3 +192,18 @@ def test_a_refused_create_is_not_retried(github: FakeGitHub) -> None:
         )
     assert github.state.requests("POST", COMMENTS) == 1
     assert github.state.comments == {}
+
+
+def test_a_rate_limited_create_waits_and_is_sent_again(github: FakeGitHub) -> None:
+    github.state.faults += [
+        Fault("POST", COMMENTS, 403, {"Retry-After": "0"}),
+        Fault("POST", COMMENTS, 429),
+    ]
+    posted = call(
+        github,
+        lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+    )
+    assert posted.action == "created"
+    assert len(github.state.comments[7]) == 1
+    assert github.state.requests("POST", COMMENTS) == 3
+    assert github.state.requests("GET", COMMENTS) == 1  # refused outright: no need to look

@@ -102,26 +102,29 @@ async def send(
     *,
     idempotent: bool = True,
     retryable: Callable[[httpx.Response], bool] = retry_status,
+    refused: Callable[[httpx.Response], bool] | None = None,
     on_attempt: Callable[[], None] | None = None,
     server: str = "the server",
 ) -> httpx.Response:
     """Send `request` under `policy`; the last answer, or Unreachable.
 
-    A retryable answer on the last attempt is returned as it is, for the caller to report.
+    A request that is not idempotent is sent again only after an answer that `refused`
+    says proves it was not carried out (a rate limit, for GitHub). A retryable answer on
+    the last attempt is returned as it is, for the caller to report.
     """
-    attempts = policy.attempts if idempotent else 1
-    for attempt in range(attempts):
-        last = attempt == attempts - 1
+    for attempt in range(policy.attempts):
+        last = attempt == policy.attempts - 1
         try:
             if on_attempt is not None:
                 on_attempt()
             response = await client.send(request)
         except httpx.TransportError as error:
-            if _is_tls(error) or last:
+            if _is_tls(error) or last or not idempotent:
                 raise Unreachable(f"cannot reach {server}: {_describe(error)}") from None
             await asyncio.sleep(policy.delay(attempt, None))
             continue
-        if retryable(response) and not last:
+        again = retryable(response) if idempotent else bool(refused and refused(response))
+        if again and not last:
             log.info("%s answered %s; retrying", server, response.status_code)
             await asyncio.sleep(policy.delay(attempt, retry_after(response)))
             continue

@@ -81,11 +81,16 @@ def pull_request_number(env: Mapping[str, str], given: int | None) -> int:
     raise UsageError(f"{path}: the event has no pull request; give --pr N")
 
 
-def _retryable(response: httpx.Response) -> bool:
-    # GitHub's secondary rate limits answer 403 (or 429) with Retry-After.
-    if response.status_code in RETRY_STATUSES:
+def _rate_limited(response: httpx.Response) -> bool:
+    # GitHub's rate limits answer 429, or 403 with Retry-After (secondary limits), and
+    # carry nothing out: even a create may be sent again.
+    if response.status_code == 429:
         return True
     return response.status_code == 403 and "retry-after" in response.headers
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code in RETRY_STATUSES or _rate_limited(response)
 
 
 class GitHub:
@@ -163,6 +168,7 @@ class GitHub:
             self.policy,
             idempotent=idempotent,
             retryable=_retryable,
+            refused=_rate_limited,
             server="GitHub",
         )
 
