@@ -340,7 +340,7 @@ case(
         )
     ).replace("automations:", "  - name: plain\n    url: https://example.com/plain\nautomations:"),
 )
-case("secret-not-granted", payload("key: ${TOKEN}\n"))
+case("access-token-by-secret-name", payload("key: ${TOKEN}\n"))
 case("unterminated-variable", payload("model: ${artifact_version\n"))
 case("variable-in-key", payload("${alias}: yes\n"))
 case("payload-too-deep", payload("a: " + "[" * 40 + "]" * 40 + "\n"))
@@ -388,4 +388,16 @@ case(
 case(
     "unknown-key-and-missing-webhook",
     auto(GOOD.replace("  then:", "  labels: [a]\n  then:").replace("{to: hook}", "{to: nope}")),
+)
+case("misspelt-webhook", auto(GOOD.replace("{to: hook}", "{to: hoook}")))
+case("misspelt-secret-variable", payload("key: ${SIGNNG}\n"))
+case("misspelt-variable", payload("v: ${artifact_verison}\n"))
+case(
+    "artifact-created-on-registry",
+    auto("""
+- name: created
+  scope: {registry: model}
+  when: {artifact_created: }
+  then: {no_op: }
+"""),
 )

@@ -128,7 +128,7 @@ def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -
     if keyword == "type":
         return _type_message(expected, value)
     if keyword == "enum":
-        hint = _close(str(value), [str(e) for e in expected])
+        hint = did_you_mean(str(value), [str(e) for e in expected])
         choices = ", ".join(str(e) for e in expected)
         return f"{_show(value)} is not one of: {choices}{hint}"
     if keyword == "oneOf":
@@ -217,7 +217,8 @@ def _meant(key: str, allowed: list[str]) -> str | None:
     return match[0] if match else None
 
 
-def _close(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean 'x'?)` for the choice closest to a misspelt `word`, else ''."""
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -10,11 +11,11 @@ from urllib.parse import urlsplit
 import re2  # type: ignore[import-untyped]
 
 from reconcile import templating
-from reconcile.events import EVENTS, variable_owner
+from reconcile.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, Inventory, Origin, ResourceKey, Secret, Webhook
+from reconcile.model import Automation, Inventory, Kind, Origin, ResourceKey, Secret, Webhook
 from reconcile.ownership import LOCK_NAME
-from reconcile.schema import human_path
+from reconcile.schema import did_you_mean, human_path
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Names:
 
     def has(self, key: ResourceKey) -> bool:
         return key in self.first
+
+    def of(self, kind: str, entity: str) -> list[str]:
+        """The names declared for one kind in one entity, for "did you mean"."""
+        return sorted(k.name for k in self.first if k.kind == kind and k.entity == entity)
 
 
 def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> Finding:
@@ -82,15 +87,13 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
         if ref is not None and not names.has(ResourceKey("secret", hook.entity, ref)):
-            yield _at(
-                origin,
-                field_name,
-                message=_undeclared("secret", ResourceKey("secret", hook.entity, ref)),
-            )
+            key = ResourceKey("secret", hook.entity, ref)
+            yield _at(origin, field_name, message=_undeclared("secret", key, names))
 
 
-def _undeclared(noun: str, key: ResourceKey) -> str:
-    return f"{noun} {key.name!r} is not declared under `{noun}s:` for entity {key.entity!r}"
+def _undeclared(noun: Kind, key: ResourceKey, names: Names) -> str:
+    hint = did_you_mean(key.name, names.of(noun, key.entity))
+    return f"{noun} {key.name!r} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
 
 
 def url_problem(url: str) -> str | None:
@@ -133,11 +136,15 @@ def regex_problem(pattern: str) -> str | None:
         detail = error.args[0] if error.args else error
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
-        return (
-            f"'{pattern}' is not a valid RE2 regular expression ({detail}); W&B evaluates "
-            "it in Go: no look-around, no back-references"
-        )
+        message = f"'{pattern}' is not a valid RE2 regular expression ({detail})"
+        if _GO_ONLY.search(str(detail)):
+            message += "; W&B evaluates it in Go: no look-around, no back-references"
+        return message
     return None
+
+
+# What Python and PCRE accept but Go's RE2 does not: look-around and back-references.
+_GO_ONLY = re.compile(r"\\(?:[1-9]|k)|\(\?[=!]|\(\?<[=!]")
 
 
 def check_automation(
@@ -152,7 +159,7 @@ def check_automation(
     if auto.action.kind == "webhook":
         target = ResourceKey("webhook", auto.entity, auto.action.params["to"])
         if not names.has(target):
-            message = _undeclared("webhook", target)
+            message = _undeclared("webhook", target, names)
             yield _at(origin, "then", "webhook", "to", message=message)
         yield from _check_payload(auto, origin, hooks.get(target))
 
@@ -164,6 +171,10 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
     if kind not in spec.scopes:
         allowed = " or ".join(sorted(spec.scopes))
         message = f"{auto.event.kind} events need a {allowed} scope, not a {kind}"
+        if "collection" in spec.scopes:
+            message += ": add `collection:` to the scope"
+            if kind == "registry":
+                message += ", or use artifact_linked (a version linked into the registry)"
         yield _at(origin, "when", auto.event.kind, message=message, key=True)
 
 
@@ -240,13 +251,24 @@ def _granted(hook: Webhook | None) -> set[str]:
 
 def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:
     kind = auto.event.kind
+    to = auto.action.params["to"]
     if name == "ACCESS_TOKEN":
-        return f"${{ACCESS_TOKEN}} needs an access_token on webhook {auto.action.params['to']!r}"
+        return f"${{ACCESS_TOKEN}} needs an access_token on webhook {to!r}"
     owner = variable_owner(name)
     if owner:
         return f"${{{name}}} is not set for {kind} events (only for {owner})"
+    if hook is not None and name == hook.access_token:
+        return (
+            f"${{{name}}} is the access token of webhook {to!r}; a payload refers to it "
+            "as ${ACCESS_TOKEN}"
+        )
+    granted = sorted(_granted(hook))
+    hint = did_you_mean(name, [*granted, *EVENTS[kind].variables])
     if hook is not None and name.isupper():
         offered = f"its secret is {hook.secret!r}" if hook.secret else "it has no secret"
-        return f"${{{name}}} is not a secret granted to webhook {hook.name!r} ({offered})"
-    available = ", ".join(sorted(EVENTS[kind].variables))
-    return f"unknown variable ${{{name}}} for {kind} events; available: {available}"
+        return f"${{{name}}} is not a secret granted to webhook {hook.name!r}" + (
+            hint or f" ({offered})"
+        )
+    metadata = [METADATA_PREFIX + "KEY"] if EVENTS[kind].artifact else []
+    available = ", ".join([*sorted(EVENTS[kind].variables), *metadata, *granted])
+    return f"unknown variable ${{{name}}} for {kind} events{hint}; available: {available}"
