@@ -401,3 +401,16 @@ case(
   then: {no_op: }
 """),
 )
+case(
+    "yaml-error-hides-no-declaration",
+    {
+        "a.yaml": "entity: ml\nsecrets:\n  - name: TOKEN\n   bad: indentation\n"
+        "webhooks:\n  - name: hook\n    url: https://example.com/hook\n    access_token: TOKEN\n",
+        "b.yaml": "entity: ml\nwebhooks:\n  - name: other\n    url: https://example.com/o\n"
+        "    access_token: TOKEN\nautomations:\n"
+        + textwrap.indent(
+            GOOD.replace("{to: hook}", "{to: hook, payload: {a: '${ACCESS_TOKEN}'}}").lstrip("\n"),
+            "  ",
+        ),
+    },
+)

@@ -24,6 +24,10 @@ class Names:
 
     first: dict[ResourceKey, Origin] = field(default_factory=dict)
     duplicates: list[tuple[ResourceKey, Origin, Origin]] = field(default_factory=list)
+    # Files that could not be read: any name may be declared there, so a reference
+    # to an unknown name is not reported; `unchecked` counts those left unreported.
+    unread: tuple[str, ...] = ()
+    unchecked: int = 0
 
     def add(self, key: ResourceKey, origin: Origin) -> None:
         if key in self.first:
@@ -33,6 +37,15 @@ class Names:
 
     def has(self, key: ResourceKey) -> bool:
         return key in self.first
+
+    def missing(self, key: ResourceKey) -> bool:
+        """Whether a reference to `key` is known to be wrong (not merely unverifiable)."""
+        if key in self.first:
+            return False
+        if self.unread:
+            self.unchecked += 1
+            return False
+        return True
 
     def of(self, kind: str, entity: str) -> list[str]:
         """The names declared for one kind in one entity, for "did you mean"."""
@@ -86,7 +99,7 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
         yield _at(origin, "url", message=problem)
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
-        if ref is not None and not names.has(ResourceKey("secret", hook.entity, ref)):
+        if ref is not None and names.missing(ResourceKey("secret", hook.entity, ref)):
             key = ResourceKey("secret", hook.entity, ref)
             yield _at(origin, field_name, message=_undeclared("secret", key, names))
 
@@ -158,7 +171,7 @@ def check_automation(
     yield from _check_previously(auto, origin, names)
     if auto.action.kind == "webhook":
         target = ResourceKey("webhook", auto.entity, auto.action.params["to"])
-        if not names.has(target):
+        if names.missing(target):
             message = _undeclared("webhook", target, names)
             yield _at(origin, "then", "webhook", "to", message=message)
         yield from _check_payload(auto, origin, hooks.get(target))
@@ -237,6 +250,8 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
     for use in uses:
         if spec.allows_variable(use.name) or use.name in granted:
             continue
+        if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
+            continue  # what the webhook grants is unknown; its own problem is reported
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
 
 
