@@ -19,8 +19,9 @@ import click
 
 from reconcile import __version__, export, session
 from reconcile import target as targets
-from reconcile.errors import InvalidInventory, ReconcileError, UsageError
-from reconcile.inventory import DEFAULT_PATHS, load_inventory
+from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
+from reconcile.inventory import DEFAULT_PATHS, load_checked, load_inventory
+from reconcile.model import Inventory
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
@@ -61,11 +62,10 @@ class _Group(click.Group):
             click.echo(f"refused: {error}", err=True)
             sys.exit(EXIT_REFUSED)
         except InvalidInventory as invalid:
-            click.echo(
-                issue_render.render(invalid.issues, "text", "the inventory is invalid"),
-                err=True,
-                nl=False,
+            text = issue_render.render(
+                invalid.issues, "text", "the inventory is invalid", invalid.warnings
             )
+            click.echo(text, err=True, nl=False)
             sys.exit(EXIT_INVALID)
         except ReconcileError as error:
             click.echo(f"error: {error}", err=True)
@@ -81,6 +81,12 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def _strict_option(command: Any) -> Any:
+    return click.option(
+        "--strict", is_flag=True, help="Treat warnings (likely mistakes) as errors."
+    )(command)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -91,20 +97,37 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="github prints ::error annotations for pull requests.",
 )
-def validate(paths: tuple[str, ...], fmt: str) -> None:
+@_strict_option
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check the inventory under PATHS (default: automations/) without contacting a server."""
     try:
-        inventory = load_inventory(paths or DEFAULT_PATHS)
+        inventory, warnings = load_checked(paths or DEFAULT_PATHS, strict)
     except InvalidInventory as invalid:
         count = len(invalid.issues)
         summary = f"{count} problem{'s' if count != 1 else ''} found"
-        click.echo(issue_render.render(invalid.issues, fmt, summary), nl=False)
+        click.echo(issue_render.render(invalid.issues, fmt, summary, invalid.warnings), nl=False)
         sys.exit(EXIT_INVALID)
     summary = (
         f"valid: {len(inventory.secrets)} secrets, {len(inventory.webhooks)} webhooks, "
-        f"{len(inventory.automations)} automations"
+        f"{len(inventory.automations)} automations{_warned(warnings)}"
     )
-    click.echo(issue_render.render([], fmt, summary), nl=False)
+    click.echo(issue_render.render([], fmt, summary, warnings), nl=False)
+
+
+def _warned(warnings: list[Issue]) -> str:
+    if not warnings:
+        return ""
+    count = len(warnings)
+    return f"; {count} warning{'s' if count != 1 else ''} (errors with --strict)"
+
+
+def _load(paths: tuple[str, ...], strict: bool) -> Inventory:
+    """The inventory, its warnings shown on stderr (stdout may be a JSON plan)."""
+    inventory, warnings = load_checked(paths or DEFAULT_PATHS, strict)
+    if warnings:
+        text = issue_render.render([], "text", _warned(warnings)[2:], warnings)
+        click.echo(text, err=True, nl=False)
+    return inventory
 
 
 @cli.command("schema")
@@ -147,6 +170,7 @@ def _color() -> bool:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
 )
+@_strict_option
 def plan(
     paths: tuple[str, ...],
     server: str | None,
@@ -154,9 +178,10 @@ def plan(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    strict: bool,
 ) -> None:
     """Show what apply would change on the server; never changes anything."""
-    inventory = load_inventory(paths or DEFAULT_PATHS)
+    inventory = _load(paths, strict)
     target = targets.choose(server, db, os.environ)
     planned = asyncio.run(session.plan(inventory, target))
     document = planned.document

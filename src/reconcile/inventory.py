@@ -17,19 +17,33 @@ from reconcile.model import Inventory, ResourceKey
 DEFAULT_PATHS = ("automations",)
 
 
-def load_inventory(paths: Sequence[str] = DEFAULT_PATHS) -> Inventory:
+def load_inventory(paths: Sequence[str] = DEFAULT_PATHS, strict: bool = False) -> Inventory:
     """Read, validate and return the inventory under `paths`; raise on any problem."""
+    return load_checked(paths, strict)[0]
+
+
+def load_checked(
+    paths: Sequence[str] = DEFAULT_PATHS, strict: bool = False
+) -> tuple[Inventory, list[Issue]]:
+    """The inventory and its warnings; with `strict`, a warning is a problem like any other."""
     documents, issues = load_files(discover(paths))
     unread = tuple(sorted({issue.location.path for issue in issues}))
     inventory, findings, unchecked = check(documents, unread)
     if unchecked:
         issues = _noted(issues, unchecked)
-    if findings:
-        positions = Positions(documents)
-        issues.extend(positions.issue(finding) for finding in findings)
+    positions = Positions(documents)
+    warnings = [
+        positions.issue(finding)
+        for finding in findings
+        if finding.warning
+        and not (finding.unless_quoted and positions.quoted(finding.path, finding.pointer))
+    ]
+    issues.extend(positions.issue(finding) for finding in findings if not finding.warning)
+    if strict:
+        issues, warnings = issues + warnings, []
     if issues:
-        raise InvalidInventory(_unique(issues))
-    return inventory
+        raise InvalidInventory(_unique(issues), _unique(warnings))
+    return inventory, _unique(warnings)
 
 
 def _noted(issues: list[Issue], count: int) -> list[Issue]:

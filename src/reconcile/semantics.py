@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
@@ -55,6 +56,11 @@ class Names:
 def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> Finding:
     pointer: Pointer = (*origin.pointer, *steps)
     return Finding(origin.path, pointer, f"{human_path(pointer)}: {message}", at_key=key)
+
+
+def _warn(origin: Origin, *steps: str | int, message: str, unless_quoted: bool = False) -> Finding:
+    found = _at(origin, *steps, message=message)
+    return replace(found, warning=True, unless_quoted=unless_quoted)
 
 
 def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
@@ -160,6 +166,23 @@ def regex_problem(pattern: str) -> str | None:
 _GO_ONLY = re.compile(r"\\(?:[1-9]|k)|\(\?[=!]|\(\?<[=!]")
 
 
+_FLAGS = re.compile(r"^\(\?[imsU]+\)")
+
+
+def unanchored(pattern: str) -> bool:
+    """Whether a regex has neither ^ at its start nor $ at its end: it matches inside names."""
+    body = _FLAGS.sub("", pattern)
+    return not body.startswith(("^", "\\A", ".*")) and not body.endswith(("$", "\\z"))
+
+
+def _unanchored_message(pattern: str, noun: str) -> str:
+    example = f", such as 'pre-{pattern}'" if re.fullmatch(r"[\w-]+", pattern) else ""
+    return (
+        f"'{pattern}' has no ^ or $, so it matches any {noun} containing a match{example}; "
+        f"write '^{pattern}$' to match the whole {noun}"
+    )
+
+
 def check_automation(
     auto: Automation, names: Names, hooks: dict[ResourceKey, Webhook]
 ) -> Iterator[Finding]:
@@ -194,16 +217,17 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
 def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
     params = auto.event.params
     steps: tuple[str | int, ...] = ("when", auto.event.kind)
-    for name in ("alias",):
-        if isinstance(params.get(name), str):
-            problem = regex_problem(params[name])
-            if problem:
-                yield _at(origin, *steps, name, message=problem)
     run_name = params.get("run_name") or {}
-    if "matches" in run_name:
-        problem = regex_problem(run_name["matches"])
+    regexes: list[tuple[Pointer, Any, str]] = [(("alias",), params.get("alias"), "alias")]
+    regexes.append((("run_name", "matches"), run_name.get("matches"), "run name"))
+    for where, pattern, noun in regexes:
+        if not isinstance(pattern, str):
+            continue
+        problem = regex_problem(pattern)
         if problem:
-            yield _at(origin, *steps, "run_name", "matches", message=problem)
+            yield _at(origin, *steps, *where, message=problem)
+        elif unanchored(pattern):
+            yield _warn(origin, *steps, *where, message=_unanchored_message(pattern, noun))
     if "aggregate" in params and params["aggregate"] is None:
         for name in ("window", "prior_window"):
             if params.get(name, 1) != 1:
@@ -245,14 +269,48 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
     uses, problems = templating.scan(payload)
     for problem in problems:
         yield _at(origin, *base, *problem.pointer, message=problem.message, key=problem.at_key)
+    for pointer, word in _yaml11_booleans(payload):
+        message = (
+            f"{word} is the string {word!r} here, but YAML 1.1 tools read it as a boolean; "
+            f"quote it ('{word}') to keep the string, or write true or false"
+        )
+        yield _warn(origin, *base, *pointer, message=message, unless_quoted=True)
     spec = EVENTS[auto.event.kind]
     granted = _granted(hook)
     for use in uses:
+        if hook is not None and use.name == hook.secret:
+            yield _warn(origin, *base, *use.pointer, message=_signing_message(hook))
         if spec.allows_variable(use.name) or use.name in granted:
             continue
         if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
             continue  # what the webhook grants is unknown; its own problem is reported
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
+
+
+def _signing_message(hook: Webhook) -> str:
+    return (
+        f"${{{hook.secret}}} puts the signing secret of webhook {hook.name!r} in the request body; "
+        "it already signs every request (X-Wandb-Signature): have the receiver check that"
+    )
+
+
+_YAML11_BOOLEANS = frozenset(
+    case(word)
+    for word in ("y", "yes", "n", "no", "on", "off")
+    for case in (str.lower, str.title, str.upper)
+)
+
+
+def _yaml11_booleans(payload: object, pointer: Pointer = ()) -> Iterator[tuple[Pointer, str]]:
+    """Strings of the payload that YAML 1.1 tools read as booleans (yes, no, on, off...)."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            yield from _yaml11_booleans(value, (*pointer, key))
+    elif isinstance(payload, list):
+        for index, value in enumerate(payload):
+            yield from _yaml11_booleans(value, (*pointer, index))
+    elif isinstance(payload, str) and payload in _YAML11_BOOLEANS:
+        yield pointer, payload
 
 
 def _granted(hook: Webhook | None) -> set[str]:
