@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile import build
 from reconcile.model import Automation, Resource, Scope, Secret, Webhook
 
 
@@ -42,3 +43,29 @@ def scope(value: Scope) -> dict[str, str]:
     if value.collection:
         out["collection"] = value.collection
     return out
+
+
+def terse(kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A canonical value without the defaults the inventory fills in: what a person wrote.
+
+    A webhook's rotation counters are left out too: they mirror its secrets' `rotation`.
+    """
+    if kind == "secret":
+        return {k: v for k, v in value.items() if not (k == "rotation" and v == 0)}
+    if kind == "webhook":
+        return {k: v for k, v in value.items() if k != "rotations"}
+    out = _without(value, build.AUTOMATION_DEFAULTS)
+    for part, defaults in (("when", build.EVENT_DEFAULTS), ("then", build.ACTION_DEFAULTS)):
+        if not isinstance(out.get(part), dict) or len(out[part]) != 1:
+            continue
+        ((name, params),) = out[part].items()
+        if isinstance(params, dict):
+            implied = {**defaults.get(name, {}), **build.RUN_DEFAULTS}
+            if "window" in params:
+                implied["prior_window"] = params["window"]
+            out[part] = {name: _without(params, implied)}
+    return out
+
+
+def _without(value: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k not in defaults or v != defaults[k]}
