@@ -414,3 +414,21 @@ case(
         ),
     },
 )
+
+# --- credentials where names or text belong (never echoed) --------------------------
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+case(
+    "token-as-access-token",
+    auto(GOOD).replace("access_token: TOKEN", f"access_token: {GITHUB_TOKEN}"),
+)
+case(
+    "slack-token-as-secret-name",
+    auto(GOOD).replace(
+        "  - name: SIGNING\n", "  - name: xoxb-123456789012-1234567890123-AbCdEfGh\n"
+    ),
+)
+case("token-in-payload", payload(f"auth: Bearer {GITHUB_TOKEN}\nv: '${{{GITHUB_TOKEN}}}'\n"))
+case(
+    "key-in-description",
+    auto(GOOD.replace("  then:", "  description: key sk-proj-AbCdEf1234567890GhIjKl\n  then:")),
+)

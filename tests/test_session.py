@@ -29,6 +29,7 @@ SECRETS = {
     "TRACKER_TOKEN": "canary-tracker-0c3d",
     "GH_DISPATCH_TOKEN": "canary-github-9b2e",
     "TEAMS_SIGNING_KEY": "canary-teams-4f60",
+    "SLACK_ML_MODELS_URL": "https://hooks.slack.com/services/T0/B0/canary-url-8d1b",
 }
 
 

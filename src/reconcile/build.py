@@ -15,6 +15,7 @@ from reconcile.model import (
     REGISTRY_PREFIX,
     Action,
     Automation,
+    EnvUrl,
     Event,
     Kind,
     Origin,
@@ -109,11 +110,17 @@ def webhook(item: Item) -> Webhook:
     return Webhook(
         entity=_entity(item),
         name=data["name"],
-        url=data["url"],
+        url=_url(data["url"]),
         access_token=data.get("access_token"),
         secret=data.get("secret"),
         origin=item.origin,
     )
+
+
+def _url(value: str | dict[str, Any]) -> str | EnvUrl:
+    if isinstance(value, dict):
+        return EnvUrl(value["from_env"], value.get("rotation", 0))
+    return value
 
 
 def with_rotations(hook: Webhook, rotation: dict[ResourceKey, int]) -> Webhook:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile import build
-from reconcile.model import Automation, Resource, Scope, Secret, Webhook
+from reconcile.model import Automation, EnvUrl, Resource, Scope, Secret, Webhook
 
 
 def canonical(resource: Resource) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def canonical(resource: Resource) -> dict[str, Any]:
         return {"rotation": resource.rotation}
     if isinstance(resource, Webhook):
         return {
-            "url": resource.url,
+            "url": url(resource.url),
             "access_token": resource.access_token,
             "secret": resource.secret,
             "rotations": {name: n for name, n in resource.rotations if n > 0},
@@ -37,6 +37,13 @@ def _automation(auto: Automation) -> dict[str, Any]:
     }
 
 
+def url(value: str | EnvUrl) -> str | dict[str, Any]:
+    """A literal URL as is; one from the environment by its variable and rotation only."""
+    if isinstance(value, EnvUrl):
+        return {"from_env": value.from_env, "rotation": value.rotation}
+    return value
+
+
 def scope(value: Scope) -> dict[str, str]:
     """`{"registry": r}` or `{"project": p}`, plus `collection` when there is one."""
     out = {"registry": value.registry} if value.registry else {"project": value.project}
@@ -53,7 +60,10 @@ def terse(kind: str, value: dict[str, Any]) -> dict[str, Any]:
     if kind == "secret":
         return {k: v for k, v in value.items() if not (k == "rotation" and v == 0)}
     if kind == "webhook":
-        return {k: v for k, v in value.items() if k != "rotations"}
+        out = {k: v for k, v in value.items() if k != "rotations"}
+        if isinstance(out.get("url"), dict):
+            out["url"] = _without(out["url"], {"rotation": 0})
+        return out
     out = _without(value, build.AUTOMATION_DEFAULTS)
     for part, defaults in (("when", build.EVENT_DEFAULTS), ("then", build.ACTION_DEFAULTS)):
         if not isinstance(out.get(part), dict) or len(out[part]) != 1:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
 
-from reconcile import templating
+from reconcile import credentials, hygiene, templating
 from reconcile.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.loader import Finding, Pointer
 from reconcile.model import Automation, Inventory, Kind, Origin, ResourceKey, Secret, Webhook
@@ -69,16 +69,21 @@ def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
     hooks = {hook.key: hook for hook in inventory.webhooks}
     for secret in inventory.secrets:
         yield from check_secret(secret)
+        yield from hygiene.check_secret(secret)
     for hook in inventory.webhooks:
         yield from check_webhook(hook, names)
+        yield from hygiene.check_webhook(hook)
     for auto in inventory.automations:
         yield from check_automation(auto, names, hooks)
+        yield from hygiene.check_automation(auto)
     yield from _shared_previous_names(inventory)
 
 
 def duplicate_names(names: Names) -> Iterator[Finding]:
     for key, origin, first in names.duplicates:
-        message = f"{key.kind} name {key.name!r} is used twice in entity {key.entity!r}"
+        message = (
+            f"{key.kind} name {credentials.shown(key.name)} is used twice in entity {key.entity!r}"
+        )
         see = Origin(first.path, (*first.pointer, "name"))
         yield Finding(origin.path, (*origin.pointer, "name"), message, see=(see,))
 
@@ -100,19 +105,22 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
         return
     if hook.name == LOCK_NAME:
         yield _at(origin, "name", message=f"{LOCK_NAME!r} is reserved for the apply lock")
-    problem = url_problem(hook.url)
+    problem = url_problem(hook.url) if isinstance(hook.url, str) else None
     if problem:
         yield _at(origin, "url", message=problem)
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
-        if ref is not None and names.missing(ResourceKey("secret", hook.entity, ref)):
+        if ref is None or credentials.describe(ref):  # hygiene reports it, unquoted
+            continue
+        if names.missing(ResourceKey("secret", hook.entity, ref)):
             key = ResourceKey("secret", hook.entity, ref)
             yield _at(origin, field_name, message=_undeclared("secret", key, names))
 
 
 def _undeclared(noun: Kind, key: ResourceKey, names: Names) -> str:
     hint = did_you_mean(key.name, names.of(noun, key.entity))
-    return f"{noun} {key.name!r} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
+    name = credentials.shown(key.name)
+    return f"{noun} {name} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
 
 
 def url_problem(url: str) -> str | None:
@@ -266,8 +274,12 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
     if payload is None:
         return
     base = ("then", "webhook", "payload")
+    quiet = hygiene.leaked(payload)  # reported by hygiene, without the value
     uses, problems = templating.scan(payload)
+    uses = [use for use in uses if use.pointer not in quiet]
     for problem in problems:
+        if problem.pointer in quiet:
+            continue
         yield _at(origin, *base, *problem.pointer, message=problem.message, key=problem.at_key)
     for pointer, word in _yaml11_booleans(payload):
         message = (
