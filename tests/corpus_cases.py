@@ -432,3 +432,7 @@ case(
     "key-in-description",
     auto(GOOD.replace("  then:", "  description: key sk-proj-AbCdEf1234567890GhIjKl\n  then:")),
 )
+case(
+    "token-as-url-variable",
+    auto(GOOD).replace("url: https://example.com/hook", f"url: {{from_env: {GITHUB_TOKEN}}}"),
+)

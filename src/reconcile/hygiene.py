@@ -12,7 +12,7 @@ from typing import Any
 
 from reconcile import credentials
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, Origin, Secret, Webhook
+from reconcile.model import Automation, EnvUrl, Origin, Secret, Webhook
 from reconcile.schema import human_path, place
 
 SLACK_URL = "a Slack webhook URL"
@@ -43,7 +43,10 @@ def check_webhook(hook: Webhook) -> Iterator[Finding]:
         return
     for field in ("access_token", "secret"):
         yield from _refused(origin, (field,), getattr(hook, field))
-    what = credentials.describe(hook.url) if isinstance(hook.url, str) else None
+    if isinstance(hook.url, EnvUrl):
+        yield from _refused(origin, ("url", "from_env"), hook.url.from_env)
+        return
+    what = credentials.describe(hook.url)
     if what:
         holds = "a Slack incoming-webhook URL is" if what == SLACK_URL else f"it holds {what}:"
         message = (
