@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from functools import lru_cache
 
 _KNOWN = (
     (re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"), "a GitHub token (ghp_...)"),
@@ -25,18 +25,23 @@ _KNOWN = (
     (re.compile(r"AKIA[0-9A-Z]{16}"), "an AWS access key (AKIA...)"),
     (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"), "a Slack webhook URL"),
 )
+_ANY_KNOWN = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _KNOWN))
 _WORD = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
+_SHORTEST = 15  # no known format, and no random word, is shorter
 
 
+@lru_cache(maxsize=8192)
 def describe(text: str) -> str | None:
     """What `text` looks like when it holds a credential (`a GitHub token (ghp_...)`), or None."""
-    for pattern, what in _KNOWN:
-        if pattern.search(text):
-            return what
-    for word in _WORD.findall(text):
-        if _random(word):
-            return "a long random string, like a key or token"
+    if len(text) < _SHORTEST:
+        return None
+    if _ANY_KNOWN.search(text):
+        return next(what for pattern, what in _KNOWN if pattern.search(text))
+    if len(text) >= 32:
+        for word in _WORD.findall(text):
+            if _random(word):
+                return "a long random string, like a key or token"
     return None
 
 
@@ -81,13 +86,16 @@ def shown(value: str) -> str:
 Pointer = tuple[str | int, ...]
 
 
-def strings(value: object, pointer: Pointer = ()) -> Iterator[tuple[Pointer, str]]:
+def strings(value: object) -> list[tuple[Pointer, str]]:
     """Every string value (not key) inside nested mappings and lists, with its path."""
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield from strings(child, (*pointer, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from strings(child, (*pointer, index))
-    elif isinstance(value, str):
-        yield pointer, value
+    found: list[tuple[Pointer, str]] = []
+    stack: list[tuple[Pointer, object]] = [((), value)]
+    while stack:
+        pointer, item = stack.pop()
+        if isinstance(item, str):
+            found.append((pointer, item))
+        elif isinstance(item, dict):
+            stack.extend(((*pointer, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend(((*pointer, i), child) for i, child in reversed(list(enumerate(item))))
+    return found

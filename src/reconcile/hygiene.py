@@ -57,18 +57,21 @@ def check_webhook(hook: Webhook) -> Iterator[Finding]:
 
 
 def check_automation(auto: Automation) -> Iterator[Finding]:
-    """Literal credentials in the description and the action's texts and payload."""
+    """Literal credentials in the description and a Slack action's texts."""
     if auto.origin is None:
         return
     yield from _refused(auto.origin, ("description",), auto.description)
     action = ("then", auto.action.kind)
     for name in ("title", "message"):
         yield from _refused(auto.origin, (*action, name), auto.action.params.get(name))
-    payload = auto.action.params.get("payload")
-    for pointer, text in credentials.strings(payload):
-        yield from _refused(auto.origin, (*action, "payload", *pointer), text)
 
 
-def leaked(value: Any) -> set[Pointer]:
-    """Where inside `value` a credential-looking string is: other checks stay silent there."""
-    return {pointer for pointer, text in credentials.strings(value) if credentials.describe(text)}
+def check_payload(
+    origin: Origin, texts: list[tuple[Pointer, str]]
+) -> tuple[list[Finding], set[Pointer]]:
+    """Literal credentials among a payload's strings, and where they are (other checks
+    stay silent there, so nothing quotes them)."""
+    base = ("then", "webhook", "payload")
+    leaks = [(pointer, text) for pointer, text in texts if credentials.describe(text)]
+    found = [f for pointer, text in leaks for f in _refused(origin, (*base, *pointer), text)]
+    return found, {pointer for pointer, _ in leaks}

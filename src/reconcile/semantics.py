@@ -274,14 +274,18 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
     if payload is None:
         return
     base = ("then", "webhook", "payload")
-    quiet = hygiene.leaked(payload)  # reported by hygiene, without the value
+    texts = credentials.strings(payload)
+    leaks, quiet = hygiene.check_payload(origin, texts)
+    yield from leaks
     uses, problems = templating.scan(payload)
     uses = [use for use in uses if use.pointer not in quiet]
     for problem in problems:
         if problem.pointer in quiet:
             continue
         yield _at(origin, *base, *problem.pointer, message=problem.message, key=problem.at_key)
-    for pointer, word in _yaml11_booleans(payload):
+    for pointer, word in texts:
+        if word not in _YAML11_BOOLEANS:
+            continue
         message = (
             f"{word} is the string {word!r} here, but YAML 1.1 tools read it as a boolean; "
             f"quote it ('{word}') to keep the string, or write true or false"
@@ -311,18 +315,6 @@ _YAML11_BOOLEANS = frozenset(
     for word in ("y", "yes", "n", "no", "on", "off")
     for case in (str.lower, str.title, str.upper)
 )
-
-
-def _yaml11_booleans(payload: object, pointer: Pointer = ()) -> Iterator[tuple[Pointer, str]]:
-    """Strings of the payload that YAML 1.1 tools read as booleans (yes, no, on, off...)."""
-    if isinstance(payload, dict):
-        for key, value in payload.items():
-            yield from _yaml11_booleans(value, (*pointer, key))
-    elif isinstance(payload, list):
-        for index, value in enumerate(payload):
-            yield from _yaml11_booleans(value, (*pointer, index))
-    elif isinstance(payload, str) and payload in _YAML11_BOOLEANS:
-        yield pointer, payload
 
 
 def _granted(hook: Webhook | None) -> set[str]:
