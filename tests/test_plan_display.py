@@ -81,8 +81,8 @@ def test_a_changed_payload_is_a_nested_diff_and_a_rotation_counts_from_0(
     path.write_text(text.replace("passed", "passed 0.9"), "utf-8")
     result = run("plan")
     lines = result.stdout.splitlines()
-    assert lines[0] == "Plan: 0 to create, 3 to update, 0 to delete."
-    assert lines[2 : lines.index("", 2)] == [
+    start = lines.index("Plan: 0 to create, 3 to update, 0 to delete.") + 2
+    assert lines[start : lines.index("", start)] == [
         "  ~ secret ml/TOKEN",
         "      ~ rotation: 0 -> 1",
         "  ~ webhook ml/slack",
