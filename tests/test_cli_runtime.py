@@ -239,3 +239,23 @@ def test_receive_verifies_what_webhook_test_sends(project: FaultServer, tmp_path
     )
     assert "  authorization: Bearer ***\n" in blocks[1]
     assert "tok-canary" not in out
+
+
+def test_a_url_from_the_environment_is_read_only_when_sending(
+    write_files: WriteFiles, faults: FaultServer
+) -> None:
+    write_files({"team.yaml": INVENTORY.format(url="{from_env: HOOK_URL}")})
+    code, _, err = run("render", "on-prod")
+    assert code == 0
+    assert err.startswith("a sample alias_added event -> POST $HOOK_URL (webhook local)")
+    code, _, err = run("webhook", "test", "local", "--allow-private", env=SECRETS)
+    assert (code, err) == (
+        2,
+        "error: webhook 'local' reads its URL from the environment variable HOOK_URL, "
+        "which is not set\n",
+    )
+    env = {**SECRETS, "HOOK_URL": faults.url("/ok")}
+    code, out, _ = run("webhook", "test", "local", "--allow-private", env=env)
+    assert (code, faults.paths()) == (0, ["/ok"])
+    assert out.startswith("POST $HOOK_URL\n")
+    assert faults.url("/ok") not in out

@@ -73,7 +73,8 @@ def _describe(auto: Automation, hook: Webhook | None) -> str:
     if hook.secret:
         names.append(f"X-Wandb-Signature (keyed by {hook.secret})")
     names += ["webhook-id", "webhook-timestamp"] + (["webhook-signature"] if hook.secret else [])
-    return f"POST {hook.url} (webhook {hook.name}); headers: " + ", ".join(names)
+    url = trial.describe_url(hook)
+    return f"POST {url} (webhook {hook.name}); headers: " + ", ".join(names)
 
 
 @click.command("render")
@@ -123,10 +124,10 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
     hook = trial.find_webhook(inventory, name, entity)
     creds = trial.credentials(inventory, hook, os.environ)
     body = trial.default_body(hook) if payload is None else _payload(payload)
-    request = trial.request(hook, creds, body, int(time.time()))
+    request = trial.request(trial.url_of(hook, os.environ), creds, body, int(time.time()))
     limits = Limits.scaled(os.environ)
     outcome = asyncio.run(_send_once(Policy(anywhere=allow_private), limits, request))
-    click.echo(f"POST {request.url}")
+    click.echo(f"POST {trial.describe_url(hook)}")  # a URL from the environment is a secret
     for header, value in request.headers:
         shown = f"Bearer {MASK}" if header == "Authorization" else value
         click.echo(f"  {header}: {shown}")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconcile.errors import UsageError
-from reconcile.model import Inventory, ResourceKey, Secret, Webhook
+from reconcile.model import EnvUrl, Inventory, ResourceKey, Secret, Webhook
 from reconcile.runtime import signing
 
 
@@ -59,6 +59,24 @@ def credentials(inventory: Inventory, hook: Webhook, env: Mapping[str, str]) -> 
     )
 
 
+def url_of(hook: Webhook, env: Mapping[str, str]) -> str:
+    """The webhook's URL: as written, or from the environment variable it names."""
+    if not isinstance(hook.url, EnvUrl):
+        return hook.url
+    variable = hook.url.from_env
+    if not env.get(variable):
+        raise UsageError(
+            f"webhook {hook.name!r} reads its URL from the environment variable {variable}, "
+            "which is not set"
+        )
+    return env[variable]
+
+
+def describe_url(hook: Webhook) -> str:
+    """The URL for display: the variable's name when it comes from the environment."""
+    return f"${hook.url.from_env}" if isinstance(hook.url, EnvUrl) else hook.url
+
+
 def default_body(hook: Webhook) -> bytes:
     """The body sent when no --payload is given."""
     payload = {
@@ -79,7 +97,7 @@ def payload_body(text: str, origin: str) -> bytes:
     return text.strip().encode("utf-8")
 
 
-def request(hook: Webhook, creds: signing.Credentials, body: bytes, timestamp: int) -> TrialRequest:
+def request(url: str, creds: signing.Credentials, body: bytes, timestamp: int) -> TrialRequest:
     """The request, signed over exactly `body`, with a fresh `webhook-id`."""
     message_id = f"msg_test_{secrets.token_hex(12)}"
-    return TrialRequest(hook.url, body, signing.headers(creds, body, message_id, timestamp))
+    return TrialRequest(url, body, signing.headers(creds, body, message_id, timestamp))
