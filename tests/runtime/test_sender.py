@@ -222,6 +222,17 @@ def test_s2_tls_names_the_host_in_sni_and_verifies_the_certificate_against_it(
         assert len(faults.requests) == 1
 
 
+def test_s2_a_tls_connection_verified_for_one_name_never_carries_another(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path, "hook.test")
+    with FaultServer(tls=tls.server) as faults:
+        urls = [f"https://hook.test:{faults.port}/ok", f"https://other.test:{faults.port}/ok"]
+        resolver = Answers(["127.0.0.1"], ["127.0.0.1"])
+        first, second = send_all(urls, resolver=resolver, verify=tls.client)
+        assert (first.status, second.error) == (200, "tls")
+        assert faults.sni == ["hook.test", "other.test"]
+        assert [r.headers["host"] for r in faults.requests] == [f"hook.test:{faults.port}"]
+
+
 def test_s7_plain_http_only_where_allow_listed(faults: FaultServer) -> None:
     # By name: the host is listed, so its http URL is allowed whatever it resolves to.
     by_name = send(

@@ -97,13 +97,23 @@ class Sender:
         self.policy = policy or Policy()
         self.limits = limits or Limits()
         self.resolver: Resolver = resolver or addresses.resolve
-        self.client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment would connect elsewhere
-            verify=verify,
-            timeout=httpx.Timeout(self.limits.deadline),
-        )
-        self.client.headers["User-Agent"] = f"reconcile/{__version__}"
+        self.verify = verify
+        # One connection pool per host name: pools are keyed by the pinned IP, and a TLS
+        # connection verified for one name must never carry a request for another.
+        self.clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+
+    def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
+        client = self.clients.get((scheme, host))
+        if client is None:
+            client = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,  # a proxy from the environment would connect elsewhere
+                verify=self.verify,
+                timeout=httpx.Timeout(self.limits.deadline),
+            )
+            client.headers["User-Agent"] = f"reconcile/{__version__}"
+            self.clients[(scheme, host)] = client
+        return client
 
     async def __aenter__(self) -> Sender:
         return self
@@ -112,7 +122,9 @@ class Sender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        clients, self.clients = list(self.clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def send(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Outcome:
         """POST `body` with `headers` to `url`: one attempt, ended by the deadline."""
@@ -157,7 +169,8 @@ class Sender:
         extensions = {}
         if target.scheme == "https" and not _is_ip(host):
             extensions["sni_hostname"] = host
-        request = self.client.build_request(
+        client = self._client(target.scheme, host)
+        request = client.build_request(
             "POST",
             pinned,
             content=body,
@@ -167,7 +180,7 @@ class Sender:
         for name in _CLIENT_DEFAULTS:  # httpx's own; the request carries only ours
             del request.headers[name]
         try:
-            response = await self.client.send(request, stream=True)
+            response = await client.send(request, stream=True)
             try:
                 data = await self._read(response)
             finally:
