@@ -177,3 +177,15 @@ def test_json_text_without_nan_and_lone_surrogates() -> None:
     metadata = json.dumps({**ALIAS, "artifact": {"version": 1, "metadata": {"k": ["\udfff"]}}})
     with pytest.raises(InvalidEvents, match=r"events\[0\].artifact.metadata: holds a lone"):
         parse_document(loads(metadata))
+
+
+def test_values_parsed_elsewhere_are_checked_for_finite_numbers_too() -> None:
+    with pytest.raises(InvalidEvents) as raised:
+        parse_document({**LOGGED, "metrics": {"loss": float("inf"), "acc": float("nan")}})
+    assert [str(p) for p in raised.value.problems] == [
+        "events[0].metrics.acc: must be a finite number (got NaN)",
+        "events[0].metrics.loss: must be a finite number (got Infinity)",
+    ]
+    meta = {**ALIAS, "artifact": {"version": 1, "metadata": {"x": [float("-inf")]}}}
+    with pytest.raises(InvalidEvents, match="holds a number JSON cannot carry"):
+        parse_document(meta)

@@ -15,7 +15,7 @@ from reconcile.events import EVENTS
 from reconcile.model import Action, Automation, Event, Scope, Webhook
 from reconcile.runtime import variables
 from reconcile.runtime.incoming import Artifact, IncomingEvent, Run
-from reconcile.runtime.render import RenderError, render
+from reconcile.runtime.render import RenderError, mask_text, render
 from reconcile.runtime.samples import sample_event
 from reconcile.runtime.variables import Facts
 
@@ -174,6 +174,11 @@ def test_secrets_are_sent_but_masked_in_what_is_shown() -> None:
     offline = render(Facts(auto, ALIAS_EVENT), HOOK)
     assert offline is not None
     assert offline.body == offline.shown == b'{"auth":"Bearer ***","key":"***","echo":"production"}'
+
+
+def test_mask_text_for_answers_that_echo_a_secret() -> None:
+    echoed = 'bad token "tok-value-1234"; key=key-value-5678; abc'
+    assert mask_text(echoed, [*SECRETS.values(), "abc"]) == 'bad token "***"; key=***; abc'
 
 
 def test_missing_secret_value_is_a_clear_error() -> None:

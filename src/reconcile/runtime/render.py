@@ -94,6 +94,11 @@ def mask_values(text: bytes, values: list[str]) -> bytes:
     return text
 
 
+def mask_text(text: str, values: list[str]) -> str:
+    """`mask_values` for text, such as the excerpt of an answer that echoes a token."""
+    return mask_values(text.encode("utf-8"), values).decode("utf-8", "replace")
+
+
 def subject(facts: Facts) -> str:
     """What the event is about, in a few words: an artifact version or a run."""
     event = facts.event

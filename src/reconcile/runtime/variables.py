@@ -64,10 +64,10 @@ def _artifact_version(f: Facts) -> str:
 
 
 def _run_url(f: Facts) -> str:
-    if f.event.run is None:
+    run, e = f.event.run, f.event
+    if run is None:
         return ""
-    e = f.event
-    return f"{f.app_url.rstrip('/')}/{e.entity}/{e.project}/runs/{e.run.id}"  # type: ignore[union-attr]
+    return f"{f.app_url.rstrip('/')}/{e.entity}/{e.project}/runs/{run.id}"
 
 
 def _metric_name(f: Facts) -> str:
