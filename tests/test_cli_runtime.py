@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -259,3 +260,18 @@ def test_a_url_from_the_environment_is_read_only_when_sending(
     assert (code, faults.paths()) == (0, ["/ok"])
     assert out.startswith("POST $HOOK_URL\n")
     assert faults.url("/ok") not in out
+
+
+def test_receive_names_a_port_it_cannot_listen_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run("receive", "--port", str(port))
+    assert (code, err) == (2, f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n")
+    code, _, err = run("receive", "--secret-env", "RECONCILE_TEST_UNSET_VARIABLE")
+    assert (code, err) == (
+        2,
+        "error: --secret-env RECONCILE_TEST_UNSET_VARIABLE: the environment variable "
+        "RECONCILE_TEST_UNSET_VARIABLE is not set\n",
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -195,20 +196,33 @@ def _env(variable: str | None, option: str) -> str | None:
     return os.environ[variable]
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
 async def _serve(
     app: object, host: str, port: int, secret_env: str | None, token_env: str | None
 ) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))  # type: ignore[arg-type]
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
+    sock = _listen(host, port)
+    bound = sock.getsockname()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # type: ignore[arg-type]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # announce only once it accepts
         await asyncio.sleep(0.02)
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    checks = [f"signature with ${secret_env}" if secret_env else "no signature check"]
+    checks.append(f"token with ${token_env}" if token_env else "no token check")
     if server.started:
-        bound = server.servers[0].sockets[0].getsockname()
-        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        checks = [f"signature with ${secret_env}" if secret_env else "no signature check"]
-        checks.append(f"token with ${token_env}" if token_env else "no token check")
         click.echo(f"listening on http://{shown}:{bound[1]} ({', '.join(checks)}); Ctrl-C stops")
     await task
 
