@@ -12,7 +12,7 @@ import pytest
 
 from reconcile.runtime import signing
 from reconcile.runtime.addresses import Policy
-from reconcile.runtime.sender import MAX_READ, Limits, Outcome, Sender
+from reconcile.runtime.sender import MAX_READ, Limits, Outcome, Sender, retry_after
 from tests.runtime.certs import make_tls
 from tests.runtime.faults import HUGE, FaultServer
 
@@ -269,3 +269,16 @@ def _ip(text: str):  # type: ignore[no-untyped-def]
 def test_outcome_excerpt_is_text_even_for_binary_answers(faults: FaultServer) -> None:
     outcome = send(faults.url("/ok"))
     assert json.loads(outcome.excerpt) == {"ok": True}
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    import email.utils
+    import time
+
+    assert retry_after("120") == 120.0
+    assert retry_after(" 0 ") == 0.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+    future = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    assert 3500 < (retry_after(future) or 0) <= 3600
+    for bad in (None, "", "soon", "-5", "1.5"):
+        assert retry_after(bad) is None
