@@ -189,3 +189,17 @@ def test_values_parsed_elsewhere_are_checked_for_finite_numbers_too() -> None:
     meta = {**ALIAS, "artifact": {"version": 1, "metadata": {"x": [float("-inf")]}}}
     with pytest.raises(InvalidEvents, match="holds a number JSON cannot carry"):
         parse_document(meta)
+
+
+def test_the_schema_is_valid_and_describes_every_key() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    undescribed: list[str] = []
+    stack: list[tuple[str, Any]] = [("", SCHEMA)]
+    while stack:
+        where, node = stack.pop()
+        for name, child in node.get("properties", {}).items():
+            if "description" not in child:
+                undescribed.append(f"{where}.{name}")
+            stack.append((f"{where}.{name}", child))
+        stack.extend((f"{where}/{k}", v) for k, v in node.get("$defs", {}).items())
+    assert undescribed == []
