@@ -120,7 +120,7 @@ def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] =
 
 def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
     """The registry `name` of the team: the project `wandb-registry-<name>`."""
-    full = name if name.startswith(REGISTRY_PREFIX) else REGISTRY_PREFIX + name
+    full = name if store.is_registry_name(name) else REGISTRY_PREFIX + name
     return ensure_project(db, team, full, admins)
 
 

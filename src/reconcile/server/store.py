@@ -43,7 +43,12 @@ class Project:
 
     @property
     def is_registry(self) -> bool:
-        return self.name.startswith(REGISTRY_PREFIX)
+        return is_registry_name(self.name)
+
+
+def is_registry_name(name: str) -> bool:
+    # Without case, as SQLite's LIKE (which classifies trigger scopes) compares.
+    return name[: len(REGISTRY_PREFIX)].lower() == REGISTRY_PREFIX
 
 
 @dataclass(frozen=True)
@@ -117,17 +122,28 @@ def find_team(con: sqlite3.Connection, name: str) -> Team | None:
     return Team(row["id"], row["name"], row["created_at"]) if row else None
 
 
+# "Not found" messages name only what the caller gave, so the answer for an object
+# the caller may not see can be exactly the one for an object that never existed.
+TEAM_BY_ID_MISSING = "entity not found"
+PROJECT_MISSING = "project not found"
+COLLECTION_MISSING = "artifact collection not found"
+
+
+def missing_team(name: str) -> str:
+    return f"entity {name!r} not found"
+
+
 def get_team_by_id(con: sqlite3.Connection, team_id: int) -> Team:
     row = con.execute("SELECT * FROM entities WHERE id = ?", (team_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no entity with id {team_id}")
+        raise NotFound(TEAM_BY_ID_MISSING)
     return Team(row["id"], row["name"], row["created_at"])
 
 
 def get_team(con: sqlite3.Connection, name: str) -> Team:
     team = find_team(con, name)
     if team is None:
-        raise NotFound(f"entity {name!r} not found")
+        raise NotFound(missing_team(name))
     return team
 
 
@@ -204,16 +220,19 @@ def create_project(
 
 
 def find_project(con: sqlite3.Connection, entity: str, name: str) -> Project | None:
-    row = con.execute(
-        _PROJECT_SQL + "WHERE entities.name = ? AND projects.name = ?", (entity, name)
-    ).fetchone()
+    """The project `entity/name`; registry names compare without case."""
+    where = "WHERE entities.name = ? AND projects.name = ?"
+    if is_registry_name(name):
+        # Oldest first: a database from before this rule may hold two spellings.
+        where = "WHERE entities.name = ? AND lower(projects.name) = lower(?) ORDER BY projects.id"
+    row = con.execute(_PROJECT_SQL + where, (entity, name)).fetchone()
     return _project(row) if row else None
 
 
 def get_project(con: sqlite3.Connection, project_id: int) -> Project:
     row = con.execute(_PROJECT_SQL + "WHERE projects.id = ?", (project_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no project with id {project_id}")
+        raise NotFound(PROJECT_MISSING)
     return _project(row)
 
 
@@ -270,7 +289,7 @@ def find_collection(con: sqlite3.Connection, project: Project, name: str) -> Col
 def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:
     row = con.execute("SELECT * FROM collections WHERE id = ?", (collection_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no artifact collection with id {collection_id}")
+        raise NotFound(COLLECTION_MISSING)
     project = get_project(con, int(row["project_id"]))
     return Collection(
         row["id"], project, row["name"], row["type_name"], row["description"], row["created_at"]
