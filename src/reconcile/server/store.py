@@ -100,6 +100,44 @@ def add_api_key(
     )
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as administrators see it: never the key, nor its hash."""
+
+    id: int
+    username: str
+    description: str
+    created_at: str
+
+
+def api_keys(con: sqlite3.Connection, user_id: int | None = None) -> list[KeyInfo]:
+    where, params = ("WHERE users.id = ?", (user_id,)) if user_id is not None else ("", ())
+    rows = con.execute(
+        "SELECT api_keys.id, users.username, api_keys.description, api_keys.created_at "
+        f"FROM api_keys JOIN users ON users.id = api_keys.user_id {where} "
+        "ORDER BY api_keys.id",
+        params,
+    ).fetchall()
+    return [KeyInfo(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def revoke_api_keys(con: sqlite3.Connection, where: str, param: int) -> int:
+    """Delete the keys whose `id` or `user_id` is `param`; remember their hashes."""
+    if where not in ("id", "user_id"):
+        raise ValueError(f"keys are revoked by id or user_id, not {where!r}")
+    con.execute(
+        "INSERT OR IGNORE INTO revoked_keys (key_hash, revoked_at) "
+        f"SELECT key_hash, ? FROM api_keys WHERE {where} = ?",
+        (now(), param),
+    )
+    return con.execute(f"DELETE FROM api_keys WHERE {where} = ?", (param,)).rowcount
+
+
+def is_revoked(con: sqlite3.Connection, key_hash: str) -> bool:
+    row = con.execute("SELECT 1 FROM revoked_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+    return row is not None
+
+
 def user_for_key_hash(con: sqlite3.Connection, key_hash: str) -> User | None:
     row = con.execute(
         "SELECT users.* FROM api_keys JOIN users ON users.id = api_keys.user_id "
@@ -156,6 +194,17 @@ def set_member(con: sqlite3.Connection, team_id: int, user_id: int, role: str) -
         "ON CONFLICT (entity_id, user_id) DO UPDATE SET role = excluded.role",
         (team_id, user_id, role),
     )
+
+
+def remove_member(con: sqlite3.Connection, team_id: int, user_id: int) -> bool:
+    """Take a user out of a team, with its admin rights on the team's projects."""
+    cur = con.execute("DELETE FROM members WHERE entity_id = ? AND user_id = ?", (team_id, user_id))
+    con.execute(
+        "DELETE FROM project_admins WHERE user_id = ? AND project_id IN "
+        "(SELECT id FROM projects WHERE entity_id = ?)",
+        (user_id, team_id),
+    )
+    return cur.rowcount > 0
 
 
 def member_role(con: sqlite3.Connection, team_id: int, user_id: int) -> str | None:
