@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
@@ -63,3 +64,17 @@ def running(
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+class HttpClient:
+    """The `InProcess` interface over real HTTP to a live server (for `build_world`)."""
+
+    def __init__(self, live: LiveServer) -> None:
+        self.app = live.app
+        self.url = live.url
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
