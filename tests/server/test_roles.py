@@ -181,3 +181,40 @@ def test_unknown_or_missing_key_is_401(world: World) -> None:
         )
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+PROJECTS = '{ entity(name: "acme") { projects { edges { node { name } } } } }'
+
+
+def _project_names(world: World) -> list[str]:
+    edges = world.admin.ok(PROJECTS)["entity"]["projects"]["edges"]
+    return [edge["node"]["name"] for edge in edges]
+
+
+def test_members_create_no_projects_or_registries_on_the_live_server(live_world: World) -> None:
+    before = _project_names(live_world)
+    assert before == ["vision", "wandb-registry-models"]
+    for name in ("nlp", "wandb-registry-x", "WANDB-REGISTRY-x"):
+        refused = live_world.member.fails(UPSERT, {"n": name})
+        kind = "projects" if name == "nlp" else "registries"
+        assert refused == f"FORBIDDEN: permission denied: only admins of team acme create {kind}"
+    assert _project_names(live_world) == before
+
+
+def test_registry_names_compare_without_case(live_world: World) -> None:
+    same = live_world.admin.ok(UPSERT, {"n": "WANDB-Registry-Models"})["upsertModel"]
+    assert same == {"project": {"name": "wandb-registry-models"}, "inserted": False}
+    made = live_world.admin.ok(UPSERT, {"n": "WANDB-REGISTRY-caps"})["upsertModel"]
+    assert made == {"project": {"name": "WANDB-REGISTRY-caps"}, "inserted": True}
+    found = live_world.admin.ok(
+        '{ project(entityName: "acme", name: "wandb-registry-CAPS") { id name } }'
+    )["project"]
+    # A registry, whatever its spelling: run events are refused in it.
+    run_state = trigger_input(
+        found["id"],
+        triggeringEventType="RUN_STATE",
+        eventFilter='{"run_state_filter": {"states": ["FAILED"]}}',
+    )
+    assert live_world.admin.fails(CREATE_TRIGGER, run_state) == (
+        "BAD_USER_INPUT: event RUN_STATE watches runs, which registries do not have"
+    )
