@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconcile.server.service import GraphQLService
-from reconcile.server.validation import json_depth
+from reconcile.server.validation import json_depth, strict_loads
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +56,6 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise ValueError(f"the number {text[:20]} is out of range")
-    return number
-
-
 def _load(raw: bytes) -> Any:
     """Strict JSON: UTF-8, no NaN or Infinity, bounded nesting, no lone surrogates."""
     try:
@@ -76,7 +64,7 @@ def _load(raw: bytes) -> Any:
         raise ValueError("the body is not UTF-8") from None
     deep = ValueError(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
     try:
-        body = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+        body = strict_loads(text)
     except RecursionError:
         raise deep from None
     if json_depth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:

@@ -193,14 +193,19 @@ def _no_constant(name: str) -> Any:
 def _finite(text: str) -> float:
     number = float(text)
     if math.isinf(number):
-        raise ValueError(f"{text} is out of range")
+        raise ValueError(f"{text[:20]} is out of range")
     return number
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads without NaN, Infinity or numbers that overflow to infinity."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def json_value(field: str, text: str) -> Any:
     """Strict JSON (no NaN or Infinity, no overflowing numbers), at most JSON_DEPTH_MAX deep."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = strict_loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput(f"{field} is not valid JSON: {error.msg}") from None
     except RecursionError:
