@@ -11,10 +11,13 @@ from pathlib import Path
 
 import click
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reconcile.server import admin, auth
 from reconcile.server.commands import serve, server
+from reconcile.server.db import Database
+from reconcile.target import embedded_key
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input
 from tests.server.live import free_port
 
@@ -149,3 +152,22 @@ def test_a_revoked_admin_key_stays_revoked_across_restarts(tmp_path: Path) -> No
     assert "Error: RECONCILE_ADMIN_KEY holds a revoked key" in err
     assert key not in out + err
     assert _cli(db, "list-keys") == ""
+
+
+def test_the_embedded_servers_own_key_is_replaced_once_revoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan and apply run the server in-process with the key kept beside the database."""
+    monkeypatch.delenv(admin.ADMIN_KEY_ENV, raising=False)
+    db_path = tmp_path / "server.db"
+    first = embedded_key(db_path)
+    (key_id,) = _key_ids(db_path, "admin")
+    _cli(db_path, "delete-key", str(key_id))
+    second = embedded_key(db_path)
+    assert second != first
+    assert (db_path.parent / "server.db.admin-key").read_text() == second + "\n"
+    db = Database(db_path)
+    try:
+        assert (admin.key_is_active(db, first), admin.key_is_active(db, second)) == (False, True)
+    finally:
+        db.close()

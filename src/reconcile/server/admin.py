@@ -108,6 +108,12 @@ def list_keys(db: Database, username: str | None = None) -> list[store.KeyInfo]:
         return store.api_keys(con, user_id)
 
 
+def key_is_active(db: Database, key: str) -> bool:
+    """Whether `key` is a known, unrevoked API key."""
+    with db.read() as con:
+        return store.user_for_key_hash(con, auth.hash_key(key)) is not None
+
+
 def delete_key(db: Database, key_id: int) -> store.KeyInfo:
     """Revoke one API key (by the id `list_keys` shows); it is refused from now on."""
     with db.write() as con:
