@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +20,7 @@ import pytest
 
 from reconcile.server import listen
 from tests.server.helpers import World, webhook
-from tests.server.live import LiveServer, running
+from tests.server.live import LiveServer, free_port, running
 
 LIMITS = listen.Limits(max_connections=3, max_header_bytes=8 * 1024, read_timeout=0.5)
 QUERY = b'{"query": "{ viewer { id } }"}'
@@ -142,3 +145,37 @@ def test_a_client_leaving_mid_body_is_one_log_line(
         ("reconcile.server.app", "INFO", "client disconnected before sending the whole body")
     ]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+SERVE = "from reconcile.server.commands import serve; serve()"
+
+
+def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["--db", str(tmp_path / "server.db"), "--port", str(port)]
+    limits = ["--max-header-bytes", "2048", "--read-timeout", "5", "--max-connections", "10"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, *args, *limits],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            assert proc.poll() is None, proc.communicate()
+            try:
+                healthy = httpx.get(f"{url}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)  # not listening yet
+        else:
+            raise AssertionError("reconcile serve did not start")
+        assert healthy.status_code == 200
+        fits = httpx.post(f"{url}/graphql", content=QUERY, headers={"X-Pad": "a" * 1500})
+        too_big = httpx.post(f"{url}/graphql", content=QUERY, headers={"X-Pad": "a" * 2500})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert fits.status_code == 401
+    assert (too_big.status_code, too_big.text) == (431, "request headers larger than 2048 bytes")
