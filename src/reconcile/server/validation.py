@@ -225,21 +225,18 @@ def json_value(field: str, text: str) -> Any:
 
 def json_depth(value: Any, limit: int = JSON_DEPTH_MAX) -> int:
     """How deeply objects and arrays nest in a decoded JSON value, counted up to just
-    past `limit` (without recursion)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if depth <= limit:  # deeper than that is refused anyway
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+    past `limit` (level by level, without recursion)."""
+    depth = 0
+    level = [value]
+    while depth <= limit:
+        containers = [item for item in level if type(item) is dict or type(item) is list]
+        if not containers:
+            break
+        depth += 1
+        level = []
+        for container in containers:
+            level.extend(container.values() if type(container) is dict else container)
+    return depth
 
 
 def json_object(field: str, text: str) -> dict[str, Any]:
