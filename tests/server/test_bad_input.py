@@ -122,6 +122,14 @@ def test_deep_json_in_the_body_is_400(live_world: World) -> None:
         400,
         "BAD_REQUEST: the body nests deeper than 64 levels",
     )
+    # Shallow enough for Python's JSON decoder, too deep for the server.
+    moderate = '{"query": "{ viewer { id } }", "variables": {"x": ' + "[" * 70 + "]" * 70 + "}}"
+    assert _error(_raw(live_world, moderate)) == (
+        400,
+        "BAD_REQUEST: the body nests deeper than 64 levels",
+    )
+    at_limit = '{"query": "{ viewer { id } }", "variables": {"x": ' + "[" * 62 + "]" * 62 + "}}"
+    assert _raw(live_world, at_limit).json() == {"data": {"viewer": {"id": "VXNlcjox"}}}
 
 
 def _deep_object(depth: int) -> str:
