@@ -145,7 +145,7 @@ mutation ($input: UpdateGenericWebhookIntegrationInput!) {
 def test_webhook_urls_are_checked_as_the_inventory_does(live_world: World) -> None:
     hook_id = webhook(live_world.admin)
     for url, reason in BAD_URLS:
-        refused = f"BAD_USER_INPUT: invalid urlEndpoint {url!a}: {reason}"
+        refused = f"BAD_USER_INPUT: invalid urlEndpoint {url!r}: {reason}"
         hook = {"entityName": TEAM, "name": "h", "urlEndpoint": url}
         assert live_world.admin.fails(CREATE_WEBHOOK, {"input": hook}).startswith(refused)
         changed = {"input": {"id": hook_id, "urlEndpoint": url}}

@@ -149,8 +149,8 @@ def check_url(url: str) -> str:
     """An http(s) URL with a host, a valid port, no credentials and no control characters."""
     problem = url_problem(url)
     if problem:
-        shown = url if len(url) <= 100 else url[:97] + "..."
-        raise InvalidInput(f"invalid urlEndpoint {shown!a}: {problem}")
+        # Whole and as given: clients find a secret URL in the message to mask it.
+        raise InvalidInput(f"invalid urlEndpoint {url!r}: {problem}")
     return url
 
 
