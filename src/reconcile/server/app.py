@@ -5,6 +5,8 @@ The same app serves uvicorn and in-process clients (`httpx.ASGITransport`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +20,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.server.runtime import api as runtime_api
+from reconcile.server.runtime.worker import Worker
 from reconcile.server.service import GraphQLService
 from reconcile.server.validation import json_depth, strict_loads
 
@@ -94,9 +98,22 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
     return body["query"], variables, operation or None
 
 
-def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starlette:
-    """The server app over the database at `db_path` (created and migrated if needed)."""
+def create_app(
+    db_path: Path,
+    *,
+    service: GraphQLService | None = None,
+    allow_delivery_to: tuple[str, ...] | None = None,
+) -> Starlette:
+    """The server app over the database at `db_path` (created and migrated if needed).
+
+    With `allow_delivery_to` (possibly empty), its lifespan runs the delivery worker.
+    """
     handler = service or GraphQLService(db_path)
+    worker: list[Worker] = []
+
+    def wake() -> None:
+        for one in worker:
+            one.wake()
 
     async def graphql(request: Request) -> Response:
         try:
@@ -122,13 +139,22 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        task = None
+        if allow_delivery_to is not None:
+            worker.append(Worker(handler.db, handler.box, allow_delivery_to))
+            task = asyncio.ensure_future(worker[0].run())
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         handler.close()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *runtime_api.routes(handler.db, handler.box, wake, _read_body),
         ],
         lifespan=lifespan,
     )

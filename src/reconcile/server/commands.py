@@ -115,6 +115,13 @@ def _database(path: Path) -> Iterator[Database]:
     type=click.FloatRange(0.1),
     help="Seconds a client has to send a whole request (headers and body).",
 )
+@click.option(
+    "--allow-delivery-to",
+    "allow_delivery_to",
+    multiple=True,
+    metavar="HOST|CIDR",
+    help="Let automations deliver to this private or loopback host or range (repeatable).",
+)
 def serve(  # noqa: PLR0917 - click passes each option as an argument
     db_path: Path | None,
     host: str,
@@ -124,14 +131,21 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     max_connections: int,
     max_header_bytes: int,
     read_timeout: float,
+    allow_delivery_to: tuple[str, ...],
 ) -> None:
-    """Run the embedded W&B-compatible server (GraphQL at /graphql)."""
+    """Run the embedded W&B-compatible server (GraphQL at /graphql, events at /api/v1/events)."""
     db_path = db_path or project.default_db()
     import uvicorn
 
     from reconcile.server.app import create_app
 
     configure_logging(log_level)
+    from reconcile.runtime.addresses import Policy
+
+    try:
+        Policy.of(allow_delivery_to)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--allow-delivery-to") from None
     sock = _listen(host, port)  # first: a busy port stops everything before it starts
     env_key = os.environ.get(admin.ADMIN_KEY_ENV) or None
     with _database(db_path) as db:
@@ -145,7 +159,8 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # Its httptools parser (half the per-request CPU of h11), with our limits.
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
-    config = listen.config(create_app(db_path), limits, log_config=None, access_log=False)
+    app = create_app(db_path, allow_delivery_to=allow_delivery_to)
+    config = listen.config(app, limits, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

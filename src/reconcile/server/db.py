@@ -128,6 +128,62 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at TEXT NOT NULL
     );
     """,
+    # 4: the automation runtime. An event, the deliveries it fired (the outbox) and
+    # the per-run state of metric automations are written in the event's transaction.
+    # `sealed` holds the exact body and credentials, encrypted like secrets; `shown`
+    # the body with secret values masked.
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        event_key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        document TEXT NOT NULL,
+        fired TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (entity_id, event_key)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        entity_id INTEGER NOT NULL,
+        automation TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        shown TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        first_at REAL,
+        accepted_at REAL NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, endpoint, next_at);
+    CREATE INDEX deliveries_automation ON deliveries (entity_id, automation, id);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+        started_at TEXT NOT NULL,
+        duration REAL NOT NULL,
+        status INTEGER,
+        error TEXT,
+        detail TEXT NOT NULL,
+        excerpt TEXT NOT NULL,
+        headers TEXT NOT NULL
+    );
+    CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
+    CREATE TABLE metric_state (
+        trigger_id INTEGER NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL,
+        vals TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        PRIMARY KEY (trigger_id, run_id)
+    );
+    CREATE INDEX triggers_match ON triggers (scope_type, scope_id, event_type);
+    """,
 )
 
 

@@ -432,3 +432,16 @@ def triggers_in_project(con: sqlite3.Connection, project_id: int) -> list[Trigge
         "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id",
         (project_id, project_id),
     )
+
+
+def triggers_for_event(
+    con: sqlite3.Connection, project_id: int, collection_id: int | None, event_types: list[str]
+) -> list[TriggerRow]:
+    """Enabled triggers an event in the project (and collection) may fire, by the index."""
+    marks = ", ".join("?" * len(event_types))
+    where = (
+        f"WHERE t.enabled = 1 AND t.event_type IN ({marks}) AND ("
+        "(t.scope_type = 'PROJECT' AND t.scope_id = ?) "
+        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND t.scope_id = ?)) ORDER BY t.id"
+    )
+    return _select_triggers(con, where, (*event_types, project_id, collection_id or 0))

@@ -1,0 +1,1 @@
+"""The server side of the automation runtime: events in, matching, the outbox, delivery."""

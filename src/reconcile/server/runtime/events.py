@@ -1,0 +1,150 @@
+"""`POST /api/v1/events`: a batch checked, matched and stored with its outbox in one transaction.
+
+Repeated ids are acknowledged with what they fired the first time and fire nothing
+again; an artifact event naming a new collection creates it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconcile.runtime import incoming
+from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
+from reconcile.server import auth, store
+from reconcile.server.crypto import SecretBox
+from reconcile.server.db import Database, now
+from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
+from reconcile.server.runtime import matching, outbox
+
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer's events, and how many deliveries were queued (to wake the worker)."""
+
+    events: list[dict[str, Any]]
+    queued: int
+
+
+def error_body(message: str, **where: Any) -> dict[str, Any]:
+    return {"error": {"message": message, **where}}
+
+
+def rest_status(error: ApiError) -> int:
+    """The REST status of a failure (GraphQL answers most of them in a 200)."""
+    for kind, status in ((Unauthenticated, 401), (Forbidden, 403), (NotFound, 404)):
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def ingest(
+    db: Database, box: SecretBox, authorization: str | None, raw: bytes, app_url: str
+) -> tuple[Answer, int]:
+    """The HTTP answer to an events batch, and the number of deliveries it queued.
+
+    The key is checked before the body is parsed (no work for the unauthenticated).
+    """
+    try:
+        with db.read() as con:
+            auth.authenticate(con, authorization)
+    except ApiError as error:
+        return (rest_status(error), error_body(error.message, code=error.code)), 0
+    try:
+        events = incoming.parse_document(incoming.loads(raw))
+    except InvalidEvents as invalid:
+        problems = [
+            {"index": p.index, "field": p.field, "message": p.message} for p in invalid.problems
+        ]
+        first = problems[0] if problems else {"index": None, "field": "", "message": str(invalid)}
+        body = error_body(str(first["message"]), index=first["index"], field=first["field"])
+        body["error"]["problems"] = problems
+        return (400, body), 0
+    try:
+        with db.write() as con:
+            user = auth.authenticate(con, authorization)
+            accepted = _store_all(con, box, user, events, app_url)
+    except _AtIndex as failed:
+        body = error_body(failed.error.message, index=failed.index, code=failed.error.code)
+        return (rest_status(failed.error), body), 0
+    except ApiError as error:
+        return (rest_status(error), error_body(error.message, code=error.code)), 0
+    return (202, {"events": accepted.events}), accepted.queued
+
+
+class _AtIndex(Exception):
+    def __init__(self, index: int, error: ApiError) -> None:
+        self.index, self.error = index, error
+
+
+def _store_all(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: store.User,
+    events: tuple[IncomingEvent, ...],
+    app_url: str,
+) -> Accepted:
+    answers: list[dict[str, Any]] = []
+    queued = 0
+    for index, event in enumerate(events):
+        try:
+            answer, count = _store_one(con, box, user, event, app_url)
+        except ApiError as error:
+            raise _AtIndex(index, error) from None
+        answers.append(answer)
+        queued += count
+    return Accepted(answers, queued)
+
+
+def _place(
+    con: sqlite3.Connection, user: store.User, event: IncomingEvent
+) -> tuple[store.Team, store.Project, int | None]:
+    team = store.find_team(con, event.entity)
+    if team is None:
+        raise NotFound(store.missing_team(event.entity))
+    auth.require_member(con, user, team)
+    project = store.find_project(con, event.entity, event.project)
+    if project is None:
+        raise NotFound(f"{event.where} not found in entity {event.entity}")
+    collection_id = None
+    if event.collection is not None:
+        kind = event.artifact.type if event.artifact else "model"
+        collection, _ = store.create_collection(con, project, event.collection, kind)
+        collection_id = collection.id
+    return team, project, collection_id
+
+
+def _store_one(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: store.User,
+    event: IncomingEvent,
+    app_url: str,
+) -> tuple[dict[str, Any], int]:
+    team, project, collection_id = _place(con, user, event)
+    key = event.id or f"evt_{uuid.uuid4().hex}"
+    seen = con.execute(
+        "SELECT fired FROM events WHERE entity_id = ? AND event_key = ?", (team.id, key)
+    ).fetchone()
+    if seen is not None:
+        return {"id": key, "automations": json.loads(seen["fired"])}, 0
+    event = replace(event, id=key, author=event.author or user.username)
+    fired = matching.match(con, event, project.id, collection_id)
+    names = [f.automation.name for f in fired]
+    cur = con.execute(
+        "INSERT INTO events (entity_id, event_key, type, document, fired, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (team.id, key, event.type, json.dumps(event.as_json()), json.dumps(names), now()),
+    )
+    event_row = int(cur.lastrowid or 0)
+    count = 0
+    for one in fired:
+        count += outbox.enqueue(
+            con, box, team.id, event_row, event=event, fired=one, app_url=app_url
+        )
+    return {"id": key, "automations": names}, count

@@ -1,0 +1,209 @@
+"""The outbox: deliveries written in the event's transaction, claimed and settled by the worker.
+
+A delivery keeps the exact body and credentials sealed (encrypted like secrets), so
+every attempt, before or after a restart, sends the same bytes with the same
+`webhook-id`; `shown` is the body with secret values masked, for history.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from reconcile.model import Webhook as HookModel
+from reconcile.runtime import render, signing
+from reconcile.runtime.incoming import IncomingEvent
+from reconcile.runtime.sender import Outcome
+from reconcile.runtime.variables import Facts
+from reconcile.server.crypto import SecretBox
+from reconcile.server.db import now
+from reconcile.server.runtime.matching import Fired
+from reconcile.server.store_automations import secret_ciphertext
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True)
+class Due:
+    """A delivery to attempt now, opened."""
+
+    id: int
+    url: str
+    endpoint: str
+    webhook_id: str
+    body: bytes
+    credentials: signing.Credentials
+    attempts: int
+    first_at: float | None
+    secrets: tuple[str, ...]
+
+
+def endpoint_of(url: str) -> str:
+    """The endpoint a concurrency cap applies to: scheme, host and port."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _secrets(
+    con: sqlite3.Connection, box: SecretBox, entity_id: int, hook: HookModel
+) -> dict[str, str]:
+    names = {ref for ref in (hook.secret, hook.access_token) if ref is not None}
+    return {name: box.open(secret_ciphertext(con, entity_id, name)) for name in names}
+
+
+def enqueue(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    entity_id: int,
+    event_row: int,
+    *,
+    event: IncomingEvent,
+    fired: Fired,
+    app_url: str,
+) -> int:
+    """Queue the delivery `fired` makes (1), or nothing for an action that sends nothing (0)."""
+    row, hook = fired.row, None
+    url = ""
+    if row.webhook is not None:
+        w = row.webhook
+        hook = HookModel(event.entity, w.name, w.url_endpoint, w.access_token_ref, w.secret_ref)
+        url = w.url_endpoint
+    elif row.slack is not None:
+        url = _slack_url(con, row.slack.id)
+    if not url:
+        return 0
+    secrets = _secrets(con, box, entity_id, hook) if hook else {}
+    facts = Facts(fired.automation, event, fired.metric, event_row, app_url)
+    rendered = render.render(facts, hook, secrets)
+    if rendered is None:
+        return 0
+    token = secrets.get(hook.access_token) if hook and hook.access_token else None
+    secret = secrets.get(hook.secret) if hook and hook.secret else None
+    sealed = json.dumps(
+        {"body": base64.b64encode(rendered.body).decode(), "token": token, "secret": secret}
+    )
+    webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
+    stamp = time.time()
+    con.execute(
+        "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, endpoint, "
+        "webhook_id, sealed, shown, status, next_at, accepted_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event_row,
+            entity_id,
+            fired.automation.name,
+            fired.automation.action.kind,
+            url,
+            endpoint_of(url),
+            webhook_id,
+            box.seal(sealed),
+            rendered.shown.decode("utf-8"),
+            PENDING,
+            stamp,
+            stamp,
+            now(),
+        ),
+    )
+    return 1
+
+
+def _slack_url(con: sqlite3.Connection, integration_id: int) -> str:
+    row = con.execute(
+        "SELECT url_endpoint FROM integrations WHERE id = ?", (integration_id,)
+    ).fetchone()
+    return str(row["url_endpoint"]) if row else ""
+
+
+def due_endpoints(con: sqlite3.Connection, at: float) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT endpoint FROM deliveries WHERE status = ? AND next_at <= ?",
+        (PENDING, at),
+    ).fetchall()
+    return [str(r["endpoint"]) for r in rows]
+
+
+def claim(
+    con: sqlite3.Connection, box: SecretBox, endpoint: str, *, at: float, skip: set[int], limit: int
+) -> list[Due]:
+    """Up to `limit` due deliveries to `endpoint`, oldest first, less those in flight."""
+    rows = con.execute(
+        "SELECT * FROM deliveries WHERE status = ? AND endpoint = ? AND next_at <= ? "
+        "ORDER BY next_at, id LIMIT ?",
+        (PENDING, endpoint, at, limit + len(skip)),
+    ).fetchall()
+    return [_open(box, r) for r in rows if r["id"] not in skip][:limit]
+
+
+def _open(box: SecretBox, row: sqlite3.Row) -> Due:
+    sealed = json.loads(box.open(bytes(row["sealed"])))
+    credentials = signing.Credentials(sealed["token"], sealed["secret"])
+    values = tuple(v for v in (sealed["token"], sealed["secret"]) if v)
+    return Due(
+        row["id"],
+        row["url"],
+        row["endpoint"],
+        row["webhook_id"],
+        base64.b64decode(sealed["body"]),
+        credentials,
+        row["attempts"],
+        row["first_at"],
+        values,
+    )
+
+
+def settle(
+    con: sqlite3.Connection,
+    due: Due,
+    started: float,
+    *,
+    outcome: Outcome,
+    stored_headers: list[tuple[str, str]],
+    delay: float | None,
+) -> str:
+    """Record the attempt; the delivery is delivered, failed, or due again after `delay`."""
+    con.execute(
+        "INSERT INTO attempts (delivery_id, started_at, duration, status, error, detail, "
+        "excerpt, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            due.id,
+            datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds"),
+            round(outcome.duration, 4),
+            outcome.status,
+            outcome.error,
+            render.mask_text(outcome.detail, list(due.secrets)),
+            render.mask_text(outcome.excerpt[:256], list(due.secrets)),
+            json.dumps(stored_headers),
+        ),
+    )
+    if outcome.ok:
+        status, next_at = DELIVERED, started
+    elif delay is None:
+        status, next_at = FAILED, started
+    else:
+        status, next_at = PENDING, time.time() + delay
+    con.execute(
+        "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_at = ?, "
+        "first_at = COALESCE(first_at, ?) WHERE id = ?",
+        (status, next_at, started, due.id),
+    )
+    return status
+
+
+def resend(con: sqlite3.Connection, delivery_id: int) -> bool:
+    """Queue a failed delivery again, now, with a fresh schedule; False if it is not failed."""
+    cur = con.execute(
+        "UPDATE deliveries SET status = ?, attempts = 0, first_at = NULL, next_at = ? "
+        "WHERE id = ? AND status = ?",
+        (PENDING, time.time(), delivery_id, FAILED),
+    )
+    return cur.rowcount == 1
+
+
+def pending_count(con: sqlite3.Connection) -> int:
+    row = con.execute("SELECT COUNT(*) FROM deliveries WHERE status = ?", (PENDING,)).fetchone()
+    return int(row[0])

@@ -1,0 +1,76 @@
+"""A loopback webhook endpoint for runtime tests: records every request, answers by path.
+
+`/ok` answers 200; `/flaky` answers 500 to the first attempt of each `webhook-id` and
+200 to the next (half of all attempts fail); `/hang` never answers (bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tests.runtime.faults import Received, _read_request
+
+HANG_LIMIT = 30.0
+
+
+@dataclass
+class Receiver:
+    requests: list[Received] = field(default_factory=list)
+    port: int = 0
+    attempts: Counter[str] = field(default_factory=Counter)
+    successes: Counter[str] = field(default_factory=Counter)
+
+    def __enter__(self) -> Receiver:
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the receiver did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (got := await _read_request(reader)) is not None:
+                self.requests.append(got)
+                if not await self._answer(got, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    async def _answer(self, got: Received, writer: asyncio.StreamWriter) -> bool:
+        message_id = got.headers.get("webhook-id", "")
+        self.attempts[message_id] += 1
+        if got.path == "/hang":
+            try:
+                await asyncio.wait_for(self._stop.wait(), HANG_LIMIT)
+            except TimeoutError:
+                pass
+            return False
+        status = 500 if got.path == "/flaky" and self.attempts[message_id] == 1 else 200
+        if status == 200:
+            self.successes[message_id] += 1
+        body = b"ok" if status == 200 else b"boom"
+        writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        return True

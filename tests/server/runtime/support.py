@@ -1,0 +1,71 @@
+"""Setting up automations through GraphQL and sending events, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from reconcile.server.runtime.worker import Worker
+from tests.server.helpers import TEAM, Api, World, basic, trigger_input, webhook
+
+SECRET = "whsec-canary-signing-value-123"
+TOKEN = "token-canary-access-value-456"
+PAYLOAD = '{"event": "${event_type}", "alias": "${alias}", "token": "${ACCESS_TOKEN}"}'
+INSERT_SECRET = """
+mutation ($n: String!, $v: String!) {
+  insertSecret(input: {entityName: "acme", secretName: $n, secretValue: $v}) { success }
+}
+"""
+
+
+def hook_with_secrets(world: World, url: str, name: str = "deploy") -> str:
+    world.admin.ok(INSERT_SECRET, {"n": "SIGNING", "v": SECRET})
+    world.admin.ok(INSERT_SECRET, {"n": "TOKEN", "v": TOKEN})
+    return webhook(world.admin, name, urlEndpoint=url, secretRef="SIGNING", accessTokenRef="TOKEN")
+
+
+def alias_automation(
+    api: Api,
+    scope_id: str,
+    hook_id: str,
+    name: str = "promote",
+    pattern: str = "^prod$",
+    **extra: Any,
+) -> None:
+    made = trigger_input(scope_id, hook_id, name=name, **extra)
+    made["input"]["eventFilter"] = json.dumps({"$or": [{"$and": [{"alias": {"$regex": pattern}}]}]})
+    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = PAYLOAD
+    api.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+
+
+def alias_event(event_id: str, alias: str = "prod", collection: str = "detector") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "alias_added",
+        "entity": TEAM,
+        "project": "vision",
+        "collection": collection,
+        "artifact": {"type": "model", "version": 3},
+        "alias": alias,
+    }
+
+
+def emit(world: World, events: Any, key: str | None = None) -> httpx.Response:
+    return world.client.post("/api/v1/events", json=events, headers=basic(key or world.admin.key))
+
+
+def worker(world: World, allow: tuple[str, ...] = ("127.0.0.1",), **kw: Any) -> Worker:
+    service = world.client.app.state.service
+    return Worker(service.db, service.box, allow, **kw)
+
+
+def drain(world: World, timeout: float = 60.0, **kw: Any) -> int:
+    """Run a worker until the outbox is empty; the number of deliveries still pending."""
+    return asyncio.run(worker(world, **kw).drain(timeout))

@@ -1,0 +1,129 @@
+"""`POST /api/v1/events`: answers, validation, scopes, repeats and atomic batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.server.helpers import TEAM, World
+from tests.server.runtime.receiver import Receiver
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    drain,
+    emit,
+    hook_with_secrets,
+)
+
+
+def _deliveries(world: World) -> list[Any]:
+    with world.db.read() as con:
+        return con.execute("SELECT automation, status FROM deliveries ORDER BY id").fetchall()
+
+
+def test_an_event_fires_matching_automations_only(world: World, receiver: Receiver) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook, "promote")
+    alias_automation(world.admin, world.project_id, hook, "staging", pattern="^staging$")
+    answer = emit(world, {"events": [alias_event("e1"), alias_event("e2", "staging")]})
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {
+        "events": [
+            {"id": "e1", "automations": ["promote"]},
+            {"id": "e2", "automations": ["staging"]},
+        ]
+    }
+    assert [tuple(r) for r in _deliveries(world)] == [
+        ("promote", "pending"),
+        ("staging", "pending"),
+    ]
+
+
+def test_a_repeated_id_is_acknowledged_and_fires_nothing_again(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("same"))
+    again = emit(world, {"events": [alias_event("same")]})
+    assert again.status_code == 202
+    assert again.json() == {"events": [{"id": "same", "automations": ["promote"]}]}
+    assert len(_deliveries(world)) == 1
+
+
+def test_an_event_without_id_gets_ours(world: World) -> None:
+    event = alias_event("x")
+    del event["id"]
+    answer = emit(world, event)
+    (only,) = answer.json()["events"]
+    assert only["id"].startswith("evt_") and only["automations"] == []
+
+
+def test_invalid_input_names_the_index_and_field(world: World) -> None:
+    bad = alias_event("b")
+    bad["artifact"] = {"type": "model", "version": "three"}
+    answer = emit(world, {"events": [alias_event("a"), bad]})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["index"], error["field"]) == (1, "artifact.version")
+
+
+def test_unknown_scope_is_404_and_nothing_of_the_batch_is_stored(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook)
+    unknown = {**alias_event("u"), "project": "nowhere"}
+    answer = emit(world, {"events": [alias_event("first"), unknown]})
+    assert answer.status_code == 404
+    assert answer.json()["error"]["index"] == 1
+    assert "nowhere" in answer.json()["error"]["message"]
+    assert _deliveries(world) == []
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_authentication_and_membership(world: World) -> None:
+    assert emit(world, alias_event("k"), key="local-" + "x" * 40).status_code == 401
+    answer = world.client.post("/api/v1/events", json=alias_event("k"))
+    assert answer.status_code == 401
+    # To someone outside the team, the team does not exist.
+    assert emit(world, alias_event("k"), key=world.outsider.key).status_code == 404
+    assert emit(world, alias_event("k"), key=world.member.key).status_code == 202
+
+
+def test_a_new_collection_is_created_and_registry_automations_see_it(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.registry_id, hook, "registry-wide")
+    event = {**alias_event("r1", collection="brand-new"), "registry": "models"}
+    del event["project"]
+    answer = emit(world, event)
+    assert answer.json() == {"events": [{"id": "r1", "automations": ["registry-wide"]}]}
+    with world.db.read() as con:
+        names = [r[0] for r in con.execute("SELECT name FROM collections ORDER BY id")]
+    assert names[-1] == "brand-new"
+    assert TEAM == "acme"
+
+
+def test_disabled_automations_never_fire(world: World, receiver: Receiver) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook, enabled=False)
+    assert emit(world, alias_event("d")).json()["events"][0]["automations"] == []
+
+
+def test_delivery_is_signed_and_carries_the_token(world: World, receiver: Receiver) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("s1"))
+    assert drain(world) == 0
+    (got,) = receiver.requests
+    from reconcile.runtime import signing
+    from tests.server.runtime.support import SECRET, TOKEN
+
+    assert got.headers["authorization"] == f"Bearer {TOKEN}"
+    assert signing.verify_wandb(SECRET, got.body, got.headers["x-wandb-signature"])
+    assert got.headers["webhook-id"] == signing.delivery_id("acme", "s1", "promote")
+    assert got.body == (
+        b'{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"' + TOKEN.encode() + b'"}'
+    )
