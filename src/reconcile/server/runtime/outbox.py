@@ -133,7 +133,7 @@ def claim(
     """Up to `limit` due deliveries to `endpoint`, oldest first, less those in flight."""
     rows = con.execute(
         "SELECT * FROM deliveries WHERE status = ? AND endpoint = ? AND next_at <= ? "
-        "ORDER BY next_at, id LIMIT ?",
+        "ORDER BY next_at LIMIT ?",
         (PENDING, endpoint, at, limit + len(skip)),
     ).fetchall()
     return [_open(box, r) for r in rows if r["id"] not in skip][:limit]

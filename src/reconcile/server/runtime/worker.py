@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Mapping
 
 from reconcile.runtime import schedule, signing
@@ -25,11 +26,16 @@ from reconcile.server.runtime import outbox
 log = logging.getLogger(__name__)
 
 PER_ENDPOINT = 16  # attempts in flight to one endpoint at once
-POLL = 0.5  # seconds between looks at the outbox when nothing wakes the worker
+POLL = 0.2  # seconds between looks at the outbox when nothing wakes the worker
+QUEUE_DEPTH = 4  # rows claimed per endpoint, in multiples of its cap
 
 
 class Worker:
-    """Sends the outbox of one database until stopped."""
+    """Sends the outbox of one database until stopped.
+
+    The dispatcher claims due rows into a queue per endpoint; up to `per_endpoint`
+    senders drain each queue, so a slow endpoint fills only its own queue and slots.
+    """
 
     def __init__(
         self,
@@ -44,7 +50,10 @@ class Worker:
         self.sender = Sender(Policy.of(allow), Limits.scaled(env))
         self.scale = schedule.time_scale(env)
         self.per_endpoint = per_endpoint
+        # Rows claimed and not yet settled, per endpoint: queued or being sent.
         self.in_flight: dict[str, set[int]] = {}
+        self.queues: dict[str, deque[outbox.Due]] = {}
+        self.senders: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,39 +68,47 @@ class Worker:
         try:
             while True:
                 self._wake.clear()
-                wait = await asyncio.to_thread(self._dispatch)
+                claimed = await asyncio.to_thread(self._claim)
+                for due in claimed:
+                    self._queue(due)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    await asyncio.wait_for(self._wake.wait(), POLL)
         finally:
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.sender.aclose()
 
-    def _dispatch(self) -> float:
-        """Start every due delivery an endpoint has room for; seconds until the next look."""
+    def _claim(self) -> list[outbox.Due]:
+        """Due rows for every endpoint with room in its queue."""
         at = time.time()
+        claimed: list[outbox.Due] = []
         with self.db.read() as con:
-            batches = []
             for endpoint in outbox.due_endpoints(con, at):
-                busy = self.in_flight.setdefault(endpoint, set())
-                room = self.per_endpoint - len(busy)
+                busy = set(self.in_flight.get(endpoint, ()))
+                room = QUEUE_DEPTH * self.per_endpoint - len(busy)
                 if room > 0:
-                    batches += outbox.claim(con, self.box, endpoint, at=at, skip=busy, limit=room)
-            row = con.execute(
-                "SELECT MIN(next_at) FROM deliveries WHERE status = ?", (outbox.PENDING,)
-            ).fetchone()
-        for due in batches:
-            self.in_flight[due.endpoint].add(due.id)
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._start, due)
-        upcoming = row[0] if row and row[0] is not None else at + POLL
-        return max(0.001, min(POLL, upcoming - time.time()))
+                    claimed += outbox.claim(con, self.box, endpoint, at=at, skip=busy, limit=room)
+        return claimed
 
-    def _start(self, due: outbox.Due) -> None:
-        task = asyncio.ensure_future(self._deliver(due))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def _queue(self, due: outbox.Due) -> None:
+        self.in_flight.setdefault(due.endpoint, set()).add(due.id)
+        self.queues.setdefault(due.endpoint, deque()).append(due)
+        if self.senders.get(due.endpoint, 0) < self.per_endpoint:
+            self.senders[due.endpoint] = self.senders.get(due.endpoint, 0) + 1
+            task = asyncio.ensure_future(self._send_queue(due.endpoint))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send_queue(self, endpoint: str) -> None:
+        queue = self.queues[endpoint]
+        try:
+            while queue:
+                await self._deliver(queue.popleft())
+                if len(queue) < self.per_endpoint:
+                    self._wake.set()  # room again: claim more for this endpoint
+        finally:
+            self.senders[endpoint] -= 1
 
     async def _deliver(self, due: outbox.Due) -> None:
         try:
@@ -105,7 +122,6 @@ class Worker:
             log.exception("delivery failed unexpectedly", extra={"delivery": due.id})
         finally:
             self.in_flight[due.endpoint].discard(due.id)
-            self._wake.set()
 
     def _delay(self, due: outbox.Due, started: float, outcome: Outcome) -> float | None:
         if outcome.ok or not outcome.retryable:
