@@ -1,12 +1,14 @@
 """A loopback webhook endpoint for runtime tests: records every request, answers by path.
 
 `/ok` answers 200; `/flaky` answers 500 to the first attempt of each `webhook-id` and
-200 to the next (half of all attempts fail); `/hang` never answers (bounded).
+200 to the next (half of all attempts fail); `/429-once` answers 429 with `Retry-After`
+first; `/404` always 404; `/hang` never answers (bounded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from tests.runtime.faults import Received, _read_request
 
 HANG_LIMIT = 30.0
+RETRY_AFTER = 7
 
 
 @dataclass
@@ -62,15 +65,22 @@ class Receiver:
         message_id = got.headers.get("webhook-id", "")
         self.attempts[message_id] += 1
         if got.path == "/hang":
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), HANG_LIMIT)
-            except TimeoutError:
-                pass
             return False
-        status = 500 if got.path == "/flaky" and self.attempts[message_id] == 1 else 200
+        first = self.attempts[message_id] == 1
+        status, extra = 200, ""
+        if got.path == "/flaky" and first:
+            status = 500
+        elif got.path == "/429-once" and first:
+            status, extra = 429, f"Retry-After: {RETRY_AFTER}\r\n"
+        elif got.path == "/404":
+            status = 404
         if status == 200:
             self.successes[message_id] += 1
-        body = b"ok" if status == 200 else b"boom"
-        writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        # The answer echoes the token, as some endpoints do: history must mask it.
+        body = b"ok" if status == 200 else b"boom " + got.headers.get("authorization", "").encode()
+        head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+        writer.write(head.encode() + body)
         await writer.drain()
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -66,6 +67,36 @@ def worker(world: World, allow: tuple[str, ...] = ("127.0.0.1",), **kw: Any) -> 
     return Worker(service.db, service.box, allow, **kw)
 
 
-def drain(world: World, timeout: float = 60.0, **kw: Any) -> int:
+def drain(world: World, timeout: float = 8.0, **kw: Any) -> int:
     """Run a worker until the outbox is empty; the number of deliveries still pending."""
     return asyncio.run(worker(world, **kw).drain(timeout))
+
+
+def run_until(world: World, done: Callable[[], bool], timeout: float, **kw: Any) -> bool:
+    """Run a worker until `done()` holds (checked between looks), at most `timeout` s."""
+
+    async def main() -> bool:
+        running = worker(world, **kw)
+        task = asyncio.ensure_future(running.run())
+        try:
+            async with asyncio.timeout(timeout):
+                while not await asyncio.to_thread(done):
+                    await asyncio.sleep(0.02)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def statuses(world: World) -> dict[str, list[str]]:
+    """Delivery statuses per automation, in creation order."""
+    with world.db.read() as con:
+        rows = con.execute("SELECT automation, status FROM deliveries ORDER BY id").fetchall()
+    found: dict[str, list[str]] = {}
+    for automation, status in rows:
+        found.setdefault(automation, []).append(status)
+    return found

@@ -55,7 +55,8 @@ def test_an_event_without_id_gets_ours(world: World) -> None:
     del event["id"]
     answer = emit(world, event)
     (only,) = answer.json()["events"]
-    assert only["id"].startswith("evt_") and only["automations"] == []
+    assert only["id"].startswith("evt_")
+    assert only["automations"] == []
 
 
 def test_invalid_input_names_the_index_and_field(world: World) -> None:
@@ -127,3 +128,20 @@ def test_delivery_is_signed_and_carries_the_token(world: World, receiver: Receiv
     assert got.body == (
         b'{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"' + TOKEN.encode() + b'"}'
     )
+
+
+def test_an_automation_that_cannot_render_is_failed_and_says_why(
+    world: World, receiver: Receiver
+) -> None:
+    from tests.server.helpers import webhook
+
+    bare = webhook(world.admin, "bare", urlEndpoint=receiver.url("/ok"))  # no access token
+    alias_automation(world.admin, world.project_id, bare)  # its payload uses ${ACCESS_TOKEN}
+    answer = emit(world, alias_event("unrenderable"))
+    assert answer.status_code == 202
+    assert answer.json()["events"][0]["automations"] == ["promote"]
+    assert [tuple(r) for r in _deliveries(world)] == [("promote", "failed")]
+    with world.db.read() as con:
+        (error, detail) = con.execute("SELECT error, detail FROM attempts").fetchone()
+    assert error == "render"
+    assert "ACCESS_TOKEN" in detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from reconcile.runtime import signing
 from tests.server.helpers import World
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
@@ -19,7 +20,6 @@ from tests.server.runtime.support import (
     emit,
     hook_with_secrets,
 )
-from reconcile.runtime import signing
 
 EVENTS = 3_000
 BATCH = 1_000

@@ -22,6 +22,7 @@ from reconcile.runtime.sender import Outcome
 from reconcile.runtime.variables import Facts
 from reconcile.server.crypto import SecretBox
 from reconcile.server.db import now
+from reconcile.server.errors import NotFound
 from reconcile.server.runtime.matching import Fired
 from reconcile.server.store_automations import secret_ciphertext
 
@@ -77,39 +78,75 @@ def enqueue(
         url = _slack_url(con, row.slack.id)
     if not url:
         return 0
-    secrets = _secrets(con, box, entity_id, hook) if hook else {}
     facts = Facts(fired.automation, event, fired.metric, event_row, app_url)
-    rendered = render.render(facts, hook, secrets)
+    webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
+    new = _New(entity_id, event_row, fired.automation.name, fired.automation.action.kind, url)
+    try:
+        secrets = _secrets(con, box, entity_id, hook) if hook else {}
+        rendered = render.render(facts, hook, secrets)
+    except (render.RenderError, NotFound) as error:
+        # The event stays accepted; the delivery is failed at once, and shows why.
+        _insert(con, box, new, webhook_id, render.Rendered(b"", b""), {}, FAILED)
+        _record_unsendable(con, str(error))
+        return 0
     if rendered is None:
         return 0
-    token = secrets.get(hook.access_token) if hook and hook.access_token else None
-    secret = secrets.get(hook.secret) if hook and hook.secret else None
-    sealed = json.dumps(
-        {"body": base64.b64encode(rendered.body).decode(), "token": token, "secret": secret}
-    )
-    webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
+    credentials = {
+        "token": secrets.get(hook.access_token) if hook and hook.access_token else None,
+        "secret": secrets.get(hook.secret) if hook and hook.secret else None,
+    }
+    _insert(con, box, new, webhook_id, rendered, credentials, PENDING)
+    return 1
+
+
+@dataclass(frozen=True)
+class _New:
+    entity_id: int
+    event_row: int
+    automation: str
+    kind: str
+    url: str
+
+
+def _insert(  # noqa: PLR0917 - one row's columns
+    con: sqlite3.Connection,
+    box: SecretBox,
+    new: _New,
+    webhook_id: str,
+    rendered: render.Rendered,
+    credentials: dict[str, str | None],
+    status: str,
+) -> None:
+    sealed = json.dumps({"body": base64.b64encode(rendered.body).decode(), **credentials})
     stamp = time.time()
     con.execute(
         "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, endpoint, "
         "webhook_id, sealed, shown, status, next_at, accepted_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            event_row,
-            entity_id,
-            fired.automation.name,
-            fired.automation.action.kind,
-            url,
-            endpoint_of(url),
+            new.event_row,
+            new.entity_id,
+            new.automation,
+            new.kind,
+            new.url,
+            endpoint_of(new.url),
             webhook_id,
             box.seal(sealed),
             rendered.shown.decode("utf-8"),
-            PENDING,
+            status,
             stamp,
             stamp,
             now(),
         ),
     )
-    return 1
+
+
+def _record_unsendable(con: sqlite3.Connection, reason: str) -> None:
+    con.execute(
+        "INSERT INTO attempts (delivery_id, started_at, duration, status, error, detail, "
+        "excerpt, headers) VALUES (last_insert_rowid(), ?, 0, NULL, 'render', ?, '', '[]')",
+        (datetime.now(UTC).isoformat(timespec="milliseconds"), reason),
+    )
 
 
 def _slack_url(con: sqlite3.Connection, integration_id: int) -> str:

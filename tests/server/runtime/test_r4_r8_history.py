@@ -1,0 +1,126 @@
+"""R4 (schedule, final failure, re-send by hand) and R8 (every attempt recorded, per
+automation, bodies masked), through `GET /api/v1/deliveries`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tests.server.helpers import World, basic
+from tests.server.runtime.receiver import RETRY_AFTER, Receiver
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    drain,
+    emit,
+    hook_with_secrets,
+)
+
+SCALE = 0.01
+
+
+def _history(world: World, key: str | None = None, **filters: str) -> Any:
+    answer = world.client.request(
+        "GET", "/api/v1/deliveries", params=filters, headers=basic(key or world.admin.key)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["deliveries"]
+
+
+def _seconds(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
+
+
+def test_retry_after_is_honoured_then_delivered(world: World, receiver: Receiver) -> None:
+    hook = hook_with_secrets(world, receiver.url("/429-once"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("r4"))
+    assert drain(world) == 0
+    (delivery,) = _history(world, automation="promote")
+    first, second = delivery["attempts"]
+    assert (first["status"], first["error"]) == (429, "status")
+    assert (second["status"], second["error"]) == (200, None)
+    # The nominal first delay (5 s, +-20 %) is shorter than Retry-After (7 s): both scaled.
+    gap = _seconds(second["at"]) - _seconds(first["at"])
+    assert gap >= RETRY_AFTER * SCALE - 0.002
+
+
+def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/404"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("gone"))
+    assert drain(world) == 0
+    (failed,) = _history(world, status="failed")
+    assert [a["status"] for a in failed["attempts"]] == [404]  # a 404 is not retried
+    number = failed["id"]
+    refused = world.client.post(
+        f"/api/v1/deliveries/{number}/resend", headers=basic(world.member.key)
+    )
+    assert refused.status_code == 403
+    again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
+    assert again.status_code == 202
+    assert _history(world, status="pending")[0]["id"] == number
+    assert drain(world) == 0
+    assert len(receiver.requests) == 2
+    one, two = receiver.requests
+    assert one.body == two.body
+    assert one.headers["webhook-id"] == two.headers["webhook-id"]
+    (after,) = _history(world, status="failed")
+    assert [a["status"] for a in after["attempts"]] == [404, 404]
+    delivered = world.client.post(
+        f"/api/v1/deliveries/{number + 1}/resend", headers=basic(world.admin.key)
+    )
+    assert delivered.status_code == 404
+
+
+def test_every_attempt_is_recorded_per_automation_with_secrets_masked(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/flaky"))
+    alias_automation(world.admin, world.project_id, hook, "promote")
+    alias_automation(world.admin, world.project_id, hook, "other", pattern="^never$")
+    emit(world, alias_event("r8"))
+    left = drain(world)
+    with world.db.read() as con:
+        rows = [
+            tuple(r)
+            for r in con.execute("SELECT id, status, attempts, next_at, endpoint FROM deliveries")
+        ]
+    import time
+
+    assert left == 0, (rows, time.time(), receiver.attempts)
+    assert _history(world, automation="other") == []
+    (delivery,) = _history(world, automation="promote", entity="acme")
+    assert delivery["status"] == "delivered"
+    assert delivery["event"] == {"id": "r8", "type": "alias_added"}
+    assert [(a["status"], a["error"]) for a in delivery["attempts"]] == [
+        (500, "status"),
+        (200, None),
+    ]
+    assert all(a["duration"] >= 0 and a["at"] for a in delivery["attempts"])
+    assert delivery["body"] == '{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"***"}'
+    # The 500's answer echoed the token; the stored excerpt does not.
+    assert delivery["attempts"][0]["excerpt"] == "boom Bearer ***"
+    names = [name.lower() for name, _ in delivery["attempts"][0]["headers"]]
+    assert names == ["content-type", "webhook-id", "webhook-timestamp"]
+
+
+def test_deliveries_need_a_key_and_membership(world: World) -> None:
+    assert world.client.request("GET", "/api/v1/deliveries").status_code == 401
+    answer = world.client.request(
+        "GET", "/api/v1/deliveries", params={"entity": "acme"}, headers=basic(world.outsider.key)
+    )
+    assert answer.status_code == 404
+    bad = world.client.request(
+        "GET", "/api/v1/deliveries", params={"status": "lost"}, headers=basic(world.admin.key)
+    )
+    assert bad.status_code == 400
+
+
+@pytest.fixture(autouse=True)
+def _scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILE_DELIVERY_TIME_SCALE", str(SCALE))
