@@ -109,10 +109,17 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     key = run("create-key", "mia")
     assert key.startswith("local-")
     assert run("create-registry", "acme", "models", "--admin", "mia") == (
-        "registry acme/wandb-registry-models"
+        "registry acme-org/wandb-registry-models"
     )
     assert run("create-collection", "acme", "wandb-registry-models", "prod") == (
-        "collection acme/wandb-registry-models/prod"
+        "collection acme-org/wandb-registry-models/prod"
+    )
+    assert run("create-collection", "acme", "--registry", "models", "staging") == (
+        "collection acme-org/wandb-registry-models/staging"
+    )
+    assert run("create-team", "vision-team", "--organization", "acme") == "team vision-team"
+    assert run("create-registry", "vision-team", "models") == (
+        "registry acme-org/wandb-registry-models"
     )
     assert run("create-project", "acme", "vision") == "project acme/vision"
     run("set-role", "acme", "mia", "member")
@@ -169,10 +176,10 @@ def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) ->
         return result.exit_code, result.output.strip()
 
     assert run("create-team", "acme") == (0, "team acme")
-    assert run("create-registry", "acme", "model") == (0, "registry acme/wandb-registry-model")
+    assert run("create-registry", "acme", "model") == (0, "registry acme-org/wandb-registry-model")
     assert run("create-collection", "acme", "--registry", "model", "fraud") == (
         0,
-        "collection acme/wandb-registry-model/fraud",
+        "collection acme-org/wandb-registry-model/fraud",
     )
     code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
     assert code == 2

@@ -312,8 +312,22 @@ def test_project_registry_and_collection_creation(world: World) -> None:
     """
     made = world.member.ok(collection)["createArtifactCollection"]["artifactCollection"]
     assert made == {"__typename": "ArtifactSequence", "name": "tagger"}
-    refused = world.member.fails(upsert, {"n": "wandb-registry-data"})
-    assert refused == "FORBIDDEN: permission denied: only admins of team acme create registries"
-    created = world.admin.ok(upsert, {"n": "wandb-registry-data"})["upsertModel"]
+    in_team = world.admin.fails(upsert, {"n": "wandb-registry-data"})
+    assert in_team == (
+        "BAD_USER_INPUT: registries belong to the organization: create wandb-registry-data "
+        "in the entity acme-org"
+    )
+    in_org = upsert.replace('"acme"', '"acme-org"')
+    refused = world.member.fails(in_org, {"n": "wandb-registry-data"})
+    assert refused == (
+        "FORBIDDEN: permission denied: only admins of the teams of acme-org's organization "
+        "create registries"
+    )
+    assert world.admin.fails(in_org, {"n": "nlp"}) == (
+        "BAD_USER_INPUT: acme-org is an organization's entity: it holds registries only "
+        "(wandb-registry-NAME)"
+    )
+    created = world.admin.ok(in_org, {"n": "wandb-registry-data"})["upsertModel"]
     assert created["inserted"]
     assert created["project"]["name"] == "wandb-registry-data"
+    assert created["project"]["entityName"] == "acme-org"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reconcile.server import admin
-from tests.server.helpers import TEAM, InProcess, build_world
+from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
 
 wandb = pytest.importorskip("wandb")
@@ -71,10 +71,10 @@ def sdk(
             member_api=wandb.Api(api_key=member_key),
             webhook=next(iter(api.webhook_integrations(entity=TEAM))),
             project=api.project("vision", entity=TEAM),
-            registry=api.project("wandb-registry-models", entity=TEAM),
+            registry=api.registry("models"),
             collection=api.artifact_collection("model", f"{TEAM}/vision/detector"),
             registry_collection=api.artifact_collection(
-                "model", f"{TEAM}/wandb-registry-models/prod-detector"
+                "model", f"{ORG_ENTITY}/wandb-registry-models/prod-detector"
             ),
         )
         wandb.teardown()
@@ -140,10 +140,14 @@ def test_create_and_read_back_every_event_and_scope(sdk: Sdk) -> None:
         name: sdk.api.create_automation(event >> _send(sdk), name=name, description=f"d-{name}")
         for name, event in _events(sdk).items()
     }
-    listed = {a.name: a for a in sdk.api.automations(entity=TEAM) if a.name in created}
-    assert set(listed) == set(created)
+    in_team = {a.name: a for a in sdk.api.automations(entity=TEAM) if a.name in created}
+    in_org = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY) if a.name in created}
+    # A registry's automations belong to the organization's entity, not to the team.
+    assert set(in_org) == {"alias-regex-registry-collection", "linked-registry"}
+    assert set(in_team) == set(created) - set(in_org)
+    listed = in_team | in_org
     for name, made in created.items():
-        fetched = sdk.api.automation(name, entity=TEAM)
+        fetched = sdk.api.automation(name, entity=ORG_ENTITY if name in in_org else TEAM)
         for read in (fetched, listed[name]):
             assert _wire(read.event) == _wire(made.event), name
             assert _wire(read.scope) == _wire(made.scope), name

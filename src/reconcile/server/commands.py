@@ -166,9 +166,13 @@ def _on_db(action: Callable[[Database], str | None]) -> None:
 
 @server.command("create-team")
 @click.argument("name")
-def create_team(name: str) -> None:
+@click.option(
+    "--organization",
+    help="The organization it belongs to (created if missing); default: its own, named after it.",
+)
+def create_team(name: str, organization: str | None) -> None:
     """Create a team (an entity), if it does not exist."""
-    _on_db(lambda db: f"team {admin.ensure_team(db, name).name}")
+    _on_db(lambda db: f"team {admin.ensure_team(db, name, organization).name}")
 
 
 @server.command("create-user")
@@ -220,8 +224,16 @@ def create_project(team: str, name: str, admins: tuple[str, ...]) -> None:
 @click.argument("name")
 @click.option("--admin", "admins", multiple=True, help="User who administers it (repeatable).")
 def create_registry(team: str, name: str, admins: tuple[str, ...]) -> None:
-    """Create a registry (project `wandb-registry-NAME`), if it does not exist."""
-    _on_db(lambda db: f"registry {team}/{admin.ensure_registry(db, team, name, admins).name}")
+    """Create a registry in TEAM's organization, if it does not exist.
+
+    The registry is the project `wandb-registry-NAME` of the organization's entity.
+    """
+
+    def act(db: Database) -> str:
+        made = admin.ensure_registry(db, team, name, admins)
+        return f"registry {made.entity_name}/{made.name}"
+
+    _on_db(act)
 
 
 @server.command("create-collection")
@@ -242,12 +254,12 @@ def create_collection(
         project, name = names
     else:
         raise click.UsageError("give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
-    _on_db(
-        lambda db: (
-            f"collection {team}/{project}/"
-            f"{admin.ensure_collection(db, team, project, name, type_name).name}"
-        )
-    )
+
+    def act(db: Database) -> str:
+        made = admin.ensure_collection(db, team, project, name, type_name)
+        return f"collection {made.project.entity_name}/{project}/{made.name}"
+
+    _on_db(act)
 
 
 @server.command("create-slack-integration")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +18,68 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DB = Path(".reconcile/server.db")
 
+REGISTRY_LIKE = "wandb-registry-%"
+
+
+def _organizations(con: sqlite3.Connection) -> None:
+    """3: organizations. Each existing team gets its own organization (named after it) and
+    an org entity `<team>-org`; the team's registries, and the automations scoped to them
+    or their collections, move to that org entity, as in W&B."""
+    con.execute(
+        "CREATE TABLE organizations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "entity_id INTEGER NOT NULL UNIQUE REFERENCES entities(id), created_at TEXT NOT NULL)"
+    )
+    con.execute(
+        "ALTER TABLE entities ADD COLUMN entity_type TEXT NOT NULL DEFAULT 'team' "
+        "CHECK (entity_type IN ('team', 'organization'))"
+    )
+    con.execute(
+        "ALTER TABLE entities ADD COLUMN organization_id INTEGER REFERENCES organizations(id)"
+    )
+    teams = con.execute("SELECT id, name, created_at FROM entities ORDER BY id").fetchall()
+    for team_id, name, created_at in teams:
+        org_entity = org_entity_name(con, name)
+        cur = con.execute(
+            "INSERT INTO entities (name, created_at, entity_type) VALUES (?, ?, 'organization')",
+            (org_entity, created_at),
+        )
+        entity_id = int(cur.lastrowid or 0)
+        cur = con.execute(
+            "INSERT INTO organizations (name, entity_id, created_at) VALUES (?, ?, ?)",
+            (name, entity_id, created_at),
+        )
+        org_id = int(cur.lastrowid or 0)
+        con.execute(
+            "UPDATE entities SET organization_id = ? WHERE id IN (?, ?)",
+            (org_id, team_id, entity_id),
+        )
+        moved = "SELECT id FROM projects WHERE entity_id = ? AND name LIKE ?"
+        con.execute(
+            "UPDATE triggers SET entity_id = ? WHERE entity_id = ? AND ("
+            f"(scope_type = 'PROJECT' AND scope_id IN ({moved})) OR "
+            "(scope_type = 'ARTIFACT_COLLECTION' AND scope_id IN "
+            f"(SELECT id FROM collections WHERE project_id IN ({moved}))))",
+            (entity_id, team_id, team_id, REGISTRY_LIKE, team_id, REGISTRY_LIKE),
+        )
+        con.execute(
+            "UPDATE projects SET entity_id = ? WHERE entity_id = ? AND name LIKE ?",
+            (entity_id, team_id, REGISTRY_LIKE),
+        )
+
+
+def org_entity_name(con: sqlite3.Connection, organization: str) -> str:
+    """A free entity name for an organization's entity: `<org>-org`, numbered if taken."""
+    candidate, number = f"{organization}-org", 1
+    while con.execute("SELECT 1 FROM entities WHERE name = ?", (candidate,)).fetchone():
+        number += 1
+        candidate = f"{organization}-org-{number}"
+    return candidate
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
 # Each entry upgrades the schema by one version; never edit a released entry.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE users (
         id INTEGER PRIMARY KEY,
@@ -119,6 +179,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX integrations_slack_channel ON integrations (entity_id, channel_name)
         WHERE kind = 'slack';
     """,
+    _organizations,
 )
 
 
@@ -187,15 +248,22 @@ class Database:
                     f"program knows ({len(MIGRATIONS)})"
                 )
             for version in range(current + 1, len(MIGRATIONS) + 1):
-                # executescript would COMMIT our transaction; run statements one by one.
-                for statement in MIGRATIONS[version - 1].split(";"):
-                    if statement.strip():
-                        con.execute(statement)
+                _run_migration(con, MIGRATIONS[version - 1])
                 con.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, now()),
                 )
                 log.info("database migrated", extra={"db": str(self.path), "version": version})
+
+
+def _run_migration(con: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(con)
+        return
+    # executescript would COMMIT our transaction; run statements one by one.
+    for statement in migration.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def _make_folder(folder: Path) -> None:

@@ -1,7 +1,7 @@
 """Resolvers for automation writes: create, update and delete triggers.
 
-A trigger belongs to the team of its scope; the caller must administer that scope
-(the team, or the project/registry the scope lies in).
+A trigger belongs to the entity of its scope (a registry's: the organization's entity);
+the caller must administer that scope (the team, or the project/registry it lies in).
 """
 
 from __future__ import annotations
@@ -84,11 +84,21 @@ def _action(
         return None, "{}"
     given = config[key]
     found = hooks.get_integration(con, decode_id(given["integrationID"], "Integration")[1])
-    if found.entity_id != team.id:
-        raise InvalidInput(f"the integration is not an integration of {team.name}")
+    if not _may_use(con, team, found):
+        where = f"a team of {team.name}'s organization" if team.is_org else team.name
+        raise InvalidInput(f"the integration is not an integration of {where}")
     if action_type == "NOTIFICATION":
         return found.id, _notification_config(found, given)
     return found.id, _webhook_config(found, given)
+
+
+def _may_use(con: sqlite3.Connection, owner: Team, found: Integration) -> bool:
+    """A team's automations use its integrations; a registry's (owned by the org entity)
+    use those of any team of the organization, as webhooks live in team settings."""
+    if found.entity_id == owner.id:
+        return True
+    holder = store.get_team_by_id(con, found.entity_id)
+    return owner.is_org and holder.organization_id == owner.organization_id
 
 
 def _notification_config(found: Integration, given: dict[str, Any]) -> str:
@@ -185,9 +195,12 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
             input.get("scopeType") or current.scope_type,
             input.get("scopeID") or present.trigger(current)["scope"]["id"],
         )
-        if scope.team.id != current.entity_id:
-            raise InvalidInput("an automation cannot move to another team")
         _require_scope_admin(ctx.con, ctx.user, scope)
+        if scope.team.id != current.entity_id:
+            raise InvalidInput(
+                "an automation cannot move to another entity (a registry's automations "
+                "belong to its organization's entity)"
+            )
     if "description" in input:
         merged["description"] = input["description"]
     row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged))

@@ -200,12 +200,43 @@ def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) ->
     return present.collection(found)
 
 
-def resolve_entity_organization(parent: Obj, _info: GraphQLResolveInfo) -> Obj:
-    return present.organization(parent["_row"])
+def resolve_organization(_root: None, info: GraphQLResolveInfo, name: str) -> Obj | None:
+    """An organization by name; its members are the members of its teams."""
+    ctx = _ctx(info)
+    found = store.find_organization(ctx.con, name)
+    if found is None:
+        return None
+    auth.require_member(ctx.con, ctx.user, found.entity)
+    return present.organization(found)
+
+
+def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj | None:
+    found = store.organization_of(_ctx(info).con, parent["_row"])
+    return present.organization(found) if found else None
+
+
+def resolve_entity_project(
+    parent: Obj, info: GraphQLResolveInfo, name: str | None = None
+) -> Obj | None:
+    found = store.find_project(_ctx(info).con, parent["_row"].name, name or "")
+    return present.project(found) if found else None
 
 
 def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    return [present.organization(t) for t in store.teams_of(_ctx(info).con, parent["_row"].id)]
+    con = _ctx(info).con
+    found = {}
+    for team in store.teams_of(con, parent["_row"].id):
+        org = store.organization_of(con, team)
+        if org is not None:
+            found[org.id] = org
+    return [present.organization(org) for _, org in sorted(found.items())]
+
+
+def resolve_project_artifact_types(parent: Obj, info: GraphQLResolveInfo, **_args: Any) -> Obj:
+    """The types of the project's collections (a registry here accepts every type)."""
+    project = parent["_row"]
+    names = sorted({c.type_name for c in store.collections_of(_ctx(info).con, project)})
+    return {"edges": [{"node": present.artifact_type(project, n)} for n in names]}
 
 
 RESOLVERS: dict[str, dict[str, Any]] = {
@@ -214,6 +245,7 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "serverInfo": resolve_server_info,
         "entity": resolve_entity,
         "project": resolve_project,
+        "organization": resolve_organization,
     },
     "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
     "ArtifactType": {"artifactCollection": resolve_type_collection},
@@ -224,11 +256,13 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "secrets": resolve_entity_secrets,
         "triggers": resolve_entity_triggers,
         "organization": resolve_entity_organization,
+        "project": resolve_entity_project,
     },
     "Project": {
         "triggers": resolve_project_triggers,
         "entity": resolve_project_entity,
         "artifactType": resolve_artifact_type,
         "artifactCollections": resolve_project_collections,
+        "artifactTypes": resolve_project_artifact_types,
     },
 }

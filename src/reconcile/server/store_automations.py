@@ -77,6 +77,8 @@ class TriggerRow:
     updated_at: str
     # The project a project or collection scope belongs to: (id, name, entity name).
     scope_project: tuple[int, str, str] | None = None
+    # An ENTITY scope's kind of entity: `team` or `organization` (W&B's `entityType`).
+    scope_entity_type: str = "team"
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,7 @@ SELECT t.id, t.entity_id, t.name, t.description, t.enabled, t.scope_type, t.scop
   t.event_type, t.event_filter, t.action_type, t.action_config, t.created_at, t.updated_at,
   i.kind, i.id, i.entity_id, i.name, i.url_endpoint, i.secret_ref, i.access_token_ref,
   i.created_at, i.slack_team, i.channel_name,
-  COALESCE(p.id, cp.id), COALESCE(p.name, cp.name), pe.name
+  COALESCE(p.id, cp.id), COALESCE(p.name, cp.name), pe.name, COALESCE(e.entity_type, 'team')
 FROM triggers t
 LEFT JOIN projects p ON t.scope_type = 'PROJECT' AND p.id = t.scope_id
 LEFT JOIN collections c ON t.scope_type = 'ARTIFACT_COLLECTION' AND c.id = t.scope_id
@@ -341,6 +343,7 @@ def _trigger(row: tuple[Any, ...]) -> TriggerRow:
         created_at,
         updated_at,
         scope_project,
+        row[28],
     )
 
 
