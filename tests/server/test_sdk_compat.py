@@ -217,3 +217,46 @@ def test_slack_notification_round_trip(sdk: Sdk) -> None:
     )
     assert _wire(read.action) == _wire(made.action)
     assert _wire(read.event) == _wire(made.event)
+
+
+def test_registry_and_organization_as_the_sdk_resolves_them(sdk: Sdk) -> None:
+    registry = sdk.api.registry("models")
+    assert (registry.name, registry.full_name) == ("models", "wandb-registry-models")
+    assert (registry.entity, registry.organization) == (ORG_ENTITY, TEAM)
+    org = sdk.api.organization()
+    assert (org.name, org.org_entity.name) == (TEAM, ORG_ENTITY)
+    assert sdk.member_api.registry("models").id == registry.id
+    with pytest.raises(ValueError, match="Failed to load registry 'absent'"):
+        sdk.api.registry("absent")
+
+
+def test_create_registry_lands_in_the_org_entity(sdk: Sdk) -> None:
+    made = sdk.api.create_registry("datasets", visibility="organization", description="d")
+    assert (made.entity, made.full_name, made.description) == (
+        ORG_ENTITY,
+        "wandb-registry-datasets",
+        "d",
+    )
+    assert sdk.api.registry("datasets").id == made.id
+    with pytest.raises(ValueError, match="Failed to create registry 'more'"):
+        sdk.member_api.create_registry("more", visibility="organization")
+
+
+def test_automations_on_a_registry_and_its_collection_use_the_team_webhook(sdk: Sdk) -> None:
+    from wandb.automations import ArtifactEvent, OnAddArtifactAlias, OnLinkArtifact
+
+    collection = sdk.api.artifact_collection(
+        "model", f"{ORG_ENTITY}/wandb-registry-models/prod-detector"
+    )
+    on_registry = OnLinkArtifact(scope=sdk.api.registry("models"))
+    on_collection = OnAddArtifactAlias(
+        scope=collection, filter=ArtifactEvent.alias.matches_regex("^gold")
+    )
+    sdk.api.create_automation(on_registry >> _send(sdk), name="seed-registry")
+    sdk.api.create_automation(on_collection >> _send(sdk), name="seed-collection")
+    read = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY)}
+    assert read["seed-registry"].scope.name == "wandb-registry-models"
+    assert type(read["seed-registry"].scope).__name__ == "RegistryScope"
+    assert read["seed-collection"].scope.id == collection.id
+    assert read["seed-collection"].action.integration.id == sdk.webhook.id
+    assert "seed-registry" not in {a.name for a in sdk.api.automations(entity=TEAM)}
