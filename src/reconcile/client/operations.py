@@ -102,6 +102,16 @@ query EntitySecrets($entity: String!) {
 }
 """
 
+# The SDK's own query (`org_info_from_entity`), so registries resolve as `api.registry` does.
+ORG_INFO_FROM_ENTITY = """
+query FetchOrgInfoFromEntity($entity: String!) {
+  entity(name: $entity) {
+    organization { name orgEntity { name } }
+    user { organizations { name orgEntity { name } } }
+  }
+}
+"""
+
 PROJECT = """
 query ProjectCollections($entity: String!, $name: String!, $cursor: String, $perPage: Int) {
   project(name: $name, entityName: $entity) {

@@ -221,7 +221,7 @@ class Writer(Reader):
             auto.key,
             ops.CREATE_TRIGGER,
             {"input": fields},
-            lambda: self.find_trigger(auto.entity, auto.name),
+            lambda: self.find_trigger(self.lookup.owner(auto), auto.name),
         )
         trigger = (created.get("createFilterTrigger") or {}).get("trigger") or created
         self.lookup.ids[auto.key] = trigger["id"]
