@@ -5,14 +5,19 @@ One server for the module; each test uses its own automation names.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconcile import session
+from reconcile.inventory import load_inventory
 from reconcile.server import admin
+from reconcile.target import Target
 from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
 
@@ -260,3 +265,52 @@ def test_automations_on_a_registry_and_its_collection_use_the_team_webhook(sdk: 
     assert read["seed-collection"].scope.id == collection.id
     assert read["seed-collection"].action.integration.id == sdk.webhook.id
     assert "seed-registry" not in {a.name for a in sdk.api.automations(entity=TEAM)}
+
+
+SEED_INVENTORY = """\
+entity: seed
+webhooks:
+  - name: seed-hook
+    url: https://hooks.example/seed
+automations:
+  - name: seed-inventory-collection
+    scope:
+      registry: models
+      collection: fraud
+    when:
+      alias_added:
+        alias: ^production$
+    then:
+      webhook:
+        to: seed-hook
+  - name: seed-inventory-registry
+    scope:
+      registry: models
+    when:
+      artifact_linked:
+    then:
+      webhook:
+        to: seed-hook
+"""
+
+
+def test_an_inventory_registry_scope_lands_where_the_sdk_looks(
+    server: tuple[LiveServer, str, str], sdk: Sdk, tmp_path: Path
+) -> None:
+    live, admin_key, _ = server
+    db = live.app.state.service.db
+    admin.ensure_team(db, "seed", organization=TEAM)  # a second team of acme's organization
+    admin.set_role(db, "seed", admin.DEFAULT_ADMIN, "admin")
+    admin.ensure_collection(db, "seed", "wandb-registry-models", "fraud")
+    (tmp_path / "seed.yaml").write_text(SEED_INVENTORY, encoding="utf-8")
+    inventory = load_inventory([str(tmp_path)])
+    target = Target(live.url, api_key=admin_key)
+    _, report = asyncio.run(session.apply(inventory, target, fingerprint=None))
+    assert len(report.applied) == 3
+    collection = sdk.api.artifact_collection("model", f"{ORG_ENTITY}/wandb-registry-models/fraud")
+    read = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY)}
+    assert read["seed-inventory-collection"].scope.id == collection.id
+    assert read["seed-inventory-registry"].scope.id == sdk.api.registry("models").id
+    assert "seed-inventory-registry" not in {a.name for a in sdk.api.automations(entity="seed")}
+    again = asyncio.run(session.plan(inventory, target))
+    assert again.plan.changes == ()
