@@ -187,6 +187,28 @@ def test_plan_and_apply_over_http(served: tuple[str, str], monkeypatch: pytest.M
     assert run("plan", "--server", url, "--detailed-exitcode").exit_code == 0
 
 
+def test_a_plan_refuses_automations_the_server_does_not_enable(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = workdir / "served.db"
+    inventory = load_inventory(["automations"])
+    prepare_embedded(Target(None, db=db), inventory, scopes_of(inventory))
+    monkeypatch.setenv("WANDB_API_KEY", embedded_key(db))
+    off = frozenset({"AUTOMATION_EVENT_ADD_ARTIFACT_TAG", "AUTOMATION_EVENT_RUN_METRIC_ZSCORE"})
+    with running(db, disabled=off) as live:
+        result = run("plan", "--server", live.url)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-3:] == [
+        f"error: {live.url} cannot take 2 automation(s); nothing was planned:",
+        "  automations/examples/slack-blocks.yaml: automation ml-platform/slack-blocks-on-gold-tag:"
+        " tag_added needs the server feature AUTOMATION_EVENT_ADD_ARTIFACT_TAG, which the server"
+        " does not enable",
+        "  automations/examples/throughput-anomaly.yaml: automation ml-platform/"
+        "throughput-anomaly: run_metric_zscore needs the server feature "
+        "AUTOMATION_EVENT_RUN_METRIC_ZSCORE, which the server does not enable",
+    ]
+
+
 def test_a_server_url_needs_an_api_key(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "--server", "http://127.0.0.1:9"])
     assert result.exit_code == 2

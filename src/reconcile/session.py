@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import lock, plandiff
+from reconcile import features, lock, plandiff
 from reconcile import target as targets
 from reconcile.apply import ApplyReport, Progress, execute
 from reconcile.client.reader import Lookup, Reader, ScopeRef
@@ -55,7 +55,22 @@ async def make_plan(
             "then plan again"
         )
     plan = compute_plan(inventory, state, whole)
+    _refuse_unsupported(inventory, plan, await reader.features(), target)
     return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def _refuse_unsupported(
+    inventory: Inventory, plan: Plan, enabled: frozenset[str], target: targets.Target
+) -> None:
+    """Refuse, as the SDK does before sending, automations to write whose event or scope
+    the server does not enable (its `serverInfo.features`)."""
+    writing = {c.key for c in plan.changes if c.action in ("create", "update")}
+    refused = features.refusals((a for a in inventory.automations if a.key in writing), enabled)
+    if refused:
+        raise ServerError(
+            f"{target.describe()} cannot take {len(refused)} automation(s); nothing was "
+            "planned:\n" + "\n".join(f"  {r}" for r in refused)
+        )
 
 
 def _scope_name(scope: ScopeRef) -> str:

@@ -34,10 +34,16 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    db_path: Path, timeout: float = 10.0, http: HttpParser = "auto"
+    db_path: Path,
+    timeout: float = 10.0,
+    http: HttpParser = "auto",
+    disabled: frozenset[str] = frozenset(),
 ) -> Iterator[LiveServer]:
-    """Serve a fresh app over `db_path` until the block ends; fail if it does not start."""
-    app = create_app(db_path)
+    """Serve a fresh app over `db_path` until the block ends; fail if it does not start.
+
+    `disabled`: features the server answers as not enabled.
+    """
+    app = create_app(db_path, disabled=disabled)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
     server = uvicorn.Server(config)

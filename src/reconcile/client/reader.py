@@ -72,6 +72,7 @@ class Reader:
         self._gate = asyncio.Semaphore(concurrency)
         # Whether the server lists triggers per entity; None: ask it (its feature flags).
         self._entity_triggers = entity_triggers
+        self._features: frozenset[str] | None = None
 
     async def _run(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with self._gate:
@@ -193,14 +194,20 @@ class Reader:
                 return dict(node)
         return None
 
+    async def features(self) -> frozenset[str]:
+        """The names of the features the server enables, asked once per Reader."""
+        if self._features is None:
+            data = await self._run(ops.SERVER_FEATURES, {})
+            listed = ((data.get("serverInfo") or {}).get("features")) or []
+            self._features = frozenset(
+                str(f["name"]) for f in listed if f and f.get("name") and f.get("isEnabled")
+            )
+        return self._features
+
     async def entity_triggers(self) -> bool:
         """Whether the server lists an entity's triggers directly (else per project)."""
         if self._entity_triggers is None:
-            data = await self._run(ops.SERVER_FEATURES, {})
-            features = ((data.get("serverInfo") or {}).get("features")) or []
-            self._entity_triggers = any(
-                f.get("name") == ENTITY_TRIGGERS_FEATURE and f.get("isEnabled") for f in features
-            )
+            self._entity_triggers = ENTITY_TRIGGERS_FEATURE in await self.features()
         return self._entity_triggers
 
     async def _triggers(self, entity: str) -> list[dict[str, Any]]:

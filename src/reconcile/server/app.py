@@ -64,9 +64,15 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
     return body["query"], variables, operation or None
 
 
-def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starlette:
-    """The server app over the database at `db_path` (created and migrated if needed)."""
-    handler = service or GraphQLService(db_path)
+def create_app(
+    db_path: Path,
+    *,
+    service: GraphQLService | None = None,
+    disabled: frozenset[str] = frozenset(),
+) -> Starlette:
+    """The server app over the database at `db_path` (created and migrated if needed);
+    `disabled`: features it answers as not enabled."""
+    handler = service or GraphQLService(db_path, disabled)
 
     async def graphql(request: Request) -> Response:
         try:

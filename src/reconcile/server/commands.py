@@ -94,7 +94,21 @@ def _database(path: Path) -> Iterator[Database]:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str) -> None:
+@click.option(
+    "--disable-feature",
+    "disabled",
+    multiple=True,
+    help="A feature to answer as not enabled, as an older W&B server does (repeatable).",
+)
+def serve(
+    *,
+    db_path: Path | None,
+    host: str,
+    port: int,
+    team: str,
+    log_level: str,
+    disabled: tuple[str, ...],
+) -> None:
     """Run the embedded W&B-compatible server (GraphQL at /graphql)."""
     db_path = db_path or project.default_db()
     import uvicorn
@@ -115,7 +129,10 @@ def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str)
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # httptools: uvicorn's compiled HTTP parser, half the per-request CPU of h11.
     config = uvicorn.Config(
-        create_app(db_path), log_config=None, access_log=False, http="httptools"
+        create_app(db_path, disabled=frozenset(disabled)),
+        log_config=None,
+        access_log=False,
+        http="httptools",
     )
     uvicorn.Server(config).run(sockets=[sock])
 

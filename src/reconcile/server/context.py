@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconcile.server.crypto import SecretBox
 from reconcile.server.store import User
@@ -16,3 +16,5 @@ class RequestContext:
     con: sqlite3.Connection
     user: User
     box: SecretBox
+    # The features `serverInfo` lists as enabled; None: all of present.FEATURES.
+    features: frozenset[str] | None = field(default=None)

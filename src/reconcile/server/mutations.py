@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from reconcile import features
 from reconcile.server import auth, present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
@@ -119,12 +120,20 @@ def _webhook_config(found: Integration, given: dict[str, Any]) -> str:
     return json.dumps({"requestPayload": payload})
 
 
-def _fields(con: sqlite3.Connection, scope: Scope, data: dict[str, Any]) -> TriggerFields:
+def _fields(
+    con: sqlite3.Connection,
+    scope: Scope,
+    data: dict[str, Any],
+    enabled: frozenset[str] | None = None,
+) -> TriggerFields:
     validation.check_trigger_name(data["name"])
     event = data["triggeringEventType"]
     is_registry = scope.project is not None and scope.project.is_registry
     validation.check_scope_for_event(event, scope.type, is_registry)
     validation.check_event_filter(event, data["eventFilter"])
+    for feature in features.needed(event, scope.type):
+        if enabled is not None and feature not in enabled:
+            raise InvalidInput(f"{event} on a {scope.type} scope needs {feature}, not enabled here")
     integration_id, config = _action(
         con, scope.team, data["triggeredActionType"], data["triggeredActionConfig"]
     )
@@ -151,7 +160,9 @@ def resolve_create_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
     ctx = _ctx(info)
     scope = _scope_from_input(ctx.con, input["scopeType"], input["scopeID"])
     _require_scope_admin(ctx.con, ctx.user, scope)
-    row = hooks.create_trigger(ctx.con, scope.team.id, _fields(ctx.con, scope, input), ctx.user.id)
+    row = hooks.create_trigger(
+        ctx.con, scope.team.id, _fields(ctx.con, scope, input, ctx.features), ctx.user.id
+    )
     return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
 
 
@@ -203,7 +214,7 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
             )
     if "description" in input:
         merged["description"] = input["description"]
-    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged))
+    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged, ctx.features))
     return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
 
 

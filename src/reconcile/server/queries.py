@@ -40,8 +40,14 @@ def resolve_viewer(_root: None, info: GraphQLResolveInfo) -> Obj:
     return present.user(ctx.user, store.teams_of(ctx.con, ctx.user.id))
 
 
-def resolve_server_info(_root: None, _info: GraphQLResolveInfo) -> Obj:
-    return {"features": [{"name": name, "isEnabled": True} for name in present.FEATURES]}
+def resolve_server_info(_root: None, info: GraphQLResolveInfo) -> Obj:
+    enabled = _ctx(info).features
+    return {
+        "features": [
+            {"name": name, "isEnabled": enabled is None or name in enabled}
+            for name in present.FEATURES
+        ]
+    }
 
 
 def resolve_entity(_root: None, info: GraphQLResolveInfo, name: str | None = None) -> Obj | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType, execute_sync, get_operation_ast
 
-from reconcile.server import auth
+from reconcile.server import auth, present
 from reconcile.server.context import RequestContext
 from reconcile.server.crypto import SecretBox, load_or_create_key
 from reconcile.server.db import Database
@@ -34,7 +34,9 @@ class _Rollback(Exception):
 class GraphQLService:
     """The embedded server's request handler, independent of any HTTP framework."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, disabled: frozenset[str] = frozenset()) -> None:
+        # Features turned off make the server answer as an older W&B does without them.
+        self.features = frozenset(present.FEATURES) - disabled
         self.db = Database(db_path)
         self.box = SecretBox(load_or_create_key(db_path))
         self.documents = Documents(load_schema())
@@ -82,7 +84,7 @@ class GraphQLService:
                 result = execute_sync(
                     self.documents.schema,
                     prepared.document,
-                    context_value=RequestContext(con, user, self.box),
+                    context_value=RequestContext(con, user, self.box, self.features),
                     variable_values=variables,
                     operation_name=operation_name,
                     execution_context_class=DictExecutionContext,
