@@ -314,3 +314,13 @@ def test_an_inventory_registry_scope_lands_where_the_sdk_looks(
     assert "seed-inventory-registry" not in {a.name for a in sdk.api.automations(entity="seed")}
     again = asyncio.run(session.plan(inventory, target))
     assert again.plan.changes == ()
+
+
+def test_registries_lists_and_filters_the_org_entitys_registries(sdk: Sdk) -> None:
+    sdk.api.create_registry("evals", visibility="organization")
+    every = {r.name: r.entity for r in sdk.api.registries()}
+    assert set(every) - {"datasets"} == {"models", "evals"}  # `datasets`: another test's
+    assert set(every.values()) == {ORG_ENTITY}
+    assert [r.name for r in sdk.api.registries(filter={"name": "models"})] == ["models"]
+    regex = {"name": {"$regex": "^wandb-registry-ev"}}
+    assert [r.name for r in sdk.api.registries(filter=regex)] == ["evals"]

@@ -7,6 +7,8 @@ as in W&B.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -96,9 +98,48 @@ def resolve_entity_projects(
     *,
     after: str | None = None,
     first: int | None = None,
+    filters: str | None = None,
     **_order: Any,
 ) -> Obj:
-    return _projects([parent["_row"].id], info, after, first)
+    if filters is None:
+        return _projects([parent["_row"].id], info, after, first)
+    keep = project_name_filter(filters)
+    limit = page_size(first)
+    rows = store.projects_page(_ctx(info).con, [parent["_row"].id], decode_cursor(after), -1)
+    rows = [p for p in rows if keep(p.name)]
+    shown = rows[:limit]
+    return present.page(
+        [present.project(p) for p in shown], [p.id for p in shown], len(rows) > limit
+    )
+
+
+def project_name_filter(filters: str) -> Callable[[str], bool]:
+    """The test a `filters` argument on projects sets (what `api.registries()` sends):
+    `{"name": X}` with X a name or `{"$eq"|"$regex"|"$in": ...}`; others are refused."""
+    try:
+        value: Any = json.loads(filters)
+    except json.JSONDecodeError:
+        raise InvalidInput("filters must be a JSON object") from None
+    if value in ({}, None):
+        return lambda _name: True
+    if not isinstance(value, dict) or set(value) != {"name"}:
+        raise InvalidInput('filters on projects supports only {"name": ...}')
+    cond = value["name"]
+    if isinstance(cond, str):
+        cond = {"$eq": cond}
+    if isinstance(cond, dict) and len(cond) == 1:
+        ((op, arg),) = cond.items()
+        if op == "$eq" and isinstance(arg, str):
+            return lambda name: name == arg
+        if op == "$in" and isinstance(arg, list):
+            return lambda name: name in arg
+        if op == "$regex" and isinstance(arg, str):
+            try:
+                pattern = re.compile(arg)
+            except re.error as error:
+                raise InvalidInput(f"filters: invalid $regex: {error}") from None
+            return lambda name: pattern.search(name) is not None
+    raise InvalidInput('filters.name supports a name, or one of "$eq", "$in", "$regex"')
 
 
 def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
