@@ -248,22 +248,25 @@ def test_create_registry_lands_in_the_org_entity(sdk: Sdk) -> None:
 
 
 def test_automations_on_a_registry_and_its_collection_use_the_team_webhook(sdk: Sdk) -> None:
-    from wandb.automations import ArtifactEvent, OnAddArtifactAlias, OnLinkArtifact
+    from wandb.automations import ArtifactEvent, OnAddArtifactTag, OnLinkArtifact
 
     collection = sdk.api.artifact_collection(
         "model", f"{ORG_ENTITY}/wandb-registry-models/prod-detector"
     )
     on_registry = OnLinkArtifact(scope=sdk.api.registry("models"))
-    on_collection = OnAddArtifactAlias(
-        scope=collection, filter=ArtifactEvent.alias.matches_regex("^gold")
+    on_collection = OnAddArtifactTag(
+        scope=collection, filter=ArtifactEvent.tag.matches_regex("^gold")
     )
     sdk.api.create_automation(on_registry >> _send(sdk), name="seed-registry")
-    sdk.api.create_automation(on_collection >> _send(sdk), name="seed-collection")
+    made = sdk.api.create_automation(on_collection >> _send(sdk), name="seed-collection")
     read = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY)}
     assert read["seed-registry"].scope.name == "wandb-registry-models"
     assert type(read["seed-registry"].scope).__name__ == "RegistryScope"
     assert read["seed-collection"].scope.id == collection.id
     assert read["seed-collection"].action.integration.id == sdk.webhook.id
+    assert _wire(read["seed-collection"].event) == _wire(made.event)
+    inner = json.loads(json.loads(_wire(made.event)["filter"])["filter"])
+    assert inner == {"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}
     assert "seed-registry" not in {a.name for a in sdk.api.automations(entity=TEAM)}
 
 
