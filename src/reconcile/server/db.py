@@ -7,6 +7,7 @@ transaction (`BEGIN IMMEDIATE` for writes, so concurrent writers queue, not fail
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ REGISTRY_LIKE = "wandb-registry-%"
 
 
 def _organizations(con: sqlite3.Connection) -> None:
-    """3: organizations. Each existing team gets its own organization (named after it) and
+    """4: organizations. Each existing team gets its own organization (named after it) and
     an org entity `<team>-org`; the team's registries, and the automations scoped to them
     or their collections, move to that org entity, as in W&B."""
     con.execute(
@@ -179,6 +180,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE UNIQUE INDEX integrations_slack_channel ON integrations (entity_id, channel_name)
         WHERE kind = 'slack';
     """,
+    # 3: hashes of deleted keys, so that a key in RECONCILE_ADMIN_KEY is never re-added
+    # once revoked.
+    """
+    CREATE TABLE revoked_keys (
+        key_hash TEXT PRIMARY KEY,
+        revoked_at TEXT NOT NULL
+    );
+    """,
     _organizations,
 )
 
@@ -188,12 +197,25 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (it holds emails, webhook URLs and key hashes).
+
+    SQLite gives the `-wal` and `-shm` files it creates the database file's mode.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    path.chmod(0o600)  # whatever the umask
+
+
 class Database:
     """An open SQLite database at the latest schema version."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         _make_folder(path.parent)
+        _create_private(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._con.row_factory = sqlite3.Row
