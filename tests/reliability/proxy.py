@@ -133,6 +133,18 @@ class Proxy:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self._guard = threading.Lock()
+        # Every client connection's writer, from the moment it is accepted: one whose
+        # handler had not started when the proxy stops is closed by `close_all`.
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
+        """The server's callback: note the connection, then handle it in a task."""
+        self.writers.add(writer)
+        return self.handle(reader, writer)
+
+    def close_all(self) -> None:
+        for writer in self.writers:
+            writer.close()
 
     def add(self, rule: Rule) -> Rule:
         with self._guard:
@@ -171,6 +183,7 @@ class Proxy:
             pass
         finally:
             writer.close()
+            self.writers.discard(writer)
             with suppress(ConnectionError):
                 await writer.wait_closed()
 
@@ -265,7 +278,7 @@ def proxying(upstream: str, timeout: float = 10.0) -> Iterator[Proxy]:
     server: list[asyncio.Server] = []
 
     async def serve() -> None:
-        server.append(await asyncio.start_server(proxy.handle, "127.0.0.1", 0, limit=MAX_HEAD))
+        server.append(await asyncio.start_server(proxy.accept, "127.0.0.1", 0, limit=MAX_HEAD))
         port = server[0].sockets[0].getsockname()[1]
         proxy.url = f"http://127.0.0.1:{port}"
 
@@ -277,18 +290,19 @@ def proxying(upstream: str, timeout: float = 10.0) -> Iterator[Proxy]:
     finally:
         for rule in proxy.rules:
             rule.release.set()
-        asyncio.run_coroutine_threadsafe(_shutdown(server[0]), loop).result(timeout)
+        asyncio.run_coroutine_threadsafe(_shutdown(server[0], proxy), loop).result(timeout)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
         loop.close()
 
 
-async def _shutdown(server: asyncio.Server) -> None:
+async def _shutdown(server: asyncio.Server, proxy: Proxy) -> None:
     server.close()
     current = asyncio.current_task()
     tasks = [task for task in asyncio.all_tasks() if task is not current]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    proxy.close_all()  # a handler cancelled before it ran never closed its connection
     await server.wait_closed()
     await asyncio.get_running_loop().shutdown_default_executor()
