@@ -1,11 +1,13 @@
 """The ASGI app: `POST /graphql` (W&B-compatible) and `GET /healthz`.
 
-The same app serves uvicorn and in-process clients (`httpx.ASGITransport`).
+The same app serves uvicorn and in-process clients (`httpx.ASGITransport`). The key
+is checked before the body is read; answers are built and encoded off the event loop.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,13 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconcile.server.service import GraphQLService
+from reconcile.server import auth
+from reconcile.server.errors import ApiError
+from reconcile.server.service import GraphQLService, encode, refused
+from reconcile.server.store import User
 
 MAX_BODY_BYTES = 1024 * 1024
-# Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
-)
 
 
 class _TooLarge(Exception):
@@ -68,7 +69,22 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
     """The server app over the database at `db_path` (created and migrated if needed)."""
     handler = service or GraphQLService(db_path)
 
+    def respond(
+        user: User, query: str, variables: dict[str, Any] | None, operation: str | None
+    ) -> tuple[int, bytes]:
+        status, body = handler.run(user, query, variables, operation)
+        return status, encode(body)
+
     async def graphql(request: Request) -> Response:
+        started = time.perf_counter()
+        header = request.headers.get("authorization")
+        try:
+            auth.key_from_header(header)  # no thread, no database for a malformed header
+            user = await run_in_threadpool(handler.authenticate, header)
+        except ApiError as error:
+            # Refused unread: the body is neither parsed nor cached.
+            status, body = refused(error, None, started)
+            return Response(encode(body), status_code=status, media_type="application/json")
         try:
             raw = await _read_body(request, MAX_BODY_BYTES)
         except _TooLarge:
@@ -77,10 +93,8 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
             query, variables, operation = _parse(raw)
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return _bad(str(error))
-        status, body = await run_in_threadpool(
-            handler.handle, request.headers.get("authorization"), query, variables, operation
-        )
-        content = _ENCODER.encode(body).encode()
+        # Built and encoded in a worker thread: a large answer never blocks the loop.
+        status, content = await run_in_threadpool(respond, user, query, variables, operation)
         return Response(content, status_code=status, media_type="application/json")
 
     async def healthz(_request: Request) -> Response:

@@ -14,12 +14,10 @@ from graphql import GraphQLResolveInfo
 from reconcile.server import auth, present, store
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
+from reconcile.server.cost import DEFAULT_PAGE, MAX_PAGE
 from reconcile.server.errors import InvalidInput
 from reconcile.server.ids import decode_cursor, encode_id
 from reconcile.server.present import Obj
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 
 
 def _ctx(info: GraphQLResolveInfo) -> RequestContext:
