@@ -233,6 +233,9 @@ class Meter:
 
     def charge(self, extra: int) -> None:
         self.spent += extra
+        self.check()
+
+    def check(self) -> None:
         if self.spent > MAX_COST:
             raise TooExpensive(
                 f"query cost exceeds the budget of {MAX_COST}: a list without pagination "
@@ -245,6 +248,8 @@ def metered(resolve: Callable[..., Any], counted: int) -> Callable[..., Any]:
     """`resolve` (a list field's resolver), charging items beyond `counted` to the meter."""
 
     def run(parent: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+        meter: Meter = info.context.meter
+        meter.check()  # once over, the remaining lists are not even read
         items = resolve(parent, info, **arguments)
         if len(items) > counted:
             each = 1 + item_cost(
@@ -254,7 +259,7 @@ def metered(resolve: Callable[..., Any], counted: int) -> Callable[..., Any]:
                 get_named_type(info.return_type),
                 info.variable_values,
             )
-            info.context.meter.charge((len(items) - counted) * each)
+            meter.charge((len(items) - counted) * each)
         return items
 
     return run

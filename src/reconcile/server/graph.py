@@ -158,27 +158,34 @@ def query_depth(document: DocumentNode) -> int:
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return max((_depth(op.selection_set, fragments, ()) for op in operations), default=0)
+    known: dict[str, int] = {}
+    return max((_depth(op.selection_set, fragments, known, ()) for op in operations), default=0)
 
 
 def _depth(
     selections: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
+    known: dict[str, int],
     visiting: tuple[str, ...],
 ) -> int:
+    """The depth below `selections`; `known` holds each fragment's depth once walked,
+    so a fragment spread many times (or doubling at each level) is walked once."""
     if selections is None:
         return 0
     deepest = 0
     for node in selections.selections:
         inner: Any = 0
         if isinstance(node, FieldNode):
-            inner = 1 + _depth(node.selection_set, fragments, visiting)
+            inner = 1 + _depth(node.selection_set, fragments, known, visiting)
         elif isinstance(node, InlineFragmentNode):
-            inner = _depth(node.selection_set, fragments, visiting)
+            inner = _depth(node.selection_set, fragments, known, visiting)
         elif isinstance(node, FragmentSpreadNode):
             name = node.name.value
             # Cycles are rejected by validation; the guard keeps this walk finite anyway.
-            if name in fragments and name not in visiting:
-                inner = _depth(fragments[name].selection_set, fragments, (*visiting, name))
+            if name in known:
+                inner = known[name]
+            elif name in fragments and name not in visiting:
+                selection = fragments[name].selection_set
+                inner = known[name] = _depth(selection, fragments, known, (*visiting, name))
         deepest = max(deepest, inner)
     return deepest
