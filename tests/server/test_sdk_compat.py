@@ -6,13 +6,14 @@ One server for the module; each test uses its own automation names.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from reconcile.server import admin
+from reconcile.server import admin, cost
 from tests.server.helpers import TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
 
@@ -213,3 +214,27 @@ def test_slack_notification_round_trip(sdk: Sdk) -> None:
     )
     assert _wire(read.action) == _wire(made.action)
     assert _wire(read.event) == _wire(made.event)
+
+
+def test_every_request_of_the_sdk_costs_a_small_part_of_the_budget(
+    sdk: Sdk, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wandb.automations import OnRunState, RunEvent
+
+    caplog.set_level(logging.INFO, logger="reconcile.server.service")
+    api = wandb.Api()  # a fresh client: nothing cached from the other tests
+    event = OnRunState(scope=sdk.project, filter=RunEvent.state.in_(["FAILED"]))
+    made = api.create_automation(event >> _send(sdk), name="costed")
+    assert "costed" in {a.name for a in api.automations(entity=TEAM)}
+    assert api.automation("costed", entity=TEAM).name == "costed"
+    assert [h.name for h in api.webhook_integrations(entity=TEAM)] == ["deploy"]
+    assert [s.channel_name for s in api.slack_integrations(entity=TEAM)] == ["alerts"]
+    assert api.project("vision", entity=TEAM).name == "vision"
+    assert api.artifact_collection("model", f"{TEAM}/vision/detector").name == "detector"
+    assert api.delete_automation(made) is True
+    requests = [r for r in caplog.records if r.getMessage() == "graphql request"]
+    assert [r.status for r in requests] == [200] * len(requests)  # type: ignore[attr-defined]
+    costs = [r.cost for r in requests]  # type: ignore[attr-defined]
+    # The dearest: the two pages of 50 automations (listing, then lookup by name).
+    assert sorted(costs)[-3:] == [751, 2501, 2501]
+    assert max(costs) <= cost.MAX_COST // 100
