@@ -117,11 +117,11 @@ def test_the_largest_admitted_page_set_runs_and_one_more_page_is_refused(
     served: tuple[LiveServer, World],
 ) -> None:
     live, world = served
-    admitted = _post(live, world.member.key, pages(17))
+    admitted = _post(live, world.member.key, pages(7))
     assert admitted.status_code == 200, admitted.text
     entity = admitted.json()["data"]["entity"]
-    assert [len(entity[f"p{i}"]["edges"]) for i in range(17)] == [IN_PROJECT] * 17
-    assert _error(_post(live, world.member.key, pages(18)))[:2] == (400, "QUERY_TOO_EXPENSIVE")
+    assert [len(entity[f"p{i}"]["edges"]) for i in range(7)] == [IN_PROJECT] * 7
+    assert _error(_post(live, world.member.key, pages(8)))[:2] == (400, "QUERY_TOO_EXPENSIVE")
 
 
 def test_an_over_budget_mutation_is_not_executed(served: tuple[LiveServer, World]) -> None:
@@ -183,11 +183,12 @@ def test_an_unpaged_list_longer_than_counted_is_charged_at_run_time(
     status, code, message = _error(response)
     assert (status, code) == (400, "QUERY_TOO_EXPENSIVE")
     assert "a list without pagination is longer than the size counted for it" in message
-    # Each list answers 400 automations of 27 values, 390 more than counted: 16,260 +
-    # 46 * 10,530 crosses 500,000, so the 46th list is refused and none after it read.
+    # Admitted at 42,000; each list answers 400 automations of 40 + 26, 390 more than
+    # counted: 42,000 + 18 * 25,740 crosses 500,000, so the 18th list is refused and
+    # none after it is read.
     data = response.json()["data"]
     answered = [i for i in range(60) if data[f"p{i}"] is not None]
-    assert answered == list(range(45))
+    assert answered == list(range(17))
     assert all(len(data[f"p{i}"]["triggers"]) == IN_PROJECT for i in answered)
 
 

@@ -1,10 +1,12 @@
 """The static cost of a GraphQL operation, checked before it runs.
 
-A field costs the number of times it can appear in the answer: once per parent
-instance, and a list field as many times as its page size (its `first`, the default
-page when absent) allows. Aliases count separately; fragments are expanded where
-they are spread. Lists without pagination count a documented size here, and the
-server charges any excess at run time (`Meter`).
+A field costs the number of values it can answer: once per parent value, and a list
+field its page size (its `first`, the default page when absent) times that. Fields
+the server reads from its database (those with a resolver) cost `READ_COST` per
+value, since reading and shaping a row costs far more than answering a field of it.
+Aliases count separately; fragments are expanded where they are spread. Lists
+without pagination count a documented size, and any excess is charged as they are
+read (`Meter`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
 from reconcile.server.errors import ApiError
 
-# The budget: about 12,000 automations with every field the SDK selects, or 40 full
-# pages of reconcile's listing; the SDK's and reconcile's documents cost at most 5,620.
+# The budget: five pages of 1,000 automations with every field the SDK selects, or
+# eleven with ids alone. The SDK's and reconcile's documents cost a sixth of it at most.
 MAX_COST = 500_000
+# What one value read from the database costs, in answered fields: a row's read and
+# shaping cost about as much as 40 fields' execution and encoding (bench/README.md).
+READ_COST = 40
 MAX_FIELDS = 2_000  # field selections after expanding fragments
 MAX_ALIASES = 200  # reconcile batches 50 aliased mutations
 DEFAULT_PAGE = 50
@@ -155,11 +160,13 @@ def _field(walk: _Walk, node: FieldNode, parent: GraphQLNamedType, times: int) -
         if walk.aliases > MAX_ALIASES:
             raise TooExpensive(f"query has more than {MAX_ALIASES} aliases")
     definition = _definition(walk.schema, parent, node.name.value)
-    count = times
+    count, each = times, 1
     if definition is not None:
         count = times * _items(walk, parent, node, definition)
         child = get_named_type(definition.type)
-    walk.cost += count
+        if definition.resolve is not None and not parent.name.startswith("__"):
+            each = READ_COST  # introspection resolves from memory
+    walk.cost += count * each
     if walk.cost > MAX_COST:
         raise TooExpensive(
             f"query cost exceeds the budget of {MAX_COST} (each field counts once per "
@@ -252,7 +259,7 @@ def metered(resolve: Callable[..., Any], counted: int) -> Callable[..., Any]:
         meter.check()  # once over, the remaining lists are not even read
         items = resolve(parent, info, **arguments)
         if len(items) > counted:
-            each = 1 + item_cost(
+            each = READ_COST + item_cost(
                 info.schema,
                 info.fragments,
                 info.field_nodes,
