@@ -346,8 +346,10 @@ def test_a_large_answer_being_encoded_holds_up_no_other_request(
     original = json.JSONEncoder.encode
 
     def slow(encoder: json.JSONEncoder, value: Any) -> str:
-        if isinstance(value, dict) and "big" in (value.get("data") or {}):
-            paused.set()  # the big answer is built and now being encoded
+        # The big answer is built and its encoding has begun: whole, or in pieces.
+        whole = isinstance(value, dict) and "big" in (value.get("data") or {})
+        if whole or value == "big":
+            paused.set()
             release.wait(WAIT)
         return original(encoder, value)
 

@@ -22,7 +22,6 @@ from starlette.routing import Route
 from reconcile.server import auth
 from reconcile.server.errors import ApiError
 from reconcile.server.service import GraphQLService, encode, refused
-from reconcile.server.store import User
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -69,12 +68,6 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
     """The server app over the database at `db_path` (created and migrated if needed)."""
     handler = service or GraphQLService(db_path)
 
-    def respond(
-        user: User, query: str, variables: dict[str, Any] | None, operation: str | None
-    ) -> tuple[int, bytes]:
-        status, body = handler.run(user, query, variables, operation)
-        return status, encode(body)
-
     async def graphql(request: Request) -> Response:
         started = time.perf_counter()
         header = request.headers.get("authorization")
@@ -94,7 +87,9 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return _bad(str(error))
         # Built and encoded in a worker thread: a large answer never blocks the loop.
-        status, content = await run_in_threadpool(respond, user, query, variables, operation)
+        status, content = await run_in_threadpool(
+            handler.respond, user, query, variables, operation
+        )
         return Response(content, status_code=status, media_type="application/json")
 
     async def healthz(_request: Request) -> Response:

@@ -34,9 +34,39 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-def encode(body: dict[str, Any]) -> bytes:
+# Above this cost an answer is encoded in pieces (one list item each): between two
+# pieces other threads get the interpreter, so a large answer's encoding does not
+# stall every other request for its whole length.
+PIECES_ABOVE = 20_000
+_PIECE_DEPTH = 5  # data, field, connection, edges, item: an item is one piece
+
+
+def encode(body: dict[str, Any], *, pieces: bool = False) -> bytes:
     """An answer as the bytes of its JSON text."""
-    return _ENCODER.encode(body).encode()
+    if not pieces:
+        return _ENCODER.encode(body).encode()
+    out: list[str] = []
+    _encode_pieces(body, _PIECE_DEPTH, out)
+    return "".join(out).encode()
+
+
+def _encode_pieces(value: Any, depth: int, out: list[str]) -> None:
+    if depth and type(value) is dict and value:
+        separator = "{"
+        for key, item in value.items():
+            out.append(separator + _ENCODER.encode(key) + ":")
+            _encode_pieces(item, depth - 1, out)
+            separator = ","
+        out.append("}")
+    elif depth and type(value) is list and value:
+        separator = "["
+        for item in value:
+            out.append(separator)
+            _encode_pieces(item, depth - 1, out)
+            separator = ","
+        out.append("]")
+    else:
+        out.append(_ENCODER.encode(value))
 
 
 class _Rollback(Exception):
@@ -84,6 +114,27 @@ class GraphQLService:
         operation_name: str | None,
     ) -> Answer:
         """An authenticated caller's query, run and logged."""
+        status, body, _spent = self._logged(user, query, variables, operation_name)
+        return status, body
+
+    def respond(
+        self,
+        user: User,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> tuple[int, bytes]:
+        """`run`, with the answer encoded (in pieces when it is large)."""
+        status, body, spent = self._logged(user, query, variables, operation_name)
+        return status, encode(body, pieces=(spent or 0) > PIECES_ABOVE)
+
+    def _logged(
+        self,
+        user: User,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> tuple[int, dict[str, Any], int | None]:
         started = time.perf_counter()
         status, body, spent = self._run(user, query, variables, operation_name or None)
         log.info(
@@ -96,7 +147,7 @@ class GraphQLService:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        return status, body
+        return status, body, spent
 
     def _run(
         self,
