@@ -54,25 +54,21 @@ def shapes(count: int) -> dict[str, str]:
     full = " ".join(
         f'p{i}: triggers(first: 1000, after: "{encode_cursor(i * 1000 % count)}") '
         "{ pageInfo { ...PageInfoFields } edges { node { ...TriggerFields } } }"
-        for i in range(5)
+        for i in range(4)
     )
-    ids = " ".join(
-        f"p{i}: triggers(first: 1000) {{ edges {{ node {{ id }} }} }}" for i in range(11)
-    )
+    page = "triggers(first: 1000) { edges { node { id } } }"
+    ids = " ".join(f"p{i}: {page}" for i in range(7))
     names = " ".join(f"n{j}: name" for j in range(48))
     leaves = " ".join(
         f"p{i}: triggers(first: 1000) {{ edges {{ node {{ id {names} }} }} }}" for i in range(4)
     )
-    unpaged = " ".join(
-        f'u{i}: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }}'
-        for i in range(2)
-    )
+    unpaged = f'project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }}'
     return {
-        "5 pages of 1,000 with the SDK's trigger fields": f"query {{ {entity} {{ {full} }} }}\n"
+        "4 pages of 1,000 with the SDK's trigger fields": f"query {{ {entity} {{ {full} }} }}\n"
         + sdk_fragments(),
-        "11 pages of 1,000 ids": f"query {{ {entity} {{ {ids} }} }}",
+        "7 pages of 1,000 ids": f"query {{ {entity} {{ {ids} }} }}",
         "4 pages of 1,000 with 49 fields each": f"query {{ {entity} {{ {leaves} }} }}",
-        "a project's unpaged list of all automations, twice": f"query {{ {unpaged} }}",
+        "a project's list of all its automations (refused as it is read)": f"query {{ {unpaged} }}",
     }
 
 

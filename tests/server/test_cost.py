@@ -8,8 +8,9 @@ import pytest
 
 from reconcile.client import operations as ops
 from reconcile.server import cost
+from reconcile.server import store_automations as hooks
 from reconcile.server.graph import Documents, load_schema
-from tests.server.helpers import TEAM
+from tests.server.helpers import TEAM, World
 from tests.server.test_serve_limits import TRIGGER_FIELDS, pages
 
 SCHEMA = load_schema()
@@ -31,7 +32,7 @@ def batch(size: int) -> str:
     return f"mutation ApplyBatch({declarations}) {{ {fields} }}"
 
 
-def test_what_the_sdk_and_reconcile_send_costs_a_fifth_of_the_budget_at_most() -> None:
+def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -> None:
     sdk = pytest.importorskip("wandb.automations._generated.operations")
     sdk_default = {"entity": TEAM, "perPage": 50}
     costs = {
@@ -50,46 +51,67 @@ def test_what_the_sdk_and_reconcile_send_costs_a_fifth_of_the_budget_at_most() -
         "reconcile batch of 50": cost_of(batch(50)),
     }
     assert costs == {
-        "sdk GetEntityAutomations": 4_840,
-        "sdk GetEntityAutomations, largest page": 96_040,
-        "sdk GetEntityAutomationsLegacy": 47_840,
-        "sdk IntegrationsByEntity": 2_740,
-        "sdk CreateAutomation": 92,
-        "reconcile listing": 8_540,
-        "reconcile legacy listing": 84_640,
-        "reconcile collections": 4_842,
-        "reconcile batch of 50": 2_100,
+        "sdk GetEntityAutomations": 5_860,
+        "sdk GetEntityAutomations, largest page": 116_060,
+        "sdk GetEntityAutomationsLegacy": 58_860,
+        "sdk IntegrationsByEntity": 3_760,
+        "sdk CreateAutomation": 112,
+        "reconcile listing": 10_560,
+        "reconcile legacy listing": 106_660,
+        "reconcile collections": 6_862,
+        "reconcile batch of 50": 3_100,
     }
-    assert max(costs.values()) <= cost.MAX_COST // 5
+    assert max(costs.values()) < cost.MAX_COST // 4
 
 
 def test_pages_multiply_by_page_size_and_aliases() -> None:
-    # The entity (read: 40), then per automation: its row read (40), its edge and node,
+    # The entity (read: 60), then per automation: its row read (60), its edge and node,
     # and fragment T's 26 fields (both sides of each union counted).
-    assert cost_of(pages(1)) == 40 + 1000 * (40 + 2 + 26)
-    assert cost_of(pages(7)) == 40 + 7 * 68_000
-    assert cost_of(pages(1, first=10)) == 40 + 10 * 68
+    assert cost_of(pages(1)) == 60 + 1000 * (60 + 2 + 26)
+    assert cost_of(pages(5)) == 60 + 5 * 88_000
+    assert cost_of(pages(1, first=10)) == 60 + 10 * 88
     # Absent `first` is the default page; variables count as sent; null is absent.
     query = (
         'query ($n: Int) { entity(name: "x") { triggers(first: $n) { edges { node { id } } } } }'
     )
-    assert cost_of(query, {"n": 7}) == 40 + 7 * 43
-    assert cost_of(query, {"n": None}) == 40 + 50 * 43
-    assert cost_of(query, {"n": 10**9}) == 40 + 1000 * 43
+    assert cost_of(query, {"n": 7}) == 60 + 7 * 63
+    assert cost_of(query, {"n": None}) == 60 + 50 * 63
+    assert cost_of(query, {"n": 10**9}) == 60 + 1000 * 63
     # A value that is not an integer counts as the largest page, whatever execution does.
-    assert cost_of(query, {"n": 1000.0}) == 40 + 1000 * 43
+    assert cost_of(query, {"n": 1000.0}) == 60 + 1000 * 63
     with pytest.raises(cost.TooExpensive, match="budget of 500000"):
-        cost_of(pages(8))
+        cost_of(pages(6))
 
 
 def test_unpaged_lists_count_their_documented_size() -> None:
     query = 'query { project(name: "p") { triggers { id name } } }'
-    assert cost_of(query) == 40 + 10 * (40 + 2)  # the list's 10 rows, two leaves each
+    assert cost_of(query) == 60 + 10 * (60 + 2)  # the list's 10 rows, two leaves each
     members = 'query { entity(name: "x") { members { id } secrets { name } } }'
-    assert cost_of(members) == 40 + 100 * (40 + 1) + 100 * (40 + 1)
+    assert cost_of(members) == 60 + 100 * (60 + 1) + 100 * (60 + 1)
 
 
 def test_the_run_time_meter_example_is_admitted_before_it_runs() -> None:
     read = f'project(name: "vision", entityName: "{TEAM}") {{ triggers {{ ...T }} }}'
     query = "query { " + " ".join(f"p{i}: {read}" for i in range(60)) + " }" + TRIGGER_FIELDS
-    assert cost_of(query) == 60 * (40 + 10 * (40 + 26))  # see test_serve_limits
+    assert cost_of(query) == 60 * (60 + 10 * (60 + 26))  # see test_serve_limits
+
+
+def test_a_project_list_is_read_no_further_than_the_budget_can_take(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits: list[int] = []
+    real = hooks.triggers_in_project
+
+    def spy(con: Any, project_id: int, limit: int = -1) -> Any:
+        limits.append(limit)
+        return real(con, project_id, limit)
+
+    monkeypatch.setattr(hooks, "triggers_in_project", spy)
+    query = (
+        f'query {{ a: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }}'
+        f' b: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }} }}'
+    )
+    assert cost_of(query) == 2 * (60 + 10 * 61)
+    assert world.member.ok(query) == {"a": {"triggers": []}, "b": {"triggers": []}}
+    # Spent 1,360 before it runs; each row costs 61; 10 rows were counted per list.
+    assert limits == [10 + (500_000 - 1_360) // 61 + 1] * 2

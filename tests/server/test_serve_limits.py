@@ -117,11 +117,11 @@ def test_the_largest_admitted_page_set_runs_and_one_more_page_is_refused(
     served: tuple[LiveServer, World],
 ) -> None:
     live, world = served
-    admitted = _post(live, world.member.key, pages(7))
+    admitted = _post(live, world.member.key, pages(5))
     assert admitted.status_code == 200, admitted.text
     entity = admitted.json()["data"]["entity"]
-    assert [len(entity[f"p{i}"]["edges"]) for i in range(7)] == [IN_PROJECT] * 7
-    assert _error(_post(live, world.member.key, pages(8)))[:2] == (400, "QUERY_TOO_EXPENSIVE")
+    assert [len(entity[f"p{i}"]["edges"]) for i in range(5)] == [IN_PROJECT] * 5
+    assert _error(_post(live, world.member.key, pages(6)))[:2] == (400, "QUERY_TOO_EXPENSIVE")
 
 
 def test_an_over_budget_mutation_is_not_executed(served: tuple[LiveServer, World]) -> None:
@@ -183,12 +183,12 @@ def test_an_unpaged_list_longer_than_counted_is_charged_at_run_time(
     status, code, message = _error(response)
     assert (status, code) == (400, "QUERY_TOO_EXPENSIVE")
     assert "a list without pagination is longer than the size counted for it" in message
-    # Admitted at 42,000; each list answers 400 automations of 40 + 26, 390 more than
-    # counted: 42,000 + 18 * 25,740 crosses 500,000, so the 18th list is refused and
-    # none after it is read.
+    # Admitted at 55,200; each list answers 400 automations of 60 + 26, 390 more than
+    # counted (33,540): after 13 lists 491,220 is spent, so the 14th may read only
+    # 10 + 8,780 // 86 = 112 rows; it finds more and is refused, and none after it read.
     data = response.json()["data"]
     answered = [i for i in range(60) if data[f"p{i}"] is not None]
-    assert answered == list(range(17))
+    assert answered == list(range(13))
     assert all(len(data[f"p{i}"]["triggers"]) == IN_PROJECT for i in answered)
 
 

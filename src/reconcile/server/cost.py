@@ -11,6 +11,7 @@ read (`Meter`).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +38,12 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
 from reconcile.server.errors import ApiError
 
-# The budget: five pages of 1,000 automations with every field the SDK selects, or
-# eleven with ids alone. The SDK's and reconcile's documents cost a sixth of it at most.
+# The budget: four pages of 1,000 automations with every field the SDK selects, or
+# seven with ids alone. The SDK's and reconcile's documents cost under a quarter of it.
 MAX_COST = 500_000
-# What one value read from the database costs, in answered fields: a row's read and
-# shaping cost about as much as 40 fields' execution and encoding (bench/README.md).
-READ_COST = 40
+# What one value read from the database costs, in answered fields: reading and shaping
+# a row takes about as long as executing and encoding 60 fields (bench/README.md).
+READ_COST = 60
 MAX_FIELDS = 2_000  # field selections after expanding fragments
 MAX_ALIASES = 200  # reconcile batches 50 aliased mutations
 DEFAULT_PAGE = 50
@@ -237,6 +238,7 @@ class Meter:
 
     def __init__(self, spent: int = 0) -> None:
         self.spent = spent
+        self._each: dict[tuple[int, ...], int] = {}
 
     def charge(self, extra: int) -> None:
         self.spent += extra
@@ -250,23 +252,35 @@ class Meter:
                 "paginated field"
             )
 
+    def each(self, info: GraphQLResolveInfo) -> int:
+        """What one item of the list `info` resolves costs (once per selection)."""
+        key = tuple(map(id, info.field_nodes))
+        found = self._each.get(key)
+        if found is None:
+            item = get_named_type(info.return_type)
+            found = READ_COST + item_cost(
+                info.schema, info.fragments, info.field_nodes, item, info.variable_values
+            )
+            self._each[key] = found
+        return found
+
 
 def metered(resolve: Callable[..., Any], counted: int) -> Callable[..., Any]:
-    """`resolve` (a list field's resolver), charging items beyond `counted` to the meter."""
+    """`resolve` (a list field's resolver), charging items beyond `counted` to the meter.
+
+    A resolver with a `limit` parameter is asked for one item more than the budget
+    can take, so an over-long list is refused without being read whole."""
+    limited = "limit" in inspect.signature(resolve).parameters
 
     def run(parent: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
         meter: Meter = info.context.meter
         meter.check()  # once over, the remaining lists are not even read
+        if limited:
+            affordable = counted + (MAX_COST - meter.spent) // meter.each(info)
+            arguments["limit"] = affordable + 1
         items = resolve(parent, info, **arguments)
         if len(items) > counted:
-            each = READ_COST + item_cost(
-                info.schema,
-                info.fragments,
-                info.field_nodes,
-                get_named_type(info.return_type),
-                info.variable_values,
-            )
-            meter.charge((len(items) - counted) * each)
+            meter.charge((len(items) - counted) * meter.each(info))
         return items
 
     return run

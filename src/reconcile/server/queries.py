@@ -164,10 +164,10 @@ def _name_filter(filters: str | None) -> str | None:
     return name
 
 
-def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    return [
-        present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, parent["_row"].id)
-    ]
+def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int = -1) -> list[Obj]:
+    # `limit` comes from the cost meter (cost.metered), not from the query.
+    rows = hooks.triggers_in_project(_ctx(info).con, parent["_row"].id, limit)
+    return [present.trigger(t) for t in rows]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
