@@ -58,13 +58,21 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_fresh_checkout_plans_and_applies_the_examples(workdir: Path) -> None:
     first = run("plan", "--out", "plan.json", "--detailed-exitcode")
     assert first.exit_code == 2, first.output
-    assert first.output.startswith("Plan: 23 to create, 0 to update, 0 to delete.\n")
+    assert first.output.startswith(
+        "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
+        "Plan: 23 to create, 0 to update, 0 to delete.\n"
+    )
     assert (workdir / ".reconcile" / "server.db").is_file()
+    # The folder holds keys: it keeps itself out of git.
+    assert (workdir / ".reconcile" / ".gitignore").read_text("utf-8") == "*\n"
     applied = run("apply", "--plan", "plan.json")
     assert applied.exit_code == 0, applied.output
+    assert applied.output.startswith(
+        "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
+    )
     assert applied.output.endswith("23 applied, 0 failed, 0 not attempted.\n")
     again = run("plan", "--detailed-exitcode")
-    assert (again.exit_code, again.output.splitlines()[0]) == (
+    assert (again.exit_code, again.output.splitlines()[1]) == (
         0,
         "No changes. The server matches the inventory.",
     )

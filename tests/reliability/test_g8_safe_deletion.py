@@ -76,7 +76,7 @@ def test_unreviewed_deletes_need_prune(stack: Stack) -> None:
     kept = stack.invoke("apply", "--auto-approve")
     assert kept.exit_code == 0, kept.output
     assert (
-        "kept  delete  automation ml-platform/auto-000: kept: deletes need a reviewed plan "
+        "kept  delete  automation ml-platform/auto-000: deletes need a reviewed plan "
         "(--plan or --fingerprint) or --prune"
     ) in kept.output
     assert stack.proxy.mutations(lock=False) == []

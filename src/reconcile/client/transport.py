@@ -80,7 +80,10 @@ class Transport:
                 response = await self.client.post("/graphql", json=body)
             except httpx.TransportError as error:
                 if _is_tls(error) or last:
-                    raise Unreachable(f"cannot reach the server: {_describe(error)}") from None
+                    where = str(self.client.base_url).rstrip("/")
+                    raise Unreachable(
+                        f"cannot reach the server at {where}: {_describe(error)}"
+                    ) from None
                 await asyncio.sleep(self.policy.delay(attempt, None))
                 continue
             if response.status_code in RETRY_STATUSES and not last:

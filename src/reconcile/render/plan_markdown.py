@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile.render.flat import flatten, show
-from reconcile.render.plan_text import SIGNS, summary
+from reconcile.render.plan_text import SIGNS, not_considered, summary
 
 LIMIT = 60_000
 TRUNCATED = (
@@ -49,11 +49,19 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     for title, rows in (
         ("Conflicts", plan["conflicts"]),
         ("Protected from deletion", plan["protected"]),
+        ("Kept, still in use", plan.get("kept", [])),
         ("Unmanaged, left alone", plan["unmanaged"]),
     ):
         if rows:
-            items = ", ".join(f"`{r['kind']} {r['entity']}/{r['name']}`" for r in rows)
+            items = ", ".join(_item(row, title.startswith("Kept")) for row in rows)
             lines.extend([f"{title}: {items}", ""])
+    if plan.get("not_considered"):
+        lines.extend([not_considered(plan["not_considered"]), ""])
     if plan["requires_force"]:
         lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
     return lines
+
+
+def _item(row: dict[str, Any], why: bool) -> str:
+    text = f"`{row['kind']} {row['entity']}/{row['name']}`"
+    return f"{text} ({row['message']})" if why else text

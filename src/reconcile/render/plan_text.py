@@ -34,6 +34,8 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
 def summary(plan: dict[str, Any]) -> str:
     counts = plan["summary"]
     if not any(counts.values()):
+        if plan.get("not_considered"):
+            return "No changes. The server matches the part of the inventory planned."
         return "No changes. The server matches the inventory."
     return (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
@@ -56,6 +58,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     for title, rows in (
         ("Conflicts (nothing will be applied until they are resolved)", plan["conflicts"]),
         ("Protected (kept although removed from the inventory)", plan["protected"]),
+        ("Kept (removed from the inventory, but still in use)", plan.get("kept", [])),
         ("Unmanaged (on the server, not managed by reconcile, left alone)", plan["unmanaged"]),
     ):
         if rows:
@@ -63,6 +66,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             for row in rows:
                 note = f": {row['message']}" if "message" in row else ""
                 lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
+    if plan.get("not_considered"):
+        lines.extend(["", not_considered(plan["not_considered"])])
     if plan["requires_force"]:
         lines.extend(
             [
@@ -72,3 +77,12 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             ]
         )
     return lines
+
+
+def not_considered(count: int) -> str:
+    objects = "object" if count == 1 else "objects"
+    return (
+        f"Not considered: {count} managed {objects} on the server that the paths given do "
+        "not declare. The paths are only part of the inventory (automations/), so nothing "
+        "is deleted; plan the whole inventory to delete what it no longer declares."
+    )

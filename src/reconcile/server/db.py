@@ -136,7 +136,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
         self._con = self._connect()
         self._lock = threading.RLock()
         self._con.execute("PRAGMA journal_mode=WAL")
@@ -231,3 +231,12 @@ class Database:
                     (version, now()),
                 )
                 log.info("database migrated", extra={"db": str(self.path), "version": version})
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the database's folder; a new one ignores itself in git, as it will hold keys."""
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return
+    (folder / ".gitignore").write_text("*\n", encoding="utf-8")
