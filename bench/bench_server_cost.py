@@ -9,6 +9,7 @@ serve` does), so its CPU time can be read from /proc; the client is this process
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
@@ -148,15 +149,28 @@ def big_with_viewer(url: str, member: str, other: str, query: str) -> tuple[floa
     return elapsed, latencies
 
 
-def refusal_cpu(url: str, pid: int, headers: dict[str, str], size: int, requests: int) -> float:
-    """Server CPU seconds per request refused for its key, with a body of `size` bytes."""
-    body = b'{"query": "' + b"x" * max(0, size - 13) + b'"}'
+def refusal_cpu(url: str, pid: int, headers: dict[str, str], body: bytes, requests: int) -> float:
+    """Server CPU seconds per request refused for its key."""
     with httpx.Client(base_url=url, timeout=30) as client:
         before = cpu_seconds(pid)
         for _ in range(requests):
             response = client.post("/graphql", content=body, headers=headers)
             assert response.status_code == 401, response.text
         return (cpu_seconds(pid) - before) / requests
+
+
+def bodies() -> dict[str, bytes]:
+    """Request bodies by name: empty, padded to 64 KiB and 1 MiB, and a 95 KB query."""
+    padded = {size: b'{"query": "' + b"x" * (size - 13) + b'"}' for size in (65_536, 1_048_576)}
+    aliases = "{ " + " ".join(f"v{i}: viewer {{ id }}" for i in range(4000)) + " }"
+    return {
+        "0 bytes": b"",
+        "64 KiB": padded[65_536],
+        "1 MiB": padded[1_048_576],
+        f"a query of 4,000 aliases ({len(aliases) // 1000} KB)": json.dumps(
+            {"query": aliases}
+        ).encode(),
+    }
 
 
 def prepare(directory: Path, count: int) -> tuple[Path, str, str]:
@@ -207,9 +221,9 @@ def main() -> None:
                 "unknown key": {"Authorization": "Bearer local-" + "x" * 40},
             }
             for name, headers in refusals.items():
-                for size in (0, 64 * 1024, 1024 * 1024):
-                    seconds = refusal_cpu(url, pid, headers, size, args.requests)
-                    lines.append(f"| {name} | {size:,} bytes | {seconds * 1000:.3f} ms |")
+                for size, body in bodies().items():
+                    seconds = refusal_cpu(url, pid, headers, body, args.requests)
+                    lines.append(f"| {name} | {size} | {seconds * 1000:.3f} ms |")
     lines += ["", f"load after: {os.getloadavg()}"]
     text = "\n".join(lines)
     print(text)
