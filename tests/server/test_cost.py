@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type
 
 from reconcile.client import operations as ops
-from reconcile.server import cost
+from reconcile.server import cost, present
 from reconcile.server import store_automations as hooks
 from reconcile.server.graph import Documents, load_schema
 from tests.server.helpers import TEAM, World
@@ -115,3 +116,22 @@ def test_a_project_list_is_read_no_further_than_the_budget_can_take(
     assert world.member.ok(query) == {"a": {"triggers": []}, "b": {"triggers": []}}
     # Spent 1,360 before it runs; each row costs 61; 10 rows were counted per list.
     assert limits == [10 + (500_000 - 1_360) // 61 + 1] * 2
+
+
+def test_every_list_of_the_schema_has_a_counted_size() -> None:
+    """A list is paginated (`first`), a connection's edges, or has a size in UNPAGED."""
+    uncounted = []
+    for type_ in SCHEMA.type_map.values():
+        if type_.name.startswith("__") or not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            kind = get_nullable_type(field.type)  # type: ignore[arg-type]
+            edges = type_.name.endswith("Connection") and name == "edges"
+            if "first" in field.args or edges or (type_.name, name) in cost.UNPAGED:
+                continue
+            if isinstance(kind, GraphQLList) or get_named_type(field.type).name.endswith(
+                "Connection"
+            ):
+                uncounted.append(f"{type_.name}.{name}")
+    assert uncounted == []
+    assert cost.UNPAGED[("ServerInfo", "features")] == len(present.FEATURES)

@@ -60,6 +60,7 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("ArtifactPortfolio", "tags"): 0,  # not stored: always empty
     ("ArtifactSequence", "tags"): 0,
     ("ArtifactCollection", "tags"): 0,
+    ("ServerInfo", "features"): 12,  # present.FEATURES
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.
