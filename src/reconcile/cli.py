@@ -20,9 +20,9 @@ import click
 
 from reconcile import __version__, export, export_target, project, session
 from reconcile import target as targets
-from reconcile.errors import InvalidInventory, ReconcileError, UsageError
-from reconcile.inventory import load_inventory
-from reconcile.model import ResourceKey
+from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
+from reconcile.inventory import load_checked, load_inventory
+from reconcile.model import Inventory, ResourceKey
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
@@ -64,11 +64,10 @@ class _Group(click.Group):
             click.echo(f"refused: {error}", err=True)
             sys.exit(EXIT_REFUSED)
         except InvalidInventory as invalid:
-            click.echo(
-                issue_render.render(invalid.issues, "text", "the inventory is invalid"),
-                err=True,
-                nl=False,
+            text = issue_render.render(
+                invalid.issues, "text", "the inventory is invalid", invalid.warnings
             )
+            click.echo(text, err=True, nl=False)
             sys.exit(EXIT_INVALID)
         except ReconcileError as error:
             click.echo(f"error: {error}", err=True)
@@ -84,6 +83,12 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def _strict_option(command: Any) -> Any:
+    return click.option(
+        "--strict", is_flag=True, help="Treat warnings (likely mistakes) as errors."
+    )(command)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -94,20 +99,37 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="github prints ::error annotations for pull requests.",
 )
-def validate(paths: tuple[str, ...], fmt: str) -> None:
+@_strict_option
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check the inventory under PATHS (default: automations/) without contacting a server."""
     try:
-        inventory = load_inventory(paths or project.default_paths())
+        inventory, warnings = load_checked(paths or project.default_paths(), strict)
     except InvalidInventory as invalid:
         count = len(invalid.issues)
         summary = f"{count} problem{'s' if count != 1 else ''} found"
-        click.echo(issue_render.render(invalid.issues, fmt, summary), nl=False)
+        click.echo(issue_render.render(invalid.issues, fmt, summary, invalid.warnings), nl=False)
         sys.exit(EXIT_INVALID)
     summary = (
         f"valid: {len(inventory.secrets)} secrets, {len(inventory.webhooks)} webhooks, "
-        f"{len(inventory.automations)} automations"
+        f"{len(inventory.automations)} automations{_warned(warnings)}"
     )
-    click.echo(issue_render.render([], fmt, summary), nl=False)
+    click.echo(issue_render.render([], fmt, summary, warnings), nl=False)
+
+
+def _warned(warnings: list[Issue]) -> str:
+    if not warnings:
+        return ""
+    count = len(warnings)
+    return f"; {count} warning{'s' if count != 1 else ''} (errors with --strict)"
+
+
+def _load(paths: tuple[str, ...], strict: bool) -> Inventory:
+    """The inventory, its warnings shown on stderr (stdout may be a JSON plan)."""
+    inventory, warnings = load_checked(paths, strict)
+    if warnings:
+        text = issue_render.render([], "text", _warned(warnings)[2:], warnings)
+        click.echo(text, err=True, nl=False)
+    return inventory
 
 
 @cli.command("schema")
@@ -150,6 +172,7 @@ def _color() -> bool:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
 )
+@_strict_option
 def plan(
     paths: tuple[str, ...],
     server: str | None,
@@ -157,6 +180,7 @@ def plan(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    strict: bool,
 ) -> None:
     """Show what apply would change on the server; never changes anything.
 
@@ -164,7 +188,7 @@ def plan(
     part of it, managed objects they do not declare are left alone.
     """
     paths = paths or project.default_paths()
-    inventory = load_inventory(paths)
+    inventory = _load(paths, strict)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
     planned = asyncio.run(session.plan(inventory, target, whole=whole))
@@ -368,6 +392,127 @@ def unlock(server: str | None, db: Path | None, entity: str) -> None:
         click.echo(f"entity {entity} is not locked")
     else:
         click.echo(f"removed the lock of entity {entity}, held by {held_by}")
+
+
+@cli.group("github")
+def github_group() -> None:
+    """GitOps on GitHub: plan comments, the reviewed fingerprint, drift issues.
+
+    Uses GitHub's environment: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and
+    GITHUB_EVENT_PATH.
+    """
+
+
+def _author_option(command: Any) -> Any:
+    from reconcile.github.sticky import DEFAULT_AUTHOR
+
+    return click.option(
+        "--author",
+        envvar="RECONCILE_GITHUB_AUTHOR",
+        default=DEFAULT_AUTHOR,
+        show_default=True,
+        help="The login that posts reconcile's comments (the token's user).",
+    )(command)
+
+
+@github_group.command("comment")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON plan saved by `plan --out`.",
+)
+@click.option(
+    "--error",
+    "error_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Post this failure (a failed plan's stderr) instead of a plan.",
+)
+@click.option("--pr", "number", type=click.IntRange(1), help="Default: the event's pull request.")
+@click.option("--heading", help="A line shown above the plan.")
+@_author_option
+def github_comment(
+    plan_file: Path | None,
+    error_file: Path | None,
+    number: int | None,
+    heading: str | None,
+    author: str,
+) -> None:
+    """Create or update the one plan comment on the pull request."""
+    from reconcile.github import api, body, files, sticky
+
+    if (plan_file is None) == (error_file is None):
+        raise UsageError("give exactly one of --plan FILE, --error FILE")
+    repo = api.Repo.from_env(os.environ)
+    pr = api.pull_request_number(os.environ, number)
+    run_url = api.run_url(os.environ)
+    if plan_file is not None:
+        text = body.plan_comment(files.read_plan(plan_file), heading=heading, run_url=run_url)
+    else:
+        assert error_file is not None
+        text = body.error_comment(files.read_error(error_file), run_url=run_url)
+
+    async def run() -> sticky.Posted:
+        async with api.connect(repo) as github:
+            return await sticky.post(github, pr, text, author)
+
+    posted = asyncio.run(run())
+    click.echo(f"{posted.action} the plan comment on pull request #{pr}: {posted.url}")
+
+
+@github_group.command("reviewed-fingerprint")
+@click.option("--sha", required=True, help="The commit on the default branch (github.sha).")
+@_author_option
+def github_reviewed_fingerprint(sha: str, author: str) -> None:
+    """Print the fingerprint of the plan reviewed on the pull request merged as SHA.
+
+    In a workflow it also writes `fingerprint` and `pr` to GITHUB_OUTPUT.
+    """
+    from reconcile.github import api, sticky
+
+    repo = api.Repo.from_env(os.environ)
+
+    async def run() -> sticky.Reviewed:
+        async with api.connect(repo) as github:
+            return await sticky.reviewed(github, sha, author)
+
+    found = asyncio.run(run())
+    outputs = os.environ.get("GITHUB_OUTPUT")
+    if outputs:
+        try:
+            with open(outputs, "a", encoding="utf-8") as out:
+                out.write(f"fingerprint={found.fingerprint}\npr={found.number}\n")
+        except OSError as error:
+            raise UsageError(f"GITHUB_OUTPUT {outputs}: {error.strerror}") from None
+    click.echo(f"reviewed on pull request #{found.number}: {found.url}", err=True)
+    click.echo(found.fingerprint)
+
+
+@github_group.command("drift")
+@click.option(
+    "--plan",
+    "plan_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON plan saved by `plan --out` from the default branch.",
+)
+@_author_option
+def github_drift(plan_file: Path, author: str) -> None:
+    """Open, update or close the drift issue (label reconcile-drift) for a plan."""
+    from reconcile.github import api, drift, files
+
+    document = files.read_plan(plan_file)
+    repo = api.Repo.from_env(os.environ)
+
+    async def run() -> drift.Drift:
+        async with api.connect(repo) as github:
+            return await drift.sync(github, document, author, api.run_url(os.environ))
+
+    done = asyncio.run(run())
+    if done.action == "none":
+        click.echo("no drift, and no drift issue open")
+    else:
+        click.echo(f"{done.action} drift issue #{done.number}: {done.url}")
 
 
 def main() -> None:

@@ -16,7 +16,16 @@ from reconcile import ownership
 from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
 from reconcile.errors import ServerError
-from reconcile.model import Automation, Remote, ResourceKey, Scope, Secret, State, Webhook
+from reconcile.model import (
+    Automation,
+    EnvUrl,
+    Remote,
+    ResourceKey,
+    Scope,
+    Secret,
+    State,
+    Webhook,
+)
 from reconcile.ownership import LOCK_NAME
 from reconcile.wire import decode_action, decode_event
 
@@ -91,7 +100,7 @@ class Reader:
             lookup.ids[remote.key] = remote.id or ""
         entity_data = secrets.get("entity")
         if entity_data is None:
-            raise ServerError(f"entity {entity!r} not found on the server")
+            raise ServerError(_missing_entity(entity))
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
         projects = lookup.collection_projects()
         for node in triggers:
@@ -113,7 +122,7 @@ class Reader:
             )
             holder = data.get(path[0])
             if holder is None:
-                raise ServerError(f"entity {entity!r} not found on the server")
+                raise ServerError(_missing_entity(entity))
             connection = holder[path[1]]
             nodes.extend(edge["node"] for edge in connection["edges"] if edge.get("node"))
             info = connection["pageInfo"]
@@ -195,7 +204,7 @@ def _webhook(entity: str, node: dict[str, Any]) -> Remote:
     hook = Webhook(
         entity=entity,
         name=node["name"],
-        url=marked.text,
+        url=EnvUrl(*marked.env_url) if marked.env_url else marked.text,
         access_token=node.get("accessTokenRef") or None,
         secret=node.get("secretRef") or None,
         rotations=marked.rotations,
@@ -257,3 +266,8 @@ def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
 def filters_by_name(name: str) -> str:
     """The `filters` argument that selects one trigger by name."""
     return json.dumps({"name": name})
+
+
+def _missing_entity(entity: str) -> str:
+    # Servers answer null for a team the key's user is not in, as for one that is not there.
+    return f"entity {entity!r} not found on the server, or the API key's user is not a member of it"
