@@ -67,6 +67,31 @@ def test_deleting_more_than_30_percent_needs_force(stack: Stack) -> None:
     assert stack.proxy.written() == {"deleteTrigger": 4}
 
 
+def _described(text: str, *names: str) -> str:
+    """The generated inventory text with a description added to the automations `names`."""
+    for name in names:
+        text = text.replace(f"  - name: {name}\n", f"  - name: {name}\n    description: edited\n")
+    return text
+
+
+def test_updating_more_than_30_percent_needs_force(stack: Stack) -> None:
+    """Updates count toward the threshold as deletes do: 4 of 12 updated, nothing deleted."""
+    text = generated(automations=10)
+    use_inventory(stack, text)
+    stack.apply()
+    edited = _described(text, "auto-000", "auto-001", "auto-002", "auto-003")
+    use_inventory(stack, edited)
+    stack.proxy.clear()
+    refused = stack.invoke("apply", "--auto-approve")
+    assert refused.exit_code == 3, refused.output
+    assert "updates or deletes more than 30 % of the managed objects" in refused.output
+    assert stack.proxy.mutations(lock=False) == []
+    use_inventory(stack, _described(text, "auto-000", "auto-001", "auto-002"))  # 3 of 12
+    allowed = stack.invoke("apply", "--auto-approve")
+    assert allowed.exit_code == 0, allowed.output
+    assert stack.proxy.written() == {"updateFilterTrigger": 3}
+
+
 def test_unreviewed_deletes_need_prune(stack: Stack) -> None:
     text = generated(automations=3)
     use_inventory(stack, text)
