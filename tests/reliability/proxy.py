@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -133,7 +134,10 @@ class Proxy:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self._guard = threading.Lock()
-        self._open: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # the loop's only
+        # The loop's only: every accepted socket, and each connection's task and writer.
+        self._sockets: list[socket.socket] = []
+        self._open: dict[asyncio.Task[None], asyncio.StreamWriter | None] = {}
+        self._closing = False
 
     def add(self, rule: Rule) -> Rule:
         with self._guard:
@@ -163,11 +167,37 @@ class Proxy:
             self.requests.append(request)
             return next((rule for rule in self.rules if rule.take(request)), None)
 
-    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Start serving a new connection; known from the moment it is accepted."""
-        task = asyncio.get_running_loop().create_task(self.handle(reader, writer))
+    def accept(self, listener: socket.socket) -> None:
+        """Accept what is waiting (the loop calls this when the listener is readable).
+
+        Synchronous on purpose: every accepted socket is known before anything else runs,
+        and once the loop stops calling this, nothing more is accepted.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except ConnectionAbortedError:
+                continue
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            self._sockets.append(conn)
+            task = loop.create_task(self._connection(conn))
+            self._open[task] = None
+            task.add_done_callback(lambda done: self._open.pop(done, None))
+
+    async def _connection(self, conn: socket.socket) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=MAX_HEAD)
+        except OSError:
+            return  # closed below, in close()
         self._open[task] = writer
-        task.add_done_callback(lambda done: self._open.pop(done, None))
+        if self._closing:
+            writer.close()
+        await self.handle(reader, writer)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -186,18 +216,20 @@ class Proxy:
 
         Closing a client's socket ends its handler at its next read; a handler that is
         forwarding a request first gets the server's answer (the server is still up), so
-        its upstream connection closes in order too. Connections accepted just before the
-        listener closed show up as tasks, so this waits until no other task is left.
-        Cancelling handlers instead (or stopping the loop while a just-accepted one had
-        not started) left sockets unclosed: a ResourceWarning in whichever test came next.
+        its upstream connection closes in order too. Cancelling handlers instead (or
+        stopping the loop while a just-accepted connection had not started) left sockets
+        unclosed: a ResourceWarning that errored whichever test ran next.
         """
-        this = asyncio.current_task()
-        while others := asyncio.all_tasks() - {this}:
+        self._closing = True
+        while self._open:
             for writer in self._open.values():
-                writer.close()
-            _, pending = await asyncio.wait(others, timeout=timeout)
+                if writer is not None:
+                    writer.close()
+            _, pending = await asyncio.wait(list(self._open), timeout=timeout)
             if pending:
-                raise RuntimeError(f"{len(pending)} proxy task(s) did not end: {pending}")
+                raise RuntimeError(f"{len(pending)} proxy connection(s) did not end")
+        for conn in self._sockets:
+            conn.close()  # already closed by its transport; this only makes sure
 
     async def _one(
         self, client: httpx.AsyncClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -296,14 +328,16 @@ def proxying(upstream: str, timeout: float = 10.0) -> Iterator[Proxy]:
     control: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     async def serve() -> None:
-        server = await asyncio.start_server(proxy.accept, "127.0.0.1", 0, limit=MAX_HEAD)
-        proxy.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        stop = asyncio.Event()
-        control.append((asyncio.get_running_loop(), stop))
-        started.set()
-        await stop.wait()
-        server.close()
-        await server.wait_closed()
+        loop = asyncio.get_running_loop()
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.setblocking(False)
+            proxy.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            stop = asyncio.Event()
+            control.append((loop, stop))
+            loop.add_reader(listener.fileno(), proxy.accept, listener)
+            started.set()
+            await stop.wait()
+            loop.remove_reader(listener.fileno())
         await proxy.close(timeout)
 
     def run() -> None:

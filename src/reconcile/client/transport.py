@@ -66,6 +66,7 @@ class Transport:
         self.client = client
         self.policy = policy or RetryPolicy()
         self.requests = 0
+        self.waits: list[float] = []  # every pause before a retry, in seconds
 
     async def execute(
         self, document: str, variables: dict[str, Any] | None = None, *, idempotent: bool = True
@@ -81,14 +82,19 @@ class Transport:
             except httpx.TransportError as error:
                 if _is_tls(error) or last:
                     raise Unreachable(f"cannot reach the server: {_describe(error)}") from None
-                await asyncio.sleep(self.policy.delay(attempt, None))
+                await self._pause(attempt, None)
                 continue
             if response.status_code in RETRY_STATUSES and not last:
                 log.info("server answered %s; retrying", response.status_code)
-                await asyncio.sleep(self.policy.delay(attempt, _retry_after(response)))
+                await self._pause(attempt, _retry_after(response))
                 continue
             return _data(response)
         raise Unreachable("no attempt was made")  # pragma: no cover - attempts >= 1
+
+    async def _pause(self, attempt: int, retry_after: float | None) -> None:
+        delay = self.policy.delay(attempt, retry_after)
+        self.waits.append(delay)
+        await asyncio.sleep(delay)
 
 
 def _data(response: httpx.Response) -> dict[str, Any]:
