@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
-from tests.reliability.conftest import CANARIES, Stack
+from reconcile.server.crypto import SecretBox, load_or_create_key
+from tests.reliability.conftest import CANARIES, ENTITY, Stack
 from tests.reliability.proxy import Rule, writes
 
 CANARY = "canary-3f9a7c1e"
@@ -65,3 +68,28 @@ def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
 
 def _failing_secret_writes() -> Rule:
     return Rule(writes("insertSecret"), "status", status=500, times=None)
+
+
+def _stored_values(db: Path) -> dict[str, str]:
+    """What the embedded server holds for each secret of the entity, decrypted."""
+    box = SecretBox(load_or_create_key(db))
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        rows = con.execute(
+            "SELECT s.name, s.ciphertext FROM secrets s JOIN entities e ON e.id = s.entity_id "
+            "WHERE e.name = ?",
+            (ENTITY,),
+        ).fetchall()
+    return {name: box.open(bytes(token)) for name, token in rows}
+
+
+def test_a_secret_gets_the_value_of_its_from_env_variable(stack: Stack) -> None:
+    """GITHUB_TOKEN reads GH_DISPATCH_TOKEN; a runner's own GITHUB_TOKEN must not leak in."""
+    done = stack.run("apply", "--auto-approve", GITHUB_TOKEN="the-runner-token")
+    assert done.returncode == 0, done.stderr
+    assert _stored_values(stack.db) == {
+        "DEPLOY_TOKEN": CANARIES["DEPLOY_TOKEN"],
+        "DEPLOY_SIGNING_KEY": CANARIES["DEPLOY_SIGNING_KEY"],
+        "TRACKER_TOKEN": CANARIES["TRACKER_TOKEN"],
+        "GITHUB_TOKEN": CANARIES["GH_DISPATCH_TOKEN"],
+        "TEAMS_SIGNING_KEY": CANARIES["TEAMS_SIGNING_KEY"],
+    }
