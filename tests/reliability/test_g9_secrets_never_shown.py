@@ -26,7 +26,10 @@ def _outputs(done: subprocess.CompletedProcess[str]) -> tuple[str, str]:
 
 
 def _files(*paths: Path) -> list[str]:
-    return [p.read_bytes().decode("latin-1") for p in paths if p.exists()]
+    """Each file's bytes; a file that should be scanned and is missing fails the test."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    assert missing == [], f"nothing to scan: {missing}"
+    return [p.read_bytes().decode("latin-1") for p in paths]
 
 
 def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> None:
@@ -44,11 +47,13 @@ def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> N
     runs += [stack.run("-vv", "plan"), stack.run("-vv", "apply", "--auto-approve")]
     assert runs[-1].returncode == 0, runs[-1].stderr
     runs.append(stack.run("export", "--entity", "ml-platform", "--out", "exported"))
+    assert [r.returncode for r in runs] == [0] * 7, runs[-1].stderr  # each wrote what is scanned
     for done in runs:
         _clean(*_outputs(done))
     db = stack.db
     stored = [db, db.with_name(db.name + "-wal"), stack.work / "plan.json"]
     _clean(*_files(*stored, stack.work / "exported/ml-platform.yaml"))
+    assert _stored_values(db)["DEPLOY_SIGNING_KEY"] == CANARIES["DEPLOY_SIGNING_KEY"]
 
 
 def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
@@ -62,7 +67,11 @@ def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
     stack.proxy.add(rule := _failing_secret_writes())
     failed = stack.run("-vv", "apply", "--auto-approve")
     assert failed.returncode == 1
-    assert rule.used >= 1
+    # What the first apply left to write (its rotation is recorded on a webhook that was
+    # never created): both writes were refused, so their errors were on the way out.
+    refused_writes = [r.variables["name"] for r in stack.proxy.requests if r.outcome == "status"]
+    assert sorted(refused_writes) == ["DEPLOY_SIGNING_KEY", "DEPLOY_TOKEN"]
+    assert rule.used == 2
     _clean(*_outputs(failed))
 
 
