@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,13 +71,14 @@ def test_validate_json_format(write_files: WriteFiles) -> None:
                 "message": "secrets: expected a list, got a mapping",
             }
         ],
+        "warnings": [],
     }
 
 
 def test_validate_json_format_when_valid(write_files: WriteFiles) -> None:
     write_files({"a.yaml": VALID})
     code, output = run("validate", "--format", "json")
-    assert (code, json.loads(output)) == (0, {"valid": True, "errors": []})
+    assert (code, json.loads(output)) == (0, {"valid": True, "errors": [], "warnings": []})
 
 
 def test_validate_github_annotations_escape_their_fields(write_files: WriteFiles) -> None:
@@ -141,3 +143,29 @@ def test_hostile_input_never_shows_a_traceback(tmp_path: Path) -> None:
         "strings, numbers, booleans, null, mappings and lists",
         "3 problems found",
     ]
+
+
+def test_shell_completion_works_as_the_readme_says() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    assert 'eval "$(_RECONCILE_COMPLETE=bash_source reconcile)"' in readme
+    script = Path(sys.executable).with_name("reconcile")
+
+    def complete(words: str, cword: int) -> str:
+        env = {**os.environ, "_RECONCILE_COMPLETE": "bash_complete"}
+        env.update(COMP_WORDS=words, COMP_CWORD=str(cword))
+        done = subprocess.run(
+            [script], env=env, capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout
+
+    assert complete("reconcile pl", 1) == "plain,plan\n"
+    assert complete("reconcile server create-c", 2) == "plain,create-collection\n"
+    source = subprocess.run(
+        [script],
+        env={**os.environ, "_RECONCILE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "complete -o nosort -F _reconcile_completion reconcile" in source.stdout

@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 from reconcile.inventory import load_inventory
-from reconcile.model import Automation, Inventory, Remote, ResourceKey, Secret, State, Webhook
+from reconcile.model import (
+    Action,
+    Automation,
+    Event,
+    Inventory,
+    Remote,
+    ResourceKey,
+    Scope,
+    Secret,
+    State,
+    Webhook,
+)
 from reconcile.plan import Change, FieldChange, compute_plan, fingerprint, to_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
@@ -161,3 +172,26 @@ def test_keys_identify_resources() -> None:
     assert INVENTORY.automations[0].key == ResourceKey(
         "automation", "ml-platform", INVENTORY.automations[0].name
     )
+
+
+def test_what_an_unmanaged_automation_uses_is_kept_and_a_part_deletes_nothing() -> None:
+    hand_made = Automation(
+        "ml", "x", Scope("p"), Event("run_state", {}), Action("webhook", {"to": "hook"})
+    )
+    state = State(
+        (
+            Remote(hand_made, id="T-x"),  # not managed by reconcile
+            Remote(Webhook("ml", "hook", "https://h.example", access_token="TOKEN"), managed=True),
+            Remote(Webhook("ml", "lonely", "https://l.example"), managed=True),
+            Remote(Secret("ml", "TOKEN", "TOKEN"), managed=True),
+        )
+    )
+    plan = compute_plan(Inventory(), state)
+    assert [(c.action, str(c.key)) for c in plan.changes] == [("delete", "webhook ml/lonely")]
+    assert [(str(key), why) for key, why in plan.kept] == [
+        ("secret ml/TOKEN", "still used by webhook ml/hook (kept)"),
+        ("webhook ml/hook", "still used by automation ml/x (not managed by reconcile)"),
+    ]
+    part = compute_plan(Inventory(), state, whole=False)
+    assert (part.changes, part.kept, part.not_considered) == ((), (), 3)
+    assert to_json(part)["not_considered"] == 3

@@ -29,6 +29,8 @@ FORBIDDEN = {
     "apply": {"loader", "inventory", "client", "server", "cli", "target"},
     "export": {"loader", "inventory", "client", "server", "cli"},
     "client": {"loader", "inventory", "server", "cli", "session", "target"},
+    # GitHub's side reads saved JSON plans; it never plans, applies or reads an inventory.
+    "github": {"loader", "inventory", "server", "cli", "session", "target", "plan", "apply"},
 }
 
 

@@ -18,7 +18,7 @@ from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
 from reconcile.inventory import load_inventory
-from reconcile.model import Automation, Webhook
+from reconcile.model import Automation, EnvUrl, Webhook
 from reconcile.target import Target, connect, embedded_key, prepare_embedded, scopes_of
 from tests.server.live import running
 
@@ -29,6 +29,7 @@ SECRETS = {
     "TRACKER_TOKEN": "canary-tracker-0c3d",
     "GH_DISPATCH_TOKEN": "canary-github-9b2e",
     "TEAMS_SIGNING_KEY": "canary-teams-4f60",
+    "SLACK_ML_MODELS_URL": "https://hooks.slack.com/services/T0/B0/canary-url-8d1b",
 }
 
 
@@ -58,13 +59,21 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_fresh_checkout_plans_and_applies_the_examples(workdir: Path) -> None:
     first = run("plan", "--out", "plan.json", "--detailed-exitcode")
     assert first.exit_code == 2, first.output
-    assert first.output.startswith("Plan: 23 to create, 0 to update, 0 to delete.\n")
+    assert first.output.startswith(
+        "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
+        "Plan: 23 to create, 0 to update, 0 to delete.\n"
+    )
     assert (workdir / ".reconcile" / "server.db").is_file()
+    # The folder holds keys: it keeps itself out of git.
+    assert (workdir / ".reconcile" / ".gitignore").read_text("utf-8") == "*\n"
     applied = run("apply", "--plan", "plan.json")
     assert applied.exit_code == 0, applied.output
+    assert applied.output.startswith(
+        "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
+    )
     assert applied.output.endswith("23 applied, 0 failed, 0 not attempted.\n")
     again = run("plan", "--detailed-exitcode")
-    assert (again.exit_code, again.output.splitlines()[0]) == (
+    assert (again.exit_code, again.output.splitlines()[1]) == (
         0,
         "No changes. The server matches the inventory.",
     )
@@ -149,7 +158,10 @@ async def _strip_markers(target: Target) -> None:
         for remote in state.resources:
             ident = lookup.ids.get(remote.key)
             if isinstance(remote.value, Webhook):
-                variables = {"input": {"id": ident, "urlEndpoint": remote.value.url}}
+                url = remote.value.url
+                if isinstance(url, EnvUrl):  # the value the environment gave it
+                    url = SECRETS[url.from_env]
+                variables = {"input": {"id": ident, "urlEndpoint": url}}
                 await transport.execute(ops.UPDATE_WEBHOOK, variables)
             elif isinstance(remote.value, Automation):
                 variables = {"input": {"id": ident, "description": remote.value.description}}

@@ -6,19 +6,21 @@ action types, entity scopes) is listed in a comment instead of being guessed at.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import yaml
 
-from reconcile.model import Automation, Remote, Secret, State, Webhook
+from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
 
-HEADER = "# yaml-language-server: $schema={schema}\n# Exported by `reconcile export`.\n"
+MODELINE = "# yaml-language-server: $schema={schema}\n"
+HEADER = "# Exported by `reconcile export`.\n"
 
 
-def document(entity: str, state: State) -> dict[str, Any]:
-    """The inventory mapping for one entity's representable objects."""
-    remotes = [r for r in state.resources if r.key.entity == entity]
+def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> dict[str, Any]:
+    """The inventory mapping for one entity's representable objects, but those in `skip`."""
+    remotes = [r for r in state.resources if r.key.entity == entity and r.key not in skip]
     secrets = [_secret(r.value) for r in remotes if isinstance(r.value, Secret)]
     webhooks = [_webhook(r.value) for r in remotes if isinstance(r.value, Webhook)]
     automations = [
@@ -44,6 +46,15 @@ def representable(remote: Remote) -> bool:
     )
 
 
+def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[ResourceKey]:
+    """The keys the file holds: the entity's representable objects, but those in `skip`."""
+    return sorted(
+        r.key
+        for r in state.resources
+        if r.key.entity == entity and r.key not in skip and representable(r)
+    )
+
+
 def skipped(entity: str, state: State) -> list[str]:
     """Names of the entity's automations the inventory cannot express."""
     return sorted(
@@ -51,13 +62,20 @@ def skipped(entity: str, state: State) -> list[str]:
     )
 
 
-def render(entity: str, state: State, schema_ref: str) -> str:
-    """The YAML file for one entity, with a schema modeline and a note of what was skipped."""
-    text = HEADER.format(schema=schema_ref)
+def render(
+    entity: str, state: State, schema_ref: str | None, skip: Collection[ResourceKey] = ()
+) -> str:
+    """The YAML file for one entity, with a schema modeline and a note of what was skipped.
+
+    `skip`: objects declared elsewhere already, left out so no name is declared twice.
+    """
+    text = (MODELINE.format(schema=schema_ref) if schema_ref else "") + HEADER
     left_out = skipped(entity, state)
     if left_out:
         text += "# Not exported (not expressible in the inventory): " + ", ".join(left_out) + "\n"
-    body = yaml.safe_dump(document(entity, state), sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.safe_dump(
+        document(entity, state, skip), sort_keys=False, allow_unicode=True, width=100
+    )
     return text + body
 
 
@@ -70,6 +88,10 @@ def _secret(secret: Secret) -> dict[str, Any]:
 
 def _webhook(hook: Webhook) -> dict[str, Any]:
     row: dict[str, Any] = {"name": hook.name, "url": hook.url}
+    if isinstance(hook.url, EnvUrl):  # the value stays on the server, never in a file
+        row["url"] = {"from_env": hook.url.from_env}
+        if hook.url.rotation:
+            row["url"]["rotation"] = hook.url.rotation
     if hook.access_token:
         row["access_token"] = hook.access_token
     if hook.secret:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconcile.model import Automation, Inventory, Remote, Resource, ResourceKey, State
+from reconcile.model import Automation, Inventory, Remote, Resource, ResourceKey, State, Webhook
 from reconcile.normalize import canonical
 
 FORMAT_VERSION = "1"
@@ -52,6 +52,10 @@ class Plan:
     protected: tuple[ResourceKey, ...] = ()
     conflicts: tuple[tuple[ResourceKey, str], ...] = ()
     managed_count: int = 0
+    # Not declared, yet not deleted: something that stays on the server still uses them.
+    kept: tuple[tuple[ResourceKey, str], ...] = ()
+    # Managed objects outside a partial inventory: neither kept nor deleted, not looked at.
+    not_considered: int = 0
 
     @property
     def requires_force(self) -> bool:
@@ -83,8 +87,11 @@ class _Matcher:
         return None, None
 
 
-def compute_plan(inventory: Inventory, state: State) -> Plan:
-    """The plan that makes `state` match `inventory` (for the inventory's entities)."""
+def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan:
+    """The plan that makes `state` match `inventory` (for the inventory's entities).
+
+    `whole` says the inventory is all of it; a part of it never deletes anything.
+    """
     matcher = _Matcher({remote.key: remote for remote in state.resources})
     changes: list[Change] = []
     conflicts: list[tuple[ResourceKey, str]] = []
@@ -100,16 +107,11 @@ def compute_plan(inventory: Inventory, state: State) -> Plan:
             change = _update(resource.key, canonical(remote.value), after, old_name)
             if change is not None:
                 changes.append(change)
-    unmanaged, protected = [], []
-    for remote in state.resources:
-        if remote.key in matcher.used:
-            continue
-        if not remote.managed:
-            unmanaged.append(remote.key)
-        elif remote.protected:
-            protected.append(remote.key)
-        else:
-            changes.append(Change("delete", remote.key, before=canonical(remote.value)))
+    unmanaged, protected, doomed, outside = _undeclared(state, matcher.used, whole)
+    kept = still_used(state, matcher.used, doomed)
+    changes.extend(
+        Change("delete", r.key, before=canonical(r.value)) for r in doomed if r.key not in kept
+    )
     managed = sum(1 for remote in state.resources if remote.managed)
     return Plan(
         tuple(sorted(changes, key=_execution_order)),
@@ -117,7 +119,74 @@ def compute_plan(inventory: Inventory, state: State) -> Plan:
         tuple(sorted(protected)),
         tuple(sorted(conflicts)),
         managed,
+        tuple(sorted(kept.items())),
+        outside,
     )
+
+
+def _undeclared(
+    state: State, used: set[ResourceKey], whole: bool
+) -> tuple[list[ResourceKey], list[ResourceKey], list[Remote], int]:
+    """What the inventory does not declare: unmanaged, protected, to delete, not considered."""
+    unmanaged, protected, doomed = [], [], []
+    outside = 0
+    for remote in state.resources:
+        if remote.key in used:
+            continue
+        if not remote.managed:
+            unmanaged.append(remote.key)
+        elif not whole:
+            outside += 1
+        elif remote.protected:
+            protected.append(remote.key)
+        else:
+            doomed.append(remote)
+    return unmanaged, protected, doomed, outside
+
+
+def still_used(
+    state: State, replaced: set[ResourceKey], doomed: list[Remote]
+) -> dict[ResourceKey, str]:
+    """The doomed webhooks and secrets that what stays on the server still uses, and why.
+
+    An object stays when the plan neither replaces (matches) nor deletes it: protected
+    and unmanaged automations, and the webhooks they keep in use. Deleting what they
+    use would fail on the server, or break them.
+    """
+    doomed_keys = {remote.key for remote in doomed}
+    staying = [
+        r for r in state.resources if r.key not in doomed_keys and not _replaced(r, replaced)
+    ]
+    kept: dict[ResourceKey, str] = {}
+    for kind in ("automation", "webhook"):  # automations keep webhooks keep secrets
+        for remote in sorted(staying, key=lambda r: r.key):
+            if remote.key.kind != kind:
+                continue
+            why = f"still used by {remote.key} ({_why_staying(remote, kept)})"
+            for used in sorted(_uses(remote.value) & doomed_keys):
+                kept.setdefault(used, why)
+        staying += [r for r in doomed if r.key in kept and r.key.kind == "webhook"]
+    return kept
+
+
+def _replaced(remote: Remote, replaced: set[ResourceKey]) -> bool:
+    """True when apply makes the object the declared one (an unmanaged match stays as is)."""
+    return remote.key in replaced and remote.managed
+
+
+def _why_staying(remote: Remote, kept: dict[ResourceKey, str]) -> str:
+    if remote.key in kept:
+        return "kept"
+    return "protected" if remote.managed else "not managed by reconcile"
+
+
+def _uses(value: Resource) -> set[ResourceKey]:
+    if isinstance(value, Automation) and value.action.kind == "webhook":
+        return {ResourceKey("webhook", value.entity, str(value.action.params.get("to")))}
+    if isinstance(value, Webhook):
+        names = {value.access_token, value.secret} - {None}
+        return {ResourceKey("secret", value.entity, str(name)) for name in names}
+    return set()
 
 
 _NOT_OURS = (
@@ -143,16 +212,32 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ..
     from deepdiff import DeepDiff  # only when something differs: it is slow to import
 
     tree = DeepDiff(before, after, ignore_numeric_type_changes=True, view="tree")
-    found: list[FieldChange] = []
+    found: dict[str, FieldChange] = {}
     for levels in tree.values():
         for level in levels:
-            path = ".".join(str(step) for step in level.path(output_format="list"))
-            found.append(FieldChange(path, _present(level.t1), _present(level.t2)))
-    return tuple(sorted(found, key=lambda change: change.path))
+            steps = level.path(output_format="list")
+            if steps[: len(PAYLOAD)] == list(PAYLOAD) and len(steps) > len(PAYLOAD):
+                # A payload changes as a whole: renderers show it as a nested diff.
+                path = ".".join(PAYLOAD)
+                found[path] = FieldChange(path, _get(before, PAYLOAD), _get(after, PAYLOAD))
+                continue
+            path = ".".join(str(step) for step in steps)
+            absent = 0 if steps[0] == "rotations" else None  # no counter: never rotated
+            found[path] = FieldChange(path, _present(level.t1, absent), _present(level.t2, absent))
+    return tuple(sorted(found.values(), key=lambda change: change.path))
 
 
-def _present(value: Any) -> Any:
-    return None if type(value).__name__ == "NotPresent" else value
+PAYLOAD = ("then", "webhook", "payload")
+
+
+def _get(value: Any, steps: tuple[str, ...]) -> Any:
+    for step in steps:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _present(value: Any, absent: Any) -> Any:
+    return absent if type(value).__name__ == "NotPresent" else value
 
 
 def _execution_order(change: Change) -> tuple[int, int, ResourceKey]:
@@ -174,13 +259,18 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "protected": [_key_json(key) for key in plan.protected],
         "conflicts": [{**_key_json(key), "message": msg} for key, msg in plan.conflicts],
     }
+    # Present only when there is something to say, so plans without them keep their form.
+    if plan.kept:
+        body["kept"] = [{**_key_json(key), "message": why} for key, why in plan.kept]
+    if plan.not_considered:
+        body["not_considered"] = plan.not_considered
     body["fingerprint"] = fingerprint(body)
     return body
 
 
 def fingerprint(body: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the plan (without its own fingerprint)."""
-    content = {k: v for k, v in body.items() if k != "fingerprint"}
+    content = {k: v for k, v in body.items() if k not in ("fingerprint", "target")}
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -12,15 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import lock
+from reconcile import lock, plandiff
 from reconcile import target as targets
 from reconcile.apply import ApplyReport, Progress, execute
 from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
-from reconcile.model import Automation, Inventory, ResourceKey, State
+from reconcile.model import REGISTRY_PREFIX, Automation, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
+from reconcile.semantics import url_problem
 
 log = logging.getLogger(__name__)
 
@@ -40,68 +41,118 @@ class Planned:
     lookup: Lookup
 
 
-async def make_plan(inventory: Inventory, target: targets.Target, reader: Reader) -> Planned:
+async def make_plan(
+    inventory: Inventory, target: targets.Target, reader: Reader, whole: bool = True
+) -> Planned:
     """Read the server for the inventory's entities and compute the plan."""
     scopes = targets.scopes_of(inventory)
     state, lookup = await reader.read(inventory.entities, scopes)
     if lookup.missing_scopes:
         names = "; ".join(_scope_name(s) for s in lookup.missing_scopes)
-        raise ServerError(f"not on {target.describe()}: {names}")
-    plan = compute_plan(inventory, state)
+        raise ServerError(
+            f"not on {target.describe()}: {names}; create them in W&B (on a server run by "
+            f"`reconcile serve`: {'; '.join(_creating(s) for s in lookup.missing_scopes)}), "
+            "then plan again"
+        )
+    plan = compute_plan(inventory, state, whole)
     return Planned(inventory, plan, to_json(plan), state, lookup)
 
 
 def _scope_name(scope: ScopeRef) -> str:
     entity, project, collection = scope
-    where = f"{entity}/{project}"
-    return f"collection {collection} in {where}" if collection else f"project {where}"
+    where = f"project {entity}/{project}"
+    if project.startswith(REGISTRY_PREFIX):
+        where = f"registry {entity}/{project[len(REGISTRY_PREFIX) :]}"
+    return f"collection {collection} in {where}" if collection else where
+
+
+def _creating(scope: ScopeRef) -> str:
+    """The `reconcile server` command that creates a missing scope on the embedded server."""
+    entity, project, collection = scope
+    registry = project[len(REGISTRY_PREFIX) :] if project.startswith(REGISTRY_PREFIX) else None
+    if collection is not None:
+        where = f"--registry {registry}" if registry else project
+        return f"`reconcile server create-collection {entity} {where} {collection}`"
+    if registry is not None:
+        return f"`reconcile server create-registry {entity} {registry}`"
+    return f"`reconcile server create-project {entity} {project}`"
 
 
 async def plan(
-    inventory: Inventory, target: targets.Target, policy: RetryPolicy | None = None
+    inventory: Inventory,
+    target: targets.Target,
+    policy: RetryPolicy | None = None,
+    *,
+    whole: bool = True,
 ) -> Planned:
-    """Plan against `target` (for the embedded server, first create what the inventory names)."""
+    """Plan against `target` (for the embedded server, first create what the inventory names).
+
+    `whole`: the inventory is all of it; a part (False) never plans a delete.
+    """
     if target.embedded:
         targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
     async with targets.connect(target, policy) as transport:
-        return await make_plan(inventory, target, Reader(transport))
+        return await make_plan(inventory, target, Reader(transport), whole)
 
 
-def check_reviewed(planned: Planned, fingerprint: str | None, force: bool) -> None:
-    """Refuse a plan that differs from the reviewed one, has conflicts, or needs --force."""
-    if fingerprint is not None and planned.document["fingerprint"] != fingerprint:
+def check_reviewed(
+    planned: Planned,
+    fingerprint: str | None,
+    force: bool,
+    reviewed: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a plan that differs from the reviewed one, has conflicts, or needs --force.
+
+    `fingerprint` may be a prefix (at least 12 hex digits); `reviewed`, the reviewed
+    plan itself when there is one, lets the refusal say what differs.
+    """
+    live = planned.document["fingerprint"]
+    if fingerprint is not None and not live.startswith(fingerprint.lower()):
+        lines = [f"reviewed fingerprint: {fingerprint}", f"live fingerprint:     {live}"]
+        if reviewed is None:
+            lines.append("(apply --plan FILE, with the reviewed plan, also shows what differs)")
+        lines += plandiff.differences(reviewed, planned.document)
         raise PlanRefused(
-            "the plan has changed since it was reviewed (fingerprint "
-            f"{planned.document['fingerprint'][:12]} is not {fingerprint[:12]}); "
-            "nothing was applied: plan again and review the new plan"
+            "the plan has changed since it was reviewed; nothing was applied. Plan again "
+            "and review the new plan.\n" + "\n".join(f"  {line}" for line in lines)
         )
     if planned.plan.conflicts:
         keys = ", ".join(str(key) for key, _ in planned.plan.conflicts)
         raise PlanRefused(f"the plan has conflicts ({keys}); nothing was applied")
     if planned.plan.requires_force and not force:
+        risky = sum(1 for c in planned.plan.changes if c.action != "create")
         raise PlanRefused(
-            "the plan updates or deletes more than 30 % of the managed objects; "
-            "review it and apply with --force"
+            f"the plan updates or deletes {risky} of {planned.plan.managed_count} managed "
+            "objects (more than 30 %); review it and apply with --force"
         )
 
 
 def secret_values(planned: Planned, env: Mapping[str, str]) -> dict[ResourceKey, str]:
-    """The values of the secrets this plan writes, from their environment variables."""
-    written = {
-        c.key for c in planned.plan.changes if c.key.kind == "secret" and c.action != "delete"
-    }
+    """The values this plan writes from environment variables: secrets and webhook URLs."""
+    written = {c.key for c in planned.plan.changes if c.action != "delete"}
+    sources = [(s.key, s.from_env, "secret") for s in planned.inventory.secrets]
+    sources += [
+        (h.key, h.url.from_env, "the URL of webhook")
+        for h in planned.inventory.webhooks
+        if isinstance(h.url, EnvUrl)
+    ]
     values: dict[ResourceKey, str] = {}
-    missing = []
-    for secret in planned.inventory.secrets:
-        if secret.key not in written:
+    missing, refused = [], []
+    for key, variable, what in sources:
+        if key not in written:
             continue
-        value = env.get(secret.from_env)
+        value = env.get(variable)
         if not value:
-            missing.append(f"{secret.from_env} (for secret {secret.entity}/{secret.name})")
-            continue
-        values[secret.key] = value
+            missing.append(f"{variable} (for {what} {key.entity}/{key.name})")
+        elif key.kind == "webhook" and (problem := url_problem(value)):
+            # Never quote the value: it is a credential like any secret.
+            refused.append(f"{variable}: {problem.replace(value, f'${variable}')}")
+        else:
+            values[key] = value
     if missing:
         raise UsageError(f"set these environment variables before apply: {', '.join(missing)}")
+    if refused:
+        raise UsageError("; ".join(refused))
     return values
 
 
@@ -116,11 +167,14 @@ async def apply(
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     env: Mapping[str, str] | None = None,
+    whole: bool = True,
+    reviewed: Mapping[str, Any] | None = None,
 ) -> tuple[Planned, ApplyReport]:
     """Re-plan against the live server, check it is the reviewed plan, lock, and apply it.
 
     Deletes run only when they were reviewed (a fingerprint) or `prune` is given;
-    otherwise they are reported as kept.
+    otherwise they are reported as kept. `whole` and `reviewed` are as for `plan` and
+    `check_reviewed`.
     """
     if target.embedded:
         targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
@@ -128,11 +182,12 @@ async def apply(
         reader = Reader(transport)
         # Refuse before touching anything (the lock is a write too), then check again
         # under the lock, where nobody else can change the server in between.
-        check_reviewed(await make_plan(inventory, target, reader), fingerprint, force)
+        first = await make_plan(inventory, target, reader, whole)
+        check_reviewed(first, fingerprint, force, reviewed)
         held = await _lock(reader, inventory)
         try:
-            planned = await make_plan(inventory, target, reader)
-            check_reviewed(planned, fingerprint, force)
+            planned = await make_plan(inventory, target, reader, whole)
+            check_reviewed(planned, fingerprint, force, reviewed)
             values = secret_values(planned, os.environ if env is None else env)
             writer = Writer(reader, planned.lookup, values)
             runnable, kept = _deletes_allowed(planned.plan, fingerprint is not None or prune)
@@ -146,7 +201,7 @@ async def apply(
         return planned, report
 
 
-KEPT = "kept: deletes need a reviewed plan (--plan or --fingerprint) or --prune"
+KEPT = "deletes need a reviewed plan (--plan or --fingerprint) or --prune"
 
 
 def _deletes_allowed(plan: Plan, allowed: bool) -> tuple[Plan, list[Change]]:

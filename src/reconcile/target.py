@@ -2,8 +2,9 @@
 
 `--server URL`, else RECONCILE_SERVER, else WANDB_BASE_URL selects a remote server,
 with the API key from WANDB_API_KEY. With none of them, the embedded server runs
-in-process on `.reconcile/server.db`, created on first use with an admin key kept
-next to it (0600), so a fresh checkout can plan and apply with nothing installed.
+in-process on `.reconcile/server.db` in the project root (see project.py), created on
+first use with an admin key kept next to it (0600), so a fresh checkout can plan and
+apply with nothing installed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from reconcile import project
 from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.errors import ServerError, UsageError
@@ -38,14 +40,14 @@ class Target:
         return self.url is None
 
     def describe(self) -> str:
-        return self.url if self.url else f"the embedded server ({self.db})"
+        return self.url if self.url else f"the embedded server ({project.shown(self.db)})"
 
 
 def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Target:
     """The target the options and environment ask for; UsageError when incomplete."""
     url = server or env.get("RECONCILE_SERVER") or env.get("WANDB_BASE_URL")
     if url is None:
-        return Target(None, db=db or DEFAULT_DB)
+        return Target(None, db=db or project.default_db())
     if db is not None:
         raise UsageError(
             "--db selects the embedded server; it cannot be combined with a server URL"
@@ -137,3 +139,15 @@ def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[Scop
         raise ServerError(f"cannot prepare {target.describe()}: {error.message}") from None
     finally:
         db.close()
+
+
+def headline(target: Target, entities: Iterable[str]) -> str:
+    """The line every plan and apply starts with: which server, which entities."""
+    names = ", ".join(entities) or "none"
+    return f"Target: {target.describe()}; entities: {names}"
+
+
+def as_json(target: Target, entities: Iterable[str]) -> dict[str, object]:
+    """The same, for the JSON plan (outside the fingerprint: it names, not decides)."""
+    where = {"server": target.url} if target.url else {"embedded": project.shown(target.db)}
+    return {**where, "entities": list(entities)}

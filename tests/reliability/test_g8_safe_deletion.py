@@ -87,7 +87,9 @@ def test_updating_more_than_30_percent_needs_force(stack: Stack) -> None:
     stack.proxy.clear()
     refused = stack.invoke("apply", "--auto-approve")
     assert refused.exit_code == 3, refused.output
-    assert "updates or deletes more than 30 % of the managed objects" in refused.output
+    assert "refused: the plan updates or deletes 4 of 12 managed objects (more than 30 %)" in (
+        refused.output
+    )
     assert stack.proxy.mutations(lock=False) == []
     use_inventory(stack, _described(text, "auto-000", "auto-001", "auto-002"))  # 3 of 12
     allowed = stack.invoke("apply", "--auto-approve")
@@ -104,7 +106,7 @@ def test_unreviewed_deletes_need_prune(stack: Stack) -> None:
     kept = stack.invoke("apply", "--auto-approve")
     assert kept.exit_code == 0, kept.output
     assert (
-        "kept  delete  automation ml-platform/auto-000: kept: deletes need a reviewed plan "
+        "kept  delete  automation ml-platform/auto-000: deletes need a reviewed plan "
         "(--plan or --fingerprint) or --prune"
     ) in kept.output
     assert stack.proxy.mutations(lock=False) == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -115,3 +118,62 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     run("set-role", "acme", "mia", "member")
     failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
     assert (failed.exit_code, failed.output.strip()) == (1, "Error: user 'nobody' not found")
+
+
+def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
+    proc = _start(tmp_path / "server.db", 0, {"RECONCILE_ADMIN_KEY": "local-" + "e" * 40})
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready, "serve printed nothing"
+        line = proc.stdout.readline()
+        match = re.fullmatch(
+            r"Serving on (http://127\.0\.0\.1:(\d+))/graphql \(database .*\)\n", line
+        )
+        assert match is not None, line
+        assert int(match.group(2)) != 0
+        _wait_healthy(match.group(1), proc)  # the port printed is the one that answers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_serve_on_a_busy_port_is_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = [
+            sys.executable,
+            "-c",
+            SERVE,
+            "--db",
+            str(tmp_path / "server.db"),
+            "--port",
+            str(port),
+        ]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+    )
+    assert not (tmp_path / "server.db").exists()  # nothing was started or created
+
+
+def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) -> None:
+    runner, db = CliRunner(), str(tmp_path / "server.db")
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(_cli(), ["server", "--db", db, *args])
+        return result.exit_code, result.output.strip()
+
+    assert run("create-team", "acme") == (0, "team acme")
+    assert run("create-registry", "acme", "model") == (0, "registry acme/wandb-registry-model")
+    assert run("create-collection", "acme", "--registry", "model", "fraud") == (
+        0,
+        "collection acme/wandb-registry-model/fraud",
+    )
+    code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
+    assert code == 2
+    assert output.endswith("Error: give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")

@@ -4,7 +4,8 @@ Retried: connection errors, 429, 502, 503 and 504 (honouring `Retry-After`, capp
 with exponential backoff and full jitter, a bounded number of times. Never retried:
 other statuses (400, 401, 403, 404, 409, 422 ...) and TLS failures. A request that
 mutates is retried only when the caller says so (`idempotent=True`): creates are
-re-read by name by the caller instead.
+re-read by name by the caller instead. `send` is that policy for any request, and
+the GitHub client uses it too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import base64
 import logging
 import random
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,28 +75,70 @@ class Transport:
     ) -> dict[str, Any]:
         """The `data` of the answer; raise GraphQLError or Unreachable."""
         body = {"query": document, "variables": variables or {}}
-        attempts = self.policy.attempts if idempotent else 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                self.requests += 1
-                response = await self.client.post("/graphql", json=body)
-            except httpx.TransportError as error:
-                if _is_tls(error) or last:
-                    raise Unreachable(f"cannot reach the server: {_describe(error)}") from None
-                await self._pause(attempt, None)
-                continue
-            if response.status_code in RETRY_STATUSES and not last:
-                log.info("server answered %s; retrying", response.status_code)
-                await self._pause(attempt, _retry_after(response))
-                continue
-            return _data(response)
-        raise Unreachable("no attempt was made")  # pragma: no cover - attempts >= 1
+        request = self.client.build_request("POST", "/graphql", json=body)
+        where = str(self.client.base_url).rstrip("/")
+        response = await send(
+            self.client,
+            request,
+            self.policy,
+            idempotent=idempotent,
+            on_attempt=self._count,
+            on_wait=self.waits.append,
+            server=f"the server at {where}",
+        )
+        return _data(response)
 
-    async def _pause(self, attempt: int, retry_after: float | None) -> None:
-        delay = self.policy.delay(attempt, retry_after)
-        self.waits.append(delay)
-        await asyncio.sleep(delay)
+    def _count(self) -> None:
+        self.requests += 1
+
+
+def retry_status(response: httpx.Response) -> bool:
+    """The statuses worth another attempt, for every server we talk to."""
+    return response.status_code in RETRY_STATUSES
+
+
+async def send(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    policy: RetryPolicy,
+    *,
+    idempotent: bool = True,
+    retryable: Callable[[httpx.Response], bool] = retry_status,
+    refused: Callable[[httpx.Response], bool] | None = None,
+    on_attempt: Callable[[], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
+    server: str = "the server",
+) -> httpx.Response:
+    """Send `request` under `policy`; the last answer, or Unreachable.
+
+    A request that is not idempotent is sent again only after an answer that `refused`
+    says proves it was not carried out (a rate limit, for GitHub). A retryable answer on
+    the last attempt is returned as it is, for the caller to report.
+    """
+    for attempt in range(policy.attempts):
+        last = attempt == policy.attempts - 1
+        try:
+            if on_attempt is not None:
+                on_attempt()
+            response = await client.send(request)
+        except httpx.TransportError as error:
+            if _is_tls(error) or last or not idempotent:
+                raise Unreachable(f"cannot reach {server}: {_describe(error)}") from None
+            await _pause(policy.delay(attempt, None), on_wait)
+            continue
+        again = retryable(response) if idempotent else bool(refused and refused(response))
+        if again and not last:
+            log.info("%s answered %s; retrying", server, response.status_code)
+            await _pause(policy.delay(attempt, retry_after(response)), on_wait)
+            continue
+        return response
+    raise Unreachable("no attempt was made")  # pragma: no cover - attempts >= 1
+
+
+async def _pause(delay: float, on_wait: Callable[[float], None] | None) -> None:
+    if on_wait is not None:
+        on_wait(delay)  # tests assert the wait that was asked for, not only the count
+    await asyncio.sleep(delay)
 
 
 def _data(response: httpx.Response) -> dict[str, Any]:
@@ -112,7 +156,7 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
-from reconcile.render.plan_text import SIGNS, summary
+from reconcile.render.nested import field_lines
+from reconcile.render.plan_text import SIGNS, not_considered, summary
 
 LIMIT = 60_000
 TRUNCATED = (
@@ -35,10 +37,12 @@ def _block(change: dict[str, Any]) -> str:
         title += f" (renamed from `{change['renamed_from']}`)"
     if change["action"] == "update":
         rows = [
-            f"~ {f['path']}: {show(f['before'])} -> {show(f['after'])}" for f in change["fields"]
+            line
+            for f in change["fields"]
+            for line in field_lines(f["path"], f["before"], f["after"])
         ]
     else:
-        values = change["after"] if change["action"] == "create" else change["before"]
+        values = terse(change["kind"], change["after"] or change["before"])
         rows = [f"{path}: {show(value)}" for path, value in flatten(values)]
     body = "\n".join(rows).replace("```", "`\u200b``")
     return f"<details><summary>{title}</summary>\n\n```\n{body}\n```\n\n</details>\n"
@@ -49,11 +53,19 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     for title, rows in (
         ("Conflicts", plan["conflicts"]),
         ("Protected from deletion", plan["protected"]),
+        ("Kept, still in use", plan.get("kept", [])),
         ("Unmanaged, left alone", plan["unmanaged"]),
     ):
         if rows:
-            items = ", ".join(f"`{r['kind']} {r['entity']}/{r['name']}`" for r in rows)
+            items = ", ".join(_item(row, title.startswith("Kept")) for row in rows)
             lines.extend([f"{title}: {items}", ""])
+    if plan.get("not_considered"):
+        lines.extend([not_considered(plan["not_considered"]), ""])
     if plan["requires_force"]:
         lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
     return lines
+
+
+def _item(row: dict[str, Any], why: bool) -> str:
+    text = f"`{row['kind']} {row['entity']}/{row['name']}`"
+    return f"{text} ({row['message']})" if why else text

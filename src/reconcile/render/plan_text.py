@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
+from reconcile.render.nested import field_lines
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}
 COLORS = {"create": "32", "update": "33", "delete": "31"}
@@ -34,6 +36,8 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
 def summary(plan: dict[str, Any]) -> str:
     counts = plan["summary"]
     if not any(counts.values()):
+        if plan.get("not_considered"):
+            return "No changes. The server matches the part of the inventory planned."
         return "No changes. The server matches the inventory."
     return (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
@@ -44,11 +48,14 @@ def summary(plan: dict[str, Any]) -> str:
 def _details(change: dict[str, Any], paint: Any) -> list[str]:
     if change["action"] == "update":
         return [
-            paint(f"      ~ {f['path']}: {show(f['before'])} -> {show(f['after'])}", "update")
+            paint(f"      {line}", "update")
             for f in change["fields"]
+            for line in field_lines(f["path"], f["before"], f["after"])
         ]
     values = change["after"] if change["action"] == "create" else change["before"]
-    return [f"      {path}: {show(value)}" for path, value in flatten(values)]
+    return [
+        f"      {path}: {show(value)}" for path, value in flatten(terse(change["kind"], values))
+    ]
 
 
 def _leftovers(plan: dict[str, Any]) -> list[str]:
@@ -56,6 +63,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     for title, rows in (
         ("Conflicts (nothing will be applied until they are resolved)", plan["conflicts"]),
         ("Protected (kept although removed from the inventory)", plan["protected"]),
+        ("Kept (removed from the inventory, but still in use)", plan.get("kept", [])),
         ("Unmanaged (on the server, not managed by reconcile, left alone)", plan["unmanaged"]),
     ):
         if rows:
@@ -63,6 +71,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             for row in rows:
                 note = f": {row['message']}" if "message" in row else ""
                 lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
+    if plan.get("not_considered"):
+        lines.extend(["", not_considered(plan["not_considered"])])
     if plan["requires_force"]:
         lines.extend(
             [
@@ -72,3 +82,12 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             ]
         )
     return lines
+
+
+def not_considered(count: int) -> str:
+    objects = "object" if count == 1 else "objects"
+    return (
+        f"Not considered: {count} managed {objects} on the server that the paths given do "
+        "not declare. The paths are only part of the inventory (automations/), so nothing "
+        "is deleted; plan the whole inventory to delete what it no longer declares."
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,11 +18,14 @@ from typing import Any
 
 import click
 
+from reconcile import project
+from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import admin
-from reconcile.server.db import DEFAULT_DB, Database
+from reconcile.server.db import Database
 from reconcile.server.errors import ApiError
 from reconcile.server.ids import encode_id
 
+DEFAULT_HELP = ".reconcile/server.db in the project root"
 # Standard attributes, and uvicorn's ANSI-coloured duplicate of the message.
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -74,9 +78,7 @@ def _database(path: Path) -> Iterator[Database]:
     "--db",
     "db_path",
     type=click.Path(path_type=Path),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="SQLite database (created if missing).",
+    help=f"SQLite database (created if missing) [default: {DEFAULT_HELP}].",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -92,13 +94,15 @@ def _database(path: Path) -> Iterator[Database]:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> None:
+def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str) -> None:
     """Run the embedded W&B-compatible server (GraphQL at /graphql)."""
+    db_path = db_path or project.default_db()
     import uvicorn
 
     from reconcile.server.app import create_app
 
     configure_logging(log_level)
+    sock = _listen(host, port)  # first: a busy port stops everything before it starts
     env_key = os.environ.get(admin.ADMIN_KEY_ENV) or None
     with _database(db_path) as db:
         boot = admin.bootstrap(db, team=team, key=env_key)
@@ -107,17 +111,36 @@ def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> Non
         admin.write_key_file(path, boot.api_key)
         click.echo(f"Created admin user {boot.username!r} of team {boot.team!r}.")
         click.echo(f"Its API key is in {path} (readable only by you).")
-    click.echo(f"Serving on http://{host}:{port}/graphql (database {db_path})")
+    click.echo(f"Serving on {_address(sock)}/graphql (database {project.shown(db_path)})")
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # httptools: uvicorn's compiled HTTP parser, half the per-request CPU of h11.
-    uvicorn.run(
-        create_app(db_path),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        http="httptools",
+    config = uvicorn.Config(
+        create_app(db_path), log_config=None, access_log=False, http="httptools"
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one); one clear error if it cannot be.
+
+    IPv6 when the host has a colon, as uvicorn decides when it binds by itself.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+def _address(sock: socket.socket) -> str:
+    """The URL of what `sock` is bound to: the port actually chosen, IPv6 in brackets."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @click.group("server")
@@ -125,14 +148,12 @@ def serve(db_path: Path, host: str, port: int, team: str, log_level: str) -> Non
     "--db",
     "db_path",
     type=click.Path(path_type=Path),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="SQLite database of the server.",
+    help=f"SQLite database of the server [default: {DEFAULT_HELP}].",
 )
 @click.pass_context
-def server(ctx: click.Context, db_path: Path) -> None:
+def server(ctx: click.Context, db_path: Path | None) -> None:
     """Administer the embedded server's database: users, keys, teams, projects, Slack."""
-    ctx.obj = db_path
+    ctx.obj = db_path or project.default_db()
 
 
 def _on_db(action: Callable[[Database], str | None]) -> None:
@@ -205,11 +226,22 @@ def create_registry(team: str, name: str, admins: tuple[str, ...]) -> None:
 
 @server.command("create-collection")
 @click.argument("team")
-@click.argument("project")
-@click.argument("name")
+@click.argument("names", nargs=-1, required=True, metavar="[PROJECT] NAME")
+@click.option("--registry", help="The registry, by its short name as in the YAML (`model`).")
 @click.option("--type", "type_name", default="model", show_default=True)
-def create_collection(team: str, project: str, name: str, type_name: str) -> None:
-    """Create an artifact collection in a project or registry, if it does not exist."""
+def create_collection(
+    team: str, names: tuple[str, ...], registry: str | None, type_name: str
+) -> None:
+    """Create an artifact collection, if it does not exist.
+
+    In a project: `TEAM PROJECT NAME`; in a registry: `TEAM --registry REGISTRY NAME`.
+    """
+    if registry is not None and len(names) == 1:
+        project, name = REGISTRY_PREFIX + registry, names[0]
+    elif registry is None and len(names) == 2:
+        project, name = names
+    else:
+        raise click.UsageError("give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
     _on_db(
         lambda db: (
             f"collection {team}/{project}/"

@@ -132,7 +132,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._con.row_factory = sqlite3.Row
@@ -196,3 +196,12 @@ class Database:
                     (version, now()),
                 )
                 log.info("database migrated", extra={"db": str(self.path), "version": version})
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the database's folder; a new one ignores itself in git, as it will hold keys."""
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return
+    (folder / ".gitignore").write_text("*\n", encoding="utf-8")

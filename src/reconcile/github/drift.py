@@ -1,0 +1,76 @@
+"""The drift issue: opened once when the server differs from the inventory, updated on
+later checks, closed when they match again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile.github.api import GitHub, create
+from reconcile.github.body import DRIFT_MARKER, DRIFT_TITLE, drift_issue
+
+LABEL = "reconcile-drift"
+MATCHES_AGAIN = "The server matches the inventory again; closing."
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What the check did: `opened`, `updated`, `closed` or `none`, and the issue."""
+
+    action: str
+    number: int | None = None
+    url: str = ""
+
+
+def drifted(document: dict[str, Any]) -> bool:
+    return bool(document["has_changes"] or document["conflicts"])
+
+
+async def open_issues(github: GitHub, author: str) -> list[dict[str, Any]]:
+    """The open drift issues reconcile wrote (pull requests and others' issues left out)."""
+    issues = await github.pages(github.path("issues"), {"labels": LABEL, "state": "open"})
+    return [
+        i
+        for i in issues
+        if isinstance(i, dict)
+        and "pull_request" not in i
+        and str(i.get("body") or "").startswith(DRIFT_MARKER)
+        and (i.get("user") or {}).get("login") == author
+    ]
+
+
+async def sync(github: GitHub, document: dict[str, Any], author: str, run_url: str | None) -> Drift:
+    """Open, update or close the drift issue so that it tells the plan's story."""
+    found = await open_issues(github, author)
+    if not drifted(document):
+        for issue in found:
+            await _close(github, int(issue["number"]))
+        if not found:
+            return Drift("none")
+        return Drift("closed", int(found[0]["number"]), str(found[0].get("html_url", "")))
+    body = drift_issue(document, run_url=run_url)
+    if not found:
+
+        async def look() -> dict[str, Any] | None:
+            again = await open_issues(github, author)
+            return again[0] if again else None
+
+        fields = {"title": DRIFT_TITLE, "body": body, "labels": [LABEL]}
+        issue, created = await create(github, github.path("issues"), fields, look)
+        if created:
+            return Drift("opened", int(issue["number"]), str(issue.get("html_url", "")))
+        found = [issue]
+    number = int(found[0]["number"])
+    issue = await github.call("PATCH", github.path(f"issues/{number}"), body={"body": body})
+    return Drift("updated", number, str(issue.get("html_url", "")))
+
+
+async def _close(github: GitHub, number: int) -> None:
+    url = github.path(f"issues/{number}/comments")
+    await github.call("POST", url, body={"body": MATCHES_AGAIN}, idempotent=False)
+    await github.call(
+        "PATCH",
+        github.path(f"issues/{number}"),
+        body={"state": "closed", "state_reason": "completed"},
+    )

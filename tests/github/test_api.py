@@ -1,0 +1,209 @@
+"""The GitHub client: environment, pagination, retries and errors, against the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from reconcile.client.transport import RetryPolicy, Unreachable
+from reconcile.errors import UsageError
+from reconcile.github import api, sticky
+from tests.github.fake import REPOSITORY, TOKEN, FakeGitHub, Fault
+
+FAST = RetryPolicy(attempts=4, scale=0.0)
+COMMENTS = r"/repos/acme/inventory/issues/7/comments"
+T = TypeVar("T")
+
+
+def call(fake: FakeGitHub, job: Callable[[api.GitHub], Awaitable[T]], url: str = "") -> T:
+    repo = api.Repo(url or fake.url, REPOSITORY, TOKEN)
+
+    async def run() -> T:
+        async with api.connect(repo, FAST) as github:
+            return await job(github)
+
+    return asyncio.run(run())
+
+
+def test_repo_from_env_names_what_is_missing() -> None:
+    env = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "acme/inventory"}
+    assert api.Repo.from_env(env) == api.Repo("https://api.github.com", "acme/inventory", "t")
+    with_url = {**env, "GITHUB_API_URL": "https://ghe.example.com/api/v3/"}
+    assert api.Repo.from_env(with_url).api_url == "https://ghe.example.com/api/v3"
+    for broken, message in (
+        ({**env, "GITHUB_REPOSITORY": "acme"}, "GITHUB_REPOSITORY must be OWNER/NAME, not 'acme'"),
+        ({**env, "GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL must be an http(s) URL"),
+        ({"GITHUB_REPOSITORY": "acme/inventory"}, "set GITHUB_TOKEN"),
+    ):
+        with pytest.raises(UsageError, match=re.escape(message)):
+            api.Repo.from_env(broken)
+
+
+def test_the_pull_request_number_from_the_event(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"issue": {"number": 12}}))
+    assert api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None) == 12
+    assert api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, 3) == 3
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    with pytest.raises(UsageError, match="the event has no pull request; give --pr N"):
+        api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+    event.write_text("{")
+    with pytest.raises(UsageError, match="cannot read the event file"):
+        api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+
+
+def test_every_page_is_read(github: FakeGitHub) -> None:
+    for index in range(201):
+        github.state.add_comment(7, f"c{index}")
+    comments = call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    assert [c["body"] for c in comments] == [f"c{i}" for i in range(201)]
+    assert github.state.requests("GET", COMMENTS) == 3
+
+
+def test_a_next_page_on_another_host_is_refused(github: FakeGitHub) -> None:
+    for index in range(101):
+        github.state.add_comment(7, f"c{index}")
+    # The same fake under another name: its Link headers then name 127.0.0.1, not localhost.
+    url = github.url.replace("127.0.0.1", "localhost")
+    with pytest.raises(api.GitHubError, match=r"next page is on another host \(127.0.0.1\)"):
+        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")), url)
+    assert github.state.requests("GET", COMMENTS) == 1
+
+
+def test_a_next_page_that_does_not_advance_is_refused(github: FakeGitHub) -> None:
+    for index in range(250):
+        github.state.add_comment(7, f"c{index}")
+    github.state.stuck = True
+    with pytest.raises(api.GitHubError, match="the next page is one already read; stopped"):
+        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    assert github.state.requests("GET", COMMENTS) == 2
+
+
+def test_server_errors_and_rate_limits_are_retried(github: FakeGitHub) -> None:
+    github.state.faults += [
+        Fault("GET", COMMENTS, 502),
+        Fault("GET", COMMENTS, 403, {"Retry-After": "0"}),
+        Fault("GET", COMMENTS, 503),
+    ]
+    assert call(github, lambda gh: gh.pages(gh.path("issues/7/comments"))) == []
+    assert github.state.requests("GET", COMMENTS) == 4
+
+
+def test_retries_are_bounded(github: FakeGitHub) -> None:
+    github.state.faults += [Fault("GET", COMMENTS, 502) for _ in range(5)]
+    with pytest.raises(api.GitHubError, match=r"GitHub answered 502 to GET .*/issues/7/comments"):
+        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    assert github.state.requests("GET", COMMENTS) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            401,
+            "GitHub answered 401 to GET /repos/acme/inventory/issues/7/comments: fault "
+            r"\(is GITHUB_TOKEN set to a valid token\?\)",
+        ),
+        (403, r"GitHub answered 403 .*: fault \(does the workflow's `permissions:` grant "),
+        (404, r"GitHub answered 404 .*: fault \(is GITHUB_REPOSITORY right"),
+        (422, r"GitHub answered 422 to GET /repos/acme/inventory/issues/7/comments: fault$"),
+    ],
+)
+def test_client_errors_are_reported_once_and_not_retried(
+    github: FakeGitHub, status: int, message: str
+) -> None:
+    github.state.faults.append(Fault("GET", COMMENTS, status))
+    with pytest.raises(api.GitHubError, match=message):
+        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    assert github.state.requests("GET", COMMENTS) == 1
+
+
+def test_a_wrong_token_is_named(github: FakeGitHub) -> None:
+    repo = api.Repo(github.url, REPOSITORY, "wrong")
+
+    async def run() -> Any:
+        async with api.connect(repo, FAST) as gh:
+            return await gh.pages(gh.path("issues/7/comments"))
+
+    with pytest.raises(api.GitHubError, match=r"401 .*: Bad credentials \(is GITHUB_TOKEN"):
+        asyncio.run(run())
+
+
+def test_an_unreachable_api_is_tried_a_bounded_number_of_times() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = api.Repo(f"http://127.0.0.1:{port}", REPOSITORY, TOKEN)
+    attempts: list[int] = []
+
+    async def run() -> Any:
+        async with api.connect(repo, FAST) as gh:
+            gh.client.event_hooks["request"].append(_count(attempts))
+            return await gh.pages(gh.path("issues/7/comments"))
+
+    with pytest.raises(Unreachable, match="cannot reach GitHub: ConnectError"):
+        asyncio.run(run())
+    assert len(attempts) == 4
+
+
+def _count(seen: list[int]) -> Callable[[Any], Awaitable[None]]:
+    async def hook(_: Any) -> None:
+        seen.append(1)
+
+    return hook
+
+
+def test_a_create_is_not_repeated_when_its_answer_was_lost(github: FakeGitHub) -> None:
+    # GitHub made the comment, but the answer was a 502: the client looks before posting again.
+    github.state.faults.append(Fault("POST", COMMENTS, 502, after=True))
+    posted = call(
+        github,
+        lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+    )
+    assert posted.action == "updated"
+    assert len(github.state.comments[7]) == 1
+    assert github.state.requests("POST", COMMENTS) == 1
+
+
+def test_a_create_that_did_not_happen_is_sent_once_more(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", COMMENTS, 503))
+    posted = call(
+        github,
+        lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+    )
+    assert posted.action == "created"
+    assert len(github.state.comments[7]) == 1
+    assert github.state.requests("POST", COMMENTS) == 2
+
+
+def test_a_refused_create_is_not_retried(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", COMMENTS, 422))
+    with pytest.raises(api.GitHubError, match="GitHub answered 422 to POST"):
+        call(
+            github,
+            lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+        )
+    assert github.state.requests("POST", COMMENTS) == 1
+    assert github.state.comments == {}
+
+
+def test_a_rate_limited_create_waits_and_is_sent_again(github: FakeGitHub) -> None:
+    github.state.faults += [
+        Fault("POST", COMMENTS, 403, {"Retry-After": "0"}),
+        Fault("POST", COMMENTS, 429),
+    ]
+    posted = call(
+        github,
+        lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+    )
+    assert posted.action == "created"
+    assert len(github.state.comments[7]) == 1
+    assert github.state.requests("POST", COMMENTS) == 3
+    assert github.state.requests("GET", COMMENTS) == 1  # refused outright: no need to look

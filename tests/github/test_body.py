@@ -1,0 +1,73 @@
+"""The posted texts' markers and size guard, and reading the files a workflow hands over."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconcile.errors import UsageError
+from reconcile.github import body, files
+from tests.github.conftest import golden_plan
+
+FINGERPRINT = "0123456789abcdef" * 4
+
+
+def test_markers_are_read_back_exactly() -> None:
+    assert body.read_marker(f"<!-- reconcile-plan fingerprint={FINGERPRINT} -->\nx") == (
+        body.Marker("plan", FINGERPRINT)
+    )
+    assert body.read_marker("<!-- reconcile-plan error -->") == body.Marker("plan", None)
+    assert body.read_marker(f"<!-- reconcile-drift fingerprint={FINGERPRINT} -->") == (
+        body.Marker("drift", FINGERPRINT)
+    )
+    for other in (
+        f"<!-- reconcile-plan fingerprint={FINGERPRINT.upper()} -->",
+        f"<!-- reconcile-plan fingerprint={FINGERPRINT[:12]} -->",
+        f"quoted: <!-- reconcile-plan fingerprint={FINGERPRINT} -->",
+        "<!-- reconcile-plan -->",
+    ):
+        assert body.read_marker(other) is None, other
+
+
+def test_every_text_starts_with_its_marker() -> None:
+    plan = golden_plan()
+    marker = body.Marker("plan", plan["fingerprint"])
+    assert body.read_marker(body.plan_comment(plan)) == marker
+    assert body.read_marker(body.error_comment("boom")) == body.Marker("plan", None)
+    assert body.read_marker(body.drift_issue(plan)) == body.Marker("drift", plan["fingerprint"])
+
+
+def test_fit_keeps_a_body_at_the_limit_and_cuts_one_over_it() -> None:
+    exact = "x" * body.LIMIT
+    assert body.fit(exact) is exact
+    cut = body.fit(exact + "y")
+    assert len(cut) == body.LIMIT
+    assert cut == "x" * (body.LIMIT - len(body.CUT)) + body.CUT
+
+
+def test_error_text_cannot_close_the_code_block() -> None:
+    text = body.error_comment("before\n```\n# heading\n```")
+    assert text.count("```") == 2
+    assert "`\u200b``\n# heading" in text
+
+
+def test_a_plan_file_with_a_bad_fingerprint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**golden_plan(), "fingerprint": "not-hex"}))
+    with pytest.raises(UsageError, match="the plan's fingerprint is not 64 hex digits"):
+        files.read_plan(path)
+    path.write_text("[]")
+    with pytest.raises(UsageError, match=r"not a plan saved by `reconcile plan --out`$"):
+        files.read_plan(path)
+    path.write_text(json.dumps(golden_plan()))
+    assert files.read_plan(path) == golden_plan()
+
+
+def test_an_error_file_that_is_not_utf8_is_still_posted(tmp_path: Path) -> None:
+    path = tmp_path / "plan.err"
+    path.write_bytes(b"caf\xe9 failed\n")
+    assert files.read_error(path) == "caf\ufffd failed\n"
+    with pytest.raises(UsageError, match="cannot read the error file"):
+        files.read_error(tmp_path / "missing.err")

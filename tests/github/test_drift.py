@@ -1,0 +1,104 @@
+"""`reconcile github drift`: one issue, opened once, updated, closed, against the fake."""
+
+from __future__ import annotations
+
+from tests.github.conftest import golden_plan, no_changes, run, save, variant
+from tests.github.fake import FakeGitHub, Fault
+
+ISSUES = r"/repos/acme/inventory/issues"
+
+
+def drift(document: dict[str, object]) -> tuple[int, str]:
+    code, out, err = run("github", "drift", "--plan", str(save(document)))
+    return code, out + err
+
+
+def test_no_drift_and_no_issue_does_nothing(github: FakeGitHub) -> None:
+    assert drift(no_changes()) == (0, "no drift, and no drift issue open\n")
+    assert github.state.issues == {}
+    assert [m for m, _ in github.state.log] == ["GET"]
+
+
+def test_the_drift_issue_is_opened_once_updated_and_closed(github: FakeGitHub) -> None:
+    first = golden_plan()
+    assert drift(first) == (
+        0,
+        "opened drift issue #1: https://github.test/acme/inventory/issues/1\n",
+    )
+    issue = github.state.issues[1]
+    assert issue["title"] == "reconcile: the server differs from the inventory"
+    assert issue["labels"] == [{"name": "reconcile-drift"}]
+    assert issue["body"].startswith(f"<!-- reconcile-drift fingerprint={first['fingerprint']} -->")
+    assert "**Plan: 1 to create, 2 to update, 1 to delete.**" in issue["body"]
+
+    second = variant(first, changes=first["changes"][:1])
+    assert drift(second) == (
+        0,
+        "updated drift issue #1: https://github.test/acme/inventory/issues/1\n",
+    )
+    assert list(github.state.issues) == [1]
+    assert issue["body"].startswith(f"<!-- reconcile-drift fingerprint={second['fingerprint']}")
+    assert github.state.requests("POST", ISSUES) == 1
+
+    assert drift(no_changes()) == (
+        0,
+        "closed drift issue #1: https://github.test/acme/inventory/issues/1\n",
+    )
+    assert (issue["state"], issue["state_reason"]) == ("closed", "completed")
+    assert [c["body"] for c in github.state.comments[1]] == [
+        "The server matches the inventory again; closing."
+    ]
+
+    assert drift(no_changes()) == (0, "no drift, and no drift issue open\n")
+    assert drift(first)[1] == "opened drift issue #2: https://github.test/acme/inventory/issues/2\n"
+    assert [i["state"] for i in github.state.issues.values()] == ["closed", "open"]
+
+
+def test_conflicts_alone_are_drift(github: FakeGitHub) -> None:
+    conflict = {"entity": "ml-platform", "kind": "webhook", "name": "x", "reason": "not ours"}
+    document = variant(no_changes(), conflicts=[conflict])
+    assert (
+        drift(document)[1] == "opened drift issue #1: https://github.test/acme/inventory/issues/1\n"
+    )
+
+
+def test_issues_of_others_with_the_label_are_left_alone(github: FakeGitHub) -> None:
+    github.state.issues[1] = {
+        "number": 1,
+        "title": "a person's note about drift",
+        "body": "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->",
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "state_reason": None,
+        "user": {"login": "someone"},
+        "html_url": "https://github.test/acme/inventory/issues/1",
+    }
+    github.state.next_number = 2
+    assert (
+        drift(golden_plan())[1]
+        == "opened drift issue #2: https://github.test/acme/inventory/issues/2\n"
+    )
+    assert (
+        drift(no_changes())[1]
+        == "closed drift issue #2: https://github.test/acme/inventory/issues/2\n"
+    )
+    assert github.state.issues[1]["state"] == "open"
+
+
+def test_an_issue_whose_creation_answer_was_lost_is_not_opened_twice(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", ISSUES, 504, after=True))
+    assert drift(golden_plan())[1] == (
+        "updated drift issue #1: https://github.test/acme/inventory/issues/1\n"
+    )
+    assert list(github.state.issues) == [1]
+
+
+def test_a_failed_update_fails_the_command(github: FakeGitHub) -> None:
+    assert drift(golden_plan())[0] == 0
+    github.state.faults.append(Fault("PATCH", ISSUES + "/1", 403))
+    code, output = drift(no_changes())
+    assert code == 1
+    assert output.startswith(
+        "error: GitHub answered 403 to PATCH /repos/acme/inventory/issues/1: fault "
+        "(does the workflow's `permissions:` grant"
+    )

@@ -1,0 +1,237 @@
+"""`reconcile github comment` and `reviewed-fingerprint` against the fake GitHub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.github.conftest import golden_plan, no_changes, run, save, variant
+from tests.github.fake import BODY_LIMIT, BOT, START, FakeGitHub, stamp
+
+COMMENTS = r"/repos/acme/inventory/issues/7/comments"
+SHA = "a" * 40
+
+
+def test_the_first_comment_is_created_then_updated_in_place(github: FakeGitHub) -> None:
+    first = golden_plan()
+    assert run("github", "comment", "--plan", str(save(first)), "--pr", "7")[0] == 0
+    [comment] = github.state.comments[7]
+    assert comment["body"].startswith(
+        f"<!-- reconcile-plan fingerprint={first['fingerprint']} -->\n"
+        "**Plan: 1 to create, 2 to update, 1 to delete.**\n"
+    )
+    assert comment["body"].count("<details>") == 4
+    assert f"Fingerprint: `{first['fingerprint']}`" in comment["body"]
+
+    second = no_changes()
+    code, out, _ = run("github", "comment", "--plan", str(save(second)), "--pr", "7")
+    assert code == 0
+    assert out == f"updated the plan comment on pull request #7: {comment['html_url']}\n"
+    [again] = github.state.comments[7]
+    assert again["id"] == comment["id"]
+    assert again["body"].startswith(f"<!-- reconcile-plan fingerprint={second['fingerprint']}")
+    assert "<details>" not in again["body"]
+    assert github.state.requests("POST", COMMENTS) == 1
+    assert github.state.requests("PATCH", r".*/issues/comments/\d+") == 1
+
+
+def test_the_pull_request_comes_from_the_event_file(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "synchronize", "pull_request": {"number": 7}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert run("github", "comment", "--plan", str(save(golden_plan())))[0] == 0
+    assert len(github.state.comments[7]) == 1
+
+
+def test_pages_past_100_comments_are_read_to_find_the_sticky_one(github: FakeGitHub) -> None:
+    for index in range(180):
+        github.state.add_comment(7, f"review remark {index}", login="reviewer")
+    sticky = github.state.add_comment(7, "<!-- reconcile-plan error -->\nold")
+    for index in range(70):
+        github.state.add_comment(7, f"later remark {index}", login="reviewer")
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    assert len(github.state.comments[7]) == 251
+    assert github.state.requests("GET", COMMENTS) == 3  # 100 + 100 + 51
+    assert github.state.requests("POST", COMMENTS) == 0
+    assert sticky["body"].startswith("<!-- reconcile-plan fingerprint=")
+
+
+def test_a_marker_in_someone_elses_comment_is_not_taken_over(github: FakeGitHub) -> None:
+    forged = github.state.add_comment(
+        7, "<!-- reconcile-plan fingerprint=" + "0" * 64 + " -->", "mallory"
+    )
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    assert [c["user"]["login"] for c in github.state.comments[7]] == ["mallory", BOT]
+    assert forged["body"].endswith("0" * 64 + " -->")
+
+
+def test_a_plan_too_long_for_github_is_cut_with_a_pointer_to_the_artifact(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.test")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    base = golden_plan()
+    create = base["changes"][1]
+    many = [
+        {
+            **create,
+            "name": f"automation-{index:04d}",
+            "after": {**create["after"], "description": "x" * 400},
+        }
+        for index in range(400)
+    ]
+    document = variant(base, changes=many)
+    heading = "A heading longer than any one resource's block. " * 60
+    args = ("--plan", str(save(document)), "--pr", "7", "--heading", heading)
+    assert run("github", "comment", *args)[0] == 0
+    [comment] = github.state.comments[7]
+    body = comment["body"]
+    assert body.splitlines()[1] == heading
+    assert len(body) <= BODY_LIMIT
+    assert len(body) > BODY_LIMIT - 2_000  # the room is used, not wasted
+    assert "**The plan is too long for a comment and was truncated.**" in body
+    assert body.endswith(
+        f"Fingerprint: `{document['fingerprint']}`\n\n"
+        "[Workflow run](https://github.test/acme/inventory/actions/runs/4242) "
+        "(its artifacts hold the JSON plan)\n"
+    )
+
+
+def test_a_plan_whose_kept_parts_are_too_long_is_still_cut_to_fit(github: FakeGitHub) -> None:
+    unmanaged = [
+        {"entity": "ml-platform", "kind": "webhook", "name": f"hand-made-{i:05d}"}
+        for i in range(3_000)
+    ]
+    document = variant(golden_plan(), unmanaged=unmanaged)
+    assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
+    [comment] = github.state.comments[7]
+    assert len(comment["body"]) == BODY_LIMIT
+    assert comment["body"].endswith(
+        "**Cut at GitHub's size limit.** The full text is in the workflow run's log and "
+        "artifacts.\n"
+    )
+
+
+def test_an_error_replaces_the_plan_and_leaves_no_stale_plan(github: FakeGitHub) -> None:
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    error = Path("plan.err")
+    error.write_text("automations/a.yaml:3:5: webhooks[0].url: plain http ...\n")
+    assert run("github", "comment", "--error", str(error), "--pr", "7")[0] == 0
+    [comment] = github.state.comments[7]
+    assert comment["body"] == (
+        "<!-- reconcile-plan error -->\n"
+        "**reconcile could not plan this change.** There is no plan to review until the "
+        "error below is fixed.\n\n"
+        "```\nautomations/a.yaml:3:5: webhooks[0].url: plain http ...\n```\n"
+    )
+
+
+def test_a_huge_error_is_cut_to_fit(github: FakeGitHub) -> None:
+    Path("plan.err").write_text("e" * 200_000)
+    assert run("github", "comment", "--error", "plan.err", "--pr", "7")[0] == 0
+    [comment] = github.state.comments[7]
+    assert len(comment["body"]) <= BODY_LIMIT
+    assert comment["body"].endswith("e\n[...]\n```\n")
+
+
+def test_usage_mistakes_are_named_without_a_request(github: FakeGitHub) -> None:
+    Path("bad.json").write_text('{"changes": []}')
+    cases = {
+        ("--pr", "7"): "error: give exactly one of --plan FILE, --error FILE\n",
+        ("--plan", "bad.json", "--pr", "7"): (
+            "error: bad.json: not a plan saved by `reconcile plan --out` (no fingerprint, "
+            "conflicts, unmanaged, protected, requires_force, has_changes)\n"
+        ),
+        ("--plan", "missing.json", "--pr", "7"): "error: missing.json: cannot read a JSON plan",
+        (
+            "--plan",
+            "bad.json",
+        ): "error: give --pr N, or run in a workflow (GITHUB_EVENT_PATH is not set)\n",
+    }
+    for args, message in cases.items():
+        code, _, err = run("github", "comment", *args)
+        assert (code, err[: len(message)]) == (2, message), args
+    assert github.state.log == []
+
+
+def test_missing_token_is_a_usage_error(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    code, _, err = run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")
+    assert (code, err) == (2, "error: set GITHUB_TOKEN (in a workflow: ${{ github.token }})\n")
+
+
+def _merged(github: FakeGitHub, merged_at: str, number: int = 7) -> None:
+    github.state.commit_pulls[SHA] = [
+        {"number": 3, "merged_at": None, "merge_commit_sha": "b" * 40},
+        # an earlier pull request that also contains the commit, merged as another one
+        {"number": 5, "merged_at": "2025-12-01T00:00:00Z", "merge_commit_sha": "c" * 40},
+        {"number": number, "merged_at": merged_at, "merge_commit_sha": SHA},
+    ]
+
+
+def test_reviewed_fingerprint_is_the_plan_posted_before_the_merge(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = golden_plan()
+    assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
+    _merged(github, "2026-01-01T01:00:00Z")
+    outputs = tmp_path / "outputs"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    code, out, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, out) == (0, document["fingerprint"] + "\n")
+    assert err.startswith("reviewed on pull request #7: https://github.test/")
+    assert outputs.read_text() == f"fingerprint={document['fingerprint']}\npr=7\n"
+
+
+def test_a_plan_comment_written_after_the_merge_was_not_reviewed(github: FakeGitHub) -> None:
+    _merged(github, stamp(START))
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    code, out, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: the plan comment on pull request #7 was written after the merge; "
+        "it was never reviewed\n"
+    )
+
+
+def test_no_reviewed_fingerprint_without_a_plan(github: FakeGitHub) -> None:
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, err) == (
+        1,
+        f"error: no pull request was merged as {SHA}: nothing was reviewed for it\n",
+    )
+    _merged(github, "2026-01-01T01:00:00Z")
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, err) == (1, f"error: pull request #7 has no plan comment by {BOT}\n")
+    Path("plan.err").write_text("boom")
+    assert run("github", "comment", "--error", "plan.err", "--pr", "7")[0] == 0
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, err) == (
+        1,
+        "error: the last plan on pull request #7 failed; there is no reviewed plan\n",
+    )
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", "abc")
+    assert (code, err) == (2, "error: --sha must be a full 40-digit commit SHA, not 'abc'\n")
+
+
+def test_github_enterprise_servers_api_path_is_kept(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", f"{github.url}/api/v3/")
+    for index in range(150):
+        github.state.add_comment(7, f"remark {index}", login="reviewer")
+    for _ in range(2):
+        assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    assert len(github.state.comments[7]) == 151
+    assert github.state.requests("GET", "/api/v3" + COMMENTS) == 4
+    assert github.state.requests("POST", "/api/v3" + COMMENTS) == 1
+    assert {path for _, path in github.state.log} == {
+        "/api/v3" + COMMENTS,
+        f"/api/v3/repos/acme/inventory/issues/comments/{github.state.comments[7][-1]['id']}",
+    }

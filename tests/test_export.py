@@ -1,0 +1,107 @@
+"""`reconcile export` never leaves an inventory that fails validation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from reconcile.cli import cli
+from reconcile.client import operations as ops
+from reconcile.schema import schema_text
+from reconcile.target import Target, connect
+from tests import test_session
+from tests.test_session import run
+
+workdir = test_session.workdir
+NO_SCHEMA = (
+    "no schema/inventory.schema.json in the project, so no schema modeline: "
+    "`reconcile schema > schema/inventory.schema.json` gives editors the schema"
+)
+
+
+def test_export_into_the_inventory_leaves_out_what_it_declares(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    (workdir / "automations/examples/run-failed.yaml").unlink()
+    result = run("export", "--entity", "ml-platform")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("not exported (already declared in automations/): secret ")
+    assert len(lines[0].split(", ")) == 22  # 5 secrets, 7 webhooks, 10 automations
+    assert lines[1:] == ["wrote automations/ml-platform.yaml", NO_SCHEMA]
+    written = (workdir / "automations/ml-platform.yaml").read_text("utf-8")
+    assert written.startswith("# Exported by `reconcile export`.\n")
+    data = yaml.safe_load(written)
+    assert (sorted(data), [a["name"] for a in data["automations"]]) == (
+        ["automations", "entity"],
+        ["alert-on-failed-training-run"],
+    )
+    assert run("validate").exit_code == 0
+    assert run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_export_of_what_is_all_declared_writes_nothing(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    result = run("export", "--entity", "ml-platform")
+    assert result.exit_code == 0, result.output
+    assert result.output == "nothing to write: automations/ already declares all 23 objects\n"
+    assert not (workdir / "automations/ml-platform.yaml").exists()
+    assert run("validate").exit_code == 0
+
+
+def test_the_modeline_is_relative_to_the_file_written(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    (workdir / "schema").mkdir()
+    (workdir / "schema/inventory.schema.json").write_text(schema_text(), "utf-8")
+    monkeypatch.chdir(workdir / "automations/examples")  # the root is found from below
+    result = run("export", "--entity", "ml-platform", "--out", "../../exported/deep")
+    assert result.output.splitlines() == ["wrote ../../exported/deep/ml-platform.yaml"]
+    written = workdir / "exported/deep/ml-platform.yaml"
+    first = written.read_text("utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../schema/inventory.schema.json"
+    assert (written.parent / first.split("=", 1)[1]).resolve() == (
+        workdir / "schema/inventory.schema.json"
+    )
+
+
+def test_export_refuses_to_join_an_invalid_inventory(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    (workdir / "exported").mkdir()
+    (workdir / "exported/mine.yaml").write_text("entity: ml-platform\nsecrets: {}\n", "utf-8")
+    result = CliRunner().invoke(cli, ["export", "--entity", "ml-platform", "--out", "exported"])
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: exported holds an inventory with 1 problem(s) (see `reconcile validate`); "
+        "fix it, or export to another --out folder\n",
+    )
+    assert not (workdir / "exported/ml-platform.yaml").exists()
+
+
+def test_export_writes_and_adopts_nothing_that_would_not_validate(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    asyncio.run(_hand_made_webhook(Target(None, db=workdir / ".reconcile/server.db")))
+    args = ["export", "--entity", "ml-platform", "--out", "exported", "--adopt"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-2:] == [
+        "error: not writing exported/ml-platform.yaml: the inventory would not validate with it:",
+        "exported/ml-platform.yaml:27:8: webhooks[3].url: plain http is allowed only for "
+        "loopback hosts; use https for 'example.com'",
+    ]
+    assert not (workdir / "exported").exists()
+    plan = json.loads(run("plan", "--format", "json").output)
+    assert plan["unmanaged"] == [{"kind": "webhook", "entity": "ml-platform", "name": "legacy"}]
+
+
+async def _hand_made_webhook(target: Target) -> None:
+    """A webhook made outside reconcile, with a URL the inventory does not accept."""
+    async with connect(target) as transport:
+        url = "http://example.com/legacy"
+        fields = {"entityName": "ml-platform", "name": "legacy", "urlEndpoint": url}
+        await transport.execute(ops.CREATE_WEBHOOK, {"input": fields})
