@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import wandb.automations._generated.operations as sdk
 from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type
 
 from reconcile.client import operations as ops
@@ -34,7 +35,6 @@ def batch(size: int) -> str:
 
 
 def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -> None:
-    sdk = pytest.importorskip("wandb.automations._generated.operations")
     sdk_default = {"entity": TEAM, "perPage": 50}
     costs = {
         "sdk GetEntityAutomations": cost_of(sdk.GET_ENTITY_AUTOMATIONS_GQL, sdk_default),
