@@ -145,12 +145,22 @@ case(
 """),
 )
 case(
-    "window-without-aggregate",
+    "tag-regex-not-re2",
     auto("""
-- name: acc
+- name: gold
   scope: {project: p}
   when:
-    run_metric: {metric: acc, above: 0.9, window: 5}
+    tag_added: {tag: {matches: '(?=gold)'}}
+  then: {no_op: }
+"""),
+)
+case(
+    "tag-test-two-forms",
+    auto("""
+- name: gold
+  scope: {project: p}
+  when:
+    tag_added: {tag: {equals: gold, matches: ^gold}}
   then: {no_op: }
 """),
 )

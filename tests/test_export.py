@@ -31,7 +31,7 @@ def test_export_into_the_inventory_leaves_out_what_it_declares(workdir: Path) ->
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("not exported (already declared in automations/): secret ")
-    assert len(lines[0].split(", ")) == 22  # 5 secrets, 7 webhooks, 10 automations
+    assert len(lines[0].split(", ")) == 27  # 5 secrets, 7 webhooks, 15 automations
     assert lines[1:] == ["wrote automations/ml-platform.yaml", NO_SCHEMA]
     written = (workdir / "automations/ml-platform.yaml").read_text("utf-8")
     assert written.startswith("# Exported by `reconcile export`.\n")
@@ -48,7 +48,7 @@ def test_export_of_what_is_all_declared_writes_nothing(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     result = run("export", "--entity", "ml-platform")
     assert result.exit_code == 0, result.output
-    assert result.output == "nothing to write: automations/ already declares all 23 objects\n"
+    assert result.output == "nothing to write: automations/ already declares all 28 objects\n"
     assert not (workdir / "automations/ml-platform.yaml").exists()
     assert run("validate").exit_code == 0
 

@@ -44,7 +44,7 @@ def test_everything_is_created_on_an_empty_server_in_dependency_order() -> None:
     kinds = [change.key.kind for change in plan.changes]
     assert {change.action for change in plan.changes} == {"create"}
     assert kinds == sorted(kinds, key=["secret", "webhook", "automation"].index)
-    assert len(plan.changes) == 5 + 7 + 11
+    assert len(plan.changes) == 5 + 7 + 16
 
 
 def test_a_mirrored_server_needs_no_change() -> None:

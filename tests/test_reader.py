@@ -79,7 +79,7 @@ def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) ->
 
     state, legacy_state, detected = asyncio.run(both())
     assert detected is True  # the embedded server announces QUERY_AUTOMATIONS_ON_ENTITY
-    assert len([r for r in state.resources if r.key.kind == "automation"]) == 11
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 16
     assert sorted(legacy_state.resources, key=lambda r: r.key) == sorted(
         state.resources, key=lambda r: r.key
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reconcile.events import EVENTS
 from reconcile.loader import Document, Finding, Pointer
 from reconcile.model import (
     REGISTRY_PREFIX,
@@ -23,6 +24,7 @@ from reconcile.model import (
     Secret,
     Webhook,
 )
+from reconcile.wire import PLAIN_TEST
 
 KINDS = ("secrets", "webhooks", "automations")
 # Fields other checks build on; a resource with one of them broken is not checked further.
@@ -149,11 +151,10 @@ def scope(data: dict[str, Any]) -> Scope:
 def event(data: dict[str, Any]) -> Event:
     ((kind, given),) = data.items()
     params = dict(given or {})
-    if kind in ("alias_added", "artifact_linked"):
-        params.setdefault("alias", None)
-    elif kind == "tag_added":
-        params.setdefault("tag", None)
-    elif kind == "run_metric":
+    spec = EVENTS[kind]
+    for name in spec.fields:
+        params[name] = _test(name, params.get(name))
+    if kind == "run_metric":
         params.setdefault("aggregate", None)
         params.setdefault("window", 1)
     elif kind == "run_metric_change":
@@ -173,6 +174,15 @@ def event(data: dict[str, Any]) -> Event:
     return Event(kind, params)
 
 
+def _test(field: str, value: Any) -> Any:
+    """An alias or tag test, its plain form as a bare string (`alias: {matches: x}` is `x`)."""
+    if isinstance(value, dict) and set(value) == {PLAIN_TEST[field]}:
+        return value[PLAIN_TEST[field]]
+    if isinstance(value, dict) and "one_of" in value:
+        return {"one_of": list(value["one_of"])}
+    return value
+
+
 def action(data: dict[str, Any]) -> Action:
     ((kind, given),) = data.items()
     params = dict(given or {})
@@ -180,6 +190,7 @@ def action(data: dict[str, Any]) -> Action:
         params.setdefault("payload", None)
     elif kind == "slack":
         params["channel"] = params["channel"].removeprefix("#")  # Slack names it without '#'
+        params.setdefault("title", "")
         params.setdefault("message", "")
         params.setdefault("severity", "info")
     return Action(kind, params)

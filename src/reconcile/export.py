@@ -36,14 +36,21 @@ def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> d
 
 
 def representable(remote: Remote) -> bool:
+    return why_not(remote) is None
+
+
+def why_not(remote: Remote) -> str | None:
+    """Why the inventory cannot express this server object, or None when it can."""
     value = remote.value
     if not isinstance(value, Automation):
-        return True
-    return not (
-        value.event.kind.startswith("unsupported:")
-        or value.action.kind.startswith("unsupported:")
-        or not value.scope.project
-    )
+        return None
+    if value.event.kind.startswith("unsupported:"):
+        return str(value.event.params.get("reason") or f"the event {value.event.kind[12:]}")
+    if value.action.kind.startswith("unsupported:"):
+        return f"the action {value.action.kind[12:] or 'of an unknown type'}"
+    if not value.scope.project:
+        return "a scope that is neither a project, a registry nor a collection"
+    return None
 
 
 def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[ResourceKey]:
@@ -56,9 +63,11 @@ def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[R
 
 
 def skipped(entity: str, state: State) -> list[str]:
-    """Names of the entity's automations the inventory cannot express."""
+    """The entity's automations the inventory cannot express: `name (why)`, by name."""
     return sorted(
-        r.key.name for r in state.resources if r.key.entity == entity and not representable(r)
+        f"{r.key.name} ({why_not(r)})"
+        for r in state.resources
+        if r.key.entity == entity and not representable(r)
     )
 
 
@@ -72,7 +81,8 @@ def render(
     text = (MODELINE.format(schema=schema_ref) if schema_ref else "") + HEADER
     left_out = skipped(entity, state)
     if left_out:
-        text += "# Not exported (not expressible in the inventory): " + ", ".join(left_out) + "\n"
+        text += "# Not exported (not expressible in the inventory):\n"
+        text += "".join(f"#   {line}\n" for line in left_out)
     body = yaml.safe_dump(
         document(entity, state, skip), sort_keys=False, allow_unicode=True, width=100
     )

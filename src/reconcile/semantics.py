@@ -170,21 +170,22 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
 def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
     params = auto.event.params
     steps: tuple[str | int, ...] = ("when", auto.event.kind)
-    for name in ("alias",):
-        if isinstance(params.get(name), str):
-            problem = regex_problem(params[name])
+    for name in EVENTS[auto.event.kind].fields:
+        value = params.get(name)
+        where: tuple[str | int, ...] = (name,)
+        if isinstance(value, dict) and "matches" in value:
+            value, where = value["matches"], (name, "matches")
+        elif name != "alias":
+            continue  # a bare tag is an exact tag, not a regex
+        if isinstance(value, str):
+            problem = regex_problem(value)
             if problem:
-                yield _at(origin, *steps, name, message=problem)
+                yield _at(origin, *steps, *where, message=problem)
     run_name = params.get("run_name") or {}
     if "matches" in run_name:
         problem = regex_problem(run_name["matches"])
         if problem:
             yield _at(origin, *steps, "run_name", "matches", message=problem)
-    if "aggregate" in params and params["aggregate"] is None:
-        for name in ("window", "prior_window"):
-            if params.get(name, 1) != 1:
-                message = f"{name} applies only with `aggregate` (max, min or average)"
-                yield _at(origin, *steps, name, message=message, key=True)
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:

@@ -19,7 +19,7 @@ from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
-from reconcile.model import REGISTRY_PREFIX, Automation, Inventory, ResourceKey, State
+from reconcile.model import REGISTRY_PREFIX, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
 
 log = logging.getLogger(__name__)
@@ -225,13 +225,7 @@ async def export(
         state, lookup = await reader.read([entity], [])
         if not adopt:
             return state, []
-        # Stamping an automation writes it whole, scope id included: look those up too.
-        scopes = {
-            (entity, r.value.scope.project, r.value.scope.collection)
-            for r in state.resources
-            if isinstance(r.value, Automation) and r.value.scope.project
-        }
-        state, lookup = await reader.read([entity], scopes)
+        # Stamping sends only the description (plus each webhook's URL): no scope ids.
         adopted = await Writer(reader, lookup, {}).adopt(state)
         state, _ = await reader.read([entity], [])
         return state, adopted

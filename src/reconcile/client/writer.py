@@ -146,7 +146,7 @@ class Writer(Reader):
             if isinstance(value, Webhook):
                 await self._write_webhook(Change("update", value.key), value)
             elif isinstance(value, Automation) and exportable(remote):
-                await self._write_automation(Change("update", value.key), value)
+                await self._stamp_automation(value)
             else:
                 continue
             adopted.append(value.key)
@@ -198,6 +198,13 @@ class Writer(Reader):
         ) or created
         self.lookup.ids[hook.key] = integration["id"]
 
+    async def _stamp_automation(self, auto: Automation) -> None:
+        """Add the ownership marker to the description; scope, filter and action stay the
+        server's own, byte for byte (an update sends only the fields it names)."""
+        description = ownership.mark_description(auto.description, auto.protect)
+        variables = {"input": {"id": self.lookup.ids[auto.key], "description": description}}
+        await self._run(ops.UPDATE_TRIGGER, variables)
+
     async def _write_automation(self, change: Change, auto: Automation) -> None:
         fields = self._trigger_input(auto)
         if change.action == "update":
@@ -240,7 +247,7 @@ class Writer(Reader):
             "scopeType": scope[0],
             "scopeID": scope[1],
             "triggeringEventType": event_type,
-            "eventFilter": json.dumps(event_filter, separators=(",", ":")),
+            "eventFilter": json.dumps(event_filter, separators=(",", ":"), ensure_ascii=False),
             "triggeredActionType": action_type,
             "triggeredActionConfig": action_config,
         }
