@@ -10,7 +10,8 @@ python3 -m venv .venv
 # Demo values for the example secrets; in CI they come from the CI's secret store.
 export DEPLOY_TOKEN=demo-deploy-token DEPLOY_SIGNING_KEY=demo-signing-key \
   TRACKER_TOKEN=demo-tracker-token GH_DISPATCH_TOKEN=demo-github-token \
-  TEAMS_SIGNING_KEY=demo-teams-key
+  TEAMS_SIGNING_KEY=demo-teams-key \
+  SLACK_ML_MODELS_URL=https://hooks.slack.com/services/T000/B000/demo
 
 .venv/bin/reconcile validate automations/
 .venv/bin/reconcile plan automations/ --out .reconcile/plan.json

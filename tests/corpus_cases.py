@@ -350,7 +350,7 @@ case(
         )
     ).replace("automations:", "  - name: plain\n    url: https://example.com/plain\nautomations:"),
 )
-case("secret-not-granted", payload("key: ${TOKEN}\n"))
+case("access-token-by-secret-name", payload("key: ${TOKEN}\n"))
 case("unterminated-variable", payload("model: ${artifact_version\n"))
 case("variable-in-key", payload("${alias}: yes\n"))
 case("payload-too-deep", payload("a: " + "[" * 40 + "]" * 40 + "\n"))
@@ -398,4 +398,51 @@ case(
 case(
     "unknown-key-and-missing-webhook",
     auto(GOOD.replace("  then:", "  labels: [a]\n  then:").replace("{to: hook}", "{to: nope}")),
+)
+case("misspelt-webhook", auto(GOOD.replace("{to: hook}", "{to: hoook}")))
+case("misspelt-secret-variable", payload("key: ${SIGNNG}\n"))
+case("misspelt-variable", payload("v: ${artifact_verison}\n"))
+case(
+    "artifact-created-on-registry",
+    auto("""
+- name: created
+  scope: {registry: model}
+  when: {artifact_created: }
+  then: {no_op: }
+"""),
+)
+case(
+    "yaml-error-hides-no-declaration",
+    {
+        "a.yaml": "entity: ml\nsecrets:\n  - name: TOKEN\n   bad: indentation\n"
+        "webhooks:\n  - name: hook\n    url: https://example.com/hook\n    access_token: TOKEN\n",
+        "b.yaml": "entity: ml\nwebhooks:\n  - name: other\n    url: https://example.com/o\n"
+        "    access_token: TOKEN\nautomations:\n"
+        + textwrap.indent(
+            GOOD.replace("{to: hook}", "{to: hook, payload: {a: '${ACCESS_TOKEN}'}}").lstrip("\n"),
+            "  ",
+        ),
+    },
+)
+
+# --- credentials where names or text belong (never echoed) --------------------------
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+case(
+    "token-as-access-token",
+    auto(GOOD).replace("access_token: TOKEN", f"access_token: {GITHUB_TOKEN}"),
+)
+case(
+    "slack-token-as-secret-name",
+    auto(GOOD).replace(
+        "  - name: SIGNING\n", "  - name: xoxb-123456789012-1234567890123-AbCdEfGh\n"
+    ),
+)
+case("token-in-payload", payload(f"auth: Bearer {GITHUB_TOKEN}\nv: '${{{GITHUB_TOKEN}}}'\n"))
+case(
+    "key-in-description",
+    auto(GOOD.replace("  then:", "  description: key sk-proj-AbCdEf1234567890GhIjKl\n  then:")),
+)
+case(
+    "token-as-url-variable",
+    auto(GOOD).replace("url: https://example.com/hook", f"url: {{from_env: {GITHUB_TOKEN}}}"),
 )

@@ -71,13 +71,14 @@ def test_validate_json_format(write_files: WriteFiles) -> None:
                 "message": "secrets: expected a list, got a mapping",
             }
         ],
+        "warnings": [],
     }
 
 
 def test_validate_json_format_when_valid(write_files: WriteFiles) -> None:
     write_files({"a.yaml": VALID})
     code, output = run("validate", "--format", "json")
-    assert (code, json.loads(output)) == (0, {"valid": True, "errors": []})
+    assert (code, json.loads(output)) == (0, {"valid": True, "errors": [], "warnings": []})
 
 
 def test_validate_github_annotations_escape_their_fields(write_files: WriteFiles) -> None:

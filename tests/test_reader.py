@@ -62,6 +62,7 @@ def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) ->
     db = tmp_path / "server.db"
     inventory = load_inventory([str(EXAMPLES)])
     env = {s.from_env: "value" for s in inventory.secrets}
+    env["SLACK_ML_MODELS_URL"] = "https://hooks.example.com/slack"
     _, report = asyncio.run(
         session.apply(inventory, Target(None, db=db), fingerprint=None, env=env)
     )

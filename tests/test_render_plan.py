@@ -24,12 +24,12 @@ GOLDEN = Path(__file__).with_name("golden")
 def rich_plan() -> Plan:
     """One of everything: create, update, rename, delete, protected, unmanaged."""
     autos = {a.name: a for a in INVENTORY.automations}
+    staging = autos["route-to-staging"]
+    payload = {**staging.action.params["payload"], "environment": "staging-eu", "region": "eu"}
     changed = replace(
-        autos["route-to-staging"],
-        event=replace(
-            autos["route-to-staging"].event,
-            params={**autos["route-to-staging"].event.params, "at_least": 0.92},
-        ),
+        staging,
+        event=replace(staging.event, params={**staging.event.params, "at_least": 0.92}),
+        action=replace(staging.action, params={**staging.action.params, "payload": payload}),
     )
     renamed = replace(
         autos["val-loss-jumped"], name="val-loss-rose", previously=("val-loss-jumped",)

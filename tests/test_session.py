@@ -18,7 +18,7 @@ from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
 from reconcile.inventory import load_inventory
-from reconcile.model import Automation, Webhook
+from reconcile.model import Automation, EnvUrl, Webhook
 from reconcile.target import Target, connect, embedded_key, prepare_embedded, scopes_of
 from tests.server.live import running
 
@@ -29,6 +29,7 @@ SECRETS = {
     "TRACKER_TOKEN": "canary-tracker-0c3d",
     "GH_DISPATCH_TOKEN": "canary-github-9b2e",
     "TEAMS_SIGNING_KEY": "canary-teams-4f60",
+    "SLACK_ML_MODELS_URL": "https://hooks.slack.com/services/T0/B0/canary-url-8d1b",
 }
 
 
@@ -157,7 +158,10 @@ async def _strip_markers(target: Target) -> None:
         for remote in state.resources:
             ident = lookup.ids.get(remote.key)
             if isinstance(remote.value, Webhook):
-                variables = {"input": {"id": ident, "urlEndpoint": remote.value.url}}
+                url = remote.value.url
+                if isinstance(url, EnvUrl):  # the value the environment gave it
+                    url = SECRETS[url.from_env]
+                variables = {"input": {"id": ident, "urlEndpoint": url}}
                 await transport.execute(ops.UPDATE_WEBHOOK, variables)
             elif isinstance(remote.value, Automation):
                 variables = {"input": {"id": ident, "description": remote.value.description}}

@@ -16,6 +16,7 @@ from reconcile.model import (
     REGISTRY_PREFIX,
     Action,
     Automation,
+    EnvUrl,
     Event,
     Kind,
     Origin,
@@ -111,11 +112,17 @@ def webhook(item: Item) -> Webhook:
     return Webhook(
         entity=_entity(item),
         name=data["name"],
-        url=data["url"],
+        url=_url(data["url"]),
         access_token=data.get("access_token"),
         secret=data.get("secret"),
         origin=item.origin,
     )
+
+
+def _url(value: str | dict[str, Any]) -> str | EnvUrl:
+    if isinstance(value, dict):
+        return EnvUrl(value["from_env"], value.get("rotation", 0))
+    return value
 
 
 def with_rotations(hook: Webhook, rotation: dict[ResourceKey, int]) -> Webhook:
@@ -132,13 +139,13 @@ def automation(item: Item) -> Automation:
     return Automation(
         entity=_entity(item),
         name=data["name"],
-        description=data.get("description", ""),
-        enabled=data.get("enabled", True),
+        description=data.get("description", AUTOMATION_DEFAULTS["description"]),
+        enabled=data.get("enabled", AUTOMATION_DEFAULTS["enabled"]),
         scope=scope(data["scope"]),
         event=event(data["when"]),
         action=action(data["then"]),
         previously=tuple(data.get("previously", ())),
-        protect=data.get("protect", False),
+        protect=data.get("protect", AUTOMATION_DEFAULTS["protect"]),
         origin=item.origin,
     )
 
@@ -148,24 +155,37 @@ def scope(data: dict[str, Any]) -> Scope:
     return Scope(project=project, collection=data.get("collection"))
 
 
+# The defaults filled in, per event and action kind: what a plan leaves out when showing
+# what a person wrote. `prior_window` defaults to the event's `window`.
+EVENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "alias_added": {"alias": None},
+    "artifact_linked": {"alias": None},
+    "artifact_unlinked": {"alias": None},
+    "tag_added": {"tag": None},
+    "tag_removed": {"tag": None},
+    "collection_tag_added": {"tag": None},
+    "collection_tag_removed": {"tag": None},
+    "run_metric": {"aggregate": None, "window": 1},
+    "run_metric_change": {"change": "absolute", "aggregate": None, "window": 1},
+    "run_metric_zscore": {"threshold": 3.0, "window": 30, "direction": "any"},
+}
+RUN_DEFAULTS: dict[str, Any] = {"run_name": None}
+ACTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "webhook": {"payload": None},
+    "slack": {"title": "", "message": "", "severity": "info"},
+}
+AUTOMATION_DEFAULTS: dict[str, Any] = {"description": "", "enabled": True, "protect": False}
+
+
 def event(data: dict[str, Any]) -> Event:
     ((kind, given),) = data.items()
     params = dict(given or {})
-    spec = EVENTS[kind]
-    for name in spec.fields:
+    for name in EVENTS[kind].fields:
         params[name] = _test(name, params.get(name))
-    if kind == "run_metric":
-        params.setdefault("aggregate", None)
-        params.setdefault("window", 1)
-    elif kind == "run_metric_change":
-        params.setdefault("change", "absolute")
-        params.setdefault("aggregate", None)
-        params.setdefault("window", 1)
+    for name, value in EVENT_DEFAULTS.get(kind, {}).items():
+        params.setdefault(name, value)
+    if kind == "run_metric_change":
         params.setdefault("prior_window", params["window"])
-    elif kind == "run_metric_zscore":
-        params.setdefault("threshold", 3.0)
-        params.setdefault("window", 30)
-        params.setdefault("direction", "any")
     elif kind == "run_state":
         order = ("running", "finished", "failed")
         params["states"] = sorted(params["states"], key=order.index)
@@ -186,11 +206,8 @@ def _test(field: str, value: Any) -> Any:
 def action(data: dict[str, Any]) -> Action:
     ((kind, given),) = data.items()
     params = dict(given or {})
-    if kind == "webhook":
-        params.setdefault("payload", None)
-    elif kind == "slack":
+    if kind == "slack":
         params["channel"] = params["channel"].removeprefix("#")  # Slack names it without '#'
-        params.setdefault("title", "")
-        params.setdefault("message", "")
-        params.setdefault("severity", "info")
+    for name, value in ACTION_DEFAULTS.get(kind, {}).items():
+        params.setdefault(name, value)
     return Action(kind, params)

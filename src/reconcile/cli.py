@@ -20,9 +20,9 @@ import click
 
 from reconcile import __version__, export, export_target, project, session
 from reconcile import target as targets
-from reconcile.errors import InvalidInventory, ReconcileError, UsageError
-from reconcile.inventory import load_inventory
-from reconcile.model import ResourceKey
+from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
+from reconcile.inventory import load_checked, load_inventory
+from reconcile.model import Inventory, ResourceKey
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
@@ -64,11 +64,10 @@ class _Group(click.Group):
             click.echo(f"refused: {error}", err=True)
             sys.exit(EXIT_REFUSED)
         except InvalidInventory as invalid:
-            click.echo(
-                issue_render.render(invalid.issues, "text", "the inventory is invalid"),
-                err=True,
-                nl=False,
+            text = issue_render.render(
+                invalid.issues, "text", "the inventory is invalid", invalid.warnings
             )
+            click.echo(text, err=True, nl=False)
             sys.exit(EXIT_INVALID)
         except ReconcileError as error:
             click.echo(f"error: {error}", err=True)
@@ -84,6 +83,12 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def _strict_option(command: Any) -> Any:
+    return click.option(
+        "--strict", is_flag=True, help="Treat warnings (likely mistakes) as errors."
+    )(command)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -94,20 +99,37 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="github prints ::error annotations for pull requests.",
 )
-def validate(paths: tuple[str, ...], fmt: str) -> None:
+@_strict_option
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check the inventory under PATHS (default: automations/) without contacting a server."""
     try:
-        inventory = load_inventory(paths or project.default_paths())
+        inventory, warnings = load_checked(paths or project.default_paths(), strict)
     except InvalidInventory as invalid:
         count = len(invalid.issues)
         summary = f"{count} problem{'s' if count != 1 else ''} found"
-        click.echo(issue_render.render(invalid.issues, fmt, summary), nl=False)
+        click.echo(issue_render.render(invalid.issues, fmt, summary, invalid.warnings), nl=False)
         sys.exit(EXIT_INVALID)
     summary = (
         f"valid: {len(inventory.secrets)} secrets, {len(inventory.webhooks)} webhooks, "
-        f"{len(inventory.automations)} automations"
+        f"{len(inventory.automations)} automations{_warned(warnings)}"
     )
-    click.echo(issue_render.render([], fmt, summary), nl=False)
+    click.echo(issue_render.render([], fmt, summary, warnings), nl=False)
+
+
+def _warned(warnings: list[Issue]) -> str:
+    if not warnings:
+        return ""
+    count = len(warnings)
+    return f"; {count} warning{'s' if count != 1 else ''} (errors with --strict)"
+
+
+def _load(paths: tuple[str, ...], strict: bool) -> Inventory:
+    """The inventory, its warnings shown on stderr (stdout may be a JSON plan)."""
+    inventory, warnings = load_checked(paths, strict)
+    if warnings:
+        text = issue_render.render([], "text", _warned(warnings)[2:], warnings)
+        click.echo(text, err=True, nl=False)
+    return inventory
 
 
 @cli.command("schema")
@@ -150,6 +172,7 @@ def _color() -> bool:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
 )
+@_strict_option
 def plan(
     paths: tuple[str, ...],
     server: str | None,
@@ -157,6 +180,7 @@ def plan(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    strict: bool,
 ) -> None:
     """Show what apply would change on the server; never changes anything.
 
@@ -164,7 +188,7 @@ def plan(
     part of it, managed objects they do not declare are left alone.
     """
     paths = paths or project.default_paths()
-    inventory = load_inventory(paths)
+    inventory = _load(paths, strict)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
     planned = asyncio.run(session.plan(inventory, target, whole=whole))

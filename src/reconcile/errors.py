@@ -33,8 +33,9 @@ class ReconcileError(Exception):
 class InvalidInventory(ReconcileError):
     """Raised when loading or validating found problems; `issues` holds all of them, sorted."""
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[Issue], warnings: list[Issue] | None = None) -> None:
         self.issues = sorted(issues)
+        self.warnings = sorted(warnings or [])
         super().__init__(f"{len(self.issues)} problem(s) in the inventory")
 
 

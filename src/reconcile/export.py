@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from reconcile.model import Automation, Remote, ResourceKey, Secret, State, Webhook
+from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
 
 MODELINE = "# yaml-language-server: $schema={schema}\n"
@@ -98,6 +98,10 @@ def _secret(secret: Secret) -> dict[str, Any]:
 
 def _webhook(hook: Webhook) -> dict[str, Any]:
     row: dict[str, Any] = {"name": hook.name, "url": hook.url}
+    if isinstance(hook.url, EnvUrl):  # the value stays on the server, never in a file
+        row["url"] = {"from_env": hook.url.from_env}
+        if hook.url.rotation:
+            row["url"]["rotation"] = hook.url.rotation
     if hook.access_token:
         row["access_token"] = hook.access_token
     if hook.secret:

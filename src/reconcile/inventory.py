@@ -17,20 +17,55 @@ from reconcile.model import Inventory, ResourceKey
 DEFAULT_PATHS = ("automations",)
 
 
-def load_inventory(paths: Sequence[str] = DEFAULT_PATHS) -> Inventory:
+def load_inventory(paths: Sequence[str] = DEFAULT_PATHS, strict: bool = False) -> Inventory:
     """Read, validate and return the inventory under `paths`; raise on any problem."""
+    return load_checked(paths, strict)[0]
+
+
+def load_checked(
+    paths: Sequence[str] = DEFAULT_PATHS, strict: bool = False
+) -> tuple[Inventory, list[Issue]]:
+    """The inventory and its warnings; with `strict`, a warning is a problem like any other."""
     documents, issues = load_files(discover(paths))
-    inventory, findings = check(documents)
-    if findings:
-        positions = Positions(documents)
-        issues.extend(positions.issue(finding) for finding in findings)
+    unread = tuple(sorted({issue.location.path for issue in issues}))
+    inventory, findings, unchecked = check(documents, unread)
+    if unchecked:
+        issues = _noted(issues, unchecked)
+    positions = Positions(documents)
+    warnings = [
+        positions.issue(finding)
+        for finding in findings
+        if finding.warning
+        and not (finding.unless_quoted and positions.quoted(finding.path, finding.pointer))
+    ]
+    issues.extend(positions.issue(finding) for finding in findings if not finding.warning)
+    if strict:
+        issues, warnings = issues + warnings, []
     if issues:
-        raise InvalidInventory(_unique(issues))
-    return inventory
+        raise InvalidInventory(_unique(issues), _unique(warnings))
+    return inventory, _unique(warnings)
 
 
-def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
-    """Schema and semantic findings of loaded documents, and the model of the valid parts."""
+def _noted(issues: list[Issue], count: int) -> list[Issue]:
+    """The first issue of each unreadable file says what could not be checked because of it."""
+    noun = "reference" if count == 1 else "references"
+    note = f" ({count} {noun} to secrets or webhooks not checked: this file may declare them)"
+    noted: list[Issue] = []
+    seen: set[str] = set()
+    for issue in issues:
+        first = issue.location.path not in seen
+        seen.add(issue.location.path)
+        noted.append(replace(issue, message=issue.message + note) if first else issue)
+    return noted
+
+
+def check(
+    documents: list[Document], unread: tuple[str, ...] = ()
+) -> tuple[Inventory, list[Finding], int]:
+    """Schema and semantic findings of loaded documents, and the model of the valid parts.
+
+    The count is of references left unchecked because files in `unread` may declare them.
+    """
     findings: list[Finding] = []
     # The fields of each resource that failed the schema; None: the resource (or file) is lost.
     broken: dict[tuple[str, Pointer], set[str] | None] = {}
@@ -38,7 +73,7 @@ def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
         for finding in schema.check(document):
             findings.append(finding)
             _mark(broken, document.path, finding.pointer)
-    names = semantics.Names()
+    names = semantics.Names(unread=unread)
     valid: list[build.Item] = []
     for item in build.items(documents):
         if item.entity is None:
@@ -51,7 +86,7 @@ def check(documents: list[Document]) -> tuple[Inventory, list[Finding]]:
             valid.append(usable)
     inventory = _build(valid)
     findings.extend(semantics.check(inventory, names))
-    return inventory, findings
+    return inventory, findings, names.unchecked
 
 
 def _mark(broken: dict[tuple[str, Pointer], set[str] | None], path: str, pointer: Pointer) -> None:

@@ -47,6 +47,8 @@ class Finding:
     at_key: bool = False
     see: tuple[Origin, ...] = ()
     see_label: str = "first at"
+    warning: bool = False  # legal but probably not meant; an error only with --strict
+    unless_quoted: bool = False  # a warning about a plain scalar that quoting silences
 
 
 def display_path(path: Path) -> str:
@@ -227,17 +229,28 @@ class Positions:
         return Issue(self.locate(finding.path, finding.pointer, finding.at_key), message)
 
     def locate(self, path: str, pointer: Pointer, at_key: bool = False) -> Location:
-        node = self._root(path)
-        if node is None:
+        found = self._node(path, pointer, at_key)
+        if found is None:
             return Location(path, 1, 1)
-        found = node
+        mark = found.start_mark
+        return Location(path, mark.line + 1, mark.column + 1)
+
+    def quoted(self, path: str, pointer: Pointer) -> bool:
+        """Whether the value at `pointer` was written as a quoted string."""
+        found = self._node(path, pointer, False)
+        return isinstance(found, ScalarNode) and found.style in ("'", '"')
+
+    def _node(self, path: str, pointer: Pointer, at_key: bool) -> Node | None:
+        """The node at `pointer`, or its deepest existing ancestor."""
+        found = self._root(path)
+        if found is None:
+            return None
         for step in pointer:
             child = _step(found, step, at_key and step == pointer[-1])
             if child is None:
                 break
             found = child
-        mark = found.start_mark
-        return Location(path, mark.line + 1, mark.column + 1)
+        return found
 
     def _root(self, path: str) -> Node | None:
         if path not in self._roots:

@@ -67,12 +67,23 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class EnvUrl:
+    """A webhook URL kept out of git: read from `from_env` during apply, like a secret.
+
+    Its value is never shown or compared; `rotation` is bumped when it changes.
+    """
+
+    from_env: str
+    rotation: int = 0
+
+
+@dataclass(frozen=True)
 class Webhook:
     """A generic webhook integration; secrets are referenced by name."""
 
     entity: str
     name: str
-    url: str
+    url: str | EnvUrl
     access_token: str | None = None
     secret: str | None = None
     # Rotation counters of the secrets it uses (recorded in its ownership marker).

@@ -5,7 +5,8 @@ W&B objects have few free-text fields, so the marker lives where a person sees i
 - an automation's description ends with the line `[managed by reconcile]`
   (`[managed by reconcile; protected]` when `protect: true`);
 - a webhook's URL carries the fragment `#managed-by-reconcile`, followed by the
-  rotation counters of its secrets that are above zero (`;DEPLOY_TOKEN=2`).
+  rotation counters of its secrets that are above zero (`;DEPLOY_TOKEN=2`), and,
+  for a URL read from the environment, its variable and rotation (`;url:SLACK_URL=0`).
   A fragment is never sent in an HTTP request, so delivery is unchanged.
 - a secret has only a name: it counts as managed while a managed webhook uses it,
   and its last written rotation is the one its managed webhooks record.
@@ -23,6 +24,7 @@ PROTECTED_MARKER = "[managed by reconcile; protected]"
 FRAGMENT = "managed-by-reconcile"
 _DESCRIPTION = re.compile(r"(?:\n\n)?\[managed by reconcile(; protected)?\]\Z")
 _ROTATION = re.compile(r"^([A-Za-z0-9_]+)=([0-9]+)$")
+_ENV_URL = re.compile(r"^url:([A-Za-z_][A-Za-z0-9_]*)=([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Marked:
     managed: bool
     protected: bool = False
     rotations: tuple[tuple[str, int], ...] = ()
+    env_url: tuple[str, int] | None = None  # the URL's variable and rotation, if from env
 
 
 def mark_description(description: str, protected: bool) -> str:
@@ -48,9 +51,10 @@ def read_description(description: str | None) -> Marked:
     return Marked(text[: found.start()], managed=True, protected=bool(found.group(1)))
 
 
-def mark_url(url: str, rotations: dict[str, int]) -> str:
+def mark_url(url: str, rotations: dict[str, int], env: tuple[str, int] | None = None) -> str:
     counters = "".join(f";{name}={n}" for name, n in sorted(rotations.items()) if n > 0)
-    return f"{url}#{FRAGMENT}{counters}"
+    source = f";url:{env[0]}={env[1]}" if env else ""
+    return f"{url}#{FRAGMENT}{counters}{source}"
 
 
 def read_url(url: str) -> Marked:
@@ -59,8 +63,11 @@ def read_url(url: str) -> Marked:
     if parts[0] != FRAGMENT:
         return Marked(url, managed=False)
     rotations = []
+    env_url = None
     for part in parts[1:]:
         match = _ROTATION.match(part)
         if match:
             rotations.append((match.group(1), int(match.group(2))))
-    return Marked(base, managed=True, rotations=tuple(rotations))
+        elif found := _ENV_URL.match(part):
+            env_url = (found.group(1), int(found.group(2)))
+    return Marked(base, managed=True, rotations=tuple(rotations), env_url=env_url)

@@ -212,16 +212,32 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ..
     from deepdiff import DeepDiff  # only when something differs: it is slow to import
 
     tree = DeepDiff(before, after, ignore_numeric_type_changes=True, view="tree")
-    found: list[FieldChange] = []
+    found: dict[str, FieldChange] = {}
     for levels in tree.values():
         for level in levels:
-            path = ".".join(str(step) for step in level.path(output_format="list"))
-            found.append(FieldChange(path, _present(level.t1), _present(level.t2)))
-    return tuple(sorted(found, key=lambda change: change.path))
+            steps = level.path(output_format="list")
+            if steps[: len(PAYLOAD)] == list(PAYLOAD) and len(steps) > len(PAYLOAD):
+                # A payload changes as a whole: renderers show it as a nested diff.
+                path = ".".join(PAYLOAD)
+                found[path] = FieldChange(path, _get(before, PAYLOAD), _get(after, PAYLOAD))
+                continue
+            path = ".".join(str(step) for step in steps)
+            absent = 0 if steps[0] == "rotations" else None  # no counter: never rotated
+            found[path] = FieldChange(path, _present(level.t1, absent), _present(level.t2, absent))
+    return tuple(sorted(found.values(), key=lambda change: change.path))
 
 
-def _present(value: Any) -> Any:
-    return None if type(value).__name__ == "NotPresent" else value
+PAYLOAD = ("then", "webhook", "payload")
+
+
+def _get(value: Any, steps: tuple[str, ...]) -> Any:
+    for step in steps:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _present(value: Any, absent: Any) -> Any:
+    return absent if type(value).__name__ == "NotPresent" else value
 
 
 def _execution_order(change: Change) -> tuple[int, int, ResourceKey]:

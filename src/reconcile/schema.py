@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+from reconcile import credentials
 from reconcile.loader import Document, Finding, Pointer
 
 _JSON_TYPES = {
@@ -100,10 +101,15 @@ def _explain(
     where = human_path(pointer)
     keyword, expected, value = error.validator, cast(Any, error.validator_value), error.instance
     value = cast(Any, value)
+    what = credentials.describe(value) if isinstance(value, str) else None
+    if what:  # never echoed: say where it is and what it looks like
+        yield Finding(path, pointer, f"{where}: {credentials.refusal(what, place(pointer))}")
+        return
     if keyword == "additionalProperties":
         allowed = _properties(error)
         for key in sorted(set(value) - set(allowed)):
-            message = f"{where}: unknown key {key!r}{_suggest(key, allowed, pointer)}"
+            shown = credentials.shown(key)
+            message = f"{where}: unknown key {shown}{_suggest(key, allowed, pointer)}"
             yield Finding(path, (*pointer, key), message, at_key=True)
         return
     if keyword == "required":
@@ -128,7 +134,7 @@ def _describe(keyword: Any, expected: Any, value: Any, error: ValidationError) -
     if keyword == "type":
         return _type_message(expected, value)
     if keyword == "enum":
-        hint = _close(str(value), [str(e) for e in expected])
+        hint = did_you_mean(str(value), [str(e) for e in expected])
         choices = ", ".join(str(e) for e in expected)
         return f"{_show(value)} is not one of: {choices}{hint}"
     if keyword == "oneOf":
@@ -197,7 +203,7 @@ def _show(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return repr(value)
+        return credentials.shown(value)
     return f"the number {value}"
 
 
@@ -217,9 +223,20 @@ def _meant(key: str, allowed: list[str]) -> str | None:
     return match[0] if match else None
 
 
-def _close(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean 'x'?)` for the choice closest to a misspelt `word`, else ''."""
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def place(pointer: Pointer) -> str:
+    """What belongs at `pointer`: a secret's `name`, an `env` variable's name, or `text`."""
+    kind, last = pointer[:1], pointer[-1] if pointer else None
+    if (kind == ("secrets",) and last == "name") or (
+        kind == ("webhooks",) and last in ("access_token", "secret")
+    ):
+        return "name"
+    return "env" if last == "from_env" else "text"
 
 
 def human_path(pointer: Pointer) -> str:

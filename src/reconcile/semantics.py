@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
 
-from reconcile import templating
-from reconcile.events import EVENTS, variable_owner
+from reconcile import credentials, hygiene, templating
+from reconcile.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, Inventory, Origin, ResourceKey, Secret, Webhook
+from reconcile.model import (
+    Automation,
+    Event,
+    Inventory,
+    Kind,
+    Origin,
+    ResourceKey,
+    Secret,
+    Webhook,
+)
 from reconcile.ownership import LOCK_NAME
-from reconcile.schema import human_path
+from reconcile.schema import did_you_mean, human_path
 
 
 @dataclass
@@ -23,6 +34,10 @@ class Names:
 
     first: dict[ResourceKey, Origin] = field(default_factory=dict)
     duplicates: list[tuple[ResourceKey, Origin, Origin]] = field(default_factory=list)
+    # Files that could not be read: any name may be declared there, so a reference
+    # to an unknown name is not reported; `unchecked` counts those left unreported.
+    unread: tuple[str, ...] = ()
+    unchecked: int = 0
 
     def add(self, key: ResourceKey, origin: Origin) -> None:
         if key in self.first:
@@ -33,10 +48,28 @@ class Names:
     def has(self, key: ResourceKey) -> bool:
         return key in self.first
 
+    def missing(self, key: ResourceKey) -> bool:
+        """Whether a reference to `key` is known to be wrong (not merely unverifiable)."""
+        if key in self.first:
+            return False
+        if self.unread:
+            self.unchecked += 1
+            return False
+        return True
+
+    def of(self, kind: str, entity: str) -> list[str]:
+        """The names declared for one kind in one entity, for "did you mean"."""
+        return sorted(k.name for k in self.first if k.kind == kind and k.entity == entity)
+
 
 def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> Finding:
     pointer: Pointer = (*origin.pointer, *steps)
     return Finding(origin.path, pointer, f"{human_path(pointer)}: {message}", at_key=key)
+
+
+def _warn(origin: Origin, *steps: str | int, message: str, unless_quoted: bool = False) -> Finding:
+    found = _at(origin, *steps, message=message)
+    return replace(found, warning=True, unless_quoted=unless_quoted)
 
 
 def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
@@ -45,16 +78,21 @@ def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
     hooks = {hook.key: hook for hook in inventory.webhooks}
     for secret in inventory.secrets:
         yield from check_secret(secret)
+        yield from hygiene.check_secret(secret)
     for hook in inventory.webhooks:
         yield from check_webhook(hook, names)
+        yield from hygiene.check_webhook(hook)
     for auto in inventory.automations:
         yield from check_automation(auto, names, hooks)
+        yield from hygiene.check_automation(auto)
     yield from _shared_previous_names(inventory)
 
 
 def duplicate_names(names: Names) -> Iterator[Finding]:
     for key, origin, first in names.duplicates:
-        message = f"{key.kind} name {key.name!r} is used twice in entity {key.entity!r}"
+        message = (
+            f"{key.kind} name {credentials.shown(key.name)} is used twice in entity {key.entity!r}"
+        )
         see = Origin(first.path, (*first.pointer, "name"))
         yield Finding(origin.path, (*origin.pointer, "name"), message, see=(see,))
 
@@ -76,21 +114,22 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
         return
     if hook.name == LOCK_NAME:
         yield _at(origin, "name", message=f"{LOCK_NAME!r} is reserved for the apply lock")
-    problem = url_problem(hook.url)
+    problem = url_problem(hook.url) if isinstance(hook.url, str) else None
     if problem:
         yield _at(origin, "url", message=problem)
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
-        if ref is not None and not names.has(ResourceKey("secret", hook.entity, ref)):
-            yield _at(
-                origin,
-                field_name,
-                message=_undeclared("secret", ResourceKey("secret", hook.entity, ref)),
-            )
+        if ref is None or credentials.describe(ref):  # hygiene reports it, unquoted
+            continue
+        if names.missing(ResourceKey("secret", hook.entity, ref)):
+            key = ResourceKey("secret", hook.entity, ref)
+            yield _at(origin, field_name, message=_undeclared("secret", key, names))
 
 
-def _undeclared(noun: str, key: ResourceKey) -> str:
-    return f"{noun} {key.name!r} is not declared under `{noun}s:` for entity {key.entity!r}"
+def _undeclared(noun: Kind, key: ResourceKey, names: Names) -> str:
+    hint = did_you_mean(key.name, names.of(noun, key.entity))
+    name = credentials.shown(key.name)
+    return f"{noun} {name} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
 
 
 def url_problem(url: str) -> str | None:
@@ -133,11 +172,32 @@ def regex_problem(pattern: str) -> str | None:
         detail = error.args[0] if error.args else error
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
-        return (
-            f"'{pattern}' is not a valid RE2 regular expression ({detail}); W&B evaluates "
-            "it in Go: no look-around, no back-references"
-        )
+        message = f"'{pattern}' is not a valid RE2 regular expression ({detail})"
+        if _GO_ONLY.search(str(detail)):
+            message += "; W&B evaluates it in Go: no look-around, no back-references"
+        return message
     return None
+
+
+# What Python and PCRE accept but Go's RE2 does not: look-around and back-references.
+_GO_ONLY = re.compile(r"\\(?:[1-9]|k)|\(\?[=!]|\(\?<[=!]")
+
+
+_FLAGS = re.compile(r"^\(\?[imsU]+\)")
+
+
+def unanchored(pattern: str) -> bool:
+    """Whether a regex has neither ^ at its start nor $ at its end: it matches inside names."""
+    body = _FLAGS.sub("", pattern)
+    return not body.startswith(("^", "\\A", ".*")) and not body.endswith(("$", "\\z"))
+
+
+def _unanchored_message(pattern: str, noun: str) -> str:
+    example = f", such as 'pre-{pattern}'" if re.fullmatch(r"[\w-]+", pattern) else ""
+    return (
+        f"'{pattern}' has no ^ or $, so it matches any {noun} containing a match{example}; "
+        f"write '^{pattern}$' to match the whole {noun}"
+    )
 
 
 def check_automation(
@@ -151,8 +211,8 @@ def check_automation(
     yield from _check_previously(auto, origin, names)
     if auto.action.kind == "webhook":
         target = ResourceKey("webhook", auto.entity, auto.action.params["to"])
-        if not names.has(target):
-            message = _undeclared("webhook", target)
+        if names.missing(target):
+            message = _undeclared("webhook", target, names)
             yield _at(origin, "then", "webhook", "to", message=message)
         yield from _check_payload(auto, origin, hooks.get(target))
 
@@ -164,28 +224,37 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
     if kind not in spec.scopes:
         allowed = " or ".join(sorted(spec.scopes))
         message = f"{auto.event.kind} events need a {allowed} scope, not a {kind}"
+        if "collection" in spec.scopes:
+            message += ": add `collection:` to the scope"
+            if kind == "registry":
+                message += ", or use artifact_linked (a version linked into the registry)"
         yield _at(origin, "when", auto.event.kind, message=message, key=True)
 
 
 def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
     params = auto.event.params
     steps: tuple[str | int, ...] = ("when", auto.event.kind)
-    for name in EVENTS[auto.event.kind].fields:
-        value = params.get(name)
-        where: tuple[str | int, ...] = (name,)
-        if isinstance(value, dict) and "matches" in value:
-            value, where = value["matches"], (name, "matches")
-        elif name != "alias":
-            continue  # a bare tag is an exact tag, not a regex
-        if isinstance(value, str):
-            problem = regex_problem(value)
-            if problem:
-                yield _at(origin, *steps, *where, message=problem)
     run_name = params.get("run_name") or {}
-    if "matches" in run_name:
-        problem = regex_problem(run_name["matches"])
+    regexes: list[tuple[Pointer, Any, str]] = list(_field_regexes(auto.event))
+    regexes.append((("run_name", "matches"), run_name.get("matches"), "run name"))
+    for where, pattern, noun in regexes:
+        if not isinstance(pattern, str):
+            continue
+        problem = regex_problem(pattern)
         if problem:
-            yield _at(origin, *steps, "run_name", "matches", message=problem)
+            yield _at(origin, *steps, *where, message=problem)
+        elif unanchored(pattern):
+            yield _warn(origin, *steps, *where, message=_unanchored_message(pattern, noun))
+
+
+def _field_regexes(event: Event) -> Iterator[tuple[Pointer, Any, str]]:
+    """The alias and tag regexes of an artifact event: a bare alias, or `matches:`."""
+    for name in EVENTS[event.kind].fields:
+        value = event.params.get(name)
+        if isinstance(value, dict) and "matches" in value:
+            yield (name, "matches"), value["matches"], name
+        elif name == "alias":  # a bare tag is an exact tag, not a regex
+            yield (name,), value, name
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:
@@ -219,15 +288,47 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
     if payload is None:
         return
     base = ("then", "webhook", "payload")
+    texts = credentials.strings(payload)
+    leaks, quiet = hygiene.check_payload(origin, texts)
+    yield from leaks
     uses, problems = templating.scan(payload)
+    uses = [use for use in uses if use.pointer not in quiet]
     for problem in problems:
+        if problem.pointer in quiet:
+            continue
         yield _at(origin, *base, *problem.pointer, message=problem.message, key=problem.at_key)
+    for pointer, word in texts:
+        if word not in _YAML11_BOOLEANS:
+            continue
+        message = (
+            f"{word} is the string {word!r} here, but YAML 1.1 tools read it as a boolean; "
+            f"quote it ('{word}') to keep the string, or write true or false"
+        )
+        yield _warn(origin, *base, *pointer, message=message, unless_quoted=True)
     spec = EVENTS[auto.event.kind]
     granted = _granted(hook)
     for use in uses:
+        if hook is not None and use.name == hook.secret:
+            yield _warn(origin, *base, *use.pointer, message=_signing_message(hook))
         if spec.allows_variable(use.name) or use.name in granted:
             continue
+        if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
+            continue  # what the webhook grants is unknown; its own problem is reported
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
+
+
+def _signing_message(hook: Webhook) -> str:
+    return (
+        f"${{{hook.secret}}} puts the signing secret of webhook {hook.name!r} in the request body; "
+        "it already signs every request (X-Wandb-Signature): have the receiver check that"
+    )
+
+
+_YAML11_BOOLEANS = frozenset(
+    case(word)
+    for word in ("y", "yes", "n", "no", "on", "off")
+    for case in (str.lower, str.title, str.upper)
+)
 
 
 def _granted(hook: Webhook | None) -> set[str]:
@@ -241,13 +342,24 @@ def _granted(hook: Webhook | None) -> set[str]:
 
 def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:
     kind = auto.event.kind
+    to = auto.action.params["to"]
     if name == "ACCESS_TOKEN":
-        return f"${{ACCESS_TOKEN}} needs an access_token on webhook {auto.action.params['to']!r}"
+        return f"${{ACCESS_TOKEN}} needs an access_token on webhook {to!r}"
     owner = variable_owner(name)
     if owner:
         return f"${{{name}}} is not set for {kind} events (only for {owner})"
+    if hook is not None and name == hook.access_token:
+        return (
+            f"${{{name}}} is the access token of webhook {to!r}; a payload refers to it "
+            "as ${ACCESS_TOKEN}"
+        )
+    granted = sorted(_granted(hook))
+    hint = did_you_mean(name, [*granted, *EVENTS[kind].variables])
     if hook is not None and name.isupper():
         offered = f"its secret is {hook.secret!r}" if hook.secret else "it has no secret"
-        return f"${{{name}}} is not a secret granted to webhook {hook.name!r} ({offered})"
-    available = ", ".join(sorted(EVENTS[kind].variables))
-    return f"unknown variable ${{{name}}} for {kind} events; available: {available}"
+        return f"${{{name}}} is not a secret granted to webhook {hook.name!r}" + (
+            hint or f" ({offered})"
+        )
+    metadata = [METADATA_PREFIX + "KEY"] if EVENTS[kind].artifact else []
+    available = ", ".join([*sorted(EVENTS[kind].variables), *metadata, *granted])
+    return f"unknown variable ${{{name}}} for {kind} events{hint}; available: {available}"

@@ -19,8 +19,9 @@ from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
-from reconcile.model import REGISTRY_PREFIX, Inventory, ResourceKey, State
+from reconcile.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
+from reconcile.semantics import url_problem
 
 log = logging.getLogger(__name__)
 
@@ -127,22 +128,31 @@ def check_reviewed(
 
 
 def secret_values(planned: Planned, env: Mapping[str, str]) -> dict[ResourceKey, str]:
-    """The values of the secrets this plan writes, from their environment variables."""
-    written = {
-        c.key for c in planned.plan.changes if c.key.kind == "secret" and c.action != "delete"
-    }
+    """The values this plan writes from environment variables: secrets and webhook URLs."""
+    written = {c.key for c in planned.plan.changes if c.action != "delete"}
+    sources = [(s.key, s.from_env, "secret") for s in planned.inventory.secrets]
+    sources += [
+        (h.key, h.url.from_env, "the URL of webhook")
+        for h in planned.inventory.webhooks
+        if isinstance(h.url, EnvUrl)
+    ]
     values: dict[ResourceKey, str] = {}
-    missing = []
-    for secret in planned.inventory.secrets:
-        if secret.key not in written:
+    missing, refused = [], []
+    for key, variable, what in sources:
+        if key not in written:
             continue
-        value = env.get(secret.from_env)
+        value = env.get(variable)
         if not value:
-            missing.append(f"{secret.from_env} (for secret {secret.entity}/{secret.name})")
-            continue
-        values[secret.key] = value
+            missing.append(f"{variable} (for {what} {key.entity}/{key.name})")
+        elif key.kind == "webhook" and (problem := url_problem(value)):
+            # Never quote the value: it is a credential like any secret.
+            refused.append(f"{variable}: {problem.replace(value, f'${variable}')}")
+        else:
+            values[key] = value
     if missing:
         raise UsageError(f"set these environment variables before apply: {', '.join(missing)}")
+    if refused:
+        raise UsageError("; ".join(refused))
     return values
 
 

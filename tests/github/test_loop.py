@@ -25,6 +25,7 @@ def checkout(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
         monkeypatch.delenv(name, raising=False)
     for name in (*SECRETS, "TEAMS_SIGNING_KEY"):
         monkeypatch.setenv(name, f"value-of-{name.lower()}")
+    monkeypatch.setenv("SLACK_ML_MODELS_URL", "https://hooks.example.com/slack")
     return github
 
 

@@ -151,6 +151,7 @@ def runner_env(tmp_path: Path) -> dict[str, str]:
     return {
         **keep,
         **{name: f"value-{name}" for name in (*secrets, "TEAMS_SIGNING_KEY")},
+        "SLACK_ML_MODELS_URL": "https://hooks.example.com/slack",
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "RUNNER_TEMP": str(tmp_path / "temp"),
         "GITHUB_OUTPUT": str(tmp_path / "outputs"),

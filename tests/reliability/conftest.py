@@ -44,6 +44,8 @@ SECRET_ENVS = (
     "TEAMS_SIGNING_KEY",
 )
 CANARIES = {name: f"canary-3f9a7c1e-{name.lower().replace('_', '-')}" for name in SECRET_ENVS}
+# A webhook URL read from the environment is a credential too.
+CANARIES["SLACK_ML_MODELS_URL"] = "https://hooks.slack.com/services/T0/B0/canary-3f9a7c1e-url"
 TARGET_ENVS = ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY", "RECONCILE_ADMIN_KEY")
 
 

@@ -1,4 +1,8 @@
-"""G9 secrets never shown: canary secret values through every output, log and file."""
+"""G9 secrets never shown: canary secret values through every output, log and file.
+
+A webhook URL read from the environment is held to the same rule, except that the
+server must store it to deliver to it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ from tests.reliability.conftest import CANARIES, Stack
 from tests.reliability.proxy import Rule, writes
 
 CANARY = "canary-3f9a7c1e"
+URL_ENV = "SLACK_ML_MODELS_URL"
 
 
-def _clean(*texts: str) -> None:
+def _clean(*texts: str, stored: bool = False) -> None:
+    """No canary in `texts`; with `stored` (the server's files) the URL is expected there."""
     for text in texts:
-        assert CANARY not in text
-        for value in CANARIES.values():
-            assert value not in text
+        for name, value in CANARIES.items():
+            if not (stored and name == URL_ENV):
+                assert value not in text
+        if not stored:
+            assert CANARY not in text
 
 
 def _outputs(done: subprocess.CompletedProcess[str]) -> tuple[str, str]:
@@ -36,16 +44,29 @@ def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> N
     assert [r.returncode for r in runs] == [0, 0, 0, 0], runs[-1].stderr
     assert "DEBUG" in runs[-1].stderr  # the debug logs were on
     assert stack.proxy.written()["insertSecret"] == 5  # the values did reach the server
+    assert _url("slack-ml-models", stack).startswith(CANARIES[URL_ENV] + "#")
     team = stack.work / "automations/examples/team.yaml"
-    team.write_text(team.read_text("utf-8").replace("rotation: 1", "rotation: 2"), "utf-8")
+    text = team.read_text("utf-8").replace("rotation: 1", "rotation: 2")
+    rotated = text.replace(f"from_env: {URL_ENV}", f"from_env: {URL_ENV}\n      rotation: 1")
+    team.write_text(rotated, "utf-8")
     runs += [stack.run("-vv", "plan"), stack.run("-vv", "apply", "--auto-approve")]
+    assert runs[-2].stdout.count("~ url.rotation: 0 -> 1") == 1, runs[-2].stdout
     assert runs[-1].returncode == 0, runs[-1].stderr
+    new_url = f"https://hooks.slack.com/services/{CANARY}-rotated"
+    runs.append(stack.run("-vv", "plan", "--detailed-exitcode", **{URL_ENV: new_url}))
+    assert runs[-1].returncode == 0, runs[-1].stdout  # a new value alone is not a change
     runs.append(stack.run("export", "--entity", "ml-platform", "--out", "exported"))
     for done in runs:
         _clean(*_outputs(done))
     db = stack.db
-    stored = [db, db.with_name(db.name + "-wal"), stack.work / "plan.json"]
-    _clean(*_files(*stored, stack.work / "exported/ml-platform.yaml"))
+    _clean(*_files(db, db.with_name(db.name + "-wal")), stored=True)
+    _clean(*_files(stack.work / "plan.json", stack.work / "exported/ml-platform.yaml"))
+    exported = (stack.work / "exported/ml-platform.yaml").read_text("utf-8")
+    assert f"url:\n    from_env: {URL_ENV}\n    rotation: 1\n" in exported
+
+
+def _url(name: str, stack: Stack) -> str:
+    return next(str(i["urlEndpoint"]) for i in stack.integrations() if i.get("name") == name)
 
 
 def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
@@ -61,6 +82,25 @@ def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
     assert failed.returncode == 1
     assert rule.used >= 1
     _clean(*_outputs(failed))
+
+
+def test_a_url_from_the_environment_is_never_quoted_when_refused(stack: Stack) -> None:
+    """Refused before sending (plain http), and by the server (too long for it)."""
+    plain = f"http://hooks.slack.com/services/{CANARY}-plain"
+    refused = stack.run("-vv", "apply", "--auto-approve", **{URL_ENV: plain})
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == (
+        f"error: {URL_ENV}: plain http is allowed only for loopback hosts; "
+        "use https for 'hooks.slack.com'"
+    )
+    too_long = f"https://hooks.slack.com/services/{CANARY}-{'x' * 3000}"
+    failed = stack.run("-vv", "apply", "--auto-approve", **{URL_ENV: too_long})
+    assert failed.returncode == 1
+    assert (
+        "FAILED         create  webhook ml-platform/slack-ml-models: invalid urlEndpoint "
+        f"'${URL_ENV}#managed-by-reconcile;url:{URL_ENV}=0': an http(s) URL with a host"
+    ) in failed.stdout.splitlines()
+    _clean(*_outputs(refused), *_outputs(failed))
 
 
 def _failing_secret_writes() -> Rule:

@@ -16,7 +16,16 @@ from reconcile import ownership
 from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
 from reconcile.errors import ServerError
-from reconcile.model import Automation, Remote, ResourceKey, Scope, Secret, State, Webhook
+from reconcile.model import (
+    Automation,
+    EnvUrl,
+    Remote,
+    ResourceKey,
+    Scope,
+    Secret,
+    State,
+    Webhook,
+)
 from reconcile.ownership import LOCK_NAME
 from reconcile.wire import decode_action, decode_event
 
@@ -195,7 +204,7 @@ def _webhook(entity: str, node: dict[str, Any]) -> Remote:
     hook = Webhook(
         entity=entity,
         name=node["name"],
-        url=marked.text,
+        url=EnvUrl(*marked.env_url) if marked.env_url else marked.text,
         access_token=node.get("accessTokenRef") or None,
         secret=node.get("secretRef") or None,
         rotations=marked.rotations,

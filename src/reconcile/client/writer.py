@@ -18,7 +18,7 @@ from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ReconcileError, ServerError
 from reconcile.export import representable as exportable
-from reconcile.model import Automation, Resource, ResourceKey, Secret, State, Webhook
+from reconcile.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
 from reconcile.wire import encode_action, encode_event
 
@@ -176,9 +176,20 @@ class Writer(Reader):
         await self._run(ops.INSERT_SECRET, variables)  # an upsert: safe to retry
 
     async def _write_webhook(self, change: Change, hook: Webhook) -> None:
+        if not isinstance(hook.url, EnvUrl):
+            await self._send_webhook(change, hook, hook.url)
+            return
+        url = self._values[hook.key]
+        try:
+            await self._send_webhook(change, hook, url)
+        except ReconcileError as error:  # a server may quote what it refused: not this
+            raise ServerError(str(error).replace(url, f"${hook.url.from_env}")) from None
+
+    async def _send_webhook(self, change: Change, hook: Webhook, url: str) -> None:
+        env = (hook.url.from_env, hook.url.rotation) if isinstance(hook.url, EnvUrl) else None
         fields: dict[str, Any] = {
             "name": hook.name,
-            "urlEndpoint": ownership.mark_url(hook.url, dict(hook.rotations)),
+            "urlEndpoint": ownership.mark_url(url, dict(hook.rotations), env),
             "secretRef": hook.secret,
             "accessTokenRef": hook.access_token,
         }

@@ -11,6 +11,8 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
     Empty values (null) are left out: a created or deleted object shows what it has.
     """
+    if not prefix and not value:
+        return []  # nothing to show, not an empty row
     if isinstance(value, dict) and value:
         items: list[tuple[str | int, Any]] = list(value.items())
     elif isinstance(value, list) and value:

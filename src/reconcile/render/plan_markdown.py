@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
+from reconcile.render.nested import field_lines
 from reconcile.render.plan_text import SIGNS, not_considered, summary
 
 LIMIT = 60_000
@@ -35,10 +37,12 @@ def _block(change: dict[str, Any]) -> str:
         title += f" (renamed from `{change['renamed_from']}`)"
     if change["action"] == "update":
         rows = [
-            f"~ {f['path']}: {show(f['before'])} -> {show(f['after'])}" for f in change["fields"]
+            line
+            for f in change["fields"]
+            for line in field_lines(f["path"], f["before"], f["after"])
         ]
     else:
-        values = change["after"] if change["action"] == "create" else change["before"]
+        values = terse(change["kind"], change["after"] or change["before"])
         rows = [f"{path}: {show(value)}" for path, value in flatten(values)]
     body = "\n".join(rows).replace("```", "`\u200b``")
     return f"<details><summary>{title}</summary>\n\n```\n{body}\n```\n\n</details>\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
+from reconcile.render.nested import field_lines
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}
 COLORS = {"create": "32", "update": "33", "delete": "31"}
@@ -59,11 +61,14 @@ def _counts(plan: dict[str, Any]) -> str:
 def _details(change: dict[str, Any], paint: Any) -> list[str]:
     if change["action"] == "update":
         return [
-            paint(f"      ~ {f['path']}: {show(f['before'])} -> {show(f['after'])}", "update")
+            paint(f"      {line}", "update")
             for f in change["fields"]
+            for line in field_lines(f["path"], f["before"], f["after"])
         ]
     values = change["after"] if change["action"] == "create" else change["before"]
-    return [f"      {path}: {show(value)}" for path, value in flatten(values)]
+    return [
+        f"      {path}: {show(value)}" for path, value in flatten(terse(change["kind"], values))
+    ]
 
 
 def _leftovers(plan: dict[str, Any]) -> list[str]:

@@ -1,0 +1,114 @@
+"""Warnings: legal inventory that is probably not what was meant, errors with --strict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconcile.cli import cli
+from tests.conftest import WriteFiles
+
+SUSPECT = """
+entity: ml
+secrets:
+  - name: TOKEN
+  - name: SIGNING
+webhooks:
+  - name: hook
+    url: https://example.com/hook
+    access_token: TOKEN
+    secret: SIGNING
+automations:
+  - name: deploy
+    scope: {registry: model}
+    when:
+      alias_added: {alias: staging}
+    then:
+      webhook:
+        to: hook
+        payload:
+          auto_scale: yes
+          quoted: "no"
+          sig: "${SIGNING}"
+  - name: failed
+    scope: {project: p}
+    when: {run_state: {states: [failed], run_name: {matches: "^train"}}}
+    then: {no_op: }
+"""
+WARNINGS = [
+    "automations/a.yaml:14:28: automations[0].when.alias_added.alias: 'staging' has no ^ or $, "
+    "so it matches any alias containing a match, such as 'pre-staging'; write '^staging$' to "
+    "match the whole alias",
+    "automations/a.yaml:19:23: automations[0].then.webhook.payload.auto_scale: yes is the "
+    "string 'yes' here, but YAML 1.1 tools read it as a boolean; quote it ('yes') to keep the "
+    "string, or write true or false",
+    "automations/a.yaml:21:16: automations[0].then.webhook.payload.sig: ${SIGNING} puts the "
+    "signing secret of webhook 'hook' in the request body; it already signs every request "
+    "(X-Wandb-Signature): have the receiver check that",
+]
+
+
+def _as_warning(line: str) -> str:
+    place, message = line.split(": ", 1)
+    return f"{place}: warning: {message}"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_validate_shows_warnings_and_still_passes(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SUSPECT})
+    result = invoke("validate")
+    assert result.exit_code == 0
+    summary = "valid: 2 secrets, 1 webhooks, 2 automations; 3 warnings (errors with --strict)"
+    assert result.output.splitlines() == [*map(_as_warning, WARNINGS), summary]
+
+
+def test_validate_strict_turns_warnings_into_errors(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SUSPECT})
+    result = invoke("validate", "--strict")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [*WARNINGS, "3 problems found"]
+
+
+def test_warnings_in_json_and_github_formats(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SUSPECT})
+    body = json.loads(invoke("validate", "--format", "json").output)
+    assert (body["valid"], body["errors"], len(body["warnings"])) == (True, [], 3)
+    assert body["warnings"][0]["line"] == 14
+    lines = invoke("validate", "--format", "github").output.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines[:3]] == ["::warning"] * 3
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("{alias: staging}", "{alias: ^staging$}"),
+        ("auto_scale: yes", "auto_scale: 'yes'"),
+        ('sig: "${SIGNING}"', "sig: signed"),
+    ],
+)
+def test_each_warning_goes_away_when_the_mistake_is_fixed(
+    write_files: WriteFiles, old: str, new: str
+) -> None:
+    write_files({"a.yaml": SUSPECT.replace(old, new)})
+    result = invoke("validate")
+    assert result.output.count(": warning: ") == 2
+
+
+def test_plan_shows_warnings_on_stderr_and_strict_refuses(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SUSPECT})
+    result = invoke("plan", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["create"] == 5
+    assert result.stderr.splitlines() == [
+        *map(_as_warning, WARNINGS),
+        "3 warnings (errors with --strict)",
+    ]
+    strict = invoke("plan", "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout == ""
+    assert strict.stderr.splitlines() == [*WARNINGS, "the inventory is invalid"]
