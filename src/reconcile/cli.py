@@ -372,7 +372,7 @@ def export_command(
 
 def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
     for name in inexpressible:
-        click.echo(f"not exported (not expressible in the inventory): automation {name}", err=True)
+        click.echo(f"not exported: automation {name}", err=True)
     if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "

@@ -1,7 +1,8 @@
 """Write what a server holds as inventory YAML, so existing objects can come under git.
 
 Pure: a State in, YAML text out. What the inventory cannot express (other event or
-action types, entity scopes) is listed in a comment instead of being guessed at.
+action types, other filter operators) or would reject is listed in a comment, with the
+reason, instead of being guessed at.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from reconcile import inventory
+from reconcile.loader import parse_text
 from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
 
@@ -19,7 +22,11 @@ HEADER = "# Exported by `reconcile export`.\n"
 
 
 def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> dict[str, Any]:
-    """The inventory mapping for one entity's representable objects, but those in `skip`."""
+    """The inventory mapping for one entity's exportable objects, but those in `skip`."""
+    return _document(entity, state, {*skip, *left_out(entity, state)})
+
+
+def _document(entity: str, state: State, skip: Collection[ResourceKey]) -> dict[str, Any]:
     remotes = [r for r in state.resources if r.key.entity == entity and r.key not in skip]
     secrets = [_secret(r.value) for r in remotes if isinstance(r.value, Secret)]
     webhooks = [_webhook(r.value) for r in remotes if isinstance(r.value, Webhook)]
@@ -32,6 +39,32 @@ def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> d
     for name, rows in (("secrets", secrets), ("webhooks", webhooks), ("automations", automations)):
         if rows:
             out[name] = sorted(rows, key=lambda row: row["name"])
+    return out
+
+
+def left_out(entity: str, state: State) -> dict[ResourceKey, str]:
+    """The entity's automations that are not exported, and why.
+
+    Either the inventory has no words for them, or their exported form would not
+    validate (a payload variable their event does not set, say): export writes only
+    what `reconcile validate` accepts.
+    """
+    out = {
+        r.key: reason
+        for r in state.resources
+        if r.key.entity == entity and (reason := why_not(r)) is not None
+    }
+    whole = _document(entity, state, out)
+    names = [row["name"] for row in whole.get("automations", [])]
+    text = yaml.safe_dump(whole, sort_keys=False, allow_unicode=True)
+    _, findings, _ = inventory.check([parse_text(text, f"{entity}.yaml")])
+    for finding in findings:
+        if finding.warning or finding.pointer[:1] != ("automations",) or len(finding.pointer) < 2:
+            continue
+        key = ResourceKey("automation", entity, names[int(finding.pointer[1])])
+        where, _, problem = finding.message.partition(": ")
+        field = where.split(".", 1)[1] if "." in where else where
+        out.setdefault(key, f"it would not validate: {field}: {problem}")
     return out
 
 
@@ -54,21 +87,18 @@ def why_not(remote: Remote) -> str | None:
 
 
 def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[ResourceKey]:
-    """The keys the file holds: the entity's representable objects, but those in `skip`."""
+    """The keys the file holds: the entity's exportable objects, but those in `skip`."""
+    leave = left_out(entity, state)
     return sorted(
         r.key
         for r in state.resources
-        if r.key.entity == entity and r.key not in skip and representable(r)
+        if r.key.entity == entity and r.key not in skip and r.key not in leave
     )
 
 
 def skipped(entity: str, state: State) -> list[str]:
-    """The entity's automations the inventory cannot express: `name (why)`, by name."""
-    return sorted(
-        f"{r.key.name} ({why_not(r)})"
-        for r in state.resources
-        if r.key.entity == entity and not representable(r)
-    )
+    """The entity's automations that are not exported: `name (why)`, by name."""
+    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state).items())
 
 
 def render(
@@ -81,7 +111,7 @@ def render(
     text = (MODELINE.format(schema=schema_ref) if schema_ref else "") + HEADER
     left_out = skipped(entity, state)
     if left_out:
-        text += "# Not exported (not expressible in the inventory):\n"
+        text += "# Not exported:\n"
         text += "".join(f"#   {line}\n" for line in left_out)
     body = yaml.safe_dump(
         document(entity, state, skip), sort_keys=False, allow_unicode=True, width=100

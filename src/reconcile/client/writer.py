@@ -17,7 +17,7 @@ from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ReconcileError, ServerError
-from reconcile.export import representable as exportable
+from reconcile.export import left_out
 from reconcile.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
 from reconcile.wire import encode_action, encode_event
@@ -137,15 +137,17 @@ class Writer(Reader):
             await self._write_automation(change, resource)
 
     async def adopt(self, state: State) -> list[ResourceKey]:
-        """Stamp the ownership marker on every unmanaged webhook and expressible automation."""
+        """Stamp the ownership marker on every unmanaged webhook and exported automation."""
         adopted: list[ResourceKey] = []
+        entities = {remote.key.entity for remote in state.resources}
+        leave = {key for entity in entities for key in left_out(entity, state)}
         for remote in state.resources:
             value = remote.value
             if remote.managed or isinstance(value, Secret):
                 continue
             if isinstance(value, Webhook):
                 await self._write_webhook(Change("update", value.key), value)
-            elif isinstance(value, Automation) and exportable(remote):
+            elif isinstance(value, Automation) and value.key not in leave:
                 await self._stamp_automation(value)
             else:
                 continue
