@@ -155,6 +155,36 @@ case(
 """),
 )
 case(
+    "team-scope-of-another-team",
+    auto("""
+- name: failed
+  scope: {team: research}
+  when:
+    run_state: {states: [failed]}
+  then: {no_op: }
+"""),
+)
+case(
+    "team-scope-for-an-artifact-event",
+    auto("""
+- name: promoted
+  scope: {team: ml}
+  when:
+    alias_added: {alias: ^prod$}
+  then: {no_op: }
+"""),
+)
+case(
+    "team-scope-with-a-collection",
+    auto("""
+- name: failed
+  scope: {team: ml, collection: detector}
+  when:
+    run_state: {states: [failed]}
+  then: {no_op: }
+"""),
+)
+case(
     "tag-test-two-forms",
     auto("""
 - name: gold

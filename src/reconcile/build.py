@@ -151,6 +151,8 @@ def automation(item: Item) -> Automation:
 
 
 def scope(data: dict[str, Any]) -> Scope:
+    if "team" in data:
+        return Scope(project="", collection=data.get("collection"), team=data["team"])
     project = data.get("project") or REGISTRY_PREFIX + data["registry"]
     return Scope(project=project, collection=data.get("collection"))
 

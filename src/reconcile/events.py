@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ScopeKind = Literal["project", "registry", "collection"]
+ScopeKind = Literal["project", "registry", "collection", "team"]
 
 GENERIC_VARIABLES = frozenset({"project_name", "entity_name", "event_type", "event_author"})
 ARTIFACT_VARIABLES = frozenset(
@@ -40,7 +40,8 @@ class EventSpec:
 
 
 _ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset({"project", "registry", "collection"})
-_RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project"})
+# A run event may listen in one project or in every project of the team (W&B's ENTITY).
+_RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project", "team"})
 _COLLECTION_SCOPE: frozenset[ScopeKind] = frozenset({"collection"})
 _ARTIFACT = GENERIC_VARIABLES | ARTIFACT_VARIABLES
 _RUN = GENERIC_VARIABLES | RUN_VARIABLES

@@ -81,8 +81,8 @@ def why_not(remote: Remote) -> str | None:
         return str(value.event.params.get("reason") or f"the event {value.event.kind[12:]}")
     if value.action.kind.startswith("unsupported:"):
         return f"the action {value.action.kind[12:] or 'of an unknown type'}"
-    if not value.scope.project:
-        return "a scope that is neither a project, a registry nor a collection"
+    if not (value.scope.project or value.scope.team):
+        return "a scope that is not a project, a registry, a collection or the team"
     return None
 
 

@@ -220,11 +220,24 @@ def check_automation(
 def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
     spec = EVENTS[auto.event.kind]
     scope = auto.scope
+    if scope.team is not None:
+        if scope.team != auto.entity:
+            message = (
+                f"team {scope.team!r} is not this automation's team {auto.entity!r}: "
+                "a team scope covers the automation's own team"
+            )
+            yield _at(origin, "scope", "team", message=message)
+        if scope.collection is not None:
+            message = "a team scope has no collection: give a project or registry with it"
+            yield _at(origin, "scope", "collection", message=message, key=True)
     kind = "collection" if scope.collection else ("registry" if scope.registry else "project")
+    kind = "team" if scope.team is not None else kind
     if kind not in spec.scopes:
         allowed = " or ".join(sorted(spec.scopes))
         message = f"{auto.event.kind} events need a {allowed} scope, not a {kind}"
-        if "collection" in spec.scopes:
+        if kind == "team":
+            message += ": a team scope is for run events; give a project or registry"
+        elif "collection" in spec.scopes:
             message += ": add `collection:` to the scope"
             if kind == "registry":
                 message += ", or use artifact_linked (a version linked into the registry)"

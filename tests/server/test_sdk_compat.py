@@ -6,16 +6,18 @@ One server for the module; each test uses its own automation names.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconcile import ownership
 from reconcile.inventory import load_inventory
-from reconcile.model import Event
+from reconcile.model import Event, Scope
 from reconcile.server import admin
 from tests.server.helpers import TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
@@ -234,7 +236,9 @@ def _fidelity_events(sdk: Sdk) -> dict[str, Any]:
         OnRemoveArtifactTag,
         OnRemoveCollectionTag,
         OnRunMetric,
+        OnRunState,
         OnUnlinkArtifact,
+        RunEvent,
     )
 
     window_only = MetricThresholdFilter(name="loss", window=5, cmp="$gt", threshold=1.5)
@@ -260,7 +264,23 @@ def _fidelity_events(sdk: Sdk) -> dict[str, Any]:
         ),
         "fid-collection-untagged": OnRemoveCollectionTag(scope=sdk.registry),
         "fid-window-without-aggregate": OnRunMetric(scope=sdk.project, filter=window_only),
+        "fid-team-wide": OnRunState(
+            scope=_team_scope(), filter=RunEvent.state.in_(["FAILED", "FINISHED"])
+        ),
     }
+
+
+def _team_scope() -> Any:
+    """W&B's entity scope of the team (`api.team()` asks for profile fields we do not serve)."""
+    from wandb.automations.scopes import TeamScope
+
+    query = {"query": "query ($e: String!) { entity(name: $e) { id } }", "variables": {"e": TEAM}}
+    answer = httpx.post(
+        f"{os.environ['WANDB_BASE_URL']}/graphql",
+        json=query,
+        auth=("api", os.environ["WANDB_API_KEY"]),
+    )
+    return TeamScope(id=answer.json()["data"]["entity"]["id"], name=TEAM)
 
 
 def _stored(live: LiveServer) -> dict[str, tuple[Any, ...]]:
@@ -357,6 +377,8 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     assert autos["fid-unlinked"].event.kind == "artifact_unlinked"
     assert autos["fid-collection-untagged"].event == Event("collection_tag_removed", {"tag": None})
     assert autos["fid-slack-untitled"].action.params["title"] == ""
+    assert autos["fid-team-wide"].scope == Scope("", team=TEAM)
+    assert type(sdk.api.automation("fid-team-wide", entity=TEAM).scope).__name__ == "TeamScope"
     window = autos["fid-window-without-aggregate"].event.params
     assert (window["aggregate"], window["window"], window["above"]) == (None, 5, 1.5)
     plan = _reconcile(live, "plan", "--format", "json")
@@ -384,7 +406,13 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
         assert config["requestPayload"] == '{"text":"modèle révisé ${entity_name}"}'
         read = sdk.api.automation(name, entity=TEAM)
         assert read.action.request_payload == {"text": "modèle révisé ${entity_name}"}
-    # The filters reconcile sent on update are the SDK's own bytes.
+    # The filters reconcile sent on update are the SDK's own bytes, but that run states go
+    # in the inventory's order (running, finished, failed), which means the same.
     changed = {name for name in _fidelity_events(sdk) if stored[name][5] != before[name][5]}
-    assert changed == set(), [(stored[n][5], before[n][5]) for n in changed]
+    assert changed == {"fid-team-wide"}
+    states = [
+        json.loads(row["fid-team-wide"][5])["run_state_filter"]["states"]
+        for row in (before, stored)
+    ]
+    assert states == [["FAILED", "FINISHED"], ["FINISHED", "FAILED"]]
     assert stored["fid-alias-eq"][5] == '{"$or":[{"$and":[{"alias":{"$eq":"prêt"}}]}]}'
