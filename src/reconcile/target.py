@@ -99,7 +99,10 @@ def embedded_key(db_path: Path) -> str:
         if env_key:
             return env_key
         if key_file.exists():
-            return key_file.read_text("utf-8").strip()
+            kept = key_file.read_text("utf-8").strip()
+            if admin.key_is_active(db, kept):
+                return kept
+            # Revoked (`reconcile server delete-key`): this process owns the database.
         key = admin.create_api_key(db, made.username, "reconcile")
         admin.write_key_file(key_file, key)
         return key

@@ -98,7 +98,7 @@ def test_a_url_from_the_environment_is_never_quoted_when_refused(stack: Stack) -
     assert failed.returncode == 1
     assert (
         "FAILED         create  webhook ml-platform/slack-ml-models: invalid urlEndpoint "
-        f"'${URL_ENV}#managed-by-reconcile;url:{URL_ENV}=0': an http(s) URL with a host"
+        f"'${URL_ENV}#managed-by-reconcile;url:{URL_ENV}=0': longer than 2048 characters"
     ) in failed.stdout.splitlines()
     _clean(*_outputs(refused), *_outputs(failed))
 

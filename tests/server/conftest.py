@@ -1,4 +1,5 @@
-"""Fixtures for the embedded server: a database path, the in-process app, a populated team."""
+"""Fixtures for the embedded server: a database path, the in-process app, a populated team,
+and the same team on a live server (uvicorn on 127.0.0.1, as `reconcile serve` runs it)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from reconcile.server import listen
 from reconcile.server.app import create_app
 from tests.server.helpers import InProcess, World, build_world
+from tests.server.live import HttpClient, running
 
 
 @pytest.fixture
@@ -26,3 +29,10 @@ def client(db_path: Path) -> Iterator[InProcess]:
 @pytest.fixture
 def world(client: InProcess) -> World:
     return build_world(client)
+
+
+@pytest.fixture
+def live_world(db_path: Path) -> Iterator[World]:
+    """The populated team on `reconcile serve`'s protocol and default limits, over HTTP."""
+    with running(db_path, limits=listen.Limits()) as live:
+        yield build_world(HttpClient(live))  # type: ignore[arg-type]

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from reconcile.server import listen
 from reconcile.server.app import create_app
 
 HttpParser = Literal["auto", "h11", "httptools"]
@@ -34,12 +36,21 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    db_path: Path, timeout: float = 10.0, http: HttpParser = "auto"
+    db_path: Path,
+    timeout: float = 10.0,
+    http: HttpParser = "auto",
+    limits: listen.Limits | None = None,
 ) -> Iterator[LiveServer]:
-    """Serve a fresh app over `db_path` until the block ends; fail if it does not start."""
+    """Serve a fresh app over `db_path` until the block ends; fail if it does not start.
+
+    With `limits`, the server runs as `reconcile serve` does (its protocol and limits).
+    """
     app = create_app(db_path)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
+    if limits is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
+    else:
+        config = listen.config(app, limits, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -53,3 +64,17 @@ def running(
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+class HttpClient:
+    """The `InProcess` interface over real HTTP to a live server (for `build_world`)."""
+
+    def __init__(self, live: LiveServer) -> None:
+        self.app = live.app
+        self.url = live.url
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)

@@ -38,7 +38,7 @@ def test_keys_are_stored_only_as_hashes(db_path: Path) -> None:
     [
         (None, "authentication required"),
         ("Basic !!!", "malformed Basic authorization header"),
-        ("Token abc", "unsupported authorization scheme 'Token'"),
+        ("Token abc", "unsupported authorization scheme: use Basic or Bearer"),
         ("Bearer short", "invalid API key"),
         ("Basic " + base64.b64encode(b"api:local-" + b"a" * 39).decode(), "invalid API key"),
     ],

@@ -1,4 +1,7 @@
-"""Who may do what: every role against every operation (reliability.md S6)."""
+"""Who may do what: every role against every operation (reliability.md S6, S11).
+
+To an outsider the team does not exist: reads answer null and writes "not found".
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,14 @@ mutation { insertSecret(input: {entityName: "acme", secretName: "S", secretValue
   success } }
 """
 DELETE_TRIGGER = "mutation ($id: ID!) { deleteTrigger(input: {triggerID: $id}) { success } }"
+UPSERT = """
+mutation ($n: String!) { upsertModel(input: {name: $n, entityName: "acme"}) {
+  project { name } inserted } }
+"""
+COLLECTION = """
+mutation ($p: String!) { createArtifactCollection(input: {entityName: "acme", projectName: $p,
+  name: "c-x", artifactTypeName: "model"}) { artifactCollection { name } } }
+"""
 
 
 def _create_webhook(world: World, api: Api) -> Any:
@@ -35,23 +46,30 @@ def _scope(kind: str) -> Callable[[World], str]:
 
 def _outcome(response: Any) -> str:
     body = response.json()
-    if "errors" not in body:
-        return "ok"
-    return str(body["errors"][0]["extensions"]["code"])
+    if "errors" in body:
+        return str(body["errors"][0]["extensions"]["code"])
+    return "null" if None in body["data"].values() else "ok"
 
 
 # expected outcome per role, in ROLES order
 MATRIX: dict[str, tuple[str, ...]] = {
-    "read automations": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
-    "read webhooks": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
-    "read secrets": ("ok", "ok", "ok", "ok", "FORBIDDEN"),
-    "write secret": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-    "create webhook": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-    "automation in project": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-    "automation in registry": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "FORBIDDEN"),
-    "automation in collection": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-    "automation in registry collection": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "FORBIDDEN"),
-    "automation on the team": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    "read automations": ("ok", "ok", "ok", "ok", "null"),
+    "read webhooks": ("ok", "ok", "ok", "ok", "null"),
+    "read secrets": ("ok", "ok", "ok", "ok", "null"),
+    "read project": ("ok", "ok", "ok", "ok", "null"),
+    "write secret": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "create webhook": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "automation in project": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "automation in registry": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "NOT_FOUND"),
+    "automation in collection": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "automation in registry collection": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "NOT_FOUND"),
+    "automation on the team": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "create project": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "create registry": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "create registry in capitals": ("ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "upsert existing project": ("ok", "ok", "ok", "ok", "NOT_FOUND"),
+    "collection in project": ("ok", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND"),
+    "collection in registry": ("ok", "FORBIDDEN", "ok", "FORBIDDEN", "NOT_FOUND"),
 }
 
 
@@ -77,12 +95,20 @@ def _run(world: World, api: Api, operation: str) -> Any:
         variables = creates[operation]()
         variables["input"]["name"] = f"by-{api.key[-8:]}"  # one name per caller
         return api.post(CREATE_TRIGGER, variables)
+    suffix = api.key[-8:].lower()  # one new name per caller
     return {
         "read automations": lambda: api.post(READ_TRIGGERS),
         "read webhooks": lambda: api.post(READ_HOOKS),
         "read secrets": lambda: api.post(READ_SECRETS),
+        "read project": lambda: api.post('{ project(name: "vision", entityName: "acme") { id } }'),
         "write secret": lambda: api.post(INSERT_SECRET),
         "create webhook": lambda: _create_webhook(world, api),
+        "create project": lambda: api.post(UPSERT, {"n": f"p-{suffix}"}),
+        "create registry": lambda: api.post(UPSERT, {"n": f"wandb-registry-r-{suffix}"}),
+        "create registry in capitals": lambda: api.post(UPSERT, {"n": f"WANDB-Registry-{suffix}"}),
+        "upsert existing project": lambda: api.post(UPSERT, {"n": "vision"}),
+        "collection in project": lambda: api.post(COLLECTION, {"p": "vision"}),
+        "collection in registry": lambda: api.post(COLLECTION, {"p": "wandb-registry-models"}),
     }[operation]()
 
 
@@ -107,9 +133,13 @@ def test_update_and_delete_need_rights_on_the_scope(world: World) -> None:
     mutation ($id: ID!) { updateFilterTrigger(input: {id: $id, enabled: false}) {
       trigger { enabled } } }
     """
-    for api in (world.member, world.project_admin, world.outsider):
+    for api in (world.member, world.project_admin):
         assert api.fails(update, {"id": trigger_id}).startswith("FORBIDDEN: permission denied")
         assert api.fails(DELETE_TRIGGER, {"id": trigger_id}).startswith("FORBIDDEN")
+    # To an outsider it does not exist: the same 404 as for an automation never created.
+    for query in (update, DELETE_TRIGGER):
+        hidden = world.outsider.fails(query, {"id": trigger_id}, status=404)
+        assert hidden == "NOT_FOUND: automation not found"
     assert world.registry_admin.ok(update, {"id": trigger_id})["updateFilterTrigger"][
         "trigger"
     ] == {"enabled": False}
@@ -130,8 +160,14 @@ def test_update_and_delete_need_rights_on_the_scope(world: World) -> None:
 def test_refusals_say_who_and_what(world: World) -> None:
     message = world.member.fails(INSERT_SECRET)
     assert message == "FORBIDDEN: permission denied: only admins of team acme can manage secrets"
-    outsider = world.outsider.fails(READ_TRIGGERS)
-    assert outsider == "FORBIDDEN: permission denied: olga is not a member of acme"
+    assert world.member.fails(UPSERT, {"n": "Wandb-Registry-x"}) == (
+        "FORBIDDEN: permission denied: only admins of team acme create registries"
+    )
+    assert world.member.fails(UPSERT, {"n": "nlp"}) == (
+        "FORBIDDEN: permission denied: only admins of team acme create projects"
+    )
+    assert world.outsider.fails(INSERT_SECRET) == "NOT_FOUND: entity 'acme' not found"
+    assert world.outsider.ok(READ_TRIGGERS) == {"entity": None}
 
 
 def test_unknown_or_missing_key_is_401(world: World) -> None:
@@ -145,3 +181,40 @@ def test_unknown_or_missing_key_is_401(world: World) -> None:
         )
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+PROJECTS = '{ entity(name: "acme") { projects { edges { node { name } } } } }'
+
+
+def _project_names(world: World) -> list[str]:
+    edges = world.admin.ok(PROJECTS)["entity"]["projects"]["edges"]
+    return [edge["node"]["name"] for edge in edges]
+
+
+def test_members_create_no_projects_or_registries_on_the_live_server(live_world: World) -> None:
+    before = _project_names(live_world)
+    assert before == ["vision", "wandb-registry-models"]
+    for name in ("nlp", "wandb-registry-x", "WANDB-REGISTRY-x"):
+        refused = live_world.member.fails(UPSERT, {"n": name})
+        kind = "projects" if name == "nlp" else "registries"
+        assert refused == f"FORBIDDEN: permission denied: only admins of team acme create {kind}"
+    assert _project_names(live_world) == before
+
+
+def test_registry_names_compare_without_case(live_world: World) -> None:
+    same = live_world.admin.ok(UPSERT, {"n": "WANDB-Registry-Models"})["upsertModel"]
+    assert same == {"project": {"name": "wandb-registry-models"}, "inserted": False}
+    made = live_world.admin.ok(UPSERT, {"n": "WANDB-REGISTRY-caps"})["upsertModel"]
+    assert made == {"project": {"name": "WANDB-REGISTRY-caps"}, "inserted": True}
+    found = live_world.admin.ok(
+        '{ project(entityName: "acme", name: "wandb-registry-CAPS") { id name } }'
+    )["project"]
+    # A registry, whatever its spelling: run events are refused in it.
+    run_state = trigger_input(
+        found["id"],
+        triggeringEventType="RUN_STATE",
+        eventFilter='{"run_state_filter": {"states": ["FAILED"]}}',
+    )
+    assert live_world.admin.fails(CREATE_TRIGGER, run_state) == (
+        "BAD_USER_INPUT: event RUN_STATE watches runs, which registries do not have"
+    )

@@ -100,7 +100,7 @@ class Reader:
             lookup.ids[remote.key] = remote.id or ""
         entity_data = secrets.get("entity")
         if entity_data is None:
-            raise ServerError(f"entity {entity!r} not found on the server")
+            raise ServerError(_missing_entity(entity))
         if entity_data.get("id"):  # the scope of team-wide automations
             lookup.scopes[(entity, "", None)] = ("ENTITY", entity_data["id"])
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
@@ -124,7 +124,7 @@ class Reader:
             )
             holder = data.get(path[0])
             if holder is None:
-                raise ServerError(f"entity {entity!r} not found on the server")
+                raise ServerError(_missing_entity(entity))
             connection = holder[path[1]]
             nodes.extend(edge["node"] for edge in connection["edges"] if edge.get("node"))
             info = connection["pageInfo"]
@@ -270,3 +270,8 @@ def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
 def filters_by_name(name: str) -> str:
     """The `filters` argument that selects one trigger by name."""
     return json.dumps({"name": name})
+
+
+def _missing_entity(entity: str) -> str:
+    # Servers answer null for a team the key's user is not in, as for one that is not there.
+    return f"entity {entity!r} not found on the server, or the API key's user is not a member of it"

@@ -2,7 +2,7 @@
 
 Used by `reconcile server ...`, by tests, and by the reconciler when it runs the
 embedded server itself. Every function is one transaction and the `ensure_*`
-functions are idempotent.
+functions are idempotent. Revocations act at once: every request looks its key up.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ def bootstrap(
             f"{ADMIN_KEY_ENV} is not a valid API key (`local-` + 40 of [A-Za-z0-9_])"
         )
     with db.write() as con:
+        if key is not None and store.is_revoked(con, auth.hash_key(key)):
+            raise InvalidInput(
+                f"{ADMIN_KEY_ENV} holds a revoked key: unset it, or set a new key "
+                "(`reconcile server create-key` makes one)"
+            )
         existing = con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
         if existing:
             admin = store.find_user(con, username)
@@ -96,6 +101,58 @@ def create_api_key(db: Database, username: str, description: str = "") -> str:
     return key
 
 
+def list_keys(db: Database, username: str | None = None) -> list[store.KeyInfo]:
+    """The API keys of one user, or of all: ids and descriptions, never key material."""
+    with db.read() as con:
+        user_id = _user(con, username).id if username is not None else None
+        return store.api_keys(con, user_id)
+
+
+def key_is_active(db: Database, key: str) -> bool:
+    """Whether `key` is a known, unrevoked API key."""
+    with db.read() as con:
+        return store.user_for_key_hash(con, auth.hash_key(key)) is not None
+
+
+def delete_key(db: Database, key_id: int) -> store.KeyInfo:
+    """Revoke one API key (by the id `list_keys` shows); it is refused from now on."""
+    with db.write() as con:
+        found = [k for k in store.api_keys(con) if k.id == key_id]
+        if not found:
+            raise NotFound(f"no API key with id {key_id}")
+        store.revoke_api_keys(con, "id", key_id)
+    log.info("api key revoked", extra={"key_id": key_id, "user": found[0].username})
+    return found[0]
+
+
+def remove_member(db: Database, team: str, username: str) -> None:
+    """Take a user out of a team, and out of the admins of the team's projects."""
+    with db.write() as con:
+        found, user = store.get_team(con, team), _user(con, username)
+        if not store.remove_member(con, found.id, user.id):
+            raise NotFound(f"user {username!r} is not a member of {team}")
+        if user.default_entity == team:
+            remaining = store.teams_of(con, user.id)
+            con.execute(
+                "UPDATE users SET default_entity = ? WHERE id = ?",
+                (remaining[0].name if remaining else None, user.id),
+            )
+    log.info("member removed", extra={"user": username, "team": team})
+
+
+def delete_user(db: Database, username: str) -> int:
+    """Delete a user with its keys and memberships; the number of keys revoked.
+
+    Automations and projects it created stay (their creator becomes unknown).
+    """
+    with db.write() as con:
+        user = _user(con, username)
+        revoked = store.revoke_api_keys(con, "user_id", user.id)
+        con.execute("DELETE FROM users WHERE id = ?", (user.id,))
+    log.info("user deleted", extra={"user": username, "keys": revoked})
+    return revoked
+
+
 def set_role(db: Database, team: str, username: str, role: str) -> None:
     """Add the user to the team with `role` (admin or member), or change its role."""
     if role not in store.ROLES:
@@ -120,7 +177,7 @@ def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] =
 
 def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
     """The registry `name` of the team: the project `wandb-registry-<name>`."""
-    full = name if name.startswith(REGISTRY_PREFIX) else REGISTRY_PREFIX + name
+    full = name if store.is_registry_name(name) else REGISTRY_PREFIX + name
     return ensure_project(db, team, full, admins)
 
 

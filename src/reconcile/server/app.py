@@ -6,6 +6,7 @@ The same app serves uvicorn and in-process clients (`httpx.ASGITransport`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,13 +14,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconcile.server.service import GraphQLService
+from reconcile.server.validation import json_depth, strict_loads
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# GraphQL variables nest a few levels (input objects, lists); JSON values travel as
+# strings (JSONString) with their own limit.
+MAX_BODY_DEPTH = 64
 # Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
@@ -49,9 +56,32 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def _load(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN or Infinity, bounded nesting, no lone surrogates."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8") from None
+    deep = ValueError(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
+    try:
+        body = strict_loads(text)
+    except RecursionError:
+        raise deep from None
+    if json_depth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        raise deep
+    # A `\ud800` escape decodes to a lone surrogate, which neither SQLite nor any
+    # answer can encode.
+    if "\\u" in text:
+        try:
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ValueError("the body holds a lone surrogate (\\ud800-\\udfff)") from None
+    return body
+
+
 def _parse(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
     """Query, variables and operation name of a GraphQL POST body."""
-    body = json.loads(raw)
+    body = _load(raw)
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         raise ValueError("the body must be a JSON object with a string `query`")
     variables = body.get("variables")
@@ -73,6 +103,10 @@ def create_app(db_path: Path, *, service: GraphQLService | None = None) -> Starl
             raw = await _read_body(request, MAX_BODY_BYTES)
         except _TooLarge:
             return _bad(f"request body larger than {MAX_BODY_BYTES} bytes", 413)
+        except ClientDisconnect:
+            # Nobody is left to answer: one line, no traceback.
+            log.info("client disconnected before sending the whole body")
+            return Response(status_code=400)
         try:
             query, variables, operation = _parse(raw)
         except ValueError as error:  # json.JSONDecodeError is a ValueError

@@ -1,7 +1,9 @@
 """API keys (W&B format, stored as sha256) and the role checks behind every operation.
 
-Team admins manage webhooks and secrets; team admins and the admins of a project or
-registry manage the automations scoped to it; members read; others are refused.
+Team admins manage webhooks and secrets and create projects and registries; team
+admins and the admins of a project or registry manage the automations scoped to it;
+members read. To anyone else a team and everything in it does not exist: they get the
+same "not found" as for a name or id that was never created.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlite3
 import string
 
 from reconcile.server import store
-from reconcile.server.errors import Forbidden, Unauthenticated
+from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
 from reconcile.server.store import Project, Team, User
 
 KEY_PREFIX = "local-"
@@ -43,13 +45,16 @@ def key_from_header(header: str | None) -> str:
         key = value
     elif scheme.lower() == "basic":
         try:
+            # A non-ASCII header value is a ValueError, non-UTF-8 credentials a
+            # UnicodeDecodeError (itself a ValueError).
             decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):
             raise Unauthenticated("malformed Basic authorization header") from None
         key = decoded.partition(":")[2]
     else:
-        raise Unauthenticated(f"unsupported authorization scheme {scheme!r}")
-    if not KEY_RE.match(key):
+        # Never echo the header: a bare key sent without a scheme would come back.
+        raise Unauthenticated("unsupported authorization scheme: use Basic or Bearer")
+    if not KEY_RE.fullmatch(key):
         raise Unauthenticated("invalid API key")
     return key
 
@@ -61,24 +66,38 @@ def authenticate(con: sqlite3.Connection, header: str | None) -> User:
     return user
 
 
-def require_member(con: sqlite3.Connection, user: User, team: Team) -> str:
-    """The caller's role in the team; refused when the caller is not in it."""
+def require_member(
+    con: sqlite3.Connection, user: User, team: Team, hidden: ApiError | None = None
+) -> str:
+    """The caller's role in the team.
+
+    To a non-member the team does not exist: `hidden` (the error for an object that
+    was never created, by default the team's own) is raised.
+    """
     role = store.member_role(con, team.id, user.id)
     if role is None:
-        raise Forbidden(f"permission denied: {user.username} is not a member of {team.name}")
+        raise hidden or NotFound(store.missing_team(team.name))
     return role
 
 
-def require_team_admin(con: sqlite3.Connection, user: User, team: Team, what: str) -> None:
-    if require_member(con, user, team) != "admin":
+def require_team_admin(
+    con: sqlite3.Connection, user: User, team: Team, what: str, *, hidden: ApiError | None = None
+) -> None:
+    if require_member(con, user, team, hidden) != "admin":
         raise Forbidden(f"permission denied: only admins of team {team.name} can {what}")
 
 
 def require_project_admin(
-    con: sqlite3.Connection, user: User, team: Team, project: Project, what: str
+    con: sqlite3.Connection,
+    user: User,
+    team: Team,
+    project: Project,
+    what: str,
+    *,
+    hidden: ApiError | None = None,
 ) -> None:
     """Team admins, and admins of this project (or registry), may proceed."""
-    role = require_member(con, user, team)
+    role = require_member(con, user, team, hidden)
     if role == "admin" or store.is_project_admin(con, project.id, user.id):
         return
     kind = "registry" if project.is_registry else "project"

@@ -20,7 +20,7 @@ import click
 
 from reconcile import project
 from reconcile.model import REGISTRY_PREFIX
-from reconcile.server import admin
+from reconcile.server import admin, listen
 from reconcile.server.db import Database
 from reconcile.server.errors import ApiError
 from reconcile.server.ids import encode_id
@@ -94,7 +94,37 @@ def _database(path: Path) -> Iterator[Database]:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str) -> None:
+@click.option(
+    "--max-connections",
+    default=listen.Limits.max_connections,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Open connections at once; more are answered 503.",
+)
+@click.option(
+    "--max-header-bytes",
+    default=listen.Limits.max_header_bytes,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Request line and headers, in bytes; more are answered 431.",
+)
+@click.option(
+    "--read-timeout",
+    default=listen.Limits.read_timeout,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a client has to send a whole request (headers and body).",
+)
+def serve(  # noqa: PLR0917 - click passes each option as an argument
+    db_path: Path | None,
+    host: str,
+    port: int,
+    team: str,
+    log_level: str,
+    max_connections: int,
+    max_header_bytes: int,
+    read_timeout: float,
+) -> None:
     """Run the embedded W&B-compatible server (GraphQL at /graphql)."""
     db_path = db_path or project.default_db()
     import uvicorn
@@ -113,10 +143,9 @@ def serve(db_path: Path | None, host: str, port: int, team: str, log_level: str)
         click.echo(f"Its API key is in {path} (readable only by you).")
     click.echo(f"Serving on {_address(sock)}/graphql (database {project.shown(db_path)})")
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
-    # httptools: uvicorn's compiled HTTP parser, half the per-request CPU of h11.
-    config = uvicorn.Config(
-        create_app(db_path), log_config=None, access_log=False, http="httptools"
-    )
+    # Its httptools parser (half the per-request CPU of h11), with our limits.
+    limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
+    config = listen.config(create_app(db_path), limits, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -260,5 +289,56 @@ def create_slack_integration(team: str, channel: str, slack_team: str) -> None:
     def act(db: Database) -> str:
         made = admin.ensure_slack_integration(db, team, channel, slack_team)
         return f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
+
+    _on_db(act)
+
+
+@server.command("list-keys")
+@click.argument("username", required=False)
+def list_keys(username: str | None) -> None:
+    """List API keys (id, user, created, description); the keys themselves are never shown."""
+
+    def act(db: Database) -> str:
+        keys = admin.list_keys(db, username)
+        return "\n".join(
+            f"{k.id}\t{k.username}\t{k.created_at}\t{k.description}".rstrip() for k in keys
+        )
+
+    _on_db(act)
+
+
+@server.command("delete-key")
+@click.argument("key_id", type=click.IntRange(1))
+def delete_key(key_id: int) -> None:
+    """Revoke the API key KEY_ID (see list-keys): refused from the next request on."""
+
+    def act(db: Database) -> str:
+        gone = admin.delete_key(db, key_id)
+        return f"key {gone.id} of {gone.username} revoked"
+
+    _on_db(act)
+
+
+@server.command("remove-member")
+@click.argument("team")
+@click.argument("username")
+def remove_member(team: str, username: str) -> None:
+    """Take a user out of a team (and out of the admins of its projects and registries)."""
+
+    def act(db: Database) -> str:
+        admin.remove_member(db, team, username)
+        return f"user {username} removed from {team}"
+
+    _on_db(act)
+
+
+@server.command("delete-user")
+@click.argument("username")
+def delete_user(username: str) -> None:
+    """Delete a user, its API keys and its memberships."""
+
+    def act(db: Database) -> str:
+        revoked = admin.delete_user(db, username)
+        return f"user {username} deleted ({revoked} API key(s) revoked)"
 
     _on_db(act)

@@ -7,6 +7,7 @@ transaction (`BEGIN IMMEDIATE` for writes, so concurrent writers queue, not fail
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -119,6 +120,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX integrations_slack_channel ON integrations (entity_id, channel_name)
         WHERE kind = 'slack';
     """,
+    # 3: hashes of deleted keys, so that a key in RECONCILE_ADMIN_KEY is never re-added
+    # once revoked.
+    """
+    CREATE TABLE revoked_keys (
+        key_hash TEXT PRIMARY KEY,
+        revoked_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -127,12 +136,25 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (it holds emails, webhook URLs and key hashes).
+
+    SQLite gives the `-wal` and `-shm` files it creates the database file's mode.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    path.chmod(0o600)  # whatever the umask
+
+
 class Database:
     """An open SQLite database at the latest schema version."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         _make_folder(path.parent)
+        _create_private(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._con.row_factory = sqlite3.Row

@@ -19,7 +19,9 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -38,6 +40,11 @@ _CACHE_SIZE = 256
 def load_schema() -> GraphQLSchema:
     """The SDL shipped with the package, with every resolver attached."""
     schema = build_schema((files("reconcile.server") / "schema.graphql").read_text())
+    # A JSONString is a string on the wire: refuse objects and numbers as variables
+    # (resolvers would receive them), as GraphQL's String does.
+    json_string = schema.get_type("JSONString")
+    if isinstance(json_string, GraphQLScalarType):
+        json_string.parse_value = GraphQLString.parse_value  # type: ignore[method-assign]
     for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS):
         for type_name, resolvers in table.items():
             owner = schema.get_type(type_name)

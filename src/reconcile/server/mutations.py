@@ -16,7 +16,7 @@ from graphql import GraphQLResolveInfo
 from reconcile.server import auth, present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
-from reconcile.server.errors import InvalidInput
+from reconcile.server.errors import ApiError, InvalidInput, MissingTrigger, NotFound
 from reconcile.server.ids import decode_id
 from reconcile.server.present import Obj
 from reconcile.server.store import Project, Team, User
@@ -45,6 +45,13 @@ class Scope:
     project: Project | None
 
 
+_SCOPE_MISSING = {
+    "PROJECT": store.PROJECT_MISSING,
+    "ARTIFACT_COLLECTION": store.COLLECTION_MISSING,
+    "ENTITY": store.TEAM_BY_ID_MISSING,
+}
+
+
 def load_scope(con: sqlite3.Connection, scope_type: str, scope_id: int) -> Scope:
     if scope_type == "ENTITY":
         return Scope(scope_type, scope_id, store.get_team_by_id(con, scope_id), None)
@@ -55,12 +62,16 @@ def load_scope(con: sqlite3.Connection, scope_type: str, scope_id: int) -> Scope
     return Scope(scope_type, scope_id, store.get_team(con, project.entity_name), project)
 
 
-def _require_scope_admin(con: sqlite3.Connection, user: User, scope: Scope) -> None:
+def _require_scope_admin(
+    con: sqlite3.Connection, user: User, scope: Scope, hidden: ApiError | None = None
+) -> None:
+    """Refused unless the caller administers the scope; to non-members it is `hidden`."""
     what = "manage its automations"
+    hidden = hidden or NotFound(_SCOPE_MISSING[scope.type])
     if scope.project is None:
-        auth.require_team_admin(con, user, scope.team, what)
+        auth.require_team_admin(con, user, scope.team, what, hidden=hidden)
     else:
-        auth.require_project_admin(con, user, scope.team, scope.project, what)
+        auth.require_project_admin(con, user, scope.team, scope.project, what, hidden=hidden)
 
 
 def _scope_from_input(con: sqlite3.Connection, scope_type: str, scope_id: str) -> Scope:
@@ -68,6 +79,10 @@ def _scope_from_input(con: sqlite3.Connection, scope_type: str, scope_id: str) -
     if kind is None:
         raise InvalidInput(f"unknown scopeType {scope_type}")
     return load_scope(con, scope_type, decode_id(scope_id, kind)[1])
+
+
+def _hidden_trigger() -> MissingTrigger:
+    return MissingTrigger(hooks.TRIGGER_MISSING)
 
 
 def _action(
@@ -85,7 +100,8 @@ def _action(
     given = config[key]
     found = hooks.get_integration(con, decode_id(given["integrationID"], "Integration")[1])
     if found.entity_id != team.id:
-        raise InvalidInput(f"the integration is not an integration of {team.name}")
+        # As if it did not exist: the caller may not be in the integration's team.
+        raise NotFound(hooks.INTEGRATION_MISSING)
     if action_type == "NOTIFICATION":
         return found.id, _notification_config(found, given)
     return found.id, _webhook_config(found, given)
@@ -111,6 +127,7 @@ def _webhook_config(found: Integration, given: dict[str, Any]) -> str:
 
 def _fields(con: sqlite3.Connection, scope: Scope, data: dict[str, Any]) -> TriggerFields:
     validation.check_trigger_name(data["name"])
+    validation.check_description(data.get("description"))
     event = data["triggeringEventType"]
     is_registry = scope.project is not None and scope.project.is_registry
     validation.check_scope_for_event(event, scope.type, is_registry)
@@ -176,7 +193,7 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
     ctx = _ctx(info)
     current = hooks.get_trigger(ctx.con, decode_id(input["id"], "Trigger")[1])
     old_scope = load_scope(ctx.con, current.scope_type, current.scope_id)
-    _require_scope_admin(ctx.con, ctx.user, old_scope)
+    _require_scope_admin(ctx.con, ctx.user, old_scope, _hidden_trigger())
     merged = _as_input(current) | {k: v for k, v in input.items() if v is not None}
     scope = old_scope
     if input.get("scopeType") is not None or input.get("scopeID") is not None:
@@ -185,9 +202,9 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
             input.get("scopeType") or current.scope_type,
             input.get("scopeID") or present.trigger(current)["scope"]["id"],
         )
+        _require_scope_admin(ctx.con, ctx.user, scope)
         if scope.team.id != current.entity_id:
             raise InvalidInput("an automation cannot move to another team")
-        _require_scope_admin(ctx.con, ctx.user, scope)
     if "description" in input:
         merged["description"] = input["description"]
     row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged))
@@ -197,9 +214,8 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
 def resolve_delete_trigger(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
     current = hooks.get_trigger(ctx.con, decode_id(input["triggerID"], "Trigger")[1])
-    _require_scope_admin(
-        ctx.con, ctx.user, load_scope(ctx.con, current.scope_type, current.scope_id)
-    )
+    scope = load_scope(ctx.con, current.scope_type, current.scope_id)
+    _require_scope_admin(ctx.con, ctx.user, scope, _hidden_trigger())
     hooks.delete_trigger(ctx.con, current.id)
     return {"success": True, "clientMutationId": input.get("clientMutationId")}
 

@@ -1,7 +1,7 @@
 """Resolvers for team-level writes: integrations, secrets, projects, registries, collections.
 
-Webhooks and secrets need a team admin; a secret's value is encrypted before it is
-stored and is never part of an answer or a log line.
+Webhooks, secrets, new projects and new registries need a team admin; a secret's
+value is encrypted before it is stored and is never part of an answer or a log line.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import auth, present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
@@ -57,9 +56,11 @@ def resolve_create_webhook(_root: None, info: GraphQLResolveInfo, input: dict[st
 
 def resolve_update_webhook(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
-    current = hooks.get_webhook(ctx.con, decode_id(input["id"], "Integration")[1])
-    team = store.get_team_by_id(ctx.con, current.entity_id)
-    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
+    found = hooks.get_integration(ctx.con, decode_id(input["id"], "Integration")[1])
+    team = store.get_team_by_id(ctx.con, found.entity_id)
+    hidden = NotFound(hooks.INTEGRATION_MISSING)
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks", hidden=hidden)
+    current = hooks.get_webhook(ctx.con, found.id)
     name = validation.check_webhook_name(input.get("name") or current.name)
     url = validation.check_url(input.get("urlEndpoint") or current.url_endpoint)
     # Absent keeps a reference; an explicit null removes it.
@@ -78,7 +79,8 @@ def resolve_delete_integration(_root: None, info: GraphQLResolveInfo, input: dic
     ctx = _ctx(info)
     current = hooks.get_integration(ctx.con, decode_id(input["id"], "Integration")[1])
     team = store.get_team_by_id(ctx.con, current.entity_id)
-    auth.require_team_admin(ctx.con, ctx.user, team, "manage integrations")
+    hidden = NotFound(hooks.INTEGRATION_MISSING)
+    auth.require_team_admin(ctx.con, ctx.user, team, "manage integrations", hidden=hidden)
     hooks.delete_integration(ctx.con, current)
     return _done(input)
 
@@ -104,17 +106,21 @@ def resolve_delete_secret(_root: None, info: GraphQLResolveInfo, input: dict[str
 
 
 def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
-    """Create a project (or a registry, `wandb-registry-<name>`) if it does not exist."""
+    """Create a project (or a registry, `wandb-registry-<name>`) if it does not exist.
+
+    Only team admins create them, as in W&B; for an existing one (registry names
+    compare without case) members get it back unchanged.
+    """
     ctx = _ctx(info)
     name = validation.check_project_name(input.get("name") or "")
+    description = validation.check_description(input.get("description")) or ""
     team = store.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
     role = auth.require_member(ctx.con, ctx.user, team)
     existing = store.find_project(ctx.con, team.name, name)
-    if existing is None and name.startswith(REGISTRY_PREFIX) and role != "admin":
-        raise Forbidden(f"permission denied: only admins of team {team.name} create registries")
-    project, inserted = store.create_project(
-        ctx.con, team, name, ctx.user.id, input.get("description") or ""
-    )
+    if existing is None and role != "admin":
+        kind = "registries" if store.is_registry_name(name) else "projects"
+        raise Forbidden(f"permission denied: only admins of team {team.name} create {kind}")
+    project, inserted = store.create_project(ctx.con, team, name, ctx.user.id, description)
     if inserted:
         store.add_project_admin(ctx.con, project.id, ctx.user.id)
     shown = present.project(project)
@@ -143,9 +149,8 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
         validation.COLLECTION_NAME_RE,
         "letters, digits, '-_.'",
     )
-    row, _ = store.create_collection(
-        ctx.con, project, name, type_name, input.get("description") or ""
-    )
+    description = validation.check_description(input.get("description")) or ""
+    row, _ = store.create_collection(ctx.con, project, name, type_name, description)
     return {
         "artifactCollection": present.collection(row),
         "clientMutationId": input.get("clientMutationId"),

@@ -1,22 +1,22 @@
 """Resolvers for reads: viewer, server features, projects, and an entity's lists.
 
-Every read needs team membership; entities and projects that do not exist are null,
-as in W&B.
+Every read needs team membership; entities and projects that do not exist, or lie in
+a team the caller is not in, are null, as in W&B.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server import auth, present, store
+from reconcile.server import present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
 from reconcile.server.errors import InvalidInput
-from reconcile.server.ids import decode_cursor, encode_id
+from reconcile.server.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.present import Obj
+from reconcile.server.store import Project, Team
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
@@ -44,24 +44,41 @@ def resolve_server_info(_root: None, _info: GraphQLResolveInfo) -> Obj:
     return {"features": [{"name": name, "isEnabled": True} for name in present.FEATURES]}
 
 
-def resolve_entity(_root: None, info: GraphQLResolveInfo, name: str | None = None) -> Obj | None:
-    ctx = _ctx(info)
-    team = store.find_team(ctx.con, name or "")
-    if team is None:
+def _visible_team(ctx: RequestContext, name: str) -> Team | None:
+    """The team, if it exists and the caller is in it: others see null either way."""
+    team = store.find_team(ctx.con, name)
+    if team is None or store.member_role(ctx.con, team.id, ctx.user.id) is None:
         return None
-    auth.require_member(ctx.con, ctx.user, team)
-    return present.team(team)
+    return team
+
+
+def _team_row(parent: Obj, info: GraphQLResolveInfo) -> Team:
+    """The row behind an Entity object; an automation's scope carries only its id."""
+    row = parent.get("_row")
+    if isinstance(row, Team):
+        return row
+    return store.get_team_by_id(_ctx(info).con, decode_id(parent["id"], "Entity")[1])
+
+
+def _project_row(parent: Obj, info: GraphQLResolveInfo) -> Project:
+    row = parent.get("_row")
+    if isinstance(row, Project):
+        return row
+    return store.get_project(_ctx(info).con, decode_id(parent["id"], "Project")[1])
+
+
+def resolve_entity(_root: None, info: GraphQLResolveInfo, name: str | None = None) -> Obj | None:
+    team = _visible_team(_ctx(info), name or "")
+    return present.team(team) if team else None
 
 
 def resolve_project(
     _root: None, info: GraphQLResolveInfo, name: str | None = None, entityName: str | None = None
 ) -> Obj | None:
     ctx = _ctx(info)
-    entity = entityName or ctx.user.default_entity or ""
-    team = store.find_team(ctx.con, entity)
+    team = _visible_team(ctx, entityName or ctx.user.default_entity or "")
     if team is None:
         return None
-    auth.require_member(ctx.con, ctx.user, team)
     found = store.find_project(ctx.con, team.name, name or "")
     return present.project(found) if found else None
 
@@ -92,11 +109,11 @@ def resolve_entity_projects(
     first: int | None = None,
     **_order: Any,
 ) -> Obj:
-    return _projects([parent["_row"].id], info, after, first)
+    return _projects([_team_row(parent, info).id], info, after, first)
 
 
 def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    rows = store.members(_ctx(info).con, parent["_row"].id)
+    rows = store.members(_ctx(info).con, _team_row(parent, info).id)
     return [
         {
             "id": encode_id("User", u.id),
@@ -114,7 +131,8 @@ def resolve_entity_integrations(
 ) -> Obj:
     limit = page_size(first)
     con = _ctx(info).con
-    rows = hooks.integrations_page(con, parent["_row"].id, decode_cursor(after), limit + 1)
+    team_id = _team_row(parent, info).id
+    rows = hooks.integrations_page(con, team_id, decode_cursor(after), limit + 1)
     shown = rows[:limit]
     return present.page(
         [present.integration(i) for i in shown], [i.id for i in shown], len(rows) > limit
@@ -122,7 +140,7 @@ def resolve_entity_integrations(
 
 
 def resolve_entity_secrets(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    rows = hooks.list_secrets(_ctx(info).con, parent["_row"].id)
+    rows = hooks.list_secrets(_ctx(info).con, _team_row(parent, info).id)
     return [{"name": s.name, "createdAt": s.created_at} for s in rows]
 
 
@@ -139,9 +157,8 @@ def resolve_entity_triggers(
     # which keeps cursors stable while automations are added.
     limit = page_size(first)
     name = _name_filter(filters)
-    rows = hooks.triggers_page(
-        _ctx(info).con, parent["_row"].id, decode_cursor(after), limit + 1, name
-    )
+    team_id = _team_row(parent, info).id
+    rows = hooks.triggers_page(_ctx(info).con, team_id, decode_cursor(after), limit + 1, name)
     shown = rows[:limit]
     return present.page(
         [present.trigger(t) for t in shown], [t.id for t in shown], len(rows) > limit
@@ -152,10 +169,8 @@ def _name_filter(filters: str | None) -> str | None:
     """The automation name in a `filters` argument such as `{"name": "x"}`."""
     if not filters:
         return None
-    try:
-        value: Any = json.loads(filters)
-    except json.JSONDecodeError:
-        raise InvalidInput("filters must be a JSON object") from None
+    validation.check_size("filters", filters, validation.FILTERS_MAX)
+    value: Any = validation.json_value("filters", filters)
     if not isinstance(value, dict) or set(value) - {"name"}:
         raise InvalidInput('filters supports only {"name": ...}')
     name = value.get("name")
@@ -167,19 +182,19 @@ def _name_filter(filters: str | None) -> str | None:
 
 
 def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    return [
-        present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, parent["_row"].id)
-    ]
+    project_id = _project_row(parent, info).id
+    return [present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, project_id)]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
-    return present.team(store.get_team(_ctx(info).con, parent["_row"].entity_name))
+    entity = _project_row(parent, info).entity_name
+    return present.team(store.get_team(_ctx(info).con, entity))
 
 
 def resolve_project_collections(
     parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Obj:
-    rows = store.collections_of(_ctx(info).con, parent["_row"])
+    rows = store.collections_of(_ctx(info).con, _project_row(parent, info))
     start = decode_cursor(after)
     rows = [c for c in rows if c.id > start]
     limit = page_size(first)
@@ -189,8 +204,8 @@ def resolve_project_collections(
     )
 
 
-def resolve_artifact_type(parent: Obj, _info: GraphQLResolveInfo, name: str) -> Obj:
-    return present.artifact_type(parent["_row"], name)
+def resolve_artifact_type(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj:
+    return present.artifact_type(_project_row(parent, info), name)
 
 
 def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj | None:
@@ -200,8 +215,8 @@ def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) ->
     return present.collection(found)
 
 
-def resolve_entity_organization(parent: Obj, _info: GraphQLResolveInfo) -> Obj:
-    return present.organization(parent["_row"])
+def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj:
+    return present.organization(_team_row(parent, info))
 
 
 def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:

@@ -7,6 +7,7 @@ back whole when any of its fields fails.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -106,17 +107,36 @@ def answer(result: ExecutionResult) -> Answer:
     body: dict[str, Any] = {"data": result.data}
     if not result.errors:
         return 200, body
-    status = 200
+    # Variables that do not fit their types fail the whole request, before any resolver.
+    status = 400 if result.data is None else 200
     errors = []
     for error in result.errors:
         errors.append(_format(error))
         original = error.original_error
         if isinstance(original, ApiError):
             status = max(status, original.status)
-        elif original is not None:
+        elif original is not None and not isinstance(original, GraphQLError):
             status = 500
     body["errors"] = errors
     return status, body
+
+
+_INVALID_VARIABLE_RE = re.compile(
+    r"Variable '\$(\w+)' got invalid value .*?(?: at '([^']*)')?\Z", re.S
+)
+
+
+def _without_value(message: str, reason: str) -> str:
+    """graphql-core's message for a refused variable, less the value it repeats whole.
+
+    The value may hold a secret (an `insertSecret` input with one wrong field).
+    """
+    prefix = message.removesuffix("; " + reason)
+    found = _INVALID_VARIABLE_RE.match(prefix) if prefix != message else None
+    if found is None:
+        return message
+    where = f" at '{found[2]}'" if found[2] else ""
+    return f"Variable '${found[1]}' got an invalid value{where}; {reason}"
 
 
 def _format(error: GraphQLError) -> dict[str, Any]:
@@ -124,6 +144,10 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, ApiError):
         formatted["extensions"] = {"code": original.code}
+    elif isinstance(original, GraphQLError):
+        # graphql-core's own refusal of a variable's value: the client's mistake.
+        formatted["message"] = _without_value(error.message, original.message)
+        formatted["extensions"] = {"code": "BAD_USER_INPUT"}
     elif original is not None:
         # A bug, not a client mistake: log it, answer without internals.
         log.error("resolver failed", exc_info=original)

@@ -43,7 +43,12 @@ class Project:
 
     @property
     def is_registry(self) -> bool:
-        return self.name.startswith(REGISTRY_PREFIX)
+        return is_registry_name(self.name)
+
+
+def is_registry_name(name: str) -> bool:
+    # Without case, as SQLite's LIKE (which classifies trigger scopes) compares.
+    return name[: len(REGISTRY_PREFIX)].lower() == REGISTRY_PREFIX
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,44 @@ def add_api_key(
     )
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as administrators see it: never the key, nor its hash."""
+
+    id: int
+    username: str
+    description: str
+    created_at: str
+
+
+def api_keys(con: sqlite3.Connection, user_id: int | None = None) -> list[KeyInfo]:
+    where, params = ("WHERE users.id = ?", (user_id,)) if user_id is not None else ("", ())
+    rows = con.execute(
+        "SELECT api_keys.id, users.username, api_keys.description, api_keys.created_at "
+        f"FROM api_keys JOIN users ON users.id = api_keys.user_id {where} "
+        "ORDER BY api_keys.id",
+        params,
+    ).fetchall()
+    return [KeyInfo(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def revoke_api_keys(con: sqlite3.Connection, where: str, param: int) -> int:
+    """Delete the keys whose `id` or `user_id` is `param`; remember their hashes."""
+    if where not in ("id", "user_id"):
+        raise ValueError(f"keys are revoked by id or user_id, not {where!r}")
+    con.execute(
+        "INSERT OR IGNORE INTO revoked_keys (key_hash, revoked_at) "
+        f"SELECT key_hash, ? FROM api_keys WHERE {where} = ?",
+        (now(), param),
+    )
+    return con.execute(f"DELETE FROM api_keys WHERE {where} = ?", (param,)).rowcount
+
+
+def is_revoked(con: sqlite3.Connection, key_hash: str) -> bool:
+    row = con.execute("SELECT 1 FROM revoked_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+    return row is not None
+
+
 def user_for_key_hash(con: sqlite3.Connection, key_hash: str) -> User | None:
     row = con.execute(
         "SELECT users.* FROM api_keys JOIN users ON users.id = api_keys.user_id "
@@ -117,17 +160,28 @@ def find_team(con: sqlite3.Connection, name: str) -> Team | None:
     return Team(row["id"], row["name"], row["created_at"]) if row else None
 
 
+# "Not found" messages name only what the caller gave, so the answer for an object
+# the caller may not see can be exactly the one for an object that never existed.
+TEAM_BY_ID_MISSING = "entity not found"
+PROJECT_MISSING = "project not found"
+COLLECTION_MISSING = "artifact collection not found"
+
+
+def missing_team(name: str) -> str:
+    return f"entity {name!r} not found"
+
+
 def get_team_by_id(con: sqlite3.Connection, team_id: int) -> Team:
     row = con.execute("SELECT * FROM entities WHERE id = ?", (team_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no entity with id {team_id}")
+        raise NotFound(TEAM_BY_ID_MISSING)
     return Team(row["id"], row["name"], row["created_at"])
 
 
 def get_team(con: sqlite3.Connection, name: str) -> Team:
     team = find_team(con, name)
     if team is None:
-        raise NotFound(f"entity {name!r} not found")
+        raise NotFound(missing_team(name))
     return team
 
 
@@ -140,6 +194,17 @@ def set_member(con: sqlite3.Connection, team_id: int, user_id: int, role: str) -
         "ON CONFLICT (entity_id, user_id) DO UPDATE SET role = excluded.role",
         (team_id, user_id, role),
     )
+
+
+def remove_member(con: sqlite3.Connection, team_id: int, user_id: int) -> bool:
+    """Take a user out of a team, with its admin rights on the team's projects."""
+    cur = con.execute("DELETE FROM members WHERE entity_id = ? AND user_id = ?", (team_id, user_id))
+    con.execute(
+        "DELETE FROM project_admins WHERE user_id = ? AND project_id IN "
+        "(SELECT id FROM projects WHERE entity_id = ?)",
+        (user_id, team_id),
+    )
+    return cur.rowcount > 0
 
 
 def member_role(con: sqlite3.Connection, team_id: int, user_id: int) -> str | None:
@@ -204,16 +269,19 @@ def create_project(
 
 
 def find_project(con: sqlite3.Connection, entity: str, name: str) -> Project | None:
-    row = con.execute(
-        _PROJECT_SQL + "WHERE entities.name = ? AND projects.name = ?", (entity, name)
-    ).fetchone()
+    """The project `entity/name`; registry names compare without case."""
+    where = "WHERE entities.name = ? AND projects.name = ?"
+    if is_registry_name(name):
+        # Oldest first: a database from before this rule may hold two spellings.
+        where = "WHERE entities.name = ? AND lower(projects.name) = lower(?) ORDER BY projects.id"
+    row = con.execute(_PROJECT_SQL + where, (entity, name)).fetchone()
     return _project(row) if row else None
 
 
 def get_project(con: sqlite3.Connection, project_id: int) -> Project:
     row = con.execute(_PROJECT_SQL + "WHERE projects.id = ?", (project_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no project with id {project_id}")
+        raise NotFound(PROJECT_MISSING)
     return _project(row)
 
 
@@ -270,7 +338,7 @@ def find_collection(con: sqlite3.Connection, project: Project, name: str) -> Col
 def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:
     row = con.execute("SELECT * FROM collections WHERE id = ?", (collection_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no artifact collection with id {collection_id}")
+        raise NotFound(COLLECTION_MISSING)
     project = get_project(con, int(row["project_id"]))
     return Collection(
         row["id"], project, row["name"], row["type_name"], row["description"], row["created_at"]

@@ -19,6 +19,8 @@ from reconcile.server.errors import (
 )
 
 WEBHOOK, SLACK = "webhook", "slack"
+INTEGRATION_MISSING = "integration not found"
+TRIGGER_MISSING = "automation not found"
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def create_webhook(
 def _integration_row(con: sqlite3.Connection, integration_id: int) -> sqlite3.Row:
     row = con.execute("SELECT * FROM integrations WHERE id = ?", (integration_id,)).fetchone()
     if row is None:
-        raise NotFound("integration not found")
+        raise NotFound(INTEGRATION_MISSING)
     return row  # type: ignore[no-any-return]
 
 
@@ -397,13 +399,13 @@ def _values(fields: TriggerFields) -> tuple[Any, ...]:
 def get_trigger(con: sqlite3.Connection, trigger_id: int) -> TriggerRow:
     found = _select_triggers(con, "WHERE t.id = ?", (trigger_id,))
     if not found:
-        raise MissingTrigger("automation not found")
+        raise MissingTrigger(TRIGGER_MISSING)
     return found[0]
 
 
 def delete_trigger(con: sqlite3.Connection, trigger_id: int) -> None:
     if con.execute("DELETE FROM triggers WHERE id = ?", (trigger_id,)).rowcount == 0:
-        raise MissingTrigger("automation not found")
+        raise MissingTrigger(TRIGGER_MISSING)
 
 
 def triggers_page(

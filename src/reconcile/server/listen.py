@@ -1,0 +1,142 @@
+"""uvicorn as `reconcile serve` runs it: limits on connections, header size and read time.
+
+uvicorn's httptools protocol bounds none of these: a client could hold hundreds of
+half-sent requests open, or send megabytes of headers. `LimitedProtocol` adds the
+three limits; `config` builds the uvicorn configuration that uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Documented in the README ("The server"); `reconcile serve` options change them."""
+
+    # Open connections at once; more are answered 503 and closed (clients retry 503).
+    max_connections: int = 100
+    # Request line and headers together, in bytes; more is answered 431.
+    max_header_bytes: int = 64 * 1024
+    # Seconds from a request's first byte to its last (headers and body).
+    read_timeout: float = 30.0
+
+
+def _status(code: int, reason: str, message: str) -> bytes:
+    body = message.encode()
+    head = (
+        f"HTTP/1.1 {code} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+class LimitedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, bounded in connections, header bytes and read time."""
+
+    limits = Limits()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_bytes = 0
+        self._too_large = False
+        self._deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            log.warning("connection refused: too many open connections")
+            self._refuse(_status(503, "Service Unavailable", "too many open connections"))
+            return
+        self._start_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+            self._start_clock()  # the first bytes of the next request on this connection
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._header_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_message_complete(self) -> None:
+        self._stop_clock()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # The parser reports our own refusal as an invalid request: answer it as what it is.
+        if self._too_large:
+            limit = self.limits.max_header_bytes
+            message = f"request headers larger than {limit} bytes"
+            self._refuse(_status(431, "Request Header Fields Too Large", message))
+            return
+        super().send_400_response(msg)
+
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.limits.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge
+
+    def _start_clock(self) -> None:
+        self._stop_clock()
+        self._deadline = self.loop.call_later(self.limits.read_timeout, self._timed_out)
+
+    def _stop_clock(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        log.info("request not received in time; connection closed", extra=self._client())
+        if self.cycle is None or self.cycle.response_complete:
+            message = f"request not received within {self.limits.read_timeout:g} s"
+            self._refuse(_status(408, "Request Timeout", message))
+        else:
+            # The app is waiting for the body; closing tells it the client is gone.
+            self.transport.close()
+
+    def _refuse(self, response: bytes) -> None:
+        self._stop_clock()
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+    def _client(self) -> dict[str, Any]:
+        return {"client": f"{self.client[0]}:{self.client[1]}"} if self.client else {}
+
+
+def config(app: Any, limits: Limits | None = None, **extra: Any) -> uvicorn.Config:
+    """The uvicorn configuration of `reconcile serve` for `app`, with `limits`."""
+    chosen = limits or Limits()
+    protocol = type("BoundedProtocol", (LimitedProtocol,), {"limits": chosen})
+    return uvicorn.Config(
+        app,
+        http=protocol,
+        # Connections are refused above by the protocol; this bounds requests in flight
+        # (uvicorn counts the connection asking as one already).
+        limit_concurrency=chosen.max_connections + 1,
+        **extra,
+    )
