@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.export import render
+from reconcile.export_target import rejected
 from reconcile.inventory import load_inventory
 from reconcile.model import Action, Automation, Event, Remote, Scope, State, Webhook
 from reconcile.schema import schema_text
@@ -141,7 +142,7 @@ def _server_state() -> State:
 
 def test_export_writes_what_validates_and_names_what_it_leaves_out(tmp_path: Path) -> None:
     state = _server_state()
-    text = render("ml", state, None)
+    text = render("ml", state, None, rejected=rejected("ml", state))
     assert text.splitlines()[1:4] == [
         "# Not exported:",
         "#   alias-ne (the alias operator $ne has no inventory form)",

@@ -7,13 +7,12 @@ reason, instead of being guessed at.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from reconcile import inventory
-from reconcile.loader import parse_text
 from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
 
@@ -21,12 +20,24 @@ MODELINE = "# yaml-language-server: $schema={schema}\n"
 HEADER = "# Exported by `reconcile export`.\n"
 
 
-def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> dict[str, Any]:
+# Automations whose exported form the inventory would reject, and why (export_target
+# finds them: validating is the inventory's business, not this pure module's).
+Rejected = Mapping[ResourceKey, str]
+NONE_REJECTED: Rejected = MappingProxyType({})
+
+
+def document(
+    entity: str,
+    state: State,
+    skip: Collection[ResourceKey] = (),
+    rejected: Rejected = NONE_REJECTED,
+) -> dict[str, Any]:
     """The inventory mapping for one entity's exportable objects, but those in `skip`."""
-    return _document(entity, state, {*skip, *left_out(entity, state)})
+    return draft(entity, state, {*skip, *left_out(entity, state, rejected)})
 
 
-def _document(entity: str, state: State, skip: Collection[ResourceKey]) -> dict[str, Any]:
+def draft(entity: str, state: State, skip: Collection[ResourceKey]) -> dict[str, Any]:
+    """The mapping of every expressible object of the entity but `skip`, unchecked."""
     remotes = [r for r in state.resources if r.key.entity == entity and r.key not in skip]
     secrets = [_secret(r.value) for r in remotes if isinstance(r.value, Secret)]
     webhooks = [_webhook(r.value) for r in remotes if isinstance(r.value, Webhook)]
@@ -42,29 +53,17 @@ def _document(entity: str, state: State, skip: Collection[ResourceKey]) -> dict[
     return out
 
 
-def left_out(entity: str, state: State) -> dict[ResourceKey, str]:
-    """The entity's automations that are not exported, and why.
-
-    Either the inventory has no words for them, or their exported form would not
-    validate (a payload variable their event does not set, say): export writes only
-    what `reconcile validate` accepts.
-    """
+def left_out(
+    entity: str, state: State, rejected: Rejected = NONE_REJECTED
+) -> dict[ResourceKey, str]:
+    """The entity's automations that are not exported, and why: the inventory has no
+    words for them, or (`rejected`) their exported form would not validate."""
     out = {
         r.key: reason
         for r in state.resources
         if r.key.entity == entity and (reason := why_not(r)) is not None
     }
-    whole = _document(entity, state, out)
-    names = [row["name"] for row in whole.get("automations", [])]
-    text = yaml.safe_dump(whole, sort_keys=False, allow_unicode=True)
-    _, findings, _ = inventory.check([parse_text(text, f"{entity}.yaml")])
-    for finding in findings:
-        if finding.warning or finding.pointer[:1] != ("automations",) or len(finding.pointer) < 2:
-            continue
-        key = ResourceKey("automation", entity, names[int(finding.pointer[1])])
-        where, _, problem = finding.message.partition(": ")
-        field = where.split(".", 1)[1] if "." in where else where
-        out.setdefault(key, f"it would not validate: {field}: {problem}")
+    out.update((key, why) for key, why in rejected.items() if key.entity == entity)
     return out
 
 
@@ -86,9 +85,11 @@ def why_not(remote: Remote) -> str | None:
     return None
 
 
-def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[ResourceKey]:
+def exported(
+    entity: str, state: State, skip: Collection[ResourceKey], rejected: Rejected = NONE_REJECTED
+) -> list[ResourceKey]:
     """The keys the file holds: the entity's exportable objects, but those in `skip`."""
-    leave = left_out(entity, state)
+    leave = left_out(entity, state, rejected)
     return sorted(
         r.key
         for r in state.resources
@@ -96,25 +97,28 @@ def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[R
     )
 
 
-def skipped(entity: str, state: State) -> list[str]:
+def skipped(entity: str, state: State, rejected: Rejected = NONE_REJECTED) -> list[str]:
     """The entity's automations that are not exported: `name (why)`, by name."""
-    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state).items())
+    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state, rejected).items())
 
 
 def render(
-    entity: str, state: State, schema_ref: str | None, skip: Collection[ResourceKey] = ()
+    entity: str,
+    state: State,
+    schema_ref: str | None,
+    skip: Collection[ResourceKey] = (),
+    rejected: Rejected = NONE_REJECTED,
 ) -> str:
     """The YAML file for one entity, with a schema modeline and a note of what was skipped.
 
     `skip`: objects declared elsewhere already, left out so no name is declared twice.
     """
     text = (MODELINE.format(schema=schema_ref) if schema_ref else "") + HEADER
-    left_out = skipped(entity, state)
-    if left_out:
-        text += "# Not exported:\n"
-        text += "".join(f"#   {line}\n" for line in left_out)
+    notes = skipped(entity, state, rejected)
+    if notes:
+        text += "# Not exported:\n" + "".join(f"#   {line}\n" for line in notes)
     body = yaml.safe_dump(
-        document(entity, state, skip), sort_keys=False, allow_unicode=True, width=100
+        document(entity, state, skip, rejected), sort_keys=False, allow_unicode=True, width=100
     )
     return text + body
 

@@ -19,6 +19,7 @@ from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
+from reconcile.export import NONE_REJECTED, Rejected
 from reconcile.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
 from reconcile.semantics import url_problem
@@ -227,16 +228,21 @@ async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
 
 
 async def export(
-    target: targets.Target, entity: str, *, adopt: bool = False
+    target: targets.Target,
+    entity: str,
+    *,
+    adopt: bool = False,
+    rejected: Rejected = NONE_REJECTED,
 ) -> tuple[State, list[ResourceKey]]:
-    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it."""
+    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it
+    (but on the automations export leaves out: inexpressible, or `rejected`)."""
     async with targets.connect(target) as transport:
         reader = Reader(transport)
         state, lookup = await reader.read([entity], [])
         if not adopt:
             return state, []
         # Stamping sends only the description (plus each webhook's URL): no scope ids.
-        adopted = await Writer(reader, lookup, {}).adopt(state)
+        adopted = await Writer(reader, lookup, {}).adopt(state, rejected)
         state, _ = await reader.read([entity], [])
         return state, adopted
 

@@ -17,7 +17,7 @@ from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ReconcileError, ServerError
-from reconcile.export import left_out
+from reconcile.export import NONE_REJECTED, Rejected, left_out
 from reconcile.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
 from reconcile.wire import encode_action, encode_event
@@ -136,11 +136,12 @@ class Writer(Reader):
         elif isinstance(resource, Automation):
             await self._write_automation(change, resource)
 
-    async def adopt(self, state: State) -> list[ResourceKey]:
-        """Stamp the ownership marker on every unmanaged webhook and exported automation."""
+    async def adopt(self, state: State, rejected: Rejected = NONE_REJECTED) -> list[ResourceKey]:
+        """Stamp the ownership marker on every unmanaged webhook and exported automation
+        (`rejected`: automations export leaves out although the inventory expresses them)."""
         adopted: list[ResourceKey] = []
         entities = {remote.key.entity for remote in state.resources}
-        leave = {key for entity in entities for key in left_out(entity, state)}
+        leave = {key for entity in entities for key in left_out(entity, state, rejected)}
         for remote in state.resources:
             value = remote.value
             if remote.managed or isinstance(value, Secret):
