@@ -133,12 +133,24 @@ def test_existing_secrets_are_adopted_and_compared_by_rotation() -> None:
     )
 
 
-@pytest.mark.parametrize(("deletes", "force"), [(3, False), (4, True)])
-def test_large_updates_and_deletes_need_force(deletes: int, force: bool) -> None:
+@pytest.mark.parametrize(
+    ("deletes", "updates", "force"),
+    [(3, 0, False), (4, 0, True), (0, 3, False), (0, 4, True), (2, 1, False), (2, 2, True)],
+)
+def test_large_updates_and_deletes_need_force(deletes: int, updates: int, force: bool) -> None:
+    """More than 30 % of 10 managed objects changed: updates count exactly as deletes do."""
     autos = tuple(replace(INVENTORY.automations[1], name=f"a{i}", protect=False) for i in range(10))
     state = mirror(Inventory(automations=autos))
-    plan = compute_plan(Inventory(automations=autos[deletes:]), state)
-    assert plan.count("delete") == deletes
+    edited = tuple(
+        replace(a, description=f"edited {a.name}") if i < deletes + updates else a
+        for i, a in enumerate(autos)
+    )
+    plan = compute_plan(Inventory(automations=edited[deletes:]), state)
+    assert (plan.count("delete"), plan.count("update"), plan.count("create")) == (
+        deletes,
+        updates,
+        0,
+    )
     assert plan.requires_force is force
 
 

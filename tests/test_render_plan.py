@@ -47,10 +47,18 @@ def rich_plan() -> Plan:
     return compute_plan(inventory, state)
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
+def check_golden(name: str, text: str, folder: Path = GOLDEN) -> None:
+    """Compare with the golden file; with RECONCILE_UPDATE_GOLDEN set, rewrite it instead.
+
+    A rewrite fails the test and an unchanged file skips it, both naming the file: a run
+    that updates golden files checks nothing, and must never pass as if it had.
+    """
+    path = folder / name
     if os.environ.get("RECONCILE_UPDATE_GOLDEN"):
+        if path.exists() and path.read_text("utf-8") == text:
+            pytest.skip(f"RECONCILE_UPDATE_GOLDEN is set: {name} unchanged, nothing checked")
         path.write_text(text, "utf-8")
+        pytest.fail(f"RECONCILE_UPDATE_GOLDEN is set: rewrote {name}; review its diff")
     assert text == path.read_text("utf-8")
 
 
@@ -135,3 +143,26 @@ def test_the_headline_names_conflicts_then_the_changes() -> None:
         "1 conflict: nothing will be applied until it is resolved. "
         "Plan: 1 to create, 0 to update, 0 to delete."
     )
+
+
+def test_check_golden_compares_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILE_UPDATE_GOLDEN", raising=False)
+    (tmp_path / "x.txt").write_text("old\n", "utf-8")
+    check_golden("x.txt", "old\n", tmp_path)
+    with pytest.raises(AssertionError):
+        check_golden("x.txt", "new\n", tmp_path)
+    assert (tmp_path / "x.txt").read_text("utf-8") == "old\n"
+
+
+def test_updating_golden_files_rewrites_then_fails_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILE_UPDATE_GOLDEN", "1")
+    (tmp_path / "x.txt").write_text("old\n", "utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"rewrote x\.txt; review its diff"):
+        check_golden("x.txt", "new\n", tmp_path)
+    assert (tmp_path / "x.txt").read_text("utf-8") == "new\n"
+    with pytest.raises(pytest.skip.Exception, match=r"x\.txt unchanged, nothing checked"):
+        check_golden("x.txt", "new\n", tmp_path)

@@ -518,6 +518,12 @@ def github_drift(plan_file: Path, author: str) -> None:
         click.echo(f"{done.action} drift issue #{done.number}: {done.url}")
 
 
+from reconcile.cli_runtime import COMMANDS as _RUNTIME_COMMANDS  # noqa: E402
+
+for _command in _RUNTIME_COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

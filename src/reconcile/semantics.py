@@ -25,6 +25,7 @@ from reconcile.model import (
     Webhook,
 )
 from reconcile.ownership import LOCK_NAME
+from reconcile.runtime.variables import secret_variables
 from reconcile.schema import did_you_mean, human_path
 
 
@@ -345,12 +346,7 @@ _YAML11_BOOLEANS = frozenset(
 
 
 def _granted(hook: Webhook | None) -> set[str]:
-    if hook is None:
-        return set()
-    names = {hook.secret} if hook.secret else set()
-    if hook.access_token:
-        names.add("ACCESS_TOKEN")
-    return names
+    return set(secret_variables(hook))
 
 
 def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:

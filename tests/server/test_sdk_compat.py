@@ -15,15 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
+# A dev dependency, imported outright: without it the suite fails here, it never skips.
+import wandb
+import wandb.automations
+
 from reconcile import ownership
 from reconcile.inventory import load_inventory
 from reconcile.model import Event, Scope
 from reconcile.server import admin
 from tests.server.helpers import TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
-
-wandb = pytest.importorskip("wandb")
-automations = pytest.importorskip("wandb.automations")
 
 
 @dataclass

@@ -1,0 +1,69 @@
+"""A sample event for an automation: what `reconcile render` shows without `--event`.
+
+Built from the automation itself (its team, scope, metric, alias or tag), so the
+sample is one that would reach it; the values that are not the automation's are
+fixed placeholders, so the same inventory always renders the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from reconcile.model import Automation
+from reconcile.runtime.incoming import TRIGGERS, Artifact, IncomingEvent, Run
+
+AUTHOR = "sample-user"
+COLLECTION = "sample-collection"
+RUN = Run("sample1x", "sample-run")
+_SIMPLE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _literal(pattern: object, default: str) -> str:
+    """The text a simple `^word$` regex matches, else `default`."""
+    if not isinstance(pattern, str):
+        return default
+    text = pattern.removeprefix("^").removesuffix("$")
+    text = text.replace("\\.", ".")
+    return text if text and set(text) <= _SIMPLE else default
+
+
+def sample_event(automation: Automation) -> IncomingEvent:
+    """An event of the kind that fires `automation`, in its scope."""
+    kind = automation.event.kind
+    params = automation.event.params
+    base = IncomingEvent(
+        TRIGGERS[kind][0],
+        automation.entity,
+        automation.scope.project,
+        id=f"sample-{kind}",
+        registry=automation.scope.registry,
+        author=AUTHOR,
+    )
+    if kind.startswith("run_metric"):
+        metric = str(params.get("metric", "metric"))
+        metrics = MappingProxyType({metric: _metric_value(automation)})
+        return replace(base, run=RUN, step=100, metrics=metrics)
+    if kind == "run_state":
+        states = params.get("states") or ["finished"]
+        return replace(base, run=RUN, state=states[0])
+    metadata = MappingProxyType({"accuracy": 0.96, "framework": "pytorch"})
+    event = replace(
+        base,
+        collection=automation.scope.collection or COLLECTION,
+        artifact=Artifact(version=3, type="model", metadata=metadata),
+    )
+    if kind == "alias_added" or (kind == "artifact_linked" and params.get("alias")):
+        event = replace(event, alias=_literal(params.get("alias"), "production"))
+    elif kind == "tag_added":
+        event = replace(event, tag=_literal(params.get("tag"), "gold"))
+    return event
+
+
+def _metric_value(automation: Automation) -> float:
+    params = automation.event.params
+    for name in ("above", "at_least", "below", "at_most", "amount", "threshold"):
+        value = params.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return 1.0
