@@ -119,6 +119,32 @@ def _many(count: int) -> Inventory:
     return Inventory(automations=tuple(replace(base, name=f"a-{i:04d}") for i in range(count)))
 
 
+def _conflicted(changes: bool) -> dict[str, object]:
+    """A plan document whose only server object conflicts with a declared name."""
+    hook = INVENTORY.webhooks[0]
+    stranger = Remote(replace(hook, url="https://example.com/by-hand"), id="W-1")
+    resources = [r for r in mirror(INVENTORY).resources if r.key != hook.key]
+    if changes:
+        resources = resources[1:]
+    return to_json(compute_plan(INVENTORY, State((*resources, stranger))))
+
+
+def test_the_headline_puts_conflicts_before_an_empty_plan() -> None:
+    document = _conflicted(changes=False)
+    assert len(document["conflicts"]) == 1
+    headline = plan_text.render(document).splitlines()[0]
+    assert headline == "1 conflict: nothing will be applied until it is resolved."
+    assert plan_markdown.render(document).startswith(f"**{headline}**\n")
+
+
+def test_the_headline_names_conflicts_then_the_changes() -> None:
+    document = _conflicted(changes=True)
+    assert plan_text.render(document).splitlines()[0] == (
+        "1 conflict: nothing will be applied until it is resolved. "
+        "Plan: 1 to create, 0 to update, 0 to delete."
+    )
+
+
 def test_check_golden_compares_with_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,7 +53,7 @@ def test_the_reviewed_plan_is_applied(stack: Stack) -> None:
     fingerprint = json.loads(reviewed.output)["fingerprint"]
     result = stack.invoke("apply", "--fingerprint", fingerprint)
     assert result.exit_code == 0, result.output
-    assert sum(stack.proxy.written().values()) == 23
+    assert sum(stack.proxy.written().values()) == 28
 
 
 @pytest.mark.parametrize("drift", sorted(DRIFTS))

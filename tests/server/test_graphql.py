@@ -318,3 +318,30 @@ def test_project_registry_and_collection_creation(world: World) -> None:
     created = world.admin.ok(upsert, {"n": "wandb-registry-data"})["upsertModel"]
     assert created["inserted"]
     assert created["project"]["name"] == "wandb-registry-data"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "UNLINK_ARTIFACT",
+        "ADD_ARTIFACT_TAG",
+        "REMOVE_ARTIFACT_TAG",
+        "ADD_COLLECTION_TAG",
+        "REMOVE_COLLECTION_TAG",
+    ],
+)
+def test_artifact_events_take_projects_and_collections_but_not_the_team(
+    world: World, event: str
+) -> None:
+    tag = '{"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}'
+    on = {"triggeringEventType": event, "eventFilter": tag}
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, name=f"p-{event}", **on))
+    collection = trigger_input(
+        world.collection_id, name=f"c-{event}", scopeType="ARTIFACT_COLLECTION", **on
+    )
+    world.admin.ok(CREATE_TRIGGER, collection)
+    team_id = world.admin.ok('{ entity(name: "acme") { id } }')["entity"]["id"]
+    team = trigger_input(team_id, name=f"t-{event}", scopeType="ENTITY", **on)
+    assert f"event {event} needs a scope of type ARTIFACT_COLLECTION or PROJECT, not ENTITY" in (
+        world.admin.fails(CREATE_TRIGGER, team)
+    )
