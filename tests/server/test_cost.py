@@ -57,8 +57,8 @@ def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -
         "sdk GetEntityAutomationsLegacy": 58_860,
         "sdk IntegrationsByEntity": 3_760,
         "sdk CreateAutomation": 112,
-        "reconcile listing": 10_560,
-        "reconcile legacy listing": 106_660,
+        "reconcile listing": 10_660,
+        "reconcile legacy listing": 107_660,
         "reconcile collections": 6_862,
         "reconcile batch of 50": 3_100,
     }
