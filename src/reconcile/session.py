@@ -19,7 +19,8 @@ from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
-from reconcile.model import REGISTRY_PREFIX, Automation, EnvUrl, Inventory, ResourceKey, State
+from reconcile.export import NONE_REJECTED, Rejected
+from reconcile.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
 from reconcile.semantics import url_problem
 
@@ -242,22 +243,21 @@ async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
 
 
 async def export(
-    target: targets.Target, entity: str, *, adopt: bool = False
+    target: targets.Target,
+    entity: str,
+    *,
+    adopt: bool = False,
+    rejected: Rejected = NONE_REJECTED,
 ) -> tuple[State, list[ResourceKey]]:
-    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it."""
+    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it
+    (but on the automations export leaves out: inexpressible, or `rejected`)."""
     async with targets.connect(target) as transport:
         reader = Reader(transport)
         state, lookup = await reader.read([entity], [])
         if not adopt:
             return state, []
-        # Stamping an automation writes it whole, scope id included: look those up too.
-        scopes = {
-            (entity, r.value.scope.project, r.value.scope.collection)
-            for r in state.resources
-            if isinstance(r.value, Automation) and r.value.scope.project
-        }
-        state, lookup = await reader.read([entity], scopes)
-        adopted = await Writer(reader, lookup, {}).adopt(state)
+        # Stamping sends only the description (plus each webhook's URL): no scope ids.
+        adopted = await Writer(reader, lookup, {}).adopt(state, rejected)
         state, _ = await reader.read([entity], [])
         return state, adopted
 

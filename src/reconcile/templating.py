@@ -7,6 +7,7 @@ itself is never searched or substituted, so event data cannot change its structu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,3 +70,33 @@ def _scan_string(
     rest = _VARIABLE.sub("", text)
     if "${" in rest:
         problems.append(TemplateProblem(pointer, "'${' without a closing '}'"))
+
+
+class UnknownVariable(ValueError):
+    """A `${name}` the renderer has no value for (validate refuses these before apply)."""
+
+
+def substitute(payload: Any, value_of: Callable[[str], str | None]) -> Any:
+    """The payload with every `${name}` in its string values replaced by `value_of(name)`.
+
+    Keys and non-string values are kept as they are, and a replacement is never scanned
+    again, so values (event data) cannot add keys, close strings or inject variables.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        value = value_of(name)
+        if value is None:
+            raise UnknownVariable(name)
+        return value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return _VARIABLE.sub(replace, value) if "${" in value else value
+        if isinstance(value, dict):
+            return {key: walk(child) for key, child in value.items()}
+        if isinstance(value, list):
+            return [walk(child) for child in value]
+        return value
+
+    return walk(payload)

@@ -184,3 +184,32 @@ def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) ->
     code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
     assert code == 2
     assert output.endswith("Error: give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
+
+
+def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> None:
+    """asyncio disables Nagle's algorithm only on sockets created as IPPROTO_TCP;
+    otherwise every small answer waits for the client's delayed ACK (about 40 ms)."""
+    import asyncio
+
+    from reconcile.server.commands import _listen
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                option = transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                seen.set_result(option)
+
+        sock = _listen("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        port = sock.getsockname()[1]
+        async with server:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            result = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return result
+
+    assert asyncio.run(accepted_nodelay()) == 1

@@ -12,7 +12,7 @@ fragment TriggerFields on Trigger {
     ... on Project { id name }
     ... on ArtifactPortfolio { id name project { name } }
     ... on ArtifactSequence { id name project { name } }
-    ... on Entity { id name }
+    ... on Entity { id name entityType }
   }
   event: triggeringCondition {
     __typename
@@ -98,7 +98,7 @@ query IntegrationsByEntity($entity: String!, $cursor: String, $perPage: Int) {
 
 SECRETS = """
 query EntitySecrets($entity: String!) {
-  entity(name: $entity) { secrets { name createdAt } }
+  entity(name: $entity) { id secrets { name createdAt } }
 }
 """
 

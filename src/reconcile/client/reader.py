@@ -157,6 +157,8 @@ class Reader:
         entity_data = secrets.get("entity")
         if entity_data is None:
             raise ServerError(_missing_entity(entity))
+        if entity_data.get("id"):  # the scope of team-wide automations
+            lookup.scopes[(entity, "", None)] = ("ENTITY", entity_data["id"])
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
         projects = lookup.collection_projects()
         for node in triggers:
@@ -313,7 +315,7 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
     representable = not (
         auto.event.kind.startswith("unsupported:")
         or auto.action.kind.startswith("unsupported:")
-        or not auto.scope.project
+        or not (auto.scope.project or auto.scope.team)
     )
     return Remote(
         auto, id=node["id"], managed=marked.managed and representable, protected=marked.protected
@@ -328,6 +330,8 @@ def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
     if typename in ("ArtifactPortfolio", "ArtifactSequence"):
         project = (node.get("project") or {}).get("name") or projects.get(node["id"], "")
         return Scope(project, node["name"])
+    if typename == "Entity" and node.get("entityType") in ("team", None) and node.get("name"):
+        return Scope("", team=node["name"])
     return Scope("")
 
 

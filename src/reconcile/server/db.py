@@ -1,7 +1,9 @@
 """SQLite access for the embedded server: opening, schema migrations, transactions.
 
-One connection per `Database`, serialised by a lock; every operation runs in one
-transaction (`BEGIN IMMEDIATE` for writes, so concurrent writers queue, not fail).
+Writes share one connection, serialised by a lock (`BEGIN IMMEDIATE`, so concurrent
+writers queue, not fail). Reads each take a read-only connection of their own from
+a small pool: in WAL mode they see a consistent snapshot and wait for no one, so a
+long read (a large answer being built) does not hold up other requests.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = Path(".reconcile/server.db")
+# Idle read connections kept open; more are opened while more reads run at once.
+_IDLE_READERS = 8
 
 REGISTRY_LIKE = "wandb-registry-%"
 
@@ -216,28 +220,59 @@ class Database:
         self.path = path
         _make_folder(path.parent)
         _create_private(path)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
-        self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._con.row_factory = sqlite3.Row
+        self._con = self._connect()
         self._lock = threading.RLock()
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA foreign_keys=ON")
-        self._con.execute("PRAGMA busy_timeout=5000")
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._migrate()
 
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout=5000")
+        return con
+
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            self._closed = True
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._con.close()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: a consistent snapshot for the whole operation."""
-        with self._lock:
-            self._con.execute("BEGIN")
+        con = self._reader()
+        try:
+            con.execute("BEGIN")
             try:
-                yield self._con
+                yield con
             finally:
-                self._con.execute("COMMIT")
+                con.execute("COMMIT")
+        finally:
+            self._release(con)
+
+    def _reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._readers:
+                return self._readers.pop()
+        con = self._connect()
+        con.execute("PRAGMA query_only=ON")
+        return con
+
+    def _release(self, con: sqlite3.Connection) -> None:
+        with self._readers_lock:
+            if not self._closed and len(self._readers) < _IDLE_READERS:
+                self._readers.append(con)
+                return
+        con.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

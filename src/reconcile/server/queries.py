@@ -16,13 +16,11 @@ from graphql import GraphQLResolveInfo
 from reconcile.server import present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
+from reconcile.server.cost import DEFAULT_PAGE, MAX_PAGE
 from reconcile.server.errors import InvalidInput
 from reconcile.server.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.present import Obj
 from reconcile.server.store import Project, Team
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 
 
 def _ctx(info: GraphQLResolveInfo) -> RequestContext:
@@ -231,9 +229,11 @@ def _name_filter(filters: str | None) -> str | None:
     return name
 
 
-def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int = -1) -> list[Obj]:
+    # `limit` comes from the cost meter (cost.metered), not from the query.
     project_id = _project_row(parent, info).id
-    return [present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, project_id)]
+    rows = hooks.triggers_in_project(_ctx(info).con, project_id, limit)
+    return [present.trigger(t) for t in rows]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:

@@ -427,11 +427,14 @@ def triggers_page(
     return _select_triggers(con, where + " ORDER BY t.id LIMIT ?", (*params, limit))
 
 
-def triggers_in_project(con: sqlite3.Connection, project_id: int) -> list[TriggerRow]:
-    """Triggers scoped to a project or to one of its collections (the legacy walk)."""
+def triggers_in_project(
+    con: sqlite3.Connection, project_id: int, limit: int = -1
+) -> list[TriggerRow]:
+    """Triggers scoped to a project or to one of its collections (the legacy walk);
+    the first `limit` of them when it is not negative."""
     return _select_triggers(
         con,
         "WHERE (t.scope_type = 'PROJECT' AND t.scope_id = ?) "
-        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id",
-        (project_id, project_id),
+        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id LIMIT ?",
+        (project_id, project_id, limit),
     )

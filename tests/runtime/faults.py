@@ -1,0 +1,177 @@
+"""A loopback HTTP endpoint that misbehaves on purpose, one behaviour per path.
+
+Raw asyncio in a background thread, so it can do what a real framework would not:
+hang, dribble headers, drip a body, reset the connection. Every request it reads is
+recorded; every slow loop is bounded and stops when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+SLOW_STEP = 0.05
+SLOW_LIMIT = 600  # steps: every slow answer ends by itself within 30 s
+HUGE = 64 * 1024 * 1024
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FaultServer:
+    host: str = "127.0.0.1"
+    requests: list[Received] = field(default_factory=list)
+    port: int = 0
+    retry_after: str = "7"
+    tls: ssl.SSLContext | None = None
+    sni: list[str | None] = field(default_factory=list)
+    huge_sent: int = 0
+
+    def __enter__(self) -> FaultServer:
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fault server did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def url(self, path: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
+        server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                got = await _read_request(reader)
+                if got is None:
+                    return
+                self.requests.append(got)
+                handler = self._handlers().get(got.path.split("?")[0], _ok)
+                if not await handler(writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    def _handlers(self) -> dict[str, Callable[[asyncio.StreamWriter], Awaitable[bool]]]:
+        return {
+            "/500": _status(500, b"Internal Server Error: boom"),
+            "/503": _status(503, b"unavailable"),
+            "/404": _status(404, b"no such hook"),
+            "/429": _status(429, b"slow down", f"Retry-After: {self.retry_after}\r\n"),
+            "/hang": self._hang,
+            "/slow-headers": self._slow_headers,
+            "/drip": self._drip,
+            "/redirect": _status(302, b"", f"Location: {self.url('/target')}\r\n"),
+            "/reset": _reset,
+            "/huge": self._huge,
+        }
+
+    async def _hang(self, writer: asyncio.StreamWriter) -> bool:
+        for _ in range(SLOW_LIMIT):
+            if self._stop.is_set() or writer.is_closing():
+                break
+            await asyncio.sleep(SLOW_STEP)
+            writer.write(b"")  # notices a peer that went away
+            await writer.drain()
+        return False
+
+    async def _slow_headers(self, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(SLOW_LIMIT):
+            if self._stop.is_set():
+                break
+            writer.write(f"X-Slow-{i}: x\r\n".encode())
+            await writer.drain()
+            await asyncio.sleep(SLOW_STEP)
+        return False
+
+    async def _huge(self, writer: asyncio.StreamWriter) -> bool:
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode())
+        chunk = b"y" * 65536
+        for _ in range(HUGE // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()  # raises once the client has closed the connection
+            self.huge_sent += len(chunk)
+        return True
+
+    async def _drip(self, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(SLOW_LIMIT):
+            if self._stop.is_set():
+                break
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(SLOW_STEP)
+        return False
+
+
+async def _read_request(reader: asyncio.StreamReader) -> Received | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return Received(method, path, headers, body)
+
+
+def _status(
+    code: int, body: bytes, extra: str = ""
+) -> Callable[[asyncio.StreamWriter], Awaitable[bool]]:
+    async def answer(writer: asyncio.StreamWriter) -> bool:
+        head = f"HTTP/1.1 {code} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        return True
+
+    return answer
+
+
+_ok = _status(200, b'{"ok":true}', "Content-Type: application/json\r\nX-Answer: yes\r\n")
+
+
+async def _reset(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    return False

@@ -1,0 +1,277 @@
+"""`reconcile render`, `webhook test` and `receive`: from the inventory, on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconcile.cli import cli
+from reconcile.runtime import signing
+from tests.conftest import WriteFiles
+from tests.runtime.faults import FaultServer
+
+INVENTORY = """
+entity: ml
+secrets:
+  - name: TOK
+    from_env: HOOK_TOKEN
+  - name: KEY
+    from_env: HOOK_KEY
+webhooks:
+  - name: local
+    url: {url}
+    access_token: TOK
+    secret: KEY
+automations:
+  - name: on-prod
+    scope: {{registry: model, collection: fraud}}
+    when: {{alias_added: {{alias: ^production$}}}}
+    then:
+      webhook:
+        to: local
+        payload:
+          v: ${{artifact_version_string}}
+          t: "Bearer ${{ACCESS_TOKEN}}"
+          who: ${{event_author}}
+  - name: on-fail
+    scope: {{project: p}}
+    when: {{run_state: {{states: [failed]}}}}
+    then: {{slack: {{channel: "#ml", title: Failed, severity: error}}}}
+"""
+SECRETS = {"HOOK_TOKEN": "tok-canary-1234", "HOOK_KEY": "key-canary-5678"}
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def faults() -> Iterator[FaultServer]:
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def project(write_files: WriteFiles, faults: FaultServer) -> FaultServer:
+    write_files({"team.yaml": INVENTORY.format(url=faults.url("/ok"))})
+    return faults
+
+
+def test_render_prints_the_exact_body_of_a_sample_event_with_secrets_masked(
+    project: FaultServer,
+) -> None:
+    code, out, err = run("render", "on-prod", env=SECRETS)
+    assert code == 0
+    assert out == (
+        '{"v":"ml/wandb-registry-model/fraud:v3","t":"Bearer ***","who":"sample-user"}\n'
+    )
+    assert err.startswith(
+        f"a sample alias_added event -> POST {project.url('/ok')} (webhook local)"
+    )
+    assert "tok-canary" not in out + err
+
+
+def test_render_with_an_event_file(project: FaultServer, tmp_path: Path) -> None:
+    event = {
+        "type": "alias_added",
+        "entity": "ml",
+        "registry": "model",
+        "collection": "fraud",
+        "artifact": {"version": 12},
+        "alias": "production",
+        "author": "ann",
+    }
+    (tmp_path / "e.json").write_text(json.dumps(event))
+    code, out, _ = run("render", "on-prod", "--event", "e.json")
+    assert (code, out) == (
+        0,
+        '{"v":"ml/wandb-registry-model/fraud:v12","t":"Bearer ***","who":"ann"}\n',
+    )
+    code, out, _ = run(
+        "render", "on-prod", "--event", "-", stdin=json.dumps({"events": [event, event]})
+    )
+    assert (code, out.count("fraud:v12")) == (0, 2)
+
+
+def test_render_refuses_a_bad_or_unrelated_event(project: FaultServer, tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"type": "alias_added", "entity": "ml"}')
+    code, _, err = run("render", "on-prod", "--event", "bad.json")
+    assert code == 2
+    assert err == (
+        "error: --event bad.json: events[0].alias: required for alias_added events; "
+        "events[0].artifact: required for alias_added events; events[0].collection: required "
+        "for alias_added events; events[0].project: give exactly one of 'project' and "
+        "'registry'\n"
+    )
+    run_event = {"type": "run_state", "entity": "ml", "project": "p", "run": {"id": "r"}}
+    (tmp_path / "run.json").write_text(json.dumps({**run_event, "state": "failed"}))
+    code, _, err = run("render", "on-prod", "--event", "run.json")
+    assert (code, err) == (
+        2,
+        "error: --event run.json: events[0] is a run_state event; automation 'on-prod' listens "
+        "to alias_added, fired by alias_added events\n",
+    )
+    assert run("render", "nope")[2] == "error: no automation 'nope' in the inventory\n"
+
+
+def test_render_a_slack_notification(project: FaultServer) -> None:
+    code, out, err = run("render", "on-fail")
+    assert code == 0
+    assert json.loads(out)["text"] == ":rotating_light: Failed"
+    assert err == "a sample run_state event -> Slack notification to #ml (ml's Slack integration)\n"
+
+
+def test_webhook_test_sends_the_wandb_request_and_exits_0_on_2xx(project: FaultServer) -> None:
+    code, out, _ = run("webhook", "test", "local", "--allow-private", env=SECRETS)
+    assert code == 0
+    (got,) = project.requests
+    assert got.headers["authorization"] == "Bearer tok-canary-1234"
+    assert signing.verify_wandb("key-canary-5678", got.body, got.headers["x-wandb-signature"])
+    assert json.loads(got.body)["event_type"] == "TEST"
+    assert (
+        f"POST {project.url('/ok')}\n  Content-Type: application/json\n"
+        "  Authorization: Bearer ***\n" in out
+    )
+    assert "\nHTTP 200 in " in out
+    assert "  x-answer: yes\n" in out
+    assert '  body: {"ok":true}\n' in out
+    assert "tok-canary" not in out
+
+
+def test_webhook_test_payload_is_sent_byte_for_byte(project: FaultServer, tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text('{"b": 1,  "a": [true]}\n')
+    code, _, _ = run(
+        "webhook", "test", "local", "--allow-private", "--payload", "@p.json", env=SECRETS
+    )
+    assert code == 0
+    assert project.requests[0].body == b'{"b": 1,  "a": [true]}'
+    code, _, err = run("webhook", "test", "local", "--payload", "{nope", env=SECRETS)
+    assert code == 2
+    assert err.startswith("error: --payload (inline): not valid JSON (")
+
+
+def test_webhook_test_applies_the_address_rules_unless_allow_private(project: FaultServer) -> None:
+    code, out, _ = run("webhook", "test", "local", env=SECRETS)
+    assert code == 1
+    assert "failed (blocked) after " in out
+    assert ": 127.0.0.1, a loopback address: deliveries go to public addresses only" in out
+    assert project.requests == []
+
+
+def test_webhook_test_exits_1_on_an_error_answer(
+    write_files: WriteFiles, faults: FaultServer
+) -> None:
+    write_files({"team.yaml": INVENTORY.format(url=faults.url("/500"))})
+    code, out, _ = run("webhook", "test", "local", "--allow-private", env=SECRETS)
+    assert code == 1
+    assert "\nHTTP 500 in " in out
+    assert "  body: Internal Server Error: boom\n" in out
+
+
+def test_webhook_test_names_the_missing_environment_variable(project: FaultServer) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    result = CliRunner().invoke(
+        cli, ["webhook", "test", "local"], env={**env, "HOOK_KEY": "k", "HOOK_TOKEN": None}
+    )  # type: ignore[dict-item]
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: webhook 'local' uses secret 'TOK' as its access token; set its value in the "
+        "environment variable HOOK_TOKEN\n"
+    )
+    assert run("webhook", "test", "other", env=SECRETS)[2] == (
+        "error: no webhook 'other' in the inventory (declared: local)\n"
+    )
+
+
+def test_receive_verifies_what_webhook_test_sends(project: FaultServer, tmp_path: Path) -> None:
+    env = {**os.environ, **SECRETS, "PYTHONUNBUFFERED": "1"}
+    receiver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconcile",
+            "receive",
+            "--port",
+            "0",
+            "--secret-env",
+            "HOOK_KEY",
+            "--token-env",
+            "HOOK_TOKEN",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert receiver.stdout is not None
+        first = receiver.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:")
+        assert first.endswith(" (signature with $HOOK_KEY, token with $HOOK_TOKEN); Ctrl-C stops\n")
+        url = first.split()[2]
+        (tmp_path / "automations" / "team.yaml").write_text(INVENTORY.format(url=url + "/hook"))
+        good = run("webhook", "test", "local", "--allow-private", env=SECRETS)
+        bad = run(
+            "webhook", "test", "local", "--allow-private", env={**SECRETS, "HOOK_KEY": "wrong"}
+        )
+    finally:
+        receiver.terminate()
+        out, _ = receiver.communicate(timeout=30)
+    assert good[0] == 0
+    assert (bad[0], "\nHTTP 401 in " in bad[1]) == (1, True)
+    blocks = out.split("POST /hook")
+    assert len(blocks) == 3
+    assert "  X-Wandb-Signature: valid · webhook-signature: valid · token: valid\n" in blocks[1]
+    assert (
+        "  X-Wandb-Signature: INVALID · webhook-signature: INVALID (webhook-signature does not "
+        "match the body) · token: valid\n" in blocks[2]
+    )
+    assert "  authorization: Bearer ***\n" in blocks[1]
+    assert "tok-canary" not in out
+
+
+def test_a_url_from_the_environment_is_read_only_when_sending(
+    write_files: WriteFiles, faults: FaultServer
+) -> None:
+    write_files({"team.yaml": INVENTORY.format(url="{from_env: HOOK_URL}")})
+    code, _, err = run("render", "on-prod")
+    assert code == 0
+    assert err.startswith("a sample alias_added event -> POST $HOOK_URL (webhook local)")
+    code, _, err = run("webhook", "test", "local", "--allow-private", env=SECRETS)
+    assert (code, err) == (
+        2,
+        "error: webhook 'local' reads its URL from the environment variable HOOK_URL, "
+        "which is not set\n",
+    )
+    env = {**SECRETS, "HOOK_URL": faults.url("/ok")}
+    code, out, _ = run("webhook", "test", "local", "--allow-private", env=env)
+    assert (code, faults.paths()) == (0, ["/ok"])
+    assert out.startswith("POST $HOOK_URL\n")
+    assert faults.url("/ok") not in out
+
+
+def test_receive_names_a_port_it_cannot_listen_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run("receive", "--port", str(port))
+    assert (code, err) == (2, f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n")
+    code, _, err = run("receive", "--secret-env", "RECONCILE_TEST_UNSET_VARIABLE")
+    assert (code, err) == (
+        2,
+        "error: --secret-env RECONCILE_TEST_UNSET_VARIABLE: the environment variable "
+        "RECONCILE_TEST_UNSET_VARIABLE is not set\n",
+    )
