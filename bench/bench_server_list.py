@@ -151,6 +151,9 @@ def breakdown(db: Database, key: str, document: str) -> dict[str, float]:
             "shaping rows into W&B dicts": _per_call(lambda: [present.trigger(r) for r in rows]),
         }
     variables = {"entity": TEAM, "cursor": None, "perPage": PAGE, "filters": None}
+    stages["cost check (static analysis of the document)"] = _per_call(
+        lambda: _cost_check(document, variables)
+    )
     _, body = service_handle(f"Bearer {key}", document, variables, None)
     stages["GraphQL: auth + SQL + shaping + execution"] = _per_call(
         lambda: service_handle(f"Bearer {key}", document, variables, None)
@@ -158,6 +161,26 @@ def breakdown(db: Database, key: str, document: str) -> dict[str, float]:
     stages["JSON encoding of the answer"] = _per_call(lambda: json.dumps(body))
     assert len(shaped) == PAGE
     return stages
+
+
+_DOCUMENTS: list[Any] = []
+
+
+def _cost_check(document: str, variables: dict[str, Any]) -> int:
+    """What the server does for the cost check of one request (document cached)."""
+    from graphql import get_operation_ast
+
+    from reconcile.server.cost import operation_cost
+    from reconcile.server.graph import Documents, load_schema
+
+    if not _DOCUMENTS:
+        _DOCUMENTS.append(Documents(load_schema()))
+    documents = _DOCUMENTS[0]
+    prepared = documents.prepare(document)
+    assert prepared.document is not None
+    operation = get_operation_ast(prepared.document)
+    assert operation is not None
+    return operation_cost(documents.schema, prepared.fragments, operation, variables)
 
 
 def _service(db: Database) -> Callable[..., tuple[int, dict[str, Any]]]:

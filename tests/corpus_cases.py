@@ -145,12 +145,52 @@ case(
 """),
 )
 case(
-    "window-without-aggregate",
+    "tag-regex-not-re2",
     auto("""
-- name: acc
+- name: gold
   scope: {project: p}
   when:
-    run_metric: {metric: acc, above: 0.9, window: 5}
+    tag_added: {tag: {matches: '(?=gold)'}}
+  then: {no_op: }
+"""),
+)
+case(
+    "team-scope-of-another-team",
+    auto("""
+- name: failed
+  scope: {team: research}
+  when:
+    run_state: {states: [failed]}
+  then: {no_op: }
+"""),
+)
+case(
+    "team-scope-for-an-artifact-event",
+    auto("""
+- name: promoted
+  scope: {team: ml}
+  when:
+    alias_added: {alias: ^prod$}
+  then: {no_op: }
+"""),
+)
+case(
+    "team-scope-with-a-collection",
+    auto("""
+- name: failed
+  scope: {team: ml, collection: detector}
+  when:
+    run_state: {states: [failed]}
+  then: {no_op: }
+"""),
+)
+case(
+    "tag-test-two-forms",
+    auto("""
+- name: gold
+  scope: {project: p}
+  when:
+    tag_added: {tag: {equals: gold, matches: ^gold}}
   then: {no_op: }
 """),
 )

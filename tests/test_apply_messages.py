@@ -80,7 +80,7 @@ def test_the_force_refusal_gives_counts(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["apply", "--auto-approve", "--prune"])
     assert result.exit_code == 3
     assert result.output.splitlines()[1:] == [
-        "refused: the plan updates or deletes 10 of 23 managed objects (more than 30 %); "
+        "refused: the plan updates or deletes 15 of 28 managed objects (more than 30 %); "
         "review it and apply with --force"
     ]
 

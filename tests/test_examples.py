@@ -31,11 +31,13 @@ def test_every_action_kind_has_an_example(inventory: Inventory) -> None:
 
 def test_every_scope_kind_has_an_example(inventory: Inventory) -> None:
     kinds = {
-        ("collection" if a.scope.collection else "")
+        "team"
+        if a.scope.team
+        else ("collection" if a.scope.collection else "")
         + ("registry" if a.scope.registry else "project")
         for a in inventory.automations
     }
-    assert kinds == {"project", "registry", "collectionproject", "collectionregistry"}
+    assert kinds == {"project", "registry", "collectionproject", "collectionregistry", "team"}
 
 
 def test_every_example_points_editors_at_the_schema() -> None:

@@ -12,6 +12,10 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.client import operations as ops
+from reconcile.export import render
+from reconcile.export_target import rejected
+from reconcile.inventory import load_inventory
+from reconcile.model import Action, Automation, Event, Remote, Scope, State, Webhook
 from reconcile.schema import schema_text
 from reconcile.target import Target, connect
 from tests import test_session
@@ -31,7 +35,7 @@ def test_export_into_the_inventory_leaves_out_what_it_declares(workdir: Path) ->
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("not exported (already declared in automations/): secret ")
-    assert len(lines[0].split(", ")) == 22  # 5 secrets, 7 webhooks, 10 automations
+    assert len(lines[0].split(", ")) == 27  # 5 secrets, 7 webhooks, 15 automations
     assert lines[1:] == ["wrote automations/ml-platform.yaml", NO_SCHEMA]
     written = (workdir / "automations/ml-platform.yaml").read_text("utf-8")
     assert written.startswith("# Exported by `reconcile export`.\n")
@@ -48,7 +52,7 @@ def test_export_of_what_is_all_declared_writes_nothing(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     result = run("export", "--entity", "ml-platform")
     assert result.exit_code == 0, result.output
-    assert result.output == "nothing to write: automations/ already declares all 23 objects\n"
+    assert result.output == "nothing to write: automations/ already declares all 28 objects\n"
     assert not (workdir / "automations/ml-platform.yaml").exists()
     assert run("validate").exit_code == 0
 
@@ -105,3 +109,52 @@ async def _hand_made_webhook(target: Target) -> None:
         url = "http://example.com/legacy"
         fields = {"entityName": "ml-platform", "name": "legacy", "urlEndpoint": url}
         await transport.execute(ops.CREATE_WEBHOOK, {"input": fields})
+
+
+def _server_state() -> State:
+    """What an SDK user may leave on a server: forms W&B accepts, and some it only has."""
+    hook = Webhook("ml", "hook", "https://hooks.example/h")
+    project = Scope("vision")
+
+    def auto(name: str, event: Event, action: Action) -> Remote:
+        return Remote(Automation("ml", name, project, event, action), id=f"T-{name}")
+
+    run_name: dict[str, None] = {"run_name": None}
+    window = {"metric": "loss", "above": 1.5, "aggregate": None, "window": 5, **run_name}
+    payload = {"to": "hook", "payload": {"v": "${artifact_version_string}"}}
+    untitled = {"channel": "alerts", "title": "", "message": "m", "severity": "info"}
+    not_equal = {"filter": {}, "reason": "the alias operator $ne has no inventory form"}
+    return State(
+        (
+            Remote(hook, id="W-1"),
+            auto("untitled", Event("alias_added", {"alias": None}), Action("slack", untitled)),
+            auto("window-only", Event("run_metric", window), Action("no_op")),
+            auto("tag-regex", Event("tag_added", {"tag": {"matches": "^gold"}}), Action("no_op")),
+            auto(
+                "run-version",
+                Event("run_state", {"states": ["failed"], **run_name}),
+                Action("webhook", payload),
+            ),
+            auto("alias-ne", Event("unsupported:ADD_ARTIFACT_ALIAS", not_equal), Action("no_op")),
+        )
+    )
+
+
+def test_export_writes_what_validates_and_names_what_it_leaves_out(tmp_path: Path) -> None:
+    state = _server_state()
+    text = render("ml", state, None, rejected=rejected("ml", state))
+    assert text.splitlines()[1:4] == [
+        "# Not exported:",
+        "#   alias-ne (the alias operator $ne has no inventory form)",
+        "#   run-version (it would not validate: then.webhook.payload.v: "
+        "${artifact_version_string} is not set for run_state events (only for alias_added, "
+        "artifact_created, artifact_linked, artifact_unlinked, tag_added, tag_removed))",
+    ]
+    (tmp_path / "ml.yaml").write_text(text, "utf-8")
+    loaded = load_inventory([str(tmp_path)])  # raises if what export wrote does not validate
+    by_name = {a.name: a for a in loaded.automations}
+    assert sorted(by_name) == ["tag-regex", "untitled", "window-only"]
+    for remote in state.resources:
+        if remote.key.name in by_name:  # what was exported means what the server has
+            assert by_name[remote.key.name].event == remote.value.event  # type: ignore[union-attr]
+            assert by_name[remote.key.name].action == remote.value.action  # type: ignore[union-attr]

@@ -89,3 +89,38 @@ def test_positions_follow_merge_keys(write_files: WriteFiles) -> None:
         Finding("automations/a.yaml", ("automations", 0, "enabled"), "m")
     )
     assert (issue.location.line, issue.location.col) == (2, 12)
+
+
+def _aliased(aliases: int, plain: int) -> str:
+    """A document of 7 + `plain` distinct nodes that `aliases` aliases of a scalar expand."""
+    lines = ["s: &s x", f"b: [{', '.join(['*s'] * aliases)}]"]
+    lines += [f"c: [{', '.join(['y'] * plain)}]"] if plain else ["c: []"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("aliases", "plain", "refused"),
+    [
+        # 1,107 distinct nodes: the 10x limit (11,070) is above the 10,000 floor.
+        (11_070 - 1_107, 1_100, None),
+        (11_071 - 1_107, 1_100, "aliases expand 1,107 nodes to 11,071"),
+        # 7 distinct nodes: the 10,000 floor is what holds.
+        (10_000 - 7, 0, None),
+        (10_001 - 7, 0, "aliases expand 7 nodes to 10,001"),
+    ],
+)
+def test_the_alias_expansion_limit_is_exactly_where_it_says(
+    write_files: WriteFiles, aliases: int, plain: int, refused: str | None
+) -> None:
+    """Just over the limit is refused, just under is read: both its factor and its floor."""
+    write_files({"a.yaml": _aliased(aliases, plain)})
+    documents, issues = load_files(discover(["automations"]))
+    if refused is None:
+        assert issues == []
+        [document] = documents
+        assert len(document.data["b"]) == aliases
+        return
+    assert documents == []
+    assert [str(issue) for issue in issues] == [
+        f"automations/a.yaml:1:1: {refused}; refusing a document that aliases grow more than 10x"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from reconcile.model import (
     Webhook,
 )
 from reconcile.plan import Change, FieldChange, compute_plan, fingerprint, to_json
+from reconcile.wire import decode_event
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 INVENTORY = load_inventory([str(EXAMPLES)])
@@ -44,7 +46,7 @@ def test_everything_is_created_on_an_empty_server_in_dependency_order() -> None:
     kinds = [change.key.kind for change in plan.changes]
     assert {change.action for change in plan.changes} == {"create"}
     assert kinds == sorted(kinds, key=["secret", "webhook", "automation"].index)
-    assert len(plan.changes) == 5 + 7 + 11
+    assert len(plan.changes) == 5 + 7 + 16
 
 
 def test_a_mirrored_server_needs_no_change() -> None:
@@ -131,12 +133,24 @@ def test_existing_secrets_are_adopted_and_compared_by_rotation() -> None:
     )
 
 
-@pytest.mark.parametrize(("deletes", "force"), [(3, False), (4, True)])
-def test_large_updates_and_deletes_need_force(deletes: int, force: bool) -> None:
+@pytest.mark.parametrize(
+    ("deletes", "updates", "force"),
+    [(3, 0, False), (4, 0, True), (0, 3, False), (0, 4, True), (2, 1, False), (2, 2, True)],
+)
+def test_large_updates_and_deletes_need_force(deletes: int, updates: int, force: bool) -> None:
+    """More than 30 % of 10 managed objects changed: updates count exactly as deletes do."""
     autos = tuple(replace(INVENTORY.automations[1], name=f"a{i}", protect=False) for i in range(10))
     state = mirror(Inventory(automations=autos))
-    plan = compute_plan(Inventory(automations=autos[deletes:]), state)
-    assert plan.count("delete") == deletes
+    edited = tuple(
+        replace(a, description=f"edited {a.name}") if i < deletes + updates else a
+        for i, a in enumerate(autos)
+    )
+    plan = compute_plan(Inventory(automations=edited[deletes:]), state)
+    assert (plan.count("delete"), plan.count("update"), plan.count("create")) == (
+        deletes,
+        updates,
+        0,
+    )
     assert plan.requires_force is force
 
 
@@ -183,3 +197,26 @@ def test_what_an_unmanaged_automation_uses_is_kept_and_a_part_deletes_nothing() 
     part = compute_plan(Inventory(), state, whole=False)
     assert (part.changes, part.kept, part.not_considered) == ((), (), 3)
     assert to_json(part)["not_considered"] == 3
+
+
+def test_a_server_side_change_of_tag_operator_is_drift() -> None:
+    """The inventory's exact tag `^gold`; the server's filter changed to `$regex: ^gold`."""
+    exact = next(a for a in INVENTORY.automations if a.name == "review-queue-opened")
+    declared = replace(exact, event=Event("collection_tag_added", {"tag": "^gold"}))
+    inventory = replace(
+        INVENTORY, automations=tuple(declared if a is exact else a for a in INVENTORY.automations)
+    )
+    regex = {"filter": {"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}}
+    server_event = decode_event("ADD_COLLECTION_TAG", json.dumps(regex))
+    state = mirror(inventory)
+    drifted = State(
+        tuple(
+            replace(r, value=replace(r.value, event=server_event)) if r.key == exact.key else r
+            for r in state.resources
+        )
+    )
+    [change] = compute_plan(inventory, drifted).changes
+    assert (change.action, change.key) == ("update", exact.key)
+    assert change.fields == (
+        FieldChange("when.collection_tag_added.tag", {"matches": "^gold"}, "^gold"),
+    )

@@ -23,12 +23,12 @@ def test_a_part_of_the_inventory_never_plans_a_delete(workdir: Path) -> None:
     part = "automations/examples/run-failed.yaml"
     plan = json.loads(run("plan", part, "--format", "json").output)
     assert plan["summary"] == {"create": 0, "update": 0, "delete": 0}
-    assert plan["not_considered"] == 22  # all 23 managed objects but the one in the file
+    assert plan["not_considered"] == 27  # all 28 managed objects but the one in the file
     text = run("plan", part).output
     assert text.splitlines()[1:] == [
         "No changes. The server matches the part of the inventory planned.",
         "",
-        "Not considered: 22 managed objects on the server that the paths given do not "
+        "Not considered: 27 managed objects on the server that the paths given do not "
         "declare. The paths are only part of the inventory (automations/), so nothing is "
         "deleted; plan the whole inventory to delete what it no longer declares.",
         "",
@@ -48,7 +48,7 @@ def test_only_the_whole_inventory_deletes(workdir: Path) -> None:
         assert "not_considered" not in plan
     part = json.loads(run("plan", "automations/examples/team.yaml", "--format", "json").output)
     # team.yaml declares 5 secrets and 7 webhooks of the 23 managed objects.
-    assert (part["summary"]["delete"], part["not_considered"]) == (0, 11)
+    assert (part["summary"]["delete"], part["not_considered"]) == (0, 16)
 
 
 def test_a_subfolder_uses_the_project_root_and_its_database(
@@ -96,7 +96,7 @@ def test_json_plans_name_their_target_outside_the_fingerprint(workdir: Path) -> 
     assert saved["target"] == plan["target"]
     assert fingerprint(saved) == saved["fingerprint"]  # the saved plan still verifies
     markdown = run("plan", "--format", "markdown").output
-    assert markdown.startswith(TARGET.format(db=".reconcile/server.db") + "\n\n**Plan: 23 to")
+    assert markdown.startswith(TARGET.format(db=".reconcile/server.db") + "\n\n**Plan: 28 to")
     # The same inventory planned through another path to the same database: same plan.
     other = run("plan", "--format", "json", "--db", os.path.abspath(".reconcile/server.db"))
     assert json.loads(other.output)["fingerprint"] == plan["fingerprint"]

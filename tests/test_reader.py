@@ -16,6 +16,7 @@ from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.errors import ServerError
 from reconcile.inventory import load_inventory
+from reconcile.model import Scope
 from reconcile.target import Target, connect, scopes_of
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
@@ -83,7 +84,59 @@ def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) ->
 
     state, legacy_state, detected = asyncio.run(both())
     assert detected is True  # the embedded server announces QUERY_AUTOMATIONS_ON_ENTITY
-    assert len([r for r in state.resources if r.key.kind == "automation"]) == 11
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 16
+    # Listed per project, a team-wide automation is in no project: such servers predate
+    # W&B's entity scope, so there is none to miss there.
+    team_wide = {r.key for r in state.resources if getattr(r.value, "scope", Scope("")).team}
+    assert [key.name for key in team_wide] == ["alert-on-failed-training-run"]
     assert sorted(legacy_state.resources, key=lambda r: r.key) == sorted(
-        state.resources, key=lambda r: r.key
+        (r for r in state.resources if r.key not in team_wide), key=lambda r: r.key
     )
+
+
+def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_team(
+    tmp_path: Path,
+) -> None:
+    from reconcile.client import operations as ops
+    from reconcile.model import Automation
+    from reconcile.server import admin
+    from reconcile.server.db import Database
+    from reconcile.target import embedded_key
+    from tests.server.helpers import trigger_input
+
+    target = Target(None, db=tmp_path / "server.db")
+    embedded_key(target.db)
+    db = Database(target.db)
+    for team in ("alpha", "beta"):
+        admin.ensure_team(db, team, organization="corp")
+        admin.set_role(db, team, admin.DEFAULT_ADMIN, "admin")
+    admin.ensure_registry(db, "alpha", "model")
+    db.close()
+
+    async def build_and_read(teams: list[str]) -> dict[str, tuple[str, str]]:
+        async with connect(target) as transport:
+            ids = await transport.execute(ops.ORG_INFO_FROM_ENTITY, {"entity": "beta"})
+            assert ids["entity"]["organization"]["orgEntity"]["name"] == "corp-org"
+            project = await transport.execute(
+                ops.PROJECT, {"entity": "corp-org", "name": "wandb-registry-model"}
+            )
+            registry_id = project["project"]["id"]
+            if teams == ["alpha", "beta"]:
+                hook = {"entityName": "beta", "name": "b-hook", "urlEndpoint": "https://h.example/"}
+                made = await transport.execute(ops.CREATE_WEBHOOK, {"input": hook})
+                hook_id = made["createGenericWebhookIntegration"]["integration"]["id"]
+                for name, integration in (("to-beta", hook_id), ("no-op", None)):
+                    variables = trigger_input(registry_id, integration, name=name)
+                    await transport.execute(ops.CREATE_TRIGGER, variables)
+            state, lookup = await Reader(transport).read(teams, [])
+        autos = [r.value for r in state.resources if isinstance(r.value, Automation)]
+        assert {lookup.owners[a.key] for a in autos} == {"corp-org"}
+        return {a.name: (a.entity, a.scope.project) for a in autos}
+
+    both = asyncio.run(build_and_read(["alpha", "beta"]))
+    assert both == {
+        "to-beta": ("beta", "wandb-registry-model"),
+        "no-op": ("alpha", "wandb-registry-model"),
+    }
+    # Read for alpha alone, the automation calling beta's webhook is beta's, not shown.
+    assert asyncio.run(build_and_read(["alpha"])) == {"no-op": ("alpha", "wandb-registry-model")}

@@ -47,10 +47,18 @@ def rich_plan() -> Plan:
     return compute_plan(inventory, state)
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
+def check_golden(name: str, text: str, folder: Path = GOLDEN) -> None:
+    """Compare with the golden file; with RECONCILE_UPDATE_GOLDEN set, rewrite it instead.
+
+    A rewrite fails the test and an unchanged file skips it, both naming the file: a run
+    that updates golden files checks nothing, and must never pass as if it had.
+    """
+    path = folder / name
     if os.environ.get("RECONCILE_UPDATE_GOLDEN"):
+        if path.exists() and path.read_text("utf-8") == text:
+            pytest.skip(f"RECONCILE_UPDATE_GOLDEN is set: {name} unchanged, nothing checked")
         path.write_text(text, "utf-8")
+        pytest.fail(f"RECONCILE_UPDATE_GOLDEN is set: rewrote {name}; review its diff")
     assert text == path.read_text("utf-8")
 
 
@@ -109,3 +117,52 @@ def test_a_code_fence_in_a_payload_cannot_break_out_of_its_block() -> None:
 def _many(count: int) -> Inventory:
     base = INVENTORY.automations[1]
     return Inventory(automations=tuple(replace(base, name=f"a-{i:04d}") for i in range(count)))
+
+
+def _conflicted(changes: bool) -> dict[str, object]:
+    """A plan document whose only server object conflicts with a declared name."""
+    hook = INVENTORY.webhooks[0]
+    stranger = Remote(replace(hook, url="https://example.com/by-hand"), id="W-1")
+    resources = [r for r in mirror(INVENTORY).resources if r.key != hook.key]
+    if changes:
+        resources = resources[1:]
+    return to_json(compute_plan(INVENTORY, State((*resources, stranger))))
+
+
+def test_the_headline_puts_conflicts_before_an_empty_plan() -> None:
+    document = _conflicted(changes=False)
+    assert len(document["conflicts"]) == 1
+    headline = plan_text.render(document).splitlines()[0]
+    assert headline == "1 conflict: nothing will be applied until it is resolved."
+    assert plan_markdown.render(document).startswith(f"**{headline}**\n")
+
+
+def test_the_headline_names_conflicts_then_the_changes() -> None:
+    document = _conflicted(changes=True)
+    assert plan_text.render(document).splitlines()[0] == (
+        "1 conflict: nothing will be applied until it is resolved. "
+        "Plan: 1 to create, 0 to update, 0 to delete."
+    )
+
+
+def test_check_golden_compares_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILE_UPDATE_GOLDEN", raising=False)
+    (tmp_path / "x.txt").write_text("old\n", "utf-8")
+    check_golden("x.txt", "old\n", tmp_path)
+    with pytest.raises(AssertionError):
+        check_golden("x.txt", "new\n", tmp_path)
+    assert (tmp_path / "x.txt").read_text("utf-8") == "old\n"
+
+
+def test_updating_golden_files_rewrites_then_fails_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILE_UPDATE_GOLDEN", "1")
+    (tmp_path / "x.txt").write_text("old\n", "utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"rewrote x\.txt; review its diff"):
+        check_golden("x.txt", "new\n", tmp_path)
+    assert (tmp_path / "x.txt").read_text("utf-8") == "new\n"
+    with pytest.raises(pytest.skip.Exception, match=r"x\.txt unchanged, nothing checked"):
+        check_golden("x.txt", "new\n", tmp_path)

@@ -61,7 +61,7 @@ def test_a_fresh_checkout_plans_and_applies_the_examples(workdir: Path) -> None:
     assert first.exit_code == 2, first.output
     assert first.output.startswith(
         "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
-        "Plan: 23 to create, 0 to update, 0 to delete.\n"
+        "Plan: 28 to create, 0 to update, 0 to delete.\n"
     )
     assert (workdir / ".reconcile" / "server.db").is_file()
     # The folder holds keys: it keeps itself out of git.
@@ -71,7 +71,7 @@ def test_a_fresh_checkout_plans_and_applies_the_examples(workdir: Path) -> None:
     assert applied.output.startswith(
         "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
     )
-    assert applied.output.endswith("23 applied, 0 failed, 0 not attempted.\n")
+    assert applied.output.endswith("28 applied, 0 failed, 0 not attempted.\n")
     again = run("plan", "--detailed-exitcode")
     assert (again.exit_code, again.output.splitlines()[1]) == (
         0,
@@ -104,7 +104,7 @@ def test_apply_refuses_a_plan_that_changed_since_review(workdir: Path) -> None:
     assert refused.exit_code == 3
     assert "the plan has changed since it was reviewed" in refused.output
     still = json.loads(run("plan", "--format", "json").output)
-    assert still["summary"]["create"] == 23  # nothing was applied
+    assert still["summary"]["create"] == 28  # nothing was applied
 
 
 def test_previously_renames_instead_of_replacing(workdir: Path) -> None:
@@ -142,10 +142,10 @@ def test_export_adopt_brings_unmanaged_objects_under_management(
     assert run("apply", "--auto-approve").exit_code == 0
     asyncio.run(_strip_markers(Target(None, db=workdir / ".reconcile/server.db")))
     plan = json.loads(run("plan", "--format", "json").output)
-    assert len(plan["conflicts"]) == 7 + 11  # every webhook and automation is unmanaged now
+    assert len(plan["conflicts"]) == 7 + 16  # every webhook and automation is unmanaged now
     result = run("export", "--entity", "ml-platform", "--out", "adopted", "--adopt")
     assert result.exit_code == 0, result.output
-    assert "adopted 18 objects" in result.output
+    assert "adopted 23 objects" in result.output
     monkeypatch.setenv("GITHUB_TOKEN", SECRETS["GH_DISPATCH_TOKEN"])
     again = run("plan", "adopted", "--detailed-exitcode")
     assert again.exit_code == 0, again.output
@@ -187,6 +187,31 @@ def test_plan_and_apply_over_http(served: tuple[str, str], monkeypatch: pytest.M
     assert run("plan", "--server", url, "--detailed-exitcode").exit_code == 0
 
 
+def test_a_plan_refuses_automations_the_server_does_not_enable(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = workdir / "served.db"
+    inventory = load_inventory(["automations"])
+    prepare_embedded(Target(None, db=db), inventory, scopes_of(inventory))
+    monkeypatch.setenv("WANDB_API_KEY", embedded_key(db))
+    off = frozenset({"AUTOMATION_EVENT_ADD_ARTIFACT_TAG", "AUTOMATION_EVENT_RUN_METRIC_ZSCORE"})
+    with running(db, disabled=off) as live:
+        result = run("plan", "--server", live.url)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-4:] == [
+        f"error: {live.url} cannot take 3 automation(s); nothing was planned:",
+        "  automations/examples/model-lifecycle.yaml: automation ml-platform/"
+        "track-gold-versions: tag_added needs the server feature "
+        "AUTOMATION_EVENT_ADD_ARTIFACT_TAG, which the server does not enable",
+        "  automations/examples/slack-blocks.yaml: automation ml-platform/slack-blocks-on-gold-tag:"
+        " tag_added needs the server feature AUTOMATION_EVENT_ADD_ARTIFACT_TAG, which the server"
+        " does not enable",
+        "  automations/examples/throughput-anomaly.yaml: automation ml-platform/"
+        "throughput-anomaly: run_metric_zscore needs the server feature "
+        "AUTOMATION_EVENT_RUN_METRIC_ZSCORE, which the server does not enable",
+    ]
+
+
 def test_a_server_url_needs_an_api_key(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "--server", "http://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -206,7 +231,7 @@ def test_missing_secret_values_stop_apply_before_any_change(
     result = CliRunner().invoke(cli, ["apply", "--auto-approve"])
     assert result.exit_code == 2
     assert "TRACKER_TOKEN (for secret ml-platform/TRACKER_TOKEN)" in result.output
-    assert json.loads(run("plan", "--format", "json").output)["summary"]["create"] == 23
+    assert json.loads(run("plan", "--format", "json").output)["summary"]["create"] == 28
 
 
 def test_db_chooses_the_embedded_database(workdir: Path) -> None:
@@ -234,7 +259,7 @@ def test_export_never_overwrites_a_file(workdir: Path) -> None:
     assert "exported/ml-platform.yaml exists; choose another --out folder" in result.output
     assert (workdir / "exported/ml-platform.yaml").read_text("utf-8") == "# mine\n"
     still = json.loads(run("plan", "--format", "json").output)
-    assert len(still["conflicts"]) == 18  # nothing was adopted either
+    assert len(still["conflicts"]) == 23  # nothing was adopted either
 
 
 def test_unlock_when_nothing_is_locked(workdir: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reconcile.events import EVENTS
 from reconcile.loader import Document, Finding, Pointer
 from reconcile.model import (
     REGISTRY_PREFIX,
@@ -24,6 +25,7 @@ from reconcile.model import (
     Secret,
     Webhook,
 )
+from reconcile.wire import PLAIN_TEST
 
 KINDS = ("secrets", "webhooks", "automations")
 # Fields other checks build on; a resource with one of them broken is not checked further.
@@ -149,6 +151,8 @@ def automation(item: Item) -> Automation:
 
 
 def scope(data: dict[str, Any]) -> Scope:
+    if "team" in data:
+        return Scope(project="", collection=data.get("collection"), team=data["team"])
     project = data.get("project") or REGISTRY_PREFIX + data["registry"]
     return Scope(project=project, collection=data.get("collection"))
 
@@ -158,7 +162,11 @@ def scope(data: dict[str, Any]) -> Scope:
 EVENT_DEFAULTS: dict[str, dict[str, Any]] = {
     "alias_added": {"alias": None},
     "artifact_linked": {"alias": None},
+    "artifact_unlinked": {"alias": None},
     "tag_added": {"tag": None},
+    "tag_removed": {"tag": None},
+    "collection_tag_added": {"tag": None},
+    "collection_tag_removed": {"tag": None},
     "run_metric": {"aggregate": None, "window": 1},
     "run_metric_change": {"change": "absolute", "aggregate": None, "window": 1},
     "run_metric_zscore": {"threshold": 3.0, "window": 30, "direction": "any"},
@@ -166,7 +174,7 @@ EVENT_DEFAULTS: dict[str, dict[str, Any]] = {
 RUN_DEFAULTS: dict[str, Any] = {"run_name": None}
 ACTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "webhook": {"payload": None},
-    "slack": {"message": "", "severity": "info"},
+    "slack": {"title": "", "message": "", "severity": "info"},
 }
 AUTOMATION_DEFAULTS: dict[str, Any] = {"description": "", "enabled": True, "protect": False}
 
@@ -174,6 +182,8 @@ AUTOMATION_DEFAULTS: dict[str, Any] = {"description": "", "enabled": True, "prot
 def event(data: dict[str, Any]) -> Event:
     ((kind, given),) = data.items()
     params = dict(given or {})
+    for name in EVENTS[kind].fields:
+        params[name] = _test(name, params.get(name))
     for name, value in EVENT_DEFAULTS.get(kind, {}).items():
         params.setdefault(name, value)
     if kind == "run_metric_change":
@@ -184,6 +194,15 @@ def event(data: dict[str, Any]) -> Event:
     if kind.startswith("run_"):
         params.setdefault("run_name", None)
     return Event(kind, params)
+
+
+def _test(field: str, value: Any) -> Any:
+    """An alias or tag test, its plain form as a bare string (`alias: {matches: x}` is `x`)."""
+    if isinstance(value, dict) and set(value) == {PLAIN_TEST[field]}:
+        return value[PLAIN_TEST[field]]
+    if isinstance(value, dict) and "one_of" in value:
+        return {"one_of": list(value["one_of"])}
+    return value
 
 
 def action(data: dict[str, Any]) -> Action:

@@ -349,7 +349,8 @@ def export_command(
     root = project.find_root()
     place = export_target.destination(out or project.inventory_dir(root), entity, root)
     state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
-    keys = export.exported(entity, state, place.declared)
+    rejected = export_target.rejected(entity, state)
+    keys = export.exported(entity, state, place.declared, rejected)
     declared = [str(r.key) for r in state.resources if r.key in place.declared]
     joins = project.shown(place.joins)
     if not keys:
@@ -357,22 +358,24 @@ def export_command(
         return
     if declared:
         click.echo(f"not exported (already declared in {joins}/): " + ", ".join(declared), err=True)
-    export_target.check(place, export.render(entity, state, place.schema_ref, place.declared))
+    text = export.render(entity, state, place.schema_ref, place.declared, rejected)
+    export_target.check(place, text)
     adopted: list[ResourceKey] = []
     if adopt:
-        state, adopted = asyncio.run(session.export(target, entity, adopt=True))
+        state, adopted = asyncio.run(session.export(target, entity, adopt=True, rejected=rejected))
+        rejected = export_target.rejected(entity, state)
+        text = export.render(entity, state, place.schema_ref, place.declared, rejected)
     place.path.parent.mkdir(parents=True, exist_ok=True)
-    text = export.render(entity, state, place.schema_ref, place.declared)
     place.path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {project.shown(place.path)}")
     if adopted:
         click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
-    _export_notes(export.skipped(entity, state), place.schema_ref is None)
+    _export_notes(export.skipped(entity, state, rejected), place.schema_ref is None)
 
 
 def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
     for name in inexpressible:
-        click.echo(f"not exported (not expressible in the inventory): automation {name}", err=True)
+        click.echo(f"not exported: automation {name}", err=True)
     if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "

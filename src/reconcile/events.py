@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ScopeKind = Literal["project", "registry", "collection"]
+ScopeKind = Literal["project", "registry", "collection", "team"]
 
 GENERIC_VARIABLES = frozenset({"project_name", "entity_name", "event_type", "event_author"})
 ARTIFACT_VARIABLES = frozenset(
@@ -29,6 +29,8 @@ class EventSpec:
     scopes: frozenset[ScopeKind]
     variables: frozenset[str]
     artifact: bool
+    # The artifact fields its filter may test (`alias`, `tag`); run events have none.
+    fields: tuple[str, ...] = ()
 
     def allows_variable(self, name: str) -> bool:
         if self.artifact and name.startswith(METADATA_PREFIX):
@@ -38,20 +40,52 @@ class EventSpec:
 
 
 _ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset({"project", "registry", "collection"})
-_RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project"})
+# A run event may listen in one project or in every project of the team (W&B's ENTITY).
+_RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project", "team"})
 _COLLECTION_SCOPE: frozenset[ScopeKind] = frozenset({"collection"})
 _ARTIFACT = GENERIC_VARIABLES | ARTIFACT_VARIABLES
 _RUN = GENERIC_VARIABLES | RUN_VARIABLES
+
+_TAG = _ARTIFACT | {"tag"}
+# Collection tags belong to the collection, not to one version.
+_COLLECTION_TAG = GENERIC_VARIABLES | {"artifact_collection_name", "tag"}
 
 EVENTS: dict[str, EventSpec] = {
     spec.kind: spec
     for spec in (
         EventSpec(
-            "alias_added", "ADD_ARTIFACT_ALIAS", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"alias"}, True
+            "alias_added",
+            "ADD_ARTIFACT_ALIAS",
+            _ANY_ARTIFACT_SCOPE,
+            _ARTIFACT | {"alias"},
+            True,
+            ("alias",),
         ),
         EventSpec("artifact_created", "CREATE_ARTIFACT", _COLLECTION_SCOPE, _ARTIFACT, True),
-        EventSpec("artifact_linked", "LINK_MODEL", _ANY_ARTIFACT_SCOPE, _ARTIFACT, True),
-        EventSpec("tag_added", "ADD_ARTIFACT_TAG", _ANY_ARTIFACT_SCOPE, _ARTIFACT | {"tag"}, True),
+        EventSpec(
+            "artifact_linked", "LINK_MODEL", _ANY_ARTIFACT_SCOPE, _ARTIFACT, True, ("alias",)
+        ),
+        EventSpec(
+            "artifact_unlinked", "UNLINK_ARTIFACT", _ANY_ARTIFACT_SCOPE, _ARTIFACT, True, ("alias",)
+        ),
+        EventSpec("tag_added", "ADD_ARTIFACT_TAG", _ANY_ARTIFACT_SCOPE, _TAG, True, ("tag",)),
+        EventSpec("tag_removed", "REMOVE_ARTIFACT_TAG", _ANY_ARTIFACT_SCOPE, _TAG, True, ("tag",)),
+        EventSpec(
+            "collection_tag_added",
+            "ADD_COLLECTION_TAG",
+            _ANY_ARTIFACT_SCOPE,
+            _COLLECTION_TAG,
+            True,
+            ("tag",),
+        ),
+        EventSpec(
+            "collection_tag_removed",
+            "REMOVE_COLLECTION_TAG",
+            _ANY_ARTIFACT_SCOPE,
+            _COLLECTION_TAG,
+            True,
+            ("tag",),
+        ),
         EventSpec("run_metric", "RUN_METRIC", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False),
         EventSpec(
             "run_metric_change", "RUN_METRIC_CHANGE", _RUN_SCOPE, _RUN | METRIC_VARIABLES, False

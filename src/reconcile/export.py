@@ -1,12 +1,14 @@
 """Write what a server holds as inventory YAML, so existing objects can come under git.
 
 Pure: a State in, YAML text out. What the inventory cannot express (other event or
-action types, entity scopes) is listed in a comment instead of being guessed at.
+action types, other filter operators) or would reject is listed in a comment, with the
+reason, instead of being guessed at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -18,8 +20,24 @@ MODELINE = "# yaml-language-server: $schema={schema}\n"
 HEADER = "# Exported by `reconcile export`.\n"
 
 
-def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> dict[str, Any]:
-    """The inventory mapping for one entity's representable objects, but those in `skip`."""
+# Automations whose exported form the inventory would reject, and why (export_target
+# finds them: validating is the inventory's business, not this pure module's).
+Rejected = Mapping[ResourceKey, str]
+NONE_REJECTED: Rejected = MappingProxyType({})
+
+
+def document(
+    entity: str,
+    state: State,
+    skip: Collection[ResourceKey] = (),
+    rejected: Rejected = NONE_REJECTED,
+) -> dict[str, Any]:
+    """The inventory mapping for one entity's exportable objects, but those in `skip`."""
+    return draft(entity, state, {*skip, *left_out(entity, state, rejected)})
+
+
+def draft(entity: str, state: State, skip: Collection[ResourceKey]) -> dict[str, Any]:
+    """The mapping of every expressible object of the entity but `skip`, unchecked."""
     remotes = [r for r in state.resources if r.key.entity == entity and r.key not in skip]
     secrets = [_secret(r.value) for r in remotes if isinstance(r.value, Secret)]
     webhooks = [_webhook(r.value) for r in remotes if isinstance(r.value, Webhook)]
@@ -35,46 +53,72 @@ def document(entity: str, state: State, skip: Collection[ResourceKey] = ()) -> d
     return out
 
 
+def left_out(
+    entity: str, state: State, rejected: Rejected = NONE_REJECTED
+) -> dict[ResourceKey, str]:
+    """The entity's automations that are not exported, and why: the inventory has no
+    words for them, or (`rejected`) their exported form would not validate."""
+    out = {
+        r.key: reason
+        for r in state.resources
+        if r.key.entity == entity and (reason := why_not(r)) is not None
+    }
+    out.update((key, why) for key, why in rejected.items() if key.entity == entity)
+    return out
+
+
 def representable(remote: Remote) -> bool:
+    return why_not(remote) is None
+
+
+def why_not(remote: Remote) -> str | None:
+    """Why the inventory cannot express this server object, or None when it can."""
     value = remote.value
     if not isinstance(value, Automation):
-        return True
-    return not (
-        value.event.kind.startswith("unsupported:")
-        or value.action.kind.startswith("unsupported:")
-        or not value.scope.project
-    )
+        return None
+    if value.event.kind.startswith("unsupported:"):
+        return str(value.event.params.get("reason") or f"the event {value.event.kind[12:]}")
+    if value.action.kind.startswith("unsupported:"):
+        return f"the action {value.action.kind[12:] or 'of an unknown type'}"
+    if not (value.scope.project or value.scope.team):
+        return "a scope that is not a project, a registry, a collection or the team"
+    return None
 
 
-def exported(entity: str, state: State, skip: Collection[ResourceKey]) -> list[ResourceKey]:
-    """The keys the file holds: the entity's representable objects, but those in `skip`."""
+def exported(
+    entity: str, state: State, skip: Collection[ResourceKey], rejected: Rejected = NONE_REJECTED
+) -> list[ResourceKey]:
+    """The keys the file holds: the entity's exportable objects, but those in `skip`."""
+    leave = left_out(entity, state, rejected)
     return sorted(
         r.key
         for r in state.resources
-        if r.key.entity == entity and r.key not in skip and representable(r)
+        if r.key.entity == entity and r.key not in skip and r.key not in leave
     )
 
 
-def skipped(entity: str, state: State) -> list[str]:
-    """Names of the entity's automations the inventory cannot express."""
-    return sorted(
-        r.key.name for r in state.resources if r.key.entity == entity and not representable(r)
-    )
+def skipped(entity: str, state: State, rejected: Rejected = NONE_REJECTED) -> list[str]:
+    """The entity's automations that are not exported: `name (why)`, by name."""
+    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state, rejected).items())
 
 
 def render(
-    entity: str, state: State, schema_ref: str | None, skip: Collection[ResourceKey] = ()
+    entity: str,
+    state: State,
+    schema_ref: str | None,
+    skip: Collection[ResourceKey] = (),
+    rejected: Rejected = NONE_REJECTED,
 ) -> str:
     """The YAML file for one entity, with a schema modeline and a note of what was skipped.
 
     `skip`: objects declared elsewhere already, left out so no name is declared twice.
     """
     text = (MODELINE.format(schema=schema_ref) if schema_ref else "") + HEADER
-    left_out = skipped(entity, state)
-    if left_out:
-        text += "# Not exported (not expressible in the inventory): " + ", ".join(left_out) + "\n"
+    notes = skipped(entity, state, rejected)
+    if notes:
+        text += "# Not exported:\n" + "".join(f"#   {line}\n" for line in notes)
     body = yaml.safe_dump(
-        document(entity, state, skip), sort_keys=False, allow_unicode=True, width=100
+        document(entity, state, skip, rejected), sort_keys=False, allow_unicode=True, width=100
     )
     return text + body
 

@@ -12,10 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconcile import inventory, project
+import yaml
+
+from reconcile import export, inventory, project
 from reconcile.errors import InvalidInventory, UsageError
 from reconcile.loader import Positions, discover, display_path, load_files, parse_text
-from reconcile.model import Resource, ResourceKey
+from reconcile.model import Resource, ResourceKey, State
 
 SCHEMA = Path("schema/inventory.schema.json")
 
@@ -67,6 +69,25 @@ def check(dest: Destination, text: str) -> None:
         raise UsageError(
             f"not writing {dest.path}: the inventory would not validate with it:\n{listed}"
         )
+
+
+def rejected(entity: str, state: State) -> dict[ResourceKey, str]:
+    """The entity's expressible automations whose exported form would not validate, and
+    why: W&B takes what the inventory refuses (a payload variable the event does not set),
+    and export writes only what `reconcile validate` accepts."""
+    whole = export.draft(entity, state, export.left_out(entity, state))
+    names = [row["name"] for row in whole.get("automations", [])]
+    text = yaml.safe_dump(whole, sort_keys=False, allow_unicode=True)
+    _, findings, _ = inventory.check([parse_text(text, f"{entity}.yaml")])
+    out: dict[ResourceKey, str] = {}
+    for finding in findings:
+        if finding.warning or finding.pointer[:1] != ("automations",) or len(finding.pointer) < 2:
+            continue
+        key = ResourceKey("automation", entity, names[int(finding.pointer[1])])
+        where, _, problem = finding.message.partition(": ")
+        field = where.split(".", 1)[1] if "." in where else where
+        out.setdefault(key, f"it would not validate: {field}: {problem}")
+    return out
 
 
 def _inside(folder: Path, parent: Path) -> bool:

@@ -97,10 +97,12 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Scope:
-    """Where an automation listens: a project or registry, optionally one collection."""
+    """Where an automation listens: a project or registry, optionally one collection; or a
+    whole team (W&B's entity scope, for run events): then `project` is empty."""
 
     project: str
     collection: str | None = None
+    team: str | None = None
 
     @property
     def registry(self) -> str | None:
@@ -110,6 +112,8 @@ class Scope:
         return None
 
     def describe(self) -> str:
+        if self.team:
+            return f"team {self.team}"
         where = f"registry {self.registry}" if self.registry else f"project {self.project}"
         return f"collection {self.collection} in {where}" if self.collection else where
 

@@ -45,7 +45,10 @@ def url(value: str | EnvUrl) -> str | dict[str, Any]:
 
 
 def scope(value: Scope) -> dict[str, str]:
-    """`{"registry": r}` or `{"project": p}`, plus `collection` when there is one."""
+    """`{"registry": r}` or `{"project": p}`, plus `collection` when there is one; or
+    `{"team": t}`."""
+    if value.team:
+        return {"team": value.team}
     out = {"registry": value.registry} if value.registry else {"project": value.project}
     if value.collection:
         out["collection"] = value.collection

@@ -14,7 +14,16 @@ import re2  # type: ignore[import-untyped]
 from reconcile import credentials, hygiene, templating
 from reconcile.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, Inventory, Kind, Origin, ResourceKey, Secret, Webhook
+from reconcile.model import (
+    Automation,
+    Event,
+    Inventory,
+    Kind,
+    Origin,
+    ResourceKey,
+    Secret,
+    Webhook,
+)
 from reconcile.ownership import LOCK_NAME
 from reconcile.runtime.variables import secret_variables
 from reconcile.schema import did_you_mean, human_path
@@ -212,11 +221,24 @@ def check_automation(
 def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
     spec = EVENTS[auto.event.kind]
     scope = auto.scope
+    if scope.team is not None:
+        if scope.team != auto.entity:
+            message = (
+                f"team {scope.team!r} is not this automation's team {auto.entity!r}: "
+                "a team scope covers the automation's own team"
+            )
+            yield _at(origin, "scope", "team", message=message)
+        if scope.collection is not None:
+            message = "a team scope has no collection: give a project or registry with it"
+            yield _at(origin, "scope", "collection", message=message, key=True)
     kind = "collection" if scope.collection else ("registry" if scope.registry else "project")
+    kind = "team" if scope.team is not None else kind
     if kind not in spec.scopes:
         allowed = " or ".join(sorted(spec.scopes))
         message = f"{auto.event.kind} events need a {allowed} scope, not a {kind}"
-        if "collection" in spec.scopes:
+        if kind == "team":
+            message += ": a team scope is for run events; give a project or registry"
+        elif "collection" in spec.scopes:
             message += ": add `collection:` to the scope"
             if kind == "registry":
                 message += ", or use artifact_linked (a version linked into the registry)"
@@ -227,7 +249,7 @@ def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
     params = auto.event.params
     steps: tuple[str | int, ...] = ("when", auto.event.kind)
     run_name = params.get("run_name") or {}
-    regexes: list[tuple[Pointer, Any, str]] = [(("alias",), params.get("alias"), "alias")]
+    regexes: list[tuple[Pointer, Any, str]] = list(_field_regexes(auto.event))
     regexes.append((("run_name", "matches"), run_name.get("matches"), "run name"))
     for where, pattern, noun in regexes:
         if not isinstance(pattern, str):
@@ -237,11 +259,16 @@ def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
             yield _at(origin, *steps, *where, message=problem)
         elif unanchored(pattern):
             yield _warn(origin, *steps, *where, message=_unanchored_message(pattern, noun))
-    if "aggregate" in params and params["aggregate"] is None:
-        for name in ("window", "prior_window"):
-            if params.get(name, 1) != 1:
-                message = f"{name} applies only with `aggregate` (max, min or average)"
-                yield _at(origin, *steps, name, message=message, key=True)
+
+
+def _field_regexes(event: Event) -> Iterator[tuple[Pointer, Any, str]]:
+    """The alias and tag regexes of an artifact event: a bare alias, or `matches:`."""
+    for name in EVENTS[event.kind].fields:
+        value = event.params.get(name)
+        if isinstance(value, dict) and "matches" in value:
+            yield (name, "matches"), value["matches"], name
+        elif name == "alias":  # a bare tag is an exact tag, not a regex
+            yield (name,), value, name
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:

@@ -12,14 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import lock, plandiff
+from reconcile import features, lock, plandiff
 from reconcile import target as targets
 from reconcile.apply import ApplyReport, Progress, execute
 from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.errors import ReconcileError, ServerError, UsageError
-from reconcile.model import REGISTRY_PREFIX, Automation, EnvUrl, Inventory, ResourceKey, State
+from reconcile.export import NONE_REJECTED, Rejected
+from reconcile.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
 from reconcile.semantics import url_problem
 
@@ -55,7 +56,22 @@ async def make_plan(
             "then plan again"
         )
     plan = compute_plan(inventory, state, whole)
+    _refuse_unsupported(inventory, plan, await reader.features(), target)
     return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def _refuse_unsupported(
+    inventory: Inventory, plan: Plan, enabled: frozenset[str], target: targets.Target
+) -> None:
+    """Refuse, as the SDK does before sending, automations to write whose event or scope
+    the server does not enable (its `serverInfo.features`)."""
+    writing = {c.key for c in plan.changes if c.action in ("create", "update")}
+    refused = features.refusals((a for a in inventory.automations if a.key in writing), enabled)
+    if refused:
+        raise ServerError(
+            f"{target.describe()} cannot take {len(refused)} automation(s); nothing was "
+            "planned:\n" + "\n".join(f"  {r}" for r in refused)
+        )
 
 
 def _scope_name(scope: ScopeRef) -> str:
@@ -227,22 +243,21 @@ async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
 
 
 async def export(
-    target: targets.Target, entity: str, *, adopt: bool = False
+    target: targets.Target,
+    entity: str,
+    *,
+    adopt: bool = False,
+    rejected: Rejected = NONE_REJECTED,
 ) -> tuple[State, list[ResourceKey]]:
-    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it."""
+    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it
+    (but on the automations export leaves out: inexpressible, or `rejected`)."""
     async with targets.connect(target) as transport:
         reader = Reader(transport)
         state, lookup = await reader.read([entity], [])
         if not adopt:
             return state, []
-        # Stamping an automation writes it whole, scope id included: look those up too.
-        scopes = {
-            (entity, r.value.scope.project, r.value.scope.collection)
-            for r in state.resources
-            if isinstance(r.value, Automation) and r.value.scope.project
-        }
-        state, lookup = await reader.read([entity], scopes)
-        adopted = await Writer(reader, lookup, {}).adopt(state)
+        # Stamping sends only the description (plus each webhook's URL): no scope ids.
+        adopted = await Writer(reader, lookup, {}).adopt(state, rejected)
         state, _ = await reader.read([entity], [])
         return state, adopted
 

@@ -112,7 +112,11 @@ def embedded_key(db_path: Path) -> str:
 
 def scopes_of(inventory: Inventory) -> list[ScopeRef]:
     """Every project, registry and collection the inventory's automations listen in."""
-    found = {(a.entity, a.scope.project, a.scope.collection) for a in inventory.automations}
+    found = {
+        (a.entity, a.scope.project, a.scope.collection)
+        for a in inventory.automations
+        if not a.scope.team  # a team scope is the entity itself
+    }
     return sorted(found, key=lambda s: (s[0], s[1], s[2] or ""))
 
 

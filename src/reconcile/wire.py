@@ -9,7 +9,6 @@ with `unsupported:`, so the plan shows it as different instead of guessing.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from reconcile.events import BY_WIRE, EVENTS
@@ -19,12 +18,20 @@ COMPARATORS = {"above": "$gt", "below": "$lt", "at_least": "$gte", "at_most": "$
 _CMP_NAMES = {op: name for name, op in COMPARATORS.items()}
 _RUN_NAME_OPS = {"matches": "$regex", "equals": "$eq", "contains": "$contains"}
 _RUN_NAME_KEYS = {op: key for key, op in _RUN_NAME_OPS.items()}
-_ARTIFACT_PARAMS: dict[str, dict[str, None]] = {
-    "alias_added": {"alias": None},
-    "artifact_linked": {"alias": None},
-    "tag_added": {"tag": None},
-    "artifact_created": {},
-}
+# An artifact event's alias or tag test: the inventory form and W&B's operator.
+FIELD_TESTS = {"matches": "$regex", "equals": "$eq", "contains": "$contains", "one_of": "$in"}
+_TEST_FORMS = {op: form for form, op in FIELD_TESTS.items()}
+# A bare string means this test (alias: a regex, tag: an exact tag), as it always has.
+PLAIN_TEST = {"alias": "matches", "tag": "equals"}
+
+
+class NotExpressible(ValueError):
+    """A server filter the inventory has no words for; the message says what it is."""
+
+
+def _json(value: Any) -> str:
+    """Compact JSON in UTF-8, as the SDK writes it (W&B's UI shows the text as sent)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _upper(value: str | None) -> str | None:
@@ -43,18 +50,53 @@ def encode_event(event: Event) -> tuple[str, dict[str, Any]]:
     spec = EVENTS[event.kind]
     params = event.params
     if spec.artifact:
-        conditions: list[dict[str, Any]] = []
-        if params.get("alias") is not None:
-            conditions.append({"alias": {"$regex": params["alias"]}})
-        if params.get("tag") is not None:
-            conditions.append({"tag": {"$eq": params["tag"]}})
+        conditions = [
+            {field: encode_test(field, params[field])}
+            for field in spec.fields
+            if params.get(field) is not None
+        ]
         return spec.wire, {"$or": [{"$and": conditions}]}
-    run_filter = json.dumps(_encode_run_name(params.get("run_name")), separators=(",", ":"))
+    run_filter = _json(_encode_run_name(params.get("run_name")))
     if event.kind == "run_state":
         states = [state.upper() for state in params["states"]]
         return spec.wire, {"run_filter": run_filter, "run_state_filter": {"states": states}}
     metric = _encode_metric(event.kind, params)
     return spec.wire, {"run_filter": run_filter, "run_metric_filter": metric, "metric_filter": None}
+
+
+def encode_test(field: str, value: str | dict[str, Any]) -> dict[str, Any]:
+    """`{"$regex": ...}` and the like for an alias or tag test as the inventory has it."""
+    if isinstance(value, str):
+        return {FIELD_TESTS[PLAIN_TEST[field]]: value}
+    ((form, operand),) = value.items()
+    return {FIELD_TESTS[form]: list(operand) if form == "one_of" else operand}
+
+
+def decode_test(field: str, test: Any) -> str | dict[str, Any]:
+    """The inventory form of one alias or tag test; NotExpressible for other operators."""
+    if not isinstance(test, dict) or len(test) != 1:
+        raise NotExpressible(f"the {field} test {_show(test)} is not a single operator")
+    ((op, operand),) = test.items()
+    form = _TEST_FORMS.get(op)
+    if form is None:
+        raise NotExpressible(
+            f"the {field} operator {op} has no inventory form "
+            f"(alias and tag take equals, matches, contains or one_of)"
+        )
+    if form == "one_of":
+        if not isinstance(operand, list) or not operand:
+            raise NotExpressible(f"{field} $in needs a non-empty list, not {_show(operand)}")
+        if not all(isinstance(item, str) and item for item in operand):
+            raise NotExpressible(f"{field} $in lists something other than names")
+    elif not isinstance(operand, str) or not operand:
+        raise NotExpressible(f"{field} {op} compares with {_show(operand)}, not with a name")
+    if form == PLAIN_TEST[field]:
+        return str(operand)
+    return {form: operand}
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _encode_run_name(run_name: dict[str, str] | None) -> dict[str, Any]:
@@ -100,13 +142,20 @@ def decode_event(wire_type: str, raw_filter: str | dict[str, Any] | None) -> Eve
     spec = BY_WIRE.get(wire_type)
     data = json.loads(raw_filter) if isinstance(raw_filter, str) else (raw_filter or {})
     if spec is None:
-        return Event(f"unsupported:{wire_type}", {"filter": data})
+        return unsupported(wire_type, data, f"the event {wire_type}")
     try:
         if spec.artifact:
             return _decode_artifact(spec.kind, data)
         return _decode_run(spec.kind, data)
+    except NotExpressible as error:
+        return unsupported(wire_type, data, str(error))
     except (KeyError, TypeError, ValueError, AttributeError):
-        return Event(f"unsupported:{wire_type}", {"filter": data})
+        return unsupported(wire_type, data, f"a {wire_type} filter of a shape the inventory lacks")
+
+
+def unsupported(wire_type: str, data: Any, reason: str) -> Event:
+    """The stand-in for a server event the inventory cannot express, and why."""
+    return Event(f"unsupported:{wire_type}", {"filter": data, "reason": reason})
 
 
 def _decode_artifact(kind: str, data: dict[str, Any]) -> Event:
@@ -114,29 +163,33 @@ def _decode_artifact(kind: str, data: dict[str, Any]) -> Event:
         data = data["filter"]
     if isinstance(data, str):
         data = json.loads(data)
-    conditions = _conditions(data)
-    params: dict[str, Any] = dict(_ARTIFACT_PARAMS[kind])
-    for condition in conditions:
+    fields = EVENTS[kind].fields
+    params: dict[str, Any] = dict.fromkeys(fields)
+    for condition in _conditions(data):
+        if not isinstance(condition, dict) or len(condition) != 1:
+            raise NotExpressible(f"the condition {_show(condition)} is not one field's test")
         ((field, test),) = condition.items()
-        ((op, value),) = test.items()
-        if field not in params or not isinstance(value, str):
-            raise ValueError(field)
-        if op == "$regex" or (field == "tag" and op == "$eq"):
-            params[field] = value
-        elif op == "$eq":
-            params[field] = f"^{re.escape(value)}$"
-        else:
-            raise ValueError(op)
+        if field.startswith("$"):
+            raise NotExpressible(f"the combination {field}")
+        if field not in fields:
+            raise NotExpressible(f"{kind} events are not filtered on {field!r} in the inventory")
+        if params[field] is not None:
+            raise NotExpressible(f"more than one test of {field}")
+        params[field] = decode_test(field, test)
     return Event(kind, params)
 
 
 def _conditions(data: dict[str, Any]) -> list[dict[str, Any]]:
     if not data:
         return []
-    if set(data) == {"$or"} and len(data["$or"]) == 1:
+    if set(data) == {"$or"}:
+        if len(data["$or"]) != 1:
+            raise NotExpressible(f"{len(data['$or'])} alternatives ($or)")
         data = data["$or"][0]
     if set(data) == {"$and"}:
         return list(data["$and"])
+    if any(key.startswith("$") for key in data):
+        raise NotExpressible(f"the combination {', '.join(sorted(data))}")
     return [data]
 
 
@@ -202,7 +255,7 @@ def encode_action(action: Action, integration_id: str | None) -> tuple[str, dict
     if action.kind == "webhook":
         config: dict[str, Any] = {"integrationID": integration_id}
         if params.get("payload") is not None:
-            config["requestPayload"] = json.dumps(params["payload"], separators=(",", ":"))
+            config["requestPayload"] = _json(params["payload"])
         return "GENERIC_WEBHOOK", {"genericWebhookActionInput": config}
     if action.kind == "slack":
         config = {

@@ -45,7 +45,7 @@ def test_after_the_merge_exactly_the_reviewed_plan_is_applied(checkout: FakeGitH
     assert code == 0
     code, out, _ = run("apply", "--fingerprint", fingerprint.strip())
     assert code == 0, out
-    assert out.endswith("23 applied, 0 failed, 0 not attempted.\n")
+    assert out.endswith("28 applied, 0 failed, 0 not attempted.\n")
 
 
 def test_a_plan_that_changed_after_review_is_refused_and_posted_again(

@@ -132,7 +132,7 @@ def test_the_pre_commit_hook_runs_reconcile_validate_on_the_whole_inventory(
     shutil.copytree(ROOT / "automations", tmp_path / "automations")
     command = [str(BIN / "reconcile"), *hook["entry"].split()[1:]]
     ok = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert (ok.returncode, ok.stdout) == (0, "valid: 5 secrets, 7 webhooks, 11 automations\n")
+    assert (ok.returncode, ok.stdout) == (0, "valid: 5 secrets, 7 webhooks, 16 automations\n")
     (tmp_path / "automations/broken.yaml").write_text("entity: ml\nwebhooks: 3\n")
     bad = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert bad.returncode == 1
@@ -186,14 +186,14 @@ def test_the_action_plans_applies_and_plans_again(
         },
     )
     summary = Path(runner_env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert summary.splitlines()[2] == "**Plan: 23 to create, 0 to update, 0 to delete.**"
+    assert summary.splitlines()[2] == "**Plan: 28 to create, 0 to update, 0 to delete.**"
 
     code, outputs, _ = action(runner_env, tmp_path, COMMAND="apply", FINGERPRINT="0" * 64)
     assert (code, outputs) == (3, {"exit-code": "3"})
     code, outputs, _ = action(runner_env, tmp_path, COMMAND="apply", FINGERPRINT=fingerprint)
     assert (code, outputs) == (0, {"exit-code": "0"})
     assert (
-        "23 applied, 0 failed, 0 not attempted."
+        "28 applied, 0 failed, 0 not attempted."
         in Path(runner_env["GITHUB_STEP_SUMMARY"]).read_text()
     )
 

@@ -134,8 +134,13 @@ class Stack:
         return data
 
     def triggers(self) -> list[dict[str, Any]]:
-        """Every automation of the entity on the server, the lock included."""
-        return self._nodes(ops.ENTITY_TRIGGERS, "triggers")
+        """Every automation of the entity on the server, the lock included, and those of
+        its organization's entity (the registries')."""
+        data = self.gql(ops.ORG_INFO_FROM_ENTITY, {"entity": ENTITY})
+        org_entity = data["entity"]["organization"]["orgEntity"]["name"]
+        return self._nodes(ops.ENTITY_TRIGGERS, "triggers") + self._nodes(
+            ops.ENTITY_TRIGGERS, "triggers", org_entity
+        )
 
     def integrations(self) -> list[dict[str, Any]]:
         return self._nodes(ops.INTEGRATIONS, "integrations")
@@ -173,11 +178,11 @@ class Stack:
     def webhook_id(self, name: str) -> str:
         return next(str(i["id"]) for i in self.integrations() if i.get("name") == name)
 
-    def _nodes(self, document: str, field: str) -> list[dict[str, Any]]:
+    def _nodes(self, document: str, field: str, entity: str = ENTITY) -> list[dict[str, Any]]:
         nodes: list[dict[str, Any]] = []
         cursor = None
         for _ in range(100):
-            variables = {"entity": ENTITY, "cursor": cursor, "perPage": 1000}
+            variables = {"entity": entity, "cursor": cursor, "perPage": 1000}
             connection = self.gql(document, variables)["entity"][field]
             nodes += [edge["node"] for edge in connection["edges"]]
             if not connection["pageInfo"]["hasNextPage"]:

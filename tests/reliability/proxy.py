@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -133,6 +134,10 @@ class Proxy:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self._guard = threading.Lock()
+        # The loop's only: every accepted socket, and each connection's task and writer.
+        self._sockets: list[socket.socket] = []
+        self._open: dict[asyncio.Task[None], asyncio.StreamWriter | None] = {}
+        self._closing = False
 
     def add(self, rule: Rule) -> Rule:
         with self._guard:
@@ -162,6 +167,38 @@ class Proxy:
             self.requests.append(request)
             return next((rule for rule in self.rules if rule.take(request)), None)
 
+    def accept(self, listener: socket.socket) -> None:
+        """Accept what is waiting (the loop calls this when the listener is readable).
+
+        Synchronous on purpose: every accepted socket is known before anything else runs,
+        and once the loop stops calling this, nothing more is accepted.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except ConnectionAbortedError:
+                continue
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            self._sockets.append(conn)
+            task = loop.create_task(self._connection(conn))
+            self._open[task] = None
+            task.add_done_callback(lambda done: self._open.pop(done, None))
+
+    async def _connection(self, conn: socket.socket) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=MAX_HEAD)
+        except OSError:
+            return  # closed below, in close()
+        self._open[task] = writer
+        if self._closing:
+            writer.close()
+        await self.handle(reader, writer)
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with httpx.AsyncClient(base_url=self.upstream, timeout=60.0) as client:
@@ -173,6 +210,26 @@ class Proxy:
             writer.close()
             with suppress(ConnectionError):
                 await writer.wait_closed()
+
+    async def close(self, timeout: float) -> None:
+        """Once the listener is closed: end every connection, cancelling nothing.
+
+        Closing a client's socket ends its handler at its next read; a handler that is
+        forwarding a request first gets the server's answer (the server is still up), so
+        its upstream connection closes in order too. Cancelling handlers instead (or
+        stopping the loop while a just-accepted connection had not started) left sockets
+        unclosed: a ResourceWarning that errored whichever test ran next.
+        """
+        self._closing = True
+        while self._open:
+            for writer in self._open.values():
+                if writer is not None:
+                    writer.close()
+            _, pending = await asyncio.wait(list(self._open), timeout=timeout)
+            if pending:
+                raise RuntimeError(f"{len(pending)} proxy connection(s) did not end")
+        for conn in self._sockets:
+            conn.close()  # already closed by its transport; this only makes sure
 
     async def _one(
         self, client: httpx.AsyncClient, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -259,36 +316,50 @@ async def _answer(
 
 @contextmanager
 def proxying(upstream: str, timeout: float = 10.0) -> Iterator[Proxy]:
-    """Run a Proxy to `upstream` in a background thread until the block ends."""
+    """Run a Proxy to `upstream` on its own event loop in a thread until the block ends.
+
+    The loop runs under asyncio.run, so once the proxy has closed its listener and
+    every connection has ended, the loop's executor and the loop itself close in order;
+    anything that went wrong in the thread is raised here.
+    """
     proxy = Proxy(upstream)
-    loop = asyncio.new_event_loop()
-    server: list[asyncio.Server] = []
+    started = threading.Event()
+    failed: list[BaseException] = []
+    control: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     async def serve() -> None:
-        server.append(await asyncio.start_server(proxy.handle, "127.0.0.1", 0, limit=MAX_HEAD))
-        port = server[0].sockets[0].getsockname()[1]
-        proxy.url = f"http://127.0.0.1:{port}"
+        loop = asyncio.get_running_loop()
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.setblocking(False)
+            proxy.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            stop = asyncio.Event()
+            control.append((loop, stop))
+            loop.add_reader(listener.fileno(), proxy.accept, listener)
+            started.set()
+            await stop.wait()
+            loop.remove_reader(listener.fileno())
+        await proxy.close(timeout)
 
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as error:  # handed to the test's thread below
+            failed.append(error)
+            started.set()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout)
+    if not started.wait(timeout) or failed:
+        raise RuntimeError("the proxy did not start") from (failed[0] if failed else None)
     try:
         yield proxy
     finally:
         for rule in proxy.rules:
             rule.release.set()
-        asyncio.run_coroutine_threadsafe(_shutdown(server[0]), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        loop.close()
-
-
-async def _shutdown(server: asyncio.Server) -> None:
-    server.close()
-    current = asyncio.current_task()
-    tasks = [task for task in asyncio.all_tasks() if task is not current]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await server.wait_closed()
-    await asyncio.get_running_loop().shutdown_default_executor()
+        loop, stop = control[0]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout * 3)
+        if thread.is_alive():
+            raise RuntimeError("the proxy did not stop")
+        if failed:
+            raise failed[0]

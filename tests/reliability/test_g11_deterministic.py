@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reconcile.client import operations as ops
@@ -19,6 +21,12 @@ def _drift(stack: Stack) -> None:
     loss = examples / "loss-regression.yaml"
     renamed = "  - name: val-loss-rose\n    previously: [val-loss-jumped]\n"
     loss.write_text(loss.read_text("utf-8").replace("  - name: val-loss-jumped\n", renamed))
+    for name, old, new in (
+        ("throughput-anomaly.yaml", "threshold: 3.0", "threshold: 2.5"),
+        ("staging-vs-production.yaml", "at_least: 0.90", "at_least: 0.92"),
+    ):
+        path = examples / name
+        path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
     stack.create_trigger("made-by-hand")
     fields = {
         "id": stack.webhook_id("staging-deploy"),
@@ -45,3 +53,17 @@ def test_the_same_inputs_give_byte_identical_plans(stack: Stack, fmt: str) -> No
     assert b'"renamed_from": "val-loss-jumped"' in saved[0]
     assert b'"unmanaged": [' in saved[0]
     assert stack.proxy.mutations() == []
+    order = [(c["action"], c["kind"], c["name"]) for c in json.loads(saved[0])["changes"]]
+    assert order == ORDER
+
+
+# Phases in order (secrets, webhooks, automations; then deletes in reverse), by name within.
+ORDER = [
+    ("update", "secret", "DEPLOY_SIGNING_KEY"),
+    ("update", "webhook", "deploy-pipeline"),  # its secret's rotation is recorded on it
+    ("update", "webhook", "staging-deploy"),
+    ("update", "automation", "route-to-staging"),
+    ("update", "automation", "throughput-anomaly"),
+    ("update", "automation", "val-loss-rose"),
+    ("delete", "automation", "dispatch-candidate-model"),
+]

@@ -43,7 +43,7 @@ def test_plan_with_updates_and_deletes_sends_no_mutation(stack: Stack) -> None:
 def test_apply_then_plan_has_no_changes_and_no_mutations(stack: Stack) -> None:
     _, report = stack.apply()
     assert report.ok
-    assert len(report.applied) == 23
+    assert len(report.applied) == 28
     stack.proxy.clear()
     planned = stack.plan()
     assert planned.plan.changes == ()

@@ -12,7 +12,7 @@ from reconcile.client import operations as ops
 from reconcile.client.transport import GraphQLError, RetryPolicy, Unreachable
 from reconcile.inventory import load_inventory
 from reconcile.target import Target, connect
-from tests.reliability.conftest import EXAMPLES, FAST, Stack, generated, use_inventory
+from tests.reliability.conftest import ENTITY, EXAMPLES, FAST, Stack, generated, use_inventory
 from tests.reliability.proxy import Rule, operation, writes
 from tests.server.live import free_port
 
@@ -43,14 +43,45 @@ def test_retries_are_bounded_by_the_policy(stack: Stack) -> None:
     assert stack.proxy.count(READ) == FAST.attempts
 
 
+SCALE = 1e-4  # every wait shrunk 10,000 times: an hour is 0.36 s
+
+
+def _waits(stack: Stack, policy: RetryPolicy) -> tuple[list[float], int]:
+    """The pauses one read through the proxy made before it succeeded, and its requests."""
+
+    async def read() -> tuple[list[float], int]:
+        async with connect(stack.target, policy) as transport:
+            await transport.execute(ops.SECRETS, {"entity": ENTITY})
+            return transport.waits, transport.requests
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_the_wait_that_is_made(stack: Stack, status: int) -> None:
+    headers = {"Retry-After": "7"}
+    stack.proxy.add(Rule(operation(READ), "status", status=status, headers=headers, times=2))
+    waits, requests = _waits(stack, RetryPolicy(scale=SCALE))
+    assert waits == [7 * SCALE, 7 * SCALE]  # not the backoff's: at most 0.5 s, then 1 s
+    assert (requests, stack.proxy.count(READ)) == (3, 3)
+
+
 def test_retry_after_is_honoured_within_its_cap(stack: Stack) -> None:
-    """An hour-long Retry-After is capped by the policy, so the plan still succeeds."""
+    """An hour-long Retry-After waits the policy's cap (60 s) instead, and the read succeeds."""
     headers = {"Retry-After": "3600"}
     stack.proxy.add(Rule(operation(READ), "status", status=429, headers=headers, times=2))
-    policy = RetryPolicy(retry_after_cap=0.01, scale=1.0)
-    inventory = stack.inventory()
-    asyncio.run(session.plan(inventory, stack.target, policy))
+    waits, _ = _waits(stack, RetryPolicy(scale=SCALE))
+    assert waits == [60 * SCALE, 60 * SCALE]
     assert stack.proxy.count(READ) == 3
+
+
+def test_without_retry_after_the_backoff_doubles_with_jitter(stack: Stack) -> None:
+    stack.proxy.add(Rule(operation(READ), "status", status=503, times=4))
+    policy = RetryPolicy(scale=SCALE)
+    waits, _ = _waits(stack, policy)
+    assert len(waits) == 4
+    for attempt, wait in enumerate(waits):
+        assert 0 <= wait <= policy.base * 2**attempt * SCALE
 
 
 def test_a_dropped_connection_is_retried_for_reads(stack: Stack) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from reconcile.client import operations as ops
 from tests.reliability.conftest import Stack
+from tests.reliability.proxy import Request, Rule, operation
 
 
 def _move_webhook(stack: Stack) -> None:
@@ -52,4 +53,30 @@ def test_the_reviewed_plan_is_applied(stack: Stack) -> None:
     fingerprint = json.loads(reviewed.output)["fingerprint"]
     result = stack.invoke("apply", "--fingerprint", fingerprint)
     assert result.exit_code == 0, result.output
-    assert sum(stack.proxy.written().values()) == 23
+    assert sum(stack.proxy.written().values()) == 28
+
+
+@pytest.mark.parametrize("drift", sorted(DRIFTS))
+def test_drift_while_the_lock_is_taken_is_refused_under_the_lock(stack: Stack, drift: str) -> None:
+    """The server changes after the first check passed, just before the lock is taken."""
+    stack.apply()
+    reviewed = stack.invoke("plan", "--format", "json")
+    fingerprint = json.loads(reviewed.output)["fingerprint"]
+    stack.proxy.clear()
+    seen: list[object] = []
+
+    def change_the_server(_: Request) -> None:
+        DRIFTS[drift](stack)
+        seen.append((stack.triggers(), stack.integrations()))
+
+    racing = stack.proxy.add(
+        Rule(operation("AcquireApplyLock"), "before", callback=change_the_server)
+    )
+    result = stack.invoke("apply", "--fingerprint", fingerprint)
+    assert racing.used == 1  # the first check passed: the drift came after it
+    assert result.exit_code == 3, result.output
+    assert "refused: the plan has changed since it was reviewed" in result.output
+    assert stack.proxy.mutations(lock=False) == []
+    taken = [r.operation for r in stack.proxy.mutations(lock=True)]
+    assert taken == ["AcquireApplyLock", "ReleaseApplyLock"]
+    assert [(stack.triggers(), stack.integrations())] == seen  # the lock is gone too

@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 from tests.reliability.conftest import TIMEOUT, Stack, generated, use_inventory
-from tests.reliability.proxy import Request, Rule
+from tests.reliability.proxy import Request, Rule, writes
 
 HELD = "another apply holds the lock of entity 'ml-platform'"
 LOCK = "reconcile-lock"
@@ -89,3 +89,34 @@ def test_a_killed_apply_keeps_its_lock_until_unlock(stack: Stack) -> None:
     assert stack.run("unlock", "--entity", "ml-platform").stdout == (
         "entity ml-platform is not locked\n"
     )
+
+
+def test_a_failed_apply_releases_its_lock(stack: Stack) -> None:
+    """A change the server refuses: the apply fails, and the next one needs no unlock."""
+    stack.proxy.add(Rule(writes("createFilterTrigger"), "status", status=400, times=None))
+    failed = stack.run("apply", "--auto-approve")
+    assert failed.returncode == 1, failed.stderr
+    assert "FAILED" in failed.stdout
+    assert [r.operation for r in stack.proxy.mutations(lock=True)] == [
+        "AcquireApplyLock",
+        "ReleaseApplyLock",
+    ]
+    assert LOCK not in _names(stack)
+    stack.proxy.clear()
+    again = stack.run("apply", "--auto-approve")
+    assert again.returncode == 0, again.stderr
+    assert stack.plan().plan.changes == ()
+
+
+def test_an_apply_stopped_under_its_lock_releases_it(stack: Stack) -> None:
+    """A secret's variable is unset: found only once the lock is held; it is released."""
+    stopped = stack.run("apply", "--auto-approve", DEPLOY_TOKEN="")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "set these environment variables before apply: DEPLOY_TOKEN" in stopped.stderr
+    assert [r.operation for r in stack.proxy.mutations()] == [
+        "AcquireApplyLock",
+        "ReleaseApplyLock",
+    ]
+    assert LOCK not in _names(stack)
+    again = stack.run("apply", "--auto-approve")
+    assert again.returncode == 0, again.stderr

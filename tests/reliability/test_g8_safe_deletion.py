@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from reconcile.model import ResourceKey
 from tests.reliability.conftest import ENTITY, Stack, generated, use_inventory
-from tests.reliability.proxy import Rule, writes
+from tests.reliability.proxy import Request, Rule, writes
 
 
 def _trigger_names(stack: Stack) -> list[str]:
@@ -67,6 +70,33 @@ def test_deleting_more_than_30_percent_needs_force(stack: Stack) -> None:
     assert stack.proxy.written() == {"deleteTrigger": 4}
 
 
+def _described(text: str, *names: str) -> str:
+    """The generated inventory text with a description added to the automations `names`."""
+    for name in names:
+        text = text.replace(f"  - name: {name}\n", f"  - name: {name}\n    description: edited\n")
+    return text
+
+
+def test_updating_more_than_30_percent_needs_force(stack: Stack) -> None:
+    """Updates count toward the threshold as deletes do: 4 of 12 updated, nothing deleted."""
+    text = generated(automations=10)
+    use_inventory(stack, text)
+    stack.apply()
+    edited = _described(text, "auto-000", "auto-001", "auto-002", "auto-003")
+    use_inventory(stack, edited)
+    stack.proxy.clear()
+    refused = stack.invoke("apply", "--auto-approve")
+    assert refused.exit_code == 3, refused.output
+    assert "refused: the plan updates or deletes 4 of 12 managed objects (more than 30 %)" in (
+        refused.output
+    )
+    assert stack.proxy.mutations(lock=False) == []
+    use_inventory(stack, _described(text, "auto-000", "auto-001", "auto-002"))  # 3 of 12
+    allowed = stack.invoke("apply", "--auto-approve")
+    assert allowed.exit_code == 0, allowed.output
+    assert stack.proxy.written() == {"updateFilterTrigger": 3}
+
+
 def test_unreviewed_deletes_need_prune(stack: Stack) -> None:
     text = generated(automations=3)
     use_inventory(stack, text)
@@ -113,3 +143,36 @@ def test_a_failed_apply_never_prunes(stack: Stack) -> None:
     ) in result.output
     assert stack.proxy.written() == {"createFilterTrigger": 1}
     assert _trigger_names(stack) == ["auto-000", "auto-001", "auto-002"]
+
+
+def _writes_secret(name: str) -> Callable[[Request], bool]:
+    return lambda r: writes("insertSecret")(r) and r.variables.get("name") == name
+
+
+def test_a_failed_change_skips_what_depends_on_it(stack: Stack) -> None:
+    """A secret fails: its webhook and that webhook's automation are not attempted, nor sent."""
+    use_inventory(stack, generated(automations=3, webhooks=2, secrets=2))
+    stack.proxy.add(Rule(_writes_secret("TRACKER_TOKEN"), "status", status=400))
+    _, report = stack.apply()
+    assert [str(c.key) for c, _ in report.failed] == ["secret ml-platform/TRACKER_TOKEN"]
+    assert [(str(c.key), why) for c, why in report.not_attempted] == [
+        (
+            "webhook ml-platform/hook-1",
+            "depends on secret ml-platform/TRACKER_TOKEN, which failed",
+        ),
+        ("automation ml-platform/auto-001", "depends on webhook ml-platform/hook-1, which failed"),
+    ]
+    assert [str(c.key) for c in report.applied] == [
+        "secret ml-platform/DEPLOY_TOKEN",
+        "webhook ml-platform/hook-0",
+        "automation ml-platform/auto-000",
+        "automation ml-platform/auto-002",
+    ]
+    sent = [json.dumps(r.variables) for r in stack.proxy.mutations(lock=False)]
+    assert stack.proxy.written() == {
+        "insertSecret": 2,
+        "createGenericWebhookIntegration": 1,
+        "createFilterTrigger": 2,
+    }
+    assert [text for text in sent if "hook-1" in text or "auto-001" in text] == []
+    assert _trigger_names(stack) == ["auto-000", "auto-002"]

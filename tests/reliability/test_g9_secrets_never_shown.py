@@ -6,10 +6,13 @@ server must store it to deliver to it.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
-from tests.reliability.conftest import CANARIES, Stack
+from reconcile.server.crypto import SecretBox, load_or_create_key
+from tests.reliability.conftest import CANARIES, ENTITY, Stack
 from tests.reliability.proxy import Rule, writes
 
 CANARY = "canary-3f9a7c1e"
@@ -31,7 +34,10 @@ def _outputs(done: subprocess.CompletedProcess[str]) -> tuple[str, str]:
 
 
 def _files(*paths: Path) -> list[str]:
-    return [p.read_bytes().decode("latin-1") for p in paths if p.exists()]
+    """Each file's bytes; a file that should be scanned and is missing fails the test."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    assert missing == [], f"nothing to scan: {missing}"
+    return [p.read_bytes().decode("latin-1") for p in paths]
 
 
 def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> None:
@@ -56,11 +62,13 @@ def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> N
     runs.append(stack.run("-vv", "plan", "--detailed-exitcode", **{URL_ENV: new_url}))
     assert runs[-1].returncode == 0, runs[-1].stdout  # a new value alone is not a change
     runs.append(stack.run("export", "--entity", "ml-platform", "--out", "exported"))
+    assert [r.returncode for r in runs] == [0] * 8, runs[-1].stderr  # each wrote what is scanned
     for done in runs:
         _clean(*_outputs(done))
     db = stack.db
     _clean(*_files(db, db.with_name(db.name + "-wal")), stored=True)
     _clean(*_files(stack.work / "plan.json", stack.work / "exported/ml-platform.yaml"))
+    assert _stored_values(db)["DEPLOY_SIGNING_KEY"] == CANARIES["DEPLOY_SIGNING_KEY"]
     exported = (stack.work / "exported/ml-platform.yaml").read_text("utf-8")
     assert f"url:\n    from_env: {URL_ENV}\n    rotation: 1\n" in exported
 
@@ -80,7 +88,11 @@ def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
     stack.proxy.add(rule := _failing_secret_writes())
     failed = stack.run("-vv", "apply", "--auto-approve")
     assert failed.returncode == 1
-    assert rule.used >= 1
+    # What the first apply left to write (its rotation is recorded on a webhook that was
+    # never created): both writes were refused, so their errors were on the way out.
+    refused_writes = [r.variables["name"] for r in stack.proxy.requests if r.outcome == "status"]
+    assert sorted(refused_writes) == ["DEPLOY_SIGNING_KEY", "DEPLOY_TOKEN"]
+    assert rule.used == 2
     _clean(*_outputs(failed))
 
 
@@ -105,3 +117,28 @@ def test_a_url_from_the_environment_is_never_quoted_when_refused(stack: Stack) -
 
 def _failing_secret_writes() -> Rule:
     return Rule(writes("insertSecret"), "status", status=500, times=None)
+
+
+def _stored_values(db: Path) -> dict[str, str]:
+    """What the embedded server holds for each secret of the entity, decrypted."""
+    box = SecretBox(load_or_create_key(db))
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        rows = con.execute(
+            "SELECT s.name, s.ciphertext FROM secrets s JOIN entities e ON e.id = s.entity_id "
+            "WHERE e.name = ?",
+            (ENTITY,),
+        ).fetchall()
+    return {name: box.open(bytes(token)) for name, token in rows}
+
+
+def test_a_secret_gets_the_value_of_its_from_env_variable(stack: Stack) -> None:
+    """GITHUB_TOKEN reads GH_DISPATCH_TOKEN; a runner's own GITHUB_TOKEN must not leak in."""
+    done = stack.run("apply", "--auto-approve", GITHUB_TOKEN="the-runner-token")
+    assert done.returncode == 0, done.stderr
+    assert _stored_values(stack.db) == {
+        "DEPLOY_TOKEN": CANARIES["DEPLOY_TOKEN"],
+        "DEPLOY_SIGNING_KEY": CANARIES["DEPLOY_SIGNING_KEY"],
+        "TRACKER_TOKEN": CANARIES["TRACKER_TOKEN"],
+        "GITHUB_TOKEN": CANARIES["GH_DISPATCH_TOKEN"],
+        "TEAMS_SIGNING_KEY": CANARIES["TEAMS_SIGNING_KEY"],
+    }

@@ -68,8 +68,9 @@ VALID: list[Any] = [
 INVALID: list[tuple[Any, str]] = [
     (
         {**ALIAS, "type": "alias_removed"},
-        "events[0].type: must be one of artifact_created, artifact_linked, alias_added, "
-        'tag_added, run_logged, run_state (got "alias_removed")',
+        "events[0].type: must be one of artifact_created, artifact_linked, artifact_unlinked, "
+        "alias_added, tag_added, tag_removed, collection_tag_added, collection_tag_removed, "
+        'run_logged, run_state (got "alias_removed")',
     ),
     (
         {k: v for k, v in ALIAS.items() if k != "alias"},
@@ -78,7 +79,8 @@ INVALID: list[tuple[Any, str]] = [
     ({**ALIAS, "project": "p"}, "events[0].project: give exactly one of 'project' and 'registry'"),
     (
         {**ALIAS, "tag": "gold"},
-        "events[0].tag: unknown key for alias_added events (only for tag_added events)",
+        "events[0].tag: unknown key for alias_added events (only for tag_added, tag_removed, "
+        "collection_tag_added, collection_tag_removed events)",
     ),
     (
         {**ALIAS, "artifact": {"version": "3"}},

@@ -249,3 +249,22 @@ def test_slack_body_from_title_message_and_severity() -> None:
             },
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "alias", "tag"),
+    [
+        ("alias_added", {"alias": {"equals": "prêt"}}, "prêt", None),
+        ("artifact_unlinked", {"alias": "^staging$"}, "staging", None),
+        ("tag_added", {"tag": "^gold"}, None, "^gold"),  # a bare tag is exact
+        ("tag_removed", {"tag": {"matches": "^silver$"}}, None, "silver"),
+        ("collection_tag_added", {"tag": {"one_of": ["review", "audit"]}}, None, "review"),
+        ("collection_tag_removed", {"tag": {"contains": "old"}}, None, "old"),
+    ],
+)
+def test_a_sample_event_passes_the_automations_alias_or_tag_test(
+    kind: str, params: dict[str, Any], alias: str | None, tag: str | None
+) -> None:
+    event = sample_event(automation(kind, params, None))
+    assert (event.type, event.alias, event.tag) == (kind, alias, tag)
+    assert (event.artifact is None) == kind.startswith("collection_tag")

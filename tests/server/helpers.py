@@ -14,6 +14,7 @@ from reconcile.server import admin
 from reconcile.server.db import Database
 
 TEAM = "acme"
+ORG_ENTITY = "acme-org"  # the entity of acme's organization: it holds the registries
 
 
 def basic(key: str) -> dict[str, str]:
@@ -91,7 +92,7 @@ IDS_QUERY = """
   p: project(name: "vision", entityName: "acme") {
     id artifactType(name: "model") { artifactCollection(name: "detector") { id } }
   }
-  r: project(name: "wandb-registry-models", entityName: "acme") {
+  r: project(name: "wandb-registry-models", entityName: "acme-org") {
     id artifactType(name: "model") { artifactCollection(name: "prod-detector") { id } }
   }
 }

@@ -40,12 +40,14 @@ def running(
     timeout: float = 10.0,
     http: HttpParser = "auto",
     limits: listen.Limits | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> Iterator[LiveServer]:
     """Serve a fresh app over `db_path` until the block ends; fail if it does not start.
 
-    With `limits`, the server runs as `reconcile serve` does (its protocol and limits).
+    With `limits`, the server runs as `reconcile serve` does (its protocol and limits);
+    `disabled`: features the server answers as not enabled.
     """
-    app = create_app(db_path)
+    app = create_app(db_path, disabled=disabled)
     port = free_port()
     if limits is None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)

@@ -109,10 +109,17 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     key = run("create-key", "mia")
     assert key.startswith("local-")
     assert run("create-registry", "acme", "models", "--admin", "mia") == (
-        "registry acme/wandb-registry-models"
+        "registry acme-org/wandb-registry-models"
     )
     assert run("create-collection", "acme", "wandb-registry-models", "prod") == (
-        "collection acme/wandb-registry-models/prod"
+        "collection acme-org/wandb-registry-models/prod"
+    )
+    assert run("create-collection", "acme", "--registry", "models", "staging") == (
+        "collection acme-org/wandb-registry-models/staging"
+    )
+    assert run("create-team", "vision-team", "--organization", "acme") == "team vision-team"
+    assert run("create-registry", "vision-team", "models") == (
+        "registry acme-org/wandb-registry-models"
     )
     assert run("create-project", "acme", "vision") == "project acme/vision"
     run("set-role", "acme", "mia", "member")
@@ -169,11 +176,40 @@ def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) ->
         return result.exit_code, result.output.strip()
 
     assert run("create-team", "acme") == (0, "team acme")
-    assert run("create-registry", "acme", "model") == (0, "registry acme/wandb-registry-model")
+    assert run("create-registry", "acme", "model") == (0, "registry acme-org/wandb-registry-model")
     assert run("create-collection", "acme", "--registry", "model", "fraud") == (
         0,
-        "collection acme/wandb-registry-model/fraud",
+        "collection acme-org/wandb-registry-model/fraud",
     )
     code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
     assert code == 2
     assert output.endswith("Error: give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
+
+
+def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> None:
+    """asyncio disables Nagle's algorithm only on sockets created as IPPROTO_TCP;
+    otherwise every small answer waits for the client's delayed ACK (about 40 ms)."""
+    import asyncio
+
+    from reconcile.server.commands import _listen
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                option = transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                seen.set_result(option)
+
+        sock = _listen("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        port = sock.getsockname()[1]
+        async with server:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            result = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return result
+
+    assert asyncio.run(accepted_nodelay()) == 1

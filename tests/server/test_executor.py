@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from graphql import ExecutionContext, execute_sync, parse
 
+# A dev dependency, imported outright: without it the suite fails here, it never skips.
+from wandb.automations._generated import operations as wandb_ops
+
 from reconcile.server import admin
 from reconcile.server.context import RequestContext
 from reconcile.server.executor import DictExecutionContext
@@ -14,8 +17,6 @@ from reconcile.server.graph import load_schema
 from reconcile.server.ids import encode_id
 from reconcile.server.store import find_user
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input, webhook
-
-wandb_ops = pytest.importorskip("wandb.automations._generated.operations")
 
 
 def _run(world: World, query: str, context_class: type[ExecutionContext], **variables: Any) -> Any:

@@ -79,7 +79,9 @@ def test_secrets_are_write_only_and_encrypted_at_rest(world: World) -> None:
     # The schema has no field that could return a value.
     message = world.admin.fails('{ entity(name: "acme") { secrets { value } } }', status=400)
     assert "Cannot query field 'value'" in message
-    for path in world.db.path.parent.iterdir():
+    files = [path for path in world.db.path.parent.iterdir() if path.is_file()]
+    assert world.db.path in files  # a scan of nothing would prove nothing
+    for path in files:
         assert canary.encode() not in path.read_bytes(), path
 
 
@@ -311,8 +313,49 @@ def test_project_registry_and_collection_creation(world: World) -> None:
     """
     made = world.admin.ok(collection)["createArtifactCollection"]["artifactCollection"]
     assert made == {"__typename": "ArtifactSequence", "name": "tagger"}
-    refused = world.member.fails(upsert, {"n": "wandb-registry-data"})
-    assert refused == "FORBIDDEN: permission denied: only admins of team acme create registries"
-    created = world.admin.ok(upsert, {"n": "wandb-registry-data"})["upsertModel"]
+    in_team = world.admin.fails(upsert, {"n": "wandb-registry-data"})
+    assert in_team == (
+        "BAD_USER_INPUT: registries belong to the organization: create wandb-registry-data "
+        "in the entity acme-org"
+    )
+    in_org = upsert.replace('"acme"', '"acme-org"')
+    refused = world.member.fails(in_org, {"n": "wandb-registry-data"})
+    assert refused == (
+        "FORBIDDEN: permission denied: only admins of the teams of acme-org's organization "
+        "create registries"
+    )
+    assert world.admin.fails(in_org, {"n": "nlp"}) == (
+        "BAD_USER_INPUT: acme-org is an organization's entity: it holds registries only "
+        "(wandb-registry-NAME)"
+    )
+    created = world.admin.ok(in_org, {"n": "wandb-registry-data"})["upsertModel"]
     assert created["inserted"]
     assert created["project"]["name"] == "wandb-registry-data"
+    assert created["project"]["entityName"] == "acme-org"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "UNLINK_ARTIFACT",
+        "ADD_ARTIFACT_TAG",
+        "REMOVE_ARTIFACT_TAG",
+        "ADD_COLLECTION_TAG",
+        "REMOVE_COLLECTION_TAG",
+    ],
+)
+def test_artifact_events_take_projects_and_collections_but_not_the_team(
+    world: World, event: str
+) -> None:
+    tag = '{"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}'
+    on = {"triggeringEventType": event, "eventFilter": tag}
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, name=f"p-{event}", **on))
+    collection = trigger_input(
+        world.collection_id, name=f"c-{event}", scopeType="ARTIFACT_COLLECTION", **on
+    )
+    world.admin.ok(CREATE_TRIGGER, collection)
+    team_id = world.admin.ok('{ entity(name: "acme") { id } }')["entity"]["id"]
+    team = trigger_input(team_id, name=f"t-{event}", scopeType="ENTITY", **on)
+    assert f"event {event} needs a scope of type ARTIFACT_COLLECTION or PROJECT, not ENTITY" in (
+        world.admin.fails(CREATE_TRIGGER, team)
+    )

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from reconcile.server import listen
-from tests.server.helpers import World, webhook
+from tests.server.helpers import InProcess, World, build_world, webhook
 from tests.server.live import LiveServer, free_port, running
 
 LIMITS = listen.Limits(max_connections=3, max_header_bytes=8 * 1024, read_timeout=0.5)
@@ -76,11 +76,19 @@ def test_headers_above_the_limit_are_431(db_path: Path) -> None:
     assert answer.endswith(b"request headers larger than 8192 bytes")
 
 
+def _keyed(live: LiveServer) -> bytes:
+    """An Authorization header line with a member's key: the server reads the body of
+    an authenticated request only (without a key it answers 401 at once)."""
+    key = build_world(InProcess(live.app)).member.key
+    return f"Authorization: Bearer {key}\r\n".encode()
+
+
 def test_a_request_not_sent_in_time_is_closed(db_path: Path) -> None:
-    with _server(db_path) as (_live, port), _connect(port) as headers_only:
+    with _server(db_path) as (live, port), _connect(port) as headers_only:
         headers_only.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
         with _connect(port) as part_body:
-            part_body.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            head = b"POST /graphql HTTP/1.1\r\nHost: x\r\n" + _keyed(live)
+            part_body.sendall(head + b"Content-Length: 100\r\n\r\n{")
             late = _read_all(headers_only)
             cut = _read_all(part_body)
     assert late.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
@@ -130,8 +138,9 @@ def test_a_client_leaving_mid_body_is_one_log_line(
 ) -> None:
     caplog.set_level(logging.INFO)
     with _server(db_path) as (live, port), _uvicorn_logs_into(caplog):
+        head = b"POST /graphql HTTP/1.1\r\nHost: x\r\n" + _keyed(live)
         with _connect(port) as sock:
-            sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+            sock.sendall(head + b"Content-Length: 1000\r\n\r\n{")
             time.sleep(0.1)  # the app is reading the body when the client goes
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(

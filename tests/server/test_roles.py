@@ -26,6 +26,12 @@ UPSERT = """
 mutation ($n: String!) { upsertModel(input: {name: $n, entityName: "acme"}) {
   project { name } inserted } }
 """
+# Registries are projects of the organization's entity (acme's is acme-org).
+UPSERT_REGISTRY = UPSERT.replace('"acme"', '"acme-org"')
+REGISTRY_REFUSED = (
+    "FORBIDDEN: permission denied: only admins of the teams of acme-org's organization "
+    "create registries"
+)
 COLLECTION = """
 mutation ($p: String!) { createArtifactCollection(input: {entityName: "acme", projectName: $p,
   name: "c-x", artifactTypeName: "model"}) { artifactCollection { name } } }
@@ -104,11 +110,15 @@ def _run(world: World, api: Api, operation: str) -> Any:
         "write secret": lambda: api.post(INSERT_SECRET),
         "create webhook": lambda: _create_webhook(world, api),
         "create project": lambda: api.post(UPSERT, {"n": f"p-{suffix}"}),
-        "create registry": lambda: api.post(UPSERT, {"n": f"wandb-registry-r-{suffix}"}),
-        "create registry in capitals": lambda: api.post(UPSERT, {"n": f"WANDB-Registry-{suffix}"}),
+        "create registry": lambda: api.post(UPSERT_REGISTRY, {"n": f"wandb-registry-r-{suffix}"}),
+        "create registry in capitals": lambda: api.post(
+            UPSERT_REGISTRY, {"n": f"WANDB-Registry-{suffix}"}
+        ),
         "upsert existing project": lambda: api.post(UPSERT, {"n": "vision"}),
         "collection in project": lambda: api.post(COLLECTION, {"p": "vision"}),
-        "collection in registry": lambda: api.post(COLLECTION, {"p": "wandb-registry-models"}),
+        "collection in registry": lambda: api.post(
+            COLLECTION.replace('"acme"', '"acme-org"'), {"p": "wandb-registry-models"}
+        ),
     }[operation]()
 
 
@@ -160,8 +170,10 @@ def test_update_and_delete_need_rights_on_the_scope(world: World) -> None:
 def test_refusals_say_who_and_what(world: World) -> None:
     message = world.member.fails(INSERT_SECRET)
     assert message == "FORBIDDEN: permission denied: only admins of team acme can manage secrets"
-    assert world.member.fails(UPSERT, {"n": "Wandb-Registry-x"}) == (
-        "FORBIDDEN: permission denied: only admins of team acme create registries"
+    assert world.member.fails(UPSERT_REGISTRY, {"n": "Wandb-Registry-x"}) == REGISTRY_REFUSED
+    assert world.admin.fails(UPSERT, {"n": "Wandb-Registry-x"}) == (
+        "BAD_USER_INPUT: registries belong to the organization: create Wandb-Registry-x in "
+        "the entity acme-org"
     )
     assert world.member.fails(UPSERT, {"n": "nlp"}) == (
         "FORBIDDEN: permission denied: only admins of team acme create projects"
@@ -183,31 +195,33 @@ def test_unknown_or_missing_key_is_401(world: World) -> None:
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-PROJECTS = '{ entity(name: "acme") { projects { edges { node { name } } } } }'
+PROJECTS = "query ($e: String) { entity(name: $e) { projects { edges { node { name } } } } }"
 
 
-def _project_names(world: World) -> list[str]:
-    edges = world.admin.ok(PROJECTS)["entity"]["projects"]["edges"]
+def _project_names(world: World, entity: str = "acme") -> list[str]:
+    edges = world.admin.ok(PROJECTS, {"e": entity})["entity"]["projects"]["edges"]
     return [edge["node"]["name"] for edge in edges]
 
 
 def test_members_create_no_projects_or_registries_on_the_live_server(live_world: World) -> None:
     before = _project_names(live_world)
-    assert before == ["vision", "wandb-registry-models"]
-    for name in ("nlp", "wandb-registry-x", "WANDB-REGISTRY-x"):
-        refused = live_world.member.fails(UPSERT, {"n": name})
-        kind = "projects" if name == "nlp" else "registries"
-        assert refused == f"FORBIDDEN: permission denied: only admins of team acme create {kind}"
+    registries = _project_names(live_world, "acme-org")
+    assert (before, registries) == (["vision"], ["wandb-registry-models"])
+    refused = live_world.member.fails(UPSERT, {"n": "nlp"})
+    assert refused == "FORBIDDEN: permission denied: only admins of team acme create projects"
+    for name in ("wandb-registry-x", "WANDB-REGISTRY-x"):
+        assert live_world.member.fails(UPSERT_REGISTRY, {"n": name}) == REGISTRY_REFUSED
     assert _project_names(live_world) == before
+    assert _project_names(live_world, "acme-org") == registries
 
 
 def test_registry_names_compare_without_case(live_world: World) -> None:
-    same = live_world.admin.ok(UPSERT, {"n": "WANDB-Registry-Models"})["upsertModel"]
+    same = live_world.admin.ok(UPSERT_REGISTRY, {"n": "WANDB-Registry-Models"})["upsertModel"]
     assert same == {"project": {"name": "wandb-registry-models"}, "inserted": False}
-    made = live_world.admin.ok(UPSERT, {"n": "WANDB-REGISTRY-caps"})["upsertModel"]
+    made = live_world.admin.ok(UPSERT_REGISTRY, {"n": "WANDB-REGISTRY-caps"})["upsertModel"]
     assert made == {"project": {"name": "WANDB-REGISTRY-caps"}, "inserted": True}
     found = live_world.admin.ok(
-        '{ project(entityName: "acme", name: "wandb-registry-CAPS") { id name } }'
+        '{ project(entityName: "acme-org", name: "wandb-registry-CAPS") { id name } }'
     )["project"]
     # A registry, whatever its spelling: run events are refused in it.
     run_state = trigger_input(

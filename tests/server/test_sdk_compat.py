@@ -5,19 +5,29 @@ One server for the module; each test uses its own automation names.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from reconcile.server import admin
-from tests.server.helpers import TEAM, InProcess, build_world
-from tests.server.live import LiveServer, running
+# A dev dependency, imported outright: without it the suite fails here, it never skips.
+import wandb
+import wandb.automations
 
-wandb = pytest.importorskip("wandb")
-automations = pytest.importorskip("wandb.automations")
+from reconcile import ownership, session
+from reconcile.inventory import load_inventory
+from reconcile.model import Event, Scope
+from reconcile.server import admin, cost
+from reconcile.target import Target
+from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
+from tests.server.live import LiveServer, running
 
 
 @dataclass
@@ -71,10 +81,10 @@ def sdk(
             member_api=wandb.Api(api_key=member_key),
             webhook=next(iter(api.webhook_integrations(entity=TEAM))),
             project=api.project("vision", entity=TEAM),
-            registry=api.project("wandb-registry-models", entity=TEAM),
+            registry=api.registry("models"),
             collection=api.artifact_collection("model", f"{TEAM}/vision/detector"),
             registry_collection=api.artifact_collection(
-                "model", f"{TEAM}/wandb-registry-models/prod-detector"
+                "model", f"{ORG_ENTITY}/wandb-registry-models/prod-detector"
             ),
         )
         wandb.teardown()
@@ -140,10 +150,14 @@ def test_create_and_read_back_every_event_and_scope(sdk: Sdk) -> None:
         name: sdk.api.create_automation(event >> _send(sdk), name=name, description=f"d-{name}")
         for name, event in _events(sdk).items()
     }
-    listed = {a.name: a for a in sdk.api.automations(entity=TEAM) if a.name in created}
-    assert set(listed) == set(created)
+    in_team = {a.name: a for a in sdk.api.automations(entity=TEAM) if a.name in created}
+    in_org = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY) if a.name in created}
+    # A registry's automations belong to the organization's entity, not to the team.
+    assert set(in_org) == {"alias-regex-registry-collection", "linked-registry"}
+    assert set(in_team) == set(created) - set(in_org)
+    listed = in_team | in_org
     for name, made in created.items():
-        fetched = sdk.api.automation(name, entity=TEAM)
+        fetched = sdk.api.automation(name, entity=ORG_ENTITY if name in in_org else TEAM)
         for read in (fetched, listed[name]):
             assert _wire(read.event) == _wire(made.event), name
             assert _wire(read.scope) == _wire(made.scope), name
@@ -213,3 +227,335 @@ def test_slack_notification_round_trip(sdk: Sdk) -> None:
     )
     assert _wire(read.action) == _wire(made.action)
     assert _wire(read.event) == _wire(made.event)
+
+
+def test_registry_and_organization_as_the_sdk_resolves_them(sdk: Sdk) -> None:
+    registry = sdk.api.registry("models")
+    assert (registry.name, registry.full_name) == ("models", "wandb-registry-models")
+    assert (registry.entity, registry.organization) == (ORG_ENTITY, TEAM)
+    org = sdk.api.organization()
+    assert (org.name, org.org_entity.name) == (TEAM, ORG_ENTITY)
+    assert sdk.member_api.registry("models").id == registry.id
+    with pytest.raises(ValueError, match="Failed to load registry 'absent'"):
+        sdk.api.registry("absent")
+
+
+def test_create_registry_lands_in_the_org_entity(sdk: Sdk) -> None:
+    made = sdk.api.create_registry("datasets", visibility="organization", description="d")
+    assert (made.entity, made.full_name, made.description) == (
+        ORG_ENTITY,
+        "wandb-registry-datasets",
+        "d",
+    )
+    assert sdk.api.registry("datasets").id == made.id
+    with pytest.raises(ValueError, match="Failed to create registry 'more'"):
+        sdk.member_api.create_registry("more", visibility="organization")
+
+
+def test_automations_on_a_registry_and_its_collection_use_the_team_webhook(sdk: Sdk) -> None:
+    from wandb.automations import ArtifactEvent, OnAddArtifactTag, OnLinkArtifact
+
+    collection = sdk.api.artifact_collection(
+        "model", f"{ORG_ENTITY}/wandb-registry-models/prod-detector"
+    )
+    on_registry = OnLinkArtifact(scope=sdk.api.registry("models"))
+    on_collection = OnAddArtifactTag(
+        scope=collection, filter=ArtifactEvent.tag.matches_regex("^gold")
+    )
+    sdk.api.create_automation(on_registry >> _send(sdk), name="seed-registry")
+    made = sdk.api.create_automation(on_collection >> _send(sdk), name="seed-collection")
+    read = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY)}
+    assert read["seed-registry"].scope.name == "wandb-registry-models"
+    assert type(read["seed-registry"].scope).__name__ == "RegistryScope"
+    assert read["seed-collection"].scope.id == collection.id
+    assert read["seed-collection"].action.integration.id == sdk.webhook.id
+    assert _wire(read["seed-collection"].event) == _wire(made.event)
+    inner = json.loads(json.loads(_wire(made.event)["filter"])["filter"])
+    assert inner == {"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}
+    assert "seed-registry" not in {a.name for a in sdk.api.automations(entity=TEAM)}
+
+
+SEED_INVENTORY = """\
+entity: seed
+webhooks:
+  - name: seed-hook
+    url: https://hooks.example/seed
+automations:
+  - name: seed-inventory-collection
+    scope:
+      registry: models
+      collection: fraud
+    when:
+      alias_added:
+        alias: ^production$
+    then:
+      webhook:
+        to: seed-hook
+  - name: seed-inventory-registry
+    scope:
+      registry: models
+    when:
+      artifact_linked:
+    then:
+      webhook:
+        to: seed-hook
+"""
+
+
+def test_an_inventory_registry_scope_lands_where_the_sdk_looks(
+    server: tuple[LiveServer, str, str], sdk: Sdk, tmp_path: Path
+) -> None:
+    live, admin_key, _ = server
+    db = live.app.state.service.db
+    admin.ensure_team(db, "seed", organization=TEAM)  # a second team of acme's organization
+    admin.set_role(db, "seed", admin.DEFAULT_ADMIN, "admin")
+    admin.ensure_collection(db, "seed", "wandb-registry-models", "fraud")
+    (tmp_path / "seed.yaml").write_text(SEED_INVENTORY, encoding="utf-8")
+    inventory = load_inventory([str(tmp_path)])
+    target = Target(live.url, api_key=admin_key)
+    _, report = asyncio.run(session.apply(inventory, target, fingerprint=None))
+    assert len(report.applied) == 3
+    collection = sdk.api.artifact_collection("model", f"{ORG_ENTITY}/wandb-registry-models/fraud")
+    read = {a.name: a for a in sdk.api.automations(entity=ORG_ENTITY)}
+    assert read["seed-inventory-collection"].scope.id == collection.id
+    assert read["seed-inventory-registry"].scope.id == sdk.api.registry("models").id
+    assert "seed-inventory-registry" not in {a.name for a in sdk.api.automations(entity="seed")}
+    again = asyncio.run(session.plan(inventory, target))
+    assert again.plan.changes == ()
+
+
+def test_registries_lists_and_filters_the_org_entitys_registries(sdk: Sdk) -> None:
+    sdk.api.create_registry("evals", visibility="organization")
+    every = {r.name: r.entity for r in sdk.api.registries()}
+    assert set(every) - {"datasets"} == {"models", "evals"}  # `datasets`: another test's
+    assert set(every.values()) == {ORG_ENTITY}
+    assert [r.name for r in sdk.api.registries(filter={"name": "models"})] == ["models"]
+    regex = {"name": {"$regex": "^wandb-registry-ev"}}
+    assert [r.name for r in sdk.api.registries(filter=regex)] == ["evals"]
+
+
+def test_every_request_of_the_sdk_costs_a_small_part_of_the_budget(
+    sdk: Sdk, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wandb.automations import OnRunState, RunEvent
+
+    caplog.set_level(logging.INFO, logger="reconcile.server.service")
+    api = wandb.Api()  # a fresh client: nothing cached from the other tests
+    event = OnRunState(scope=sdk.project, filter=RunEvent.state.in_(["FAILED"]))
+    made = api.create_automation(event >> _send(sdk), name="costed")
+    assert "costed" in {a.name for a in api.automations(entity=TEAM)}
+    assert api.automation("costed", entity=TEAM).name == "costed"
+    assert [h.name for h in api.webhook_integrations(entity=TEAM)] == ["deploy"]
+    assert [s.channel_name for s in api.slack_integrations(entity=TEAM)] == ["alerts"]
+    assert api.project("vision", entity=TEAM).name == "vision"
+    assert api.artifact_collection("model", f"{TEAM}/vision/detector").name == "detector"
+    assert api.delete_automation(made) is True
+    requests = [r for r in caplog.records if r.getMessage() == "graphql request"]
+    assert [r.status for r in requests] == [200] * len(requests)  # type: ignore[attr-defined]
+    costs = [r.cost for r in requests]  # type: ignore[attr-defined]
+    # The dearest: the two pages of 50 automations (listing, then lookup by name).
+    assert sorted(costs)[-3:] == [3760, 5510, 5510]
+    assert max(costs) <= cost.MAX_COST // 50
+
+
+# --- SDK-made automations: export --adopt, plan, and the SDK reads back what it made ---
+
+
+def _fidelity_events(sdk: Sdk) -> dict[str, Any]:
+    """Every alias and tag test and event kind reconcile expresses, made by the SDK."""
+    from wandb.automations import (
+        ArtifactEvent,
+        MetricThresholdFilter,
+        OnAddArtifactAlias,
+        OnAddArtifactTag,
+        OnAddCollectionTag,
+        OnLinkArtifact,
+        OnRemoveArtifactTag,
+        OnRemoveCollectionTag,
+        OnRunMetric,
+        OnRunState,
+        OnUnlinkArtifact,
+        RunEvent,
+    )
+
+    window_only = MetricThresholdFilter(name="loss", window=5, cmp="$gt", threshold=1.5)
+    return {
+        "fid-tag-regex": OnAddArtifactTag(
+            scope=sdk.project, filter=ArtifactEvent.tag.matches_regex("^gold")
+        ),
+        "fid-tag-exact": OnAddArtifactTag(
+            scope=sdk.collection, filter=ArtifactEvent.tag.eq("^gold")
+        ),
+        "fid-alias-eq": OnAddArtifactAlias(
+            scope=sdk.collection, filter=ArtifactEvent.alias.eq("prêt")
+        ),
+        "fid-alias-in": OnLinkArtifact(
+            scope=sdk.registry, filter=ArtifactEvent.alias.in_(["prod", "staging"])
+        ),
+        "fid-tag-removed": OnRemoveArtifactTag(
+            scope=sdk.project, filter=ArtifactEvent.tag.contains("old")
+        ),
+        "fid-unlinked": OnUnlinkArtifact(scope=sdk.collection),
+        "fid-collection-tagged": OnAddCollectionTag(
+            scope=sdk.project, filter=ArtifactEvent.tag.eq("review")
+        ),
+        "fid-collection-untagged": OnRemoveCollectionTag(scope=sdk.registry),
+        "fid-window-without-aggregate": OnRunMetric(scope=sdk.project, filter=window_only),
+        "fid-team-wide": OnRunState(
+            scope=_team_scope(), filter=RunEvent.state.in_(["FAILED", "FINISHED"])
+        ),
+    }
+
+
+def _team_scope() -> Any:
+    """W&B's entity scope of the team (`api.team()` asks for profile fields we do not serve)."""
+    from wandb.automations.scopes import TeamScope
+
+    query = {"query": "query ($e: String!) { entity(name: $e) { id } }", "variables": {"e": TEAM}}
+    answer = httpx.post(
+        f"{os.environ['WANDB_BASE_URL']}/graphql",
+        json=query,
+        auth=("api", os.environ["WANDB_API_KEY"]),
+    )
+    return TeamScope(id=answer.json()["data"]["entity"]["id"], name=TEAM)
+
+
+def _stored(live: LiveServer) -> dict[str, tuple[Any, ...]]:
+    """Each trigger's row as the server stores it: exactly what was sent."""
+    with live.app.state.service.db.read() as con:
+        rows = con.execute(
+            "SELECT name, description, enabled, scope_type, scope_id, event_type, event_filter,"
+            " action_type, integration_id, action_config FROM triggers"
+        ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+@pytest.fixture
+def fidelity(
+    sdk: Sdk, server: tuple[LiveServer, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The SDK's automations, made before reconcile looks, in an empty project folder."""
+    from wandb.automations import (
+        ArtifactEvent,
+        OnAddArtifactAlias,
+        OnRemoveCollectionTag,
+        SendNotification,
+    )
+
+    (slack,) = sdk.api.slack_integrations(entity=TEAM)
+    send = _send_with(sdk, {"text": "modèle ${entity_name}"})
+    made = {
+        name: sdk.api.create_automation(event >> send, name=name, description="by the SDK")
+        for name, event in _fidelity_events(sdk).items()
+    }
+    (tmp_path / "automations").mkdir()
+    monkeypatch.chdir(tmp_path)
+    untitled = SendNotification(integration_id=slack.id, text="${artifact_version_string}")
+    made["fid-slack-untitled"] = sdk.api.create_automation(
+        OnAddArtifactAlias(scope=sdk.project) >> untitled, name="fid-slack-untitled"
+    )
+    not_equal = OnAddArtifactAlias(scope=sdk.project, filter=ArtifactEvent.alias.ne("dev"))
+    made["fid-alias-ne"] = sdk.api.create_automation(not_equal >> send, name="fid-alias-ne")
+    # W&B takes any variable; the inventory refuses one the event does not set.
+    versionless = OnRemoveCollectionTag(scope=sdk.project)
+    made["fid-no-version"] = sdk.api.create_automation(
+        versionless >> _send_with(sdk, {"v": "${artifact_version_string}"}), name="fid-no-version"
+    )
+    return made
+
+
+def _owner(made: Any) -> str:
+    """The entity that lists an automation: a registry's is its organization's entity."""
+    in_registry = type(made.scope).__name__ in ("RegistryScope", "_ArtifactPortfolioScope")
+    return ORG_ENTITY if in_registry else TEAM
+
+
+def _send_with(sdk: Sdk, payload: dict[str, Any]) -> Any:
+    from wandb.automations import SendWebhook
+
+    return SendWebhook.from_integration(sdk.webhook, payload=payload)
+
+
+def _reconcile(live: LiveServer, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from reconcile.cli import cli
+
+    return CliRunner().invoke(cli, [args[0], "--server", live.url, *args[1:]])
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
+def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
+    sdk: Sdk, server: tuple[LiveServer, str, str], fidelity: dict[str, Any]
+) -> None:
+    live = server[0]
+    before = _stored(live)
+    exported = _reconcile(live, "export", "--entity", TEAM, "--out", "automations", "--adopt")
+    assert exported.exit_code == 0, exported.output
+    assert (
+        "not exported: automation fid-alias-ne (the alias operator $ne has no inventory form "
+        "(alias and tag take equals, matches, contains or one_of))\n"
+        "not exported: automation fid-no-version (it would not validate: "
+        "then.webhook.payload.v: ${artifact_version_string} is not set for "
+        "collection_tag_removed events (only for alias_added, artifact_created, "
+        "artifact_linked, artifact_unlinked, tag_added, tag_removed))\n"
+    ) in exported.output
+    after = _stored(live)
+    for name in fidelity:
+        if name in ("fid-alias-ne", "fid-no-version"):
+            assert after[name] == before[name]  # not adopted: left exactly as it was
+            continue
+        assert after[name][1:] == before[name][1:], name  # scope, filter, action: byte for byte
+        assert ownership.read_description(after[name][0]) == ownership.Marked(
+            before[name][0] or "", managed=True
+        )
+    inventory = load_inventory(["automations"])  # what export wrote validates
+    autos = {a.name: a for a in inventory.automations}
+    assert {"fid-alias-ne", "fid-no-version"}.isdisjoint(autos)
+    assert dict(autos["fid-tag-regex"].event.params) == {"tag": {"matches": "^gold"}}
+    assert dict(autos["fid-tag-exact"].event.params) == {"tag": "^gold"}
+    assert dict(autos["fid-alias-eq"].event.params) == {"alias": {"equals": "prêt"}}
+    assert dict(autos["fid-alias-in"].event.params) == {"alias": {"one_of": ["prod", "staging"]}}
+    assert dict(autos["fid-tag-removed"].event.params) == {"tag": {"contains": "old"}}
+    assert autos["fid-unlinked"].event.kind == "artifact_unlinked"
+    assert autos["fid-collection-untagged"].event == Event("collection_tag_removed", {"tag": None})
+    assert autos["fid-slack-untitled"].action.params["title"] == ""
+    assert autos["fid-team-wide"].scope == Scope("", team=TEAM)
+    assert type(sdk.api.automation("fid-team-wide", entity=TEAM).scope).__name__ == "TeamScope"
+    window = autos["fid-window-without-aggregate"].event.params
+    assert (window["aggregate"], window["window"], window["above"]) == (None, 5, 1.5)
+    plan = _reconcile(live, "plan", "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    document = json.loads(plan.output)
+    assert (document["summary"], document["conflicts"]) == (
+        {"create": 0, "update": 0, "delete": 0},
+        [],
+    )
+    for name, made in fidelity.items():
+        read = sdk.api.automation(name, entity=_owner(made))
+        assert _wire(read.event) == _wire(made.event), name
+        assert _wire(read.scope) == _wire(made.scope), name
+        assert _wire(read.action) == _wire(made.action), name
+    # An edit applied by reconcile is written as the SDK writes: UTF-8, the same filter bytes.
+    path = Path("automations") / f"{TEAM}.yaml"
+    text = path.read_text("utf-8")
+    assert text.count("modèle ${entity_name}") == len(_fidelity_events(sdk))
+    path.write_text(text.replace("modèle ${", "modèle révisé ${"), "utf-8")
+    applied = _reconcile(live, "apply", "--auto-approve", "--force")
+    assert applied.exit_code == 0, applied.output
+    stored = _stored(live)
+    for name, event in _fidelity_events(sdk).items():
+        config = json.loads(stored[name][8])
+        assert config["requestPayload"] == '{"text":"modèle révisé ${entity_name}"}'
+        read = sdk.api.automation(name, entity=_owner(event))
+        assert read.action.request_payload == {"text": "modèle révisé ${entity_name}"}
+    # The filters reconcile sent on update are the SDK's own bytes, but that run states go
+    # in the inventory's order (running, finished, failed), which means the same.
+    changed = {name for name in _fidelity_events(sdk) if stored[name][5] != before[name][5]}
+    assert changed == {"fid-team-wide"}
+    states = [
+        json.loads(row["fid-team-wide"][5])["run_state_filter"]["states"]
+        for row in (before, stored)
+    ]
+    assert states == [["FAILED", "FINISHED"], ["FINISHED", "FAILED"]]
+    assert stored["fid-alias-eq"][5] == '{"$or":[{"$and":[{"alias":{"$eq":"prêt"}}]}]}'

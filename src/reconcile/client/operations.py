@@ -12,7 +12,7 @@ fragment TriggerFields on Trigger {
     ... on Project { id name }
     ... on ArtifactPortfolio { id name project { name } }
     ... on ArtifactSequence { id name project { name } }
-    ... on Entity { id name }
+    ... on Entity { id name entityType }
   }
   event: triggeringCondition {
     __typename
@@ -98,7 +98,17 @@ query IntegrationsByEntity($entity: String!, $cursor: String, $perPage: Int) {
 
 SECRETS = """
 query EntitySecrets($entity: String!) {
-  entity(name: $entity) { secrets { name createdAt } }
+  entity(name: $entity) { id secrets { name createdAt } }
+}
+"""
+
+# The SDK's own query (`org_info_from_entity`), so registries resolve as `api.registry` does.
+ORG_INFO_FROM_ENTITY = """
+query FetchOrgInfoFromEntity($entity: String!) {
+  entity(name: $entity) {
+    organization { name orgEntity { name } }
+    user { organizations { name orgEntity { name } } }
+  }
 }
 """
 

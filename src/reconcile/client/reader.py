@@ -17,6 +17,7 @@ from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
 from reconcile.errors import ServerError
 from reconcile.model import (
+    REGISTRY_PREFIX,
     Automation,
     EnvUrl,
     Remote,
@@ -41,6 +42,16 @@ class Lookup:
     scopes: dict[ScopeRef, tuple[str, str]] = field(default_factory=dict)
     slack: dict[tuple[str, str], str] = field(default_factory=dict)
     missing_scopes: list[ScopeRef] = field(default_factory=list)
+    # Team -> the entity of its organization, which holds the registries.
+    org_entities: dict[str, str] = field(default_factory=dict)
+    # Automations kept in another entity than their key's (a registry's: the org entity).
+    owners: dict[ResourceKey, str] = field(default_factory=dict)
+
+    def owner(self, auto: Automation) -> str:
+        """The entity whose automations include `auto` on the server."""
+        if auto.scope.registry is not None and auto.entity in self.org_entities:
+            return self.org_entities[auto.entity]
+        return auto.entity
 
     def collection_projects(self) -> dict[str, str]:
         """Collection id -> the name of its project, for the collections looked up."""
@@ -61,6 +72,7 @@ class Reader:
         self._gate = asyncio.Semaphore(concurrency)
         # Whether the server lists triggers per entity; None: ask it (its feature flags).
         self._entity_triggers = entity_triggers
+        self._features: frozenset[str] | None = None
 
     async def _run(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with self._gate:
@@ -71,16 +83,60 @@ class Reader:
     ) -> tuple[State, Lookup]:
         """Everything reconcile manages in `entities`, and the ids of `scopes`."""
         lookup = Lookup()
+        scopes = set(scopes)
+        entity_list = sorted(set(entities))
+        asked = sorted(set(entity_list) | {e for e, _, _ in scopes})
+        found = await asyncio.gather(*(self.org_entity(e) for e in asked))
+        lookup.org_entities = {e: org for e, org in zip(asked, found, strict=True) if org}
         projects = sorted({(e, p) for e, p, _ in scopes})
         await asyncio.gather(*(self._project(e, p, lookup) for e, p in projects))
-        entity_list = sorted(set(entities))
         per_entity = await asyncio.gather(*(self._entity(e, lookup) for e in entity_list))
         lookup.missing_scopes = sorted(
-            (s for s in set(scopes) if s not in lookup.scopes),
+            (s for s in scopes if s not in lookup.scopes),
             key=lambda s: (s[0], s[1], s[2] or ""),
         )
-        resources = tuple(remote for group in per_entity for remote in group)
-        return State(resources), lookup
+        resources = [remote for group in per_entity for remote in group]
+        resources += await self._registry_triggers(entity_list, lookup)
+        return State(tuple(resources)), lookup
+
+    async def org_entity(self, entity: str) -> str | None:
+        """The entity of `entity`'s organization, resolved as the SDK does (`api.registry`):
+        the team's organization, else the one organization of a personal entity's user."""
+        data = await self._run(ops.ORG_INFO_FROM_ENTITY, {"entity": entity})
+        node = data.get("entity") or {}
+        own = ((node.get("organization") or {}).get("orgEntity") or {}).get("name")
+        if own:
+            return str(own)
+        orgs = (node.get("user") or {}).get("organizations") or []
+        names = sorted({str(o["orgEntity"]["name"]) for o in orgs if o.get("orgEntity")})
+        if len(names) > 1:
+            raise ServerError(
+                f"entity {entity!r} belongs to several organizations ({', '.join(names)}); "
+                "name a team entity, whose organization is unique"
+            )
+        return names[0] if names else None
+
+    async def _registry_triggers(self, teams: list[str], lookup: Lookup) -> list[Remote]:
+        """The registry automations of the teams' organizations, each under the team whose
+        webhook or Slack channel it calls (one without an integration: the first team)."""
+        users = {ident: key.entity for key, ident in lookup.ids.items() if key.kind == "webhook"}
+        users |= {ident: team for (team, _), ident in lookup.slack.items()}
+        projects = lookup.collection_projects()
+        remotes: list[Remote] = []
+        for org in sorted({lookup.org_entities[t] for t in teams if t in lookup.org_entities}):
+            members = [t for t in teams if lookup.org_entities.get(t) == org]
+            for node in await self._triggers(org):
+                integration = ((node.get("action") or {}).get("integration") or {}).get("id")
+                team = users.get(integration) if integration else members[0]
+                remote = _trigger(team or "", node, projects)
+                if team not in members or not isinstance(remote.value, Automation):
+                    continue  # another team's, or not a registry's: not ours to manage
+                if remote.value.scope.registry is None or remote.key in lookup.ids:
+                    continue
+                lookup.ids[remote.key] = node["id"]
+                lookup.owners[remote.key] = org
+                remotes.append(remote)
+        return remotes
 
     async def _entity(self, entity: str, lookup: Lookup) -> list[Remote]:
         integrations, secrets, triggers = await asyncio.gather(
@@ -101,6 +157,8 @@ class Reader:
         entity_data = secrets.get("entity")
         if entity_data is None:
             raise ServerError(_missing_entity(entity))
+        if entity_data.get("id"):  # the scope of team-wide automations
+            lookup.scopes[(entity, "", None)] = ("ENTITY", entity_data["id"])
         remotes = [*_secrets(entity, entity_data.get("secrets") or [], webhooks), *webhooks]
         projects = lookup.collection_projects()
         for node in triggers:
@@ -138,14 +196,20 @@ class Reader:
                 return dict(node)
         return None
 
+    async def features(self) -> frozenset[str]:
+        """The names of the features the server enables, asked once per Reader."""
+        if self._features is None:
+            data = await self._run(ops.SERVER_FEATURES, {})
+            listed = ((data.get("serverInfo") or {}).get("features")) or []
+            self._features = frozenset(
+                str(f["name"]) for f in listed if f and f.get("name") and f.get("isEnabled")
+            )
+        return self._features
+
     async def entity_triggers(self) -> bool:
         """Whether the server lists an entity's triggers directly (else per project)."""
         if self._entity_triggers is None:
-            data = await self._run(ops.SERVER_FEATURES, {})
-            features = ((data.get("serverInfo") or {}).get("features")) or []
-            self._entity_triggers = any(
-                f.get("name") == ENTITY_TRIGGERS_FEATURE and f.get("isEnabled") for f in features
-            )
+            self._entity_triggers = ENTITY_TRIGGERS_FEATURE in await self.features()
         return self._entity_triggers
 
     async def _triggers(self, entity: str) -> list[dict[str, Any]]:
@@ -169,12 +233,18 @@ class Reader:
         return None
 
     async def _project(self, entity: str, project: str, lookup: Lookup) -> None:
+        """The ids of a project (a registry: in the team's org entity) and its collections."""
+        owner = entity
+        if project.startswith(REGISTRY_PREFIX):
+            if entity not in lookup.org_entities:
+                return  # no organization, so no registry: reported as a missing scope
+            owner = lookup.org_entities[entity]
         cursor: str | None = None
         seen: set[str | None] = set()
         while True:
             _advance(seen, cursor, entity)
             variables = {
-                "entity": entity,
+                "entity": owner,
                 "name": project,
                 "cursor": cursor,
                 "perPage": ops.PAGE_SIZE,
@@ -245,7 +315,7 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
     representable = not (
         auto.event.kind.startswith("unsupported:")
         or auto.action.kind.startswith("unsupported:")
-        or not auto.scope.project
+        or not (auto.scope.project or auto.scope.team)
     )
     return Remote(
         auto, id=node["id"], managed=marked.managed and representable, protected=marked.protected
@@ -260,6 +330,8 @@ def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
     if typename in ("ArtifactPortfolio", "ArtifactSequence"):
         project = (node.get("project") or {}).get("name") or projects.get(node["id"], "")
         return Scope(project, node["name"])
+    if typename == "Entity" and node.get("entityType") in ("team", None) and node.get("name"):
+        return Scope("", team=node["name"])
     return Scope("")
 
 

@@ -68,6 +68,7 @@ class Transport:
         self.client = client
         self.policy = policy or RetryPolicy()
         self.requests = 0
+        self.waits: list[float] = []  # every pause before a retry, in seconds
 
     async def execute(
         self, document: str, variables: dict[str, Any] | None = None, *, idempotent: bool = True
@@ -82,6 +83,7 @@ class Transport:
             self.policy,
             idempotent=idempotent,
             on_attempt=self._count,
+            on_wait=self.waits.append,
             server=f"the server at {where}",
         )
         return _data(response)
@@ -104,6 +106,7 @@ async def send(
     retryable: Callable[[httpx.Response], bool] = retry_status,
     refused: Callable[[httpx.Response], bool] | None = None,
     on_attempt: Callable[[], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
     server: str = "the server",
 ) -> httpx.Response:
     """Send `request` under `policy`; the last answer, or Unreachable.
@@ -121,15 +124,21 @@ async def send(
         except httpx.TransportError as error:
             if _is_tls(error) or last or not idempotent:
                 raise Unreachable(f"cannot reach {server}: {_describe(error)}") from None
-            await asyncio.sleep(policy.delay(attempt, None))
+            await _pause(policy.delay(attempt, None), on_wait)
             continue
         again = retryable(response) if idempotent else bool(refused and refused(response))
         if again and not last:
             log.info("%s answered %s; retrying", server, response.status_code)
-            await asyncio.sleep(policy.delay(attempt, retry_after(response)))
+            await _pause(policy.delay(attempt, retry_after(response)), on_wait)
             continue
         return response
     raise Unreachable("no attempt was made")  # pragma: no cover - attempts >= 1
+
+
+async def _pause(delay: float, on_wait: Callable[[float], None] | None) -> None:
+    if on_wait is not None:
+        on_wait(delay)  # tests assert the wait that was asked for, not only the count
+    await asyncio.sleep(delay)
 
 
 def _data(response: httpx.Response) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.errors import ReconcileError, ServerError
-from reconcile.export import representable as exportable
+from reconcile.export import NONE_REJECTED, Rejected, left_out
 from reconcile.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.plan import Change
 from reconcile.wire import encode_action, encode_event
@@ -136,17 +136,20 @@ class Writer(Reader):
         elif isinstance(resource, Automation):
             await self._write_automation(change, resource)
 
-    async def adopt(self, state: State) -> list[ResourceKey]:
-        """Stamp the ownership marker on every unmanaged webhook and expressible automation."""
+    async def adopt(self, state: State, rejected: Rejected = NONE_REJECTED) -> list[ResourceKey]:
+        """Stamp the ownership marker on every unmanaged webhook and exported automation
+        (`rejected`: automations export leaves out although the inventory expresses them)."""
         adopted: list[ResourceKey] = []
+        entities = {remote.key.entity for remote in state.resources}
+        leave = {key for entity in entities for key in left_out(entity, state, rejected)}
         for remote in state.resources:
             value = remote.value
             if remote.managed or isinstance(value, Secret):
                 continue
             if isinstance(value, Webhook):
                 await self._write_webhook(Change("update", value.key), value)
-            elif isinstance(value, Automation) and exportable(remote):
-                await self._write_automation(Change("update", value.key), value)
+            elif isinstance(value, Automation) and value.key not in leave:
+                await self._stamp_automation(value)
             else:
                 continue
             adopted.append(value.key)
@@ -209,6 +212,13 @@ class Writer(Reader):
         ) or created
         self.lookup.ids[hook.key] = integration["id"]
 
+    async def _stamp_automation(self, auto: Automation) -> None:
+        """Add the ownership marker to the description; scope, filter and action stay the
+        server's own, byte for byte (an update sends only the fields it names)."""
+        description = ownership.mark_description(auto.description, auto.protect)
+        variables = {"input": {"id": self.lookup.ids[auto.key], "description": description}}
+        await self._run(ops.UPDATE_TRIGGER, variables)
+
     async def _write_automation(self, change: Change, auto: Automation) -> None:
         fields = self._trigger_input(auto)
         if change.action == "update":
@@ -221,7 +231,7 @@ class Writer(Reader):
             auto.key,
             ops.CREATE_TRIGGER,
             {"input": fields},
-            lambda: self.find_trigger(auto.entity, auto.name),
+            lambda: self.find_trigger(self.lookup.owner(auto), auto.name),
         )
         trigger = (created.get("createFilterTrigger") or {}).get("trigger") or created
         self.lookup.ids[auto.key] = trigger["id"]
@@ -251,7 +261,7 @@ class Writer(Reader):
             "scopeType": scope[0],
             "scopeID": scope[1],
             "triggeringEventType": event_type,
-            "eventFilter": json.dumps(event_filter, separators=(",", ":")),
+            "eventFilter": json.dumps(event_filter, separators=(",", ":"), ensure_ascii=False),
             "triggeredActionType": action_type,
             "triggeredActionConfig": action_config,
         }

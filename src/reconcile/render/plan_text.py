@@ -34,6 +34,19 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
 
 
 def summary(plan: dict[str, Any]) -> str:
+    """The headline; conflicts come first, since while there are any nothing is applied."""
+    conflicts = len(plan["conflicts"])
+    if not conflicts:
+        return _counts(plan)
+    head = (
+        "1 conflict: nothing will be applied until it is resolved."
+        if conflicts == 1
+        else f"{conflicts} conflicts: nothing will be applied until they are resolved."
+    )
+    return head + (f" {_counts(plan)}" if any(plan["summary"].values()) else "")
+
+
+def _counts(plan: dict[str, Any]) -> str:
     counts = plan["summary"]
     if not any(counts.values()):
         if plan.get("not_considered"):

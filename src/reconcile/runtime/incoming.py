@@ -20,7 +20,16 @@ MAX_EVENTS = 1000
 MAX_TEXT = 1024
 MAX_METRICS = 1000
 MAX_VERSION = 2**53 - 1
-ARTIFACT_TYPES = ("artifact_created", "artifact_linked", "alias_added", "tag_added")
+ARTIFACT_TYPES = (
+    "artifact_created",
+    "artifact_linked",
+    "artifact_unlinked",
+    "alias_added",
+    "tag_added",
+    "tag_removed",
+    "collection_tag_added",
+    "collection_tag_removed",
+)
 RUN_TYPES = ("run_logged", "run_state")
 TYPES = (*ARTIFACT_TYPES, *RUN_TYPES)
 STATES = ("running", "finished", "failed", "crashed")
@@ -29,7 +38,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "alias_added": ("alias_added",),
     "artifact_created": ("artifact_created",),
     "artifact_linked": ("artifact_linked",),
+    "artifact_unlinked": ("artifact_unlinked",),
     "tag_added": ("tag_added",),
+    "tag_removed": ("tag_removed",),
+    "collection_tag_added": ("collection_tag_added",),
+    "collection_tag_removed": ("collection_tag_removed",),
     "run_metric": ("run_logged",),
     "run_metric_change": ("run_logged",),
     "run_metric_zscore": ("run_logged",),
@@ -39,7 +52,12 @@ _KEYS: dict[str, frozenset[str]] = {
     "artifact_created": frozenset({"collection", "artifact"}),
     "artifact_linked": frozenset({"collection", "artifact", "alias"}),
     "alias_added": frozenset({"collection", "artifact", "alias"}),
+    "artifact_unlinked": frozenset({"collection", "artifact", "alias"}),
     "tag_added": frozenset({"collection", "artifact", "tag"}),
+    "tag_removed": frozenset({"collection", "artifact", "tag"}),
+    # A collection's tags belong to the collection: no version is involved.
+    "collection_tag_added": frozenset({"collection", "tag"}),
+    "collection_tag_removed": frozenset({"collection", "tag"}),
     "run_logged": frozenset({"run", "step", "metrics"}),
     "run_state": frozenset({"run", "state"}),
 }
@@ -48,7 +66,11 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "artifact_created": ("collection", "artifact"),
     "artifact_linked": ("collection", "artifact"),
     "alias_added": ("collection", "artifact", "alias"),
+    "artifact_unlinked": ("collection", "artifact"),
     "tag_added": ("collection", "artifact", "tag"),
+    "tag_removed": ("collection", "artifact", "tag"),
+    "collection_tag_added": ("collection", "tag"),
+    "collection_tag_removed": ("collection", "tag"),
     "run_logged": ("run", "metrics"),
     "run_state": ("run", "state"),
 }

@@ -48,16 +48,25 @@ def sample_event(automation: Automation) -> IncomingEvent:
         states = params.get("states") or ["finished"]
         return replace(base, run=RUN, state=states[0])
     metadata = MappingProxyType({"accuracy": 0.96, "framework": "pytorch"})
-    event = replace(
-        base,
-        collection=automation.scope.collection or COLLECTION,
-        artifact=Artifact(version=3, type="model", metadata=metadata),
-    )
-    if kind == "alias_added" or (kind == "artifact_linked" and params.get("alias")):
-        event = replace(event, alias=_literal(params.get("alias"), "production"))
-    elif kind == "tag_added":
-        event = replace(event, tag=_literal(params.get("tag"), "gold"))
+    event = replace(base, collection=automation.scope.collection or COLLECTION)
+    if not kind.startswith("collection_tag"):  # a collection's tag involves no version
+        event = replace(event, artifact=Artifact(version=3, type="model", metadata=metadata))
+    if kind == "alias_added" or (kind.startswith("artifact_") and params.get("alias")):
+        event = replace(event, alias=_sample_name(params.get("alias"), "production"))
+    elif "tag" in params:
+        tag = params.get("tag")  # a bare tag is the exact tag
+        event = replace(event, tag=tag if isinstance(tag, str) else _sample_name(tag, "gold"))
     return event
+
+
+def _sample_name(test: object, default: str) -> str:
+    """A name that passes an alias or tag test (a bare alias is a regex)."""
+    if isinstance(test, dict):
+        ((form, operand),) = test.items()
+        if form == "one_of":
+            return str(operand[0])
+        return _literal(operand, default) if form == "matches" else str(operand)
+    return _literal(test, default)
 
 
 def _metric_value(automation: Automation) -> float:

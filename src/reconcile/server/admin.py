@@ -80,10 +80,25 @@ def write_key_file(path: Path, key: str) -> None:
     path.chmod(0o600)
 
 
-def ensure_team(db: Database, name: str) -> Team:
-    validation.check_name("team", name, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
+def ensure_team(db: Database, name: str, organization: str | None = None) -> Team:
+    """The team `name`, created if missing: in `organization` (created if missing), else in
+    an organization of its own named after it. An existing team keeps its organization."""
+    rule = "letters, digits, '-_.'"
+    validation.check_name("team", name, validation.ENTITY_NAME_RE, rule)
+    if organization is not None:
+        validation.check_name("organization", organization, validation.ENTITY_NAME_RE, rule)
     with db.write() as con:
-        return store.find_team(con, name) or store.create_team(con, name)
+        found = store.find_team(con, name)
+        if found is not None:
+            if found.is_org:
+                raise InvalidInput(f"{name!r} is an organization's entity, not a team")
+            return found
+        org = None
+        if organization is not None:
+            org = store.find_organization(con, organization) or store.create_organization(
+                con, organization
+            )
+        return store.create_team(con, name, org)
 
 
 def create_user(db: Database, username: str, email: str = "") -> User:
@@ -176,9 +191,24 @@ def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] =
 
 
 def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
-    """The registry `name` of the team: the project `wandb-registry-<name>`."""
+    """The registry `name` of the team's organization: the project `wandb-registry-<name>`
+    of the organization's entity."""
     full = name if store.is_registry_name(name) else REGISTRY_PREFIX + name
-    return ensure_project(db, team, full, admins)
+    validation.check_project_name(full)
+    with db.write() as con:
+        owner = store.registry_entity(con, store.get_team(con, team))
+        project, _ = store.create_project(con, owner, full)
+        for username in admins:
+            store.add_project_admin(con, project.id, _user(con, username).id)
+    return project
+
+
+def project_owner(con: sqlite3.Connection, team: str, project: str) -> str:
+    """The entity that holds `project` for `team`: its organization's entity for a registry."""
+    if not store.is_registry_name(project):
+        return team
+    found = store.get_team(con, team)
+    return found.name if found.is_org else store.registry_entity(con, found).name
 
 
 def ensure_collection(
@@ -189,7 +219,7 @@ def ensure_collection(
     validation.check_name("collection", name, validation.COLLECTION_NAME_RE, rule)
     validation.check_name("artifact type", type_name, validation.COLLECTION_NAME_RE, rule)
     with db.write() as con:
-        found = store.find_project(con, team, project)
+        found = store.find_project(con, project_owner(con, team, project), project)
         if found is None:
             raise NotFound(f"project {team}/{project} not found")
         collection, _ = store.create_collection(con, found, name, type_name)

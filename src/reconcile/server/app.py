@@ -1,6 +1,7 @@
 """The ASGI app: `POST /graphql` (W&B-compatible) and `GET /healthz`.
 
-The same app serves uvicorn and in-process clients (`httpx.ASGITransport`).
+The same app serves uvicorn and in-process clients (`httpx.ASGITransport`). The key
+is checked before the body is read; answers are built and encoded off the event loop.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,9 +22,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
 from reconcile.server.runtime.worker import Worker
-from reconcile.server.service import GraphQLService
+from reconcile.server.service import GraphQLService, encode, refused
 from reconcile.server.validation import json_depth, strict_loads
 
 log = logging.getLogger(__name__)
@@ -31,10 +34,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # GraphQL variables nest a few levels (input objects, lists); JSON values travel as
 # strings (JSONString) with their own limit.
 MAX_BODY_DEPTH = 64
-# Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
-)
 
 
 class _TooLarge(Exception):
@@ -102,13 +101,13 @@ def create_app(
     db_path: Path,
     *,
     service: GraphQLService | None = None,
+    disabled: frozenset[str] = frozenset(),
     allow_delivery_to: tuple[str, ...] | None = None,
 ) -> Starlette:
-    """The server app over the database at `db_path` (created and migrated if needed).
-
-    With `allow_delivery_to` (possibly empty), its lifespan runs the delivery worker.
-    """
-    handler = service or GraphQLService(db_path)
+    """The server app over the database at `db_path` (created and migrated if needed);
+    `disabled`: features it answers as not enabled. With `allow_delivery_to` (possibly
+    empty), its lifespan runs the delivery worker."""
+    handler = service or GraphQLService(db_path, disabled)
     worker: list[Worker] = []
 
     def wake() -> None:
@@ -116,6 +115,16 @@ def create_app(
             one.wake()
 
     async def graphql(request: Request) -> Response:
+        started = time.perf_counter()
+        header = request.headers.get("authorization")
+        try:
+            # On the loop, not in a thread: one indexed read on a connection of the read
+            # pool, which waits for no lock (reads never hold one, WAL lets writers be).
+            user = handler.authenticate(header)
+        except ApiError as error:
+            # Refused unread: the body is neither parsed nor cached.
+            status, body = refused(error, None, started)
+            return Response(encode(body), status_code=status, media_type="application/json")
         try:
             raw = await _read_body(request, MAX_BODY_BYTES)
         except _TooLarge:
@@ -128,10 +137,10 @@ def create_app(
             query, variables, operation = _parse(raw)
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return _bad(str(error))
-        status, body = await run_in_threadpool(
-            handler.handle, request.headers.get("authorization"), query, variables, operation
+        # Built and encoded in a worker thread: a large answer never blocks the loop.
+        status, content = await run_in_threadpool(
+            handler.respond, user, query, variables, operation
         )
-        content = _ENCODER.encode(body).encode()
         return Response(content, status_code=status, media_type="application/json")
 
     async def healthz(_request: Request) -> Response:

@@ -95,6 +95,12 @@ def _database(path: Path) -> Iterator[Database]:
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 @click.option(
+    "--disable-feature",
+    "disabled",
+    multiple=True,
+    help="A feature to answer as not enabled, as an older W&B server does (repeatable).",
+)
+@click.option(
     "--max-connections",
     default=listen.Limits.max_connections,
     show_default=True,
@@ -128,6 +134,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     port: int,
     team: str,
     log_level: str,
+    disabled: tuple[str, ...],
     max_connections: int,
     max_header_bytes: int,
     read_timeout: float,
@@ -159,7 +166,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # Its httptools parser (half the per-request CPU of h11), with our limits.
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
-    app = create_app(db_path, allow_delivery_to=allow_delivery_to)
+    app = create_app(db_path, disabled=frozenset(disabled), allow_delivery_to=allow_delivery_to)
     config = listen.config(app, limits, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -170,7 +177,9 @@ def _listen(host: str, port: int) -> socket.socket:
     IPv6 when the host has a colon, as uvicorn decides when it binds by itself.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off only on sockets that
+    # say so, and without it small answers wait for the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -210,9 +219,13 @@ def _on_db(action: Callable[[Database], str | None]) -> None:
 
 @server.command("create-team")
 @click.argument("name")
-def create_team(name: str) -> None:
+@click.option(
+    "--organization",
+    help="The organization it belongs to (created if missing); default: its own, named after it.",
+)
+def create_team(name: str, organization: str | None) -> None:
     """Create a team (an entity), if it does not exist."""
-    _on_db(lambda db: f"team {admin.ensure_team(db, name).name}")
+    _on_db(lambda db: f"team {admin.ensure_team(db, name, organization).name}")
 
 
 @server.command("create-user")
@@ -264,8 +277,16 @@ def create_project(team: str, name: str, admins: tuple[str, ...]) -> None:
 @click.argument("name")
 @click.option("--admin", "admins", multiple=True, help="User who administers it (repeatable).")
 def create_registry(team: str, name: str, admins: tuple[str, ...]) -> None:
-    """Create a registry (project `wandb-registry-NAME`), if it does not exist."""
-    _on_db(lambda db: f"registry {team}/{admin.ensure_registry(db, team, name, admins).name}")
+    """Create a registry in TEAM's organization, if it does not exist.
+
+    The registry is the project `wandb-registry-NAME` of the organization's entity.
+    """
+
+    def act(db: Database) -> str:
+        made = admin.ensure_registry(db, team, name, admins)
+        return f"registry {made.entity_name}/{made.name}"
+
+    _on_db(act)
 
 
 @server.command("create-collection")
@@ -286,12 +307,12 @@ def create_collection(
         project, name = names
     else:
         raise click.UsageError("give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
-    _on_db(
-        lambda db: (
-            f"collection {team}/{project}/"
-            f"{admin.ensure_collection(db, team, project, name, type_name).name}"
-        )
-    )
+
+    def act(db: Database) -> str:
+        made = admin.ensure_collection(db, team, project, name, type_name)
+        return f"collection {made.project.entity_name}/{project}/{made.name}"
+
+    _on_db(act)
 
 
 @server.command("create-slack-integration")

@@ -1,10 +1,12 @@
-"""What every resolver receives: the open transaction, the caller, the secret box."""
+"""What every resolver receives: the open transaction, the caller, the secret box, the
+request's cost meter."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from reconcile.server.cost import Meter
 from reconcile.server.crypto import SecretBox
 from reconcile.server.store import User
 
@@ -16,3 +18,6 @@ class RequestContext:
     con: sqlite3.Connection
     user: User
     box: SecretBox
+    meter: Meter = field(default_factory=Meter)
+    # The features `serverInfo` lists as enabled; None: all of present.FEATURES.
+    features: frozenset[str] | None = field(default=None)

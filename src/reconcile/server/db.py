@@ -1,7 +1,9 @@
 """SQLite access for the embedded server: opening, schema migrations, transactions.
 
-One connection per `Database`, serialised by a lock; every operation runs in one
-transaction (`BEGIN IMMEDIATE` for writes, so concurrent writers queue, not fail).
+Writes share one connection, serialised by a lock (`BEGIN IMMEDIATE`, so concurrent
+writers queue, not fail). Reads each take a read-only connection of their own from
+a small pool: in WAL mode they see a consistent snapshot and wait for no one, so a
+long read (a large answer being built) does not hold up other requests.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +20,71 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = Path(".reconcile/server.db")
+# Idle read connections kept open; more are opened while more reads run at once.
+_IDLE_READERS = 8
+
+REGISTRY_LIKE = "wandb-registry-%"
+
+
+def _organizations(con: sqlite3.Connection) -> None:
+    """4: organizations. Each existing team gets its own organization (named after it) and
+    an org entity `<team>-org`; the team's registries, and the automations scoped to them
+    or their collections, move to that org entity, as in W&B."""
+    con.execute(
+        "CREATE TABLE organizations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "entity_id INTEGER NOT NULL UNIQUE REFERENCES entities(id), created_at TEXT NOT NULL)"
+    )
+    con.execute(
+        "ALTER TABLE entities ADD COLUMN entity_type TEXT NOT NULL DEFAULT 'team' "
+        "CHECK (entity_type IN ('team', 'organization'))"
+    )
+    con.execute(
+        "ALTER TABLE entities ADD COLUMN organization_id INTEGER REFERENCES organizations(id)"
+    )
+    teams = con.execute("SELECT id, name, created_at FROM entities ORDER BY id").fetchall()
+    for team_id, name, created_at in teams:
+        org_entity = org_entity_name(con, name)
+        cur = con.execute(
+            "INSERT INTO entities (name, created_at, entity_type) VALUES (?, ?, 'organization')",
+            (org_entity, created_at),
+        )
+        entity_id = int(cur.lastrowid or 0)
+        cur = con.execute(
+            "INSERT INTO organizations (name, entity_id, created_at) VALUES (?, ?, ?)",
+            (name, entity_id, created_at),
+        )
+        org_id = int(cur.lastrowid or 0)
+        con.execute(
+            "UPDATE entities SET organization_id = ? WHERE id IN (?, ?)",
+            (org_id, team_id, entity_id),
+        )
+        moved = "SELECT id FROM projects WHERE entity_id = ? AND name LIKE ?"
+        con.execute(
+            "UPDATE triggers SET entity_id = ? WHERE entity_id = ? AND ("
+            f"(scope_type = 'PROJECT' AND scope_id IN ({moved})) OR "
+            "(scope_type = 'ARTIFACT_COLLECTION' AND scope_id IN "
+            f"(SELECT id FROM collections WHERE project_id IN ({moved}))))",
+            (entity_id, team_id, team_id, REGISTRY_LIKE, team_id, REGISTRY_LIKE),
+        )
+        con.execute(
+            "UPDATE projects SET entity_id = ? WHERE entity_id = ? AND name LIKE ?",
+            (entity_id, team_id, REGISTRY_LIKE),
+        )
+
+
+def org_entity_name(con: sqlite3.Connection, organization: str) -> str:
+    """A free entity name for an organization's entity: `<org>-org`, numbered if taken."""
+    candidate, number = f"{organization}-org", 1
+    while con.execute("SELECT 1 FROM entities WHERE name = ?", (candidate,)).fetchone():
+        number += 1
+        candidate = f"{organization}-org-{number}"
+    return candidate
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version; never edit a released entry.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE users (
         id INTEGER PRIMARY KEY,
@@ -128,7 +192,8 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at TEXT NOT NULL
     );
     """,
-    # 4: the automation runtime. An event, the deliveries it fired (the outbox) and
+    _organizations,
+    # 5: the automation runtime. An event, the deliveries it fired (the outbox) and
     # the per-run state of metric automations are written in the event's transaction.
     # `sealed` holds the exact body and credentials, encrypted like secrets; `shown`
     # the body with secret values masked.
@@ -211,28 +276,59 @@ class Database:
         self.path = path
         _make_folder(path.parent)
         _create_private(path)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
-        self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._con.row_factory = sqlite3.Row
+        self._con = self._connect()
         self._lock = threading.RLock()
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA foreign_keys=ON")
-        self._con.execute("PRAGMA busy_timeout=5000")
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._migrate()
 
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per operation.
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout=5000")
+        return con
+
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            self._closed = True
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._con.close()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: a consistent snapshot for the whole operation."""
-        with self._lock:
-            self._con.execute("BEGIN")
+        con = self._reader()
+        try:
+            con.execute("BEGIN")
             try:
-                yield self._con
+                yield con
             finally:
-                self._con.execute("COMMIT")
+                con.execute("COMMIT")
+        finally:
+            self._release(con)
+
+    def _reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._readers:
+                return self._readers.pop()
+        con = self._connect()
+        con.execute("PRAGMA query_only=ON")
+        return con
+
+    def _release(self, con: sqlite3.Connection) -> None:
+        with self._readers_lock:
+            if not self._closed and len(self._readers) < _IDLE_READERS:
+                self._readers.append(con)
+                return
+        con.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -265,15 +361,22 @@ class Database:
                     f"program knows ({len(MIGRATIONS)})"
                 )
             for version in range(current + 1, len(MIGRATIONS) + 1):
-                # executescript would COMMIT our transaction; run statements one by one.
-                for statement in MIGRATIONS[version - 1].split(";"):
-                    if statement.strip():
-                        con.execute(statement)
+                _run_migration(con, MIGRATIONS[version - 1])
                 con.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, now()),
                 )
                 log.info("database migrated", extra={"db": str(self.path), "version": version})
+
+
+def _run_migration(con: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(con)
+        return
+    # executescript would COMMIT our transaction; run statements one by one.
+    for statement in migration.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def _make_folder(folder: Path) -> None:

@@ -1,14 +1,15 @@
 """The executable schema: the SDL file plus resolvers, with parsing cached and limited.
 
-Documents are parsed and validated once per distinct query text; a depth limit keeps
-one request from fanning out without bound.
+Documents are parsed (at most `MAX_TOKENS` tokens) and validated once per distinct
+query text, and kept in a cache bounded by the total size of their texts; a depth
+limit and the cost check (cost.py) keep one request from fanning out without bound.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
@@ -27,14 +28,40 @@ from graphql import (
     SelectionSetNode,
     build_schema,
     parse,
+    specified_rules,
     validate,
 )
+from graphql.validation import ValidationContext
+from graphql.validation.rules.overlapping_fields_can_be_merged import (
+    OverlappingFieldsCanBeMergedRule,
+)
 
-from reconcile.server import mutations, mutations_team, queries
+from reconcile.server import cost, mutations, mutations_team, queries
 
 MAX_DEPTH = 15
 MAX_QUERY_CHARS = 100_000
-_CACHE_SIZE = 256
+# The SDK's documents have about 250 tokens, reconcile's batch of 50 mutations 1,008.
+MAX_TOKENS = 5_000
+# Comparisons of same-named fields during validation (quadratic in repeats of one
+# name): the SDK's documents need at most 178.
+MAX_MERGE_CHECKS = 10_000
+# Parsed documents take about 100 times their text's size in memory.
+CACHE_CHARS = 256 * 1024
+_CACHED_QUERY_CHARS = 32 * 1024
+
+
+class _BoundedMergeCheck(OverlappingFieldsCanBeMergedRule):
+    """graphql-core's rule, with a smaller budget of comparisons than its default."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.rule_context.remaining_complexity_budget = MAX_MERGE_CHECKS
+
+
+_RULES = tuple(
+    _BoundedMergeCheck if rule is OverlappingFieldsCanBeMergedRule else rule
+    for rule in specified_rules
+)
 
 
 def load_schema() -> GraphQLSchema:
@@ -51,7 +78,10 @@ def load_schema() -> GraphQLSchema:
             if not isinstance(owner, GraphQLObjectType):
                 raise TypeError(f"{type_name} is not an object type in the schema")
             for field_name, resolve in resolvers.items():
-                owner.fields[field_name].resolve = resolve
+                counted = cost.UNPAGED.get((type_name, field_name))
+                owner.fields[field_name].resolve = (
+                    resolve if counted is None else cost.metered(resolve, counted)
+                )
     return schema
 
 
@@ -61,6 +91,7 @@ class Prepared:
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...] = ()
+    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
 
 
 class Documents:
@@ -69,7 +100,13 @@ class Documents:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self._cache: OrderedDict[str, Prepared] = OrderedDict()
+        self._cached_chars = 0
         self._lock = threading.Lock()
+
+    @property
+    def cached_chars(self) -> int:
+        """The total length of the query texts in the cache."""
+        return self._cached_chars
 
     def prepare(self, query: str) -> Prepared:
         with self._lock:
@@ -78,27 +115,48 @@ class Documents:
                 self._cache.move_to_end(query)
                 return found
         prepared = self._prepare(query)
-        with self._lock:
-            self._cache[query] = prepared
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+        if len(query) <= _CACHED_QUERY_CHARS:
+            self._remember(query, prepared)
         return prepared
+
+    def _remember(self, query: str, prepared: Prepared) -> None:
+        with self._lock:
+            if query in self._cache:
+                return
+            self._cache[query] = prepared
+            self._cached_chars += len(query)
+            while self._cached_chars > CACHE_CHARS:
+                oldest, _ = self._cache.popitem(last=False)
+                self._cached_chars -= len(oldest)
 
     def _prepare(self, query: str) -> Prepared:
         if len(query) > MAX_QUERY_CHARS:
             return Prepared(None, (GraphQLError(f"query longer than {MAX_QUERY_CHARS} chars"),))
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
             return Prepared(None, (error,))
-        errors = validate(self.schema, document, max_errors=20)
+        errors = validate(self.schema, document, _RULES, max_errors=20)
         if errors:
-            return Prepared(None, tuple(errors))
+            return Prepared(None, tuple(_explained(e) for e in errors))
         deepest = query_depth(document)
         if deepest > MAX_DEPTH:
             message = f"query depth {deepest} exceeds the limit of {MAX_DEPTH}"
             return Prepared(None, (GraphQLError(message),))
-        return Prepared(document)
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        return Prepared(document, (), fragments)
+
+
+def _explained(error: GraphQLError) -> GraphQLError:
+    if error.message == "Validation aborted.":
+        # graphql-core's words for its comparison budget and for too deep a nesting
+        return GraphQLError(
+            f"query too complex to validate: more than {MAX_MERGE_CHECKS} comparisons "
+            "of same-named fields, or nested too deeply"
+        )
+    return error
 
 
 def query_depth(document: DocumentNode) -> int:
@@ -107,27 +165,34 @@ def query_depth(document: DocumentNode) -> int:
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return max((_depth(op.selection_set, fragments, ()) for op in operations), default=0)
+    known: dict[str, int] = {}
+    return max((_depth(op.selection_set, fragments, known, ()) for op in operations), default=0)
 
 
 def _depth(
     selections: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
+    known: dict[str, int],
     visiting: tuple[str, ...],
 ) -> int:
+    """The depth below `selections`; `known` holds each fragment's depth once walked,
+    so a fragment spread many times (or doubling at each level) is walked once."""
     if selections is None:
         return 0
     deepest = 0
     for node in selections.selections:
         inner: Any = 0
         if isinstance(node, FieldNode):
-            inner = 1 + _depth(node.selection_set, fragments, visiting)
+            inner = 1 + _depth(node.selection_set, fragments, known, visiting)
         elif isinstance(node, InlineFragmentNode):
-            inner = _depth(node.selection_set, fragments, visiting)
+            inner = _depth(node.selection_set, fragments, known, visiting)
         elif isinstance(node, FragmentSpreadNode):
             name = node.name.value
             # Cycles are rejected by validation; the guard keeps this walk finite anyway.
-            if name in fragments and name not in visiting:
-                inner = _depth(fragments[name].selection_set, fragments, (*visiting, name))
+            if name in known:
+                inner = known[name]
+            elif name in fragments and name not in visiting:
+                selection = fragments[name].selection_set
+                inner = known[name] = _depth(selection, fragments, known, (*visiting, name))
         deepest = max(deepest, inner)
     return deepest

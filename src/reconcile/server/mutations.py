@@ -1,7 +1,7 @@
 """Resolvers for automation writes: create, update and delete triggers.
 
-A trigger belongs to the team of its scope; the caller must administer that scope
-(the team, or the project/registry the scope lies in).
+A trigger belongs to the entity of its scope (a registry's: the organization's entity);
+the caller must administer that scope (the team, or the project/registry it lies in).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from reconcile import features
 from reconcile.server import auth, present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
@@ -99,12 +100,21 @@ def _action(
         return None, "{}"
     given = config[key]
     found = hooks.get_integration(con, decode_id(given["integrationID"], "Integration")[1])
-    if found.entity_id != team.id:
+    if not _may_use(con, team, found):
         # As if it did not exist: the caller may not be in the integration's team.
         raise NotFound(hooks.INTEGRATION_MISSING)
     if action_type == "NOTIFICATION":
         return found.id, _notification_config(found, given)
     return found.id, _webhook_config(found, given)
+
+
+def _may_use(con: sqlite3.Connection, owner: Team, found: Integration) -> bool:
+    """A team's automations use its integrations; a registry's (owned by the org entity)
+    use those of any team of the organization, as webhooks live in team settings."""
+    if found.entity_id == owner.id:
+        return True
+    holder = store.get_team_by_id(con, found.entity_id)
+    return owner.is_org and holder.organization_id == owner.organization_id
 
 
 def _notification_config(found: Integration, given: dict[str, Any]) -> str:
@@ -125,13 +135,21 @@ def _webhook_config(found: Integration, given: dict[str, Any]) -> str:
     return json.dumps({"requestPayload": payload})
 
 
-def _fields(con: sqlite3.Connection, scope: Scope, data: dict[str, Any]) -> TriggerFields:
+def _fields(
+    con: sqlite3.Connection,
+    scope: Scope,
+    data: dict[str, Any],
+    enabled: frozenset[str] | None = None,
+) -> TriggerFields:
     validation.check_trigger_name(data["name"])
     validation.check_description(data.get("description"))
     event = data["triggeringEventType"]
     is_registry = scope.project is not None and scope.project.is_registry
     validation.check_scope_for_event(event, scope.type, is_registry)
     validation.check_event_filter(event, data["eventFilter"])
+    for feature in features.needed(event, scope.type):
+        if enabled is not None and feature not in enabled:
+            raise InvalidInput(f"{event} on a {scope.type} scope needs {feature}, not enabled here")
     integration_id, config = _action(
         con, scope.team, data["triggeredActionType"], data["triggeredActionConfig"]
     )
@@ -158,7 +176,9 @@ def resolve_create_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
     ctx = _ctx(info)
     scope = _scope_from_input(ctx.con, input["scopeType"], input["scopeID"])
     _require_scope_admin(ctx.con, ctx.user, scope)
-    row = hooks.create_trigger(ctx.con, scope.team.id, _fields(ctx.con, scope, input), ctx.user.id)
+    row = hooks.create_trigger(
+        ctx.con, scope.team.id, _fields(ctx.con, scope, input, ctx.features), ctx.user.id
+    )
     return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
 
 
@@ -204,10 +224,13 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
         )
         _require_scope_admin(ctx.con, ctx.user, scope)
         if scope.team.id != current.entity_id:
-            raise InvalidInput("an automation cannot move to another team")
+            raise InvalidInput(
+                "an automation cannot move to another entity (a registry's automations "
+                "belong to its organization's entity)"
+            )
     if "description" in input:
         merged["description"] = input["description"]
-    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged))
+    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged, ctx.features))
     return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
 
 

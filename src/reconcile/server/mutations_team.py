@@ -6,6 +6,7 @@ value is encrypted before it is stored and is never part of an answer or a log l
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -16,6 +17,7 @@ from reconcile.server.context import RequestContext
 from reconcile.server.errors import Forbidden, InvalidInput, NotFound
 from reconcile.server.ids import decode_id
 from reconcile.server.present import Obj
+from reconcile.server.store import Team
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -35,9 +37,19 @@ def _check_refs(ctx: RequestContext, team_id: int, *refs: str | None) -> None:
             raise InvalidInput(f"secret {ref!r} does not exist in this team")
 
 
+def _a_team(ctx: RequestContext, name: str) -> Team:
+    """A team by name: webhooks and secrets live in team settings, not on an org entity."""
+    team = store.get_team(ctx.con, name)
+    if team.is_org:
+        raise InvalidInput(
+            f"{team.name} is an organization's entity; webhooks and secrets belong to its teams"
+        )
+    return team
+
+
 def resolve_create_webhook(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
-    team = store.get_team(ctx.con, input["entityName"])
+    team = _a_team(ctx, input["entityName"])
     auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks")
     name = validation.check_webhook_name(input["name"])
     url = validation.check_url(input["urlEndpoint"])
@@ -87,7 +99,7 @@ def resolve_delete_integration(_root: None, info: GraphQLResolveInfo, input: dic
 
 def resolve_insert_secret(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
-    team = store.get_team(ctx.con, input["entityName"])
+    team = _a_team(ctx, input["entityName"])
     auth.require_team_admin(ctx.con, ctx.user, team, "manage secrets")
     name = validation.check_secret_name(input["secretName"])
     value: str = input["secretValue"]
@@ -116,10 +128,18 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
     description = validation.check_description(input.get("description")) or ""
     team = store.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
     role = auth.require_member(ctx.con, ctx.user, team)
+    _check_project_home(ctx.con, team, name)
     existing = store.find_project(ctx.con, team.name, name)
     if existing is None and role != "admin":
+        if team.is_org:
+            raise Forbidden(
+                f"permission denied: only admins of the teams of {team.name}'s organization "
+                "create registries"
+            )
         kind = "registries" if store.is_registry_name(name) else "projects"
         raise Forbidden(f"permission denied: only admins of team {team.name} create {kind}")
+    if existing is None and input.get("artifactTypes"):
+        raise InvalidInput("registries here accept every artifact type: omit artifactTypes")
     project, inserted = store.create_project(ctx.con, team, name, ctx.user.id, description)
     if inserted:
         store.add_project_admin(ctx.con, project.id, ctx.user.id)
@@ -130,6 +150,21 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
         "inserted": inserted,
         "clientMutationId": input.get("clientMutationId"),
     }
+
+
+def _check_project_home(con: sqlite3.Connection, entity: Team, name: str) -> None:
+    """Registries are projects of an organization's entity, and only they are."""
+    is_registry = store.is_registry_name(name)
+    if entity.is_org and not is_registry:
+        raise InvalidInput(
+            f"{entity.name} is an organization's entity: it holds registries only "
+            "(wandb-registry-NAME)"
+        )
+    if is_registry and not entity.is_org:
+        raise InvalidInput(
+            f"registries belong to the organization: create {name} in the entity "
+            f"{store.registry_entity(con, entity).name}"
+        )
 
 
 def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from reconcile.server.ids import encode_cursor, encode_id
-from reconcile.server.store import Collection, Project, Team, User
+from reconcile.server.store import Collection, Organization, Project, Team, User
 from reconcile.server.store_automations import Integration, SlackIntegration, TriggerRow, Webhook
 from reconcile.server.validation import ARTIFACT_EVENTS
 
@@ -30,6 +30,9 @@ FEATURES = (
     "AUTOMATION_EVENT_UNLINK_ARTIFACT",
     "AUTOMATION_ACTION_NO_OP",
     "AUTOMATION_SCOPE_ENTITY",
+    # `api.registry()` / `api.registries()` and `api.create_registry()` refuse without these.
+    "ARTIFACT_REGISTRY_SEARCH",
+    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
 )
 
 
@@ -57,8 +60,8 @@ def team(row: Team) -> Obj:
         "__typename": "Entity",
         "id": encode_id("Entity", row.id),
         "name": row.name,
-        "entityType": "team",
-        "isTeam": True,
+        "entityType": row.entity_type,
+        "isTeam": not row.is_org,
         "available": False,
         "readOnly": False,
         "_row": row,
@@ -77,6 +80,8 @@ def project(row: Project) -> Obj:
         "access": "PRIVATE",
         "views": None,
         "createdAt": row.created_at,
+        "updatedAt": row.created_at,
+        "allowAllArtifactTypesInRegistry": True,
         "isBenchmark": False,
         "user": None,
         "_row": row,
@@ -102,9 +107,9 @@ def artifact_type(owner: Project, name: str) -> Obj:
     return {"id": encode_id("ArtifactType", owner.id), "name": name, "_row": owner}
 
 
-def organization(row: Team) -> Obj:
-    """Each team doubles as its own organization, whose entity is the team itself."""
-    return {"id": encode_id("Organization", row.id), "name": row.name, "orgEntity": team(row)}
+def organization(row: Organization) -> Obj:
+    org_entity = team(row.entity)
+    return {"id": encode_id("Organization", row.id), "name": row.name, "orgEntity": org_entity}
 
 
 def webhook(row: Webhook) -> Obj:
@@ -145,7 +150,7 @@ def trigger(row: TriggerRow) -> Obj:
         "__typename": row.scope_typename,
         "id": encode_id(_SCOPE_ID_KIND[row.scope_typename], row.scope_id),
         "name": row.scope_name,
-        "entityType": "team",
+        "entityType": row.scope_entity_type,
     }
     if row.scope_project is not None:
         project_id, project_name, entity_name = row.scope_project

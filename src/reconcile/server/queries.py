@@ -6,6 +6,9 @@ a team the caller is not in, are null, as in W&B.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -13,13 +16,11 @@ from graphql import GraphQLResolveInfo
 from reconcile.server import present, store, validation
 from reconcile.server import store_automations as hooks
 from reconcile.server.context import RequestContext
+from reconcile.server.cost import DEFAULT_PAGE, MAX_PAGE
 from reconcile.server.errors import InvalidInput
 from reconcile.server.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.present import Obj
 from reconcile.server.store import Project, Team
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000
 
 
 def _ctx(info: GraphQLResolveInfo) -> RequestContext:
@@ -40,8 +41,14 @@ def resolve_viewer(_root: None, info: GraphQLResolveInfo) -> Obj:
     return present.user(ctx.user, store.teams_of(ctx.con, ctx.user.id))
 
 
-def resolve_server_info(_root: None, _info: GraphQLResolveInfo) -> Obj:
-    return {"features": [{"name": name, "isEnabled": True} for name in present.FEATURES]}
+def resolve_server_info(_root: None, info: GraphQLResolveInfo) -> Obj:
+    enabled = _ctx(info).features
+    return {
+        "features": [
+            {"name": name, "isEnabled": enabled is None or name in enabled}
+            for name in present.FEATURES
+        ]
+    }
 
 
 def _visible_team(ctx: RequestContext, name: str) -> Team | None:
@@ -107,9 +114,50 @@ def resolve_entity_projects(
     *,
     after: str | None = None,
     first: int | None = None,
+    filters: str | None = None,
     **_order: Any,
 ) -> Obj:
-    return _projects([_team_row(parent, info).id], info, after, first)
+    if filters is None:
+        return _projects([_team_row(parent, info).id], info, after, first)
+    keep = project_name_filter(filters)
+    limit = page_size(first)
+    rows = store.projects_page(
+        _ctx(info).con, [_team_row(parent, info).id], decode_cursor(after), -1
+    )
+    rows = [p for p in rows if keep(p.name)]
+    shown = rows[:limit]
+    return present.page(
+        [present.project(p) for p in shown], [p.id for p in shown], len(rows) > limit
+    )
+
+
+def project_name_filter(filters: str) -> Callable[[str], bool]:
+    """The test a `filters` argument on projects sets (what `api.registries()` sends):
+    `{"name": X}` with X a name or `{"$eq"|"$regex"|"$in": ...}`; others are refused."""
+    try:
+        value: Any = json.loads(filters)
+    except json.JSONDecodeError:
+        raise InvalidInput("filters must be a JSON object") from None
+    if value in ({}, None):
+        return lambda _name: True
+    if not isinstance(value, dict) or set(value) != {"name"}:
+        raise InvalidInput('filters on projects supports only {"name": ...}')
+    cond = value["name"]
+    if isinstance(cond, str):
+        cond = {"$eq": cond}
+    if isinstance(cond, dict) and len(cond) == 1:
+        ((op, arg),) = cond.items()
+        if op == "$eq" and isinstance(arg, str):
+            return lambda name: name == arg
+        if op == "$in" and isinstance(arg, list):
+            return lambda name: name in arg
+        if op == "$regex" and isinstance(arg, str):
+            try:
+                pattern = re.compile(arg)
+            except re.error as error:
+                raise InvalidInput(f"filters: invalid $regex: {error}") from None
+            return lambda name: pattern.search(name) is not None
+    raise InvalidInput('filters.name supports a name, or one of "$eq", "$in", "$regex"')
 
 
 def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
@@ -181,9 +229,11 @@ def _name_filter(filters: str | None) -> str | None:
     return name
 
 
-def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
+def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int = -1) -> list[Obj]:
+    # `limit` comes from the cost meter (cost.metered), not from the query.
     project_id = _project_row(parent, info).id
-    return [present.trigger(t) for t in hooks.triggers_in_project(_ctx(info).con, project_id)]
+    rows = hooks.triggers_in_project(_ctx(info).con, project_id, limit)
+    return [present.trigger(t) for t in rows]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
@@ -215,12 +265,42 @@ def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) ->
     return present.collection(found)
 
 
-def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj:
-    return present.organization(_team_row(parent, info))
+def resolve_organization(_root: None, info: GraphQLResolveInfo, name: str) -> Obj | None:
+    """An organization by name, for the members of its teams (others see null)."""
+    ctx = _ctx(info)
+    found = store.find_organization(ctx.con, name)
+    if found is None or store.member_role(ctx.con, found.entity.id, ctx.user.id) is None:
+        return None
+    return present.organization(found)
+
+
+def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj | None:
+    found = store.organization_of(_ctx(info).con, _team_row(parent, info))
+    return present.organization(found) if found else None
+
+
+def resolve_entity_project(
+    parent: Obj, info: GraphQLResolveInfo, name: str | None = None
+) -> Obj | None:
+    found = store.find_project(_ctx(info).con, _team_row(parent, info).name, name or "")
+    return present.project(found) if found else None
 
 
 def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    return [present.organization(t) for t in store.teams_of(_ctx(info).con, parent["_row"].id)]
+    con = _ctx(info).con
+    found = {}
+    for team in store.teams_of(con, parent["_row"].id):
+        org = store.organization_of(con, team)
+        if org is not None:
+            found[org.id] = org
+    return [present.organization(org) for _, org in sorted(found.items())]
+
+
+def resolve_project_artifact_types(parent: Obj, info: GraphQLResolveInfo, **_args: Any) -> Obj:
+    """The types of the project's collections (a registry here accepts every type)."""
+    project = parent["_row"]
+    names = sorted({c.type_name for c in store.collections_of(_ctx(info).con, project)})
+    return {"edges": [{"node": present.artifact_type(project, n)} for n in names]}
 
 
 RESOLVERS: dict[str, dict[str, Any]] = {
@@ -229,6 +309,7 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "serverInfo": resolve_server_info,
         "entity": resolve_entity,
         "project": resolve_project,
+        "organization": resolve_organization,
     },
     "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
     "ArtifactType": {"artifactCollection": resolve_type_collection},
@@ -239,11 +320,13 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "secrets": resolve_entity_secrets,
         "triggers": resolve_entity_triggers,
         "organization": resolve_entity_organization,
+        "project": resolve_entity_project,
     },
     "Project": {
         "triggers": resolve_project_triggers,
         "entity": resolve_project_entity,
         "artifactType": resolve_artifact_type,
         "artifactCollections": resolve_project_collections,
+        "artifactTypes": resolve_project_artifact_types,
     },
 }

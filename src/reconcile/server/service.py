@@ -1,11 +1,14 @@
-"""One GraphQL request from body to answer: authenticate, run in one transaction, map status.
+"""One GraphQL request from body to answer: authenticate, check its cost, run it in one
+transaction, map the status, encode.
 
-Queries run in a read transaction, mutations in a write transaction that is rolled
+The key is checked before the query is even parsed. Queries run in a read
+transaction of their own connection, mutations in a write transaction that is rolled
 back whole when any of its fields fails.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -14,17 +17,57 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType, execute_sync, get_operation_ast
 
-from reconcile.server import auth
+from reconcile.server import auth, cost, present
 from reconcile.server.context import RequestContext
 from reconcile.server.crypto import SecretBox, load_or_create_key
 from reconcile.server.db import Database
 from reconcile.server.errors import ApiError
 from reconcile.server.executor import DictExecutionContext
 from reconcile.server.graph import Documents, load_schema
+from reconcile.server.store import User
 
 log = logging.getLogger(__name__)
 
 Answer = tuple[int, dict[str, Any]]
+# Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+)
+
+
+# Above this cost an answer is encoded in pieces (one list item each): between two
+# pieces other threads get the interpreter, so a large answer's encoding does not
+# stall every other request for its whole length.
+PIECES_ABOVE = 20_000
+_PIECE_DEPTH = 5  # data, field, connection, edges, item: an item is one piece
+
+
+def encode(body: dict[str, Any], *, pieces: bool = False) -> bytes:
+    """An answer as the bytes of its JSON text."""
+    if not pieces:
+        return _ENCODER.encode(body).encode()
+    out: list[str] = []
+    _encode_pieces(body, _PIECE_DEPTH, out)
+    return "".join(out).encode()
+
+
+def _encode_pieces(value: Any, depth: int, out: list[str]) -> None:
+    if depth and type(value) is dict and value:
+        separator = "{"
+        for key, item in value.items():
+            out.append(separator + _ENCODER.encode(key) + ":")
+            _encode_pieces(item, depth - 1, out)
+            separator = ","
+        out.append("}")
+    elif depth and type(value) is list and value:
+        separator = "["
+        for item in value:
+            out.append(separator)
+            _encode_pieces(item, depth - 1, out)
+            separator = ","
+        out.append("]")
+    else:
+        out.append(_ENCODER.encode(value))
 
 
 class _Rollback(Exception):
@@ -35,13 +78,21 @@ class _Rollback(Exception):
 class GraphQLService:
     """The embedded server's request handler, independent of any HTTP framework."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, disabled: frozenset[str] = frozenset()) -> None:
+        # Features turned off make the server answer as an older W&B does without them.
+        self.features = frozenset(present.FEATURES) - disabled
         self.db = Database(db_path)
         self.box = SecretBox(load_or_create_key(db_path))
         self.documents = Documents(load_schema())
 
     def close(self) -> None:
         self.db.close()
+
+    def authenticate(self, authorization: str | None) -> User:
+        """The caller the header's key belongs to; `Unauthenticated` otherwise."""
+        auth.key_from_header(authorization)  # a malformed header needs no database
+        with self.db.read() as con:
+            return auth.authenticate(con, authorization)
 
     def handle(
         self,
@@ -50,52 +101,109 @@ class GraphQLService:
         variables: dict[str, Any] | None,
         operation_name: str | None,
     ) -> Answer:
+        """Authenticate, then run the query: the whole request, for in-process callers."""
         started = time.perf_counter()
-        status, body, user = self._handle(authorization, query, variables, operation_name or None)
+        try:
+            user = self.authenticate(authorization)
+        except ApiError as error:
+            return refused(error, operation_name, started)
+        return self.run(user, query, variables, operation_name)
+
+    def run(
+        self,
+        user: User,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> Answer:
+        """An authenticated caller's query, run and logged."""
+        status, body, _spent = self._logged(user, query, variables, operation_name)
+        return status, body
+
+    def respond(
+        self,
+        user: User,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> tuple[int, bytes]:
+        """`run`, with the answer encoded (in pieces when it is large)."""
+        status, body, spent = self._logged(user, query, variables, operation_name)
+        return status, encode(body, pieces=(spent or 0) > PIECES_ABOVE)
+
+    def _logged(
+        self,
+        user: User,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> tuple[int, dict[str, Any], int | None]:
+        started = time.perf_counter()
+        status, body, spent = self._run(user, query, variables, operation_name or None)
         log.info(
             "graphql request",
             extra={
                 "operation": operation_name or None,
-                "user": user,
+                "user": user.username,
                 "status": status,
+                "cost": spent,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        return status, body
+        return status, body, spent
 
-    def _handle(
+    def _run(
         self,
-        authorization: str | None,
+        user: User,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
-    ) -> tuple[int, dict[str, Any], str | None]:
+    ) -> tuple[int, dict[str, Any], int | None]:
         prepared = self.documents.prepare(query)
         if prepared.document is None:
             return 400, {"errors": [e.formatted for e in prepared.errors]}, None
         operation = get_operation_ast(prepared.document, operation_name)
         if operation is None:
             return 400, _error("operationName does not name one operation of the query"), None
+        try:
+            spent = cost.operation_cost(
+                self.documents.schema, prepared.fragments, operation, variables
+            )
+        except cost.TooExpensive as error:
+            return error.status, _error(error.message, error.code), None
         write = operation.operation == OperationType.MUTATION
         try:
             with self.db.write() if write else self.db.read() as con:
-                user = auth.authenticate(con, authorization)
                 result = execute_sync(
                     self.documents.schema,
                     prepared.document,
-                    context_value=RequestContext(con, user, self.box),
+                    context_value=RequestContext(
+                        con, user, self.box, cost.Meter(spent), self.features
+                    ),
                     variable_values=variables,
                     operation_name=operation_name,
                     execution_context_class=DictExecutionContext,
                 )
                 if write and result.errors:
                     raise _Rollback(result)
-        except ApiError as error:
-            return error.status, _error(error.message, error.code), None
         except _Rollback as rollback:
             result = rollback.result
         status, body = answer(result)
-        return status, body, user.username
+        return status, body, spent
+
+
+def refused(error: ApiError, operation_name: str | None, started: float) -> Answer:
+    """The answer to a request refused before its body was looked at, logged."""
+    log.info(
+        "graphql request",
+        extra={
+            "operation": operation_name,
+            "user": None,
+            "status": error.status,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return error.status, _error(error.message, error.code)
 
 
 def _error(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from reconcile.model import REGISTRY_PREFIX
-from reconcile.server.db import now
+from reconcile.server.db import now, org_entity_name
 from reconcile.server.errors import Conflict, NotFound
 
 ROLES = ("admin", "member")
@@ -27,9 +27,24 @@ class User:
 
 @dataclass(frozen=True)
 class Team:
+    """An entity: a team, or an organization's own entity (which holds its registries)."""
+
     id: int
     name: str
     created_at: str
+    entity_type: str = "team"
+    organization_id: int | None = None
+
+    @property
+    def is_org(self) -> bool:
+        return self.entity_type == "organization"
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: int
+    name: str
+    entity: Team
 
 
 @dataclass(frozen=True)
@@ -147,17 +162,76 @@ def user_for_key_hash(con: sqlite3.Connection, key_hash: str) -> User | None:
     return _user(row) if row else None
 
 
-def create_team(con: sqlite3.Connection, name: str) -> Team:
+def _team(row: sqlite3.Row) -> Team:
+    return Team(
+        row["id"], row["name"], row["created_at"], row["entity_type"], row["organization_id"]
+    )
+
+
+def create_team(
+    con: sqlite3.Connection, name: str, organization: Organization | None = None
+) -> Team:
+    """A new team in `organization`; without one, in a new organization named after it."""
     if find_team(con, name) is not None:
-        raise Conflict(f"team {name!r} already exists")
+        raise Conflict(f"entity {name!r} already exists")
     stamp = now()
     cur = con.execute("INSERT INTO entities (name, created_at) VALUES (?, ?)", (name, stamp))
-    return Team(int(cur.lastrowid or 0), name, stamp)
+    team_id = int(cur.lastrowid or 0)
+    if organization is None:
+        organization = create_organization(con, name)
+    con.execute("UPDATE entities SET organization_id = ? WHERE id = ?", (organization.id, team_id))
+    return get_team_by_id(con, team_id)
+
+
+def create_organization(con: sqlite3.Connection, name: str) -> Organization:
+    """A new organization and its entity (`<name>-org`, numbered if that name is taken)."""
+    if find_organization(con, name) is not None:
+        raise Conflict(f"organization {name!r} already exists")
+    stamp = now()
+    cur = con.execute(
+        "INSERT INTO entities (name, created_at, entity_type) VALUES (?, ?, 'organization')",
+        (org_entity_name(con, name), stamp),
+    )
+    entity_id = int(cur.lastrowid or 0)
+    cur = con.execute(
+        "INSERT INTO organizations (name, entity_id, created_at) VALUES (?, ?, ?)",
+        (name, entity_id, stamp),
+    )
+    org_id = int(cur.lastrowid or 0)
+    con.execute("UPDATE entities SET organization_id = ? WHERE id = ?", (org_id, entity_id))
+    return Organization(org_id, name, get_team_by_id(con, entity_id))
+
+
+def _organization(con: sqlite3.Connection, row: sqlite3.Row | None) -> Organization | None:
+    if row is None:
+        return None
+    return Organization(row["id"], row["name"], get_team_by_id(con, int(row["entity_id"])))
+
+
+def find_organization(con: sqlite3.Connection, name: str) -> Organization | None:
+    row = con.execute("SELECT * FROM organizations WHERE name = ?", (name,)).fetchone()
+    return _organization(con, row)
+
+
+def organization_of(con: sqlite3.Connection, entity: Team) -> Organization | None:
+    """The organization a team belongs to (for an org entity: its own organization)."""
+    row = con.execute(
+        "SELECT * FROM organizations WHERE id = ?", (entity.organization_id,)
+    ).fetchone()
+    return _organization(con, row)
+
+
+def registry_entity(con: sqlite3.Connection, team: Team) -> Team:
+    """The entity that holds the team's registries: its organization's entity."""
+    org = organization_of(con, team)
+    if org is None:
+        raise NotFound(f"entity {team.name!r} belongs to no organization")
+    return org.entity
 
 
 def find_team(con: sqlite3.Connection, name: str) -> Team | None:
     row = con.execute("SELECT * FROM entities WHERE name = ?", (name,)).fetchone()
-    return Team(row["id"], row["name"], row["created_at"]) if row else None
+    return _team(row) if row else None
 
 
 # "Not found" messages name only what the caller gave, so the answer for an object
@@ -175,7 +249,7 @@ def get_team_by_id(con: sqlite3.Connection, team_id: int) -> Team:
     row = con.execute("SELECT * FROM entities WHERE id = ?", (team_id,)).fetchone()
     if row is None:
         raise NotFound(TEAM_BY_ID_MISSING)
-    return Team(row["id"], row["name"], row["created_at"])
+    return _team(row)
 
 
 def get_team(con: sqlite3.Connection, name: str) -> Team:
@@ -208,10 +282,17 @@ def remove_member(con: sqlite3.Connection, team_id: int, user_id: int) -> bool:
 
 
 def member_role(con: sqlite3.Connection, team_id: int, user_id: int) -> str | None:
+    """The user's role in a team. An org entity has no members of its own: there, the
+    members of the organization's teams are members, and their admins are admins."""
     row = con.execute(
-        "SELECT role FROM members WHERE entity_id = ? AND user_id = ?", (team_id, user_id)
+        "SELECT MIN(members.role) AS role FROM members "  # 'admin' sorts before 'member'
+        "JOIN entities AS team ON team.id = members.entity_id "
+        "JOIN entities AS asked ON asked.id = ? "
+        "WHERE members.user_id = ? AND (team.id = asked.id OR "
+        "(asked.entity_type = 'organization' AND team.organization_id = asked.organization_id))",
+        (team_id, user_id),
     ).fetchone()
-    return str(row["role"]) if row else None
+    return str(row["role"]) if row and row["role"] else None
 
 
 def members(con: sqlite3.Connection, team_id: int) -> list[tuple[User, str]]:
@@ -229,7 +310,7 @@ def teams_of(con: sqlite3.Connection, user_id: int) -> list[Team]:
         "WHERE members.user_id = ? ORDER BY entities.id",
         (user_id,),
     ).fetchall()
-    return [Team(row["id"], row["name"], row["created_at"]) for row in rows]
+    return [_team(row) for row in rows]
 
 
 _PROJECT_SQL = (

@@ -79,6 +79,8 @@ class TriggerRow:
     updated_at: str
     # The project a project or collection scope belongs to: (id, name, entity name).
     scope_project: tuple[int, str, str] | None = None
+    # An ENTITY scope's kind of entity: `team` or `organization` (W&B's `entityType`).
+    scope_entity_type: str = "team"
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,7 @@ SELECT t.id, t.entity_id, t.name, t.description, t.enabled, t.scope_type, t.scop
   t.event_type, t.event_filter, t.action_type, t.action_config, t.created_at, t.updated_at,
   i.kind, i.id, i.entity_id, i.name, i.url_endpoint, i.secret_ref, i.access_token_ref,
   i.created_at, i.slack_team, i.channel_name,
-  COALESCE(p.id, cp.id), COALESCE(p.name, cp.name), pe.name
+  COALESCE(p.id, cp.id), COALESCE(p.name, cp.name), pe.name, COALESCE(e.entity_type, 'team')
 FROM triggers t
 LEFT JOIN projects p ON t.scope_type = 'PROJECT' AND p.id = t.scope_id
 LEFT JOIN collections c ON t.scope_type = 'ARTIFACT_COLLECTION' AND c.id = t.scope_id
@@ -343,6 +345,7 @@ def _trigger(row: tuple[Any, ...]) -> TriggerRow:
         created_at,
         updated_at,
         scope_project,
+        row[28],
     )
 
 
@@ -424,13 +427,16 @@ def triggers_page(
     return _select_triggers(con, where + " ORDER BY t.id LIMIT ?", (*params, limit))
 
 
-def triggers_in_project(con: sqlite3.Connection, project_id: int) -> list[TriggerRow]:
-    """Triggers scoped to a project or to one of its collections (the legacy walk)."""
+def triggers_in_project(
+    con: sqlite3.Connection, project_id: int, limit: int = -1
+) -> list[TriggerRow]:
+    """Triggers scoped to a project or to one of its collections (the legacy walk);
+    the first `limit` of them when it is not negative."""
     return _select_triggers(
         con,
         "WHERE (t.scope_type = 'PROJECT' AND t.scope_id = ?) "
-        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id",
-        (project_id, project_id),
+        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?) ORDER BY t.id LIMIT ?",
+        (project_id, project_id, limit),
     )
 
 

@@ -1,0 +1,137 @@
+"""The static cost of operations: what it counts, and what the SDK and reconcile send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import wandb.automations._generated.operations as sdk
+from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type
+
+from reconcile.client import operations as ops
+from reconcile.server import cost, present
+from reconcile.server import store_automations as hooks
+from reconcile.server.graph import Documents, load_schema
+from tests.server.helpers import TEAM, World
+from tests.server.test_serve_limits import TRIGGER_FIELDS, pages
+
+SCHEMA = load_schema()
+
+
+def cost_of(document: str, variables: dict[str, Any] | None = None) -> int:
+    prepared = Documents(SCHEMA).prepare(document)
+    assert prepared.document is not None, prepared.errors
+    (operation,) = [d for d in prepared.document.definitions if d.kind == "operation_definition"]
+    return cost.operation_cost(SCHEMA, prepared.fragments, operation, variables)  # type: ignore[arg-type]
+
+
+def batch(size: int) -> str:
+    """reconcile's batched apply: `size` aliased creates in one request."""
+    declarations = ", ".join(f"$v{i}: CreateFilterTriggerInput!" for i in range(size))
+    fields = " ".join(
+        f"a{i}: createFilterTrigger(input: $v{i}) {{ trigger {{ id }} }}" for i in range(size)
+    )
+    return f"mutation ApplyBatch({declarations}) {{ {fields} }}"
+
+
+def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -> None:
+    sdk_default = {"entity": TEAM, "perPage": 50}
+    costs = {
+        "sdk GetEntityAutomations": cost_of(sdk.GET_ENTITY_AUTOMATIONS_GQL, sdk_default),
+        "sdk GetEntityAutomations, largest page": cost_of(
+            sdk.GET_ENTITY_AUTOMATIONS_GQL, {"entity": TEAM, "perPage": 1000}
+        ),
+        "sdk GetEntityAutomationsLegacy": cost_of(
+            sdk.GET_ENTITY_AUTOMATIONS_LEGACY_GQL, sdk_default
+        ),
+        "sdk IntegrationsByEntity": cost_of(sdk.INTEGRATIONS_BY_ENTITY_GQL, sdk_default),
+        "sdk CreateAutomation": cost_of(sdk.CREATE_AUTOMATION_GQL),
+        "reconcile listing": cost_of(ops.ENTITY_TRIGGERS, {"perPage": ops.PAGE_SIZE}),
+        "reconcile legacy listing": cost_of(ops.ENTITY_TRIGGERS_LEGACY, {"perPage": ops.PAGE_SIZE}),
+        "reconcile collections": cost_of(ops.PROJECT, {"perPage": ops.PAGE_SIZE}),
+        "reconcile batch of 50": cost_of(batch(50)),
+    }
+    assert costs == {
+        "sdk GetEntityAutomations": 5_860,
+        "sdk GetEntityAutomations, largest page": 116_060,
+        "sdk GetEntityAutomationsLegacy": 58_860,
+        "sdk IntegrationsByEntity": 3_760,
+        "sdk CreateAutomation": 112,
+        "reconcile listing": 10_660,
+        "reconcile legacy listing": 107_660,
+        "reconcile collections": 6_862,
+        "reconcile batch of 50": 3_100,
+    }
+    assert max(costs.values()) < cost.MAX_COST // 4
+
+
+def test_pages_multiply_by_page_size_and_aliases() -> None:
+    # The entity (read: 60), then per automation: its row read (60), its edge and node,
+    # and fragment T's 26 fields (both sides of each union counted).
+    assert cost_of(pages(1)) == 60 + 1000 * (60 + 2 + 26)
+    assert cost_of(pages(5)) == 60 + 5 * 88_000
+    assert cost_of(pages(1, first=10)) == 60 + 10 * 88
+    # Absent `first` is the default page; variables count as sent; null is absent.
+    query = (
+        'query ($n: Int) { entity(name: "x") { triggers(first: $n) { edges { node { id } } } } }'
+    )
+    assert cost_of(query, {"n": 7}) == 60 + 7 * 63
+    assert cost_of(query, {"n": None}) == 60 + 50 * 63
+    assert cost_of(query, {"n": 10**9}) == 60 + 1000 * 63
+    # A value that is not an integer counts as the largest page, whatever execution does.
+    assert cost_of(query, {"n": 1000.0}) == 60 + 1000 * 63
+    with pytest.raises(cost.TooExpensive, match="budget of 500000"):
+        cost_of(pages(6))
+
+
+def test_unpaged_lists_count_their_documented_size() -> None:
+    query = 'query { project(name: "p") { triggers { id name } } }'
+    assert cost_of(query) == 60 + 10 * (60 + 2)  # the list's 10 rows, two leaves each
+    members = 'query { entity(name: "x") { members { id } secrets { name } } }'
+    assert cost_of(members) == 60 + 100 * (60 + 1) + 100 * (60 + 1)
+
+
+def test_the_run_time_meter_example_is_admitted_before_it_runs() -> None:
+    read = f'project(name: "vision", entityName: "{TEAM}") {{ triggers {{ ...T }} }}'
+    query = "query { " + " ".join(f"p{i}: {read}" for i in range(60)) + " }" + TRIGGER_FIELDS
+    assert cost_of(query) == 60 * (60 + 10 * (60 + 26))  # see test_serve_limits
+
+
+def test_a_project_list_is_read_no_further_than_the_budget_can_take(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits: list[int] = []
+    real = hooks.triggers_in_project
+
+    def spy(con: Any, project_id: int, limit: int = -1) -> Any:
+        limits.append(limit)
+        return real(con, project_id, limit)
+
+    monkeypatch.setattr(hooks, "triggers_in_project", spy)
+    query = (
+        f'query {{ a: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }}'
+        f' b: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }} }}'
+    )
+    assert cost_of(query) == 2 * (60 + 10 * 61)
+    assert world.member.ok(query) == {"a": {"triggers": []}, "b": {"triggers": []}}
+    # Spent 1,360 before it runs; each row costs 61; 10 rows were counted per list.
+    assert limits == [10 + (500_000 - 1_360) // 61 + 1] * 2
+
+
+def test_every_list_of_the_schema_has_a_counted_size() -> None:
+    """A list is paginated (`first`), a connection's edges, or has a size in UNPAGED."""
+    uncounted = []
+    for type_ in SCHEMA.type_map.values():
+        if type_.name.startswith("__") or not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            kind = get_nullable_type(field.type)  # type: ignore[arg-type]
+            edges = type_.name.endswith("Connection") and name == "edges"
+            if "first" in field.args or edges or (type_.name, name) in cost.UNPAGED:
+                continue
+            if isinstance(kind, GraphQLList) or get_named_type(field.type).name.endswith(
+                "Connection"
+            ):
+                uncounted.append(f"{type_.name}.{name}")
+    assert uncounted == []
+    assert cost.UNPAGED[("ServerInfo", "features")] == len(present.FEATURES)
