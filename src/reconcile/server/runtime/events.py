@@ -108,7 +108,9 @@ def _place(
     if team is None:
         raise NotFound(store.missing_team(event.entity))
     auth.require_member(con, user, team)
-    project = store.find_project(con, event.entity, event.project)
+    # A team's registries live in its organization's entity, as in W&B.
+    holder = store.registry_entity(con, team) if event.registry is not None else team
+    project = store.find_project(con, holder.name, event.project)
     if project is None:
         raise NotFound(f"{event.where} not found in entity {event.entity}")
     collection_id = None
