@@ -83,7 +83,9 @@ class Worker:
         """Due rows for every endpoint with room in its queue."""
         at = time.time()
         claimed: list[outbox.Due] = []
-        with self.db.read() as con:
+        # On the writer's connection: it sees every settled attempt (a pooled reader's
+        # snapshot may predate one, and a delivered row would be sent again).
+        with self.db.write() as con:
             for endpoint in outbox.due_endpoints(con, at):
                 busy = set(self.in_flight.get(endpoint, ()))
                 room = QUEUE_DEPTH * self.per_endpoint - len(busy)
