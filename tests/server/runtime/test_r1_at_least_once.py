@@ -3,7 +3,7 @@ one 2xx per id.
 
 The suite sends 3,000 events (6,000 attempts): on the 2-core CI machine a bare httpx
 client makes about 300 requests/s, so 10,000 events (20,000 attempts) would add over a
-minute. `bench/bench_delivery.py --events 10000` runs the same check at full size.
+minute to the suite. Set EVENTS to 10_000 to run it at full size.
 """
 
 from __future__ import annotations
