@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import statistics
-from collections.abc import Sequence
+import threading
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -45,6 +47,46 @@ class Fired:
     metric: tuple[str, float] | None = None
 
 
+# Decoded automations by everything their decoding reads (the whole stored row, its
+# integration and the entity's name): a write changes the key, so an entry is never
+# stale, even when `updated_at` (whole seconds) does not move. Bounded: emptied when full.
+_DECODED: dict[Hashable, Automation] = {}
+_DECODED_MAX = 50_000
+_DECODED_LOCK = threading.Lock()
+
+
+def _fields(record: Any) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in record.__slots__)
+
+
+def _row_key(row: TriggerRow, entity: str) -> Hashable:
+    webhook = _fields(row.webhook) if row.webhook is not None else None
+    slack = _fields(row.slack) if row.slack is not None else None
+    plain = tuple(getattr(row, name) for name in _ROW_SLOTS)
+    return (entity, plain, webhook, slack)
+
+
+_ROW_SLOTS = tuple(name for name in TriggerRow.__slots__ if name not in ("webhook", "slack"))
+
+
+def decoded(row: TriggerRow, entity: str) -> Automation:
+    """`automation_of(row, entity)`, decoded once per distinct stored row."""
+    key = _row_key(row, entity)
+    found = _DECODED.get(key)
+    if found is None:
+        found = automation_of(row, entity)
+        with _DECODED_LOCK:
+            if len(_DECODED) >= _DECODED_MAX:
+                _DECODED.clear()
+            _DECODED[key] = found
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
 def automation_of(row: TriggerRow, entity: str) -> Automation:
     """The inventory model of a stored trigger, by the wire decoding `export` uses."""
     shown = present.trigger(row)
@@ -62,7 +104,7 @@ def match(
     """The automations `event` fires, in creation order; metric state is updated."""
     fired: list[Fired] = []
     for row in triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event.type]):
-        automation = automation_of(row, event.entity)
+        automation = decoded(row, event.entity)
         if automation.event.kind.startswith("unsupported:"):
             continue
         if event.run is not None and not _run_name_ok(automation, event.run.name):
@@ -79,7 +121,7 @@ def match(
 def _search(pattern: str | None, value: str | None) -> bool:
     if pattern is None:
         return True
-    return value is not None and re2.search(pattern, value) is not None
+    return value is not None and _regex(pattern).search(value) is not None
 
 
 def _simple(automation: Automation, event: IncomingEvent) -> bool:

@@ -1,0 +1,114 @@
+"""A team with N webhook automations for the runtime benchmarks (`bench_*` of the runtime).
+
+Only `HOT` of them can fire on the benchmark's event (alias added in `vision`, the
+event's project); the rest are spread over other projects and event types, as in an
+entity that grows: the index by scope and event type must keep them out of the way.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.server.helpers
+
+from reconcile.server import admin  # noqa: E402
+from reconcile.server.store import automations as hooks  # noqa: E402
+from reconcile.server.store.db import Database  # noqa: E402
+from reconcile.server.store.teams import find_team, find_user  # noqa: E402
+from tests.server.helpers import basic  # noqa: E402
+
+TEAM = "bench"
+PROJECT = "vision"
+OTHER_PROJECTS = 20
+HOT = 50  # automations the benchmark's event may fire (alias added, in PROJECT)
+FIRING = 1  # of those, how many fire (the others' alias filter does not match)
+OTHER_TYPES = ("CREATE_ARTIFACT", "RUN_STATE", "RUN_METRIC")
+PAYLOAD = '{"event": "${event_type}", "alias": "${alias}", "version": "${artifact_version}"}'
+
+
+@dataclass(frozen=True)
+class World:
+    db: Database
+    authorization: str
+
+
+def _filter(kind: str, index: int) -> str:
+    if kind == "ADD_ARTIFACT_ALIAS":
+        alias = "^prod$" if index < FIRING else f"^staging-{index}$"
+        return json.dumps({"$or": [{"$and": [{"alias": {"$regex": alias}}]}]})
+    if kind == "RUN_STATE":
+        return json.dumps({"run_filter": {}, "run_state_filter": {"states": ["FAILED"]}})
+    if kind == "RUN_METRIC":
+        return json.dumps(
+            {
+                "run_filter": {},
+                "run_metric_filter": {
+                    "threshold_filter": {
+                        "name": "loss",
+                        "agg_op": "MAX",
+                        "window_size": 1,
+                        "cmp_op": "$gt",
+                        "threshold": 1.0,
+                    }
+                },
+            }
+        )
+    return json.dumps({"$or": [{"$and": []}]})
+
+
+def populate(db: Database, count: int, url: str) -> World:
+    """Bootstrap the team and store `count` automations (`HOT` of them on PROJECT's
+    alias events) all delivering to `url`."""
+    boot = admin.bootstrap(db, team=TEAM)
+    assert boot.api_key
+    projects = [admin.ensure_project(db, TEAM, PROJECT)]
+    projects += [admin.ensure_project(db, TEAM, f"other-{n:02d}") for n in range(OTHER_PROJECTS)]
+    with db.write() as con:
+        team = find_team(con, TEAM)
+        user = find_user(con, boot.username)
+        assert team is not None
+        assert user is not None
+        hook = hooks.create_webhook(
+            con, team.id, name="sink", url_endpoint=url, secret_ref=None, access_token_ref=None
+        )
+        config = json.dumps({"requestPayload": PAYLOAD})
+        for index in range(count):
+            if index < HOT:
+                project, kind = projects[0], "ADD_ARTIFACT_ALIAS"
+            else:
+                project = projects[index % len(projects)]
+                kind = OTHER_TYPES[index % len(OTHER_TYPES)]
+                if project is projects[0] and kind == "ADD_ARTIFACT_ALIAS":
+                    kind = "CREATE_ARTIFACT"
+            fields = hooks.TriggerFields(
+                name=f"automation-{index:05d}",
+                description=None,
+                enabled=True,
+                scope_type="PROJECT",
+                scope_id=project.id,
+                event_type=kind,
+                event_filter=_filter(kind, index),
+                action_type="GENERIC_WEBHOOK",
+                integration_id=hook.id,
+                action_config=config,
+            )
+            hooks.create_trigger(con, team.id, fields, user.id)
+    return World(db, basic(boot.api_key)["Authorization"])
+
+
+def alias_event(number: int) -> bytes:
+    """One alias-added event in PROJECT (an id of its own: each is new)."""
+    event = {
+        "id": f"evt-{number:07d}",
+        "type": "alias_added",
+        "entity": TEAM,
+        "project": PROJECT,
+        "collection": "detector",
+        "artifact": {"type": "model", "version": number},
+        "alias": "prod",
+    }
+    return json.dumps(event).encode()
