@@ -112,3 +112,55 @@ def alias_event(number: int) -> bytes:
         "alias": "prod",
     }
     return json.dumps(event).encode()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Sink:
+    """`loopback_sink.py` in a subprocess, for the length of a `with` block."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        here = Path(__file__).resolve().parent
+        self.process = subprocess.Popen(
+            [sys.executable, str(here / "loopback_sink.py"), str(self.port)]
+        )
+
+    def __enter__(self) -> Sink:
+        import time
+
+        import httpx
+
+        for _ in range(200):  # at most ~10 s to start
+            try:
+                httpx.get(self.url)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError("the loopback sink did not start")
+
+    def arrivals(self) -> list[tuple[float, int | None]]:
+        import httpx
+
+        return [(float(at), v) for at, v in httpx.get(self.url, timeout=30).json()]
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def alias_batch(start: int, count: int) -> bytes:
+    """`{"events": [...]}` of `count` alias events numbered from `start`."""
+    events = [json.loads(alias_event(number)) for number in range(start, start + count)]
+    return json.dumps({"events": events}).encode()

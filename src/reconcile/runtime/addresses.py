@@ -130,6 +130,10 @@ def _literal(host: str) -> Address | None:
 
 async def resolve(host: str, port: int) -> list[str]:
     """The addresses of `host`, in the system resolver's order, without duplicates."""
+    try:  # an address needs no resolver (and no hop to its thread pool)
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     loop = asyncio.get_running_loop()
     answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[str] = []
