@@ -34,6 +34,8 @@ from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from reconcile.server.store.db import Database
 
 BATCH = 100
+# The size and shape of the bodies the worker sends (runtime_world.PAYLOAD, rendered).
+BODY = b'{"event": "ADD_ARTIFACT_ALIAS", "alias": "prod", "version": "bench/vision/detector:v1"}'
 
 
 def queue(world_db: Database, box: SecretBox, authorization: str, start: int, count: int) -> None:
@@ -90,11 +92,10 @@ def main() -> None:
             rates["worker"].append(asyncio.run(worker_round(db, box, args.deliveries)))
             arrived = sink.arrivals()
             assert len(arrived) == args.deliveries, len(arrived)
-            body = b'{"event": "alias_added", "alias": "prod", "version": "1"}'
             rates["bare"].append(
-                asyncio.run(bare_round(sink.url, body, args.deliveries, args.concurrency))
+                asyncio.run(bare_round(sink.url, BODY, args.deliveries, args.concurrency))
             )
-            rates["bare1"].append(asyncio.run(bare_round(sink.url, body, args.deliveries, 1)))
+            rates["bare1"].append(asyncio.run(bare_round(sink.url, BODY, args.deliveries, 1)))
             sink.arrivals()
             print(
                 f"round {round_ + 1}: worker {rates['worker'][-1]:.0f}/s,"

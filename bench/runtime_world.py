@@ -27,7 +27,7 @@ OTHER_PROJECTS = 20
 HOT = 50  # automations the benchmark's event may fire (alias added, in PROJECT)
 FIRING = 1  # of those, how many fire (the others' alias filter does not match)
 OTHER_TYPES = ("CREATE_ARTIFACT", "RUN_STATE", "RUN_METRIC")
-PAYLOAD = '{"event": "${event_type}", "alias": "${alias}", "version": "${artifact_version}"}'
+PAYLOAD = '{"event": "${event_type}", "alias": "${alias}", "version": "${artifact_version_string}"}'
 
 
 @dataclass(frozen=True)
