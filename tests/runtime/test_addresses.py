@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
 
+from reconcile.runtime import addresses
 from reconcile.runtime.addresses import Policy, kind_of
 
 BLOCKED = {
@@ -65,3 +67,14 @@ def test_allow_list_of_ranges_and_hosts() -> None:
     assert Policy(anywhere=True).refusal("http", "a", [ipaddress.ip_address("127.0.0.1")]) is None
     with pytest.raises(ValueError, match="neither an address, a CIDR range nor a host"):
         Policy.of(["10.0.0.0/33"])
+
+
+def test_an_address_needs_no_lookup() -> None:
+    async def go() -> list[list[str]]:
+        async def refuse(*_: object, **__: object) -> object:
+            raise AssertionError("an address was looked up")
+
+        asyncio.get_running_loop().getaddrinfo = refuse  # type: ignore[method-assign]
+        return [await addresses.resolve(host, 80) for host in ("127.0.0.1", "::1", "10.0.0.7")]
+
+    assert asyncio.run(go()) == [["127.0.0.1"], ["::1"], ["10.0.0.7"]]
