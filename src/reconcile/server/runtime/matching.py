@@ -51,7 +51,7 @@ class Fired:
 # integration and the entity's name): a write changes the key, so an entry is never
 # stale, even when `updated_at` (whole seconds) does not move. Bounded: emptied when full.
 _DECODED: dict[Hashable, Automation] = {}
-_DECODED_MAX = 50_000
+_DECODED_MAX = 20_000  # about 2 KB each with its key
 _DECODED_LOCK = threading.Lock()
 
 
