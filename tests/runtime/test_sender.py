@@ -282,23 +282,3 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert 3500 < (retry_after(future) or 0) <= 3600
     for bad in (None, "", "soon", "-5", "1.5"):
         assert retry_after(bad) is None
-
-
-def test_concurrent_attempts_each_have_a_client_and_idle_ones_are_reused(
-    faults: FaultServer,
-) -> None:
-    # One pool shared by many attempts at once costs each of them a check of every
-    # connection; an attempt takes a client of its own and gives it back.
-    async def go() -> tuple[list[Outcome], list[Outcome], int]:
-        async with Sender(LOOPBACK, FAST) as sender:
-            headers = [("Content-Type", "application/json")]
-            hung = await asyncio.gather(
-                *(sender.send(faults.url("/hang"), BODY, headers) for _ in range(3))
-            )
-            ok = [await sender.send(faults.url("/"), BODY, headers) for _ in range(3)]
-            return hung, ok, len(sender.clients)
-
-    hung, ok, clients = asyncio.run(go())
-    assert [o.error for o in hung] == ["timeout", "timeout", "timeout"]
-    assert [o.status for o in ok] == [200, 200, 200]
-    assert clients == 3

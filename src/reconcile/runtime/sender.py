@@ -98,34 +98,22 @@ class Sender:
         self.limits = limits or Limits()
         self.resolver: Resolver = resolver or addresses.resolve
         self.verify = verify
-        # Clients per host name: pools are keyed by the pinned IP, and a TLS connection
-        # verified for one name must never carry a request for another. An attempt takes
-        # an idle client for itself and gives it back, so each client's pool carries one
-        # request at a time and keeps its connection alive: one pool shared by many
-        # attempts at once costs every attempt a check of all its connections.
-        self.clients: list[httpx.AsyncClient] = []
-        self.idle: dict[tuple[str, str], list[httpx.AsyncClient]] = {}
-        self._tls: ssl.SSLContext | bool | None = None
+        # One connection pool per host name: pools are keyed by the pinned IP, and a TLS
+        # connection verified for one name must never carry a request for another.
+        self.clients: dict[tuple[str, str], httpx.AsyncClient] = {}
 
-    def _take(self, scheme: str, host: str) -> httpx.AsyncClient:
-        idle = self.idle.setdefault((scheme, host), [])
-        if idle:
-            return idle.pop()
-        if self._tls is None:  # one context (its CA bundle loaded once) for every client
-            self._tls = httpx.create_ssl_context() if self.verify is True else self.verify
-        client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment would connect elsewhere
-            verify=self._tls,
-            timeout=httpx.Timeout(self.limits.deadline),
-        )
-        client.headers["User-Agent"] = f"reconcile/{__version__}"
-        self.clients.append(client)
+    def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
+        client = self.clients.get((scheme, host))
+        if client is None:
+            client = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,  # a proxy from the environment would connect elsewhere
+                verify=self.verify,
+                timeout=httpx.Timeout(self.limits.deadline),
+            )
+            client.headers["User-Agent"] = f"reconcile/{__version__}"
+            self.clients[(scheme, host)] = client
         return client
-
-    def _give(self, scheme: str, host: str, client: httpx.AsyncClient) -> None:
-        if not client.is_closed:
-            self.idle.setdefault((scheme, host), []).append(client)
 
     async def __aenter__(self) -> Sender:
         return self
@@ -134,7 +122,7 @@ class Sender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        clients, self.clients, self.idle = self.clients, [], {}
+        clients, self.clients = list(self.clients.values()), {}
         for client in clients:
             await client.aclose()
 
@@ -181,29 +169,26 @@ class Sender:
         extensions = {}
         if target.scheme == "https" and not _is_ip(host):
             extensions["sni_hostname"] = host
-        client = self._take(target.scheme, host)
+        client = self._client(target.scheme, host)
+        request = client.build_request(
+            "POST",
+            pinned,
+            content=body,
+            headers=[("Host", _host_header(target)), *headers],
+            extensions=extensions,
+        )
+        for name in _CLIENT_DEFAULTS:  # httpx's own; the request carries only ours
+            del request.headers[name]
         try:
-            request = client.build_request(
-                "POST",
-                pinned,
-                content=body,
-                headers=[("Host", _host_header(target)), *headers],
-                extensions=extensions,
-            )
-            for name in _CLIENT_DEFAULTS:  # httpx's own; the request carries only ours
-                del request.headers[name]
+            response = await client.send(request, stream=True)
             try:
-                response = await client.send(request, stream=True)
-                try:
-                    data = await self._read(response)
-                finally:
-                    await response.aclose()
-            except httpx.ConnectError:
-                raise
-            except httpx.HTTPError as error:
-                return _failure(error, ip)
-        finally:
-            self._give(target.scheme, host, client)
+                data = await self._read(response)
+            finally:
+                await response.aclose()
+        except httpx.ConnectError:
+            raise
+        except httpx.HTTPError as error:
+            return _failure(error, ip)
         return self._outcome(response, data, ip)
 
     async def _read(self, response: httpx.Response) -> bytes:
