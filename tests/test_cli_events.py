@@ -1,0 +1,182 @@
+"""`reconcile emit`, `history` and `redeliver`, on the embedded database in-process and
+against `reconcile serve` on 127.0.0.1, delivering to a loopback receiver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconcile.cli import cli
+from reconcile.runtime import signing
+from tests.conftest import WriteFiles
+from tests.runtime.faults import Received
+from tests.server.runtime.receiver import Receiver
+
+INVENTORY = """
+entity: ml
+secrets:
+  - name: TOK
+    from_env: HOOK_TOKEN
+  - name: KEY
+    from_env: HOOK_KEY
+webhooks:
+  - name: local
+    url: {url}
+    access_token: TOK
+    secret: KEY
+automations:
+  - name: on-prod
+    scope: {{registry: model, collection: fraud}}
+    when: {{alias_added: {{alias: ^production$}}}}
+    then:
+      webhook:
+        to: local
+        payload:
+          v: ${{artifact_version_string}}
+          t: "Bearer ${{ACCESS_TOKEN}}"
+"""
+ENV = {
+    "HOOK_TOKEN": "tok-canary-1234",
+    "HOOK_KEY": "key-canary-5678",
+    "RECONCILE_DELIVERY_TIME_SCALE": "0.01",
+}
+ALIAS = [
+    "--type", "alias_added", "--entity", "ml", "--registry", "model",
+    "--collection", "fraud", "--version", "3", "--alias", "production",
+]  # fmt: skip
+ALLOW = ["--allow-delivery-to", "127.0.0.1"]
+
+
+class Switchable(Receiver):
+    """The test receiver, answering 404 to everything while `failing` is set."""
+
+    failing = False
+
+    async def _answer(self, got: Received, writer: object) -> bool:
+        if self.failing:
+            got = Received(got.method, "/404", got.headers, got.body)
+        return await super()._answer(got, writer)  # type: ignore[arg-type]
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    env: dict[str, str | None] = {**ENV, "RECONCILE_SERVER": None, "WANDB_BASE_URL": None}
+    result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def receiver() -> Iterator[Switchable]:
+    with Switchable() as running:
+        yield running
+
+
+@pytest.fixture
+def applied(write_files: WriteFiles, receiver: Switchable, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The inventory applied to the embedded database, its webhook at the receiver."""
+    for name in ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    root = write_files({"ml.yaml": INVENTORY.format(url=receiver.url("/ok"))})
+    code, out, err = run("apply", "--auto-approve")
+    assert code == 0, out + err
+    return root.parent
+
+
+def test_emit_from_flags_delivers_in_process_and_prints_outcome(
+    applied: Path, receiver: Switchable
+) -> None:
+    code, out, err = run("emit", *ALIAS, "--id", "e-1", *ALLOW)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "event e-1: fired on-prod"
+    assert lines[1] == "delivery 1 on-prod (ml, event e-1 alias_added): delivered after 1 attempt"
+    assert lines[2].endswith("HTTP 200  answer: 'ok'")
+    assert len(lines) == 3
+    assert len(receiver.requests) == 1
+    got = receiver.requests[0]
+    assert signing.verify_wandb(ENV["HOOK_KEY"], got.body, got.headers["x-wandb-signature"])
+    assert json.loads(got.body) == {
+        "v": "ml/wandb-registry-model/fraud:v3",
+        "t": f"Bearer {ENV['HOOK_TOKEN']}",
+    }
+
+
+def test_emit_repeat_id_fires_nothing_again(applied: Path, receiver: Switchable) -> None:
+    assert run("emit", *ALIAS, "--id", "e-1", *ALLOW)[0] == 0
+    code, out, _ = run("emit", *ALIAS, "--id", "e-1", *ALLOW)
+    assert code == 0
+    assert out.splitlines()[0] == "event e-1: fired on-prod"
+    assert len(receiver.requests) == 1
+
+
+def test_emit_without_allow_list_refuses_loopback_and_exits_1(
+    applied: Path, receiver: Switchable
+) -> None:
+    code, out, _ = run("emit", *ALIAS, "--id", "e-2")
+    assert code == 1
+    assert "on-prod (ml, event e-2 alias_added): failed after 1 attempt" in out
+    assert receiver.requests == []
+
+
+def test_emit_bad_file_names_event_index_and_field(applied: Path, tmp_path: Path) -> None:
+    good = {"type": "alias_added", "entity": "ml", "registry": "model", "collection": "fraud",
+            "artifact": {"version": 1}}  # fmt: skip
+    bad = {k: v for k, v in good.items() if k != "collection"} | {"alias": 7}
+    (tmp_path / "events.json").write_text(json.dumps({"events": [good | {"alias": "x"}, bad]}))
+    code, out, err = run("emit", "events.json", *ALLOW)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: events.json: events[1].alias: must be a non-empty string")
+    assert err.endswith("; events[1].collection: required for alias_added events\n")
+    assert run("history", "--format", "json")[1] == '{\n  "deliveries": []\n}\n'
+
+
+def test_emit_reads_stdin_and_no_wait_leaves_delivery_pending(
+    applied: Path, receiver: Switchable
+) -> None:
+    event = {"id": "s-1", "type": "alias_added", "entity": "ml", "registry": "model",
+             "collection": "fraud", "alias": "production",
+             "artifact": {"type": "model", "version": 1}}  # fmt: skip
+    code, out, _ = run("emit", "-", "--no-wait", *ALLOW, stdin=json.dumps(event))
+    assert (code, out) == (0, "event s-1: fired on-prod\n")
+    assert receiver.requests == []
+    found = json.loads(run("history", "--status", "pending", "--format", "json")[1])
+    assert [(d["event"]["id"], d["status"], d["attempts"]) for d in found["deliveries"]] == [
+        ("s-1", "pending", [])
+    ]
+
+
+def test_history_shows_attempts_and_masked_body(applied: Path) -> None:
+    run("emit", *ALIAS, "--id", "e-3", *ALLOW)
+    code, out, _ = run("history", "on-prod")
+    assert code == 0
+    assert ENV["HOOK_TOKEN"] not in out
+    lines = out.splitlines()
+    assert lines[0] == "delivery 1 on-prod (ml, event e-3 alias_added): delivered after 1 attempt"
+    assert lines[1].startswith("  attempt 1  ")
+    assert json.loads(lines[2].removeprefix("  body: ")) == {
+        "v": "ml/wandb-registry-model/fraud:v3",
+        "t": "Bearer ***",
+    }
+    assert run("history", "other-automation")[1] == "no deliveries\n"
+
+
+def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switchable) -> None:
+    receiver.failing = True
+    assert run("emit", *ALIAS, "--id", "e-4", *ALLOW)[0] == 1
+    receiver.failing = False
+    code, out, _ = run("redeliver", "1", *ALLOW)
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "delivery 1 queued again",
+        "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
+    ]
+    assert "HTTP 404" in out.splitlines()[2] and "HTTP 200" in out.splitlines()[3]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    code, _, err = run("redeliver", "1", *ALLOW)
+    assert code == 1
+    assert "delivery 1 is delivered, not failed" in err
