@@ -4,6 +4,10 @@ against `reconcile serve` on 127.0.0.1, delivering to a loopback receiver."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +16,12 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.runtime import signing
+from reconcile.server.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
+from tests.server.live import free_port
 from tests.server.runtime.receiver import Receiver
+from tests.server.test_commands import _wait_healthy
 
 INVENTORY = """
 entity: ml
@@ -62,9 +69,11 @@ class Switchable(Receiver):
         return await super()._answer(got, writer)  # type: ignore[arg-type]
 
 
-def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    env: dict[str, str | None] = {**ENV, "RECONCILE_SERVER": None, "WANDB_BASE_URL": None}
-    result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    chosen: dict[str, str | None] = {**ENV, "RECONCILE_SERVER": None, "WANDB_BASE_URL": None}
+    result = CliRunner().invoke(cli, list(args), env={**chosen, **(env or {})}, input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -174,9 +183,65 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
         "delivery 1 queued again",
         "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
     ]
-    assert "HTTP 404" in out.splitlines()[2] and "HTTP 200" in out.splitlines()[3]
+    assert "HTTP 404" in out.splitlines()[2]
+    assert "HTTP 200" in out.splitlines()[3]
     ids = [r.headers["webhook-id"] for r in receiver.requests]
-    assert len(ids) == 2 and ids[0] == ids[1]
+    assert len(ids) == 2
+    assert ids[0] == ids[1]
     code, _, err = run("redeliver", "1", *ALLOW)
     assert code == 1
     assert "delivery 1 is delivered, not failed" in err
+
+
+SERVE = "from reconcile.cli import main; main()"
+
+
+@pytest.fixture
+def served(
+    write_files: WriteFiles, receiver: Switchable, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """`reconcile serve` on 127.0.0.1 (delivering to loopback), the inventory applied to
+    it; the environment that selects it."""
+    write_files({"ml.yaml": INVENTORY.format(url=receiver.url("/ok"))})
+    db, port = tmp_path / "remote" / "server.db", free_port()
+    args = ["--db", str(db), "--port", str(port), "--team", "ml"]
+    env = {**os.environ, **ENV, "RECONCILE_ADMIN_KEY": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", *args, *ALLOW],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        for made in (["create-registry", "ml", "model"], ["create-collection", "ml", "fraud",
+                     "--registry", "model"]):  # fmt: skip
+            assert run("server", "--db", str(db), *made)[0] == 0
+        key = admin_key_path(db).read_text().strip()
+        selected = {"RECONCILE_SERVER": url, "WANDB_API_KEY": key}
+        code, out, err = run("apply", "--auto-approve", env=selected)
+        assert code == 0, out + err
+        yield selected
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_emit_and_history_against_reconcile_serve(
+    served: dict[str, str], receiver: Switchable
+) -> None:
+    code, out, err = run("emit", *ALIAS, "--id", "r-1", env=served)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "event r-1: fired on-prod",
+        "delivery 1 on-prod (ml, event r-1 alias_added): delivered after 1 attempt",
+    ]
+    assert len(receiver.requests) == 1
+    found = json.loads(run("history", "--format", "json", env=served)[1])["deliveries"]
+    assert [(d["automation"], d["status"], len(d["attempts"])) for d in found] == [
+        ("on-prod", "delivered", 1)
+    ]
+    assert ENV["HOOK_TOKEN"] not in json.dumps(found)
+    code, _, err = run("emit", *ALIAS, *ALLOW, env=served)
+    assert code == 2
+    assert "--allow-delivery-to is for the embedded target" in err
