@@ -245,3 +245,19 @@ def test_emit_and_history_against_reconcile_serve(
     code, _, err = run("emit", *ALIAS, *ALLOW, env=served)
     assert code == 2
     assert "--allow-delivery-to is for the embedded target" in err
+
+
+def test_emit_refused_by_the_server_exits_1_naming_index(applied: Path) -> None:
+    unknown = [a if a != "ml" else "nobody" for a in ALIAS]
+    code, out, err = run("emit", *unknown, *ALLOW)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: the server refused the events (404): events[0]: ")
+    assert "nobody" in err
+
+
+def test_emit_needs_events_and_metric_flags_are_numbers(applied: Path) -> None:
+    assert run("emit")[0] == 2
+    code, _, err = run("emit", "--type", "run_logged", "--entity", "ml", "--project", "p",
+                       "--run-id", "r", "--metric", "loss=low")  # fmt: skip
+    assert code == 2
+    assert err == "error: --metric loss=low: expected NAME=NUMBER\n"
