@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from reconcile.client.transport import basic_auth  # noqa: E402
 from reconcile.server import admin  # noqa: E402
-from reconcile.server.db import Database  # noqa: E402
+from reconcile.server.store.db import Database  # noqa: E402
 from reconcile.target import embedded_key  # noqa: E402
 from tests.server.live import running  # noqa: E402
 

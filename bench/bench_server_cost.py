@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_server_list import TEAM, populate  # noqa: E402
-from reconcile.server import admin, cost  # noqa: E402
-from reconcile.server.db import Database  # noqa: E402
-from reconcile.server.graph import Documents, load_schema  # noqa: E402
-from reconcile.server.ids import encode_cursor  # noqa: E402
+from reconcile.server import admin  # noqa: E402
+from reconcile.server.api import cost  # noqa: E402
+from reconcile.server.api.graph import Documents, load_schema  # noqa: E402
+from reconcile.server.api.ids import encode_cursor  # noqa: E402
+from reconcile.server.store.db import Database  # noqa: E402
 from tests.server.helpers import basic  # noqa: E402
 from tests.server.live import free_port  # noqa: E402
 

@@ -25,10 +25,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.server.live (a thread-hosted uvicorn)
 
-from reconcile.server import admin, present  # noqa: E402
-from reconcile.server import store_automations as hooks  # noqa: E402
-from reconcile.server.db import Database  # noqa: E402
-from reconcile.server.store import find_team, find_user  # noqa: E402
+from reconcile.server import admin  # noqa: E402
+from reconcile.server.api import present  # noqa: E402
+from reconcile.server.store import automations as hooks  # noqa: E402
+from reconcile.server.store.db import Database  # noqa: E402
+from reconcile.server.store.teams import find_team, find_user  # noqa: E402
 from tests.server.helpers import basic  # noqa: E402
 from tests.server.live import running  # noqa: E402
 
@@ -170,8 +171,8 @@ def _cost_check(document: str, variables: dict[str, Any]) -> int:
     """What the server does for the cost check of one request (document cached)."""
     from graphql import get_operation_ast
 
-    from reconcile.server.cost import operation_cost
-    from reconcile.server.graph import Documents, load_schema
+    from reconcile.server.api.cost import operation_cost
+    from reconcile.server.api.graph import Documents, load_schema
 
     if not _DOCUMENTS:
         _DOCUMENTS.append(Documents(load_schema()))
@@ -184,7 +185,7 @@ def _cost_check(document: str, variables: dict[str, Any]) -> int:
 
 
 def _service(db: Database) -> Callable[..., tuple[int, dict[str, Any]]]:
-    from reconcile.server.service import GraphQLService
+    from reconcile.server.api.service import GraphQLService
 
     service = GraphQLService(db.path)
     return service.handle

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.server import admin
-from reconcile.server.db import Database
+from reconcile.server.store.db import Database
 from reconcile.target import embedded_key
 from tests import test_session
 from tests.server.live import free_port, running

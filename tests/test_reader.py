@@ -100,7 +100,7 @@ def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_
     from reconcile.client import operations as ops
     from reconcile.model import Automation
     from reconcile.server import admin
-    from reconcile.server.db import Database
+    from reconcile.server.store.db import Database
     from reconcile.target import embedded_key
     from tests.server.helpers import trigger_input
 

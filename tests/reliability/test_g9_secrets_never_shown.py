@@ -11,7 +11,7 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
-from reconcile.server.crypto import SecretBox, load_or_create_key
+from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from tests.reliability.conftest import CANARIES, ENTITY, Stack
 from tests.reliability.proxy import Rule, writes
 

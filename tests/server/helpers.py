@@ -11,7 +11,7 @@ import httpx
 from starlette.applications import Starlette
 
 from reconcile.server import admin
-from reconcile.server.db import Database
+from reconcile.server.store.db import Database
 
 TEAM = "acme"
 ORG_ENTITY = "acme-org"  # the entity of acme's organization: it holds the registries

@@ -16,7 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from reconcile.server import listen
-from reconcile.server.app import create_app
+from reconcile.server.api.app import create_app
 
 HttpParser = Literal["auto", "h11", "httptools"]
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from reconcile.server import admin, auth, crypto
-from reconcile.server.db import Database
+from reconcile.server import admin, auth
 from reconcile.server.errors import InvalidInput, NotFound
+from reconcile.server.store import crypto
+from reconcile.server.store.db import Database
 
 
 def test_bootstrap_creates_once_and_adopts_a_given_key(db_path: Path) -> None:

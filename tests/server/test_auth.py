@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconcile.server import admin, auth
-from reconcile.server.db import Database
 from reconcile.server.errors import Unauthenticated
+from reconcile.server.store.db import Database
 
 
 def test_generated_keys_have_the_sdk_format_and_differ() -> None:

@@ -9,9 +9,9 @@ import wandb.automations._generated.operations as sdk
 from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type
 
 from reconcile.client import operations as ops
-from reconcile.server import cost, present
-from reconcile.server import store_automations as hooks
-from reconcile.server.graph import Documents, load_schema
+from reconcile.server.api import cost, present
+from reconcile.server.api.graph import Documents, load_schema
+from reconcile.server.store import automations as hooks
 from tests.server.helpers import TEAM, World
 from tests.server.test_serve_limits import TRIGGER_FIELDS, pages
 

@@ -11,11 +11,11 @@ from graphql import ExecutionContext, execute_sync, parse
 from wandb.automations._generated import operations as wandb_ops
 
 from reconcile.server import admin
-from reconcile.server.context import RequestContext
-from reconcile.server.executor import DictExecutionContext
-from reconcile.server.graph import load_schema
-from reconcile.server.ids import encode_id
-from reconcile.server.store import find_user
+from reconcile.server.api.context import RequestContext
+from reconcile.server.api.executor import DictExecutionContext
+from reconcile.server.api.graph import load_schema
+from reconcile.server.api.ids import encode_id
+from reconcile.server.store.teams import find_user
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input, webhook
 
 

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from tests.server.helpers import World, basic, webhook
 
 SCHEMA: GraphQLSchema = build_schema(
-    (files("reconcile.server") / "schema.graphql").read_text("utf-8")
+    (files("reconcile.server.api") / "schema.graphql").read_text("utf-8")
 )
 SELECT_DEPTH = 3
 # Requests per test: every operation gets about twenty.

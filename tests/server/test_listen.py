@@ -149,9 +149,9 @@ def test_a_client_leaving_mid_body_is_one_log_line(
             time.sleep(0.05)
         assert httpx.post(f"{live.url}/graphql", content=QUERY).status_code == 401
     lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-    about = [line for line in lines if line[0].startswith(("uvicorn", "reconcile.server.app"))]
+    about = [line for line in lines if line[0].startswith(("uvicorn", "reconcile.server.api.app"))]
     assert about == [
-        ("reconcile.server.app", "INFO", "client disconnected before sending the whole body")
+        ("reconcile.server.api.app", "INFO", "client disconnected before sending the whole body")
     ]
     assert not [r for r in caplog.records if r.exc_info]
 

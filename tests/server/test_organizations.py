@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconcile.server import admin
-from reconcile.server import db as db_module
-from reconcile.server.db import Database
+from reconcile.server.store import db as db_module
+from reconcile.server.store.db import Database
 from tests.server.helpers import (
     CREATE_TRIGGER,
     CREATE_WEBHOOK,

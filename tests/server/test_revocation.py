@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from reconcile.server import admin, auth
 from reconcile.server.commands import serve, server
-from reconcile.server.db import Database
+from reconcile.server.store.db import Database
 from reconcile.target import embedded_key
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input
 from tests.server.live import free_port

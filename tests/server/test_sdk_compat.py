@@ -24,7 +24,8 @@ import wandb.automations
 from reconcile import ownership, session
 from reconcile.inventory import load_inventory
 from reconcile.model import Event, Scope
-from reconcile.server import admin, cost
+from reconcile.server import admin
+from reconcile.server.api import cost
 from reconcile.target import Target
 from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
@@ -339,7 +340,7 @@ def test_every_request_of_the_sdk_costs_a_small_part_of_the_budget(
 ) -> None:
     from wandb.automations import OnRunState, RunEvent
 
-    caplog.set_level(logging.INFO, logger="reconcile.server.service")
+    caplog.set_level(logging.INFO, logger="reconcile.server.api.service")
     api = wandb.Api()  # a fresh client: nothing cached from the other tests
     event = OnRunState(scope=sdk.project, filter=RunEvent.state.in_(["FAILED"]))
     made = api.create_automation(event >> _send(sdk), name="costed")

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconcile.server import queries
-from reconcile.server import store_automations as hooks
-from reconcile.server.db import Database
-from reconcile.server.store import find_project, find_team, find_user
+from reconcile.server.api import queries
+from reconcile.server.store import automations as hooks
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import find_project, find_team, find_user
 from tests.server.helpers import ALIAS_FILTER, TEAM, InProcess, World, basic, build_world
 from tests.server.live import LiveServer, running
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.server.service import encode
+from reconcile.server.api.service import encode
 from tests.server.helpers import TEAM, World, trigger_input, webhook
 
 VALUES: list[Any] = [

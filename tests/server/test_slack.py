@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.server import admin
-from reconcile.server import db as db_module
-from reconcile.server import store_automations as hooks
+from reconcile.server.api.ids import decode_id, encode_id
 from reconcile.server.commands import server
-from reconcile.server.db import Database
 from reconcile.server.errors import InvalidInput, NotFound
-from reconcile.server.ids import decode_id, encode_id
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import db as db_module
+from reconcile.server.store.db import Database
 from tests.server.helpers import TEAM, World, trigger_input, webhook
 
 INTEGRATIONS = """

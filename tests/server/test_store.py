@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server import store
-from reconcile.server.db import MIGRATIONS, Database
 from reconcile.server.errors import Conflict
+from reconcile.server.store import teams
+from reconcile.server.store.db import MIGRATIONS, Database
 
 
 def test_new_database_is_migrated_once_and_uses_wal(db_path: Path) -> None:
@@ -38,13 +38,13 @@ def test_a_failed_operation_leaves_nothing_behind(db_path: Path) -> None:
 
     def create_twice() -> None:
         with db.write() as con:
-            store.create_team(con, "acme")
-            store.create_team(con, "acme")
+            teams.create_team(con, "acme")
+            teams.create_team(con, "acme")
 
     with pytest.raises(Conflict):
         create_twice()
     with db.read() as con:
-        assert store.find_team(con, "acme") is None
+        assert teams.find_team(con, "acme") is None
     db.close()
 
 
@@ -52,11 +52,11 @@ def test_names_are_data_not_sql(db_path: Path) -> None:
     db = Database(db_path)
     hostile = "x'); DROP TABLE entities; --"
     with db.write() as con:
-        team = store.create_team(con, "acme")
-        project, inserted = store.create_project(con, team, hostile)
-        again, inserted_again = store.create_project(con, team, hostile)
+        team = teams.create_team(con, "acme")
+        project, inserted = teams.create_project(con, team, hostile)
+        again, inserted_again = teams.create_project(con, team, hostile)
     with db.read() as con:
-        assert store.find_project(con, "acme", hostile) == project
+        assert teams.find_project(con, "acme", hostile) == project
     assert (inserted, inserted_again, again.id) == (True, False, project.id)
     db.close()
 
@@ -64,13 +64,13 @@ def test_names_are_data_not_sql(db_path: Path) -> None:
 def test_roles_and_membership(db_path: Path) -> None:
     db = Database(db_path)
     with db.write() as con:
-        team = store.create_team(con, "acme")
-        user = store.create_user(con, "mia")
-        store.set_member(con, team.id, user.id, "member")
-        store.set_member(con, team.id, user.id, "admin")
+        team = teams.create_team(con, "acme")
+        user = teams.create_user(con, "mia")
+        teams.set_member(con, team.id, user.id, "member")
+        teams.set_member(con, team.id, user.id, "admin")
         with pytest.raises(ValueError, match="role must be one of admin, member"):
-            store.set_member(con, team.id, user.id, "owner")
+            teams.set_member(con, team.id, user.id, "owner")
     with db.read() as con:
-        assert store.member_role(con, team.id, user.id) == "admin"
-        assert [t.name for t in store.teams_of(con, user.id)] == ["acme"]
+        assert teams.member_role(con, team.id, user.id) == "admin"
+        assert [t.name for t in teams.teams_of(con, user.id)] == ["acme"]
     db.close()

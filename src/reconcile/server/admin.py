@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconcile.model import REGISTRY_PREFIX
-from reconcile.server import auth, store, validation
-from reconcile.server import store_automations as hooks
-from reconcile.server.db import Database
+from reconcile.server import auth, validation
 from reconcile.server.errors import InvalidInput, NotFound
-from reconcile.server.store import Collection, Project, Team, User
-from reconcile.server.store_automations import SlackIntegration
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import teams
+from reconcile.server.store.automations import SlackIntegration
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import Collection, Project, Team, User
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +51,23 @@ def bootstrap(
             f"{ADMIN_KEY_ENV} is not a valid API key (`local-` + 40 of [A-Za-z0-9_])"
         )
     with db.write() as con:
-        if key is not None and store.is_revoked(con, auth.hash_key(key)):
+        if key is not None and teams.is_revoked(con, auth.hash_key(key)):
             raise InvalidInput(
                 f"{ADMIN_KEY_ENV} holds a revoked key: unset it, or set a new key "
                 "(`reconcile server create-key` makes one)"
             )
         existing = con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
         if existing:
-            admin = store.find_user(con, username)
-            if admin and key and store.user_for_key_hash(con, auth.hash_key(key)) is None:
-                store.add_api_key(con, admin.id, auth.hash_key(key), "bootstrap")
+            admin = teams.find_user(con, username)
+            if admin and key and teams.user_for_key_hash(con, auth.hash_key(key)) is None:
+                teams.add_api_key(con, admin.id, auth.hash_key(key), "bootstrap")
             return Bootstrap(username, team, None)
         created = key or auth.generate_key()
-        user = store.create_user(con, username)
-        found = store.find_team(con, team) or store.create_team(con, team)
-        store.set_member(con, found.id, user.id, "admin")
-        store.set_default_entity(con, user.id, team)
-        store.add_api_key(con, user.id, auth.hash_key(created), "bootstrap")
+        user = teams.create_user(con, username)
+        found = teams.find_team(con, team) or teams.create_team(con, team)
+        teams.set_member(con, found.id, user.id, "admin")
+        teams.set_default_entity(con, user.id, team)
+        teams.add_api_key(con, user.id, auth.hash_key(created), "bootstrap")
     log.info("bootstrapped admin", extra={"user": username, "team": team})
     return Bootstrap(username, team, created)
 
@@ -88,23 +89,23 @@ def ensure_team(db: Database, name: str, organization: str | None = None) -> Tea
     if organization is not None:
         validation.check_name("organization", organization, validation.ENTITY_NAME_RE, rule)
     with db.write() as con:
-        found = store.find_team(con, name)
+        found = teams.find_team(con, name)
         if found is not None:
             if found.is_org:
                 raise InvalidInput(f"{name!r} is an organization's entity, not a team")
             return found
         org = None
         if organization is not None:
-            org = store.find_organization(con, organization) or store.create_organization(
+            org = teams.find_organization(con, organization) or teams.create_organization(
                 con, organization
             )
-        return store.create_team(con, name, org)
+        return teams.create_team(con, name, org)
 
 
 def create_user(db: Database, username: str, email: str = "") -> User:
     validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
     with db.write() as con:
-        return store.create_user(con, username, email)
+        return teams.create_user(con, username, email)
 
 
 def create_api_key(db: Database, username: str, description: str = "") -> str:
@@ -112,30 +113,30 @@ def create_api_key(db: Database, username: str, description: str = "") -> str:
     key = auth.generate_key()
     with db.write() as con:
         user = _user(con, username)
-        store.add_api_key(con, user.id, auth.hash_key(key), description)
+        teams.add_api_key(con, user.id, auth.hash_key(key), description)
     return key
 
 
-def list_keys(db: Database, username: str | None = None) -> list[store.KeyInfo]:
+def list_keys(db: Database, username: str | None = None) -> list[teams.KeyInfo]:
     """The API keys of one user, or of all: ids and descriptions, never key material."""
     with db.read() as con:
         user_id = _user(con, username).id if username is not None else None
-        return store.api_keys(con, user_id)
+        return teams.api_keys(con, user_id)
 
 
 def key_is_active(db: Database, key: str) -> bool:
     """Whether `key` is a known, unrevoked API key."""
     with db.read() as con:
-        return store.user_for_key_hash(con, auth.hash_key(key)) is not None
+        return teams.user_for_key_hash(con, auth.hash_key(key)) is not None
 
 
-def delete_key(db: Database, key_id: int) -> store.KeyInfo:
+def delete_key(db: Database, key_id: int) -> teams.KeyInfo:
     """Revoke one API key (by the id `list_keys` shows); it is refused from now on."""
     with db.write() as con:
-        found = [k for k in store.api_keys(con) if k.id == key_id]
+        found = [k for k in teams.api_keys(con) if k.id == key_id]
         if not found:
             raise NotFound(f"no API key with id {key_id}")
-        store.revoke_api_keys(con, "id", key_id)
+        teams.revoke_api_keys(con, "id", key_id)
     log.info("api key revoked", extra={"key_id": key_id, "user": found[0].username})
     return found[0]
 
@@ -143,11 +144,11 @@ def delete_key(db: Database, key_id: int) -> store.KeyInfo:
 def remove_member(db: Database, team: str, username: str) -> None:
     """Take a user out of a team, and out of the admins of the team's projects."""
     with db.write() as con:
-        found, user = store.get_team(con, team), _user(con, username)
-        if not store.remove_member(con, found.id, user.id):
+        found, user = teams.get_team(con, team), _user(con, username)
+        if not teams.remove_member(con, found.id, user.id):
             raise NotFound(f"user {username!r} is not a member of {team}")
         if user.default_entity == team:
-            remaining = store.teams_of(con, user.id)
+            remaining = teams.teams_of(con, user.id)
             con.execute(
                 "UPDATE users SET default_entity = ? WHERE id = ?",
                 (remaining[0].name if remaining else None, user.id),
@@ -162,7 +163,7 @@ def delete_user(db: Database, username: str) -> int:
     """
     with db.write() as con:
         user = _user(con, username)
-        revoked = store.revoke_api_keys(con, "user_id", user.id)
+        revoked = teams.revoke_api_keys(con, "user_id", user.id)
         con.execute("DELETE FROM users WHERE id = ?", (user.id,))
     log.info("user deleted", extra={"user": username, "keys": revoked})
     return revoked
@@ -170,45 +171,45 @@ def delete_user(db: Database, username: str) -> int:
 
 def set_role(db: Database, team: str, username: str, role: str) -> None:
     """Add the user to the team with `role` (admin or member), or change its role."""
-    if role not in store.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(store.ROLES)}")
+    if role not in teams.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(teams.ROLES)}")
     with db.write() as con:
-        found = store.get_team(con, team)
+        found = teams.get_team(con, team)
         user = _user(con, username)
-        store.set_member(con, found.id, user.id, role)
+        teams.set_member(con, found.id, user.id, role)
         if user.default_entity is None:
-            store.set_default_entity(con, user.id, team)
+            teams.set_default_entity(con, user.id, team)
 
 
 def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
     """The project `team/name` (created if missing), with `admins` among its admins."""
     validation.check_project_name(name)
     with db.write() as con:
-        project, _ = store.create_project(con, store.get_team(con, team), name)
+        project, _ = teams.create_project(con, teams.get_team(con, team), name)
         for username in admins:
-            store.add_project_admin(con, project.id, _user(con, username).id)
+            teams.add_project_admin(con, project.id, _user(con, username).id)
     return project
 
 
 def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
     """The registry `name` of the team's organization: the project `wandb-registry-<name>`
     of the organization's entity."""
-    full = name if store.is_registry_name(name) else REGISTRY_PREFIX + name
+    full = name if teams.is_registry_name(name) else REGISTRY_PREFIX + name
     validation.check_project_name(full)
     with db.write() as con:
-        owner = store.registry_entity(con, store.get_team(con, team))
-        project, _ = store.create_project(con, owner, full)
+        owner = teams.registry_entity(con, teams.get_team(con, team))
+        project, _ = teams.create_project(con, owner, full)
         for username in admins:
-            store.add_project_admin(con, project.id, _user(con, username).id)
+            teams.add_project_admin(con, project.id, _user(con, username).id)
     return project
 
 
 def project_owner(con: sqlite3.Connection, team: str, project: str) -> str:
     """The entity that holds `project` for `team`: its organization's entity for a registry."""
-    if not store.is_registry_name(project):
+    if not teams.is_registry_name(project):
         return team
-    found = store.get_team(con, team)
-    return found.name if found.is_org else store.registry_entity(con, found).name
+    found = teams.get_team(con, team)
+    return found.name if found.is_org else teams.registry_entity(con, found).name
 
 
 def ensure_collection(
@@ -219,10 +220,10 @@ def ensure_collection(
     validation.check_name("collection", name, validation.COLLECTION_NAME_RE, rule)
     validation.check_name("artifact type", type_name, validation.COLLECTION_NAME_RE, rule)
     with db.write() as con:
-        found = store.find_project(con, project_owner(con, team, project), project)
+        found = teams.find_project(con, project_owner(con, team, project), project)
         if found is None:
             raise NotFound(f"project {team}/{project} not found")
-        collection, _ = store.create_collection(con, found, name, type_name)
+        collection, _ = teams.create_collection(con, found, name, type_name)
     return collection
 
 
@@ -237,11 +238,11 @@ def ensure_slack_integration(
     name = validation.check_slack_channel(channel)
     workspace = validation.check_slack_team(slack_team)
     with db.write() as con:
-        return hooks.ensure_slack(con, store.get_team(con, team).id, name, workspace)
+        return hooks.ensure_slack(con, teams.get_team(con, team).id, name, workspace)
 
 
 def _user(con: sqlite3.Connection, username: str) -> User:
-    user = store.find_user(con, username)
+    user = teams.find_user(con, username)
     if user is None:
         raise NotFound(f"user {username!r} not found")
     return user

@@ -16,9 +16,9 @@ import secrets
 import sqlite3
 import string
 
-from reconcile.server import store
 from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
-from reconcile.server.store import Project, Team, User
+from reconcile.server.store import teams
+from reconcile.server.store.teams import Project, Team, User
 
 KEY_PREFIX = "local-"
 KEY_RE = re.compile(r"^(?:[A-Za-z0-9_]+-)?[A-Za-z0-9_]{40,}$")
@@ -60,7 +60,7 @@ def key_from_header(header: str | None) -> str:
 
 
 def authenticate(con: sqlite3.Connection, header: str | None) -> User:
-    user = store.user_for_key_hash(con, hash_key(key_from_header(header)))
+    user = teams.user_for_key_hash(con, hash_key(key_from_header(header)))
     if user is None:
         raise Unauthenticated("invalid API key")
     return user
@@ -74,9 +74,9 @@ def require_member(
     To a non-member the team does not exist: `hidden` (the error for an object that
     was never created, by default the team's own) is raised.
     """
-    role = store.member_role(con, team.id, user.id)
+    role = teams.member_role(con, team.id, user.id)
     if role is None:
-        raise hidden or NotFound(store.missing_team(team.name))
+        raise hidden or NotFound(teams.missing_team(team.name))
     return role
 
 
@@ -98,7 +98,7 @@ def require_project_admin(
 ) -> None:
     """Team admins, and admins of this project (or registry), may proceed."""
     role = require_member(con, user, team, hidden)
-    if role == "admin" or store.is_project_admin(con, project.id, user.id):
+    if role == "admin" or teams.is_project_admin(con, project.id, user.id):
         return
     kind = "registry" if project.is_registry else "project"
     raise Forbidden(

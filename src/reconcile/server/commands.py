@@ -21,9 +21,9 @@ import click
 from reconcile import project
 from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import admin, listen
-from reconcile.server.db import Database
+from reconcile.server.api.ids import encode_id
 from reconcile.server.errors import ApiError
-from reconcile.server.ids import encode_id
+from reconcile.server.store.db import Database
 
 DEFAULT_HELP = ".reconcile/server.db in the project root"
 # Standard attributes, and uvicorn's ANSI-coloured duplicate of the message.
@@ -144,7 +144,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     db_path = db_path or project.default_db()
     import uvicorn
 
-    from reconcile.server.app import create_app
+    from reconcile.server.api.app import create_app
 
     configure_logging(log_level)
     from reconcile.runtime.addresses import Policy

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconcile.server.crypto import SecretBox
-from reconcile.server.db import Database
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import events, history
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.db import Database
 
 MAX_EVENTS_BYTES = 8 * 1024 * 1024
 

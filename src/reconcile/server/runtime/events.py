@@ -14,11 +14,12 @@ from typing import Any
 
 from reconcile.runtime import incoming
 from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
-from reconcile.server import auth, store
-from reconcile.server.crypto import SecretBox
-from reconcile.server.db import Database, now
+from reconcile.server import auth
 from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
 from reconcile.server.runtime import matching, outbox
+from reconcile.server.store import teams
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.db import Database, now
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -85,7 +86,7 @@ class _AtIndex(Exception):
 def _store_all(
     con: sqlite3.Connection,
     box: SecretBox,
-    user: store.User,
+    user: teams.User,
     events: tuple[IncomingEvent, ...],
     app_url: str,
 ) -> Accepted:
@@ -102,21 +103,21 @@ def _store_all(
 
 
 def _place(
-    con: sqlite3.Connection, user: store.User, event: IncomingEvent
-) -> tuple[store.Team, store.Project, int | None]:
-    team = store.find_team(con, event.entity)
+    con: sqlite3.Connection, user: teams.User, event: IncomingEvent
+) -> tuple[teams.Team, teams.Project, int | None]:
+    team = teams.find_team(con, event.entity)
     if team is None:
-        raise NotFound(store.missing_team(event.entity))
+        raise NotFound(teams.missing_team(event.entity))
     auth.require_member(con, user, team)
     # A team's registries live in its organization's entity, as in W&B.
-    holder = store.registry_entity(con, team) if event.registry is not None else team
-    project = store.find_project(con, holder.name, event.project)
+    holder = teams.registry_entity(con, team) if event.registry is not None else team
+    project = teams.find_project(con, holder.name, event.project)
     if project is None:
         raise NotFound(f"{event.where} not found in entity {event.entity}")
     collection_id = None
     if event.collection is not None:
         kind = event.artifact.type if event.artifact else "model"
-        collection, _ = store.create_collection(con, project, event.collection, kind)
+        collection, _ = teams.create_collection(con, project, event.collection, kind)
         collection_id = collection.id
     return team, project, collection_id
 
@@ -124,7 +125,7 @@ def _place(
 def _store_one(
     con: sqlite3.Connection,
     box: SecretBox,
-    user: store.User,
+    user: teams.User,
     event: IncomingEvent,
     app_url: str,
 ) -> tuple[dict[str, Any], int]:

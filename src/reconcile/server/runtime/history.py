@@ -9,10 +9,11 @@ import json
 import sqlite3
 from typing import Any
 
-from reconcile.server import auth, store
-from reconcile.server.db import Database
+from reconcile.server import auth
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
 from reconcile.server.runtime import outbox
+from reconcile.server.store import teams
+from reconcile.server.store.db import Database
 
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.FAILED)
 MAX_LIMIT = 1000
@@ -75,12 +76,12 @@ def _delivery(con: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _entities(con: sqlite3.Connection, user: store.User, entity: str | None) -> list[int]:
+def _entities(con: sqlite3.Connection, user: teams.User, entity: str | None) -> list[int]:
     if entity is None:
-        return [team.id for team in store.teams_of(con, user.id)]
-    team = store.find_team(con, entity)
+        return [team.id for team in teams.teams_of(con, user.id)]
+    team = teams.find_team(con, entity)
     if team is None:
-        raise NotFound(store.missing_team(entity))
+        raise NotFound(teams.missing_team(entity))
     auth.require_member(con, user, team)
     return [team.id]
 
@@ -106,7 +107,7 @@ def resend(db: Database, authorization: str | None, delivery_id: int) -> None:
         resend_as(con, user, delivery_id)
 
 
-def resend_as(con: sqlite3.Connection, user: store.User | None, delivery_id: int) -> None:
+def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int) -> None:
     row = con.execute(
         "SELECT entity_id, status FROM deliveries WHERE id = ?", (delivery_id,)
     ).fetchone()
@@ -114,7 +115,7 @@ def resend_as(con: sqlite3.Connection, user: store.User | None, delivery_id: int
     if row is None:
         raise missing
     if user is not None:
-        team = store.get_team_by_id(con, int(row["entity_id"]))
+        team = teams.get_team_by_id(con, int(row["entity_id"]))
         auth.require_team_admin(con, user, team, "re-send deliveries", hidden=missing)
     if not outbox.resend(con, delivery_id):
         raise ApiError(f"delivery {delivery_id} is {row['status']}, not failed: nothing to re-send")

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.errors import ServerError
+from reconcile.server.api.service import GraphQLService
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import events, history
 from reconcile.server.runtime.worker import Worker
-from reconcile.server.service import GraphQLService
 
 
 class LocalRuntime:

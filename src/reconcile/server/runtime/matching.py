@@ -20,8 +20,8 @@ from reconcile import wire
 from reconcile.events import EVENTS
 from reconcile.model import Automation, Scope
 from reconcile.runtime.incoming import TRIGGERS, IncomingEvent
-from reconcile.server import present
-from reconcile.server.store_automations import TriggerRow, triggers_for_event
+from reconcile.server.api import present
+from reconcile.server.store.automations import TriggerRow, triggers_for_event
 
 # The wire event types an incoming event type may fire.
 WIRE_TYPES: dict[str, list[str]] = {}

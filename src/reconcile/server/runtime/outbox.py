@@ -20,11 +20,11 @@ from reconcile.runtime import render, signing
 from reconcile.runtime.incoming import IncomingEvent
 from reconcile.runtime.sender import Outcome
 from reconcile.runtime.variables import Facts
-from reconcile.server.crypto import SecretBox
-from reconcile.server.db import now
 from reconcile.server.errors import NotFound
 from reconcile.server.runtime.matching import Fired
-from reconcile.server.store_automations import secret_ciphertext
+from reconcile.server.store.automations import secret_ciphertext
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.db import now
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

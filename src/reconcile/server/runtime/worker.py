@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from reconcile.runtime import schedule, signing
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.sender import Limits, Outcome, Sender
-from reconcile.server.crypto import SecretBox
-from reconcile.server.db import Database
 from reconcile.server.runtime import outbox
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.db import Database
 
 log = logging.getLogger(__name__)
 

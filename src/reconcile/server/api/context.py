@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from reconcile.server.cost import Meter
-from reconcile.server.crypto import SecretBox
-from reconcile.server.store import User
+from reconcile.server.api.cost import Meter
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.teams import User
 
 
 @dataclass(frozen=True)

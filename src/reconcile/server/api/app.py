@@ -22,10 +22,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.server.api.service import GraphQLService, encode, refused
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
 from reconcile.server.runtime.worker import Worker
-from reconcile.server.service import GraphQLService, encode, refused
 from reconcile.server.validation import json_depth, strict_loads
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.server.db import now
 from reconcile.server.errors import (
     Conflict,
     DuplicateTrigger,
@@ -17,6 +16,7 @@ from reconcile.server.errors import (
     MissingTrigger,
     NotFound,
 )
+from reconcile.server.store.db import now
 
 WEBHOOK, SLACK = "webhook", "slack"
 INTEGRATION_MISSING = "integration not found"

@@ -17,14 +17,15 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType, execute_sync, get_operation_ast
 
-from reconcile.server import auth, cost, present
-from reconcile.server.context import RequestContext
-from reconcile.server.crypto import SecretBox, load_or_create_key
-from reconcile.server.db import Database
+from reconcile.server import auth
+from reconcile.server.api import cost, present
+from reconcile.server.api.context import RequestContext
+from reconcile.server.api.executor import DictExecutionContext
+from reconcile.server.api.graph import Documents, load_schema
 from reconcile.server.errors import ApiError
-from reconcile.server.executor import DictExecutionContext
-from reconcile.server.graph import Documents, load_schema
-from reconcile.server.store import User
+from reconcile.server.store.crypto import SecretBox, load_or_create_key
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import User
 
 log = logging.getLogger(__name__)
 

@@ -14,20 +14,22 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from reconcile import features
-from reconcile.server import auth, present, store, validation
-from reconcile.server import store_automations as hooks
-from reconcile.server.context import RequestContext
+from reconcile.server import auth, validation
+from reconcile.server.api import present
+from reconcile.server.api.context import RequestContext
+from reconcile.server.api.ids import decode_id
+from reconcile.server.api.present import Obj
 from reconcile.server.errors import ApiError, InvalidInput, MissingTrigger, NotFound
-from reconcile.server.ids import decode_id
-from reconcile.server.present import Obj
-from reconcile.server.store import Project, Team, User
-from reconcile.server.store_automations import (
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import teams
+from reconcile.server.store.automations import (
     Integration,
     SlackIntegration,
     TriggerFields,
     TriggerRow,
     Webhook,
 )
+from reconcile.server.store.teams import Project, Team, User
 
 _SCOPE_ID_KINDS = {
     "PROJECT": "Project",
@@ -47,20 +49,20 @@ class Scope:
 
 
 _SCOPE_MISSING = {
-    "PROJECT": store.PROJECT_MISSING,
-    "ARTIFACT_COLLECTION": store.COLLECTION_MISSING,
-    "ENTITY": store.TEAM_BY_ID_MISSING,
+    "PROJECT": teams.PROJECT_MISSING,
+    "ARTIFACT_COLLECTION": teams.COLLECTION_MISSING,
+    "ENTITY": teams.TEAM_BY_ID_MISSING,
 }
 
 
 def load_scope(con: sqlite3.Connection, scope_type: str, scope_id: int) -> Scope:
     if scope_type == "ENTITY":
-        return Scope(scope_type, scope_id, store.get_team_by_id(con, scope_id), None)
+        return Scope(scope_type, scope_id, teams.get_team_by_id(con, scope_id), None)
     if scope_type == "PROJECT":
-        project = store.get_project(con, scope_id)
+        project = teams.get_project(con, scope_id)
     else:
-        project = store.get_collection(con, scope_id).project
-    return Scope(scope_type, scope_id, store.get_team(con, project.entity_name), project)
+        project = teams.get_collection(con, scope_id).project
+    return Scope(scope_type, scope_id, teams.get_team(con, project.entity_name), project)
 
 
 def _require_scope_admin(
@@ -113,7 +115,7 @@ def _may_use(con: sqlite3.Connection, owner: Team, found: Integration) -> bool:
     use those of any team of the organization, as webhooks live in team settings."""
     if found.entity_id == owner.id:
         return True
-    holder = store.get_team_by_id(con, found.entity_id)
+    holder = teams.get_team_by_id(con, found.entity_id)
     return owner.is_org and holder.organization_id == owner.organization_id
 
 

@@ -10,8 +10,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from reconcile.model import REGISTRY_PREFIX
-from reconcile.server.db import now, org_entity_name
 from reconcile.server.errors import Conflict, NotFound
+from reconcile.server.store.db import now, org_entity_name
 
 ROLES = ("admin", "member")
 

@@ -13,14 +13,16 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server import present, store, validation
-from reconcile.server import store_automations as hooks
-from reconcile.server.context import RequestContext
-from reconcile.server.cost import DEFAULT_PAGE, MAX_PAGE
+from reconcile.server import validation
+from reconcile.server.api import present
+from reconcile.server.api.context import RequestContext
+from reconcile.server.api.cost import DEFAULT_PAGE, MAX_PAGE
+from reconcile.server.api.ids import decode_cursor, decode_id, encode_id
+from reconcile.server.api.present import Obj
 from reconcile.server.errors import InvalidInput
-from reconcile.server.ids import decode_cursor, decode_id, encode_id
-from reconcile.server.present import Obj
-from reconcile.server.store import Project, Team
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import teams
+from reconcile.server.store.teams import Project, Team
 
 
 def _ctx(info: GraphQLResolveInfo) -> RequestContext:
@@ -38,7 +40,7 @@ def page_size(first: int | None) -> int:
 
 def resolve_viewer(_root: None, info: GraphQLResolveInfo) -> Obj:
     ctx = _ctx(info)
-    return present.user(ctx.user, store.teams_of(ctx.con, ctx.user.id))
+    return present.user(ctx.user, teams.teams_of(ctx.con, ctx.user.id))
 
 
 def resolve_server_info(_root: None, info: GraphQLResolveInfo) -> Obj:
@@ -53,8 +55,8 @@ def resolve_server_info(_root: None, info: GraphQLResolveInfo) -> Obj:
 
 def _visible_team(ctx: RequestContext, name: str) -> Team | None:
     """The team, if it exists and the caller is in it: others see null either way."""
-    team = store.find_team(ctx.con, name)
-    if team is None or store.member_role(ctx.con, team.id, ctx.user.id) is None:
+    team = teams.find_team(ctx.con, name)
+    if team is None or teams.member_role(ctx.con, team.id, ctx.user.id) is None:
         return None
     return team
 
@@ -64,14 +66,14 @@ def _team_row(parent: Obj, info: GraphQLResolveInfo) -> Team:
     row = parent.get("_row")
     if isinstance(row, Team):
         return row
-    return store.get_team_by_id(_ctx(info).con, decode_id(parent["id"], "Entity")[1])
+    return teams.get_team_by_id(_ctx(info).con, decode_id(parent["id"], "Entity")[1])
 
 
 def _project_row(parent: Obj, info: GraphQLResolveInfo) -> Project:
     row = parent.get("_row")
     if isinstance(row, Project):
         return row
-    return store.get_project(_ctx(info).con, decode_id(parent["id"], "Project")[1])
+    return teams.get_project(_ctx(info).con, decode_id(parent["id"], "Project")[1])
 
 
 def resolve_entity(_root: None, info: GraphQLResolveInfo, name: str | None = None) -> Obj | None:
@@ -86,7 +88,7 @@ def resolve_project(
     team = _visible_team(ctx, entityName or ctx.user.default_entity or "")
     if team is None:
         return None
-    found = store.find_project(ctx.con, team.name, name or "")
+    found = teams.find_project(ctx.con, team.name, name or "")
     return present.project(found) if found else None
 
 
@@ -94,7 +96,7 @@ def _projects(
     entity_ids: list[int], info: GraphQLResolveInfo, after: str | None, first: int | None
 ) -> Obj:
     limit = page_size(first)
-    rows = store.projects_page(_ctx(info).con, entity_ids, decode_cursor(after), limit + 1)
+    rows = teams.projects_page(_ctx(info).con, entity_ids, decode_cursor(after), limit + 1)
     shown = rows[:limit]
     return present.page(
         [present.project(p) for p in shown], [p.id for p in shown], len(rows) > limit
@@ -104,8 +106,8 @@ def _projects(
 def resolve_user_projects(
     parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Obj:
-    teams = store.teams_of(_ctx(info).con, parent["_row"].id)
-    return _projects([t.id for t in teams], info, after, first)
+    rows = teams.teams_of(_ctx(info).con, parent["_row"].id)
+    return _projects([t.id for t in rows], info, after, first)
 
 
 def resolve_entity_projects(
@@ -121,7 +123,7 @@ def resolve_entity_projects(
         return _projects([_team_row(parent, info).id], info, after, first)
     keep = project_name_filter(filters)
     limit = page_size(first)
-    rows = store.projects_page(
+    rows = teams.projects_page(
         _ctx(info).con, [_team_row(parent, info).id], decode_cursor(after), -1
     )
     rows = [p for p in rows if keep(p.name)]
@@ -161,7 +163,7 @@ def project_name_filter(filters: str) -> Callable[[str], bool]:
 
 
 def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
-    rows = store.members(_ctx(info).con, _team_row(parent, info).id)
+    rows = teams.members(_ctx(info).con, _team_row(parent, info).id)
     return [
         {
             "id": encode_id("User", u.id),
@@ -238,13 +240,13 @@ def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int =
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
     entity = _project_row(parent, info).entity_name
-    return present.team(store.get_team(_ctx(info).con, entity))
+    return present.team(teams.get_team(_ctx(info).con, entity))
 
 
 def resolve_project_collections(
     parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Obj:
-    rows = store.collections_of(_ctx(info).con, _project_row(parent, info))
+    rows = teams.collections_of(_ctx(info).con, _project_row(parent, info))
     start = decode_cursor(after)
     rows = [c for c in rows if c.id > start]
     limit = page_size(first)
@@ -259,7 +261,7 @@ def resolve_artifact_type(parent: Obj, info: GraphQLResolveInfo, name: str) -> O
 
 
 def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj | None:
-    found = store.find_collection(_ctx(info).con, parent["_row"], name)
+    found = teams.find_collection(_ctx(info).con, parent["_row"], name)
     if found is None or found.type_name != parent["name"]:
         return None
     return present.collection(found)
@@ -268,29 +270,29 @@ def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) ->
 def resolve_organization(_root: None, info: GraphQLResolveInfo, name: str) -> Obj | None:
     """An organization by name, for the members of its teams (others see null)."""
     ctx = _ctx(info)
-    found = store.find_organization(ctx.con, name)
-    if found is None or store.member_role(ctx.con, found.entity.id, ctx.user.id) is None:
+    found = teams.find_organization(ctx.con, name)
+    if found is None or teams.member_role(ctx.con, found.entity.id, ctx.user.id) is None:
         return None
     return present.organization(found)
 
 
 def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj | None:
-    found = store.organization_of(_ctx(info).con, _team_row(parent, info))
+    found = teams.organization_of(_ctx(info).con, _team_row(parent, info))
     return present.organization(found) if found else None
 
 
 def resolve_entity_project(
     parent: Obj, info: GraphQLResolveInfo, name: str | None = None
 ) -> Obj | None:
-    found = store.find_project(_ctx(info).con, _team_row(parent, info).name, name or "")
+    found = teams.find_project(_ctx(info).con, _team_row(parent, info).name, name or "")
     return present.project(found) if found else None
 
 
 def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
     con = _ctx(info).con
     found = {}
-    for team in store.teams_of(con, parent["_row"].id):
-        org = store.organization_of(con, team)
+    for team in teams.teams_of(con, parent["_row"].id):
+        org = teams.organization_of(con, team)
         if org is not None:
             found[org.id] = org
     return [present.organization(org) for _, org in sorted(found.items())]
@@ -299,7 +301,7 @@ def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Ob
 def resolve_project_artifact_types(parent: Obj, info: GraphQLResolveInfo, **_args: Any) -> Obj:
     """The types of the project's collections (a registry here accepts every type)."""
     project = parent["_row"]
-    names = sorted({c.type_name for c in store.collections_of(_ctx(info).con, project)})
+    names = sorted({c.type_name for c in teams.collections_of(_ctx(info).con, project)})
     return {"edges": [{"node": present.artifact_type(project, n)} for n in names]}
 
 

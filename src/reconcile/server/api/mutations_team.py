@@ -11,13 +11,15 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server import auth, present, store, validation
-from reconcile.server import store_automations as hooks
-from reconcile.server.context import RequestContext
+from reconcile.server import auth, validation
+from reconcile.server.api import present
+from reconcile.server.api.context import RequestContext
+from reconcile.server.api.ids import decode_id
+from reconcile.server.api.present import Obj
 from reconcile.server.errors import Forbidden, InvalidInput, NotFound
-from reconcile.server.ids import decode_id
-from reconcile.server.present import Obj
-from reconcile.server.store import Team
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import teams
+from reconcile.server.store.teams import Team
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -39,7 +41,7 @@ def _check_refs(ctx: RequestContext, team_id: int, *refs: str | None) -> None:
 
 def _a_team(ctx: RequestContext, name: str) -> Team:
     """A team by name: webhooks and secrets live in team settings, not on an org entity."""
-    team = store.get_team(ctx.con, name)
+    team = teams.get_team(ctx.con, name)
     if team.is_org:
         raise InvalidInput(
             f"{team.name} is an organization's entity; webhooks and secrets belong to its teams"
@@ -69,7 +71,7 @@ def resolve_create_webhook(_root: None, info: GraphQLResolveInfo, input: dict[st
 def resolve_update_webhook(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
     found = hooks.get_integration(ctx.con, decode_id(input["id"], "Integration")[1])
-    team = store.get_team_by_id(ctx.con, found.entity_id)
+    team = teams.get_team_by_id(ctx.con, found.entity_id)
     hidden = NotFound(hooks.INTEGRATION_MISSING)
     auth.require_team_admin(ctx.con, ctx.user, team, "manage webhooks", hidden=hidden)
     current = hooks.get_webhook(ctx.con, found.id)
@@ -90,7 +92,7 @@ def resolve_delete_integration(_root: None, info: GraphQLResolveInfo, input: dic
     """Delete a webhook or a Slack integration, unless an automation uses it."""
     ctx = _ctx(info)
     current = hooks.get_integration(ctx.con, decode_id(input["id"], "Integration")[1])
-    team = store.get_team_by_id(ctx.con, current.entity_id)
+    team = teams.get_team_by_id(ctx.con, current.entity_id)
     hidden = NotFound(hooks.INTEGRATION_MISSING)
     auth.require_team_admin(ctx.con, ctx.user, team, "manage integrations", hidden=hidden)
     hooks.delete_integration(ctx.con, current)
@@ -111,7 +113,7 @@ def resolve_insert_secret(_root: None, info: GraphQLResolveInfo, input: dict[str
 
 def resolve_delete_secret(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
-    team = store.get_team(ctx.con, input["entityName"])
+    team = teams.get_team(ctx.con, input["entityName"])
     auth.require_team_admin(ctx.con, ctx.user, team, "manage secrets")
     hooks.delete_secret(ctx.con, team.id, input["secretName"])
     return _done(input)
@@ -126,23 +128,23 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
     ctx = _ctx(info)
     name = validation.check_project_name(input.get("name") or "")
     description = validation.check_description(input.get("description")) or ""
-    team = store.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
+    team = teams.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
     role = auth.require_member(ctx.con, ctx.user, team)
     _check_project_home(ctx.con, team, name)
-    existing = store.find_project(ctx.con, team.name, name)
+    existing = teams.find_project(ctx.con, team.name, name)
     if existing is None and role != "admin":
         if team.is_org:
             raise Forbidden(
                 f"permission denied: only admins of the teams of {team.name}'s organization "
                 "create registries"
             )
-        kind = "registries" if store.is_registry_name(name) else "projects"
+        kind = "registries" if teams.is_registry_name(name) else "projects"
         raise Forbidden(f"permission denied: only admins of team {team.name} create {kind}")
     if existing is None and input.get("artifactTypes"):
         raise InvalidInput("registries here accept every artifact type: omit artifactTypes")
-    project, inserted = store.create_project(ctx.con, team, name, ctx.user.id, description)
+    project, inserted = teams.create_project(ctx.con, team, name, ctx.user.id, description)
     if inserted:
-        store.add_project_admin(ctx.con, project.id, ctx.user.id)
+        teams.add_project_admin(ctx.con, project.id, ctx.user.id)
     shown = present.project(project)
     return {
         "project": shown,
@@ -154,7 +156,7 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
 
 def _check_project_home(con: sqlite3.Connection, entity: Team, name: str) -> None:
     """Registries are projects of an organization's entity, and only they are."""
-    is_registry = store.is_registry_name(name)
+    is_registry = teams.is_registry_name(name)
     if entity.is_org and not is_registry:
         raise InvalidInput(
             f"{entity.name} is an organization's entity: it holds registries only "
@@ -163,14 +165,14 @@ def _check_project_home(con: sqlite3.Connection, entity: Team, name: str) -> Non
     if is_registry and not entity.is_org:
         raise InvalidInput(
             f"registries belong to the organization: create {name} in the entity "
-            f"{store.registry_entity(con, entity).name}"
+            f"{teams.registry_entity(con, entity).name}"
         )
 
 
 def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     ctx = _ctx(info)
-    team = store.get_team(ctx.con, input["entityName"])
-    project = store.find_project(ctx.con, team.name, input["projectName"])
+    team = teams.get_team(ctx.con, input["entityName"])
+    project = teams.find_project(ctx.con, team.name, input["projectName"])
     if project is None:
         auth.require_member(ctx.con, ctx.user, team)
         raise NotFound(f"project {input['projectName']!r} not found in {team.name}")
@@ -185,7 +187,7 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
         "letters, digits, '-_.'",
     )
     description = validation.check_description(input.get("description")) or ""
-    row, _ = store.create_collection(ctx.con, project, name, type_name, description)
+    row, _ = teams.create_collection(ctx.con, project, name, type_name, description)
     return {
         "artifactCollection": present.collection(row),
         "clientMutationId": input.get("clientMutationId"),

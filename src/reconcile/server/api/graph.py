@@ -36,7 +36,7 @@ from graphql.validation.rules.overlapping_fields_can_be_merged import (
     OverlappingFieldsCanBeMergedRule,
 )
 
-from reconcile.server import cost, mutations, mutations_team, queries
+from reconcile.server.api import cost, mutations, mutations_team, queries
 
 MAX_DEPTH = 15
 MAX_QUERY_CHARS = 100_000
@@ -66,7 +66,7 @@ _RULES = tuple(
 
 def load_schema() -> GraphQLSchema:
     """The SDL shipped with the package, with every resolver attached."""
-    schema = build_schema((files("reconcile.server") / "schema.graphql").read_text())
+    schema = build_schema((files("reconcile.server.api") / "schema.graphql").read_text())
     # A JSONString is a string on the wire: refuse objects and numbers as variables
     # (resolvers would receive them), as GraphQL's String does.
     json_string = schema.get_type("JSONString")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconcile.server.ids import encode_cursor, encode_id
-from reconcile.server.store import Collection, Organization, Project, Team, User
-from reconcile.server.store_automations import Integration, SlackIntegration, TriggerRow, Webhook
+from reconcile.server.api.ids import encode_cursor, encode_id
+from reconcile.server.store.automations import Integration, SlackIntegration, TriggerRow, Webhook
+from reconcile.server.store.teams import Collection, Organization, Project, Team, User
 from reconcile.server.validation import ARTIFACT_EVENTS
 
 Obj = dict[str, Any]

@@ -1,0 +1,1 @@
+"""SQLite storage: the connection and migrations, rows as functions, encryption at rest."""
