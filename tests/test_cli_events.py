@@ -177,12 +177,12 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
     receiver.failing = True
     assert run("emit", *ALIAS, "--id", "e-4", *ALLOW)[0] == 1
     receiver.failing = False
-    code, out, _ = run("redeliver", "1", *ALLOW)
-    assert code == 0
+    code, out, err = run("redeliver", "1", *ALLOW)
+    assert code == 0, out + err
     assert out.splitlines()[:2] == [
         "delivery 1 queued again",
         "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
-    ]
+    ], out
     assert "HTTP 404" in out.splitlines()[2]
     assert "HTTP 200" in out.splitlines()[3]
     ids = [r.headers["webhook-id"] for r in receiver.requests]
