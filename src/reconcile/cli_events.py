@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,11 +47,12 @@ def _open(server: str | None, db: Path | None, allow: tuple[str, ...]) -> remote
     return LocalRuntime(target.db, basic_auth(targets.embedded_key(target.db)), allow)
 
 
-def _run(runtime: remote.Runtime, work: Callable[[], Any]) -> T:  # type: ignore[type-var]
+def _run(runtime: remote.Runtime, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` on a fresh event loop, then close the runtime."""
+
     async def main() -> T:
         try:
-            result: T = await work()
-            return result
+            return await work()
         finally:
             if isinstance(runtime, remote.RemoteRuntime):
                 await runtime.aclose()
