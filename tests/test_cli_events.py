@@ -49,7 +49,9 @@ automations:
 ENV = {
     "HOOK_TOKEN": "tok-canary-1234",
     "HOOK_KEY": "key-canary-5678",
-    "RECONCILE_DELIVERY_TIME_SCALE": "0.01",
+    # Full-size deadlines (15 s an attempt): no test here waits for a retry, and a
+    # compressed deadline would turn a slow answer on a loaded machine into a retry.
+    "RECONCILE_DELIVERY_TIME_SCALE": "1",
 }
 ALIAS = [
     "--type", "alias_added", "--entity", "ml", "--registry", "model",
