@@ -37,7 +37,7 @@ def _open(server: str | None, db: Path | None, allow: tuple[str, ...]) -> remote
                 "--allow-delivery-to is for the embedded target; a server has its own "
                 "(reconcile serve --allow-delivery-to)"
             )
-        return remote.RemoteRuntime(target.url, target.api_key or "")
+        return remote.RemoteRuntime(target.url, basic_auth(target.api_key or ""))
     try:
         Policy.of(allow)
     except ValueError as error:

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from reconcile.client.transport import basic_auth
 from reconcile.errors import ServerError
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -30,12 +29,13 @@ class Runtime(Protocol):
 
 
 class RemoteRuntime:
-    """The runtime API of the server at `url`; its own worker delivers."""
+    """The runtime API of the server at `url`, called with the `authorization` header;
+    its own worker delivers."""
 
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, authorization: str) -> None:
         self.url = url
         self.client = httpx.AsyncClient(
-            base_url=url, headers={"Authorization": basic_auth(api_key)}, timeout=TIMEOUT
+            base_url=url, headers={"Authorization": authorization}, timeout=TIMEOUT
         )
 
     def close(self) -> None:
