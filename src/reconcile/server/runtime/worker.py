@@ -71,8 +71,12 @@ class Worker:
                 claimed = await asyncio.to_thread(self._claim)
                 for due in claimed:
                     self._queue(due)
+                # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
+                # arrives as the wake-up completes (the last delivery settled sets it), and
+                # the loop would never stop. `asyncio.timeout` lets the cancellation through.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL)
+                    async with asyncio.timeout(POLL):
+                        await self._wake.wait()
         finally:
             for task in list(self.tasks):
                 task.cancel()
