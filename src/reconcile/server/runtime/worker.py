@@ -56,6 +56,7 @@ class Worker:
         self.senders: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -63,10 +64,20 @@ class Worker:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def stop(self) -> None:
+        """End `run` at its next look (call on the worker's loop).
+
+        A flag as well as the caller's cancellation: on Python 3.11 `asyncio.wait_for`
+        (in httpx, anyio or here) can swallow a cancellation that arrives as what it
+        waits for completes, and a worker that missed it would run on forever.
+        """
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 claimed = await asyncio.to_thread(self._claim)
                 for due in claimed:
@@ -169,6 +180,7 @@ class Worker:
         except TimeoutError:
             pass
         finally:
+            self.stop()
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
