@@ -8,6 +8,7 @@ which sets the wake-up the worker waits on with `wait_for`. The worker now waits
 `asyncio.timeout` and also stops on a flag (`stop()`), so a lost cancellation cannot
 keep it running: the second test holds with no cancellation at all.
 """
+
 from __future__ import annotations
 
 import asyncio
