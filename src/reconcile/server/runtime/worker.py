@@ -68,8 +68,8 @@ class Worker:
         """End `run` at its next look (call on the worker's loop).
 
         A flag as well as the caller's cancellation: on Python 3.11 `asyncio.wait_for`
-        (in httpx, anyio or here) can swallow a cancellation that arrives as what it
-        waits for completes, and a worker that missed it would run on forever.
+        swallows a cancellation that arrives as what it waits for completes, and a
+        worker that missed its cancellation would run on forever.
         """
         self._stopping = True
         self._wake.set()
