@@ -62,6 +62,7 @@ class LocalRuntime:
         try:
             yield
         finally:
+            worker.stop()  # a cancellation can be lost as a wake-up completes; the flag is not
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
