@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded server: install, validate, plan, apply the reviewed plan,
-# and plan again to show the server now matches the inventory.
+# and plan again to show the server now matches the inventory. Then the runtime: an
+# event fires a shipped example automation, and `reconcile receive` shows the signed
+# request it sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +19,5 @@ export DEPLOY_TOKEN=demo-deploy-token DEPLOY_SIGNING_KEY=demo-signing-key \
 .venv/bin/reconcile plan automations/ --out .reconcile/plan.json
 .venv/bin/reconcile apply automations/ --plan .reconcile/plan.json
 .venv/bin/reconcile plan automations/ --detailed-exitcode
+
+bash scripts/demo-events.sh

@@ -518,9 +518,10 @@ def github_drift(plan_file: Path, author: str) -> None:
         click.echo(f"{done.action} drift issue #{done.number}: {done.url}")
 
 
+from reconcile.cli_events import COMMANDS as _EVENT_COMMANDS  # noqa: E402
 from reconcile.cli_runtime import COMMANDS as _RUNTIME_COMMANDS  # noqa: E402
 
-for _command in _RUNTIME_COMMANDS:
+for _command in (*_RUNTIME_COMMANDS, *_EVENT_COMMANDS):
     cli.add_command(_command)
 
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import auth, validation
@@ -19,6 +20,7 @@ from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
 from reconcile.server.store.automations import SlackIntegration
+from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from reconcile.server.store.db import Database
 from reconcile.server.store.teams import Collection, Project, Team, User
 
@@ -239,6 +241,31 @@ def ensure_slack_integration(
     workspace = validation.check_slack_team(slack_team)
     with db.write() as con:
         return hooks.ensure_slack(con, teams.get_team(con, team).id, name, workspace)
+
+
+def set_slack_url(db: Database, team: str, channel: str, url: str) -> SlackIntegration:
+    """Set the incoming-webhook URL of the team's Slack integration for `channel`.
+
+    The URL is a credential (anyone holding it can post to the channel): it is stored
+    encrypted with the secrets' key and never shown.
+    """
+    name = validation.check_slack_channel(channel)
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput("a Slack incoming-webhook URL must be an http(s) URL with a host")
+    box = SecretBox(load_or_create_key(db.path))
+    with db.write() as con:
+        entity_id = teams.get_team(con, team).id
+        row = con.execute(
+            "SELECT id FROM integrations WHERE entity_id = ? AND kind = ? AND channel_name = ?",
+            (entity_id, hooks.SLACK, name),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no Slack integration for #{name} in team {team!r}")
+        hooks.set_slack_url(con, int(row["id"]), box.seal(url))
+        made = hooks.get_integration(con, int(row["id"]))
+        assert isinstance(made, SlackIntegration)
+        return made
 
 
 def _user(con: sqlite3.Connection, username: str) -> User:

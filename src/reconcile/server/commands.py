@@ -319,12 +319,26 @@ def create_collection(
 @click.argument("team")
 @click.argument("channel")
 @click.option("--slack-team", default="workspace", show_default=True, help="Slack workspace name.")
-def create_slack_integration(team: str, channel: str, slack_team: str) -> None:
+@click.option(
+    "--url-env",
+    metavar="VAR",
+    help="Environment variable holding the channel's incoming-webhook URL, where "
+    "notifications are sent (stored encrypted, never shown; replaces a URL set before).",
+)
+def create_slack_integration(team: str, channel: str, slack_team: str, url_env: str | None) -> None:
     """Create a team's Slack integration for CHANNEL, if it does not exist; print its id."""
+    url = None
+    if url_env is not None:
+        url = os.environ.get(url_env)
+        if not url:
+            raise click.BadParameter(f"${url_env} is not set", param_hint="--url-env")
 
     def act(db: Database) -> str:
         made = admin.ensure_slack_integration(db, team, channel, slack_team)
-        return f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
+        if url is not None:
+            admin.set_slack_url(db, team, made.channel_name, url)
+        shown = f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
+        return shown + (" (incoming-webhook URL set)" if url is not None else "")
 
     _on_db(act)
 

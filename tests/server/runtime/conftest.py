@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,3 +35,16 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(autouse=True)
 def fast_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILE_DELIVERY_TIME_SCALE", "0.01")
+
+
+# Longer than any runtime test runs, even R1 at full size on a loaded machine.
+HANG_LIMIT = 600.0
+
+
+@pytest.fixture(autouse=True)
+def no_endless_hang() -> Iterator[None]:
+    """A test still running after HANG_LIMIT seconds prints every thread's stack and ends
+    the run, instead of hanging it forever."""
+    faulthandler.dump_traceback_later(HANG_LIMIT, exit=True, file=sys.__stderr__)
+    yield
+    faulthandler.cancel_dump_traceback_later()

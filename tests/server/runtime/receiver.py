@@ -1,8 +1,8 @@
 """A loopback webhook endpoint for runtime tests: records every request, answers by path.
 
-`/ok` answers 200; `/flaky` answers 500 to the first attempt of each `webhook-id` and
-200 to the next (half of all attempts fail); `/429-once` answers 429 with `Retry-After`
-first; `/404` always 404; `/hang` never answers (bounded).
+`/ok` answers 200; `/flaky` (and paths under it) answers 500 to the first attempt of
+each `webhook-id` and 200 to the next (half of all attempts fail); `/429-once` answers
+429 with `Retry-After` first; `/404` always 404; `/hang` never answers (bounded).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Receiver:
             return False
         first = self.attempts[message_id] == 1
         status, extra = 200, ""
-        if got.path == "/flaky" and first:
+        if got.path.startswith("/flaky") and first:
             status = 500
         elif got.path == "/429-once" and first:
             status, extra = 429, f"Retry-After: {RETRY_AFTER}\r\n"

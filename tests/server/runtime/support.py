@@ -86,6 +86,7 @@ def run_until(world: World, done: Callable[[], bool], timeout: float, **kw: Any)
         except TimeoutError:
             return False
         finally:
+            running.stop()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 

@@ -154,6 +154,7 @@ def create_app(
             task = asyncio.ensure_future(worker[0].run())
         yield
         if task is not None:
+            worker[0].stop()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -22,11 +22,12 @@ from reconcile.runtime.sender import Outcome
 from reconcile.runtime.variables import Facts
 from reconcile.server.errors import NotFound
 from reconcile.server.runtime.matching import Fired
-from reconcile.server.store.automations import secret_ciphertext
+from reconcile.server.store.automations import secret_ciphertext, slack_url_sealed
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import now
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+SLACK_KIND = "slack"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def enqueue(
         hook = HookModel(event.entity, w.name, w.url_endpoint, w.access_token_ref, w.secret_ref)
         url = w.url_endpoint
     elif row.slack is not None:
-        url = _slack_url(con, row.slack.id)
+        url = _slack_url(con, box, row.slack.id)
     if not url:
         return 0
     facts = Facts(fired.automation, event, fired.metric, event_row, app_url)
@@ -117,7 +118,9 @@ def _insert(  # noqa: PLR0917 - one row's columns
     credentials: dict[str, str | None],
     status: str,
 ) -> None:
-    sealed = json.dumps({"body": base64.b64encode(rendered.body).decode(), **credentials})
+    sealed = json.dumps(
+        {"body": base64.b64encode(rendered.body).decode(), "url": new.url, **credentials}
+    )
     stamp = time.time()
     con.execute(
         "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, endpoint, "
@@ -128,7 +131,7 @@ def _insert(  # noqa: PLR0917 - one row's columns
             new.entity_id,
             new.automation,
             new.kind,
-            new.url,
+            shown_url(new.url, new.kind),
             endpoint_of(new.url),
             webhook_id,
             box.seal(sealed),
@@ -149,11 +152,15 @@ def _record_unsendable(con: sqlite3.Connection, reason: str) -> None:
     )
 
 
-def _slack_url(con: sqlite3.Connection, integration_id: int) -> str:
-    row = con.execute(
-        "SELECT url_endpoint FROM integrations WHERE id = ?", (integration_id,)
-    ).fetchone()
-    return str(row["url_endpoint"]) if row else ""
+def _slack_url(con: sqlite3.Connection, box: SecretBox, integration_id: int) -> str:
+    sealed = slack_url_sealed(con, integration_id)
+    return box.open(sealed) if sealed is not None else ""
+
+
+def shown_url(url: str, kind: str) -> str:
+    """The URL a delivery row keeps in the clear: a Slack incoming-webhook URL is a
+    credential, so only its scheme and host (the sealed body keeps the whole URL)."""
+    return f"{endpoint_of(url)}/***" if kind == SLACK_KIND else url
 
 
 def due_endpoints(con: sqlite3.Connection, at: float) -> list[str]:
@@ -182,7 +189,7 @@ def _open(box: SecretBox, row: sqlite3.Row) -> Due:
     values = tuple(v for v in (sealed["token"], sealed["secret"]) if v)
     return Due(
         row["id"],
-        row["url"],
+        sealed.get("url") or row["url"],
         row["endpoint"],
         row["webhook_id"],
         base64.b64decode(sealed["body"]),

@@ -56,6 +56,7 @@ class Worker:
         self.senders: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -63,16 +64,30 @@ class Worker:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def stop(self) -> None:
+        """End `run` at its next look (call on the worker's loop).
+
+        A flag as well as the caller's cancellation: on Python 3.11 `asyncio.wait_for`
+        swallows a cancellation that arrives as what it waits for completes, and a
+        worker that missed its cancellation would run on forever.
+        """
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 claimed = await asyncio.to_thread(self._claim)
                 for due in claimed:
                     self._queue(due)
+                # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
+                # arrives as the wake-up completes (the last delivery settled sets it), and
+                # the loop would never stop. `asyncio.timeout` lets the cancellation through.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL)
+                    async with asyncio.timeout(POLL):
+                        await self._wake.wait()
         finally:
             for task in list(self.tasks):
                 task.cancel()
@@ -165,6 +180,7 @@ class Worker:
         except TimeoutError:
             pass
         finally:
+            self.stop()
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
