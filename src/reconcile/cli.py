@@ -20,6 +20,7 @@ import click
 
 from reconcile import __version__, export, export_target, project, session
 from reconcile import target as targets
+from reconcile.cli_options import target_options
 from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
 from reconcile.inventory import load_checked, load_inventory
 from reconcile.model import Inventory, ResourceKey
@@ -138,27 +139,13 @@ def schema_command() -> None:
     click.echo(schema_text(), nl=False)
 
 
-def _target_options(command: Any) -> Any:
-    command = click.option(
-        "--server",
-        metavar="URL",
-        help="W&B server (default: RECONCILE_SERVER, else WANDB_BASE_URL, else embedded).",
-    )(command)
-    return click.option(
-        "--db",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Database of the embedded server [default: .reconcile/server.db in the project root].",
-    )(command)
-
-
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@_target_options
+@target_options
 @click.option(
     "--format",
     "fmt",
@@ -210,7 +197,7 @@ def plan(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@_target_options
+@target_options
 @click.option(
     "--plan",
     "plan_file",
@@ -329,7 +316,7 @@ class _Bar:
 
 
 @cli.command("export")
-@_target_options
+@target_options
 @click.option("--entity", required=True, help="The team whose objects to export.")
 @click.option(
     "--out",
@@ -385,7 +372,7 @@ def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
 
 
 @cli.command()
-@_target_options
+@target_options
 @click.option("--entity", required=True, help="The team whose apply lock to remove.")
 def unlock(server: str | None, db: Path | None, entity: str) -> None:
     """Remove an apply lock left by an apply that no longer runs."""

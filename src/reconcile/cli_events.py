@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from reconcile import target as targets
+from reconcile.cli_options import target_options
 from reconcile.client.transport import basic_auth
 from reconcile.errors import ServerError, UsageError
 from reconcile.runtime import incoming, remote
@@ -61,20 +62,6 @@ def _run(runtime: remote.Runtime, work: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(main())
     finally:
         runtime.close()
-
-
-def _target_options(command: Any) -> Any:
-    command = click.option(
-        "--server",
-        metavar="URL",
-        help="W&B server (default: RECONCILE_SERVER, else WANDB_BASE_URL, else embedded).",
-    )(command)
-    return click.option(
-        "--db",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Database of the embedded server [default: .reconcile/server.db in the project root].",
-    )(command)
 
 
 def _allow_option(command: Any) -> Any:
@@ -171,7 +158,7 @@ def _document(source: str | None, flags: dict[str, Any]) -> tuple[bytes, list[st
 @click.option("--metric", multiple=True, metavar="NAME=VALUE", help="A logged metric (repeatable).")
 @click.option("--id", "id_", help="The event's id (a repeat fires nothing again).")
 @click.option("--author", help="The author [default: the API key's user].")
-@_target_options
+@target_options
 @_allow_option
 @_wait_options
 def emit(  # noqa: PLR0917 - click passes each option as an argument
@@ -254,7 +241,7 @@ def _result(attempt: dict[str, Any]) -> str:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@_target_options
+@target_options
 def history(  # noqa: PLR0917 - click passes each option as an argument
     automation: str | None,
     entity: str | None,
@@ -285,7 +272,7 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
 
 @click.command()
 @click.argument("delivery_id", type=click.IntRange(1))
-@_target_options
+@target_options
 @_allow_option
 @_wait_options
 def redeliver(  # noqa: PLR0917 - click passes each option as an argument
