@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import ipaddress
 import ssl
 import time
@@ -26,7 +27,7 @@ MAX_READ = 64 * 1024
 EXCERPT = 1024
 MAX_ADDRESSES = 4
 # No Accept-Encoding: answers come uncompressed, so the read limit bounds what arrives.
-_CLIENT_DEFAULTS = ("Accept", "Accept-Encoding")
+_FIXED_HEADERS = (("Connection", "keep-alive"), ("User-Agent", f"reconcile/{__version__}"))
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 RETRYABLE_ERRORS = frozenset({"dns", "connect", "timeout", "reset", "protocol"})
 
@@ -98,22 +99,33 @@ class Sender:
         self.limits = limits or Limits()
         self.resolver: Resolver = resolver or addresses.resolve
         self.verify = verify
-        # One connection pool per host name: pools are keyed by the pinned IP, and a TLS
-        # connection verified for one name must never carry a request for another.
-        self.clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        # Clients per host name: pools are keyed by the pinned IP, and a TLS connection
+        # verified for one name must never carry a request for another. An attempt takes
+        # an idle client for itself and gives it back, so each client's pool carries one
+        # request at a time and keeps its connection alive: one pool shared by many
+        # attempts at once costs every attempt a check of all its connections.
+        self.clients: list[httpx.AsyncClient] = []
+        self.idle: dict[tuple[str, str], list[httpx.AsyncClient]] = {}
+        self._tls: ssl.SSLContext | bool | None = None
 
-    def _client(self, scheme: str, host: str) -> httpx.AsyncClient:
-        client = self.clients.get((scheme, host))
-        if client is None:
-            client = httpx.AsyncClient(
-                follow_redirects=False,
-                trust_env=False,  # a proxy from the environment would connect elsewhere
-                verify=self.verify,
-                timeout=httpx.Timeout(self.limits.deadline),
-            )
-            client.headers["User-Agent"] = f"reconcile/{__version__}"
-            self.clients[(scheme, host)] = client
+    def _take(self, scheme: str, host: str) -> httpx.AsyncClient:
+        idle = self.idle.setdefault((scheme, host), [])
+        if idle:
+            return idle.pop()
+        if self._tls is None:  # one context (its CA bundle loaded once) for every client
+            self._tls = httpx.create_ssl_context() if self.verify is True else self.verify
+        client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would connect elsewhere
+            verify=self._tls,
+            timeout=httpx.Timeout(self.limits.deadline),
+        )
+        self.clients.append(client)
         return client
+
+    def _give(self, scheme: str, host: str, client: httpx.AsyncClient) -> None:
+        if not client.is_closed:
+            self.idle.setdefault((scheme, host), []).append(client)
 
     async def __aenter__(self) -> Sender:
         return self
@@ -122,7 +134,7 @@ class Sender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        clients, self.clients = list(self.clients.values()), {}
+        clients, self.clients, self.idle = self.clients, [], {}
         for client in clients:
             await client.aclose()
 
@@ -165,30 +177,33 @@ class Sender:
     async def _post(
         self, target: httpx.URL, host: str, ip: Address, body: bytes, headers: list[tuple[str, str]]
     ) -> Outcome:
-        pinned = target.copy_with(host=str(ip))
+        pinned = _pinned(target, str(ip))
         extensions = {}
         if target.scheme == "https" and not _is_ip(host):
             extensions["sni_hostname"] = host
-        client = self._client(target.scheme, host)
-        request = client.build_request(
-            "POST",
-            pinned,
-            content=body,
-            headers=[("Host", _host_header(target)), *headers],
-            extensions=extensions,
-        )
-        for name in _CLIENT_DEFAULTS:  # httpx's own; the request carries only ours
-            del request.headers[name]
+        client = self._take(target.scheme, host)
         try:
-            response = await client.send(request, stream=True)
+            # Built here rather than by the client: the request carries only our headers
+            # (the client's would add Accept and Accept-Encoding), in this order.
+            request = httpx.Request(
+                "POST",
+                pinned,
+                content=body,
+                headers=[*_FIXED_HEADERS, ("Host", _host_header(target)), *headers],
+                extensions=extensions,
+            )
             try:
-                data = await self._read(response)
-            finally:
-                await response.aclose()
-        except httpx.ConnectError:
-            raise
-        except httpx.HTTPError as error:
-            return _failure(error, ip)
+                response = await client.send(request, stream=True)
+                try:
+                    data = await self._read(response)
+                finally:
+                    await response.aclose()
+            except httpx.ConnectError:
+                raise
+            except httpx.HTTPError as error:
+                return _failure(error, ip)
+        finally:
+            self._give(target.scheme, host, client)
         return self._outcome(response, data, ip)
 
     async def _read(self, response: httpx.Response) -> bytes:
@@ -224,7 +239,9 @@ class Sender:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse(url: str) -> tuple[httpx.URL, str, str, int]:
+    """The URL parsed (cached: a delivery's URL is parsed on every attempt)."""
     try:
         target = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:
@@ -234,6 +251,12 @@ def _parse(url: str) -> tuple[httpx.URL, str, str, int]:
         raise _Done(Outcome(None, 0.0, "url", f"{url!r} is not an http(s) URL with a host"))
     port = target.port or (443 if scheme == "https" else 80)
     return target, scheme, host, port
+
+
+@functools.lru_cache(maxsize=1024)
+def _pinned(target: httpx.URL, ip: str) -> httpx.URL:
+    """`target` with the checked address in place of its host."""
+    return target.copy_with(host=ip)
 
 
 def _host_header(target: httpx.URL) -> str:

@@ -15,6 +15,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from reconcile.runtime import schedule, signing
 from reconcile.runtime.addresses import Policy
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 PER_ENDPOINT = 16  # attempts in flight to one endpoint at once
 POLL = 0.2  # seconds between looks at the outbox when nothing wakes the worker
 QUEUE_DEPTH = 4  # rows claimed per endpoint, in multiples of its cap
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A finished attempt, waiting to be recorded."""
+
+    due: outbox.Due
+    started: float
+    outcome: Outcome
+    stored: list[tuple[str, str]]
+    delay: float | None
 
 
 class Worker:
@@ -55,6 +67,9 @@ class Worker:
         self.queues: dict[str, deque[outbox.Due]] = {}
         self.senders: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # Finished attempts not yet recorded, each with the future its sender awaits.
+        self._finished: list[tuple[_Attempt, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,7 +149,7 @@ class Worker:
             outcome = await self.sender.send(due.url, due.body, headers)
             delay = self._delay(due, started, outcome)
             stored = signing.storable(headers)
-            await asyncio.to_thread(self._settle, due, started, outcome, stored, delay)
+            await self._record(_Attempt(due, started, outcome, stored, delay))
         except Exception:
             log.exception("delivery failed unexpectedly", extra={"delivery": due.id})
         finally:
@@ -148,27 +163,63 @@ class Worker:
             due.attempts + 1, elapsed, outcome.retry_after, random.random(), self.scale
         )
 
-    def _settle(
-        self,
-        due: outbox.Due,
-        started: float,
-        outcome: Outcome,
-        stored: list[tuple[str, str]],
-        delay: float | None,
-    ) -> None:
+    async def _record(self, attempt: _Attempt) -> None:
+        """Record `attempt`, together with every other attempt that finished meanwhile.
+
+        One write transaction (and one commit to disk) per batch rather than per attempt:
+        the single writer is shared with ingest, and commits one by one made attempts
+        queue for it. An attempt counts as settled only once its batch is committed, so
+        a crash before that sends it again, as before (at least once, same bytes).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finished.append((attempt, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.ensure_future(self._record_finished())
+            self.tasks.add(self._recorder)
+            self._recorder.add_done_callback(self.tasks.discard)
+        await done
+
+    async def _record_finished(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                await asyncio.to_thread(self._settle, [attempt for attempt, _ in batch])
+            except BaseException as error:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(
+                            error
+                            if isinstance(error, Exception)
+                            else RuntimeError("recording was interrupted")
+                        )
+                raise
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    def _settle(self, attempts: list[_Attempt]) -> None:
         with self.db.write() as con:
-            status = outbox.settle(
-                con, due, started, outcome=outcome, stored_headers=stored, delay=delay
+            results = [
+                outbox.settle(
+                    con,
+                    a.due,
+                    a.started,
+                    outcome=a.outcome,
+                    stored_headers=a.stored,
+                    delay=a.delay,
+                )
+                for a in attempts
+            ]
+        for attempt, status in zip(attempts, results, strict=True):
+            log.info(
+                "delivery attempt",
+                extra={
+                    "delivery": attempt.due.id,
+                    "status": attempt.outcome.status,
+                    "error": attempt.outcome.error,
+                    "result": status,
+                },
             )
-        log.info(
-            "delivery attempt",
-            extra={
-                "delivery": due.id,
-                "status": outcome.status,
-                "error": outcome.error,
-                "result": status,
-            },
-        )
 
     async def drain(self, timeout: float | None = None) -> int:
         """Run until no delivery is pending (or `timeout`); the number still pending."""
