@@ -45,7 +45,7 @@ def queue(world_db: Database, box: SecretBox, authorization: str, start: int, co
             world_db, box, authorization, alias_batch(first, size), "http://127.0.0.1"
         )
         assert status == 202, body
-        assert queued == size, (queued, size)
+        assert len(queued) == size, (len(queued), size)
 
 
 async def worker_round(db: Database, box: SecretBox, count: int) -> float:

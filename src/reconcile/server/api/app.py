@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from starlette.routing import Route
 from reconcile.server.api.service import GraphQLService, encode, refused
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
+from reconcile.server.runtime.outbox import Due
 from reconcile.server.runtime.worker import Worker
 from reconcile.server.validation import json_depth, strict_loads
 
@@ -110,9 +111,9 @@ def create_app(
     handler = service or GraphQLService(db_path, disabled)
     worker: list[Worker] = []
 
-    def wake() -> None:
+    def wake(queued: Sequence[Due]) -> None:
         for one in worker:
-            one.wake()
+            one.hand_over(queued)
 
     async def graphql(request: Request) -> Response:
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import events, history
+from reconcile.server.runtime.outbox import Due
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database
 
@@ -21,11 +22,12 @@ MAX_EVENTS_BYTES = 8 * 1024 * 1024
 def routes(
     db: Database,
     box: SecretBox,
-    wake: Callable[[], None],
+    wake: Callable[[Sequence[Due]], None],
     read_body: Callable[[Request, int], Any],
     app_url: str = "https://wandb.ai",
 ) -> list[Route]:
-    """The routes, over the service's database; `wake` tells the worker work is queued."""
+    """The routes, over the service's database; `wake` tells the worker work is queued
+    (and hands it what it can send at once)."""
 
     async def post_events(request: Request) -> Response:
         try:
@@ -39,7 +41,7 @@ def routes(
             events.ingest, db, box, authorization, raw, app_url
         )
         if queued:
-            wake()
+            wake(queued)
         return JSONResponse(body, status)
 
     async def get_deliveries(request: Request) -> Response:
@@ -58,7 +60,7 @@ def routes(
             await run_in_threadpool(history.resend, db, authorization, number)
         except ApiError as error:
             return _refused(error)
-        wake()
+        wake(())
         return JSONResponse({"delivery": number, "status": "pending"}, 202)
 
     return [

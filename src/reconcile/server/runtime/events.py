@@ -26,10 +26,10 @@ Answer = tuple[int, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Accepted:
-    """The answer's events, and how many deliveries were queued (to wake the worker)."""
+    """The answer's events, and the deliveries they queued (for the worker)."""
 
     events: list[dict[str, Any]]
-    queued: int
+    queued: list[outbox.Due]
 
 
 def error_body(message: str, **where: Any) -> dict[str, Any]:
@@ -46,8 +46,8 @@ def rest_status(error: ApiError) -> int:
 
 def ingest(
     db: Database, box: SecretBox, authorization: str | None, raw: bytes, app_url: str
-) -> tuple[Answer, int]:
-    """The HTTP answer to an events batch, and the number of deliveries it queued.
+) -> tuple[Answer, list[outbox.Due]]:
+    """The HTTP answer to an events batch, and the deliveries it queued (committed).
 
     The key is checked before the body is parsed (no work for the unauthenticated).
     """
@@ -55,7 +55,7 @@ def ingest(
         with db.read() as con:
             auth.authenticate(con, authorization)
     except ApiError as error:
-        return (rest_status(error), error_body(error.message, code=error.code)), 0
+        return (rest_status(error), error_body(error.message, code=error.code)), []
     try:
         events = incoming.parse_document(incoming.loads(raw))
     except InvalidEvents as invalid:
@@ -65,16 +65,16 @@ def ingest(
         first = problems[0] if problems else {"index": None, "field": "", "message": str(invalid)}
         body = error_body(str(first["message"]), index=first["index"], field=first["field"])
         body["error"]["problems"] = problems
-        return (400, body), 0
+        return (400, body), []
     try:
         with db.write() as con:
             user = auth.authenticate(con, authorization)
             accepted = _store_all(con, box, user, events, app_url)
     except _AtIndex as failed:
         body = error_body(failed.error.message, index=failed.index, code=failed.error.code)
-        return (rest_status(failed.error), body), 0
+        return (rest_status(failed.error), body), []
     except ApiError as error:
-        return (rest_status(error), error_body(error.message, code=error.code)), 0
+        return (rest_status(error), error_body(error.message, code=error.code)), []
     return (202, {"events": accepted.events}), accepted.queued
 
 
@@ -91,14 +91,14 @@ def _store_all(
     app_url: str,
 ) -> Accepted:
     answers: list[dict[str, Any]] = []
-    queued = 0
+    queued: list[outbox.Due] = []
     for index, event in enumerate(events):
         try:
-            answer, count = _store_one(con, box, user, event, app_url)
+            answer, dues = _store_one(con, box, user, event, app_url)
         except ApiError as error:
             raise _AtIndex(index, error) from None
         answers.append(answer)
-        queued += count
+        queued += dues
     return Accepted(answers, queued)
 
 
@@ -128,14 +128,14 @@ def _store_one(
     user: teams.User,
     event: IncomingEvent,
     app_url: str,
-) -> tuple[dict[str, Any], int]:
+) -> tuple[dict[str, Any], list[outbox.Due]]:
     team, project, collection_id = _place(con, user, event)
     key = event.id or f"evt_{uuid.uuid4().hex}"
     seen = con.execute(
         "SELECT fired FROM events WHERE entity_id = ? AND event_key = ?", (team.id, key)
     ).fetchone()
     if seen is not None:
-        return {"id": key, "automations": json.loads(seen["fired"])}, 0
+        return {"id": key, "automations": json.loads(seen["fired"])}, []
     event = replace(event, id=key, author=event.author or user.username)
     fired = matching.match(con, event, project.id, collection_id)
     names = [f.automation.name for f in fired]
@@ -145,9 +145,8 @@ def _store_one(
         (team.id, key, event.type, json.dumps(event.as_json()), json.dumps(names), now()),
     )
     event_row = int(cur.lastrowid or 0)
-    count = 0
-    for one in fired:
-        count += outbox.enqueue(
-            con, box, team.id, event_row, event=event, fired=one, app_url=app_url
-        )
-    return {"id": key, "automations": names}, count
+    dues = [
+        outbox.enqueue(con, box, team.id, event_row, event=event, fired=one, app_url=app_url)
+        for one in fired
+    ]
+    return {"id": key, "automations": names}, [due for due in dues if due is not None]

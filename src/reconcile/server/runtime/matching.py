@@ -8,6 +8,7 @@ and fire when their condition becomes true.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import statistics
 import threading
@@ -23,7 +24,12 @@ from reconcile.events import EVENTS
 from reconcile.model import Automation, Scope
 from reconcile.runtime.incoming import TRIGGERS, IncomingEvent
 from reconcile.server.api import present
-from reconcile.server.store.automations import TriggerRow, triggers_for_event
+from reconcile.server.store.automations import (
+    SlackIntegration,
+    TriggerRow,
+    Webhook,
+    triggers_for_event,
+)
 
 # The wire event types an incoming event type may fire.
 WIRE_TYPES: dict[str, list[str]] = {}
@@ -55,18 +61,17 @@ _DECODED_MAX = 20_000  # about 2 KB each with its key
 _DECODED_LOCK = threading.Lock()
 
 
-def _fields(record: Any) -> tuple[Any, ...]:
-    return tuple(getattr(record, name) for name in record.__slots__)
+# Every field of a record, as one tuple (attrgetter: no Python-level loop per field).
+_ROW_SLOTS = tuple(name for name in TriggerRow.__slots__ if name not in ("webhook", "slack"))
+_plain = operator.attrgetter(*_ROW_SLOTS)
+_webhook_fields = operator.attrgetter(*Webhook.__slots__)
+_slack_fields = operator.attrgetter(*SlackIntegration.__slots__)
 
 
 def _row_key(row: TriggerRow, entity: str) -> Hashable:
-    webhook = _fields(row.webhook) if row.webhook is not None else None
-    slack = _fields(row.slack) if row.slack is not None else None
-    plain = tuple(getattr(row, name) for name in _ROW_SLOTS)
-    return (entity, plain, webhook, slack)
-
-
-_ROW_SLOTS = tuple(name for name in TriggerRow.__slots__ if name not in ("webhook", "slack"))
+    webhook = _webhook_fields(row.webhook) if row.webhook is not None else None
+    slack = _slack_fields(row.slack) if row.slack is not None else None
+    return (entity, _plain(row), webhook, slack)
 
 
 def decoded(row: TriggerRow, entity: str) -> Automation:

@@ -11,7 +11,7 @@ import base64
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -38,11 +38,14 @@ class Due:
     url: str
     endpoint: str
     webhook_id: str
-    body: bytes
-    credentials: signing.Credentials
-    attempts: int
-    first_at: float | None
-    secrets: tuple[str, ...]
+    body: bytes = field(repr=False)  # may carry secret values
+    credentials: signing.Credentials = field(repr=False)
+    attempts: int = 0
+    first_at: float | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    # When its row was read or written (monotonic clock, before that transaction ended):
+    # a worker that settled the delivery after this moment knows this copy is stale.
+    read_at: float = 0.0
 
 
 def endpoint_of(url: str) -> str:
@@ -67,8 +70,12 @@ def enqueue(
     event: IncomingEvent,
     fired: Fired,
     app_url: str,
-) -> int:
-    """Queue the delivery `fired` makes (1), or nothing for an action that sends nothing (0)."""
+) -> Due | None:
+    """Queue the delivery `fired` makes and return it, opened (None if nothing is to be sent).
+
+    The caller may hand the returned delivery to a running worker once the transaction
+    is committed, so it is sent without being read back; the row is what counts.
+    """
     row, hook = fired.row, None
     url = ""
     if row.webhook is not None:
@@ -78,7 +85,7 @@ def enqueue(
     elif row.slack is not None:
         url = _slack_url(con, box, row.slack.id)
     if not url:
-        return 0
+        return None
     facts = Facts(fired.automation, event, fired.metric, event_row, app_url)
     webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
     new = _New(entity_id, event_row, fired.automation.name, fired.automation.action.kind, url)
@@ -89,15 +96,25 @@ def enqueue(
         # The event stays accepted; the delivery is failed at once, and shows why.
         _insert(con, box, new, webhook_id, render.Rendered(b"", b""), {}, FAILED)
         _record_unsendable(con, str(error))
-        return 0
+        return None
     if rendered is None:
-        return 0
-    credentials = {
-        "token": secrets.get(hook.access_token) if hook and hook.access_token else None,
-        "secret": secrets.get(hook.secret) if hook and hook.secret else None,
-    }
-    _insert(con, box, new, webhook_id, rendered, credentials, PENDING)
-    return 1
+        return None
+    token = secrets.get(hook.access_token) if hook and hook.access_token else None
+    secret = secrets.get(hook.secret) if hook and hook.secret else None
+    credentials = {"token": token, "secret": secret}
+    row_id = _insert(con, box, new, webhook_id, rendered, credentials, PENDING)
+    return Due(
+        row_id,
+        url,
+        endpoint_of(url),
+        webhook_id,
+        rendered.body,
+        signing.Credentials(token, secret),
+        0,
+        None,
+        tuple(v for v in (token, secret) if v),
+        time.monotonic(),
+    )
 
 
 @dataclass(frozen=True)
@@ -117,12 +134,12 @@ def _insert(  # noqa: PLR0917 - one row's columns
     rendered: render.Rendered,
     credentials: dict[str, str | None],
     status: str,
-) -> None:
+) -> int:
     sealed = json.dumps(
         {"body": base64.b64encode(rendered.body).decode(), "url": new.url, **credentials}
     )
     stamp = time.time()
-    con.execute(
+    cur = con.execute(
         "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, endpoint, "
         "webhook_id, sealed, shown, status, next_at, accepted_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,6 +159,7 @@ def _insert(  # noqa: PLR0917 - one row's columns
             now(),
         ),
     )
+    return int(cur.lastrowid or 0)
 
 
 def _record_unsendable(con: sqlite3.Connection, reason: str) -> None:
@@ -175,15 +193,16 @@ def claim(
     con: sqlite3.Connection, box: SecretBox, endpoint: str, *, at: float, skip: set[int], limit: int
 ) -> list[Due]:
     """Up to `limit` due deliveries to `endpoint`, oldest first, less those in flight."""
+    read_at = time.monotonic()
     rows = con.execute(
         "SELECT * FROM deliveries WHERE status = ? AND endpoint = ? AND next_at <= ? "
         "ORDER BY next_at LIMIT ?",
         (PENDING, endpoint, at, limit + len(skip)),
     ).fetchall()
-    return [_open(box, r) for r in rows if r["id"] not in skip][:limit]
+    return [_open(box, r, read_at) for r in rows if r["id"] not in skip][:limit]
 
 
-def _open(box: SecretBox, row: sqlite3.Row) -> Due:
+def _open(box: SecretBox, row: sqlite3.Row, read_at: float) -> Due:
     sealed = json.loads(box.open(bytes(row["sealed"])))
     credentials = signing.Credentials(sealed["token"], sealed["secret"])
     values = tuple(v for v in (sealed["token"], sealed["secret"]) if v)
@@ -197,6 +216,7 @@ def _open(box: SecretBox, row: sqlite3.Row) -> Due:
         row["attempts"],
         row["first_at"],
         values,
+        read_at,
     )
 
 

@@ -3,6 +3,11 @@
 Each endpoint has its own cap on attempts in flight, so a hanging endpoint holds only
 its own slots (R7). Failures are retried on `schedule.next_delay`; pending rows left
 by a crash are simply due again after a restart, with the same bytes and id.
+
+New deliveries are handed over by the events API as soon as their transaction is
+committed, so a first attempt waits for no read of the outbox; the outbox is still
+what counts (a delivery handed over to a worker that has no room, or none running, is
+claimed from it later).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconcile.runtime import schedule, signing
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 PER_ENDPOINT = 16  # attempts in flight to one endpoint at once
 POLL = 0.2  # seconds between looks at the outbox when nothing wakes the worker
 QUEUE_DEPTH = 4  # rows claimed per endpoint, in multiples of its cap
+SETTLED_MEMORY = 60.0  # seconds a settled delivery is remembered, against stale reads
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,13 @@ class Worker:
         self.queues: dict[str, deque[outbox.Due]] = {}
         self.senders: dict[str, int] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # Endpoints whose due rows may not all be claimed yet: a sender that frees room
+        # for one of them looks at the outbox again at once (else at the next look).
+        self._backlog: set[str] = set()
+        # When each delivery was last settled here (monotonic clock), oldest first: a
+        # claim read, or a hand-over, from before that moment is stale for it.
+        self._settled: dict[int, float] = {}
+        self._settled_order: deque[tuple[float, int]] = deque()
         # Finished attempts not yet recorded, each with the future its sender awaits.
         self._finished: list[tuple[_Attempt, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -78,6 +91,30 @@ class Worker:
         """Look at the outbox now (safe from any thread)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def hand_over(self, dues: Sequence[outbox.Due]) -> None:
+        """Send these committed deliveries without reading them back (safe from any
+        thread); always wakes the worker."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._take_over(dues)
+        else:
+            loop.call_soon_threadsafe(self._take_over, dues)
+
+    def _take_over(self, dues: Sequence[outbox.Due]) -> None:
+        for due in dues:
+            busy = self.in_flight.get(due.endpoint, ())
+            if len(busy) < QUEUE_DEPTH * self.per_endpoint:
+                self._queue(due)
+            else:  # no room: a claim takes it when there is
+                self._backlog.add(due.endpoint)
+                self._wake.set()
 
     def stop(self) -> None:
         """End `run` at its next look (call on the worker's loop).
@@ -94,7 +131,8 @@ class Worker:
         try:
             while not self._stopping:
                 self._wake.clear()
-                claimed = await asyncio.to_thread(self._claim)
+                self._forget_settled()
+                claimed, self._backlog = await asyncio.to_thread(self._claim)
                 for due in claimed:
                     self._queue(due)
                 # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that
@@ -109,21 +147,33 @@ class Worker:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.sender.aclose()
 
-    def _claim(self) -> list[outbox.Due]:
-        """Due rows for every endpoint with room in its queue."""
+    def _claim(self) -> tuple[list[outbox.Due], set[str]]:
+        """Due rows for every endpoint with room in its queue; the endpoints that may
+        have more due than fitted."""
         at = time.time()
         claimed: list[outbox.Due] = []
+        backlog: set[str] = set()
         # On the writer's connection: it sees every settled attempt (a pooled reader's
         # snapshot may predate one, and a delivered row would be sent again).
         with self.db.write() as con:
             for endpoint in outbox.due_endpoints(con, at):
                 busy = set(self.in_flight.get(endpoint, ()))
                 room = QUEUE_DEPTH * self.per_endpoint - len(busy)
+                got = []
                 if room > 0:
-                    claimed += outbox.claim(con, self.box, endpoint, at=at, skip=busy, limit=room)
-        return claimed
+                    got = outbox.claim(con, self.box, endpoint, at=at, skip=busy, limit=room)
+                    claimed += got
+                if len(got) >= room:
+                    backlog.add(endpoint)
+        return claimed, backlog
 
     def _queue(self, due: outbox.Due) -> None:
+        """Queue `due` unless it is in flight, or was settled since it was read (a claim
+        and a hand-over of the same delivery can cross)."""
+        if due.id in self.in_flight.get(due.endpoint, ()):
+            return
+        if self._settled.get(due.id, -1.0) >= due.read_at:
+            return
         self.in_flight.setdefault(due.endpoint, set()).add(due.id)
         self.queues.setdefault(due.endpoint, deque()).append(due)
         if self.senders.get(due.endpoint, 0) < self.per_endpoint:
@@ -137,7 +187,7 @@ class Worker:
         try:
             while queue:
                 await self._deliver(queue.popleft())
-                if len(queue) < self.per_endpoint:
+                if len(queue) < self.per_endpoint and endpoint in self._backlog:
                     self._wake.set()  # room again: claim more for this endpoint
         finally:
             self.senders[endpoint] -= 1
@@ -193,9 +243,24 @@ class Worker:
                             else RuntimeError("recording was interrupted")
                         )
                 raise
-            for _, done in batch:
+            settled = time.monotonic()
+            loop = asyncio.get_running_loop()
+            for attempt, done in batch:
+                if attempt.delay is not None:  # look again when it is due
+                    loop.call_later(attempt.delay, self._wake.set)
+                self._settled[attempt.due.id] = settled
+                self._settled_order.append((settled, attempt.due.id))
                 if not done.done():
                     done.set_result(None)
+
+    def _forget_settled(self) -> None:
+        """Forget settlements older than any read still on its way (SETTLED_MEMORY)."""
+        horizon = time.monotonic() - SETTLED_MEMORY
+        order = self._settled_order
+        while order and order[0][0] < horizon:
+            at, delivery = order.popleft()
+            if self._settled.get(delivery) == at:
+                del self._settled[delivery]
 
     def _settle(self, attempts: list[_Attempt]) -> None:
         with self.db.write() as con:
