@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.server.errors import Conflict
+from reconcile.server.store import db as db_module
 from reconcile.server.store import teams
 from reconcile.server.store.db import MIGRATIONS, Database
 
@@ -74,3 +75,31 @@ def test_roles_and_membership(db_path: Path) -> None:
         assert teams.member_role(con, team.id, user.id) == "admin"
         assert [t.name for t in teams.teams_of(con, user.id)] == ["acme"]
     db.close()
+
+
+def test_migration_6_keeps_only_the_endpoint_of_stored_delivery_urls(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old:
+        old.setattr(db_module, "MIGRATIONS", MIGRATIONS[:5])
+        first = Database(db_path)
+        with first.write() as con:
+            con.execute("INSERT INTO entities (name, created_at) VALUES ('acme', 'x')")
+            con.execute(
+                "INSERT INTO events (entity_id, event_key, type, document, fired, received_at) "
+                "VALUES (1, 'e', 'alias_added', '{}', '[]', 'x')"
+            )
+            for url in ("https://hooks.example.com/services/T0/B0/secret", "https://a.example"):
+                con.execute(
+                    "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, "
+                    "endpoint, webhook_id, sealed, shown, status, next_at, accepted_at, "
+                    "created_at) VALUES (1, 1, 'a', 'webhook', ?, ?, 'msg', x'00', '{}', "
+                    "'delivered', 0, 0, 'x')",
+                    (url, url.split("/services")[0]),
+                )
+        first.close()
+    upgraded = Database(db_path)
+    with upgraded.read() as con:
+        urls = [r[0] for r in con.execute("SELECT url FROM deliveries ORDER BY id")]
+    upgraded.close()
+    assert urls == ["https://hooks.example.com/***", "https://a.example"]

@@ -124,3 +124,19 @@ def test_deliveries_need_a_key_and_membership(world: World) -> None:
 @pytest.fixture(autouse=True)
 def _scale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILE_DELIVERY_TIME_SCALE", str(SCALE))
+
+
+def test_history_shows_a_webhooks_endpoint_not_its_path_or_query(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok/T0CANARY?token=url-canary-value"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("hidden-url"))
+    assert drain(world) == 0
+    (delivery,) = _history(world, automation="promote")
+    assert delivery["url"] == f"http://127.0.0.1:{receiver.port}/***"
+    assert delivery["status"] == "delivered"
+    assert [r.path for r in receiver.requests] == ["/ok/T0CANARY?token=url-canary-value"]
+    shown = str(_history(world))
+    assert "url-canary-value" not in shown
+    assert "T0CANARY" not in shown

@@ -148,7 +148,7 @@ def _insert(  # noqa: PLR0917 - one row's columns
             new.entity_id,
             new.automation,
             new.kind,
-            shown_url(new.url, new.kind),
+            shown_url(new.url),
             endpoint_of(new.url),
             webhook_id,
             box.seal(sealed),
@@ -175,10 +175,15 @@ def _slack_url(con: sqlite3.Connection, box: SecretBox, integration_id: int) -> 
     return box.open(sealed) if sealed is not None else ""
 
 
-def shown_url(url: str, kind: str) -> str:
-    """The URL a delivery row keeps in the clear: a Slack incoming-webhook URL is a
-    credential, so only its scheme and host (the sealed body keeps the whole URL)."""
-    return f"{endpoint_of(url)}/***" if kind == SLACK_KIND else url
+def shown_url(url: str) -> str:
+    """The URL a delivery row keeps in the clear: its scheme, host and port only.
+
+    A path or query may be a credential (a Slack incoming-webhook URL is one, and a
+    webhook's URL may come from the environment to stay out of sight); the sealed
+    body keeps the whole URL, and history names the automation.
+    """
+    endpoint = endpoint_of(url)
+    return endpoint if url.rstrip("/") == endpoint else f"{endpoint}/***"
 
 
 def due_endpoints(con: sqlite3.Connection, at: float) -> list[str]:

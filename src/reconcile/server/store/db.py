@@ -249,6 +249,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX triggers_match ON triggers (scope_type, scope_id, event_type);
     """,
+    # 6: a delivery's URL in the clear is its endpoint only (a path or query may be a
+    # credential); the sealed body keeps the whole URL.
+    """
+    UPDATE deliveries SET url = CASE WHEN rtrim(url, '/') = endpoint THEN endpoint
+        ELSE endpoint || '/***' END;
+    """,
 )
 
 
