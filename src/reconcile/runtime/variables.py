@@ -29,7 +29,9 @@ class Facts:
     """What a variable's value may depend on.
 
     `metric` is the metric name and the value that made a metric automation fire (the
-    aggregate, when it aggregates); `artifact_id` the server's number for the version.
+    aggregate, when it aggregates); `artifact_id` the server's number for the version;
+    `holder` the entity whose project holds the artifact, when it is not the event's
+    (a registry's artifacts are its organization's entity's).
     """
 
     automation: Automation
@@ -37,6 +39,7 @@ class Facts:
     metric: tuple[str, float] | None = None
     artifact_id: int | None = None
     app_url: str = DEFAULT_APP_URL
+    holder: str | None = None
 
 
 def event_type(automation: Automation) -> str:
@@ -49,7 +52,7 @@ def _artifact_version_string(f: Facts) -> str:
     if f.event.artifact is None:
         return ""
     e = f.event
-    return f"{e.entity}/{e.project}/{e.collection}:v{f.event.artifact.version}"
+    return f"{f.holder or e.entity}/{e.project}/{e.collection}:v{f.event.artifact.version}"
 
 
 def _artifact_version(f: Facts) -> str:

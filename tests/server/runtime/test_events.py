@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from tests.server.helpers import TEAM, World
+from tests.server.helpers import ORG_ENTITY, TEAM, World, trigger_input
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -145,3 +146,27 @@ def test_an_automation_that_cannot_render_is_failed_and_says_why(
         (error, detail) = con.execute("SELECT error, detail FROM attempts").fetchone()
     assert error == "render"
     assert "ACCESS_TOKEN" in detail
+
+
+def test_a_registry_events_artifact_version_string_names_the_organizations_entity(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    made = trigger_input(world.registry_id, hook, name="registry-wide")
+    made["input"]["eventFilter"] = json.dumps({"$or": [{"$and": []}]})
+    config = made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]
+    config["requestPayload"] = '{"v": "${artifact_version_string}", "e": "${entity_name}"}'
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+    event = {**alias_event("org1", collection="fraud"), "registry": "models"}
+    del event["project"]
+    assert emit(world, event).status_code == 202
+    assert drain(world) == 0
+    (got,) = receiver.requests
+    assert json.loads(got.body) == {
+        "v": f"{ORG_ENTITY}/wandb-registry-models/fraud:v3",
+        "e": TEAM,
+    }

@@ -104,7 +104,8 @@ def _store_all(
 
 def _place(
     con: sqlite3.Connection, user: teams.User, event: IncomingEvent
-) -> tuple[teams.Team, teams.Project, int | None]:
+) -> tuple[teams.Team, teams.Team, teams.Project, int | None]:
+    """The event's team, the entity holding its project, the project, the collection."""
     team = teams.find_team(con, event.entity)
     if team is None:
         raise NotFound(teams.missing_team(event.entity))
@@ -119,7 +120,7 @@ def _place(
         kind = event.artifact.type if event.artifact else "model"
         collection, _ = teams.create_collection(con, project, event.collection, kind)
         collection_id = collection.id
-    return team, project, collection_id
+    return team, holder, project, collection_id
 
 
 def _store_one(
@@ -129,7 +130,7 @@ def _store_one(
     event: IncomingEvent,
     app_url: str,
 ) -> tuple[dict[str, Any], list[outbox.Due]]:
-    team, project, collection_id = _place(con, user, event)
+    team, holder, project, collection_id = _place(con, user, event)
     key = event.id or f"evt_{uuid.uuid4().hex}"
     seen = con.execute(
         "SELECT fired FROM events WHERE entity_id = ? AND event_key = ?", (team.id, key)
@@ -146,7 +147,16 @@ def _store_one(
     )
     event_row = int(cur.lastrowid or 0)
     dues = [
-        outbox.enqueue(con, box, team.id, event_row, event=event, fired=one, app_url=app_url)
+        outbox.enqueue(
+            con,
+            box,
+            team.id,
+            event_row,
+            event=event,
+            fired=one,
+            app_url=app_url,
+            holder=holder.name if holder.id != team.id else None,
+        )
         for one in fired
     ]
     return {"id": key, "automations": names}, [due for due in dues if due is not None]

@@ -70,6 +70,7 @@ def enqueue(
     event: IncomingEvent,
     fired: Fired,
     app_url: str,
+    holder: str | None = None,
 ) -> Due | None:
     """Queue the delivery `fired` makes and return it, opened (None if nothing is to be sent).
 
@@ -86,7 +87,7 @@ def enqueue(
         url = _slack_url(con, box, row.slack.id)
     if not url:
         return None
-    facts = Facts(fired.automation, event, fired.metric, event_row, app_url)
+    facts = Facts(fired.automation, event, fired.metric, event_row, app_url, holder)
     webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
     new = _New(entity_id, event_row, fired.automation.name, fired.automation.action.kind, url)
     try:
