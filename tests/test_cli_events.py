@@ -110,7 +110,7 @@ def test_emit_from_flags_delivers_in_process_and_prints_outcome(
     got = receiver.requests[0]
     assert signing.verify_wandb(ENV["HOOK_KEY"], got.body, got.headers["x-wandb-signature"])
     assert json.loads(got.body) == {
-        "v": "ml/wandb-registry-model/fraud:v3",
+        "v": "ml-org/wandb-registry-model/fraud:v3",
         "t": f"Bearer {ENV['HOOK_TOKEN']}",
     }
 
@@ -169,7 +169,7 @@ def test_history_shows_attempts_and_masked_body(applied: Path) -> None:
     assert lines[0] == "delivery 1 on-prod (ml, event e-3 alias_added): delivered after 1 attempt"
     assert lines[1].startswith("  attempt 1  ")
     assert json.loads(lines[2].removeprefix("  body: ")) == {
-        "v": "ml/wandb-registry-model/fraud:v3",
+        "v": "ml-org/wandb-registry-model/fraud:v3",
         "t": "Bearer ***",
     }
     assert run("history", "other-automation")[1] == "no deliveries\n"
