@@ -112,3 +112,33 @@ def test_plan_shows_warnings_on_stderr_and_strict_refuses(write_files: WriteFile
     assert strict.exit_code == 1
     assert strict.stdout == ""
     assert strict.stderr.splitlines() == [*WARNINGS, "the inventory is invalid"]
+
+
+SLACK_WITH_VARIABLES = """
+entity: ml
+automations:
+  - name: tell
+    scope: {project: p}
+    when: {run_state: {states: [failed]}}
+    then:
+      slack:
+        channel: "#alerts"
+        title: "Run ${run_name} failed"
+        message: Have a look.
+"""
+
+
+def test_a_variable_in_a_slack_text_is_a_warning_since_it_is_sent_as_written(
+    write_files: WriteFiles,
+) -> None:
+    write_files({"a.yaml": SLACK_WITH_VARIABLES})
+    result = invoke("validate", "--strict")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "automations/a.yaml:9:16: automations[0].then.slack.title: '${run_name}' is sent as "
+        "written: W&B substitutes variables in webhook payloads only, not in Slack titles and "
+        "messages (the message already names the event and the version)",
+        "1 problem found",
+    ]
+    write_files({"a.yaml": SLACK_WITH_VARIABLES.replace("Run ${run_name} failed", "Run failed")})
+    assert invoke("validate", "--strict").exit_code == 0

@@ -63,6 +63,9 @@ class Names:
         return sorted(k.name for k in self.first if k.kind == kind and k.entity == entity)
 
 
+_VARIABLE_LIKE = re.compile(r"\$\{[^{}]*\}")
+
+
 def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> Finding:
     pointer: Pointer = (*origin.pointer, *steps)
     return Finding(origin.path, pointer, f"{human_path(pointer)}: {message}", at_key=key)
@@ -216,6 +219,22 @@ def check_automation(
             message = _undeclared("webhook", target, names)
             yield _at(origin, "then", "webhook", "to", message=message)
         yield from _check_payload(auto, origin, hooks.get(target))
+    if auto.action.kind == "slack":
+        yield from _check_slack_texts(auto, origin)
+
+
+def _check_slack_texts(auto: Automation, origin: Origin) -> Iterator[Finding]:
+    """`${...}` in a Slack title or message: W&B sends these texts as written."""
+    for name in ("title", "message"):
+        text = auto.action.params.get(name)
+        found = _VARIABLE_LIKE.search(text) if isinstance(text, str) else None
+        if found is not None:
+            message = (
+                f"{found.group(0)!r} is sent as written: W&B substitutes variables in "
+                "webhook payloads only, not in Slack titles and messages (the message "
+                "already names the event and the version)"
+            )
+            yield _warn(origin, "then", "slack", name, message=message)
 
 
 def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
