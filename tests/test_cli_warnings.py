@@ -136,8 +136,8 @@ def test_a_variable_in_a_slack_text_is_a_warning_since_it_is_sent_as_written(
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "automations/a.yaml:9:16: automations[0].then.slack.title: '${run_name}' is sent as "
-        "written: W&B substitutes variables in webhook payloads only, not in Slack titles and "
-        "messages (the message already names the event and the version)",
+        "written: variables are substituted in webhook payloads only (W&B documents none for "
+        "Slack titles and messages; the message already names the event and the version)",
         "1 problem found",
     ]
     write_files({"a.yaml": SLACK_WITH_VARIABLES.replace("Run ${run_name} failed", "Run failed")})

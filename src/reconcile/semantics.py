@@ -230,9 +230,9 @@ def _check_slack_texts(auto: Automation, origin: Origin) -> Iterator[Finding]:
         found = _VARIABLE_LIKE.search(text) if isinstance(text, str) else None
         if found is not None:
             message = (
-                f"{found.group(0)!r} is sent as written: W&B substitutes variables in "
-                "webhook payloads only, not in Slack titles and messages (the message "
-                "already names the event and the version)"
+                f"{found.group(0)!r} is sent as written: variables are substituted in "
+                "webhook payloads only (W&B documents none for Slack titles and messages; "
+                "the message already names the event and the version)"
             )
             yield _warn(origin, "then", "slack", name, message=message)
 

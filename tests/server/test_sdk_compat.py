@@ -527,7 +527,7 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     assert (window["aggregate"], window["window"], window["above"]) == (None, 5, 1.5)
     plan = _reconcile(live, "plan", "--format", "json")
     assert plan.exit_code == 0, plan.output
-    document = json.loads(plan.output)
+    document = json.loads(plan.stdout)
     assert (document["summary"], document["conflicts"]) == (
         {"create": 0, "update": 0, "delete": 0},
         [],

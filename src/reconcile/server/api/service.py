@@ -19,6 +19,7 @@ from graphql import ExecutionResult, GraphQLError, OperationType, execute_sync, 
 
 from reconcile.server import auth
 from reconcile.server.api import cost, present
+from reconcile.server.api.collector import COLLECTOR
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.executor import DictExecutionContext
 from reconcile.server.api.graph import Documents, load_schema
@@ -118,7 +119,8 @@ class GraphQLService:
         operation_name: str | None,
     ) -> Answer:
         """An authenticated caller's query, run and logged."""
-        status, body, _spent = self._logged(user, query, variables, operation_name)
+        with COLLECTOR.paused():
+            status, body, _spent = self._logged(user, query, variables, operation_name)
         return status, body
 
     def respond(
@@ -129,8 +131,9 @@ class GraphQLService:
         operation_name: str | None,
     ) -> tuple[int, bytes]:
         """`run`, with the answer encoded (in pieces when it is large)."""
-        status, body, spent = self._logged(user, query, variables, operation_name)
-        return status, encode(body, pieces=(spent or 0) > PIECES_ABOVE)
+        with COLLECTOR.paused():
+            status, body, spent = self._logged(user, query, variables, operation_name)
+            return status, encode(body, pieces=(spent or 0) > PIECES_ABOVE)
 
     def _logged(
         self,
