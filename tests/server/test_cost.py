@@ -12,8 +12,9 @@ from reconcile.client import operations as ops
 from reconcile.server.api import cost, present
 from reconcile.server.api.graph import Documents, load_schema
 from reconcile.server.store import automations as hooks
-from tests.server.helpers import TEAM, World
-from tests.server.test_serve_limits import TRIGGER_FIELDS, pages
+from reconcile.server.store.teams import find_project
+from tests.server.helpers import TEAM, World, trigger_input, webhook
+from tests.server.test_serve_limits import TRIGGER_FIELDS, _populate, pages
 
 SCHEMA = load_schema()
 
@@ -118,6 +119,32 @@ def test_a_project_list_is_read_no_further_than_the_budget_can_take(
     assert limits == [10 + (500_000 - 1_360) // 61 + 1] * 2
 
 
+def test_a_project_list_longer_than_the_budget_can_take_is_refused_unread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _populate(world.db, 400)
+    limits: list[int] = []
+    real = hooks.triggers_in_project
+
+    def spy(con: Any, project_id: int, limit: int = -1) -> Any:
+        limits.append(limit)
+        return real(con, project_id, limit)
+
+    monkeypatch.setattr(hooks, "triggers_in_project", spy)
+    read = f'project(name: "vision", entityName: "{TEAM}") {{ triggers {{ ...T }} }}'
+    query = "query { " + " ".join(f"p{i}: {read}" for i in range(60)) + " }" + TRIGGER_FIELDS
+    response = world.member.post(query)
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["errors"][0]["extensions"]["code"] == "QUERY_TOO_EXPENSIVE"
+    # As in test_serve_limits: 13 lists are read whole; the 14th may take 112 rows and
+    # has 400, so it is refused on its count; none after it is looked at.
+    assert len(limits) == 13
+    assert [name for name, value in answer["data"].items() if value is not None] == [
+        f"p{i}" for i in range(13)
+    ]
+
+
 def test_every_list_of_the_schema_has_a_counted_size() -> None:
     """A list is paginated (`first`), a connection's edges, or has a size in UNPAGED."""
     uncounted = []
@@ -135,3 +162,23 @@ def test_every_list_of_the_schema_has_a_counted_size() -> None:
                 uncounted.append(f"{type_.name}.{name}")
     assert uncounted == []
     assert cost.UNPAGED[("ServerInfo", "features")] == len(present.FEATURES)
+
+
+def test_a_project_lists_count_is_its_length_with_its_collections_automations(
+    world: World,
+) -> None:
+    _populate(world.db, 3)
+    made = (
+        "mutation ($input: CreateFilterTriggerInput!) {"
+        " createFilterTrigger(input: $input) { trigger { id } } }"
+    )
+    scoped = trigger_input(world.collection_id, webhook(world.admin), name="c1")
+    scoped["input"]["scopeType"] = "ARTIFACT_COLLECTION"
+    world.admin.ok(made, scoped)
+    with world.db.read() as con:
+        project = find_project(con, TEAM, "vision")
+        assert project is not None
+        listed = hooks.triggers_in_project(con, project.id)
+        counted = hooks.count_triggers_in_project(con, project.id)
+    assert sorted(t.name for t in listed) == ["bulk-0000", "bulk-0001", "bulk-0002", "c1"]
+    assert counted == 4

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from graphql import (
     FieldNode,
@@ -247,11 +247,15 @@ class Meter:
 
     def check(self) -> None:
         if self.spent > MAX_COST:
-            raise TooExpensive(
-                f"query cost exceeds the budget of {MAX_COST}: a list without pagination "
-                "is longer than the size counted for it; ask for fewer fields or use a "
-                "paginated field"
-            )
+            self.refuse()
+
+    def refuse(self) -> NoReturn:
+        """Refuse a list without pagination that is longer than the budget can take."""
+        raise TooExpensive(
+            f"query cost exceeds the budget of {MAX_COST}: a list without pagination "
+            "is longer than the size counted for it; ask for fewer fields or use a "
+            "paginated field"
+        )
 
     def each(self, info: GraphQLResolveInfo) -> int:
         """What one item of the list `info` resolves costs (once per selection)."""

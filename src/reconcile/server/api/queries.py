@@ -232,9 +232,13 @@ def _name_filter(filters: str | None) -> str | None:
 
 
 def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int = -1) -> list[Obj]:
-    # `limit` comes from the cost meter (cost.metered), not from the query.
+    # `limit` comes from the cost meter (cost.metered), not from the query: one row more
+    # than the budget can take. A longer list is refused counted, before a row is read.
     project_id = _project_row(parent, info).id
-    rows = hooks.triggers_in_project(_ctx(info).con, project_id, limit)
+    context = _ctx(info)
+    if limit >= 0 and hooks.count_triggers_in_project(context.con, project_id) >= limit:
+        context.meter.refuse()
+    rows = hooks.triggers_in_project(context.con, project_id, limit)
     return [present.trigger(t) for t in rows]
 
 

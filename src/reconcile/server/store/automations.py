@@ -461,6 +461,17 @@ def triggers_in_project(
     )
 
 
+def count_triggers_in_project(con: sqlite3.Connection, project_id: int) -> int:
+    """How many triggers `triggers_in_project` would list (counted, none read)."""
+    row = con.execute(
+        "SELECT (SELECT COUNT(*) FROM triggers WHERE scope_type = 'PROJECT' AND scope_id = ?)"
+        " + (SELECT COUNT(*) FROM triggers t JOIN collections c ON c.id = t.scope_id"
+        " WHERE t.scope_type = 'ARTIFACT_COLLECTION' AND c.project_id = ?)",
+        (project_id, project_id),
+    ).fetchone()
+    return int(row[0])
+
+
 def triggers_for_event(
     con: sqlite3.Connection, project_id: int, collection_id: int | None, event_types: list[str]
 ) -> list[TriggerRow]:
