@@ -188,3 +188,12 @@ def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:
         proc.communicate(timeout=20)
     assert fits.status_code == 401
     assert (too_big.status_code, too_big.text) == (431, "request headers larger than 2048 bytes")
+
+
+def test_the_serving_interpreter_switches_threads_every_millisecond() -> None:
+    default = sys.getswitchinterval()
+    try:
+        listen.tune_interpreter()
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(default)

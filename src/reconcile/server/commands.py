@@ -168,6 +168,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
     app = create_app(db_path, disabled=frozenset(disabled), allow_delivery_to=allow_delivery_to)
     config = listen.config(app, limits, log_config=None, access_log=False)
+    listen.tune_interpreter()
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,19 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     # Seconds from a request's first byte to its last (headers and body).
     read_timeout: float = 30.0
+
+
+# How often (seconds) a thread building a large answer must let others have the
+# interpreter. Python's default, 5 ms, made a small request wait that long at each of
+# its hand-offs between the event loop and a worker thread while a large answer was
+# built: the other user's `viewer` took up to 111 ms beside the dearest queries, and
+# 18-54 ms at 1 ms (bench/README.md).
+SWITCH_INTERVAL = 0.001
+
+
+def tune_interpreter() -> None:
+    """Settings of the serving process's interpreter (`reconcile serve` only)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def _status(code: int, reason: str, message: str) -> bytes:
