@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,59 @@ from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database
 
 MAX_EVENTS_BYTES = 8 * 1024 * 1024
+MAX_BATCH = 64  # event requests stored in one write transaction
+
+
+class Intake:
+    """Event requests stored together: whatever arrived while the last batch was being
+    stored goes in the next, in one transaction and one commit.
+
+    One thread at a time stores events, instead of one per request queueing for the
+    single writer; a burst is absorbed at the cost of one commit per batch, not per
+    request. Each request keeps its own answer (savepoints, `events.ingest_many`).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        app_url: str,
+        wake: Callable[[Sequence[Due]], None],
+    ) -> None:
+        self.db, self.box, self.app_url, self.wake = db, box, app_url, wake
+        self._waiting: list[tuple[str | None, bytes, asyncio.Future[events.Answer]]] = []
+        self._storing: asyncio.Task[None] | None = None
+
+    async def submit(self, authorization: str | None, raw: bytes) -> events.Answer:
+        answered: asyncio.Future[events.Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append((authorization, raw, answered))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.ensure_future(self._store())
+        return await answered
+
+    async def _store(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            requests = [(authorization, raw) for authorization, raw, _ in batch]
+            try:
+                results = await run_in_threadpool(
+                    events.ingest_many, self.db, self.box, requests, self.app_url
+                )
+            except Exception as error:  # a bug: these requests fail, later ones go on
+                for *_, answered in batch:
+                    if not answered.done():
+                        answered.set_exception(error)
+                continue
+            except BaseException:  # cancelled at shutdown
+                for *_, answered in batch:
+                    answered.cancel()
+                raise
+            queued = [due for _, dues in results for due in dues]
+            if queued:
+                self.wake(queued)
+            for (*_, answered), (answer, _) in zip(batch, results, strict=True):
+                if not answered.done():
+                    answered.set_result(answer)
 
 
 def routes(
@@ -28,6 +82,7 @@ def routes(
 ) -> list[Route]:
     """The routes, over the service's database; `wake` tells the worker work is queued
     (and hands it what it can send at once)."""
+    intake = Intake(db, box, app_url, wake)
 
     async def post_events(request: Request) -> Response:
         try:
@@ -36,12 +91,7 @@ def routes(
             return JSONResponse(
                 events.error_body(f"request body larger than {MAX_EVENTS_BYTES} bytes"), 413
             )
-        authorization = request.headers.get("authorization")
-        (status, body), queued = await run_in_threadpool(
-            events.ingest, db, box, authorization, raw, app_url
-        )
-        if queued:
-            wake(queued)
+        status, body = await intake.submit(request.headers.get("authorization"), raw)
         return JSONResponse(body, status)
 
     async def get_deliveries(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,37 +45,80 @@ def rest_status(error: ApiError) -> int:
     return 400
 
 
+Ingested = tuple[Answer, list[outbox.Due]]
+
+
 def ingest(
     db: Database, box: SecretBox, authorization: str | None, raw: bytes, app_url: str
-) -> tuple[Answer, list[outbox.Due]]:
+) -> Ingested:
     """The HTTP answer to an events batch, and the deliveries it queued (committed).
 
     The key is checked before the body is parsed (no work for the unauthenticated).
     """
-    try:
-        with db.read() as con:
-            auth.authenticate(con, authorization)
-    except ApiError as error:
-        return (rest_status(error), error_body(error.message, code=error.code)), []
-    try:
-        events = incoming.parse_document(incoming.loads(raw))
-    except InvalidEvents as invalid:
-        problems = [
-            {"index": p.index, "field": p.field, "message": p.message} for p in invalid.problems
-        ]
-        first = problems[0] if problems else {"index": None, "field": "", "message": str(invalid)}
-        body = error_body(str(first["message"]), index=first["index"], field=first["field"])
-        body["error"]["problems"] = problems
-        return (400, body), []
-    try:
+    return ingest_many(db, box, [(authorization, raw)], app_url)[0]
+
+
+def ingest_many(
+    db: Database, box: SecretBox, requests: Sequence[tuple[str | None, bytes]], app_url: str
+) -> list[Ingested]:
+    """`ingest` for several requests at once, in one write transaction (one commit to
+    disk); each request in a savepoint of its own, so one refused leaves the others."""
+    answers: dict[int, Ingested] = {}
+    parsed: dict[int, tuple[IncomingEvent, ...]] = {}
+    with db.read() as con:
+        for number, (authorization, raw) in enumerate(requests):
+            try:
+                auth.authenticate(con, authorization)
+            except ApiError as error:
+                answers[number] = _refused(error)
+                continue
+            try:
+                parsed[number] = incoming.parse_document(incoming.loads(raw))
+            except InvalidEvents as invalid:
+                answers[number] = _invalid(invalid), []
+    if parsed:
         with db.write() as con:
-            user = auth.authenticate(con, authorization)
-            accepted = _store_all(con, box, user, events, app_url)
+            for number, events in parsed.items():
+                answers[number] = _store_request(con, box, requests[number][0], events, app_url)
+    return [answers[number] for number in range(len(requests))]
+
+
+def _refused(error: ApiError) -> Ingested:
+    return (rest_status(error), error_body(error.message, code=error.code)), []
+
+
+def _invalid(invalid: InvalidEvents) -> Answer:
+    problems = [
+        {"index": p.index, "field": p.field, "message": p.message} for p in invalid.problems
+    ]
+    first = problems[0] if problems else {"index": None, "field": "", "message": str(invalid)}
+    body = error_body(str(first["message"]), index=first["index"], field=first["field"])
+    body["error"]["problems"] = problems
+    return 400, body
+
+
+def _store_request(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    authorization: str | None,
+    events: tuple[IncomingEvent, ...],
+    app_url: str,
+) -> Ingested:
+    """One request's events stored whole, or not at all (a savepoint of the batch's
+    transaction)."""
+    con.execute("SAVEPOINT request")
+    try:
+        user = auth.authenticate(con, authorization)  # again: it may be revoked since
+        accepted = _store_all(con, box, user, events, app_url)
     except _AtIndex as failed:
+        con.execute("ROLLBACK TO request")
         body = error_body(failed.error.message, index=failed.index, code=failed.error.code)
         return (rest_status(failed.error), body), []
     except ApiError as error:
-        return (rest_status(error), error_body(error.message, code=error.code)), []
+        con.execute("ROLLBACK TO request")
+        return _refused(error)
+    finally:
+        con.execute("RELEASE request")
     return (202, {"events": accepted.events}), accepted.queued
 
 
