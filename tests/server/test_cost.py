@@ -98,9 +98,8 @@ def test_the_run_time_meter_example_is_admitted_before_it_runs() -> None:
     assert cost_of(query) == 60 * (60 + 10 * (60 + 26))  # see test_serve_limits
 
 
-def test_a_project_list_is_read_no_further_than_the_budget_can_take(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _project_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The `limit` of every read of a project's automations, as they happen."""
     limits: list[int] = []
     real = hooks.triggers_in_project
 
@@ -109,6 +108,13 @@ def test_a_project_list_is_read_no_further_than_the_budget_can_take(
         return real(con, project_id, limit)
 
     monkeypatch.setattr(hooks, "triggers_in_project", spy)
+    return limits
+
+
+def test_a_project_list_is_read_no_further_than_the_budget_can_take(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = _project_reads(monkeypatch)
     query = (
         f'query {{ a: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }}'
         f' b: project(name: "vision", entityName: "{TEAM}") {{ triggers {{ id }} }} }}'
@@ -123,14 +129,7 @@ def test_a_project_list_longer_than_the_budget_can_take_is_refused_unread(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _populate(world.db, 400)
-    limits: list[int] = []
-    real = hooks.triggers_in_project
-
-    def spy(con: Any, project_id: int, limit: int = -1) -> Any:
-        limits.append(limit)
-        return real(con, project_id, limit)
-
-    monkeypatch.setattr(hooks, "triggers_in_project", spy)
+    limits = _project_reads(monkeypatch)
     read = f'project(name: "vision", entityName: "{TEAM}") {{ triggers {{ ...T }} }}'
     query = "query { " + " ".join(f"p{i}: {read}" for i in range(60)) + " }" + TRIGGER_FIELDS
     response = world.member.post(query)
