@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.server.errors import Conflict
+from reconcile.server.store import automations as hooks
 from reconcile.server.store import db as db_module
 from reconcile.server.store import teams
 from reconcile.server.store.db import MIGRATIONS, Database
@@ -103,3 +104,27 @@ def test_migration_6_keeps_only_the_endpoint_of_stored_delivery_urls(
         urls = [r[0] for r in con.execute("SELECT url FROM deliveries ORDER BY id")]
     upgraded.close()
     assert urls == ["https://hooks.example.com/***", "https://a.example"]
+
+
+def test_migration_7_moves_a_sealed_slack_url_to_its_own_column(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old:
+        old.setattr(db_module, "MIGRATIONS", MIGRATIONS[:6])
+        first = Database(db_path)
+        with first.write() as con:
+            con.execute("INSERT INTO entities (name, created_at) VALUES ('acme', 'x')")
+            for channel, url in (("#a", "sealed:gAAAAB-token"), ("#b", "")):
+                con.execute(
+                    "INSERT INTO integrations (entity_id, kind, name, url_endpoint, slack_team, "
+                    "channel_name, created_at) VALUES (1, 'slack', ?, ?, 'T', ?, 'x')",
+                    (f"slack:{channel}", url, channel),
+                )
+        first.close()
+    upgraded = Database(db_path)
+    with upgraded.read() as con:
+        rows = con.execute("SELECT id, url_endpoint FROM integrations ORDER BY id").fetchall()
+        sealed = [hooks.slack_url_sealed(con, row["id"]) for row in rows]
+    upgraded.close()
+    assert [row["url_endpoint"] for row in rows] == ["", ""]
+    assert sealed == [b"gAAAAB-token", None]

@@ -276,25 +276,22 @@ def ensure_slack(
     return _slack(_integration_row(con, int(cur.lastrowid or 0)))
 
 
-SEALED = "sealed:"  # an incoming-webhook URL is a credential: kept encrypted, like secrets
-
-
 def set_slack_url(con: sqlite3.Connection, integration_id: int, sealed: bytes) -> None:
-    """Store a Slack integration's incoming-webhook URL, already sealed by the SecretBox."""
+    """Store a Slack integration's incoming-webhook URL, already sealed by the SecretBox
+    (the URL is a credential: kept encrypted, like secrets)."""
     con.execute(
-        "UPDATE integrations SET url_endpoint = ? WHERE id = ? AND kind = ?",
-        (SEALED + sealed.decode("ascii"), integration_id, SLACK),
+        "UPDATE integrations SET sealed_url = ? WHERE id = ? AND kind = ?",
+        (sealed, integration_id, SLACK),
     )
 
 
 def slack_url_sealed(con: sqlite3.Connection, integration_id: int) -> bytes | None:
     """A Slack integration's sealed incoming-webhook URL, or None when none is set."""
     row = con.execute(
-        "SELECT url_endpoint FROM integrations WHERE id = ? AND kind = ?",
+        "SELECT sealed_url FROM integrations WHERE id = ? AND kind = ?",
         (integration_id, SLACK),
     ).fetchone()
-    stored = str(row["url_endpoint"]) if row else ""
-    return stored.removeprefix(SEALED).encode("ascii") if stored.startswith(SEALED) else None
+    return bytes(row["sealed_url"]) if row and row["sealed_url"] is not None else None
 
 
 # ---- triggers --------------------------------------------------------------

@@ -255,6 +255,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     UPDATE deliveries SET url = CASE WHEN rtrim(url, '/') = endpoint THEN endpoint
         ELSE endpoint || '/***' END;
     """,
+    # 7: a Slack integration's incoming-webhook URL (a credential, sealed like secrets)
+    # in a column of its own, no longer in `url_endpoint` behind a `sealed:` prefix.
+    """
+    ALTER TABLE integrations ADD COLUMN sealed_url BLOB;
+    UPDATE integrations SET sealed_url = CAST(substr(url_endpoint, 8) AS BLOB),
+        url_endpoint = '' WHERE kind = 'slack' AND url_endpoint LIKE 'sealed:%';
+    """,
 )
 
 
