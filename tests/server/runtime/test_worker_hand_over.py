@@ -93,3 +93,20 @@ def test_a_copy_read_before_its_delivery_was_settled_is_not_sent_again(
     ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(ids) == 2
     assert len(set(ids)) == 2
+
+
+def test_a_stopped_worker_takes_nothing_over(world: World, receiver: Receiver) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+
+    async def main() -> int:
+        running = worker(world)
+        task = asyncio.ensure_future(running.run())
+        await asyncio.sleep(0)
+        running.stop()
+        running.hand_over(await asyncio.to_thread(_ingest, world, "late"))
+        await asyncio.gather(task, return_exceptions=True)
+        return len(running.tasks)
+
+    assert asyncio.run(main()) == 0
+    assert receiver.requests == []
+    assert statuses(world) == {"promote": ["pending"]}  # the outbox keeps it

@@ -108,6 +108,8 @@ class Worker:
             loop.call_soon_threadsafe(self._take_over, dues)
 
     def _take_over(self, dues: Sequence[outbox.Due]) -> None:
+        if self._stopping:  # the outbox keeps them for the next start
+            return
         for due in dues:
             busy = self.in_flight.get(due.endpoint, ())
             if len(busy) < QUEUE_DEPTH * self.per_endpoint:
