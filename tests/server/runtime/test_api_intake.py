@@ -73,3 +73,26 @@ def test_requests_arriving_together_share_one_batch(
     assert batches == [5, 1]
     assert _stored(world) == ["e0", "e1", "e2", "e3", "e4", "late"]
     assert len(handed) == 6
+
+
+def test_a_fault_storing_one_request_fails_only_that_request(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, "https://a.example"))
+    service = world.client.app.state.service
+    key = basic(world.admin.key)["Authorization"]
+    real = events._store_all
+
+    def faulty(con: Any, box: Any, user: Any, batch: Any, app_url: str) -> Any:
+        stored = real(con, box, user, batch, app_url)  # written, then the fault
+        if batch[0].id == "broken":
+            raise KeyError("a fault of the server's")
+        return stored
+
+    monkeypatch.setattr(events, "_store_all", faulty)
+    requests = [(key, _body(alias_event(name))) for name in ("before", "broken", "after")]
+    results = events.ingest_many(service.db, service.box, requests, "https://wandb.ai")
+    assert [status for (status, _), _ in results] == [202, 500, 202]
+    assert results[1][0][1] == {"error": {"message": "internal error while storing the events"}}
+    assert _stored(world) == ["before", "after"]  # nothing of the broken request
+    assert [r.message for r in caplog.records] == ["storing an events request failed"]

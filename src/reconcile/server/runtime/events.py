@@ -7,6 +7,7 @@ again; an artifact event naming a new collection creates it.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from reconcile.server.runtime import matching, outbox
 from reconcile.server.store import teams
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database, now
+
+log = logging.getLogger(__name__)
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -117,6 +120,13 @@ def _store_request(
     except ApiError as error:
         con.execute("ROLLBACK TO request")
         return _refused(error)
+    except sqlite3.Error:
+        raise  # the database itself: the whole batch fails
+    except Exception:
+        # A fault of ours in this request: it alone fails; the batch's others stand.
+        con.execute("ROLLBACK TO request")
+        log.exception("storing an events request failed")
+        return (500, error_body("internal error while storing the events")), []
     finally:
         con.execute("RELEASE request")
     return (202, {"events": accepted.events}), accepted.queued
