@@ -236,14 +236,14 @@ class Worker:
             batch, self._finished = self._finished, []
             try:
                 await asyncio.to_thread(self._settle, [attempt for attempt, _ in batch])
-            except BaseException as error:
+            except Exception as error:  # not recorded: still pending, sent again later
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(
-                            error
-                            if isinstance(error, Exception)
-                            else RuntimeError("recording was interrupted")
-                        )
+                        done.set_exception(error)
+                continue
+            except BaseException:  # cancelled: the worker is stopping
+                for _, done in batch:
+                    done.cancel()
                 raise
             settled = time.monotonic()
             loop = asyncio.get_running_loop()
