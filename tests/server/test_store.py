@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,27 +80,36 @@ def test_roles_and_membership(db_path: Path) -> None:
     db.close()
 
 
-def test_migration_6_keeps_only_the_endpoint_of_stored_delivery_urls(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _written_at_version(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
+) -> Iterator[sqlite3.Connection]:
+    """A write transaction on a database migrated only up to `version`; then closed."""
     with monkeypatch.context() as old:
-        old.setattr(db_module, "MIGRATIONS", MIGRATIONS[:5])
+        old.setattr(db_module, "MIGRATIONS", MIGRATIONS[:version])
         first = Database(db_path)
         with first.write() as con:
             con.execute("INSERT INTO entities (name, created_at) VALUES ('acme', 'x')")
-            con.execute(
-                "INSERT INTO events (entity_id, event_key, type, document, fired, received_at) "
-                "VALUES (1, 'e', 'alias_added', '{}', '[]', 'x')"
-            )
-            for url in ("https://hooks.example.com/services/T0/B0/secret", "https://a.example"):
-                con.execute(
-                    "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, "
-                    "endpoint, webhook_id, sealed, shown, status, next_at, accepted_at, "
-                    "created_at) VALUES (1, 1, 'a', 'webhook', ?, ?, 'msg', x'00', '{}', "
-                    "'delivered', 0, 0, 'x')",
-                    (url, url.split("/services")[0]),
-                )
+            yield con
         first.close()
+
+
+def test_migration_6_keeps_only_the_endpoint_of_stored_delivery_urls(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_version(db_path, monkeypatch, 5) as con:
+        con.execute(
+            "INSERT INTO events (entity_id, event_key, type, document, fired, received_at) "
+            "VALUES (1, 'e', 'alias_added', '{}', '[]', 'x')"
+        )
+        for url in ("https://hooks.example.com/services/T0/B0/secret", "https://a.example"):
+            con.execute(
+                "INSERT INTO deliveries (event_id, entity_id, automation, kind, url, "
+                "endpoint, webhook_id, sealed, shown, status, next_at, accepted_at, "
+                "created_at) VALUES (1, 1, 'a', 'webhook', ?, ?, 'msg', x'00', '{}', "
+                "'delivered', 0, 0, 'x')",
+                (url, url.split("/services")[0]),
+            )
     upgraded = Database(db_path)
     with upgraded.read() as con:
         urls = [r[0] for r in con.execute("SELECT url FROM deliveries ORDER BY id")]
@@ -109,18 +120,13 @@ def test_migration_6_keeps_only_the_endpoint_of_stored_delivery_urls(
 def test_migration_7_moves_a_sealed_slack_url_to_its_own_column(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as old:
-        old.setattr(db_module, "MIGRATIONS", MIGRATIONS[:6])
-        first = Database(db_path)
-        with first.write() as con:
-            con.execute("INSERT INTO entities (name, created_at) VALUES ('acme', 'x')")
-            for channel, url in (("#a", "sealed:gAAAAB-token"), ("#b", "")):
-                con.execute(
-                    "INSERT INTO integrations (entity_id, kind, name, url_endpoint, slack_team, "
-                    "channel_name, created_at) VALUES (1, 'slack', ?, ?, 'T', ?, 'x')",
-                    (f"slack:{channel}", url, channel),
-                )
-        first.close()
+    with _written_at_version(db_path, monkeypatch, 6) as con:
+        for channel, url in (("#a", "sealed:gAAAAB-token"), ("#b", "")):
+            con.execute(
+                "INSERT INTO integrations (entity_id, kind, name, url_endpoint, slack_team, "
+                "channel_name, created_at) VALUES (1, 'slack', ?, ?, 'T', ?, 'x')",
+                (f"slack:{channel}", url, channel),
+            )
     upgraded = Database(db_path)
     with upgraded.read() as con:
         rows = con.execute("SELECT id, url_endpoint FROM integrations ORDER BY id").fetchall()
