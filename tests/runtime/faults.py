@@ -14,6 +14,7 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 SLOW_STEP = 0.05
 SLOW_LIMIT = 600  # steps: every slow answer ends by itself within 30 s
@@ -28,8 +29,43 @@ class Received:
     body: bytes
 
 
+class LoopbackServer:
+    """Serves `_serve` on an event loop in a thread of its own while a `with` block runs;
+    `port` is the one it listens on."""
+
+    port: int
+    label = "the server"
+
+    def _listen(self) -> Awaitable[asyncio.Server]:
+        raise NotImplementedError
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"{self.label} did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await self._listen()
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+
 @dataclass
-class FaultServer:
+class FaultServer(LoopbackServer):
     host: str = "127.0.0.1"
     requests: list[Received] = field(default_factory=list)
     port: int = 0
@@ -37,18 +73,7 @@ class FaultServer:
     tls: ssl.SSLContext | None = None
     sni: list[str | None] = field(default_factory=list)
     huge_sent: int = 0
-
-    def __enter__(self) -> FaultServer:
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the fault server did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+    label = "the fault server"
 
     def url(self, path: str) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -57,19 +82,10 @@ class FaultServer:
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
 
-    def _run(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def _listen(self) -> Awaitable[asyncio.Server]:
         if self.tls is not None:
             self.tls.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
-        server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        async with server:
-            await self._stop.wait()
+        return asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

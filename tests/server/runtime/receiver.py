@@ -9,46 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-from tests.runtime.faults import Received, _read_request
+from tests.runtime.faults import LoopbackServer, Received, _read_request
 
 HANG_LIMIT = 30.0
 RETRY_AFTER = 7
 
 
 @dataclass
-class Receiver:
+class Receiver(LoopbackServer):
     requests: list[Received] = field(default_factory=list)
     port: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
     successes: Counter[str] = field(default_factory=Counter)
-
-    def __enter__(self) -> Receiver:
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the receiver did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+    label = "the receiver"
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        async with server:
-            await self._stop.wait()
+    def _listen(self) -> Awaitable[asyncio.Server]:
+        return asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
