@@ -63,9 +63,6 @@ class Names:
         return sorted(k.name for k in self.first if k.kind == kind and k.entity == entity)
 
 
-_VARIABLE_LIKE = re.compile(r"\$\{[^{}]*\}")
-
-
 def _at(origin: Origin, *steps: str | int, message: str, key: bool = False) -> Finding:
     pointer: Pointer = (*origin.pointer, *steps)
     return Finding(origin.path, pointer, f"{human_path(pointer)}: {message}", at_key=key)
@@ -227,7 +224,7 @@ def _check_slack_texts(auto: Automation, origin: Origin) -> Iterator[Finding]:
     """`${...}` in a Slack title or message: W&B sends these texts as written."""
     for name in ("title", "message"):
         text = auto.action.params.get(name)
-        found = _VARIABLE_LIKE.search(text) if isinstance(text, str) else None
+        found = templating.VARIABLE.search(text) if isinstance(text, str) else None
         if found is not None:
             message = (
                 f"{found.group(0)!r} is sent as written: variables are substituted in "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 32
-_VARIABLE = re.compile(r"\$\{([^{}]*)\}")
+VARIABLE = re.compile(r"\$\{([^{}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s.]+)?$")
 
 Pointer = tuple[str | int, ...]
@@ -61,13 +61,13 @@ def scan(payload: Any) -> tuple[list[Use], list[TemplateProblem]]:
 def _scan_string(
     pointer: Pointer, text: str, uses: list[Use], problems: list[TemplateProblem]
 ) -> None:
-    for match in _VARIABLE.finditer(text):
+    for match in VARIABLE.finditer(text):
         name = match.group(1).strip()
         if _NAME.match(name):
             uses.append(Use(pointer, name))
         else:
             problems.append(TemplateProblem(pointer, f"{match.group(0)!r} is not a variable name"))
-    rest = _VARIABLE.sub("", text)
+    rest = VARIABLE.sub("", text)
     if "${" in rest:
         problems.append(TemplateProblem(pointer, "'${' without a closing '}'"))
 
@@ -92,7 +92,7 @@ def substitute(payload: Any, value_of: Callable[[str], str | None]) -> Any:
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):
-            return _VARIABLE.sub(replace, value) if "${" in value else value
+            return VARIABLE.sub(replace, value) if "${" in value else value
         if isinstance(value, dict):
             return {key: walk(child) for key, child in value.items()}
         if isinstance(value, list):

@@ -42,10 +42,14 @@ class Due:
     credentials: signing.Credentials = field(repr=False)
     attempts: int = 0
     first_at: float | None = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)
     # When its row was read or written (monotonic clock, before that transaction ended):
     # a worker that settled the delivery after this moment knows this copy is stale.
     read_at: float = 0.0
+
+    @property
+    def secrets(self) -> list[str]:
+        """The secret values it is sent with, to mask in what is recorded."""
+        return [v for v in (self.credentials.token, self.credentials.secret) if v]
 
 
 def endpoint_of(url: str) -> str:
@@ -111,10 +115,7 @@ def enqueue(
         webhook_id,
         rendered.body,
         signing.Credentials(token, secret),
-        0,
-        None,
-        tuple(v for v in (token, secret) if v),
-        time.monotonic(),
+        read_at=time.monotonic(),
     )
 
 
@@ -211,7 +212,6 @@ def claim(
 def _open(box: SecretBox, row: sqlite3.Row, read_at: float) -> Due:
     sealed = json.loads(box.open(bytes(row["sealed"])))
     credentials = signing.Credentials(sealed["token"], sealed["secret"])
-    values = tuple(v for v in (sealed["token"], sealed["secret"]) if v)
     return Due(
         row["id"],
         sealed.get("url") or row["url"],
@@ -221,7 +221,6 @@ def _open(box: SecretBox, row: sqlite3.Row, read_at: float) -> Due:
         credentials,
         row["attempts"],
         row["first_at"],
-        values,
         read_at,
     )
 
@@ -245,8 +244,8 @@ def settle(
             round(outcome.duration, 4),
             outcome.status,
             outcome.error,
-            render.mask_text(outcome.detail, list(due.secrets)),
-            render.mask_text(outcome.excerpt[:256], list(due.secrets)),
+            render.mask_text(outcome.detail, due.secrets),
+            render.mask_text(outcome.excerpt[:256], due.secrets),
             json.dumps(stored_headers),
         ),
     )

@@ -68,6 +68,7 @@ class Worker:
         self.sender = Sender(Policy.of(allow), Limits.scaled(env))
         self.scale = schedule.time_scale(env)
         self.per_endpoint = per_endpoint
+        self.depth = QUEUE_DEPTH * per_endpoint  # rows queued or in flight per endpoint
         # Rows claimed and not yet settled, per endpoint: queued or being sent.
         self.in_flight: dict[str, set[int]] = {}
         self.queues: dict[str, deque[outbox.Due]] = {}
@@ -94,7 +95,7 @@ class Worker:
 
     def hand_over(self, dues: Sequence[outbox.Due]) -> None:
         """Send these committed deliveries without reading them back (safe from any
-        thread); always wakes the worker."""
+        thread); one without room in its endpoint's queue is left for a claim."""
         loop = self._loop
         if loop is None:
             return
@@ -111,8 +112,7 @@ class Worker:
         if self._stopping:  # the outbox keeps them for the next start
             return
         for due in dues:
-            busy = self.in_flight.get(due.endpoint, ())
-            if len(busy) < QUEUE_DEPTH * self.per_endpoint:
+            if len(self.in_flight.get(due.endpoint, ())) < self.depth:
                 self._queue(due)
             else:  # no room: a claim takes it when there is
                 self._backlog.add(due.endpoint)
@@ -160,11 +160,11 @@ class Worker:
         with self.db.write() as con:
             for endpoint in outbox.due_endpoints(con, at):
                 busy = set(self.in_flight.get(endpoint, ()))
-                room = QUEUE_DEPTH * self.per_endpoint - len(busy)
+                room = self.depth - len(busy)
                 got = []
                 if room > 0:
                     got = outbox.claim(con, self.box, endpoint, at=at, skip=busy, limit=room)
-                    claimed += got
+                claimed += got
                 if len(got) >= room:
                     backlog.add(endpoint)
         return claimed, backlog
