@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import click
 
-from reconcile import __version__, export, export_target, project, session
+from reconcile import __version__, export, export_target, logsafe, project, session
 from reconcile import target as targets
 from reconcile.cli_options import target_options
 from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
@@ -81,7 +81,7 @@ class _Group(click.Group):
 def cli(verbose: int) -> None:
     """Webhook automations as code for Weights & Biases."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logsafe.configure(level, logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 def _strict_option(command: Any) -> Any:

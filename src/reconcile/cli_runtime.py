@@ -20,7 +20,7 @@ from reconcile.inventory import load_inventory
 from reconcile.model import Automation, Inventory, Webhook
 from reconcile.runtime import incoming, receiver, signing, trial
 from reconcile.runtime.addresses import Policy
-from reconcile.runtime.render import MASK, render
+from reconcile.runtime.render import MASK, mask_text, masked_excerpt, render, url_secrets
 from reconcile.runtime.samples import sample_event
 from reconcile.runtime.sender import Limits, Outcome, Sender
 from reconcile.runtime.variables import Facts
@@ -133,7 +133,8 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
         shown = f"Bearer {MASK}" if header == "Authorization" else value
         click.echo(f"  {header}: {shown}")
     click.echo(f"  body: {body.decode('utf-8', 'replace')[:SHOWN_BODY]}")
-    _show_outcome(outcome)
+    secrets = [v for v in (creds.token, creds.secret) if v] + url_secrets(request.url)
+    _show_outcome(outcome, secrets)
     if not outcome.ok:
         sys.exit(EXIT_FAILED)
 
@@ -153,19 +154,20 @@ async def _send_once(policy: Policy, limits: Limits, request: trial.TrialRequest
         return await sender.send(request.url, request.body, request.headers)
 
 
-def _show_outcome(outcome: Outcome) -> None:
+def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
+    """The answer, with what it echoes of the request's secrets and URL masked."""
     took = f"{outcome.duration:.2f} s"
+    detail = mask_text(outcome.detail, secrets)
     if outcome.status is None:
-        click.echo(f"failed ({outcome.error}) after {took}: {outcome.detail}")
+        click.echo(f"failed ({outcome.error}) after {took}: {detail}")
         return
-    click.echo(
-        f"HTTP {outcome.status} in {took}" + (f" ({outcome.detail})" if outcome.error else "")
-    )
+    click.echo(f"HTTP {outcome.status} in {took}" + (f" ({detail})" if outcome.error else ""))
     for header, value in outcome.headers:
-        click.echo(f"  {header}: {value}")
+        click.echo(f"  {header}: {mask_text(value, secrets)}")
     if outcome.excerpt:
-        more = " ..." if outcome.received > len(outcome.excerpt.encode()) else ""
-        click.echo(f"  body: {outcome.excerpt}{more}")
+        cut = outcome.received > len(outcome.excerpt.encode())
+        excerpt = masked_excerpt(outcome.excerpt, secrets, len(outcome.excerpt), cut=cut)
+        click.echo(f"  body: {excerpt}{' ...' if cut else ''}")
 
 
 @click.command()

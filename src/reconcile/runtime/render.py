@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,19 +85,69 @@ def _substitute(template: Any, facts: Facts, values: Mapping[str, str]) -> bytes
         ) from None
 
 
+def forms(value: str) -> set[str]:
+    """Every spelling a secret value may take in a body or an answer: as is, as JSON
+    writes it (with and without `\\uXXXX` escapes, with `/` escaped or not), and
+    percent-encoded (as a receiver may echo it in a URL)."""
+    found = {value}
+    for ascii_only in (False, True):
+        escaped = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        found |= {escaped, escaped.replace("/", "\\/")}
+    found |= {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value, safe="")}
+    return found
+
+
+def _all_forms(values: list[str]) -> list[str]:
+    """The forms of every value long enough to be searched for, longest first."""
+    found: set[str] = set()
+    for value in values:
+        if len(value) >= MIN_MASKED:
+            found |= forms(value)
+    return sorted(found, key=len, reverse=True)
+
+
 def mask_values(text: bytes, values: list[str]) -> bytes:
-    """`text` with every occurrence of the given secret values (as JSON writes them) masked."""
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) < MIN_MASKED:
-            continue
-        for form in {value, json.dumps(value, ensure_ascii=False)[1:-1]}:
-            text = text.replace(form.encode("utf-8"), MASK.encode())
+    """`text` with every occurrence of the given secret values (in each of their forms) masked."""
+    for form in _all_forms(values):
+        text = text.replace(form.encode("utf-8"), MASK.encode())
     return text
 
 
 def mask_text(text: str, values: list[str]) -> str:
-    """`mask_values` for text, such as the excerpt of an answer that echoes a token."""
-    return mask_values(text.encode("utf-8"), values).decode("utf-8", "replace")
+    """`mask_values` for text, such as the detail of a failed attempt."""
+    for form in _all_forms(values):
+        text = text.replace(form, MASK)
+    return text
+
+
+def url_secrets(url: str) -> list[str]:
+    """What of a delivery URL to mask in an answer that echoes it: the URL, and its path
+    and query unless they are empty or `/` (a Slack incoming-webhook URL's path is a
+    credential, and so may be any URL read from the environment)."""
+    parts = urllib.parse.urlsplit(url)
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [url] + ([rest] if rest not in ("", "/") else [])
+
+
+def masked_excerpt(text: str, values: list[str], limit: int, *, cut: bool = False) -> str:
+    """At most `limit` characters of `text` with the secret values masked: masked first,
+    then cut, and a secret the cut splits (or the earlier cut `cut` says there was)
+    leaves no prefix of itself at the end."""
+    masked = mask_text(text, values)
+    if len(masked) > limit:
+        masked, cut = masked[:limit], True
+    if not cut:
+        return masked
+    tail = max((_prefix_at_end(masked, f) for f in _all_forms(values)), default=0)
+    return masked[: len(masked) - tail] + MASK if tail else masked
+
+
+def _prefix_at_end(text: str, form: str) -> int:
+    """The length of the longest proper prefix of `form` that `text` ends with (0: none)."""
+    for length in range(min(len(form) - 1, len(text)), 0, -1):
+        if text.endswith(form[:length]):
+            return length
+    return 0
 
 
 def subject(facts: Facts) -> str:

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import click
 
-from reconcile import project
+from reconcile import logsafe, project
 from reconcile.model import REGISTRY_PREFIX
 from reconcile.server import admin, listen
 from reconcile.server.api.ids import encode_id
@@ -50,9 +49,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    """JSON lines on stderr, redacted (no URL path or query, no credential: S13)."""
+    logsafe.configure(level.upper(), JsonFormatter())
 
 
 def admin_key_path(db_path: Path) -> Path:

@@ -28,6 +28,7 @@ from reconcile.server.store.db import now
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 SLACK_KIND = "slack"
+EXCERPT = 256  # characters of an answer kept in history, after masking
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,11 @@ class Due:
 
     @property
     def secrets(self) -> list[str]:
-        """The secret values it is sent with, to mask in what is recorded."""
-        return [v for v in (self.credentials.token, self.credentials.secret) if v]
+        """What to mask in what is recorded: the secret values it is sent with, and its
+        URL with the URL's path and query (a receiver may echo them; they may be a
+        credential, as a Slack incoming-webhook URL is)."""
+        values = [v for v in (self.credentials.token, self.credentials.secret) if v]
+        return values + render.url_secrets(self.url)
 
 
 def endpoint_of(url: str) -> str:
@@ -245,7 +249,7 @@ def settle(
             outcome.status,
             outcome.error,
             render.mask_text(outcome.detail, due.secrets),
-            render.mask_text(outcome.excerpt[:256], due.secrets),
+            _excerpt(outcome, due.secrets),
             json.dumps(stored_headers),
         ),
     )
@@ -261,6 +265,12 @@ def settle(
         (status, next_at, started, due.id),
     )
     return status
+
+
+def _excerpt(outcome: Outcome, secrets: list[str]) -> str:
+    """The answer's excerpt as history keeps it: masked, then cut to EXCERPT characters."""
+    cut = outcome.received > len(outcome.excerpt.encode("utf-8"))  # the sender kept less
+    return render.masked_excerpt(outcome.excerpt, secrets, EXCERPT, cut=cut)
 
 
 def resend(con: sqlite3.Connection, delivery_id: int) -> bool:
