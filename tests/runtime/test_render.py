@@ -15,7 +15,14 @@ from reconcile.events import EVENTS
 from reconcile.model import Action, Automation, Event, Scope, Webhook
 from reconcile.runtime import variables
 from reconcile.runtime.incoming import Artifact, IncomingEvent, Run
-from reconcile.runtime.render import RenderError, mask_text, render
+from reconcile.runtime.render import (
+    RenderError,
+    mask_text,
+    mask_values,
+    masked_excerpt,
+    render,
+    url_secrets,
+)
 from reconcile.runtime.samples import sample_event
 from reconcile.runtime.variables import Facts
 
@@ -179,6 +186,46 @@ def test_secrets_are_sent_but_masked_in_what_is_shown() -> None:
 def test_mask_text_for_answers_that_echo_a_secret() -> None:
     echoed = 'bad token "tok-value-1234"; key=key-value-5678; abc'
     assert mask_text(echoed, [*SECRETS.values(), "abc"]) == 'bad token "***"; key=***; abc'
+
+
+WEIRD = 'tok/é"\\ 12&+'  # a value whose forms all differ
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        WEIRD,
+        'tok/\\u00e9\\"\\\\ 12&+',  # JSON, ASCII only
+        'tok/é\\"\\\\ 12&+',  # JSON, as written
+        'tok\\/\\u00e9\\"\\\\ 12&+',  # JSON with `/` escaped
+        "tok%2F%C3%A9%22%5C%2012%26%2B",  # percent-encoded
+        "tok%2F%C3%A9%22%5C+12%26%2B",  # form-encoded
+    ],
+)
+def test_every_spelling_of_a_secret_is_masked(spelled: str) -> None:
+    text = f"<{spelled}>"
+    assert mask_text(text, [WEIRD]) == "<***>"
+    assert mask_values(text.encode(), [WEIRD]) == b"<***>"
+
+
+def test_an_excerpt_is_masked_before_it_is_cut() -> None:
+    token = "tok-value-1234"
+    for at in range(len(token) + 2):  # the cut falls at every position of the token
+        answer = "x" * (20 - at) + token + "y" * 30
+        excerpt = masked_excerpt(answer, [token], 20)
+        assert "tok" not in excerpt, (at, excerpt)
+        assert excerpt.startswith("x" * (20 - at)), excerpt
+    assert masked_excerpt("ab tok-value-1234 cd", [token], 20) == "ab *** cd"
+    assert masked_excerpt("x" * 19 + "tok-value-1234", [token], 20) == "x" * 19 + "*"
+    assert masked_excerpt("x" * 16 + "tok-", [token], 20, cut=True) == "x" * 16 + "***"
+    assert masked_excerpt("x" * 16 + "tok-", [token], 20) == "x" * 16 + "tok-"  # whole: not cut
+    assert masked_excerpt("x" * 30, [token], 20) == "x" * 20
+
+
+def test_what_of_a_url_is_masked_in_answers() -> None:
+    assert url_secrets("https://h.example/a/b?c=1") == ["https://h.example/a/b?c=1", "/a/b?c=1"]
+    assert url_secrets("https://h.example/") == ["https://h.example/"]
+    assert url_secrets("https://h.example") == ["https://h.example"]
 
 
 def test_missing_secret_value_is_a_clear_error() -> None:

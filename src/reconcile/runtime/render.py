@@ -130,16 +130,17 @@ def url_secrets(url: str) -> list[str]:
 
 
 def masked_excerpt(text: str, values: list[str], limit: int, *, cut: bool = False) -> str:
-    """At most `limit` characters of `text` with the secret values masked: masked first,
-    then cut, and a secret the cut splits (or the earlier cut `cut` says there was)
-    leaves no prefix of itself at the end."""
+    """At most `limit` characters of `text` with the secret values masked.
+
+    Masked first, then cut: a secret is never split by this cut. `cut` says `text` was
+    cut short already (the sender keeps the start of an answer): a secret split there
+    would leave a prefix of itself at the end, which is masked too.
+    """
     masked = mask_text(text, values)
-    if len(masked) > limit:
-        masked, cut = masked[:limit], True
-    if not cut:
-        return masked
-    tail = max((_prefix_at_end(masked, f) for f in _all_forms(values)), default=0)
-    return masked[: len(masked) - tail] + MASK if tail else masked
+    if cut:
+        tail = max((_prefix_at_end(masked, f) for f in _all_forms(values)), default=0)
+        masked = masked[: len(masked) - tail] + MASK if tail else masked
+    return masked[:limit]
 
 
 def _prefix_at_end(text: str, form: str) -> int:
