@@ -132,6 +132,29 @@ def test_emit_without_allow_list_refuses_loopback_and_exits_1(
     assert receiver.requests == []
 
 
+def test_emit_allow_list_entries_may_name_a_port(applied: Path, receiver: Switchable) -> None:
+    other = str(receiver.port % 65535 + 1)
+    code, out, _ = run("emit", *ALIAS, "--id", "e-3", "--allow-delivery-to", f"127.0.0.1:{other}")
+    assert code == 1
+    assert "on-prod (ml, event e-3 alias_added): failed after 1 attempt" in out
+    assert receiver.requests == []
+    code, out, _ = run(
+        "emit", *ALIAS, "--id", "e-4", "--allow-delivery-to", f"127.0.0.1:{receiver.port}"
+    )
+    assert code == 0, out
+    assert len(receiver.requests) == 1
+
+
+def test_emit_refuses_a_malformed_allow_list_entry(applied: Path, receiver: Switchable) -> None:
+    code, out, err = run("emit", *ALIAS, "--allow-delivery-to", "localhost:http")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --allow-delivery-to: 'localhost:http': the port must be a number from 1 to "
+        "65535 (got 'http')\n"
+    )
+    assert run("history", "--format", "json")[1] == '{\n  "deliveries": []\n}\n'
+
+
 def test_emit_bad_file_names_event_index_and_field(applied: Path, tmp_path: Path) -> None:
     good = {"type": "alias_added", "entity": "ml", "registry": "model", "collection": "fraud",
             "artifact": {"version": 1}}  # fmt: skip

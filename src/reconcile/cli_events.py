@@ -69,9 +69,10 @@ def _allow_option(command: Any) -> Any:
         "--allow-delivery-to",
         "allow",
         multiple=True,
-        metavar="HOST|CIDR",
-        help="Embedded target: let deliveries go to this private or loopback host or range "
-        "(repeatable), as `reconcile serve --allow-delivery-to`.",
+        metavar="HOST[:PORT]|CIDR[:PORT]",
+        help="Embedded target: let deliveries go to this private or loopback host, address "
+        "or range, on any port or only PORT (repeatable), as `reconcile serve "
+        "--allow-delivery-to`.",
     )(command)
 
 

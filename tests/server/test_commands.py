@@ -18,9 +18,11 @@ import click
 import httpx
 from click.testing import CliRunner
 
+from reconcile.server.api.app import create_app
 from reconcile.server.commands import admin_key_path, serve, server
-from tests.server.helpers import basic
+from tests.server.helpers import InProcess, basic, build_world
 from tests.server.live import free_port
+from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
 SERVE = "from reconcile.server.commands import serve; serve()"
 
@@ -213,3 +215,72 @@ def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> Non
         return result
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_serve_refuses_a_malformed_allow_list_entry_before_it_listens(tmp_path: Path) -> None:
+    port = free_port()
+    args = [sys.executable, "-c", SERVE, "--db", str(tmp_path / "server.db")]
+    args += ["--port", str(port), "--allow-delivery-to", "127.0.0.1:99999"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --allow-delivery-to: '127.0.0.1:99999': the port must "
+        "be a number from 1 to 65535 (got '99999')"
+    )
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # it never listened, nor created an admin
+    assert not (tmp_path / "server.db").exists()
+
+
+def _own_address_attempts(tmp_path: Path, allow: str, port: int) -> list[tuple[object, ...]]:
+    """Serve on `port` with `--allow-delivery-to allow`; an automation whose webhook is
+    this server's own /graphql fires once: the attempts of its delivery."""
+    db = tmp_path / "server.db"
+    app = create_app(db)
+    try:
+        world = build_world(InProcess(app))
+        hook = hook_with_secrets(world, f"http://127.0.0.1:{port}/graphql")
+        alias_automation(world.admin, world.project_id, hook)
+        key = world.admin.key
+    finally:
+        app.state.service.close()
+    args = [sys.executable, "-c", SERVE, "--db", str(db), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--allow-delivery-to", allow, "--log-level", "warning"],
+        env={**os.environ, "RECONCILE_ADMIN_KEY": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        sent = httpx.post(f"{url}/api/v1/events", json=alias_event("own"), headers=basic(key))
+        assert sent.status_code == 202, sent.text
+        for _ in range(600):  # bounded: 60 s at most
+            history = httpx.get(f"{url}/api/v1/deliveries", headers=basic(key)).json()
+            (delivery,) = history["deliveries"]
+            if delivery["status"] != "pending":
+                return [(a["status"], a["error"], a["detail"]) for a in delivery["attempts"]]
+            time.sleep(0.1)
+        raise AssertionError("the delivery never settled")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_serve_never_delivers_to_its_own_address_unless_named_with_its_port(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    assert _own_address_attempts(tmp_path / "a", "127.0.0.1", port) == [
+        (
+            None,
+            "blocked",
+            f"127.0.0.1, port {port}, is this server's own address: deliveries go there "
+            "only when allow-listed with its port",
+        )
+    ]
+    # Named with its port: sent (our own API refuses a request without its key).
+    attempts = _own_address_attempts(tmp_path / "b", f"127.0.0.1:{port}", port)
+    assert attempts == [(401, "status", "HTTP 401")]

@@ -169,7 +169,7 @@ class Sender:
             found = [ipaddress.ip_address(a) for a in await self.resolver(host, port)]
         except (OSError, UnicodeError, ValueError) as error:
             raise _Done(Outcome(None, 0.0, "dns", f"{host}: {error}")) from None
-        refusal = self.policy.refusal(scheme, host, found)
+        refusal = self.policy.refusal(scheme, host, found, port)
         if refusal is not None:
             raise _Done(Outcome(None, 0.0, "blocked", refusal))
         return found

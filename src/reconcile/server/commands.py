@@ -6,6 +6,7 @@ errors (exit code 1, one line, no traceback).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import click
 
 from reconcile import logsafe, project
 from reconcile.model import REGISTRY_PREFIX
+from reconcile.runtime.addresses import Policy
 from reconcile.server import admin, listen
 from reconcile.server.api.ids import encode_id
 from reconcile.server.errors import ApiError
@@ -123,8 +125,10 @@ def _database(path: Path) -> Iterator[Database]:
     "--allow-delivery-to",
     "allow_delivery_to",
     multiple=True,
-    metavar="HOST|CIDR",
-    help="Let automations deliver to this private or loopback host or range (repeatable).",
+    metavar="HOST[:PORT]|CIDR[:PORT]",
+    help="Let automations deliver to this private or loopback host, address or range, on "
+    "any port or only PORT ([v6]:PORT for IPv6) (repeatable). This server's own address "
+    "and port is open only when named with its port.",
 )
 def serve(  # noqa: PLR0917 - click passes each option as an argument
     db_path: Path | None,
@@ -145,13 +149,9 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     from reconcile.server.api.app import create_app
 
     configure_logging(log_level)
-    from reconcile.runtime.addresses import Policy
-
-    try:
-        Policy.of(allow_delivery_to)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--allow-delivery-to") from None
+    _delivery_policy(allow_delivery_to, None)  # a malformed entry stops it before it listens
     sock = _listen(host, port)  # first: a busy port stops everything before it starts
+    policy = _delivery_policy(allow_delivery_to, sock)
     env_key = os.environ.get(admin.ADMIN_KEY_ENV) or None
     with _database(db_path) as db:
         boot = admin.bootstrap(db, team=team, key=env_key)
@@ -164,10 +164,23 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # Its httptools parser (half the per-request CPU of h11), with our limits.
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
-    app = create_app(db_path, disabled=frozenset(disabled), allow_delivery_to=allow_delivery_to)
+    app = create_app(db_path, disabled=frozenset(disabled), allow_delivery_to=policy)
     config = listen.config(app, limits, log_config=None, access_log=False)
     listen.tune_interpreter()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _delivery_policy(entries: tuple[str, ...], sock: socket.socket | None) -> Policy:
+    """Where deliveries may go: `--allow-delivery-to`, never this server's own address
+    and port (where `sock` listens) unless an entry names that port."""
+    own = []
+    if sock is not None:
+        address, bound = sock.getsockname()[:2]
+        own.append((ipaddress.ip_address(address), int(bound)))
+    try:
+        return Policy.of(entries, own=own)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--allow-delivery-to") from None
 
 
 def _listen(host: str, port: int) -> socket.socket:

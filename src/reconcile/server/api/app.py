@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.runtime.addresses import Policy
 from reconcile.server.api.service import GraphQLService, encode, refused
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
@@ -103,11 +104,11 @@ def create_app(
     *,
     service: GraphQLService | None = None,
     disabled: frozenset[str] = frozenset(),
-    allow_delivery_to: tuple[str, ...] | None = None,
+    allow_delivery_to: tuple[str, ...] | Policy | None = None,
 ) -> Starlette:
     """The server app over the database at `db_path` (created and migrated if needed);
     `disabled`: features it answers as not enabled. With `allow_delivery_to` (possibly
-    empty), its lifespan runs the delivery worker."""
+    empty; entries or a whole policy), its lifespan runs the delivery worker."""
     handler = service or GraphQLService(db_path, disabled)
     worker: list[Worker] = []
 

@@ -59,13 +59,14 @@ class Worker:
         self,
         db: Database,
         box: SecretBox,
-        allow: tuple[str, ...] = (),
+        allow: tuple[str, ...] | Policy = (),
         env: Mapping[str, str] | None = None,
         per_endpoint: int = PER_ENDPOINT,
     ) -> None:
         env = os.environ if env is None else env
         self.db, self.box = db, box
-        self.sender = Sender(Policy.of(allow), Limits.scaled(env))
+        policy = allow if isinstance(allow, Policy) else Policy.of(allow)
+        self.sender = Sender(policy, Limits.scaled(env))
         self.scale = schedule.time_scale(env)
         self.per_endpoint = per_endpoint
         self.depth = QUEUE_DEPTH * per_endpoint  # rows queued or in flight per endpoint
