@@ -214,8 +214,10 @@ def test_s13_the_server_logs_no_credential(
         assert '"logger": "httpx"' in logged
         assert f"POST http://127.0.0.1:{receiver.port}/***" in logged
         assert '"logger": "httpcore.http11"' in logged
-    if level in ("debug", "info"):
-        assert '"message": "delivery attempt"' in logged
+    attempts = [json.loads(line) for line in logged.splitlines() if "delivery attempt" in line]
+    assert len(attempts) == (4 if level in ("debug", "info") else 0)
+    endpoint = f"http://127.0.0.1:{receiver.port}"
+    assert [a["endpoint"] for a in attempts] == [endpoint] * len(attempts)
 
 
 def _first_line(proc: subprocess.Popen[str]) -> str:

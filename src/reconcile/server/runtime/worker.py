@@ -283,6 +283,8 @@ class Worker:
                 "delivery attempt",
                 extra={
                     "delivery": attempt.due.id,
+                    # scheme, host and port: a URL's path and query may be a credential
+                    "endpoint": attempt.due.endpoint,
                     "status": attempt.outcome.status,
                     "error": attempt.outcome.error,
                     "result": status,
