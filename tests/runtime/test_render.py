@@ -219,6 +219,8 @@ def test_an_excerpt_is_masked_before_it_is_cut() -> None:
     assert masked_excerpt("x" * 19 + "tok-value-1234", [token], 20) == "x" * 19 + "*"
     assert masked_excerpt("x" * 16 + "tok-", [token], 20, cut=True) == "x" * 16 + "***"
     assert masked_excerpt("x" * 16 + "tok-", [token], 20) == "x" * 16 + "tok-"  # whole: not cut
+    split = "x" * 10 + "tok-é".encode()[:-1].decode("utf-8", "replace")  # cut inside é
+    assert masked_excerpt(split, ["tok-é-value"], 20, cut=True) == "x" * 10 + "***"
     assert masked_excerpt("x" * 30, [token], 20) == "x" * 20
 
 

@@ -115,10 +115,6 @@ class Policy:
         """From `--allow-delivery-to` values; ValueError names an entry that is malformed."""
         return cls(tuple(allowlist.parse(e) for e in entries), tuple(own), anywhere)
 
-    @property
-    def networks(self) -> tuple[Network, ...]:
-        return tuple(e.network for e in self.allowed if e.network is not None)
-
     def _listed(self, ip: Address, port: int, *, exactly: bool = False) -> bool:
         """Whether an entry's network holds `ip` (or the IPv4 address it carries) for
         `port`; `exactly`: only an entry that names the port counts."""

@@ -138,6 +138,7 @@ def masked_excerpt(text: str, values: list[str], limit: int, *, cut: bool = Fals
     """
     masked = mask_text(text, values)
     if cut:
+        masked = masked.rstrip("\ufffd")  # a character the earlier cut split in its bytes
         tail = max((_prefix_at_end(masked, f) for f in _all_forms(values)), default=0)
         masked = masked[: len(masked) - tail] + MASK if tail else masked
     return masked[:limit]
