@@ -86,6 +86,6 @@ def hostile_plan() -> dict[str, Any]:
         Remote(replace(base, name="protected -->"), id="T-p", managed=True, protected=True),
         # A webhook no longer declared that an unmanaged automation still uses: kept.
         Remote(Webhook(ENTITY, "gone <hook>", "https://example.com/x"), id="W-gone", managed=True),
-        Remote(replace(base, name="keeps `it` -->", action=keeps), id="T-k"),
+        Remote(replace(base, name="keeps `it`\n-->", action=keeps), id="T-k"),
     ]
     return to_json(compute_plan(inventory, State(tuple(server))))

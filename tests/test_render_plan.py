@@ -150,8 +150,8 @@ def test_every_change_is_visible_on_github_whatever_its_name() -> None:
         "Conflicts: webhook ml-platform/conflict <!-- hook",
         "Protected from deletion: automation ml-platform/protected -->",
         "Kept, still in use: webhook ml-platform/gone <hook> "
-        "(still used by automation ml-platform/keeps `it` --> (not managed by reconcile))",
-        "Unmanaged, left alone: automation ml-platform/keeps `it` -->, "
+        "(still used by automation ml-platform/keeps `it`\\n--> (not managed by reconcile))",
+        'Unmanaged, left alone: automation ml-platform/"keeps `it`\\n-->", '
         'automation ml-platform/"unmanaged\\nline", automation ml-platform/unmanaged <!--',
         f"Fingerprint: {document['fingerprint']}",
     ]
@@ -202,9 +202,9 @@ def test_the_terminal_plan_has_one_line_per_change_whatever_its_name() -> None:
         "    automation ml-platform/protected -->",
         "Kept (removed from the inventory, but still in use):\n"
         "    webhook ml-platform/gone <hook>: "
-        "still used by automation ml-platform/keeps `it` --> (not managed by reconcile)",
+        "still used by automation ml-platform/keeps `it`\\n--> (not managed by reconcile)",
         "Unmanaged (on the server, not managed by reconcile, left alone):\n"
-        "    automation ml-platform/keeps `it` -->\n"
+        '    automation ml-platform/"keeps `it`\\n-->"\n'
         '    automation ml-platform/"unmanaged\\nline"\n'
         "    automation ml-platform/unmanaged <!--",
     ]

@@ -21,7 +21,9 @@ def _hidden(char: str) -> bool:
 
 
 def _escape(char: str) -> str:
-    """A JSON escape: `\\uXXXX`, as a surrogate pair above the BMP."""
+    """A JSON escape: `\\n`, `\\uXXXX`, a surrogate pair above the BMP."""
+    if char in "\n\r\t":
+        return json.dumps(char)[1:-1]
     point = ord(char)
     if point <= 0xFFFF:
         return f"\\u{point:04x}"
