@@ -168,18 +168,23 @@ def _details(text: str) -> list[list[str]]:
     return groups
 
 
-def test_a_payload_key_cannot_forge_a_line() -> None:
+def test_a_payload_key_or_a_field_path_cannot_forge_a_line() -> None:
     document = hostile.hostile_plan()
     [update] = [c for c in document["changes"] if c["name"] == "notify-tracker-on-low-final-loss"]
-    block = markdown_oracle.read(plan_markdown.render({**document, "changes": [update]})).blocks
-    assert block == [
-        "~ then.webhook.payload:\n"
-        '    + "k\\n+ create automation forged": "v <!-- \\u001b[2K"\n'
-        '    + "`|*": "-->"\n'
-        '    - kind: "converged"\n'
-        '    - run: "${run_url}"\n'
-        '    - loss: "${metric_value}"\n'
+    # No path the plan makes today holds a line break; the renderers must not rely on it.
+    update["fields"].append({"path": "x\n~ forged", "before": 1, "after": "\x1b[2K"})
+    expected = [
+        "~ then.webhook.payload:",
+        '    + "k\\n+ create automation forged": "v <!-- \\u001b[2K"',
+        '    + "`|*": "-->"',
+        '    - kind: "converged"',
+        '    - run: "${run_url}"',
+        '    - loss: "${metric_value}"',
+        '~ "x\\n~ forged": 1 -> "\\u001b[2K"',
     ]
+    alone = {**document, "changes": [update]}
+    assert markdown_oracle.read(plan_markdown.render(alone)).blocks == ["\n".join(expected) + "\n"]
+    assert _details(plan_text.render(alone)) == [expected]
 
 
 def test_the_terminal_plan_has_one_line_per_change_whatever_its_name() -> None:
