@@ -235,3 +235,39 @@ def test_github_enterprise_servers_api_path_is_kept(
         "/api/v3" + COMMENTS,
         f"/api/v3/repos/acme/inventory/issues/comments/{github.state.comments[7][-1]['id']}",
     }
+
+
+@pytest.mark.parametrize(
+    ("updated_at", "merged_at", "reviewed"),
+    [
+        # Naive (no offset) against aware: a naive one is UTC.
+        ("2026-01-01T00:00:05", "2026-01-01T00:00:10Z", True),
+        ("2026-01-01T00:00:15", "2026-01-01T00:00:10Z", False),
+        ("2026-01-01T00:00:05Z", "2026-01-01T00:00:10", True),
+        # Offsets are compared as instants: 01:00:05+02:00 is 23:00:05 the day before.
+        ("2026-01-01T01:00:05+02:00", "2026-01-01T00:00:10Z", True),
+        ("2025-12-31T23:00:15-01:00", "2026-01-01T00:00:10+00:00", False),
+    ],
+)
+def test_timestamps_are_compared_as_instants_whatever_their_form(
+    github: FakeGitHub, updated_at: str, merged_at: str, reviewed: bool
+) -> None:
+    document = golden_plan()
+    assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
+    github.state.comments[7][0]["updated_at"] = updated_at
+    _merged(github, merged_at)
+    code, out, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    if reviewed:
+        assert (code, out) == (0, document["fingerprint"] + "\n")
+    else:
+        assert (code, out) == (1, "")
+        assert "was written after the merge; it was never reviewed" in err
+
+
+@pytest.mark.parametrize("stamp_", ["yesterday", None, 5])
+def test_a_timestamp_that_is_not_one_is_named(github: FakeGitHub, stamp_: object) -> None:
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    github.state.comments[7][0]["updated_at"] = stamp_
+    _merged(github, "2026-01-01T00:00:10Z")
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, err) == (1, f"error: GitHub sent a timestamp that is not ISO 8601: {stamp_!r}\n")

@@ -309,21 +309,16 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
     if encoding not in ("identity", ""):
         # Asked for none: a compressed answer could hold far more than its bytes.
         raise GitHubError(f"GitHub answered {where} compressed ({encoding}); refused")
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise GitHubError(_too_large(where, limit))
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_raw():
         size += len(chunk)
-        if size > limit:
-            raise GitHubError(_too_large(where, limit))
+        if size > limit:  # whatever its Content-Length said
+            raise GitHubError(
+                f"GitHub's answer to {where} is larger than {limit:,} bytes; stopped reading it"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(where: str, limit: int) -> str:
-    return f"GitHub's answer to {where} is larger than {limit:,} bytes; stopped reading it"
 
 
 @asynccontextmanager
