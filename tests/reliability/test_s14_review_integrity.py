@@ -28,7 +28,7 @@ DECLARED = (
     "ee `ticks` | pipes | *stars* _under_ [x](y)",
 )
 # Made on the server by hand: unmanaged, shown in the comment, never applied.
-ON_SERVER = ("zz <!-- made by hand", "zz --> made by hand too")
+ON_SERVER = ("zz ` <!-- made by hand", "zz ` --> made by hand too")
 
 
 @pytest.fixture
