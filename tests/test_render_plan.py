@@ -290,3 +290,14 @@ def test_updating_golden_files_rewrites_then_fails_visibly(
     assert (tmp_path / "x.txt").read_text("utf-8") == "new\n"
     with pytest.raises(pytest.skip.Exception, match=r"x\.txt unchanged, nothing checked"):
         check_golden("x.txt", "new\n", tmp_path)
+
+
+def test_a_list_left_alone_gets_its_room_and_says_how_many_more() -> None:
+    document = to_json(compute_plan(Inventory(), State()))
+    rows = [{"kind": "automation", "entity": "e", "name": "n" * 5_000}]
+    rows += [{"kind": "automation", "entity": "e", "name": f"a{i}"} for i in range(3)]
+    text = plan_markdown.render({**document, "unmanaged": rows, "protected": rows[1:]})
+    assert markdown_oracle.read(text).paragraphs[1:3] == [
+        "Protected from deletion: automation e/a0, automation e/a1, automation e/a2",
+        "Unmanaged, left alone: 4 objects (the JSON plan lists them all)",
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import markdown_oracle
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
 from tests.github.fake import BODY_LIMIT, BOT, START, FakeGitHub, stamp
 
@@ -101,19 +102,26 @@ def test_a_plan_too_long_for_github_is_cut_with_a_pointer_to_the_artifact(
     )
 
 
-def test_a_plan_whose_kept_parts_are_too_long_is_still_cut_to_fit(github: FakeGitHub) -> None:
+def test_a_long_list_of_unmanaged_objects_cannot_push_the_changes_out(
+    github: FakeGitHub,
+) -> None:
+    # Names on the server are anyone's to choose: 3,000 long ones leave the changes shown.
     unmanaged = [
-        {"entity": "ml-platform", "kind": "webhook", "name": f"hand-made-{i:05d}"}
+        {"entity": "ml-platform", "kind": "webhook", "name": f"hand-made-{i:05d}-" + "x" * 200}
         for i in range(3_000)
     ]
     document = variant(golden_plan(), unmanaged=unmanaged)
     assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
     [comment] = github.state.comments[7]
-    assert len(comment["body"]) == BODY_LIMIT
-    assert comment["body"].endswith(
-        "**Cut at GitHub's size limit.** The full text is in the workflow run's log and "
-        "artifacts.\n"
-    )
+    seen = markdown_oracle.read(comment["body"])
+    assert len(seen.summaries) == len(document["changes"]) == 4
+    # As many as fit in 4,000 characters: 16 code spans of 238 and their commas.
+    assert (
+        "Unmanaged, left alone: "
+        + ", ".join(f"webhook ml-platform/{row['name']}" for row in unmanaged[:16])
+        + " and 2984 more (the JSON plan lists them all)"
+    ) in seen.paragraphs
+    assert "truncated" not in comment["body"]
 
 
 def test_an_error_replaces_the_plan_and_leaves_no_stale_plan(github: FakeGitHub) -> None:

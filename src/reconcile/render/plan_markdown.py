@@ -15,6 +15,9 @@ from reconcile.render.plan_text import SIGNS, key, not_considered, summary
 from reconcile.render.safe import code_span, fence_for, html_code, html_text, markdown_text, visible
 
 LIMIT = 60_000
+# Each list of objects left alone gets at most this much room: names on the server are
+# anyone's to choose, and a long list must not push the plan's changes out of the comment.
+SECTION_ROOM = 4_000
 TRUNCATED = (
     "\n\n**The plan is too long for a comment and was truncated.** "
     "The full plan is in the workflow's artifacts (`reconcile plan --format json`).\n"
@@ -65,13 +68,26 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
         ("Unmanaged, left alone", plan["unmanaged"]),
     ):
         if rows:
-            items = ", ".join(_item(row, title.startswith("Kept")) for row in rows)
+            items = _listed([_item(row, title.startswith("Kept")) for row in rows])
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
         lines.extend([not_considered(plan["not_considered"]), ""])
     if plan["requires_force"]:
         lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
     return lines
+
+
+def _listed(items: list[str], room: int = SECTION_ROOM) -> str:
+    """`items` joined by commas, as many as fit in `room`, then how many more there are."""
+    text = ""
+    for index, item in enumerate(items):
+        joined = f"{text}, {item}" if text else item
+        if len(joined) > room:
+            more = len(items) - index
+            head = f"{text} and {more} more" if text else f"{more} objects"
+            return f"{head} (the JSON plan lists them all)"
+        text = joined
+    return text
 
 
 def _item(row: dict[str, Any], why: bool) -> str:
