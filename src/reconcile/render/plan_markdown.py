@@ -12,7 +12,7 @@ from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
 from reconcile.render.nested import field_lines
 from reconcile.render.plan_text import SIGNS, key, not_considered, summary
-from reconcile.render.safe import code_span, fence_for, html_code, html_text, markdown_text, visible
+from reconcile.render.safe import code_span, fence_for, html_code, html_text, visible
 
 LIMIT = 60_000
 # Each list of objects left alone gets at most this much room: names on the server are
@@ -92,4 +92,5 @@ def _listed(items: list[str], room: int = SECTION_ROOM) -> str:
 
 def _item(row: dict[str, Any], why: bool) -> str:
     text = code_span(key(row))
-    return f"{text} ({markdown_text(row['message'])})" if why else text
+    # In a code span too: GitHub turns no `@name` or `#1` there into a mention or a link.
+    return f"{text} ({code_span(row['message'])})" if why else text

@@ -1,5 +1,8 @@
-"""Names and values made safe for where they are shown: a terminal line, markdown text,
-a code span, a fenced code block, HTML text. Nothing a name holds can forge or hide a line.
+"""Names and values made safe for where they are shown: a terminal line, a markdown code
+span, a fenced code block, HTML text. Nothing a name holds can forge or hide a line.
+
+The markup helpers take text already shown (names through `visible`) and escape any
+hidden character left, so a line break never reaches the markup.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import unicodedata
 # Control and format characters (ANSI escapes, newlines, bidi overrides, zero-width and
 # tag characters) can forge, reorder or hide what is shown; they are spelled out instead.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -51,17 +53,6 @@ def visible(name: str) -> str:
 def inline(text: str) -> str:
     """Prose (a message) on one line: hidden characters escaped, nothing quoted."""
     return "".join(_escape(c) if _hidden(c) else c for c in text)
-
-
-def markdown_text(text: str) -> str:
-    """Markdown inline text that shows `text` literally: every ASCII punctuation mark is
-    backslash-escaped (CommonMark allows it for all of them), so no emphasis, link, HTML,
-    entity, table cell or code span can start in it.
-
-    Like the other markup helpers, it takes text already shown (names through `visible`)
-    and escapes any hidden character left, so a line break never reaches the markup.
-    """
-    return _PUNCTUATION.sub(r"\\\1", inline(text))
 
 
 def code_span(text: str) -> str:
