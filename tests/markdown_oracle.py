@@ -33,6 +33,8 @@ class Seen:
     summaries: list[str] = field(default_factory=list)  # the text of each <summary>
     blocks: list[str] = field(default_factory=list)  # the text of each <pre>
     paragraphs: list[str] = field(default_factory=list)  # the text of each <p>
+    # Text outside <code> and <pre>, where GitHub makes `@name` a mention, `#1` a link.
+    loose: str = ""
 
 
 class _Reader(HTMLParser):
@@ -40,13 +42,16 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.seen = Seen()
         self.open: list[tuple[str, int]] = []  # element, where its text starts
+        self.code = 0  # how many <code> or <pre> elements are open
 
     def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
         self.seen.tags.append(tag)
+        self.code += tag in ("code", "pre")
         if tag in ("summary", "pre", "p"):
             self.open.append((tag, len(self.seen.text)))
 
     def handle_endtag(self, tag: str) -> None:
+        self.code -= tag in ("code", "pre")
         if self.open and self.open[-1][0] == tag:
             _, start = self.open.pop()
             part = self.seen.text[start:]
@@ -56,6 +61,8 @@ class _Reader(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.seen.text += data
+        if not self.code:
+            self.seen.loose += data
 
 
 def html(markdown: str) -> str:

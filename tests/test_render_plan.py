@@ -144,6 +144,9 @@ def test_every_change_is_visible_on_github_whatever_its_name() -> None:
     assert len(seen.summaries) == 28
     assert seen.tags.count("details") == 28
     assert set(seen.tags) == {"p", "strong", "details", "summary", "code", "pre"}
+    # No name is loose text, where GitHub would make a mention or a link of it.
+    assert "@someone" not in seen.loose
+    assert "ml-platform" not in seen.loose
     # Each block shows exactly what the terminal plan shows under the change.
     assert [block.splitlines() for block in seen.blocks] == _details(plan_text.render(document))
     assert seen.paragraphs[1:] == [
