@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import re
 import socket
@@ -222,77 +221,6 @@ def test_a_rate_limited_create_waits_and_is_sent_again(github: FakeGitHub) -> No
     assert len(github.state.comments[7]) == 1
     assert github.state.requests("POST", COMMENTS) == 3
     assert github.state.requests("GET", COMMENTS) == 1  # refused outright: no need to look
-
-
-# A dripped answer: 200 bytes, one every 50 ms, 10 s in all; the deadline is 0.5 s.
-DRIP = b"[" + b" " * 198 + b"]"
-
-
-def test_a_dripping_answer_ends_by_the_deadline_and_is_tried_again(github: FakeGitHub) -> None:
-    slow = Fault("GET", COMMENTS, 200, body=DRIP, drip=0.05)
-    github.state.faults.append(slow)
-    assert call(github, comments, deadline=0.5) == []
-    assert github.state.requests("GET", COMMENTS) == 2  # the first gave up, the second answered
-    assert slow.done.wait(30)
-    assert slow.sent[0] < len(DRIP)
-
-
-def test_an_answer_dripping_on_every_attempt_ends_with_the_deadline_error(
-    github: FakeGitHub,
-) -> None:
-    github.state.faults += [Fault("GET", COMMENTS, 200, body=DRIP, drip=0.05) for _ in range(2)]
-    message = (
-        "cannot reach GitHub: ReadTimeout: GET /repos/acme/inventory/issues/7/comments: "
-        "no complete answer within 0.5 s"
-    )
-    with pytest.raises(Unreachable, match=f"^{re.escape(message)}$"):
-        call(github, comments, policy=RetryPolicy(attempts=2, scale=0.0), deadline=0.5)
-    assert github.state.requests("GET", COMMENTS) == 2
-
-
-def test_a_dripping_answer_to_a_create_is_looked_for_before_posting_again(
-    github: FakeGitHub,
-) -> None:
-    github.state.faults.append(Fault("POST", COMMENTS, 201, body=DRIP, drip=0.05, after=True))
-    posted = call(
-        github,
-        lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
-        deadline=0.5,
-    )
-    assert posted.action == "updated"
-    assert len(github.state.comments[7]) == 1
-    assert github.state.requests("POST", COMMENTS) == 1
-
-
-@pytest.mark.parametrize("declare", [True, False])
-def test_an_answer_over_the_size_limit_is_refused_without_reading_it_whole(
-    github: FakeGitHub, declare: bool
-) -> None:
-    huge = Fault("GET", COMMENTS, 200, size=64 * 1024 * 1024, declare=declare)
-    github.state.faults.append(huge)
-    message = (
-        "GitHub's answer to GET /repos/acme/inventory/issues/7/comments is larger than "
-        "1,048,576 bytes; stopped reading it"
-    )
-    with pytest.raises(api.GitHubError, match=f"^{re.escape(message)}$"):
-        call(github, comments, limit=1024 * 1024)
-    assert github.state.requests("GET", COMMENTS) == 1  # not retried: it would be as large
-    assert huge.done.wait(60)
-    assert huge.sent[0] < 32 * 1024 * 1024  # the rest was never read
-
-
-def test_an_answer_at_the_size_limit_is_read(github: FakeGitHub) -> None:
-    github.state.faults.append(Fault("GET", COMMENTS, 200, size=1024 * 1024, declare=False))
-    assert call(github, comments, limit=1024 * 1024) == []
-
-
-def test_a_compressed_answer_is_refused(github: FakeGitHub) -> None:
-    packed = gzip.compress(b"[" + b" " * 10_000_000 + b"]")
-    github.state.faults.append(
-        Fault("GET", COMMENTS, 200, {"Content-Encoding": "gzip"}, body=packed)
-    )
-    with pytest.raises(api.GitHubError, match=r"answered GET \S+ compressed \(gzip\); refused$"):
-        call(github, comments)
 
 
 @pytest.mark.parametrize("status", [301, 302, 304, 307])

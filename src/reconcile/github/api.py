@@ -7,7 +7,6 @@ an answer is read up to a size limit, and only a 2xx answer is a success.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -23,6 +22,7 @@ import httpx
 from reconcile import __version__
 from reconcile.client.transport import RETRY_STATUSES, RetryPolicy, Unreachable, send
 from reconcile.errors import ReconcileError, UsageError
+from reconcile.github.bounded import Bounded
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -265,60 +265,6 @@ def run_url(env: Mapping[str, str]) -> str | None:
     if not (server and repository and run):
         return None
     return f"{server.rstrip('/')}/{repository}/actions/runs/{run}"
-
-
-class Bounded(httpx.AsyncClient):
-    """An httpx client whose every request ends by `deadline` seconds, the answer's
-    body included (a server dripping it a byte at a time gets no more), and reads at
-    most `limit` bytes of an answer. Answers are always read whole, within those bounds.
-
-    The deadline is a timeout (httpx.ReadTimeout), so the retry policy treats it as
-    one: retried when the request is idempotent. Too large an answer is not retried.
-    """
-
-    def __init__(self, *, deadline: float, limit: int, **options: Any) -> None:
-        super().__init__(**options)
-        self.deadline = deadline
-        self.limit = limit
-
-    async def send(self, request: httpx.Request, **options: Any) -> httpx.Response:
-        options["stream"] = True
-        try:
-            async with asyncio.timeout(self.deadline):
-                response = await super().send(request, **options)
-                try:
-                    content = await _read(response, self.limit)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            where = f"{request.method} {request.url.path}"
-            message = f"{where}: no complete answer within {self.deadline:g} s"
-            raise httpx.ReadTimeout(message, request=request) from None
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=content,
-            request=request,
-            extensions=response.extensions,
-        )
-
-
-async def _read(response: httpx.Response, limit: int) -> bytes:
-    where = f"{response.request.method} {response.request.url.path}"
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", ""):
-        # Asked for none: a compressed answer could hold far more than its bytes.
-        raise GitHubError(f"GitHub answered {where} compressed ({encoding}); refused")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_raw():
-        size += len(chunk)
-        if size > limit:  # whatever its Content-Length said
-            raise GitHubError(
-                f"GitHub's answer to {where} is larger than {limit:,} bytes; stopped reading it"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @asynccontextmanager
