@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconcile.cli import cli
+from reconcile.plandiff import differences
 from tests import test_session
 from tests.test_session import edit, run
 
@@ -67,3 +68,12 @@ def test_a_refused_plan_says_what_differs(workdir: Path) -> None:
     ]
     after = json.loads(run("plan", "--format", "json").output)
     assert after["fingerprint"] == live  # nothing was applied
+
+
+def test_names_in_the_differences_cannot_forge_a_line() -> None:
+    reviewed = {"changes": []}
+    change = {"action": "create", "kind": "automation", "entity": "ml-platform"}
+    live = {"changes": [{**change, "name": "x\nadded: create automation ml-platform/\x1b[2K"}]}
+    assert differences(reviewed, live) == [
+        'added: create automation ml-platform/"x\\nadded: create automation ml-platform/\\u001b[2K"'
+    ]

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconcile.model import Inventory, Remote, State, Webhook
 from reconcile.plan import Plan, compute_plan, to_json
 from reconcile.render import plan_markdown, plan_text
+from tests import hostile, markdown_oracle
 from tests.test_plan import INVENTORY, mirror
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -104,14 +109,136 @@ def test_markdown_is_whole_when_it_fits() -> None:
     assert text.count("<details>") == 4
 
 
-def test_a_code_fence_in_a_payload_cannot_break_out_of_its_block() -> None:
+@pytest.mark.parametrize("value", ["```\n</details>", "````", "x\n```", "~~~\n<!--"])
+def test_a_code_fence_in_a_payload_cannot_break_out_of_its_block(value: str) -> None:
     auto = INVENTORY.automations[1]
-    payload = {"text": "```\n</details>"}
+    payload = {"text": value, "after": 1}
     fenced = replace(
         auto, action=replace(auto.action, params={**auto.action.params, "payload": payload})
     )
     text = plan_markdown.render(to_json(compute_plan(Inventory(automations=(fenced,)), State())))
-    assert text.count("```") == 2
+    [block] = markdown_oracle.read(text).blocks
+    assert f"then.webhook.payload.text: {json.dumps(value)}\n" in block
+    assert block.endswith("then.webhook.payload.after: 1\n")
+
+
+def _titles(document: dict[str, Any], prefix: str) -> list[str]:
+    """Each change's title as a reviewer must see it, names spelled out by `hostile.shown`."""
+    titles = []
+    for change in document["changes"]:
+        sign, action = plan_text.SIGNS[change["action"]], change["action"]
+        name = f"{change['entity']}/{hostile.shown(change['name'])}"
+        title = prefix.format(sign=sign, action=action) + f"{change['kind']} {name}"
+        if change["renamed_from"]:
+            title += f" (renamed from {hostile.shown(change['renamed_from'])})"
+        titles.append(title)
+    return titles
+
+
+def test_every_change_is_visible_on_github_whatever_its_name() -> None:
+    document = hostile.hostile_plan()
+    markdown = plan_markdown.render(document)
+    seen = markdown_oracle.read(markdown)
+    # One <details> per change, its summary the change itself, in the plan's order.
+    assert seen.summaries == _titles(document, "{sign} {action} ")
+    assert len(seen.summaries) == 28
+    assert seen.tags.count("details") == 28
+    assert set(seen.tags) == {"p", "strong", "details", "summary", "code", "pre"}
+    # No name is loose text, where GitHub would make a mention or a link of it.
+    assert "@someone" not in seen.loose
+    assert "ml-platform" not in seen.loose
+    # Each block shows exactly what the terminal plan shows under the change.
+    assert [block.splitlines() for block in seen.blocks] == _details(plan_text.render(document))
+    assert seen.paragraphs[1:] == [
+        "Conflicts: webhook ml-platform/conflict <!-- hook",
+        "Protected from deletion: automation ml-platform/protected -->",
+        "Kept, still in use: webhook ml-platform/gone <hook> "
+        "(still used by automation ml-platform/keeps `it`\\n--> (not managed by reconcile))",
+        'Unmanaged, left alone: automation ml-platform/"keeps `it`\\n-->", '
+        'automation ml-platform/"unmanaged\\nline", automation ml-platform/unmanaged <!--',
+        f"Fingerprint: {document['fingerprint']}",
+    ]
+
+
+def _details(text: str) -> list[list[str]]:
+    """The lines under each change of a terminal plan, unindented."""
+    groups: list[list[str]] = []
+    for line in text.split("\n"):
+        if re.match(r"  [-+~] ", line):
+            groups.append([])
+        elif line.startswith("      ") and groups:
+            groups[-1].append(line.removeprefix("      "))
+    return groups
+
+
+def test_a_payload_key_or_a_field_path_cannot_forge_a_line() -> None:
+    document = hostile.hostile_plan()
+    [update] = [c for c in document["changes"] if c["name"] == "notify-tracker-on-low-final-loss"]
+    # No path the plan makes today holds a line break; the renderers must not rely on it.
+    update["fields"].append({"path": "x\n~ forged", "before": 1, "after": "\x1b[2K"})
+    expected = [
+        "~ then.webhook.payload:",
+        '    + "k\\n+ create automation forged": "v <!-- \\u001b[2K"',
+        '    + "`|*": "-->"',
+        '    - kind: "converged"',
+        '    - run: "${run_url}"',
+        '    - loss: "${metric_value}"',
+        '~ "x\\n~ forged": 1 -> "\\u001b[2K"',
+    ]
+    alone = {**document, "changes": [update]}
+    assert markdown_oracle.read(plan_markdown.render(alone)).blocks == ["\n".join(expected) + "\n"]
+    assert _details(plan_text.render(alone)) == [expected]
+
+
+def test_the_terminal_plan_has_one_line_per_change_whatever_its_name() -> None:
+    document = hostile.hostile_plan()
+    for color in (False, True):
+        text = plan_text.render(document, color=color)
+        plain = re.sub(r"\x1b\[(?:3[123]|0)m", "", text) if color else text
+        assert "\x1b" not in plain  # the names' own escapes are spelled out
+        heads = [line[2:] for line in plain.splitlines() if re.match(r"  [-+~] ", line)]
+        assert heads == _titles(document, "{sign} ")
+        # Every line break a terminal knows (\x85, \u2028 ...) is one the plan wrote.
+        assert plain.splitlines() == plain.split("\n")[:-1]
+        assert len(plain.splitlines()) == 259
+    tail = plan_text.render(document).split("\n\n")[-5:-1]
+    assert tail == [
+        "Conflicts (nothing will be applied until they are resolved):\n"
+        "    webhook ml-platform/conflict <!-- hook: exists on the server but is not managed "
+        "by reconcile; adopt it with `reconcile export --adopt`, or choose another name",
+        "Protected (kept although removed from the inventory):\n"
+        "    automation ml-platform/protected -->",
+        "Kept (removed from the inventory, but still in use):\n"
+        "    webhook ml-platform/gone <hook>: "
+        "still used by automation ml-platform/keeps `it`\\n--> (not managed by reconcile)",
+        "Unmanaged (on the server, not managed by reconcile, left alone):\n"
+        '    automation ml-platform/"keeps `it`\\n-->"\n'
+        '    automation ml-platform/"unmanaged\\nline"\n'
+        "    automation ml-platform/unmanaged <!--",
+    ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=4, unique=True))
+def test_any_names_are_each_shown_once_and_read_back_exactly(names: list[str]) -> None:
+    base = INVENTORY.automations[1]
+    inventory = Inventory(automations=tuple(replace(base, name=name) for name in names))
+    document = to_json(compute_plan(inventory, State()))
+    summaries = markdown_oracle.read(plan_markdown.render(document)).summaries
+    lines = plan_text.render(document).splitlines()
+    heads = [line for line in lines if line.startswith("  + ")]
+    for shown, prefix in ((summaries, "+ create automation "), (heads, "  + automation ")):
+        assert all(title.startswith(f"{prefix}ml-platform/") for title in shown)
+        read_back = [_read_name(title.removeprefix(f"{prefix}ml-platform/")) for title in shown]
+        assert sorted(read_back) == sorted(names)
+
+
+def _read_name(shown: str) -> str:
+    """A name as shown: itself, or a quoted JSON string when it had to be spelled out."""
+    if shown.startswith('"'):
+        name: str = json.loads(shown)
+        return name
+    return shown
 
 
 def _many(count: int) -> Inventory:
@@ -166,3 +293,14 @@ def test_updating_golden_files_rewrites_then_fails_visibly(
     assert (tmp_path / "x.txt").read_text("utf-8") == "new\n"
     with pytest.raises(pytest.skip.Exception, match=r"x\.txt unchanged, nothing checked"):
         check_golden("x.txt", "new\n", tmp_path)
+
+
+def test_a_list_left_alone_gets_its_room_and_says_how_many_more() -> None:
+    document = to_json(compute_plan(Inventory(), State()))
+    rows = [{"kind": "automation", "entity": "e", "name": "n" * 5_000}]
+    rows += [{"kind": "automation", "entity": "e", "name": f"a{i}"} for i in range(3)]
+    text = plan_markdown.render({**document, "unmanaged": rows, "protected": rows[1:]})
+    assert markdown_oracle.read(text).paragraphs[1:3] == [
+        "Protected from deletion: automation e/a0, automation e/a1, automation e/a2",
+        "Unmanaged, left alone: 4 objects (the JSON plan lists them all)",
+    ]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile.render.flat import flatten
+from reconcile.render.safe import visible
 
 Ident = tuple[str, str, str]
 SECTIONS = ("conflicts", "protected", "kept", "unmanaged", "not_considered", "requires_force")
@@ -48,7 +49,9 @@ def _changes(plan: Mapping[str, Any]) -> dict[Ident, dict[str, Any]]:
 
 def _title(change: Mapping[str, Any]) -> str:
     action, kind = change.get("action"), change.get("kind")
-    return f"{action} {kind} {change.get('entity')}/{change.get('name')}"
+    # Names from the server or the inventory: shown so that they cannot forge a line.
+    entity, name = visible(str(change.get("entity"))), visible(str(change.get("name")))
+    return f"{visible(str(action))} {visible(str(kind))} {entity}/{name}"
 
 
 def _altered(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:

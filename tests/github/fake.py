@@ -2,7 +2,8 @@
 
 It keeps GitHub's behaviour where reconcile depends on it: bearer tokens, `per_page`
 capped at 100 with `Link` headers, the 65,536-character body limit (422), labels on
-issues, and pull requests listed for a commit. Faults are queued per request.
+issues, and pull requests listed for a commit. Faults are queued per request; a fault
+can also answer slowly (a byte at a time), hugely, or with a body of its own.
 """
 
 from __future__ import annotations
@@ -27,13 +28,24 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 @dataclass
 class Fault:
-    """Answer the next matching request with `status`; `after=True` does the work first."""
+    """Answer the next matching request with `status`; `after=True` does the work first.
+
+    `body` replaces the JSON answer; `drip` sends it one byte every `drip` seconds;
+    `size` sends a JSON list of that many bytes instead (with a Content-Length when
+    `declare` says so). How many bytes went out is recorded in `sent` once done.
+    """
 
     method: str
     path: str  # a regex on the path
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False
+    body: bytes | None = None
+    drip: float = 0.0
+    size: int = 0
+    declare: bool = True
+    sent: list[int] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -98,16 +110,62 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             state.log.append((method, url.path))
             fault = _take_fault(state, method, url.path)
-            if fault is not None and not fault.after:
-                return self._send(fault.status, {"message": "fault"}, fault.headers)
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._send(401, {"message": "Bad credentials"})
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            body = json.loads(raw) if raw else {}
-            status, payload, headers = _route(state, method, url.path, query, body, self._base())
-            if fault is not None:
-                status, payload, headers = fault.status, {"message": "fault"}, fault.headers
-        return self._send(status, payload, headers)
+            if fault is None or fault.after:
+                answer = self._answer(method, url.query, url.path, raw)
+        # Faults answer outside the lock: a slow one holds up no other request.
+        if fault is not None:
+            return self._fault(fault)
+        return self._send(*answer)
+
+    def _answer(self, method: str, query: str, path: str, raw: bytes) -> Answer:
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, {"message": "Bad credentials"}, {}
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        body = json.loads(raw) if raw else {}
+        return _route(self.server.state, method, path, params, body, self._base())
+
+    def _fault(self, fault: Fault) -> None:
+        """Answer as `fault` says, counting the bytes that got out; bounded by the fault."""
+        sent = 0
+        try:
+            if fault.size:
+                sent = self._huge(fault)
+            else:
+                data = fault.body if fault.body is not None else b'{"message": "fault"}'
+                self._head(fault.status, fault.headers, len(data))
+                step = 1 if fault.drip else len(data)
+                for start in range(0, len(data), step):
+                    self.wfile.write(data[start : start + step])
+                    self.wfile.flush()
+                    sent += step
+                    if fault.drip and self.server.stopping.wait(fault.drip):
+                        break
+        except OSError:  # the client hung up: what it refused to wait for, or to read
+            pass
+        finally:
+            fault.sent.append(sent)
+            fault.done.set()
+
+    def _huge(self, fault: Fault) -> int:
+        self._head(fault.status, fault.headers, fault.size if fault.declare else None)
+        chunk = b" " * 65_536
+        self.wfile.write(b"[")
+        sent = 1
+        while sent < fault.size - 1 and not self.server.stopping.is_set():
+            piece = chunk[: fault.size - 1 - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+        self.wfile.write(b"]")
+        return sent + 1
+
+    def _head(self, status: int, headers: dict[str, str], length: int | None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
 
     def _base(self) -> str:
         host, port = self.server.server_address[:2]
@@ -256,6 +314,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = State()
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # ends dripping and huge answers at shutdown
 
 
 @dataclass
@@ -276,6 +335,7 @@ def serving() -> Iterator[FakeGitHub]:
         host, port = server.server_address[:2]
         yield FakeGitHub(f"http://{host}:{port}", server.state)
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

@@ -22,14 +22,24 @@ COMMENTS = r"/repos/acme/inventory/issues/7/comments"
 T = TypeVar("T")
 
 
-def call(fake: FakeGitHub, job: Callable[[api.GitHub], Awaitable[T]], url: str = "") -> T:
+def call(
+    fake: FakeGitHub,
+    job: Callable[[api.GitHub], Awaitable[T]],
+    url: str = "",
+    policy: RetryPolicy = FAST,
+    **bounds: Any,
+) -> T:
     repo = api.Repo(url or fake.url, REPOSITORY, TOKEN)
 
     async def run() -> T:
-        async with api.connect(repo, FAST) as github:
+        async with api.connect(repo, policy, **bounds) as github:
             return await job(github)
 
     return asyncio.run(run())
+
+
+def comments(gh: api.GitHub) -> Awaitable[list[Any]]:
+    return gh.pages(gh.path("issues", 7, "comments"))
 
 
 def test_repo_from_env_names_what_is_missing() -> None:
@@ -41,6 +51,10 @@ def test_repo_from_env_names_what_is_missing() -> None:
         ({**env, "GITHUB_REPOSITORY": "acme"}, "GITHUB_REPOSITORY must be OWNER/NAME, not 'acme'"),
         ({**env, "GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL must be an http(s) URL"),
         ({"GITHUB_REPOSITORY": "acme/inventory"}, "set GITHUB_TOKEN"),
+        (
+            {**env, "GITHUB_REPOSITORY": "../.."},
+            "GITHUB_REPOSITORY must be OWNER/NAME, not '../..'",
+        ),
     ):
         with pytest.raises(UsageError, match=re.escape(message)):
             api.Repo.from_env(broken)
@@ -62,7 +76,7 @@ def test_the_pull_request_number_from_the_event(tmp_path: Path) -> None:
 def test_every_page_is_read(github: FakeGitHub) -> None:
     for index in range(201):
         github.state.add_comment(7, f"c{index}")
-    comments = call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+    comments = call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments")))
     assert [c["body"] for c in comments] == [f"c{i}" for i in range(201)]
     assert github.state.requests("GET", COMMENTS) == 3
 
@@ -73,7 +87,7 @@ def test_a_next_page_on_another_host_is_refused(github: FakeGitHub) -> None:
     # The same fake under another name: its Link headers then name 127.0.0.1, not localhost.
     url = github.url.replace("127.0.0.1", "localhost")
     with pytest.raises(api.GitHubError, match=r"next page is on another host \(127.0.0.1\)"):
-        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")), url)
+        call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments")), url)
     assert github.state.requests("GET", COMMENTS) == 1
 
 
@@ -82,7 +96,7 @@ def test_a_next_page_that_does_not_advance_is_refused(github: FakeGitHub) -> Non
         github.state.add_comment(7, f"c{index}")
     github.state.stuck = True
     with pytest.raises(api.GitHubError, match="the next page is one already read; stopped"):
-        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+        call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments")))
     assert github.state.requests("GET", COMMENTS) == 2
 
 
@@ -92,14 +106,14 @@ def test_server_errors_and_rate_limits_are_retried(github: FakeGitHub) -> None:
         Fault("GET", COMMENTS, 403, {"Retry-After": "0"}),
         Fault("GET", COMMENTS, 503),
     ]
-    assert call(github, lambda gh: gh.pages(gh.path("issues/7/comments"))) == []
+    assert call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments"))) == []
     assert github.state.requests("GET", COMMENTS) == 4
 
 
 def test_retries_are_bounded(github: FakeGitHub) -> None:
     github.state.faults += [Fault("GET", COMMENTS, 502) for _ in range(5)]
     with pytest.raises(api.GitHubError, match=r"GitHub answered 502 to GET .*/issues/7/comments"):
-        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+        call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments")))
     assert github.state.requests("GET", COMMENTS) == 4
 
 
@@ -121,7 +135,7 @@ def test_client_errors_are_reported_once_and_not_retried(
 ) -> None:
     github.state.faults.append(Fault("GET", COMMENTS, status))
     with pytest.raises(api.GitHubError, match=message):
-        call(github, lambda gh: gh.pages(gh.path("issues/7/comments")))
+        call(github, lambda gh: gh.pages(gh.path("issues", 7, "comments")))
     assert github.state.requests("GET", COMMENTS) == 1
 
 
@@ -130,7 +144,7 @@ def test_a_wrong_token_is_named(github: FakeGitHub) -> None:
 
     async def run() -> Any:
         async with api.connect(repo, FAST) as gh:
-            return await gh.pages(gh.path("issues/7/comments"))
+            return await gh.pages(gh.path("issues", 7, "comments"))
 
     with pytest.raises(api.GitHubError, match=r"401 .*: Bad credentials \(is GITHUB_TOKEN"):
         asyncio.run(run())
@@ -146,7 +160,7 @@ def test_an_unreachable_api_is_tried_a_bounded_number_of_times() -> None:
     async def run() -> Any:
         async with api.connect(repo, FAST) as gh:
             gh.client.event_hooks["request"].append(_count(attempts))
-            return await gh.pages(gh.path("issues/7/comments"))
+            return await gh.pages(gh.path("issues", 7, "comments"))
 
     with pytest.raises(Unreachable, match="cannot reach GitHub: ConnectError"):
         asyncio.run(run())
@@ -207,3 +221,43 @@ def test_a_rate_limited_create_waits_and_is_sent_again(github: FakeGitHub) -> No
     assert len(github.state.comments[7]) == 1
     assert github.state.requests("POST", COMMENTS) == 3
     assert github.state.requests("GET", COMMENTS) == 1  # refused outright: no need to look
+
+
+@pytest.mark.parametrize("status", [301, 302, 304, 307])
+def test_a_redirect_with_a_json_body_is_no_success(github: FakeGitHub, status: int) -> None:
+    location = {"Location": "https://elsewhere.example/x"}
+    github.state.faults.append(Fault("GET", COMMENTS, status, location, body=b"[]"))
+    message = (
+        f"GitHub answered {status} to GET /repos/acme/inventory/issues/7/comments "
+        "(a redirect; reconcile does not follow them: check GITHUB_API_URL)"
+    )
+    with pytest.raises(api.GitHubError, match=f"^{re.escape(message)}$"):
+        call(github, comments)
+    assert github.state.requests("GET", COMMENTS) == 1
+
+
+def test_a_redirect_to_an_update_is_no_success(github: FakeGitHub) -> None:
+    github.state.add_comment(7, "<!-- reconcile-plan error -->")
+    github.state.faults.append(Fault("PATCH", r".*/issues/comments/\d+", 302, body=b"{}"))
+    with pytest.raises(api.GitHubError, match=r"^GitHub answered 302 to PATCH "):
+        call(github, lambda gh: sticky.post(gh, 7, "x", sticky.DEFAULT_AUTHOR))
+
+
+def test_path_segments_are_escaped(github: FakeGitHub) -> None:
+    path = call(github, lambda gh: _path(gh, "issues", "1/../../x?y#z", "..", ".", 7))
+    assert path == "/repos/acme/inventory/issues/1%2F..%2F..%2Fx%3Fy%23z/%2E%2E/%2E/7"
+
+
+async def _path(gh: api.GitHub, *segments: str | int) -> str:
+    return gh.path(*segments)
+
+
+@pytest.mark.parametrize("bad", ["1001/../../../../x", None, True, -3, 1.5])
+def test_a_comment_id_that_is_not_a_number_is_refused_before_any_write(
+    github: FakeGitHub, bad: object
+) -> None:
+    comment = github.state.add_comment(7, "<!-- reconcile-plan error -->")
+    comment["id"] = bad
+    with pytest.raises(api.GitHubError, match=r"^GitHub sent a comment id that is not a positive"):
+        call(github, lambda gh: sticky.post(gh, 7, "x", sticky.DEFAULT_AUTHOR))
+    assert [method for method, _ in github.state.log] == ["GET"]

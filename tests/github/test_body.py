@@ -9,6 +9,7 @@ import pytest
 
 from reconcile.errors import UsageError
 from reconcile.github import body, files
+from tests import markdown_oracle
 from tests.github.conftest import golden_plan
 
 FINGERPRINT = "0123456789abcdef" * 4
@@ -47,10 +48,23 @@ def test_fit_keeps_a_body_at_the_limit_and_cuts_one_over_it() -> None:
     assert cut == "x" * (body.LIMIT - len(body.CUT)) + body.CUT
 
 
-def test_error_text_cannot_close_the_code_block() -> None:
-    text = body.error_comment("before\n```\n# heading\n```")
-    assert text.count("```") == 2
-    assert "`\u200b``\n# heading" in text
+@pytest.mark.parametrize(
+    "error",
+    [
+        "before\n```\n# heading\n```",
+        "````````\n<!-- hidden\n````\n-->\n</details>\n<script>x</script>",
+        "  ```  \n~~~\n    ```\n``` trailing",
+    ],
+)
+def test_error_text_cannot_close_the_code_block(error: str) -> None:
+    seen = markdown_oracle.read(body.error_comment(error))
+    assert seen.blocks == [error.strip() + "\n"]  # shown whole and as it is, in one block
+    assert seen.tags == ["p", "strong", "pre", "code"]
+
+
+def test_error_text_keeps_its_lines_and_spells_out_other_controls() -> None:
+    seen = markdown_oracle.read(body.error_comment("one\r\ntwo\x1b[31m\u2028three\u202e"))
+    assert seen.blocks == ["one\\r\ntwo\\u001b[31m\\u2028three\\u202e\n"]
 
 
 def test_a_plan_file_with_a_bad_fingerprint_is_refused(tmp_path: Path) -> None:

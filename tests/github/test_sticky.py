@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import markdown_oracle
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
 from tests.github.fake import BODY_LIMIT, BOT, START, FakeGitHub, stamp
 
@@ -101,19 +102,26 @@ def test_a_plan_too_long_for_github_is_cut_with_a_pointer_to_the_artifact(
     )
 
 
-def test_a_plan_whose_kept_parts_are_too_long_is_still_cut_to_fit(github: FakeGitHub) -> None:
+def test_a_long_list_of_unmanaged_objects_cannot_push_the_changes_out(
+    github: FakeGitHub,
+) -> None:
+    # Names on the server are anyone's to choose: 3,000 long ones leave the changes shown.
     unmanaged = [
-        {"entity": "ml-platform", "kind": "webhook", "name": f"hand-made-{i:05d}"}
+        {"entity": "ml-platform", "kind": "webhook", "name": f"hand-made-{i:05d}-" + "x" * 200}
         for i in range(3_000)
     ]
     document = variant(golden_plan(), unmanaged=unmanaged)
     assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
     [comment] = github.state.comments[7]
-    assert len(comment["body"]) == BODY_LIMIT
-    assert comment["body"].endswith(
-        "**Cut at GitHub's size limit.** The full text is in the workflow run's log and "
-        "artifacts.\n"
-    )
+    seen = markdown_oracle.read(comment["body"])
+    assert len(seen.summaries) == len(document["changes"]) == 4
+    # As many as fit in 4,000 characters: 16 code spans of 238 and their commas.
+    assert (
+        "Unmanaged, left alone: "
+        + ", ".join(f"webhook ml-platform/{row['name']}" for row in unmanaged[:16])
+        + " and 2984 more (the JSON plan lists them all)"
+    ) in seen.paragraphs
+    assert "truncated" not in comment["body"]
 
 
 def test_an_error_replaces_the_plan_and_leaves_no_stale_plan(github: FakeGitHub) -> None:
@@ -235,3 +243,39 @@ def test_github_enterprise_servers_api_path_is_kept(
         "/api/v3" + COMMENTS,
         f"/api/v3/repos/acme/inventory/issues/comments/{github.state.comments[7][-1]['id']}",
     }
+
+
+@pytest.mark.parametrize(
+    ("updated_at", "merged_at", "reviewed"),
+    [
+        # Naive (no offset) against aware: a naive one is UTC.
+        ("2026-01-01T00:00:05", "2026-01-01T00:00:10Z", True),
+        ("2026-01-01T00:00:15", "2026-01-01T00:00:10Z", False),
+        ("2026-01-01T00:00:05Z", "2026-01-01T00:00:10", True),
+        # Offsets are compared as instants: 01:00:05+02:00 is 23:00:05 the day before.
+        ("2026-01-01T01:00:05+02:00", "2026-01-01T00:00:10Z", True),
+        ("2025-12-31T23:00:15-01:00", "2026-01-01T00:00:10+00:00", False),
+    ],
+)
+def test_timestamps_are_compared_as_instants_whatever_their_form(
+    github: FakeGitHub, updated_at: str, merged_at: str, reviewed: bool
+) -> None:
+    document = golden_plan()
+    assert run("github", "comment", "--plan", str(save(document)), "--pr", "7")[0] == 0
+    github.state.comments[7][0]["updated_at"] = updated_at
+    _merged(github, merged_at)
+    code, out, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    if reviewed:
+        assert (code, out) == (0, document["fingerprint"] + "\n")
+    else:
+        assert (code, out) == (1, "")
+        assert "was written after the merge; it was never reviewed" in err
+
+
+@pytest.mark.parametrize("stamp_", ["yesterday", None, 5])
+def test_a_timestamp_that_is_not_one_is_named(github: FakeGitHub, stamp_: object) -> None:
+    assert run("github", "comment", "--plan", str(save(golden_plan())), "--pr", "7")[0] == 0
+    github.state.comments[7][0]["updated_at"] = stamp_
+    _merged(github, "2026-01-01T00:00:10Z")
+    code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
+    assert (code, err) == (1, f"error: GitHub sent a timestamp that is not ISO 8601: {stamp_!r}\n")

@@ -1,5 +1,8 @@
 """GitHub's REST API through httpx: repository and token from GitHub's environment,
 `Link` pagination, and the W&B client's retry policy (client/transport.send).
+
+Every request ends by a total deadline (connecting, the headers and the whole answer),
+an answer is read up to a size limit, and only a 2xx answer is a success.
 """
 
 from __future__ import annotations
@@ -9,20 +12,25 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from reconcile import __version__
 from reconcile.client.transport import RETRY_STATUSES, RetryPolicy, Unreachable, send
 from reconcile.errors import ReconcileError, UsageError
+from reconcile.github.bounded import Bounded
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 MAX_PAGES = 500  # 50,000 items: a bound on the loop, far above any real pull request
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # each step; DEADLINE bounds them all
+DEADLINE = 60.0  # seconds for one request, from connecting to the answer's last byte
+MAX_ANSWER = 32 * 1024 * 1024  # bytes; a page of 100 comments at GitHub's limit fits
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 _HINTS = {
@@ -56,7 +64,7 @@ class Repo:
         api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
         if not token:
             raise UsageError("set GITHUB_TOKEN (in a workflow: ${{ github.token }})")
-        if not _REPOSITORY.match(repository):
+        if not _REPOSITORY.match(repository) or {".", ".."} & set(repository.split("/")):
             raise UsageError(f"GITHUB_REPOSITORY must be OWNER/NAME, not {repository!r}")
         if not api_url.startswith(("https://", "http://")):
             raise UsageError(f"GITHUB_API_URL must be an http(s) URL, not {api_url!r}")
@@ -102,8 +110,11 @@ class GitHub:
         self.policy = policy
         self.origin = httpx.URL(repo.api_url)
 
-    def path(self, tail: str) -> str:
-        return f"/repos/{self.repo.repository}/{tail}"
+    def path(self, *segments: str | int) -> str:
+        """The repository's API path with `segments`, each escaped: an id or a name sent
+        by GitHub or given by a user stays one segment (`/`, `?`, `#` and `..` included).
+        """
+        return "/".join([f"/repos/{self.repo.repository}", *map(_segment, segments)])
 
     async def call(
         self,
@@ -173,16 +184,47 @@ class GitHub:
         )
 
 
+def _segment(value: str | int) -> str:
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
+
+
+def number(value: object, what: str) -> int:
+    """An id or number from GitHub's answer, which must be a positive integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise GitHubError(f"GitHub sent a {what} that is not a positive integer: {value!r:.60}")
+
+
+def timestamp(value: object) -> datetime:
+    """One of GitHub's ISO 8601 timestamps as an aware datetime in UTC.
+
+    GitHub writes `Z`; one without an offset is taken as UTC, so no two are ever
+    compared naive against aware.
+    """
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise GitHubError(f"GitHub sent a timestamp that is not ISO 8601: {value!r:.60}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def _decode(response: httpx.Response, method: str, url: str) -> Any:
     where = httpx.URL(url).path
     try:
         payload = response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
-    if response.status_code >= 400:
+    if not 200 <= response.status_code < 300:
+        # A 3xx is not followed (the token stays with the API it was given for) and is
+        # no success, whatever its body says.
         message = payload.get("message") if isinstance(payload, dict) else None
-        detail = f": {message}" if message else ""
+        detail = f": {str(message)[:300]}" if message else ""
         hint = _HINTS.get(response.status_code, "")
+        if 300 <= response.status_code < 400:
+            hint = " (a redirect; reconcile does not follow them: check GITHUB_API_URL)"
         raise GitHubError(
             f"GitHub answered {response.status_code} to {method} {where}{detail}{hint}",
             response.status_code,
@@ -230,15 +272,24 @@ async def connect(
     repo: Repo,
     policy: RetryPolicy | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    deadline: float = DEADLINE,
+    limit: int = MAX_ANSWER,
 ) -> AsyncIterator[GitHub]:
     """A GitHub client for `repo`, closed on exit."""
     headers = {
         "Authorization": f"Bearer {repo.token}",
         "Accept": "application/vnd.github+json",
+        "Accept-Encoding": "identity",
         "X-GitHub-Api-Version": API_VERSION,
         "User-Agent": f"reconcile/{__version__}",
     }
-    async with httpx.AsyncClient(
-        base_url=repo.api_url, headers=headers, timeout=TIMEOUT, transport=transport
+    async with Bounded(
+        deadline=deadline,
+        limit=limit,
+        base_url=repo.api_url,
+        headers=headers,
+        timeout=TIMEOUT,
+        transport=transport,
     ) as client:
         yield GitHub(client, repo, policy or RetryPolicy())

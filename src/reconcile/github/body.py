@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.render import plan_markdown
+from reconcile.render.safe import fence_for, lines
 
 LIMIT = 65_536  # GitHub refuses longer comment and issue bodies
 PLAN_MARKER = "<!-- reconcile-plan"
@@ -61,11 +62,13 @@ def error_comment(error: str, *, run_url: str | None = None) -> str:
         "error below is fixed.\n\n"
     )
     foot = _run_line(run_url)
-    text = error.strip().replace("```", "`\u200b``") or "(no error text)"
-    room = LIMIT - len(head) - len(foot) - len("```\n\n```\n") - len(CUT)
+    # Shown as it is, in a fence longer than any backtick run in it: it cannot close it.
+    text = lines(error.strip()) or "(no error text)"
+    fence = fence_for(text)
+    room = LIMIT - len(head) - len(foot) - 2 * len(fence) - len("\n\n\n\n[...]") - len(CUT)
     if len(text) > room:
         text = text[:room] + "\n[...]"
-    return fit(f"{head}```\n{text}\n```\n{foot}")
+    return fit(f"{head}{fence}\n{text}\n{fence}\n{foot}")
 
 
 def drift_issue(document: dict[str, Any], *, run_url: str | None = None) -> str:

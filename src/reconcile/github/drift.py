@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.github.api import GitHub, create
+from reconcile.github.api import GitHub, create, number
 from reconcile.github.body import DRIFT_MARKER, DRIFT_TITLE, drift_issue
 
 LABEL = "reconcile-drift"
@@ -45,10 +45,11 @@ async def sync(github: GitHub, document: dict[str, Any], author: str, run_url: s
     found = await open_issues(github, author)
     if not drifted(document):
         for issue in found:
-            await _close(github, int(issue["number"]))
+            await _close(github, number(issue.get("number"), "issue number"))
         if not found:
             return Drift("none")
-        return Drift("closed", int(found[0]["number"]), str(found[0].get("html_url", "")))
+        first = number(found[0].get("number"), "issue number")
+        return Drift("closed", first, str(found[0].get("html_url", "")))
     body = drift_issue(document, run_url=run_url)
     if not found:
 
@@ -59,18 +60,19 @@ async def sync(github: GitHub, document: dict[str, Any], author: str, run_url: s
         fields = {"title": DRIFT_TITLE, "body": body, "labels": [LABEL]}
         issue, created = await create(github, github.path("issues"), fields, look)
         if created:
-            return Drift("opened", int(issue["number"]), str(issue.get("html_url", "")))
+            opened = number(issue.get("number"), "issue number")
+            return Drift("opened", opened, str(issue.get("html_url", "")))
         found = [issue]
-    number = int(found[0]["number"])
-    issue = await github.call("PATCH", github.path(f"issues/{number}"), body={"body": body})
-    return Drift("updated", number, str(issue.get("html_url", "")))
+    which = number(found[0].get("number"), "issue number")
+    issue = await github.call("PATCH", github.path("issues", which), body={"body": body})
+    return Drift("updated", which, str(issue.get("html_url", "")))
 
 
-async def _close(github: GitHub, number: int) -> None:
-    url = github.path(f"issues/{number}/comments")
+async def _close(github: GitHub, which: int) -> None:
+    url = github.path("issues", which, "comments")
     await github.call("POST", url, body={"body": MATCHES_AGAIN}, idempotent=False)
     await github.call(
         "PATCH",
-        github.path(f"issues/{number}"),
+        github.path("issues", which),
         body={"state": "closed", "state_reason": "completed"},
     )

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from reconcile.errors import ReconcileError, UsageError
-from reconcile.github.api import GitHub, GitHubError, create
+from reconcile.github.api import GitHub, create, number, timestamp
 from reconcile.github.body import PLAN_MARKER, read_marker
 
 DEFAULT_AUTHOR = "github-actions[bot]"
@@ -40,9 +39,9 @@ class Reviewed:
     url: str
 
 
-async def find(github: GitHub, number: int, author: str) -> dict[str, Any] | None:
-    """The newest plan comment by `author` on pull request `number`, through every page."""
-    comments = await github.pages(github.path(f"issues/{number}/comments"))
+async def find(github: GitHub, pull: int, author: str) -> dict[str, Any] | None:
+    """The newest plan comment by `author` on pull request `pull`, through every page."""
+    comments = await github.pages(github.path("issues", pull, "comments"))
     mine = [
         c
         for c in comments
@@ -53,26 +52,28 @@ async def find(github: GitHub, number: int, author: str) -> dict[str, Any] | Non
     return mine[-1] if mine else None
 
 
-async def post(github: GitHub, number: int, body: str, author: str) -> Posted:
+async def post(github: GitHub, pull: int, body: str, author: str) -> Posted:
     """Update the plan comment in place, or create it when there is none yet."""
 
     async def look() -> dict[str, Any] | None:
-        return await find(github, number, author)
+        return await find(github, pull, author)
 
     found = await look()
     if found is None:
-        url = github.path(f"issues/{number}/comments")
+        url = github.path("issues", pull, "comments")
         found, created = await create(github, url, {"body": body}, look)
         if created:
-            return _posted("created", number, found)
+            return _posted("created", pull, found)
+    comment_id = number(found.get("id"), "comment id")
     comment = await github.call(
-        "PATCH", github.path(f"issues/comments/{found['id']}"), body={"body": body}
+        "PATCH", github.path("issues", "comments", comment_id), body={"body": body}
     )
-    return _posted("updated", number, comment)
+    return _posted("updated", pull, comment)
 
 
-def _posted(action: str, number: int, comment: dict[str, Any]) -> Posted:
-    return Posted(action, number, int(comment["id"]), str(comment.get("html_url", "")))
+def _posted(action: str, pull: int, comment: dict[str, Any]) -> Posted:
+    comment_id = number(comment.get("id"), "comment id")
+    return Posted(action, pull, comment_id, str(comment.get("html_url", "")))
 
 
 async def reviewed(github: GitHub, sha: str, author: str) -> Reviewed:
@@ -83,7 +84,7 @@ async def reviewed(github: GitHub, sha: str, author: str) -> Reviewed:
     """
     if not _SHA.match(sha):
         raise UsageError(f"--sha must be a full 40-digit commit SHA, not {sha!r}")
-    pulls = await github.pages(github.path(f"commits/{sha}/pulls"))
+    pulls = await github.pages(github.path("commits", sha, "pulls"))
     merged = [
         p
         for p in pulls
@@ -92,25 +93,16 @@ async def reviewed(github: GitHub, sha: str, author: str) -> Reviewed:
     if not merged:
         raise NotReviewed(f"no pull request was merged as {sha}: nothing was reviewed for it")
     pull = merged[0]
-    number = int(pull["number"])
-    comment = await find(github, number, author)
+    pr = number(pull.get("number"), "pull request number")
+    comment = await find(github, pr, author)
     if comment is None:
-        raise NotReviewed(f"pull request #{number} has no plan comment by {author}")
+        raise NotReviewed(f"pull request #{pr} has no plan comment by {author}")
     marker = read_marker(str(comment["body"]))
     if marker is None or marker.fingerprint is None:
+        raise NotReviewed(f"the last plan on pull request #{pr} failed; there is no reviewed plan")
+    if timestamp(comment.get("updated_at")) > timestamp(pull["merged_at"]):
         raise NotReviewed(
-            f"the last plan on pull request #{number} failed; there is no reviewed plan"
-        )
-    if _when(comment["updated_at"]) > _when(pull["merged_at"]):
-        raise NotReviewed(
-            f"the plan comment on pull request #{number} was written after the merge; "
+            f"the plan comment on pull request #{pr} was written after the merge; "
             "it was never reviewed"
         )
-    return Reviewed(number, marker.fingerprint, str(comment.get("html_url", "")))
-
-
-def _when(stamp: object) -> datetime:
-    try:
-        return datetime.fromisoformat(str(stamp))
-    except ValueError:
-        raise GitHubError(f"GitHub sent a timestamp that is not ISO 8601: {stamp!r}") from None
+    return Reviewed(pr, marker.fingerprint, str(comment.get("html_url", "")))

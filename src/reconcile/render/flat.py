@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from reconcile.render.safe import json_text, visible
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -21,10 +22,11 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
         return [] if value is None else [(prefix, value)]
     rows: list[tuple[str, Any]] = []
     for key, child in items:
-        rows.extend(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+        name = visible(str(key))  # a key is data too: it must not break the line
+        rows.extend(flatten(child, f"{prefix}.{name}" if prefix else name))
     return rows or [(prefix, {})]
 
 
 def show(value: Any) -> str:
-    """A value as JSON text (strings quoted, null for nothing)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """A value as JSON text (strings quoted, null for nothing), control characters escaped."""
+    return json_text(value)

@@ -8,11 +8,11 @@ inserted into a Slack message shows as one addition, not as every later block ch
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from typing import Any
 
 from reconcile.render.flat import show
+from reconcile.render.safe import json_text, visible
 
 _MISSING = object()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -20,6 +20,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 def field_lines(path: str, before: Any, after: Any) -> list[str]:
     """The lines of one changed field: one `~ path: old -> new` line, or a nested diff."""
+    path = visible(path)
     if _container(before) and _container(after) and type(before) is type(after):
         return [f"~ {path}:", *_diff(before, after, 1)]
     if before is None and _container(after):
@@ -120,4 +121,4 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if _PLAIN_KEY.match(key) else json_text(key)

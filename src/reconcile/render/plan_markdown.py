@@ -1,4 +1,8 @@
-"""The plan as a pull-request comment: summary line first, one <details> per resource."""
+"""The plan as a pull-request comment: summary line first, one <details> per resource.
+
+Every name and value is escaped for the place it lands in (HTML in `<summary>`, code
+spans, fenced blocks), so what GitHub shows is every change the fingerprint covers.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ from typing import Any
 from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
 from reconcile.render.nested import field_lines
-from reconcile.render.plan_text import SIGNS, not_considered, summary
+from reconcile.render.plan_text import SIGNS, key, not_considered, summary
+from reconcile.render.safe import code_span, fence_for, html_code, html_text, visible
 
 LIMIT = 60_000
+# Each list of objects left alone gets at most this much room: names on the server are
+# anyone's to choose, and a long list must not push the plan's changes out of the comment.
+SECTION_ROOM = 4_000
 TRUNCATED = (
     "\n\n**The plan is too long for a comment and was truncated.** "
     "The full plan is in the workflow's artifacts (`reconcile plan --format json`).\n"
@@ -31,10 +39,12 @@ def render(plan: dict[str, Any], limit: int = LIMIT) -> str:
 
 
 def _block(change: dict[str, Any]) -> str:
-    name = f"`{change['entity']}/{change['name']}`"
-    title = f"{SIGNS[change['action']]} {change['action']} {change['kind']} {name}"
+    # Inside <summary> GitHub parses no markdown: the title is HTML, escaped as such.
+    name = html_code(f"{visible(change['entity'])}/{visible(change['name'])}")
+    action = f"{SIGNS[change['action']]} {change['action']} {change['kind']}"
+    title = f"{html_text(action)} {name}"
     if change["renamed_from"]:
-        title += f" (renamed from `{change['renamed_from']}`)"
+        title += f" (renamed from {html_code(visible(change['renamed_from']))})"
     if change["action"] == "update":
         rows = [
             line
@@ -44,8 +54,9 @@ def _block(change: dict[str, Any]) -> str:
     else:
         values = terse(change["kind"], change["after"] or change["before"])
         rows = [f"{path}: {show(value)}" for path, value in flatten(values)]
-    body = "\n".join(rows).replace("```", "`\u200b``")
-    return f"<details><summary>{title}</summary>\n\n```\n{body}\n```\n\n</details>\n"
+    body = "\n".join(rows)  # one line per row: names and values are shown on one line
+    fence = fence_for(body)
+    return f"<details><summary>{title}</summary>\n\n{fence}\n{body}\n{fence}\n\n</details>\n"
 
 
 def _leftovers(plan: dict[str, Any]) -> list[str]:
@@ -57,7 +68,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
         ("Unmanaged, left alone", plan["unmanaged"]),
     ):
         if rows:
-            items = ", ".join(_item(row, title.startswith("Kept")) for row in rows)
+            items = _listed([_item(row, title.startswith("Kept")) for row in rows])
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
         lines.extend([not_considered(plan["not_considered"]), ""])
@@ -66,6 +77,20 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _listed(items: list[str], room: int = SECTION_ROOM) -> str:
+    """`items` joined by commas, as many as fit in `room`, then how many more there are."""
+    text = ""
+    for index, item in enumerate(items):
+        joined = f"{text}, {item}" if text else item
+        if len(joined) > room:
+            more = len(items) - index
+            head = f"{text} and {more} more" if text else f"{more} objects"
+            return f"{head} (the JSON plan lists them all)"
+        text = joined
+    return text
+
+
 def _item(row: dict[str, Any], why: bool) -> str:
-    text = f"`{row['kind']} {row['entity']}/{row['name']}`"
-    return f"{text} ({row['message']})" if why else text
+    text = code_span(key(row))
+    # In a code span too: GitHub turns no `@name` or `#1` there into a mention or a link.
+    return f"{text} ({code_span(row['message'])})" if why else text

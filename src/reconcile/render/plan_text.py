@@ -7,6 +7,7 @@ from typing import Any
 from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
 from reconcile.render.nested import field_lines
+from reconcile.render.safe import inline, visible
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}
 COLORS = {"create": "32", "update": "33", "delete": "31"}
@@ -23,14 +24,19 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
         lines.append("")
     for change in plan["changes"]:
         action = change["action"]
-        title = f"{change['kind']} {change['entity']}/{change['name']}"
+        title = key(change)
         if change["renamed_from"]:
-            title += f" (renamed from {change['renamed_from']})"
+            title += f" (renamed from {visible(change['renamed_from'])})"
         lines.append(paint(f"  {SIGNS[action]} {title}", action))
         lines.extend(_details(change, paint))
     lines.extend(_leftovers(plan))
     lines.extend(["", f"Fingerprint: {plan['fingerprint']}"])
     return "\n".join(lines) + "\n"
+
+
+def key(row: dict[str, Any]) -> str:
+    """`kind entity/name`, each part shown so that it cannot forge or hide a line."""
+    return f"{visible(row['kind'])} {visible(row['entity'])}/{visible(row['name'])}"
 
 
 def summary(plan: dict[str, Any]) -> str:
@@ -82,8 +88,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
         if rows:
             lines.extend(["", f"{title}:"])
             for row in rows:
-                note = f": {row['message']}" if "message" in row else ""
-                lines.append(f"    {row['kind']} {row['entity']}/{row['name']}{note}")
+                note = f": {inline(row['message'])}" if "message" in row else ""
+                lines.append(f"    {key(row)}{note}")
     if plan.get("not_considered"):
         lines.extend(["", not_considered(plan["not_considered"])])
     if plan["requires_force"]:

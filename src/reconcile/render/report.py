@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconcile.apply import ApplyReport
 from reconcile.plan import Change
+from reconcile.render.safe import inline, visible
 
 
 def render(report: ApplyReport) -> str:
@@ -17,8 +18,11 @@ def render(report: ApplyReport) -> str:
     width = max(len(status) for status, _, _ in rows)
     lines = []
     for status, change, why in rows:
-        line = f"{status:<{width}}  {change.action:<6}  {change.key}"
-        lines.append(f"{line}: {why}" if why else line)
+        key = change.key
+        shown = f"{key.kind} {visible(key.entity)}/{visible(key.name)}"
+        line = f"{status:<{width}}  {change.action:<6}  {shown}"
+        # A reason may quote the server's answer: one line, nothing hidden.
+        lines.append(f"{line}: {inline(why)}" if why else line)
     lines.append(
         f"\n{len(report.applied)} applied, {len(report.failed)} failed, "
         f"{len(report.not_attempted)} not attempted"
