@@ -184,8 +184,9 @@ def resolve_entity_integrations(
     team_id = _team_row(parent, info).id
     rows = hooks.integrations_page(con, team_id, decode_cursor(after), limit + 1)
     shown = rows[:limit]
+    sight = present.Sight.of(con, _ctx(info).user)
     return present.page(
-        [present.integration(i) for i in shown], [i.id for i in shown], len(rows) > limit
+        [present.integration(i, sight) for i in shown], [i.id for i in shown], len(rows) > limit
     )
 
 
@@ -208,10 +209,12 @@ def resolve_entity_triggers(
     limit = page_size(first)
     name = _name_filter(filters)
     team_id = _team_row(parent, info).id
-    rows = hooks.triggers_page(_ctx(info).con, team_id, decode_cursor(after), limit + 1, name)
+    ctx = _ctx(info)
+    rows = hooks.triggers_page(ctx.con, team_id, decode_cursor(after), limit + 1, name)
     shown = rows[:limit]
+    sight = present.Sight.of(ctx.con, ctx.user)
     return present.page(
-        [present.trigger(t) for t in shown], [t.id for t in shown], len(rows) > limit
+        [present.trigger(t, sight) for t in shown], [t.id for t in shown], len(rows) > limit
     )
 
 
@@ -239,7 +242,8 @@ def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int =
     if limit >= 0 and hooks.count_triggers_in_project(context.con, project_id) >= limit:
         context.meter.refuse()
     rows = hooks.triggers_in_project(context.con, project_id, limit)
-    return [present.trigger(t) for t in rows]
+    sight = present.Sight.of(context.con, context.user)
+    return [present.trigger(t, sight) for t in rows]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
