@@ -69,6 +69,13 @@ def team(row: Team) -> Obj:
         "isTeam": not row.is_org,
         "available": False,
         "readOnly": False,
+        "photoUrl": None,
+        "readOnlyAdmin": False,
+        "privateOnly": False,
+        "storageBytes": 0,
+        "codeSavingEnabled": False,
+        "defaultAccess": "PRIVATE",
+        "isPaid": False,
         "_row": row,
     }
 

@@ -168,9 +168,14 @@ def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
         {
             "id": encode_id("User", u.id),
             "username": u.username,
+            "name": u.username,
             "email": u.email,
             "admin": role == "admin",
             "role": role,
+            "pending": False,
+            "photoUrl": None,
+            "accountType": "USER",
+            "apiKey": None,
         }
         for u, role in rows
     ]
