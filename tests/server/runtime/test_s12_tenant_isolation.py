@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from reconcile import ownership
 from reconcile.runtime import signing
 from reconcile.server import admin
 from tests.server.helpers import CREATE_TRIGGER, CREATE_WEBHOOK, ORG_ENTITY, TEAM, Api, World
@@ -190,7 +191,11 @@ def _other_org_webhook(world: World) -> str:
     return found
 
 
-SECRET_URL = "https://hooks.beta.example:8443/deploy/s3cr3t-path?key=canary-query"
+# As reconcile writes it: its ownership fragment after the URL (marker, rotation counter).
+SECRET_URL = (
+    "https://hooks.beta.example:8443/deploy/s3cr3t-path?key=canary-query"
+    f"#{ownership.FRAGMENT};TOKEN=2"
+)
 REGISTRY_TRIGGERS = """
 query ($e: String!) { entity(name: $e) { triggers { edges { node { name
   triggeredAction { ... on GenericWebhookTriggeredAction { integration {
@@ -206,7 +211,10 @@ INTEGRATIONS = """
   ... on GenericWebhookIntegration { urlEndpoint secretRef accessTokenRef } } } } } }
 """
 WHOLE = {"urlEndpoint": SECRET_URL, "secretRef": "SIGNING", "accessTokenRef": "TOKEN"}
-MEMBER = {**WHOLE, "urlEndpoint": "https://hooks.beta.example:8443/***"}
+MEMBER = {
+    **WHOLE,
+    "urlEndpoint": f"https://hooks.beta.example:8443/***#{ownership.FRAGMENT};TOKEN=2",
+}
 OUTSIDER = {
     "urlEndpoint": "https://hooks.beta.example:8443/***",
     "secretRef": None,

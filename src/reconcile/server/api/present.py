@@ -130,9 +130,11 @@ class Sight:
 
     The admins of a webhook's team see it whole (they manage it; `reconcile plan`
     compares its URL). Its other members see the URL's scheme, host and port only, as
-    delivery history shows it, and the names of its secrets. Anyone else (a member of
-    another team of the organization reading a registry's automations) sees the
-    endpoint and no secret names. Internal callers see everything (`EVERYTHING`).
+    delivery history shows it, with reconcile's ownership fragment (no credential: a
+    marker, rotation counters, the name of a `from_env` variable), and the names of its
+    secrets. Anyone else (a member of another team of the organization reading a
+    registry's automations) sees the endpoint alone and no secret names. Internal
+    callers see everything (`EVERYTHING`).
     """
 
     roles: Mapping[int, str] = field(default_factory=dict)
@@ -149,13 +151,20 @@ class Sight:
 EVERYTHING = Sight(everything=True)
 
 
+def _url_seen(url: str, role: str | None) -> str:
+    if role == "admin":
+        return url
+    base, mark, fragment = url.partition("#")
+    return shown_url(base) + (mark + fragment if role else "")
+
+
 def webhook(row: Webhook, sight: Sight = EVERYTHING) -> Obj:
     role = sight.role(row.entity_id)
     return {
         "__typename": "GenericWebhookIntegration",
         "id": encode_id("Integration", row.id),
         "name": row.name,
-        "urlEndpoint": row.url_endpoint if role == "admin" else shown_url(row.url_endpoint),
+        "urlEndpoint": _url_seen(row.url_endpoint, role),
         "secretRef": row.secret_ref if role else None,
         "accessTokenRef": row.access_token_ref if role else None,
         "createdAt": row.created_at,
