@@ -17,6 +17,7 @@ import pytest
 from reconcile import ownership
 from reconcile.runtime import signing
 from reconcile.server import admin
+from reconcile.server.api.ids import encode_id
 from tests.server.helpers import CREATE_TRIGGER, CREATE_WEBHOOK, ORG_ENTITY, TEAM, Api, World
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import drain, emit
@@ -255,3 +256,30 @@ def test_a_webhooks_path_and_secret_names_are_shown_only_to_its_team(
         assert [edge["node"] for edge in entity["integrations"]["edges"]] == [seen]
     else:
         assert entity is None  # not a member of beta: the team does not exist for them
+
+
+def test_a_registry_automation_may_use_only_a_slack_channel_of_its_authors_teams(
+    world: World,
+) -> None:
+    _beta(world)
+    theirs = admin.ensure_slack_integration(world.db, BETA, "deploys")
+    ours = admin.ensure_slack_integration(world.db, TEAM, "alerts")
+
+    def notify(integration_id: int, name: str) -> dict[str, Any]:
+        made = _registry_automation(world.registry_admin, world.registry_id, "", name)
+        made["input"]["triggeredActionType"] = "NOTIFICATION"
+        made["input"]["triggeredActionConfig"] = {
+            "notificationActionInput": {
+                "integrationID": encode_id("Integration", integration_id),
+                "title": "t",
+                "message": "m",
+                "severity": "INFO",
+            }
+        }
+        return made
+
+    assert world.registry_admin.fails(CREATE_TRIGGER, notify(theirs.id, "to-beta")) == (
+        "FORBIDDEN: permission denied: an automation may use only webhooks and Slack "
+        "integrations of a team you are a member of"
+    )
+    world.registry_admin.ok(CREATE_TRIGGER, notify(ours.id, "to-acme"))
