@@ -120,6 +120,15 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{next(_NAMES)}"
 
 
+def test_entity_scopes_are_enabled_for_the_organization(sdk: Sdk) -> None:
+    """The SDK conftest's `entity_scope_enabled`: the server feature and the org's flag."""
+    from wandb.automations._compat import scope_enabled
+
+    assert scope_enabled(sdk.api._service_api, ScopeType.ENTITY)
+    flags = sdk.api._service_api.org_feature_flags(TEAM, "automation_entity_scope")
+    assert flags == {"automation_entity_scope": True}
+
+
 # The SDK conftest's event fixtures, by event type.
 def _alias(scope: Any) -> Any:
     return ArtifactEvent.alias.matches_regex("^my-artifact.*")

@@ -289,6 +289,16 @@ def resolve_organization(_root: None, info: GraphQLResolveInfo, name: str) -> Ob
     return present.organization(found)
 
 
+def resolve_organization_feature_flags(
+    _parent: Obj, info: GraphQLResolveInfo, **_ramp: Any
+) -> list[Obj]:
+    """W&B gates entity-scoped automations per organization too (`automation_entity_scope`,
+    which the SDK's own system tests check); here it follows the server feature."""
+    enabled = _ctx(info).features
+    on = enabled is None or "AUTOMATION_SCOPE_ENTITY" in enabled
+    return [{"rampKey": "automation_entity_scope", "isEnabled": on}]
+
+
 def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj | None:
     found = teams.organization_of(_ctx(info).con, _team_row(parent, info))
     return present.organization(found) if found else None
@@ -327,6 +337,7 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "organization": resolve_organization,
     },
     "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
+    "Organization": {"featureFlags": resolve_organization_feature_flags},
     "ArtifactType": {"artifactCollection": resolve_type_collection},
     "Entity": {
         "projects": resolve_entity_projects,
