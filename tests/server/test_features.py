@@ -32,3 +32,26 @@ def test_a_disabled_feature_is_listed_off_and_its_event_refused(tmp_path: Path) 
         world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id))
     finally:
         app.state.service.close()
+
+
+ORG_FLAGS = """query OrgFeatureFlags($org: String!) {
+  organization(name: $org) { featureFlags(rampIDType: OrgName) { rampKey isEnabled } } }"""
+
+
+def test_the_organizations_entity_scope_flag_follows_the_server_feature(tmp_path: Path) -> None:
+    """wandb-core's OrgFeatureFlags, which the SDK's system tests ask before using an
+    entity scope: on with AUTOMATION_SCOPE_ENTITY, off when that feature is disabled."""
+    for disabled, expected in (
+        (frozenset(), True),
+        (frozenset({"AUTOMATION_SCOPE_ENTITY"}), False),
+    ):
+        app = create_app(tmp_path / f"server-{expected}.db", disabled=disabled)
+        try:
+            world = build_world(InProcess(app))
+            found = world.member.ok(ORG_FLAGS, {"org": "acme"})["organization"]
+            assert found == {
+                "featureFlags": [{"rampKey": "automation_entity_scope", "isEnabled": expected}]
+            }
+            assert world.outsider.ok(ORG_FLAGS, {"org": "acme"}) == {"organization": None}
+        finally:
+            app.state.service.close()

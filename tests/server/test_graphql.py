@@ -344,7 +344,7 @@ def test_project_registry_and_collection_creation(world: World) -> None:
         "REMOVE_COLLECTION_TAG",
     ],
 )
-def test_artifact_events_take_projects_and_collections_but_not_the_team(
+def test_artifact_events_take_projects_collections_the_team_and_the_org_entity(
     world: World, event: str
 ) -> None:
     tag = '{"$or": [{"$and": [{"tag": {"$regex": "^gold"}}]}]}'
@@ -354,8 +354,34 @@ def test_artifact_events_take_projects_and_collections_but_not_the_team(
         world.collection_id, name=f"c-{event}", scopeType="ARTIFACT_COLLECTION", **on
     )
     world.admin.ok(CREATE_TRIGGER, collection)
+    for entity in ("acme", "acme-org"):
+        entity_id = world.admin.ok(f'{{ entity(name: "{entity}") {{ id }} }}')["entity"]["id"]
+        made = trigger_input(entity_id, name=f"{entity}-{event}", scopeType="ENTITY", **on)
+        scope = world.admin.ok(CREATE_TRIGGER, made)["result"]["trigger"]["scope"]
+        assert scope == {"__typename": "Entity", "id": entity_id, "name": entity}
+
+
+def test_artifact_created_and_run_events_on_an_entity_scope_are_refused_where_w_and_b_does(
+    world: World,
+) -> None:
     team_id = world.admin.ok('{ entity(name: "acme") { id } }')["entity"]["id"]
-    team = trigger_input(team_id, name=f"t-{event}", scopeType="ENTITY", **on)
-    assert f"event {event} needs a scope of type ARTIFACT_COLLECTION or PROJECT, not ENTITY" in (
-        world.admin.fails(CREATE_TRIGGER, team)
+    org_id = world.admin.ok('{ entity(name: "acme-org") { id } }')["entity"]["id"]
+    created = trigger_input(
+        team_id, name="created", scopeType="ENTITY", triggeringEventType="CREATE_ARTIFACT"
     )
+    assert world.admin.fails(CREATE_TRIGGER, created) == (
+        "BAD_USER_INPUT: event CREATE_ARTIFACT needs a scope of type ARTIFACT_COLLECTION, "
+        "not ENTITY"
+    )
+    state = '{"run_filter": "{\\"$and\\": []}", "run_state_filter": {"states": ["FAILED"]}}'
+    on_runs = trigger_input(
+        org_id, name="runs", scopeType="ENTITY", triggeringEventType="RUN_STATE", eventFilter=state
+    )
+    # An organization's entity holds registries only, which have no runs.
+    assert world.admin.fails(CREATE_TRIGGER, on_runs) == (
+        "BAD_USER_INPUT: event RUN_STATE watches runs, which registries do not have"
+    )
+    on_team = trigger_input(
+        team_id, name="runs", scopeType="ENTITY", triggeringEventType="RUN_STATE", eventFilter=state
+    )
+    world.admin.ok(CREATE_TRIGGER, on_team)

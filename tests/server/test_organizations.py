@@ -58,6 +58,37 @@ def test_registry_automations_belong_to_the_org_entity(world: World) -> None:
     world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, hook_id))
 
 
+MOVE = """mutation ($input: UpdateFilterTriggerInput!) {
+  updateFilterTrigger(input: $input) {
+    trigger { name scope { __typename ... on Project { id } } } } }"""
+
+
+def test_a_move_to_a_registry_changes_the_owner_and_keeps_names_unique_there(
+    world: World,
+) -> None:
+    hook = {"entityName": "acme", "name": "reg-hook", "urlEndpoint": "https://h.example/"}
+    made = world.admin.ok(CREATE_WEBHOOK, {"input": hook})
+    hook_id = made["createGenericWebhookIntegration"]["integration"]["id"]
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.registry_id, hook_id, name="taken"))
+    on_team = trigger_input(world.project_id, hook_id, name="taken")
+    trigger_id = world.admin.ok(CREATE_TRIGGER, on_team)["result"]["trigger"]["id"]
+    move = {"id": trigger_id, "scopeType": "PROJECT", "scopeID": world.registry_id}
+    assert world.admin.fails(MOVE, {"input": move}, status=409) == (
+        "CONFLICT: an automation named 'taken' already exists"
+    )
+    moved = world.admin.ok(MOVE, {"input": {**move, "name": "moved"}})["updateFilterTrigger"]
+    assert moved["trigger"] == {
+        "name": "moved",
+        "scope": {"__typename": "Project", "id": world.registry_id},
+    }
+    names = [
+        e["node"]["name"] for e in world.member.ok(ORG_TRIGGERS)["entity"]["triggers"]["edges"]
+    ]
+    assert names == ["taken", "moved"]
+    team_triggers = 'query { entity(name: "acme") { triggers { edges { node { name } } } } }'
+    assert world.member.ok(team_triggers)["entity"]["triggers"]["edges"] == []
+
+
 def test_a_registry_may_not_use_another_organizations_webhook(world: World) -> None:
     hook = {"entityName": "other", "name": "elsewhere", "urlEndpoint": "https://h.example/"}
     made = Api(world.client, world.outsider.key).ok(CREATE_WEBHOOK, {"input": hook})

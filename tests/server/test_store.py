@@ -134,3 +134,36 @@ def test_migration_7_moves_a_sealed_slack_url_to_its_own_column(
     upgraded.close()
     assert [row["url_endpoint"] for row in rows] == ["", ""]
     assert sealed == [b"gAAAAB-token", None]
+
+
+def test_migration_8_disables_registry_automations_calling_a_team_their_author_is_not_in(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S12 for databases written before the rule: `reg` (in acme only) made registry
+    automations on acme's and on beta's webhooks; the one on beta's is disabled."""
+    with _written_at_version(db_path, monkeypatch, 7) as con:
+        con.execute("INSERT INTO entities (name, created_at) VALUES ('beta', 'x')")
+        con.execute("INSERT INTO entities (name, created_at) VALUES ('acme-org', 'x')")
+        con.execute("INSERT INTO users (username, created_at) VALUES ('reg', 'x')")
+        con.execute("INSERT INTO members (entity_id, user_id, role) VALUES (1, 1, 'member')")
+        for team, name in ((1, "ours"), (2, "theirs")):
+            con.execute(
+                "INSERT INTO integrations (entity_id, name, url_endpoint, created_at) "
+                "VALUES (?, ?, 'https://h.example/', 'x')",
+                (team, name),
+            )
+        made = [("on-ours", 3, 1), ("on-theirs", 3, 2), ("team-own", 2, 2)]
+        for name, owner, integration in made:
+            con.execute(
+                "INSERT INTO triggers (entity_id, name, enabled, scope_type, scope_id, "
+                "event_type, event_filter, action_type, integration_id, action_config, "
+                "created_by, created_at, updated_at) VALUES (?, ?, 1, 'PROJECT', 1, "
+                "'LINK_MODEL', '{}', 'GENERIC_WEBHOOK', ?, '{}', 1, 'x', 'x')",
+                (owner, name, integration),
+            )
+    upgraded = Database(db_path)
+    with upgraded.read() as con:
+        rows = con.execute("SELECT name, enabled FROM triggers ORDER BY id").fetchall()
+    upgraded.close()
+    # `team-own` calls its own team's webhook: a team's automations are its admins' to make.
+    assert [tuple(row) for row in rows] == [("on-ours", 1), ("on-theirs", 0), ("team-own", 1)]

@@ -53,10 +53,12 @@ ARTIFACT_EVENTS = frozenset(
     }
 )
 RUN_EVENTS = frozenset({"RUN_METRIC", "RUN_METRIC_CHANGE", "RUN_METRIC_ZSCORE", "RUN_STATE"})
-# wandb-api.md §2: which scopes each creatable event accepts.
+# wandb-api.md §2: which scopes each creatable event accepts. An ENTITY scope (a team,
+# or an organization's entity for its registries) takes artifact events too, as SDK 0.31
+# writes them and W&B's own system tests create them.
 SCOPES_FOR_EVENT: dict[str, frozenset[str]] = {
     **{
-        event: frozenset({"PROJECT", "ARTIFACT_COLLECTION"})
+        event: frozenset({"PROJECT", "ARTIFACT_COLLECTION", "ENTITY"})
         for event in ARTIFACT_EVENTS - {"CREATE_ARTIFACT", "UPDATE_ARTIFACT_ALIAS"}
     },
     "CREATE_ARTIFACT": frozenset({"ARTIFACT_COLLECTION"}),

@@ -61,6 +61,7 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("ArtifactSequence", "tags"): 0,
     ("ArtifactCollection", "tags"): 0,
     ("ServerInfo", "features"): 14,  # present.FEATURES
+    ("Organization", "featureFlags"): 1,  # automation_entity_scope
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.

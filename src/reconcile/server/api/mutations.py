@@ -19,7 +19,7 @@ from reconcile.server.api import present
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.ids import decode_id
 from reconcile.server.api.present import Obj
-from reconcile.server.errors import ApiError, InvalidInput, MissingTrigger, NotFound
+from reconcile.server.errors import ApiError, Forbidden, InvalidInput, MissingTrigger, NotFound
 from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
 from reconcile.server.store.automations import (
@@ -89,9 +89,10 @@ def _hidden_trigger() -> MissingTrigger:
 
 
 def _action(
-    con: sqlite3.Connection, team: Team, action_type: str, config: dict[str, Any]
+    con: sqlite3.Connection, team: Team, user: User, action_type: str, config: dict[str, Any]
 ) -> tuple[int | None, str]:
-    """The integration id and stored config of an action, checked against the team."""
+    """The integration id and stored config of an action, checked against the owning
+    team and the caller (see `_check_use`)."""
     key = validation.ACTION_INPUTS.get(action_type)
     if key is None:
         raise InvalidInput(f"action type {action_type} is not supported by this server")
@@ -102,21 +103,31 @@ def _action(
         return None, "{}"
     given = config[key]
     found = hooks.get_integration(con, decode_id(given["integrationID"], "Integration")[1])
-    if not _may_use(con, team, found):
-        # As if it did not exist: the caller may not be in the integration's team.
-        raise NotFound(hooks.INTEGRATION_MISSING)
+    _check_use(con, team, user, found)
     if action_type == "NOTIFICATION":
         return found.id, _notification_config(found, given)
     return found.id, _webhook_config(found, given)
 
 
-def _may_use(con: sqlite3.Connection, owner: Team, found: Integration) -> bool:
-    """A team's automations use its integrations; a registry's (owned by the org entity)
-    use those of any team of the organization, as webhooks live in team settings."""
-    if found.entity_id == owner.id:
-        return True
-    holder = teams.get_team_by_id(con, found.entity_id)
-    return owner.is_org and holder.organization_id == owner.organization_id
+def _check_use(con: sqlite3.Connection, owner: Team, user: User, found: Integration) -> None:
+    """S12: who may point an automation at an integration (README, "Tenant isolation").
+
+    A team's automations use that team's integrations; a registry's (owned by the org
+    entity) those of a team of its organization, as webhooks live in team settings.
+    And whoever creates or updates the automation must be a member of the integration's
+    team (W&B offers "the team that owns the webhook" among the creator's teams): being
+    an admin of a registry is no right to another team's endpoint, token or signature.
+    """
+    if found.entity_id != owner.id:
+        holder = teams.get_team_by_id(con, found.entity_id)
+        if not (owner.is_org and holder.organization_id == owner.organization_id):
+            # As if it did not exist: it lies outside the automation's reach.
+            raise NotFound(hooks.INTEGRATION_MISSING)
+    if teams.member_role(con, found.entity_id, user.id) is None:
+        raise Forbidden(
+            "permission denied: an automation may use only webhooks and Slack integrations "
+            "of a team you are a member of"
+        )
 
 
 def _notification_config(found: Integration, given: dict[str, Any]) -> str:
@@ -141,19 +152,21 @@ def _fields(
     con: sqlite3.Connection,
     scope: Scope,
     data: dict[str, Any],
+    user: User,
     enabled: frozenset[str] | None = None,
 ) -> TriggerFields:
     validation.check_trigger_name(data["name"])
     validation.check_description(data.get("description"))
     event = data["triggeringEventType"]
-    is_registry = scope.project is not None and scope.project.is_registry
+    # An organization's entity holds only registries: like them, it has no runs.
+    is_registry = scope.team.is_org or (scope.project is not None and scope.project.is_registry)
     validation.check_scope_for_event(event, scope.type, is_registry)
     validation.check_event_filter(event, data["eventFilter"])
     for feature in features.needed(event, scope.type):
         if enabled is not None and feature not in enabled:
             raise InvalidInput(f"{event} on a {scope.type} scope needs {feature}, not enabled here")
     integration_id, config = _action(
-        con, scope.team, data["triggeredActionType"], data["triggeredActionConfig"]
+        con, scope.team, user, data["triggeredActionType"], data["triggeredActionConfig"]
     )
     return TriggerFields(
         name=data["name"],
@@ -178,10 +191,13 @@ def resolve_create_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
     ctx = _ctx(info)
     scope = _scope_from_input(ctx.con, input["scopeType"], input["scopeID"])
     _require_scope_admin(ctx.con, ctx.user, scope)
-    row = hooks.create_trigger(
-        ctx.con, scope.team.id, _fields(ctx.con, scope, input, ctx.features), ctx.user.id
-    )
-    return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
+    fields = _fields(ctx.con, scope, input, ctx.user, ctx.features)
+    row = hooks.create_trigger(ctx.con, scope.team.id, fields, ctx.user.id)
+    return {"trigger": _shown(ctx, row), "clientMutationId": input.get("clientMutationId")}
+
+
+def _shown(ctx: RequestContext, row: TriggerRow) -> Obj:
+    return present.trigger(row, present.Sight.of(ctx.con, ctx.user))
 
 
 def _as_input(row: TriggerRow) -> dict[str, Any]:
@@ -224,16 +240,14 @@ def resolve_update_trigger(_root: None, info: GraphQLResolveInfo, input: dict[st
             input.get("scopeType") or current.scope_type,
             input.get("scopeID") or present.trigger(current)["scope"]["id"],
         )
+        # A move is a create in the new place: the same role checks there. The owner
+        # follows the scope (a registry's automations belong to its organization's entity).
         _require_scope_admin(ctx.con, ctx.user, scope)
-        if scope.team.id != current.entity_id:
-            raise InvalidInput(
-                "an automation cannot move to another entity (a registry's automations "
-                "belong to its organization's entity)"
-            )
     if "description" in input:
         merged["description"] = input["description"]
-    row = hooks.update_trigger(ctx.con, current.id, _fields(ctx.con, scope, merged, ctx.features))
-    return {"trigger": present.trigger(row), "clientMutationId": input.get("clientMutationId")}
+    fields = _fields(ctx.con, scope, merged, ctx.user, ctx.features)
+    row = hooks.update_trigger(ctx.con, current.id, scope.team.id, fields)
+    return {"trigger": _shown(ctx, row), "clientMutationId": input.get("clientMutationId")}
 
 
 def resolve_delete_trigger(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:

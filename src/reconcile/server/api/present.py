@@ -7,11 +7,16 @@ and a private `_row` the nested resolvers read.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconcile.server.api.ids import encode_cursor, encode_id
+from reconcile.server.store import teams as team_store
 from reconcile.server.store.automations import Integration, SlackIntegration, TriggerRow, Webhook
 from reconcile.server.store.teams import Collection, Organization, Project, Team, User
+from reconcile.server.urls import shown_url
 from reconcile.server.validation import ARTIFACT_EVENTS
 
 Obj = dict[str, Any]
@@ -64,6 +69,13 @@ def team(row: Team) -> Obj:
         "isTeam": not row.is_org,
         "available": False,
         "readOnly": False,
+        "photoUrl": None,
+        "readOnlyAdmin": False,
+        "privateOnly": False,
+        "storageBytes": 0,
+        "codeSavingEnabled": False,
+        "defaultAccess": "PRIVATE",
+        "isPaid": False,
         "_row": row,
     }
 
@@ -112,14 +124,49 @@ def organization(row: Organization) -> Obj:
     return {"id": encode_id("Organization", row.id), "name": row.name, "orgEntity": org_entity}
 
 
-def webhook(row: Webhook) -> Obj:
+@dataclass(frozen=True)
+class Sight:
+    """What a reader may see of webhooks: their role in each team they belong to.
+
+    The admins of a webhook's team see it whole (they manage it; `reconcile plan`
+    compares its URL). Its other members see the URL's scheme, host and port only, as
+    delivery history shows it, with reconcile's ownership fragment (no credential: a
+    marker, rotation counters, the name of a `from_env` variable), and the names of its
+    secrets. Anyone else (a member of another team of the organization reading a
+    registry's automations) sees the endpoint alone and no secret names. Internal
+    callers see everything (`EVERYTHING`).
+    """
+
+    roles: Mapping[int, str] = field(default_factory=dict)
+    everything: bool = False
+
+    @classmethod
+    def of(cls, con: sqlite3.Connection, user: User) -> Sight:
+        return cls(team_store.roles_of(con, user.id))
+
+    def role(self, team_id: int) -> str | None:
+        return "admin" if self.everything else self.roles.get(team_id)
+
+
+EVERYTHING = Sight(everything=True)
+
+
+def _url_seen(url: str, role: str | None) -> str:
+    if role == "admin":
+        return url
+    base, mark, fragment = url.partition("#")
+    return shown_url(base) + (mark + fragment if role else "")
+
+
+def webhook(row: Webhook, sight: Sight = EVERYTHING) -> Obj:
+    role = sight.role(row.entity_id)
     return {
         "__typename": "GenericWebhookIntegration",
         "id": encode_id("Integration", row.id),
         "name": row.name,
-        "urlEndpoint": row.url_endpoint,
-        "secretRef": row.secret_ref,
-        "accessTokenRef": row.access_token_ref,
+        "urlEndpoint": _url_seen(row.url_endpoint, role),
+        "secretRef": row.secret_ref if role else None,
+        "accessTokenRef": row.access_token_ref if role else None,
         "createdAt": row.created_at,
     }
 
@@ -133,8 +180,8 @@ def slack(row: SlackIntegration) -> Obj:
     }
 
 
-def integration(row: Integration) -> Obj:
-    return webhook(row) if isinstance(row, Webhook) else slack(row)
+def integration(row: Integration, sight: Sight = EVERYTHING) -> Obj:
+    return webhook(row, sight) if isinstance(row, Webhook) else slack(row)
 
 
 _SCOPE_ID_KIND = {
@@ -145,7 +192,7 @@ _SCOPE_ID_KIND = {
 }
 
 
-def trigger(row: TriggerRow) -> Obj:
+def trigger(row: TriggerRow, sight: Sight = EVERYTHING) -> Obj:
     scope: Obj = {
         "__typename": row.scope_typename,
         "id": encode_id(_SCOPE_ID_KIND[row.scope_typename], row.scope_id),
@@ -177,7 +224,7 @@ def trigger(row: TriggerRow) -> Obj:
             "eventType": row.event_type,
             "filter": read_filter(row.event_type, row.event_filter),
         },
-        "triggeredAction": action(row),
+        "triggeredAction": action(row, sight),
     }
 
 
@@ -199,12 +246,12 @@ def _stored_config(text: str) -> dict[str, Any]:
     return config
 
 
-def action(row: TriggerRow) -> Obj:
+def action(row: TriggerRow, sight: Sight = EVERYTHING) -> Obj:
     if row.action_type == "GENERIC_WEBHOOK" and row.webhook is not None:
         config = _stored_config(row.action_config)
         return {
             "__typename": "GenericWebhookTriggeredAction",
-            "integration": webhook(row.webhook),
+            "integration": webhook(row.webhook, sight),
             "requestPayload": config.get("requestPayload"),
         }
     if row.action_type == "NOTIFICATION" and row.slack is not None:

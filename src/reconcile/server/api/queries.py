@@ -168,9 +168,14 @@ def resolve_entity_members(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
         {
             "id": encode_id("User", u.id),
             "username": u.username,
+            "name": u.username,
             "email": u.email,
             "admin": role == "admin",
             "role": role,
+            "pending": False,
+            "photoUrl": None,
+            "accountType": "USER",
+            "apiKey": None,
         }
         for u, role in rows
     ]
@@ -184,8 +189,9 @@ def resolve_entity_integrations(
     team_id = _team_row(parent, info).id
     rows = hooks.integrations_page(con, team_id, decode_cursor(after), limit + 1)
     shown = rows[:limit]
+    sight = present.Sight.of(con, _ctx(info).user)
     return present.page(
-        [present.integration(i) for i in shown], [i.id for i in shown], len(rows) > limit
+        [present.integration(i, sight) for i in shown], [i.id for i in shown], len(rows) > limit
     )
 
 
@@ -208,10 +214,12 @@ def resolve_entity_triggers(
     limit = page_size(first)
     name = _name_filter(filters)
     team_id = _team_row(parent, info).id
-    rows = hooks.triggers_page(_ctx(info).con, team_id, decode_cursor(after), limit + 1, name)
+    ctx = _ctx(info)
+    rows = hooks.triggers_page(ctx.con, team_id, decode_cursor(after), limit + 1, name)
     shown = rows[:limit]
+    sight = present.Sight.of(ctx.con, ctx.user)
     return present.page(
-        [present.trigger(t) for t in shown], [t.id for t in shown], len(rows) > limit
+        [present.trigger(t, sight) for t in shown], [t.id for t in shown], len(rows) > limit
     )
 
 
@@ -239,7 +247,8 @@ def resolve_project_triggers(parent: Obj, info: GraphQLResolveInfo, limit: int =
     if limit >= 0 and hooks.count_triggers_in_project(context.con, project_id) >= limit:
         context.meter.refuse()
     rows = hooks.triggers_in_project(context.con, project_id, limit)
-    return [present.trigger(t) for t in rows]
+    sight = present.Sight.of(context.con, context.user)
+    return [present.trigger(t, sight) for t in rows]
 
 
 def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
@@ -280,6 +289,16 @@ def resolve_organization(_root: None, info: GraphQLResolveInfo, name: str) -> Ob
     return present.organization(found)
 
 
+def resolve_organization_feature_flags(
+    _parent: Obj, info: GraphQLResolveInfo, **_ramp: Any
+) -> list[Obj]:
+    """W&B gates entity-scoped automations per organization too (`automation_entity_scope`,
+    which the SDK's own system tests check); here it follows the server feature."""
+    enabled = _ctx(info).features
+    on = enabled is None or "AUTOMATION_SCOPE_ENTITY" in enabled
+    return [{"rampKey": "automation_entity_scope", "isEnabled": on}]
+
+
 def resolve_entity_organization(parent: Obj, info: GraphQLResolveInfo) -> Obj | None:
     found = teams.organization_of(_ctx(info).con, _team_row(parent, info))
     return present.organization(found) if found else None
@@ -318,6 +337,7 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "organization": resolve_organization,
     },
     "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
+    "Organization": {"featureFlags": resolve_organization_feature_flags},
     "ArtifactType": {"artifactCollection": resolve_type_collection},
     "Entity": {
         "projects": resolve_entity_projects,

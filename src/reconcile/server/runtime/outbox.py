@@ -13,7 +13,6 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from reconcile.model import Webhook as HookModel
 from reconcile.runtime import render, signing
@@ -25,6 +24,7 @@ from reconcile.server.runtime.matching import Fired
 from reconcile.server.store.automations import secret_ciphertext, slack_url_sealed
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import now
+from reconcile.server.urls import endpoint_of, shown_url
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 SLACK_KIND = "slack"
@@ -56,17 +56,17 @@ class Due:
         return values + render.url_secrets(self.url)
 
 
-def endpoint_of(url: str) -> str:
-    """The endpoint a concurrency cap applies to: scheme, host and port."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-
-
 def _secrets(
-    con: sqlite3.Connection, box: SecretBox, entity_id: int, hook: HookModel
+    con: sqlite3.Connection, box: SecretBox, owner_id: int, hook: HookModel
 ) -> dict[str, str]:
+    """The values of the webhook's secrets, read in `owner_id`: the webhook's own team.
+
+    Never the team that sent the event (S12): a registry automation fires for events of
+    every team of the organization, and a same-named secret in the sender's team would
+    otherwise sign and authorize a delivery to another team's endpoint.
+    """
     names = {ref for ref in (hook.secret, hook.access_token) if ref is not None}
-    return {name: box.open(secret_ciphertext(con, entity_id, name)) for name in names}
+    return {name: box.open(secret_ciphertext(con, owner_id, name)) for name in names}
 
 
 def enqueue(
@@ -86,11 +86,11 @@ def enqueue(
     is committed, so it is sent without being read back; the row is what counts.
     """
     row, hook = fired.row, None
-    url = ""
+    url, owner_id = "", 0
     if row.webhook is not None:
         w = row.webhook
         hook = HookModel(event.entity, w.name, w.url_endpoint, w.access_token_ref, w.secret_ref)
-        url = w.url_endpoint
+        url, owner_id = w.url_endpoint, w.entity_id
     elif row.slack is not None:
         url = _slack_url(con, box, row.slack.id)
     if not url:
@@ -99,7 +99,7 @@ def enqueue(
     webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
     new = _New(entity_id, event_row, fired.automation.name, fired.automation.action.kind, url)
     try:
-        secrets = _secrets(con, box, entity_id, hook) if hook else {}
+        secrets = _secrets(con, box, owner_id, hook) if hook else {}
         rendered = render.render(facts, hook, secrets)
     except (render.RenderError, NotFound) as error:
         # The event stays accepted; the delivery is failed at once, and shows why.
@@ -179,17 +179,6 @@ def _record_unsendable(con: sqlite3.Connection, reason: str) -> None:
 def _slack_url(con: sqlite3.Connection, box: SecretBox, integration_id: int) -> str:
     sealed = slack_url_sealed(con, integration_id)
     return box.open(sealed) if sealed is not None else ""
-
-
-def shown_url(url: str) -> str:
-    """The URL a delivery row keeps in the clear: its scheme, host and port only.
-
-    A path or query may be a credential (a Slack incoming-webhook URL is one, and a
-    webhook's URL may come from the environment to stay out of sight); the sealed
-    body keeps the whole URL, and history names the automation.
-    """
-    endpoint = endpoint_of(url)
-    return endpoint if url.rstrip("/") == endpoint else f"{endpoint}/***"
 
 
 def due_endpoints(con: sqlite3.Connection, at: float) -> list[str]:

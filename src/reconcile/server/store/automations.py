@@ -390,14 +390,18 @@ def create_trigger(
     return get_trigger(con, int(cur.lastrowid or 0))
 
 
-def update_trigger(con: sqlite3.Connection, trigger_id: int, fields: TriggerFields) -> TriggerRow:
-    current = get_trigger(con, trigger_id)
-    _check_name_free(con, current.entity_id, fields.name, trigger_id)
+def update_trigger(
+    con: sqlite3.Connection, trigger_id: int, entity_id: int, fields: TriggerFields
+) -> TriggerRow:
+    """Rewrite a trigger; `entity_id` is its owner after the update (a move to a scope
+    of another entity, such as a team's collection to a registry, changes it)."""
+    get_trigger(con, trigger_id)
+    _check_name_free(con, entity_id, fields.name, trigger_id)
     con.execute(
         "UPDATE triggers SET name = ?, description = ?, enabled = ?, scope_type = ?, "
         "scope_id = ?, event_type = ?, event_filter = ?, action_type = ?, integration_id = ?, "
-        "action_config = ?, updated_at = ? WHERE id = ?",
-        (*_values(fields), now(), trigger_id),
+        "action_config = ?, entity_id = ?, updated_at = ? WHERE id = ?",
+        (*_values(fields), entity_id, now(), trigger_id),
     )
     return get_trigger(con, trigger_id)
 
@@ -472,11 +476,20 @@ def count_triggers_in_project(con: sqlite3.Connection, project_id: int) -> int:
 def triggers_for_event(
     con: sqlite3.Connection, project_id: int, collection_id: int | None, event_types: list[str]
 ) -> list[TriggerRow]:
-    """Enabled triggers an event in the project (and collection) may fire, by the index."""
+    """Enabled triggers an event in the project (and collection) may fire, by the index.
+
+    An ENTITY scope sees every project of its entity, present and future: a team's
+    projects for a team, the registries for an organization's entity. Each of the three
+    scopes is one lookup in `triggers_match` (SQLite's OR-by-union), so automations of
+    other scopes and event types are never read.
+    """
     marks = ", ".join("?" * len(event_types))
     where = (
         f"WHERE t.enabled = 1 AND t.event_type IN ({marks}) AND ("
         "(t.scope_type = 'PROJECT' AND t.scope_id = ?) "
-        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND t.scope_id = ?)) ORDER BY t.id"
+        "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND t.scope_id = ?) "
+        "OR (t.scope_type = 'ENTITY' AND t.scope_id = "
+        "(SELECT entity_id FROM projects WHERE id = ?))) ORDER BY t.id"
     )
-    return _select_triggers(con, where, (*event_types, project_id, collection_id or 0))
+    params = (*event_types, project_id, collection_id or 0, project_id)
+    return _select_triggers(con, where, params)

@@ -81,6 +81,29 @@ def org_entity_name(con: sqlite3.Connection, organization: str) -> str:
     return candidate
 
 
+# An automation calling an integration of another team than its owner (a registry's
+# automation calling a team's webhook) whose author is not a member of that team.
+_DEPUTIES = """
+SELECT t.id, t.name FROM triggers t JOIN integrations i ON i.id = t.integration_id
+WHERE i.entity_id != t.entity_id AND t.enabled = 1 AND NOT EXISTS (
+    SELECT 1 FROM members m WHERE m.entity_id = i.entity_id AND m.user_id = t.created_by)
+ORDER BY t.id
+"""
+
+
+def _disable_deputies(con: sqlite3.Connection) -> None:
+    """8: an automation may use only integrations of a team its author is a member of
+    (S12). Registry automations written before this rule that break it are disabled
+    (kept, for their admins to see and fix, never deleted), and named in the log."""
+    rows = con.execute(_DEPUTIES).fetchall()
+    for trigger_id, name in rows:
+        con.execute("UPDATE triggers SET enabled = 0 WHERE id = ?", (trigger_id,))
+        log.warning(
+            "automation disabled: its author is not a member of its integration's team",
+            extra={"trigger_id": trigger_id, "automation": name},
+        )
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # Each entry upgrades the schema by one version; never edit a released entry.
@@ -262,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     UPDATE integrations SET sealed_url = CAST(substr(url_endpoint, 8) AS BLOB),
         url_endpoint = '' WHERE kind = 'slack' AND url_endpoint LIKE 'sealed:%';
     """,
+    _disable_deputies,
 )
 
 

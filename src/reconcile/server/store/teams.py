@@ -304,6 +304,14 @@ def members(con: sqlite3.Connection, team_id: int) -> list[tuple[User, str]]:
     return [(_user(row), str(row["role"])) for row in rows]
 
 
+def roles_of(con: sqlite3.Connection, user_id: int) -> dict[int, str]:
+    """The user's role in each team they are a member of, by team id."""
+    rows = con.execute(
+        "SELECT entity_id, role FROM members WHERE user_id = ?", (user_id,)
+    ).fetchall()
+    return {int(row["entity_id"]): str(row["role"]) for row in rows}
+
+
 def teams_of(con: sqlite3.Connection, user_id: int) -> list[Team]:
     rows = con.execute(
         "SELECT entities.* FROM members JOIN entities ON entities.id = members.entity_id "
