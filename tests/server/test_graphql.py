@@ -235,8 +235,14 @@ def test_triggers_filter_by_name_and_paginate(world: World) -> None:
     [
         ({"triggeringEventType": "CREATE_ARTIFACT"}, "event CREATE_ARTIFACT needs a scope of type"),
         ({"eventFilter": "not json"}, "eventFilter is not valid JSON"),
-        ({"eventFilter": '{"alias": {"$regex": "(?=x)"}}'}, "eventFilter.alias.$regex: invalid RE2 regex '(?=x)'"),
-        ({"eventFilter": '{"alias": {"$like": "x"}}'}, "eventFilter.alias.$like: unknown operator $like"),
+        (
+            {"eventFilter": '{"alias": {"$regex": "(?=x)"}}'},
+            "eventFilter.alias.$regex: invalid RE2 regex '(?=x)'",
+        ),
+        (
+            {"eventFilter": '{"alias": {"$like": "x"}}'},
+            "eventFilter.alias.$like: unknown operator $like",
+        ),
         (
             {"triggeringEventType": "RUN_STATE", "eventFilter": '{"run_state_filter": {}}'},
             "eventFilter.run_state_filter.states: a non-empty list of RUNNING, FINISHED, FAILED",
