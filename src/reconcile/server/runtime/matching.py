@@ -116,9 +116,8 @@ def match(
     fired: list[Fired] = []
     doc = filters.document(event)
     state = filters.state_of(event) if event.type == "run_state" else None
-    for row in triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event.type]):
+    for row, condition in candidates(con, project_id, collection_id, event.type):
         try:
-            condition = filters.compiled(row.event_type, row.event_filter)
             if not condition.test(doc):
                 continue
             metric = None
@@ -134,6 +133,45 @@ def match(
         except Exception as error:  # one automation must not cost the others
             _skipped(row, error)
     return fired
+
+
+Candidates = tuple[tuple[TriggerRow, filters.Compiled], ...]
+# Each scope's candidates with their compiled filters, and the database generation they
+# were read at (`store.db` migration 8): kept until a write to what they read moves it.
+_CANDIDATES: dict[tuple[str, int, int | None, str], tuple[int, Candidates]] = {}
+_CANDIDATES_MAX = 200_000  # rows over all entries; emptied when more would be kept
+_CANDIDATES_LOCK = threading.Lock()
+
+
+def candidates(
+    con: sqlite3.Connection, project_id: int, collection_id: int | None, event_type: str
+) -> Candidates:
+    """The enabled automations an event of `event_type` may fire there, in creation
+    order, each with its compiled filter (one that cannot run raises when tested)."""
+    token, generation = con.execute("SELECT token, n FROM match_generation").fetchone()
+    key = (token, project_id, collection_id, event_type)
+    found = _CANDIDATES.get(key)
+    if found is not None and found[0] == generation:
+        return found[1]
+    rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
+    made = tuple((row, _compiled(row)) for row in rows)
+    with _CANDIDATES_LOCK:
+        if sum(len(entry[1]) for entry in _CANDIDATES.values()) + len(made) > _CANDIDATES_MAX:
+            _CANDIDATES.clear()
+        _CANDIDATES[key] = (generation, made)
+    return made
+
+
+def _compiled(row: TriggerRow) -> filters.Compiled:
+    try:
+        return filters.compiled(row.event_type, row.event_filter)
+    except Exception as error:  # kept, to be skipped and logged when it is tested
+        failed = error
+
+        def fail(_doc: filters.Document) -> bool:
+            raise failed
+
+        return filters.Compiled(fail)
 
 
 # Automations already reported as skipped, by id and filter (each is logged once).
