@@ -33,8 +33,10 @@ from reconcile.runtime.filters import FilterError
 EXAMPLES = int(os.environ.get("RECONCILE_DIFFERENTIAL_EXAMPLES", "200"))
 SCOPE = ProjectScope(id="UHJvamVjdDox", name="vision")
 # Few letters, so that tests and values often meet; no newline (see the module's note).
-WORDS = st.sampled_from(["prod", "preprod", "production", "gold", "golden", "", "p", "a.b"])
+WORDS = st.sampled_from(["prod", "preprod", "production", "gold", "golden", "", "p", "a.b", "rod"])
 TEXTS = WORDS | st.text(alphabet="abdgloprst.-é", max_size=6)
+# What events carry: often a word inside other text, so that where a test looks matters.
+VALUES = TEXTS | st.tuples(TEXTS, WORDS, TEXTS).map("".join)
 NUMBERS = st.integers(-3, 3) | st.floats(-3, 3, allow_nan=False)
 SCALARS = TEXTS | NUMBERS | st.booleans()
 
@@ -85,7 +87,7 @@ def expressions(fields: list[Any]) -> st.SearchStrategy[Any]:
 
 
 def documents(names: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
-    one = st.fixed_dictionaries({}, optional=dict.fromkeys(names, TEXTS))
+    one = st.fixed_dictionaries({}, optional=dict.fromkeys(names, VALUES))
     return st.lists(one, min_size=1, max_size=8)
 
 
