@@ -73,7 +73,8 @@ def populate(path: Path, candidates: int, others: int) -> tuple[Database, int, i
     admin.ensure_collection(db, TEAM, PROJECT, "detector", "model")
     with db.write() as con:
         team, user = find_team(con, TEAM), find_user(con, boot.username)
-        assert team is not None and user is not None
+        assert team is not None
+        assert user is not None
         for index in range(candidates + others):
             if index < candidates:
                 scope, kind = project, "ADD_ARTIFACT_ALIAS"

@@ -382,7 +382,8 @@ def compiled(event_type: str, text: str) -> Compiled:
                 _CACHE.clear()
             _CACHE[key] = found
     if isinstance(found, FilterError):
-        raise found
+        # Without the traceback of its last raise: a kept exception must not grow one.
+        raise found.with_traceback(None)
     return found
 
 
@@ -473,34 +474,53 @@ def _metric(event_type: str, raw: Any, path: str) -> Metric:
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise FilterError(f"{path}.name", "needs the metric's name")
-    if part == "threshold_filter":
-        return Metric(
-            "threshold",
-            name,
-            _window(spec, "window_size", path, 1),
-            _number(spec.get("threshold"), f"{path}.threshold"),
-            aggregate=_choice(spec, "agg_op", ("MAX", "MIN", "AVERAGE"), path, None),
-            cmp=_choice(spec, "cmp_op", ("$gt", "$gte", "$lt", "$lte"), path, ""),
-        )
-    if part == "change_filter":
-        window = _window(spec, "current_window_size", path, 1)
-        return Metric(
-            "change",
-            name,
-            window,
-            _positive(spec.get("change_amount"), f"{path}.change_amount"),
-            aggregate=_choice(spec, "agg_op", ("MAX", "MIN", "AVERAGE"), path, None),
-            prior_window=_window(spec, "prior_window_size", path, window),
-            change=_choice(spec, "change_type", ("ABSOLUTE", "RELATIVE"), path, ""),
-            direction=_choice(spec, "change_dir", ("INCREASE", "DECREASE", "ANY"), path, ""),
-        )
+    return _METRIC_KINDS[part](name, spec, path)
+
+
+_AGGREGATES = ("MAX", "MIN", "AVERAGE")
+_DIRECTIONS = ("INCREASE", "DECREASE", "ANY")
+
+
+def _threshold(name: str, spec: dict[str, Any], path: str) -> Metric:
+    return Metric(
+        "threshold",
+        name,
+        _window(spec, "window_size", path, 1),
+        _number(spec.get("threshold"), f"{path}.threshold"),
+        aggregate=_choice(spec, "agg_op", _AGGREGATES, path, None),
+        cmp=_choice(spec, "cmp_op", ("$gt", "$gte", "$lt", "$lte"), path, ""),
+    )
+
+
+def _change(name: str, spec: dict[str, Any], path: str) -> Metric:
+    window = _window(spec, "current_window_size", path, 1)
+    return Metric(
+        "change",
+        name,
+        window,
+        _positive(spec.get("change_amount"), f"{path}.change_amount"),
+        aggregate=_choice(spec, "agg_op", _AGGREGATES, path, None),
+        prior_window=_window(spec, "prior_window_size", path, window),
+        change=_choice(spec, "change_type", ("ABSOLUTE", "RELATIVE"), path, ""),
+        direction=_choice(spec, "change_dir", _DIRECTIONS, path, ""),
+    )
+
+
+def _zscore(name: str, spec: dict[str, Any], path: str) -> Metric:
     return Metric(
         "zscore",
         name,
         _window(spec, "window_size", path, 30),
         _positive(spec.get("threshold", 3.0), f"{path}.threshold"),
-        direction=_choice(spec, "change_dir", ("INCREASE", "DECREASE", "ANY"), path, "ANY"),
+        direction=_choice(spec, "change_dir", _DIRECTIONS, path, "ANY"),
     )
+
+
+_METRIC_KINDS: dict[str, Callable[[str, dict[str, Any], str], Metric]] = {
+    "threshold_filter": _threshold,
+    "change_filter": _change,
+    "zscore_filter": _zscore,
+}
 
 
 def _window(spec: dict[str, Any], key: str, path: str, default: int) -> int:

@@ -169,7 +169,7 @@ def _compiled(row: TriggerRow) -> filters.Compiled:
         failed = error
 
         def fail(_doc: filters.Document) -> bool:
-            raise failed
+            raise failed.with_traceback(None)  # kept: each raise must not add to it
 
         return filters.Compiled(fail)
 
