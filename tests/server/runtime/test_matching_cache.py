@@ -123,3 +123,26 @@ def test_a_rolled_back_write_never_brings_its_generation_back(world: World) -> N
     with world.db.write() as con:
         con.execute("UPDATE collections SET name = name")
     assert generation() not in (before, discarded[0])
+
+
+def test_filters_are_tested_once_per_document_until_a_write(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[str] = []
+    original = matching._passes
+
+    def counted(candidate: matching.Candidate, doc: object) -> bool:
+        tested.append(candidate[0].name)
+        return original(candidate, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "_passes", counted)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    for name in ("first", "second"):
+        world.admin.ok(CREATE, trigger_input(world.project_id, hook, name=name))
+    assert [_fired(world, f"a{n}", "prod") for n in range(3)] == [["first", "second"]] * 3
+    assert _fired(world, "b1", "dev") == []
+    assert _fired(world, "b2", "dev") == []
+    assert tested == ["first", "second"] * 2  # once for `prod`, once for `dev`
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="third"))
+    assert _fired(world, "c1", "prod") == ["first", "second", "third"]
+    assert tested[4:] == ["first", "second", "third"]

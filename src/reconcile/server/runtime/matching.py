@@ -1,9 +1,10 @@
 """Which automations an event fires: candidates by index, then filters and metric state.
 
-Candidates come from one indexed query by scope and event type; each stored filter is
-compiled once (`runtime.filters`) and tested against the event's document; metric
-automations keep their recent values per run in `metric_state` and fire when their
-condition becomes true.
+Candidates come from one indexed query by scope and event type, kept until a write
+moves the database's generation; each stored filter is compiled once (`runtime.filters`)
+and tested against the event's document (answers kept per document); metric automations
+keep their recent values per run in `metric_state` and fire when their condition
+becomes true.
 """
 
 from __future__ import annotations
@@ -116,10 +117,9 @@ def match(
     fired: list[Fired] = []
     doc = filters.document(event)
     state = filters.state_of(event) if event.type == "run_state" else None
-    for row, condition in candidates(con, project_id, collection_id, event.type):
+    scope = candidates(con, project_id, collection_id, event.type)
+    for row, condition in scope.passing(doc):
         try:
-            if not condition.test(doc):
-                continue
             metric = None
             if condition.metric is not None:
                 metric = _metric(con, row.id, condition.metric, event)
@@ -135,10 +135,43 @@ def match(
     return fired
 
 
-Candidates = tuple[tuple[TriggerRow, filters.Compiled], ...]
-# Each scope's candidates with their compiled filters, and the database generation they
-# were read at (`store.db` migration 8): kept until a write to what they read moves it.
-_CANDIDATES: dict[tuple[str, int, int | None, str], tuple[int, Candidates]] = {}
+Candidate = tuple[TriggerRow, filters.Compiled]
+_PASSED_MAX = 1024  # documents remembered per scope; emptied when full
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A scope's candidates (in creation order, each with its compiled filter) at one
+    generation of the database, and which of them passed each document seen since:
+    a filter is a function of the document, so its answer holds until a write."""
+
+    generation: int
+    rows: tuple[Candidate, ...]
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]
+
+    def passing(self, doc: filters.Document) -> tuple[Candidate, ...]:
+        key = tuple(sorted(doc.items()))
+        found = self.passed.get(key)
+        if found is None:
+            found = tuple(one for one in self.rows if _passes(one, doc))
+            if len(self.passed) >= _PASSED_MAX:
+                self.passed.clear()
+            self.passed[key] = found
+        return found
+
+
+def _passes(candidate: Candidate, doc: filters.Document) -> bool:
+    row, condition = candidate
+    try:
+        return condition.test(doc)
+    except Exception as error:  # one automation must not cost the others
+        _skipped(row, error)
+        return False
+
+
+# Each scope's candidates, kept until a write to what they read moves the database's
+# generation (`store.db` migration 8).
+_CANDIDATES: dict[tuple[str, int, int | None, str], Candidates] = {}
 _CANDIDATES_MAX = 200_000  # rows over all entries; emptied when more would be kept
 _CANDIDATES_LOCK = threading.Lock()
 
@@ -151,14 +184,15 @@ def candidates(
     token, generation = con.execute("SELECT token, n FROM match_generation").fetchone()
     key = (token, project_id, collection_id, event_type)
     found = _CANDIDATES.get(key)
-    if found is not None and found[0] == generation:
-        return found[1]
+    if found is not None and found.generation == generation:
+        return found
     rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
-    made = tuple((row, _compiled(row)) for row in rows)
+    made = Candidates(generation, tuple((row, _compiled(row)) for row in rows), {})
     with _CANDIDATES_LOCK:
-        if sum(len(entry[1]) for entry in _CANDIDATES.values()) + len(made) > _CANDIDATES_MAX:
+        kept = sum(len(entry.rows) for entry in _CANDIDATES.values())
+        if kept + len(made.rows) > _CANDIDATES_MAX:
             _CANDIDATES.clear()
-        _CANDIDATES[key] = (generation, made)
+        _CANDIDATES[key] = made
     return made
 
 
