@@ -149,7 +149,7 @@ def test_deep_json_in_strings_is_a_graphql_error(live_world: World) -> None:
                     {"run_filter": deep, "run_state_filter": {"states": ["FAILED"]}}
                 ),
             ),
-            "eventFilter.run_filter",
+            "eventFilter.run_filter:",
         ),
     ]
     payload = trigger_input(live_world.project_id, hook_id)

@@ -235,15 +235,21 @@ def test_triggers_filter_by_name_and_paginate(world: World) -> None:
     [
         ({"triggeringEventType": "CREATE_ARTIFACT"}, "event CREATE_ARTIFACT needs a scope of type"),
         ({"eventFilter": "not json"}, "eventFilter is not valid JSON"),
-        ({"eventFilter": '{"alias": {"$regex": "(?=x)"}}'}, "invalid RE2 regex '(?=x)'"),
-        ({"eventFilter": '{"alias": {"$like": "x"}}'}, "unknown operator $like"),
+        (
+            {"eventFilter": '{"alias": {"$regex": "(?=x)"}}'},
+            "eventFilter.alias.$regex: invalid RE2 regex '(?=x)'",
+        ),
+        (
+            {"eventFilter": '{"alias": {"$like": "x"}}'},
+            "eventFilter.alias.$like: unknown operator $like",
+        ),
         (
             {"triggeringEventType": "RUN_STATE", "eventFilter": '{"run_state_filter": {}}'},
-            "eventFilter for RUN_STATE needs run_state_filter.states",
+            "eventFilter.run_state_filter.states: a non-empty list of RUNNING, FINISHED, FAILED",
         ),
         (
             {"triggeringEventType": "RUN_METRIC", "eventFilter": "{}"},
-            "eventFilter for RUN_METRIC needs run_metric_filter.threshold_filter",
+            "eventFilter.run_metric_filter: RUN_METRIC needs {'threshold_filter': {...}}",
         ),
         ({"name": ""}, "automation name must be 1 to 255 characters"),
         ({"triggeredActionType": "QUEUE_JOB"}, "action type QUEUE_JOB is not supported"),

@@ -12,9 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import re2  # type: ignore[import-untyped]
-
 from reconcile.model import REGISTRY_PREFIX
+from reconcile.runtime import filters
 from reconcile.server.errors import InvalidInput
 
 TRIGGER_NAME_MAX = 255
@@ -69,14 +68,6 @@ ACTION_INPUTS = {
     "NOTIFICATION": "notificationActionInput",
     "NO_OP": "noOpActionInput",
 }
-OPERATORS = frozenset(
-    {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex"}
-    | {"$contains", "$and", "$or", "$not", "$nor"}
-)
-RUN_STATES = frozenset({"RUNNING", "FINISHED", "FAILED", "CRASHED"})
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
 
 
 def check_printable(kind: str, value: str) -> str:
@@ -249,68 +240,14 @@ def json_object(field: str, text: str) -> dict[str, Any]:
 
 
 def check_event_filter(event: str, text: str) -> None:
-    """The filter is a JSON object with known operators, RE2 regexes and the event's parts."""
+    """The filter is one the runtime's evaluator can run (`runtime.filters`): known
+    operators and fields, RE2 regexes, finite numbers, bounded windows."""
     check_size("eventFilter", text, EVENT_FILTER_MAX)
     value = json_object("eventFilter", text)
-    if event in RUN_EVENTS:
-        _check_run_filter(event, value)
-    else:
-        _check_operators(value, "eventFilter")
-
-
-def _check_operators(value: Any, where: str) -> None:
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_operators(item, f"{where}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key.startswith("$") and key not in OPERATORS:
-                raise InvalidInput(f"{where}: unknown operator {key}")
-            if key == "$regex":
-                _check_regex(item, where)
-            _check_operators(item, f"{where}.{key}")
-
-
-def _check_regex(pattern: Any, where: str) -> None:
-    if not isinstance(pattern, str):
-        raise InvalidInput(f"{where}: $regex needs a string")
     try:
-        re2.compile(pattern, _RE2_OPTIONS)
-    except re2.error as error:
-        reason = error.args[0].decode() if isinstance(error.args[0], bytes) else str(error)
-        raise InvalidInput(f"{where}: invalid RE2 regex {pattern!r}: {reason}") from None
-
-
-def _check_run_filter(event: str, value: dict[str, Any]) -> None:
-    run_filter = value.get("run_filter")
-    if run_filter is not None:
-        if not isinstance(run_filter, str):
-            raise InvalidInput("eventFilter.run_filter must be a JSON string")
-        _check_operators(json_object("eventFilter.run_filter", run_filter), "run_filter")
-    metric = value.get("run_metric_filter") or {}
-    required = {
-        "RUN_METRIC": ("run_metric_filter", "threshold_filter"),
-        "RUN_METRIC_CHANGE": ("run_metric_filter", "change_filter"),
-        "RUN_METRIC_ZSCORE": ("run_metric_filter", "zscore_filter"),
-    }
-    if event in required:
-        part = required[event][1]
-        if not isinstance(metric, dict) or not isinstance(metric.get(part), dict):
-            raise InvalidInput(f"eventFilter for {event} needs run_metric_filter.{part}")
-        if not isinstance(metric[part].get("name"), str) or not metric[part]["name"]:
-            raise InvalidInput(f"eventFilter.run_metric_filter.{part} needs a metric name")
-    if event == "RUN_STATE":
-        state_filter = value.get("run_state_filter")
-        states = state_filter.get("states") if isinstance(state_filter, dict) else None
-        if (
-            not isinstance(states, list)
-            or not states
-            or not all(isinstance(s, str) and s in RUN_STATES for s in states)
-        ):
-            raise InvalidInput(
-                f"eventFilter for RUN_STATE needs run_state_filter.states, a non-empty "
-                f"list of {', '.join(sorted(RUN_STATES))}"
-            )
+        filters.compile_event_filter(event, value)
+    except filters.FilterError as error:
+        raise InvalidInput(str(error)) from None
 
 
 def check_payload(text: str | None) -> None:

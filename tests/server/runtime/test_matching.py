@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from tests.server.helpers import TEAM, World
-from tests.server.runtime.support import emit
+import pytest
+
+from tests.server.helpers import TEAM, World, trigger_input, webhook
+from tests.server.runtime.support import alias_event, emit
 
 CREATE = """mutation ($input: CreateFilterTriggerInput!) {
   createFilterTrigger(input: $input) { trigger { id } } }"""
@@ -136,3 +139,127 @@ def test_zscore_and_change(world: World) -> None:
     got = _logged(world, "z", [0.5, 0.6, 0.5, 0.6, 2.0, 1.7, 1.0])
     # A drop of 0.3 at step 5 fires; the larger drop after it is the same condition still true.
     assert got == [[], [], [], [], ["spike"], ["drop"], []]
+
+
+def _stored_copy(world: World, source: str, name: str, event_filter: str) -> None:
+    """A copy of automation `source` with a filter written straight into the database,
+    as an older server may have stored it (no check on the way in)."""
+    with world.db.write() as con:
+        con.execute(
+            "INSERT INTO triggers (entity_id, name, description, enabled, scope_type, scope_id, "
+            "event_type, event_filter, action_type, integration_id, action_config, created_by, "
+            "created_at, updated_at) SELECT entity_id, ?, description, enabled, scope_type, "
+            "scope_id, event_type, ?, action_type, integration_id, action_config, created_by, "
+            "created_at, updated_at FROM triggers WHERE name = ?",
+            (name, event_filter, source),
+        )
+
+
+def _bad_threshold(**changes: Any) -> str:
+    good = _threshold(1, None, 0.9, {"$and": []})
+    good["run_metric_filter"]["threshold_filter"].update(changes)
+    return json.dumps(good)
+
+
+def test_stored_filters_that_cannot_run_are_skipped_and_logged_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    _run_automation(world, "before", "RUN_METRIC", _threshold(1, None, 0.9, {"$and": []}))
+    bad = {
+        "text-threshold": _bad_threshold(threshold="abc"),
+        "huge-threshold": _bad_threshold().replace('"threshold": 0.9', '"threshold": ' + "9" * 400),
+        "negative-window": _bad_threshold(window_size=-3),
+        "endless-window": _bad_threshold(window_size=10**9),
+        "not-json": "{",
+        "unknown-operator": json.dumps(_threshold(1, None, 0.9, {"$where": "1"})),
+    }
+    for name, text in bad.items():
+        _stored_copy(world, "before", name, text)
+    _run_automation(world, "after", "RUN_METRIC", _threshold(1, None, 0.9, {"$and": []}))
+    with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
+        # One request, with an event no automation listens to beside the metric rows.
+        unrelated = {"type": "run_state", "entity": TEAM, "project": "vision", "run": {"id": "x"}}
+        events = [
+            {**unrelated, "state": "failed"},
+            *[
+                {"type": "run_logged", "entity": TEAM, "project": "vision", "run": {"id": run}}
+                | {"step": 1, "metrics": {"acc": 0.95}}
+                for run in ("r1", "r2")
+            ],
+        ]
+        answer = emit(world, {"events": events})
+    assert answer.status_code == 202, answer.text
+    fired = [one["automations"] for one in answer.json()["events"]]
+    assert fired == [[], ["before", "after"], ["before", "after"]]
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == len(bad)  # once each, not once per event
+    assert any("'endless-window'" in m and "window_size: a whole number" in m for m in skipped)
+    with world.db.read() as con:
+        kept = con.execute(
+            "SELECT t.name FROM metric_state m JOIN triggers t ON t.id = m.trigger_id"
+        ).fetchall()
+    assert sorted(row[0] for row in kept) == ["after", "after", "before", "before"]
+
+
+def test_an_artifact_filter_that_cannot_run_costs_no_other_automation(world: World) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="good"))
+    _stored_copy(world, "good", "bad", '{"alias": {"$regex": "(?=x)"}}')
+    _stored_copy(world, "good", "deep", '{"$not": ' * 40 + '{"alias": "prod"}' + "}" * 40)
+    answer = emit(world, alias_event("e1"))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["events"][0]["automations"] == ["good"]
+
+
+UPDATE = """mutation ($input: UpdateFilterTriggerInput!) {
+  updateFilterTrigger(input: $input) { trigger { id } } }"""
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"threshold": "abc"}, 'threshold_filter.threshold: must be a number, not "abc"'),
+        ({"threshold": 10**400}, "threshold_filter.threshold: 1000000000000000000000"),
+        ({"window_size": -1}, "threshold_filter.window_size: a whole number from 1 to 1000"),
+        ({"window_size": 10**9}, "threshold_filter.window_size: a whole number from 1 to 1000"),
+        ({"cmp_op": "$ne"}, "threshold_filter.cmp_op: one of $gt, $gte, $lt, $lte"),
+        ({"limit": 3}, "threshold_filter.limit: unknown key"),
+    ],
+)
+def test_create_and_update_refuse_metric_filters_that_cannot_run(
+    world: World, changes: dict[str, Any], expected: str
+) -> None:
+    _run_automation(world, "ok", "RUN_METRIC", _threshold(1, None, 0.9, {"$and": []}))
+    made = {
+        "name": "bad",
+        "enabled": True,
+        "scopeType": "PROJECT",
+        "scopeID": world.project_id,
+        "triggeringEventType": "RUN_METRIC",
+        "eventFilter": _bad_threshold(**changes),
+        "triggeredActionType": "NO_OP",
+        "triggeredActionConfig": {"noOpActionInput": {"noOp": True}},
+    }
+    prefix = "BAD_USER_INPUT: eventFilter.run_metric_filter."
+    assert world.admin.fails(CREATE, {"input": made}).startswith(prefix + expected)
+    listed = world.admin.ok('{ entity(name: "acme") { triggers { edges { node { id } } } } }')
+    (node,) = listed["entity"]["triggers"]["edges"]
+    update = {"id": node["node"]["id"], "eventFilter": made["eventFilter"]}
+    assert world.admin.fails(UPDATE, {"input": update}).startswith(prefix + expected)
+
+
+@pytest.mark.parametrize(
+    ("event_filter", "expected"),
+    [
+        ({"$or": [{"$and": [{"size": 3}]}]}, "eventFilter.$or[0].$and[0].size: unknown field"),
+        ({"alias": {"$in": "prod"}}, "eventFilter.alias.$in: takes a list of values"),
+        ({"alias": {"$exists": "yes"}}, "eventFilter.alias.$exists: $exists takes true or false"),
+        ({"alias": {"$options": "i"}}, "eventFilter.alias.$options: unknown operator"),
+    ],
+)
+def test_create_refuses_artifact_filters_that_cannot_run(
+    world: World, event_filter: Any, expected: str
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, eventFilter=json.dumps(event_filter))
+    assert world.admin.fails(CREATE, made).startswith(f"BAD_USER_INPUT: {expected}")

@@ -68,3 +68,81 @@ def test_each_stored_automation_is_decoded_once(
         assert _fired(world, f"e{number}", "prod") == ["first", "second", "third"]
     assert len(calls) == 3
     assert len(set(calls)) == 3
+
+
+def test_candidates_are_read_once_per_generation_and_any_write_is_seen(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    original = matching.triggers_for_event
+
+    def counted(*args: object) -> list[automations.TriggerRow]:
+        reads.append(1)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "triggers_for_event", counted)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    for number in range(4):
+        assert _fired(world, f"a{number}", "prod") == ["first"]
+    assert len(reads) == 1
+    # Written by another program straight into the database: seen at the next event.
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET enabled = 0 WHERE name = 'first'")
+    assert _fired(world, "b1", "prod") == []
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET enabled = 1, name = 'renamed'")
+    assert _fired(world, "b2", "prod") == ["renamed"]
+    with world.db.write() as con:
+        con.execute("UPDATE integrations SET url_endpoint = 'http://127.0.0.1:10/'")
+    assert _fired(world, "b3", "prod") == ["renamed"]
+    with world.db.read() as con:
+        url = con.execute("SELECT url FROM deliveries ORDER BY id DESC").fetchone()[0]
+    assert url == "http://127.0.0.1:10"
+    assert len(reads) == 4
+
+
+def test_a_rolled_back_write_never_brings_its_generation_back(world: World) -> None:
+    def generation() -> int:
+        with world.db.read() as con:
+            return int(con.execute("SELECT n FROM match_generation").fetchone()[0])
+
+    before = generation()
+    discarded: list[int] = []
+
+    def rolled_back() -> None:
+        with world.db.write() as con:
+            con.execute("UPDATE triggers SET enabled = enabled")
+            con.execute("UPDATE projects SET name = name")
+            discarded.append(int(con.execute("SELECT n FROM match_generation").fetchone()[0]))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert generation() == before != discarded[0]
+    with world.db.write() as con:
+        con.execute("UPDATE collections SET name = name")
+    assert generation() not in (before, discarded[0])
+
+
+def test_filters_are_tested_once_per_document_until_a_write(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[str] = []
+    original = matching._passes
+
+    def counted(candidate: matching.Candidate, doc: object) -> bool:
+        tested.append(candidate[0].name)
+        return original(candidate, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "_passes", counted)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    for name in ("first", "second"):
+        world.admin.ok(CREATE, trigger_input(world.project_id, hook, name=name))
+    assert [_fired(world, f"a{n}", "prod") for n in range(3)] == [["first", "second"]] * 3
+    assert _fired(world, "b1", "dev") == []
+    assert _fired(world, "b2", "dev") == []
+    assert tested == ["first", "second"] * 2  # once for `prod`, once for `dev`
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="third"))
+    assert _fired(world, "c1", "prod") == ["first", "second", "third"]
+    assert tested[4:] == ["first", "second", "third"]

@@ -1,27 +1,27 @@
 """Which automations an event fires: candidates by index, then filters and metric state.
 
-Candidates come from one indexed query by scope and event type; artifact filters are
-RE2 regexes; metric automations keep their recent values per run in `metric_state`
-and fire when their condition becomes true.
+Candidates come from one indexed query by scope and event type, kept until a write
+moves the database's generation; each stored filter is compiled once (`runtime.filters`)
+and tested against the event's document (answers kept per document); metric automations
+keep their recent values per run in `metric_state` and fire when their condition
+becomes true.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import operator
 import sqlite3
 import statistics
 import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
-
-import re2  # type: ignore[import-untyped]
 
 from reconcile import wire
-from reconcile.events import EVENTS
-from reconcile.model import Automation, Scope
+from reconcile.events import BY_WIRE, EVENTS
+from reconcile.model import Automation, Event, Scope
+from reconcile.runtime import filters
 from reconcile.runtime.incoming import TRIGGERS, IncomingEvent
 from reconcile.server.api import present
 from reconcile.server.store.automations import (
@@ -37,11 +37,12 @@ for _kind, _types in TRIGGERS.items():
     for _type in _types:
         WIRE_TYPES.setdefault(_type, []).append(EVENTS[_kind].wire)
 _CMP = {
-    "above": lambda v, t: v > t,
-    "below": lambda v, t: v < t,
-    "at_least": lambda v, t: v >= t,
-    "at_most": lambda v, t: v <= t,
+    "$gt": lambda v, t: v > t,
+    "$lt": lambda v, t: v < t,
+    "$gte": lambda v, t: v >= t,
+    "$lte": lambda v, t: v <= t,
 }
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,18 @@ def decoded(row: TriggerRow, entity: str) -> Automation:
     return found
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> Any:
-    return re2.compile(pattern)
-
-
 def automation_of(row: TriggerRow, entity: str) -> Automation:
-    """The inventory model of a stored trigger, by the wire decoding `export` uses."""
+    """The inventory model of a stored trigger, by the wire decoding `export` uses.
+
+    A filter the inventory has no words for still fires: its event keeps its kind
+    (what rendering reads) and the filter stays on the stored row.
+    """
     shown = present.trigger(row)
     condition = shown["triggeringCondition"]
     event = wire.decode_event(condition["eventType"], condition["filter"])
+    spec = BY_WIRE.get(row.event_type)
+    if event.kind.startswith("unsupported:") and spec is not None:
+        event = Event(spec.kind, {})
     action = wire.decode_action(shown["triggeredAction"])
     project = row.scope_project[1] if row.scope_project else row.scope_name
     collection = row.scope_name if row.scope_type == "ARTIFACT_COLLECTION" else None
@@ -106,64 +109,129 @@ def automation_of(row: TriggerRow, entity: str) -> Automation:
 def match(
     con: sqlite3.Connection, event: IncomingEvent, project_id: int, collection_id: int | None
 ) -> list[Fired]:
-    """The automations `event` fires, in creation order; metric state is updated."""
+    """The automations `event` fires, in creation order; metric state is updated.
+
+    A stored automation whose filter cannot run (written by an older server) is
+    skipped and logged: it never costs the event its other automations.
+    """
     fired: list[Fired] = []
-    for row in triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event.type]):
-        automation = decoded(row, event.entity)
-        if automation.event.kind.startswith("unsupported:"):
-            continue
-        if event.run is not None and not _run_name_ok(automation, event.run.name):
-            continue
-        if event.type == "run_logged":
-            metric = _metric(con, row.id, automation, event)
-            if metric is not None:
-                fired.append(Fired(row, automation, metric))
-        elif _simple(automation, event):
-            fired.append(Fired(row, automation))
+    doc = filters.document(event)
+    state = filters.state_of(event) if event.type == "run_state" else None
+    scope = candidates(con, project_id, collection_id, event.type)
+    for row, condition in scope.passing(doc):
+        try:
+            metric = None
+            if condition.metric is not None:
+                metric = _metric(con, row.id, condition.metric, event)
+                if metric is None:
+                    continue
+            elif condition.states is not None and state not in condition.states:
+                continue
+            fired.append(Fired(row, decoded(row, event.entity), metric))
+        except sqlite3.Error:
+            raise  # the database itself: the caller's transaction handles it
+        except Exception as error:  # one automation must not cost the others
+            _skipped(row, error)
     return fired
 
 
-def _search(pattern: str | None, value: str | None) -> bool:
-    if pattern is None:
-        return True
-    return value is not None and _regex(pattern).search(value) is not None
+Candidate = tuple[TriggerRow, filters.Compiled]
+_PASSED_MAX = 1024  # documents remembered per scope; emptied when full
 
 
-def _simple(automation: Automation, event: IncomingEvent) -> bool:
-    params = automation.event.params
-    if event.type == "run_state":
-        state = "failed" if event.state == "crashed" else event.state
-        return state in params.get("states", ())
-    return _search(params.get("alias"), event.alias) and _search(params.get("tag"), event.tag)
+@dataclass(frozen=True)
+class Candidates:
+    """A scope's candidates (in creation order, each with its compiled filter) at one
+    generation of the database, and which of them passed each document seen since:
+    a filter is a function of the document, so its answer holds until a write."""
+
+    generation: int
+    rows: tuple[Candidate, ...]
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]
+
+    def passing(self, doc: filters.Document) -> tuple[Candidate, ...]:
+        key = tuple(sorted(doc.items()))
+        found = self.passed.get(key)
+        if found is None:
+            found = tuple(one for one in self.rows if _passes(one, doc))
+            if len(self.passed) >= _PASSED_MAX:
+                self.passed.clear()
+            self.passed[key] = found
+        return found
 
 
-def _run_name_ok(automation: Automation, name: str) -> bool:
-    test = automation.event.params.get("run_name")
-    if not test:
-        return True
-    ((op, value),) = test.items()
-    if op == "equals":
-        return bool(name == value)
-    if op == "contains":
-        return value in name
-    return _search(value, name)
+def _passes(candidate: Candidate, doc: filters.Document) -> bool:
+    row, condition = candidate
+    try:
+        return condition.test(doc)
+    except Exception as error:  # one automation must not cost the others
+        _skipped(row, error)
+        return False
 
 
-def _needed(params: Any, kind: str) -> int:
-    window = int(params.get("window") or 1)
-    if kind == "run_metric_change":
-        return window + int(params.get("prior_window") or window)
-    if kind == "run_metric_zscore":
-        return window + 1
-    return window
+# Each scope's candidates, kept until a write to what they read moves the database's
+# generation (`store.db` migration 9).
+_CANDIDATES: dict[tuple[str, int, int | None, str], Candidates] = {}
+_CANDIDATES_MAX = 200_000  # rows over all entries; emptied when more would be kept
+_CANDIDATES_LOCK = threading.Lock()
+
+
+def candidates(
+    con: sqlite3.Connection, project_id: int, collection_id: int | None, event_type: str
+) -> Candidates:
+    """The enabled automations an event of `event_type` may fire there, in creation
+    order, each with its compiled filter (one that cannot run raises when tested)."""
+    token, generation = con.execute("SELECT token, n FROM match_generation").fetchone()
+    key = (token, project_id, collection_id, event_type)
+    found = _CANDIDATES.get(key)
+    if found is not None and found.generation == generation:
+        return found
+    rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
+    made = Candidates(generation, tuple((row, _compiled(row)) for row in rows), {})
+    with _CANDIDATES_LOCK:
+        kept = sum(len(entry.rows) for entry in _CANDIDATES.values())
+        if kept + len(made.rows) > _CANDIDATES_MAX:
+            _CANDIDATES.clear()
+        _CANDIDATES[key] = made
+    return made
+
+
+def _compiled(row: TriggerRow) -> filters.Compiled:
+    try:
+        return filters.compiled(row.event_type, row.event_filter)
+    except Exception as error:  # kept, to be skipped and logged when it is tested
+        failed = error
+
+        def fail(_doc: filters.Document) -> bool:
+            raise failed.with_traceback(None)  # kept: each raise must not add to it
+
+        return filters.Compiled(fail)
+
+
+# Automations already reported as skipped, by id and filter (each is logged once).
+_REPORTED: set[tuple[int, str]] = set()
+
+
+def _skipped(row: TriggerRow, error: Exception) -> None:
+    key = (row.id, row.event_filter)
+    if key in _REPORTED:
+        return
+    if len(_REPORTED) >= _DECODED_MAX:
+        _REPORTED.clear()
+    _REPORTED.add(key)
+    log.warning(
+        "automation %r (id %d) skipped: its stored filter cannot run: %s",
+        row.name,
+        row.id,
+        error,
+    )
 
 
 def _metric(
-    con: sqlite3.Connection, trigger_id: int, automation: Automation, event: IncomingEvent
+    con: sqlite3.Connection, trigger_id: int, metric: filters.Metric, event: IncomingEvent
 ) -> tuple[str, float] | None:
     """The (name, value) that makes the automation fire now, or None; state is kept."""
-    params, kind = automation.event.params, automation.event.kind
-    name = params["metric"]
+    name = metric.name
     if name not in event.metrics:
         return None  # a metric absent from a row changes nothing
     run_id = event.run.id if event.run else ""
@@ -171,9 +239,10 @@ def _metric(
         "SELECT vals, active FROM metric_state WHERE trigger_id = ? AND run_id = ?",
         (trigger_id, run_id),
     ).fetchone()
+    # At most `needed` values are kept (windows are bounded by filters.WINDOW_MAX).
     values: list[float] = json.loads(row["vals"]) if row else []
-    values = [*values, float(event.metrics[name])][-_needed(params, kind) :]
-    value = _condition(kind, params, values)
+    values = [*values, float(event.metrics[name])][-metric.needed :]
+    value = _condition(metric, values)
     active = value is not None
     con.execute(
         "INSERT INTO metric_state (trigger_id, run_id, vals, active) VALUES (?, ?, ?, ?) "
@@ -195,35 +264,32 @@ def aggregate(op: str | None, values: Sequence[float]) -> float:
     return values[-1]
 
 
-def _condition(kind: str, params: Any, values: list[float]) -> float | None:
+def _condition(metric: filters.Metric, values: list[float]) -> float | None:
     """The value for which the condition holds over `values` (oldest first), or None."""
-    window = int(params.get("window") or 1)
-    if kind == "run_metric":
-        current = aggregate(params.get("aggregate"), values[-window:])
-        ((op, limit),) = [(n, params[n]) for n in _CMP if params.get(n) is not None]
-        return current if _CMP[op](current, float(limit)) else None
-    if kind == "run_metric_change":
-        return _change(params, values, window)
-    return _zscore(params, values, window)
+    if metric.kind == "threshold":
+        current = aggregate(metric.aggregate, values[-metric.window :])
+        return current if _CMP[metric.cmp or ""](current, metric.amount) else None
+    if metric.kind == "change":
+        return _change(metric, values)
+    return _zscore(metric, values)
 
 
-def _change(params: Any, values: list[float], window: int) -> float | None:
-    prior_size = int(params.get("prior_window") or window)
+def _change(metric: filters.Metric, values: list[float]) -> float | None:
+    window, prior_size = metric.window, metric.prior_window
     if len(values) < window + prior_size:
         return None
-    op = params.get("aggregate")
-    current = aggregate(op, values[-window:])
-    prior = aggregate(op, values[-window - prior_size : -window])
+    current = aggregate(metric.aggregate, values[-window:])
+    prior = aggregate(metric.aggregate, values[-window - prior_size : -window])
     delta = current - prior
-    if params.get("change") == "relative":
+    if metric.change == "relative":
         if prior == 0:
             return None
         delta /= abs(prior)
-    return current if _directed(params.get("direction"), delta, float(params["amount"])) else None
+    return current if _directed(metric.direction, delta, metric.amount) else None
 
 
-def _zscore(params: Any, values: list[float], window: int) -> float | None:
-    history = values[:-1][-window:]
+def _zscore(metric: filters.Metric, values: list[float]) -> float | None:
+    history = values[:-1][-metric.window :]
     if len(history) < 2:
         return None
     spread = statistics.pstdev(history)
@@ -231,7 +297,7 @@ def _zscore(params: Any, values: list[float], window: int) -> float | None:
         return None
     latest = values[-1]
     z = (latest - statistics.fmean(history)) / spread
-    return latest if _directed(params.get("direction"), z, float(params["threshold"])) else None
+    return latest if _directed(metric.direction, z, metric.amount) else None
 
 
 def _directed(direction: str | None, delta: float, amount: float) -> bool:

@@ -26,6 +26,31 @@ _IDLE_READERS = 8
 REGISTRY_LIKE = "wandb-registry-%"
 
 
+# The tables a stored automation's row (`store.automations.TriggerRow`) and the choice
+# of candidates for an event read: a write to any of them moves the generation.
+MATCH_TABLES = ("triggers", "integrations", "projects", "collections", "entities")
+
+
+def _match_generation(con: sqlite3.Connection) -> None:
+    """`match_generation`: one row, a token naming this database and a generation that
+    SQLite triggers move on every insert, update or delete of `MATCH_TABLES`.
+
+    A new generation is random, not the next number: a rolled-back write restores the
+    old value, and the next write must not land on the value the rollback discarded.
+    """
+    con.execute(
+        "CREATE TABLE match_generation (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "token TEXT NOT NULL, n INTEGER NOT NULL)"
+    )
+    con.execute("INSERT INTO match_generation VALUES (1, lower(hex(randomblob(16))), 0)")
+    for table in MATCH_TABLES:
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            con.execute(
+                f"CREATE TRIGGER match_generation_{table}_{op.lower()} AFTER {op} ON {table} "
+                "BEGIN UPDATE match_generation SET n = random(); END"
+            )
+
+
 def _organizations(con: sqlite3.Connection) -> None:
     """4: organizations. Each existing team gets its own organization (named after it) and
     an org entity `<team>-org`; the team's registries, and the automations scoped to them
@@ -286,6 +311,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         url_endpoint = '' WHERE kind = 'slack' AND url_endpoint LIKE 'sealed:%';
     """,
     _disable_deputies,
+    # 9: a generation every write to what a stored automation reads moves, so matching
+    # may keep each scope's candidates until it moves (`runtime/matching.py`).
+    _match_generation,
 )
 
 
