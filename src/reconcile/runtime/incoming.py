@@ -20,6 +20,10 @@ MAX_EVENTS = 1000
 MAX_TEXT = 1024
 MAX_METRICS = 1000
 MAX_VERSION = 2**53 - 1
+# Documented caps (README, "Events"): an artifact's metadata as compact UTF-8 JSON, and
+# how deeply objects and arrays nest in it (the metadata object itself is level 1).
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 32
 ARTIFACT_TYPES = (
     "artifact_created",
     "artifact_linked",
@@ -265,8 +269,8 @@ class _Checker:
         metadata = raw.get("metadata", {})
         if not isinstance(metadata, dict):
             self.fail("artifact.metadata", "must be an object")
-        else:
-            self._plain(metadata, "artifact.metadata")
+        elif self._plain(metadata, "artifact.metadata"):
+            self._bounded(metadata, "artifact.metadata")
         if self.problems:
             return None
         return Artifact(version, kind, MappingProxyType(dict(metadata)))
@@ -322,22 +326,35 @@ class _Checker:
             return None
         return value
 
-    def _plain(self, value: Any, where: str) -> None:
-        """Metadata values: JSON only, UTF-8 encodable (they end up in a request body)."""
-        stack = [value]
+    def _plain(self, value: Any, where: str) -> bool:
+        """Metadata values: JSON only, UTF-8 encodable (they end up in a request body),
+        nested at most MAX_METADATA_DEPTH levels (walked without recursion)."""
+        stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
-            item = stack.pop()
+            item, depth = stack.pop()
             if isinstance(item, str) and not _utf8(item):
                 self.fail(where, "holds a lone surrogate, which is not text")
-                return
+                return False
             if isinstance(item, float) and not math.isfinite(item):
                 self.fail(where, "holds a number JSON cannot carry (NaN or infinity)")
-                return
+                return False
+            if isinstance(item, dict | list) and depth > MAX_METADATA_DEPTH:
+                message = f"nests deeper than {MAX_METADATA_DEPTH} levels of objects and arrays"
+                self.fail(where, message)
+                return False
             if isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
             elif isinstance(item, list):
-                stack.extend(item)
+                stack.extend((child, depth + 1) for child in item)
+        return True
+
+    def _bounded(self, value: Any, where: str) -> None:
+        """At most MAX_METADATA_BYTES as compact JSON: its values are copied into every
+        body that names them, and stored with the event."""
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_METADATA_BYTES:
+            self.fail(where, f"is {size} bytes of JSON; the limit is {MAX_METADATA_BYTES}")
 
 
 def _whole(value: Any, most: int) -> bool:
