@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.helpers import ORG_ENTITY, TEAM, World, trigger_input
+from tests.server.helpers import ORG_ENTITY, TEAM, World, basic, trigger_input
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -307,3 +307,84 @@ def test_a_body_over_the_limit_is_failed_with_its_reason_and_not_sent(
         f"the rendered body is 300000 bytes or more; a delivery sends at most {MAX_BODY_BYTES} "
         "bytes (the payload copies too much event data)"
     )
+
+
+def _raw(**changes: Any) -> bytes:
+    return json.dumps({**alias_event("bad"), **changes}).encode()
+
+
+def _deep(levels: int) -> bytes:
+    """An event whose metadata nests `levels` deep (the metadata object is level 1)."""
+    event = alias_event("deep")
+    event["artifact"]["metadata"] = {"d": "HOLE"}
+    nested = "[" * (levels - 1) + "1" + "]" * (levels - 1)
+    return json.dumps(event).replace('"HOLE"', nested).encode()
+
+
+# (case, body, status, a part of the message)
+BAD_BODIES: list[tuple[str, bytes, int, str]] = [
+    ("empty", b"", 400, "not valid JSON"),
+    ("not UTF-8", b'{"type": "\xff\xfe"}', 400, "not valid JSON"),
+    ("a number", b"42", 400, "an event must be a JSON object"),
+    ("nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),
+    ("metadata nested 985 deep", _deep(985), 400, "nests deeper than 32 levels"),
+    ("metadata nested 33 deep", _deep(33), 400, "nests deeper than 32 levels"),
+    (
+        "metadata of 100 KB",
+        _raw(artifact={"version": 1, "metadata": {"m": "x" * 100_000}}),
+        400,
+        "is 100008 bytes of JSON; the limit is 65536",
+    ),
+    (
+        "NaN",
+        _raw(artifact={"version": 1, "metadata": {"m": 1}}).replace(b"1}", b"NaN}"),
+        400,
+        "NaN is not a JSON number",
+    ),
+    (
+        "version 1e400",
+        _raw().replace(b'"version": 3', b'"version": 1e400'),
+        400,
+        "must be a whole number",
+    ),
+    (
+        "version 2**64",
+        _raw().replace(b'"version": 3', b'"version": 18446744073709551616'),
+        400,
+        "must be a whole number",
+    ),
+    ("a lone surrogate", _raw().replace(b'"prod"', b'"\\ud800"'), 400, "lone surrogate"),
+    ("id of 1,025 characters", _raw(id="i" * 1025), 400, "at most 1024 characters"),
+    (
+        "1,001 events",
+        json.dumps({"events": [alias_event("x")] * 1001}).encode(),
+        400,
+        "'events' must be a list of 1 to 1000 events",
+    ),
+    ("events not a list", b'{"events": {}}', 400, "'events' must be a list"),
+    ("the organization's entity", _raw(entity=ORG_ENTITY), 400, "an organization's entity"),
+    ("a collection with a newline", _raw(collection="a\nb"), 400, "U+000A"),
+    ("a collection of 1,024 characters", _raw(collection="c" * 1024), 400, "collection name"),
+    ("an unknown entity", _raw(entity="nobody"), 404, "'nobody' not found"),
+    ("an unknown project", _raw(project="nowhere"), 404, "nowhere"),
+    ("over 8 MiB", b" " * (8 * 1024 * 1024 + 1), 413, "larger than 8388608 bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "part"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+def test_s10_bad_input_is_a_4xx_naming_the_problem(
+    world: World, raw: bytes, status: int, part: str
+) -> None:
+    answer = world.client.post(
+        "/api/v1/events",
+        content=raw,
+        headers={**basic(world.admin.key), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == status, answer.text
+    assert part in answer.json()["error"]["message"]
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
