@@ -30,10 +30,13 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     # Seconds from a request's first byte to its last (headers and body).
     read_timeout: float = 30.0
-    # Bytes of a request body still read (and dropped) after the request was answered
-    # without it (a 401, a 413): past this, the connection is closed, so a refused
-    # request costs the same whatever body it declares. Go's net/http keeps 256 KiB too.
-    max_unread_body: int = 256 * 1024
+    # Bytes of a request body still read (and dropped, never kept) after the request
+    # was answered without it (a 401, a 413): as much as the largest body any route
+    # takes, so a client that sends its whole body before reading still gets its answer
+    # (closing with unread bytes resets the connection and loses the answer); past it
+    # the connection is closed, so a refused request costs at most this much to drop
+    # whatever body it declares.
+    max_unread_body: int = 8 * 1024 * 1024
 
 
 # How often (seconds) a thread building a large answer must let others have the
