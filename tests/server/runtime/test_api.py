@@ -87,12 +87,15 @@ def test_s9_refused_before_the_body_is_read(
 def test_s9_the_rest_of_a_refused_body_is_not_read_past_a_bound(live: LiveServer) -> None:
     """The server drops at most `max_unread_body` bytes of a refused body, then closes:
     a client streaming on gets the connection closed, not its body read to the end."""
+    bound = listen.Limits().max_unread_body
+    head = _head("POST", "/api/v1/events", None)
+    head = head.replace(str(DECLARED).encode(), str(8 * bound).encode())
     with _connect(live) as sock:
-        sock.sendall(_head("POST", "/api/v1/events", None) + b"{" * 1024)
+        sock.sendall(head + b"{" * 1024)
         assert _answer(sock)[0] == b"HTTP/1.1 401 Unauthorized"
         pushed = 0
         try:
-            while pushed < 2 * listen.Limits().max_unread_body:
+            while pushed < 2 * bound:
                 pushed += sock.send(b"{" * 65536)
         except OSError:
             pass  # closed already
@@ -128,3 +131,12 @@ def test_a_resend_of_an_id_out_of_range_is_404(live: LiveServer, number: int) ->
         404,
         {"error": {"message": f"delivery {number} not found", "code": "NOT_FOUND"}},
     )
+
+
+def test_a_client_sending_its_whole_body_first_still_reads_its_401(live: LiveServer) -> None:
+    import httpx
+
+    body = b" " * (8 * 1024 * 1024)  # the largest body the events route takes
+    for _ in range(3):
+        answer = httpx.post(f"{live.url}/api/v1/events", content=body)
+        assert answer.status_code == 401
