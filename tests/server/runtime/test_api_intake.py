@@ -136,3 +136,42 @@ def test_a_fault_storing_one_request_fails_only_that_request(
     assert results[1][0][1] == {"error": {"message": "internal error while storing the events"}}
     assert _stored(world) == ["before", "after"]  # nothing of the broken request
     assert [r.message for r in caplog.records] == ["storing an events request failed"]
+
+
+def test_a_request_arriving_during_a_turn_goes_before_that_users_next_turn(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    service = world.client.app.state.service
+    big = basic(world.admin.key)["Authorization"]
+    small = basic(world.member.key)["Authorization"]
+    turns: list[list[str | None]] = []
+    storing, release = threading.Event(), threading.Event()
+    real = events.store_many
+
+    def held(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        turns.append([authorization for authorization, _ in requests])
+        storing.set()
+        assert release.wait(30)  # the first turn waits for the small request to arrive
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", held)
+
+    def batch(start: int) -> bytes:
+        return _body(*(alias_event(f"a{n}") for n in range(start, start + api.TURN_EVENTS)))
+
+    async def main() -> list[int]:
+        intake = api.Intake(service.db, service.box, "https://wandb.ai", lambda _: None)
+        bigs = [
+            asyncio.ensure_future(_submit(intake, world, big, batch(n * 1000))) for n in range(3)
+        ]
+        assert await asyncio.to_thread(storing.wait, 30)
+        late = asyncio.ensure_future(_submit(intake, world, small, _body(alias_event("b0"))))
+        await asyncio.sleep(0)  # it is queued now
+        release.set()
+        answers = await asyncio.gather(*bigs, late)
+        return [status for status, _ in answers]
+
+    assert asyncio.run(main()) == [202] * 4
+    assert turns == [[big], [small], [big], [big]]

@@ -31,6 +31,10 @@ MAX_EVENTS_BYTES = 8 * 1024 * 1024
 # many events (at least one request, however large: a request is stored whole or not
 # at all). Documented in the README ("Events": fairness).
 TURN_EVENTS = 100
+# A body up to this size is parsed on the event loop (well under a millisecond); larger
+# ones in a worker thread, one at a time: parsing holds the interpreter, and several
+# large bodies parsed at once would slow every other request down together.
+INLINE_PARSE_BYTES = 64 * 1024
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: any id beyond names no delivery
 
 
@@ -59,16 +63,22 @@ class Intake:
         wake: Callable[[Sequence[Due]], None],
     ) -> None:
         self.db, self.box, self.app_url, self.wake = db, box, app_url, wake
-        # Insertion order is the round: a queue served and still holding requests
-        # goes to the back.
+        # Insertion order is the round. The queue whose turn it is leaves it while its
+        # turn is stored, and goes to the back once done if it holds more: whoever
+        # arrived meanwhile goes first.
         self._queues: dict[int, deque[_Waiting]] = {}
+        self._serving: tuple[int, deque[_Waiting]] | None = None
         self._storing: asyncio.Task[None] | None = None
 
     async def submit(
         self, user: User, authorization: str | None, parsed: tuple[IncomingEvent, ...]
     ) -> events.Answer:
         answered: asyncio.Future[events.Answer] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(user.id, deque()).append(_Waiting(authorization, parsed, answered))
+        waiting = _Waiting(authorization, parsed, answered)
+        if self._serving is not None and self._serving[0] == user.id:
+            self._serving[1].append(waiting)
+        else:
+            self._queues.setdefault(user.id, deque()).append(waiting)
         if self._storing is None or self._storing.done():
             self._storing = asyncio.ensure_future(self._store())
         return await answered
@@ -77,38 +87,48 @@ class Intake:
         """The requests of the next user's turn, taken from its queue."""
         user_id = next(iter(self._queues))
         queue = self._queues.pop(user_id)
+        self._serving = (user_id, queue)
         turn = [queue.popleft()]
         count = len(turn[0].batch)
         while queue and count + len(queue[0].batch) <= TURN_EVENTS:
             count += len(queue[0].batch)
             turn.append(queue.popleft())
-        if queue:
-            self._queues[user_id] = queue
         return turn
+
+    def _turn_done(self) -> None:
+        if self._serving is not None and self._serving[1]:
+            self._queues[self._serving[0]] = self._serving[1]
+        self._serving = None
 
     async def _store(self) -> None:
         while self._queues:
             turn = self.next_turn()
-            requests = [(waiting.authorization, waiting.batch) for waiting in turn]
             try:
-                results = await run_in_threadpool(
-                    events.store_many, self.db, self.box, requests, self.app_url
-                )
-            except Exception as error:  # a bug: these requests fail, later ones go on
-                for waiting in turn:
-                    if not waiting.answered.done():
-                        waiting.answered.set_exception(error)
-                continue
-            except BaseException:  # cancelled at shutdown
-                for waiting in turn:
-                    waiting.answered.cancel()
-                raise
-            queued = [due for _, dues in results for due in dues]
-            if queued:
-                self.wake(queued)
-            for waiting, (answer, _) in zip(turn, results, strict=True):
+                await self._store_turn(turn)
+            finally:
+                self._turn_done()
+
+    async def _store_turn(self, turn: list[_Waiting]) -> None:
+        requests = [(waiting.authorization, waiting.batch) for waiting in turn]
+        try:
+            results = await run_in_threadpool(
+                events.store_many, self.db, self.box, requests, self.app_url
+            )
+        except Exception as error:  # a bug: these requests fail, later ones go on
+            for waiting in turn:
                 if not waiting.answered.done():
-                    waiting.answered.set_result(answer)
+                    waiting.answered.set_exception(error)
+            return
+        except BaseException:  # cancelled at shutdown
+            for waiting in turn:
+                waiting.answered.cancel()
+            raise
+        queued = [due for _, dues in results for due in dues]
+        if queued:
+            self.wake(queued)
+        for waiting, (answer, _) in zip(turn, results, strict=True):
+            if not waiting.answered.done():
+                waiting.answered.set_result(answer)
 
 
 def authenticate(db: Database, authorization: str | None) -> User:
@@ -129,6 +149,14 @@ def routes(
     """The routes, over the service's database; `wake` tells the worker work is queued
     (and hands it what it can send at once)."""
     intake = Intake(db, box, app_url, wake)
+    large_parse = asyncio.Semaphore(1)
+
+    async def prepare(raw: bytes) -> tuple[IncomingEvent, ...]:
+        """The body parsed and checked, before the shared writer (not in it)."""
+        if len(raw) <= INLINE_PARSE_BYTES:
+            return events.prepare(raw)
+        async with large_parse:
+            return await run_in_threadpool(events.prepare, raw)
 
     async def post_events(request: Request) -> Response:
         authorization = request.headers.get("authorization")
@@ -145,8 +173,7 @@ def routes(
                 events.error_body(f"request body larger than {MAX_EVENTS_BYTES} bytes"), 413
             )
         try:
-            # Parsed and checked in a thread of its own, not by the shared writer.
-            parsed = await run_in_threadpool(events.prepare, raw)
+            parsed = await prepare(raw)
         except InvalidEvents as invalid:
             return JSONResponse(*_swap(events.invalid_answer(invalid)))
         status, body = await intake.submit(user, authorization, parsed)

@@ -204,9 +204,13 @@ def _store_all(
 ) -> Accepted:
     answers: list[dict[str, Any]] = []
     queued: list[outbox.Due] = []
+    places: dict[tuple[str | None, ...], Place] = {}
     for index, event in enumerate(events):
         try:
-            answer, dues = _store_one(con, box, user, event, app_url)
+            where = _where(event)
+            if where not in places:  # a batch's events mostly share one place
+                places[where] = _place(con, user, event)
+            answer, dues = _store_one(con, box, user, event, places[where], app_url=app_url)
         except ApiError as error:
             raise _AtIndex(index, error) from None
         except _InField as refused:
@@ -216,9 +220,17 @@ def _store_all(
     return Accepted(answers, queued)
 
 
-def _place(
-    con: sqlite3.Connection, user: teams.User, event: IncomingEvent
-) -> tuple[teams.Team, teams.Team, teams.Project, int | None]:
+# The event's team, the entity holding its project, the project, the collection.
+Place = tuple[teams.Team, teams.Team, teams.Project, int | None]
+
+
+def _where(event: IncomingEvent) -> tuple[str | None, ...]:
+    """What `_place` reads of an event (equal for events placed alike)."""
+    kind = event.artifact.type if event.artifact else None
+    return (event.entity, event.registry, event.project, event.collection, kind)
+
+
+def _place(con: sqlite3.Connection, user: teams.User, event: IncomingEvent) -> Place:
     """The event's team, the entity holding its project, the project, the collection."""
     team = teams.find_team(con, event.entity)
     if team is None:
@@ -253,9 +265,11 @@ def _store_one(
     box: SecretBox,
     user: teams.User,
     event: IncomingEvent,
+    place: Place,
+    *,
     app_url: str,
 ) -> tuple[dict[str, Any], list[outbox.Due]]:
-    team, holder, project, collection_id = _place(con, user, event)
+    team, holder, project, collection_id = place
     key = event.id or f"evt_{uuid.uuid4().hex}"
     seen = con.execute(
         "SELECT fired FROM events WHERE entity_id = ? AND event_key = ?", (team.id, key)
