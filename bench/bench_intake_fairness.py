@@ -131,8 +131,10 @@ def arrivals(sink: Sink, wanted: set[int]) -> dict[int, float]:
     return arrived
 
 
-def one_run(args: argparse.Namespace, keys: tuple[str, str], url: str, sink: Sink, first: int,
-            attacked: bool) -> str:  # fmt: skip
+def one_run(
+    args: argparse.Namespace, keys: tuple[str, str], url: str, sink: Sink, *, first: int,
+    attacked: bool,
+) -> str:  # fmt: skip
     stop, sent_batches = multiprocessing.Event(), multiprocessing.Value("i", 0)
     process = None
     if attacked:
@@ -177,7 +179,7 @@ def main() -> None:
             first = 1
             for _ in range(args.runs):
                 for attacked in (False, True):
-                    print(one_run(args, keys, served.url, sink, first, attacked), flush=True)
+                    print(one_run(args, keys, served.url, sink, first=first, attacked=attacked), flush=True)
                     first += args.events
     print(f"load after {os.getloadavg()}")
 
