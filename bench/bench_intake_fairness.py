@@ -179,7 +179,8 @@ def main() -> None:
             first = 1
             for _ in range(args.runs):
                 for attacked in (False, True):
-                    print(one_run(args, keys, served.url, sink, first=first, attacked=attacked), flush=True)
+                    shown = one_run(args, keys, served.url, sink, first=first, attacked=attacked)
+                    print(shown, flush=True)
                     first += args.events
     print(f"load after {os.getloadavg()}")
 
