@@ -175,8 +175,9 @@ def routes(
         try:
             parsed = await prepare(raw)
         except InvalidEvents as invalid:
-            return JSONResponse(*_swap(events.invalid_answer(invalid)))
-        status, body = await intake.submit(user, authorization, parsed)
+            status, body = events.invalid_answer(invalid)
+        else:
+            status, body = await intake.submit(user, authorization, parsed)
         return JSONResponse(body, status)
 
     async def get_deliveries(request: Request) -> Response:
@@ -207,11 +208,6 @@ def routes(
         Route("/api/v1/deliveries", get_deliveries, methods=["GET"]),
         Route("/api/v1/deliveries/{number:int}/resend", post_resend, methods=["POST"]),
     ]
-
-
-def _swap(answer: events.Answer) -> tuple[dict[str, Any], int]:
-    status, body = answer
-    return body, status
 
 
 def _refused(error: ApiError) -> Response:
