@@ -1,7 +1,8 @@
-"""`POST /api/v1/events`: a batch checked, matched and stored with its outbox in one transaction.
+"""`POST /api/v1/events`: a body parsed and checked (`prepare`, before the shared writer),
+then matched and stored with its outbox in one transaction (`store_many`).
 
-Repeated ids are acknowledged with what they fired the first time and fire nothing
-again; an artifact event naming a new collection creates it.
+Repeated ids (per team) are acknowledged with what they fired the first time and fire
+nothing again; an artifact event naming a new collection creates it.
 """
 
 from __future__ import annotations
