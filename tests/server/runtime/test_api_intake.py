@@ -1,5 +1,6 @@
-"""Event requests that arrive together are stored in one transaction, each with its own
-answer: one refused leaves the others stored, and none of its own events."""
+"""The intake: each user's requests take turns with other users' (round-robin, bounded
+turns, a request stored whole); a turn's requests share one transaction, each with its
+own answer: one refused leaves the others stored, and none of its own events."""
 
 from __future__ import annotations
 

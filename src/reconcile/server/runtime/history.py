@@ -1,4 +1,5 @@
-"""What happened: deliveries with their attempts, per entity and automation, and re-sending.
+"""What happened: deliveries with their attempts, per entity and automation, in pages
+bounded in count and bytes; and re-sending.
 
 Only what may be shown is stored: masked bodies, headers without token or signatures.
 """
