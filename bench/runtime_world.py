@@ -164,3 +164,50 @@ def alias_batch(start: int, count: int) -> bytes:
     """`{"events": [...]}` of `count` alias events numbered from `start`."""
     events = [json.loads(alias_event(number)) for number in range(start, start + count)]
     return json.dumps({"events": events}).encode()
+
+
+def rss_mib(pid: int) -> float:
+    """The resident memory of process `pid`, in MiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+class Served:
+    """`reconcile serve` over `db` in a process of its own, for a `with` block; `src`
+    picks the source tree it runs (another checkout, to compare with)."""
+
+    def __init__(self, db: Path, src: Path | None = None, allow: str | None = "127.0.0.1") -> None:
+        import os
+        import subprocess
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        serve = [sys.executable, "-m", "reconcile", "serve", "--db", str(db)]
+        serve += ["--port", str(self.port)]
+        serve += ["--allow-delivery-to", allow] if allow else []
+        env = dict(os.environ)
+        if src is not None:
+            env["PYTHONPATH"] = str(src)
+        self.process = subprocess.Popen(
+            serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def __enter__(self) -> Served:
+        import time
+
+        import httpx
+
+        for _ in range(400):  # at most ~20 s to start
+            try:
+                httpx.get(f"{self.url}/healthz")
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError("the server did not start")
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(20)

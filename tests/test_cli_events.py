@@ -286,3 +286,53 @@ def test_emit_needs_events_and_metric_flags_are_numbers(applied: Path) -> None:
                        "--run-id", "r", "--metric", "loss=low")  # fmt: skip
     assert code == 2
     assert err == "error: --metric loss=low: expected NAME=NUMBER\n"
+
+
+def test_history_reads_every_page_up_to_its_limit(
+    applied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconcile.server.runtime import history
+
+    for number in range(3):
+        assert run("emit", *ALIAS, "--id", f"h-{number}", "--no-wait")[0] == 0
+    monkeypatch.setattr(history, "PAGE_BYTES", 1)  # the server answers one delivery a page
+    every = json.loads(run("history", "--format", "json")[1])["deliveries"]
+    assert [d["event"]["id"] for d in every] == ["h-2", "h-1", "h-0"]
+    two = json.loads(run("history", "--format", "json", "--limit", "2")[1])["deliveries"]
+    assert [d["event"]["id"] for d in two] == ["h-2", "h-1"]
+
+
+def test_a_servers_deliveries_are_read_through_its_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from reconcile.runtime.remote import RemoteRuntime
+    from reconcile.server.runtime import history
+    from tests.server.helpers import InProcess, basic, build_world
+    from tests.server.live import running
+    from tests.server.runtime.support import (
+        alias_automation,
+        alias_event,
+        emit,
+        hook_with_secrets,
+    )
+
+    with running(tmp_path / "server.db") as live:
+        world = build_world(InProcess(live.app))
+        hook = hook_with_secrets(world, "https://a.example")
+        alias_automation(world.admin, world.project_id, hook)
+        for number in range(3):
+            assert emit(world, alias_event(f"r-{number}")).status_code == 202
+        monkeypatch.setattr(history, "PAGE_BYTES", 1)
+
+        async def read(limit: str) -> list[str]:
+            remote = RemoteRuntime(live.url, basic(world.admin.key)["Authorization"])
+            try:
+                found = await remote.deliveries({"limit": limit})
+            finally:
+                await remote.aclose()
+            return [d["event"]["id"] for d in found]
+
+        assert asyncio.run(read("100")) == ["r-2", "r-1", "r-0"]
+        assert asyncio.run(read("2")) == ["r-2", "r-1"]

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconcile.runtime.incoming import InvalidEvents, loads, parse_document
+from reconcile.runtime.incoming import MAX_METADATA_BYTES, InvalidEvents, loads, parse_document
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schema" / "event.schema.json").read_text())
 ALIAS = {
@@ -205,3 +205,39 @@ def test_the_schema_is_valid_and_describes_every_key() -> None:
             stack.append((f"{where}.{name}", child))
         stack.extend((f"{where}/{k}", v) for k, v in node.get("$defs", {}).items())
     assert undescribed == []
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """Metadata nesting `levels` objects and arrays, the metadata object included."""
+    value: Any = 1
+    for level in range(levels - 1):
+        value = {"k": value} if level % 2 else [value]
+    return {"deep": value}
+
+
+def test_metadata_nests_at_most_32_levels() -> None:
+    (event,) = parse_document({**ALIAS, "artifact": {"version": 1, "metadata": _nested(32)}})
+    assert event.artifact is not None
+    assert event.artifact.metadata == _nested(32)
+    for levels in (33, 985):
+        with pytest.raises(InvalidEvents) as raised:
+            parse_document({**ALIAS, "artifact": {"version": 1, "metadata": _nested(levels)}})
+        assert str(raised.value) == (
+            "events[0].artifact.metadata: nests deeper than 32 levels of objects and arrays"
+        )
+
+
+def test_metadata_holds_at_most_64_kib_of_json() -> None:
+    # {"v":"..."} is 8 bytes around the value; "é" is 2 bytes of UTF-8.
+    fits = {"v": "é" * ((MAX_METADATA_BYTES - 8) // 2)}
+    assert len(json.dumps(fits, ensure_ascii=False, separators=(",", ":")).encode()) == (
+        MAX_METADATA_BYTES
+    )
+    parse_document({**ALIAS, "artifact": {"version": 1, "metadata": fits}})
+    over = {"v": fits["v"] + "a"}
+    with pytest.raises(InvalidEvents) as raised:
+        parse_document({**ALIAS, "artifact": {"version": 1, "metadata": over}})
+    assert str(raised.value) == (
+        f"events[0].artifact.metadata: is {MAX_METADATA_BYTES + 1} bytes of JSON; "
+        f"the limit is {MAX_METADATA_BYTES}"
+    )

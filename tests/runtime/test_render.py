@@ -16,6 +16,7 @@ from reconcile.model import Action, Automation, Event, Scope, Webhook
 from reconcile.runtime import variables
 from reconcile.runtime.incoming import Artifact, IncomingEvent, Run
 from reconcile.runtime.render import (
+    MAX_BODY_BYTES,
     RenderError,
     mask_text,
     mask_values,
@@ -317,3 +318,34 @@ def test_a_sample_event_passes_the_automations_alias_or_tag_test(
     event = sample_event(automation(kind, params, None))
     assert (event.type, event.alias, event.tag) == (kind, alias, tag)
     assert (event.artifact is None) == kind.startswith("collection_tag")
+
+
+def _copies(count: int, size: int) -> tuple[Automation, IncomingEvent]:
+    """An automation whose body holds `count` copies of a metadata value of `size` bytes."""
+    event = replace(
+        ALIAS_EVENT, artifact=Artifact(3, "model", MappingProxyType({"big": "x" * size}))
+    )
+    payload = {f"c{n}": "${artifact_metadata.big}" for n in range(count)}
+    return automation("alias_added", {}, payload), event
+
+
+def test_a_body_up_to_the_limit_is_rendered() -> None:
+    # {"c0":"...","c1":"..."}: 7 bytes around each value and 1 between, 2 for the braces.
+    size = (MAX_BODY_BYTES - 2 - 1) // 2 - 7
+    auto, event = _copies(2, size)
+    rendered = render(Facts(auto, event), HOOK, SECRETS)
+    assert rendered is not None
+    assert len(rendered.body) == MAX_BODY_BYTES - 1
+
+
+@pytest.mark.parametrize(("count", "size"), [(2, MAX_BODY_BYTES // 2), (1000, 60_000)])
+def test_a_body_over_the_limit_is_refused_naming_the_limit(count: int, size: int) -> None:
+    auto, event = _copies(count, size)
+    with pytest.raises(RenderError) as raised:
+        render(Facts(auto, event), HOOK, SECRETS)
+    message = str(raised.value)
+    assert message.startswith("the rendered body is ")
+    assert message.endswith(
+        f"bytes or more; a delivery sends at most {MAX_BODY_BYTES} bytes "
+        "(the payload copies too much event data)"
+    )

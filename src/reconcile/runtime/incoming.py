@@ -20,6 +20,10 @@ MAX_EVENTS = 1000
 MAX_TEXT = 1024
 MAX_METRICS = 1000
 MAX_VERSION = 2**53 - 1
+# Documented caps (README, "Events"): an artifact's metadata as compact UTF-8 JSON, and
+# how deeply objects and arrays nest in it (the metadata object itself is level 1).
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 32
 ARTIFACT_TYPES = (
     "artifact_created",
     "artifact_linked",
@@ -168,8 +172,13 @@ def loads(text: str | bytes) -> Any:
     """JSON text as Python values; refuses NaN and Infinity, which JSON does not have."""
     try:
         return json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as error:
+    except ValueError as error:
         raise InvalidEvents([EventProblem(0, "", f"not valid JSON: {error}")]) from None
+    except RecursionError:
+        # How deep the decoder gets depends on the caller's stack: name the cause only.
+        depth = MAX_METADATA_DEPTH
+        message = f"not valid JSON here: it nests too deeply (metadata: {depth} levels)"
+        raise InvalidEvents([EventProblem(0, "", message)]) from None
 
 
 def parse_document(document: Any) -> tuple[IncomingEvent, ...]:
@@ -318,26 +327,46 @@ class _Checker:
             self.fail(prefix + name, f"must be a non-empty string of at most {MAX_TEXT} characters")
             return None
         if not _utf8(value):
-            self.fail(prefix + name, "holds a lone surrogate, which is not text")
+            self.fail(prefix + name, _SURROGATE)
             return None
         return value
 
     def _plain(self, value: Any, where: str) -> None:
-        """Metadata values: JSON only, UTF-8 encodable (they end up in a request body)."""
-        stack = [value]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str) and not _utf8(item):
-                self.fail(where, "holds a lone surrogate, which is not text")
-                return
-            if isinstance(item, float) and not math.isfinite(item):
-                self.fail(where, "holds a number JSON cannot carry (NaN or infinity)")
-                return
-            if isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            elif isinstance(item, list):
-                stack.extend(item)
+        """Metadata: nested at most MAX_METADATA_DEPTH levels, JSON only (finite numbers),
+        UTF-8 encodable (it ends up in request bodies), at most MAX_METADATA_BYTES as
+        compact JSON (its values are copied into every body that names them, and it is
+        stored with the event). The encoder (C) checks all but the depth."""
+        if _depth(value) > MAX_METADATA_DEPTH:
+            message = f"nests deeper than {MAX_METADATA_DEPTH} levels of objects and arrays"
+            self.fail(where, message)
+            return
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            size = len(text.encode("utf-8"))
+        except ValueError as error:  # UnicodeEncodeError is one too
+            surrogate = isinstance(error, UnicodeEncodeError)
+            self.fail(where, _SURROGATE if surrogate else _NOT_FINITE)
+            return
+        if size > MAX_METADATA_BYTES:
+            self.fail(where, f"is {size} bytes of JSON; the limit is {MAX_METADATA_BYTES}")
+
+
+_SURROGATE = "holds a lone surrogate, which is not text"
+_NOT_FINITE = "holds a number JSON cannot carry (NaN or infinity)"
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value` (itself level 1), counted level by
+    level (no recursion) up to one past MAX_METADATA_DEPTH."""
+    level, depth = [value], 0
+    while level and depth <= MAX_METADATA_DEPTH:
+        depth += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend(child for child in children if isinstance(child, dict | list))
+        level = below
+    return depth + (1 if level else 0)
 
 
 def _whole(value: Any, most: int) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -62,10 +62,14 @@ class RemoteRuntime:
         return status, body if isinstance(body, dict) else {}
 
     async def deliveries(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        return await through_pages(self._page, params)
+
+    async def _page(self, params: Mapping[str, str]) -> Page:
         status, body = await self._call("GET", "/api/v1/deliveries", params=dict(params))
-        if status != 200:
+        if status != 200 or not isinstance(body, dict):
             raise ServerError(error_message(status, body))
-        return list(body.get("deliveries", []))
+        cursor = body.get("next")
+        return list(body.get("deliveries", [])), cursor if isinstance(cursor, str) else None
 
     async def resend(self, delivery_id: int) -> None:
         status, body = await self._call("POST", f"/api/v1/deliveries/{delivery_id}/resend")
@@ -75,6 +79,27 @@ class RemoteRuntime:
     @contextlib.asynccontextmanager
     async def delivering(self) -> AsyncIterator[None]:
         yield  # the server's own worker delivers
+
+
+# A page of deliveries and the cursor of the next one (None on the last page).
+Page = tuple[list[dict[str, Any]], str | None]
+
+
+async def through_pages(
+    fetch: Callable[[Mapping[str, str]], Awaitable[Page]], params: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Up to `params["limit"]` deliveries (default 100), newest first, read page after
+    page: a server ends a page early once it holds enough bytes."""
+    wanted = int(params.get("limit", "100"))
+    found: list[dict[str, Any]] = []
+    asked = dict(params)
+    while len(found) < wanted:  # every page but the last holds at least one delivery
+        page, cursor = await fetch({**asked, "limit": str(wanted - len(found))})
+        found += page
+        if cursor is None or not page:
+            break
+        asked["cursor"] = cursor
+    return found
 
 
 def error_message(status: int, body: Any) -> str:

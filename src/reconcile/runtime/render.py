@@ -19,6 +19,10 @@ from reconcile.runtime import slack
 from reconcile.runtime.variables import Facts, event_type, event_values, lookup, secret_variables
 
 MASK = "***"
+# The largest body a delivery sends (README, "Events"): a template that copies event
+# data (metadata) many times could otherwise turn one event into megabytes sent, sealed
+# and stored twice, and shown in history.
+MAX_BODY_BYTES = 256 * 1024
 MIN_MASKED = 4  # shorter secret values are not searched for in event data (too many hits)
 
 
@@ -49,7 +53,7 @@ def render(
     """
     action = facts.automation.action
     if action.kind == "slack":
-        body = dumps(slack_body(facts))
+        body = _bounded(dumps(slack_body(facts)))
         return Rendered(body, body)
     if action.kind != "webhook":
         return None
@@ -72,12 +76,33 @@ def _secret(secrets: Mapping[str, str], variable: str, ref: str) -> str:
     return secrets[ref]
 
 
+def _too_large(size: int) -> RenderError:
+    return RenderError(
+        f"the rendered body is {size} bytes or more; a delivery sends at most "
+        f"{MAX_BODY_BYTES} bytes (the payload copies too much event data)"
+    )
+
+
+def _bounded(body: bytes) -> bytes:
+    if len(body) > MAX_BODY_BYTES:
+        raise _too_large(len(body))
+    return body
+
+
 def _substitute(template: Any, facts: Facts, values: Mapping[str, str]) -> bytes:
+    copied = 0
+
     def value_of(name: str) -> str | None:
-        return lookup(values, facts, name)
+        nonlocal copied
+        value = lookup(values, facts, name)
+        # Stop as soon as the values alone are too many: the body is never built whole.
+        copied += len(value) if value is not None else 0
+        if copied > MAX_BODY_BYTES:
+            raise _too_large(copied)
+        return value
 
     try:
-        return dumps(templating.substitute(template, value_of))
+        return _bounded(dumps(templating.substitute(template, value_of)))
     except templating.UnknownVariable as error:
         kind = facts.automation.event.kind
         raise RenderError(

@@ -1,8 +1,9 @@
-"""uvicorn as `reconcile serve` runs it: limits on connections, header size and read time.
+"""uvicorn as `reconcile serve` runs it: limits on connections, headers, read time, unread bodies.
 
 uvicorn's httptools protocol bounds none of these: a client could hold hundreds of
-half-sent requests open, or send megabytes of headers. `LimitedProtocol` adds the
-three limits; `config` builds the uvicorn configuration that uses it.
+half-sent requests open, send megabytes of headers, or stream gigabytes of body after
+its request was refused. `LimitedProtocol` adds the limits; `config` builds the uvicorn
+configuration that uses it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     # Seconds from a request's first byte to its last (headers and body).
     read_timeout: float = 30.0
+    # Bytes of a request body still read (and dropped, never kept) after the request
+    # was answered without it (a 401, a 413): as much as the largest body any route
+    # takes, so a client that sends its whole body before reading still gets its answer
+    # (closing with unread bytes resets the connection and loses the answer); past it
+    # the connection is closed, so a refused request costs at most this much to drop
+    # whatever body it declares.
+    max_unread_body: int = 8 * 1024 * 1024
 
 
 # How often (seconds) a thread building a large answer must let others have the
@@ -64,6 +72,7 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._header_bytes = 0
+        self._dropped = 0
         self._too_large = False
         self._deadline: asyncio.TimerHandle | None = None
         super().connection_made(transport)
@@ -84,6 +93,7 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._header_bytes = 0
+        self._dropped = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -93,6 +103,17 @@ class LimitedProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value) + 4)
         super().on_header(name, value)
+
+    def on_body(self, body: bytes) -> None:
+        if self.cycle is not None and self.cycle.response_complete:
+            # Answered already: what is left of the body is dropped, up to a bound.
+            self._dropped += len(body)
+            if self._dropped > self.limits.max_unread_body and not self.transport.is_closing():
+                log.info("body of an answered request not read; connection closed")
+                self._stop_clock()
+                self.transport.close()
+            return
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._stop_clock()

@@ -1,5 +1,6 @@
-"""Event requests that arrive together are stored in one transaction, each with its own
-answer: one refused leaves the others stored, and none of its own events."""
+"""The intake: each user's requests take turns with other users' (round-robin, bounded
+turns, a request stored whole); a turn's requests share one transaction, each with its
+own answer: one refused leaves the others stored, and none of its own events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.server import auth
 from reconcile.server.runtime import api, events, outbox
 from tests.server.helpers import World, basic
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
@@ -45,34 +47,73 @@ def test_requests_stored_together_keep_their_own_answers(world: World) -> None:
         assert con.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 2
 
 
-def test_requests_arriving_together_share_one_batch(
+def _spy_turns(monkeypatch: pytest.MonkeyPatch) -> list[list[str | None]]:
+    """The requests of each turn the intake stores, as their authorization headers."""
+    turns: list[list[str | None]] = []
+    real = events.store_many
+
+    def spy(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        turns.append([authorization for authorization, _ in requests])
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", spy)
+    return turns
+
+
+def _submit(intake: api.Intake, world: World, key: str, raw: bytes) -> Any:
+    with world.db.read() as con:
+        user = auth.authenticate(con, key)
+    return intake.submit(user, key, events.prepare(raw))
+
+
+def test_requests_of_one_user_arriving_together_share_one_turn(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, "https://a.example"))
     service = world.client.app.state.service
     key = basic(world.admin.key)["Authorization"]
-    batches: list[int] = []
-    real = events.ingest_many
-
-    def spy(*args: Any) -> Any:
-        batches.append(len(args[2]))
-        return real(*args)
-
-    monkeypatch.setattr(events, "ingest_many", spy)
+    turns = _spy_turns(monkeypatch)
     handed: list[outbox.Due] = []
 
     async def main() -> list[int]:
         intake = api.Intake(service.db, service.box, "https://wandb.ai", handed.extend)
         answers = await asyncio.gather(
-            *(intake.submit(key, _body(alias_event(f"e{n}"))) for n in range(5))
+            *(_submit(intake, world, key, _body(alias_event(f"e{n}"))) for n in range(5))
         )
-        late = await intake.submit(key, _body(alias_event("late")))
+        late = await _submit(intake, world, key, _body(alias_event("late")))
         return [status for status, _ in [*answers, late]]
 
     assert asyncio.run(main()) == [202] * 6
-    assert batches == [5, 1]
+    assert turns == [[key] * 5, [key]]
     assert _stored(world) == ["e0", "e1", "e2", "e3", "e4", "late"]
     assert len(handed) == 6
+
+
+def test_users_take_turns_a_large_batch_stored_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three batches of a full turn each from one user, then one event of another user:
+    the other's event is stored second, not behind all three."""
+    service = world.client.app.state.service
+    big = basic(world.admin.key)["Authorization"]
+    small = basic(world.member.key)["Authorization"]
+    turns = _spy_turns(monkeypatch)
+
+    def batch(start: int) -> bytes:
+        count = api.TURN_EVENTS
+        return _body(*(alias_event(f"a{n}") for n in range(start, start + count)))
+
+    async def main() -> list[int]:
+        intake = api.Intake(service.db, service.box, "https://wandb.ai", lambda _: None)
+        sent = [(big, batch(0)), (big, batch(1000)), (big, batch(2000))]
+        sent.append((small, _body(alias_event("b0"))))
+        answers = await asyncio.gather(*(_submit(intake, world, k, raw) for k, raw in sent))
+        return [status for status, _ in answers]
+
+    assert asyncio.run(main()) == [202] * 4
+    assert turns == [[big], [small], [big], [big]]
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3 * api.TURN_EVENTS + 1
 
 
 def test_a_fault_storing_one_request_fails_only_that_request(
@@ -96,3 +137,42 @@ def test_a_fault_storing_one_request_fails_only_that_request(
     assert results[1][0][1] == {"error": {"message": "internal error while storing the events"}}
     assert _stored(world) == ["before", "after"]  # nothing of the broken request
     assert [r.message for r in caplog.records] == ["storing an events request failed"]
+
+
+def test_a_request_arriving_during_a_turn_goes_before_that_users_next_turn(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    service = world.client.app.state.service
+    big = basic(world.admin.key)["Authorization"]
+    small = basic(world.member.key)["Authorization"]
+    turns: list[list[str | None]] = []
+    storing, release = threading.Event(), threading.Event()
+    real = events.store_many
+
+    def held(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        turns.append([authorization for authorization, _ in requests])
+        storing.set()
+        assert release.wait(30)  # the first turn waits for the small request to arrive
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", held)
+
+    def batch(start: int) -> bytes:
+        return _body(*(alias_event(f"a{n}") for n in range(start, start + api.TURN_EVENTS)))
+
+    async def main() -> list[int]:
+        intake = api.Intake(service.db, service.box, "https://wandb.ai", lambda _: None)
+        bigs = [
+            asyncio.ensure_future(_submit(intake, world, big, batch(n * 1000))) for n in range(3)
+        ]
+        assert await asyncio.to_thread(storing.wait, 30)
+        late = asyncio.ensure_future(_submit(intake, world, small, _body(alias_event("b0"))))
+        await asyncio.sleep(0)  # it is queued now
+        release.set()
+        answers = await asyncio.gather(*bigs, late)
+        return [status for status, _ in answers]
+
+    assert asyncio.run(main()) == [202] * 4
+    assert turns == [[big], [small], [big], [big]]

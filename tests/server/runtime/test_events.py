@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.server.helpers import ORG_ENTITY, TEAM, World, trigger_input
+import pytest
+
+from tests.server.helpers import ORG_ENTITY, TEAM, World, basic, trigger_input
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -170,3 +172,219 @@ def test_a_registry_events_artifact_version_string_names_the_organizations_entit
         "v": f"{ORG_ENTITY}/wandb-registry-models/fraud:v3",
         "e": TEAM,
     }
+
+
+def test_the_organizations_entity_is_refused_as_an_events_entity(
+    world: World, receiver: Receiver
+) -> None:
+    """Only teams send events: the organization's entity would fire its teams' registry
+    automations a second time, under other delivery ids."""
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.registry_id, hook, "registry-wide", pattern=".*")
+    event = {**alias_event("org-sent", collection="fraud"), "registry": "models"}
+    del event["project"]
+    assert emit(world, event).status_code == 202  # as the team: fires once
+    answer = emit(world, {"events": [{**event, "id": "other"}, {**event, "entity": ORG_ENTITY}]})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["index"], error["field"], error["code"]) == (1, "entity", "BAD_USER_INPUT")
+    assert error["message"].startswith(f"entity '{ORG_ENTITY}' is an organization's entity")
+    with world.db.read() as con:
+        keys = [r[0] for r in con.execute("SELECT event_key FROM events")]
+    assert keys == ["org-sent"]  # nothing of the refused batch
+    assert [tuple(r) for r in _deliveries(world)] == [("registry-wide", "pending")]
+
+
+def _other_teams_automation(world: World, receiver: Receiver) -> None:
+    """Team `other` (admin: the world's outsider) with its own project `vision`, webhook
+    and alias automation."""
+    from reconcile.server import admin
+    from tests.server.helpers import webhook
+
+    admin.ensure_project(world.db, "other", "vision")
+    olga = world.outsider
+    project = olga.ok('{ project(name: "vision", entityName: "other") { id } }')["project"]
+    hook = webhook(olga, "theirs", entityName="other", urlEndpoint=receiver.url("/ok"))
+    made = trigger_input(project["id"], hook, name="theirs")
+    olga.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+
+
+def test_an_event_id_is_unique_per_team(world: World, receiver: Receiver) -> None:
+    """The same id from another team is that team's own event; a repeat from the same
+    team fires nothing again."""
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+    _other_teams_automation(world, receiver)
+    ours = emit(world, alias_event("same"))
+    theirs = emit(world, {**alias_event("same"), "entity": "other"}, key=world.outsider.key)
+    again = emit(world, alias_event("same"))
+    assert [a.json()["events"] for a in (ours, theirs, again)] == [
+        [{"id": "same", "automations": ["promote"]}],
+        [{"id": "same", "automations": ["theirs"]}],
+        [{"id": "same", "automations": ["promote"]}],
+    ]
+    with world.db.read() as con:
+        rows = con.execute(
+            "SELECT n.name, e.event_key FROM events e JOIN entities n ON n.id = e.entity_id "
+            "ORDER BY e.id"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [(TEAM, "same"), ("other", "same")]
+    assert [tuple(r) for r in _deliveries(world)] == [
+        ("promote", "pending"),
+        ("theirs", "pending"),
+    ]
+
+
+BAD_NAMES = [
+    ("line\nbreak", "invalid collection name: control or bidirectional character U+000A"),
+    ("nul\x00", "invalid collection name: control or bidirectional character U+0000"),
+    ("rtl\u202egpj.exe", "invalid collection name: control or bidirectional character U+202E"),
+    ("mark\u200f", "invalid collection name: control or bidirectional character U+200F"),
+    ("x" * 1024, "invalid collection name 'xxxxx"),
+    ("a/b", "invalid collection name 'a/b': letters, digits, '-', '_' and '.'"),
+    ("two words", "invalid collection name 'two words': letters, digits, '-', '_' and '.'"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_NAMES)
+def test_a_collection_name_graphql_refuses_is_refused(
+    world: World, name: str, message: str
+) -> None:
+    answer = emit(world, {"events": [alias_event("fine"), alias_event("bad", collection=name)]})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["index"], error["field"]) == (1, "collection")
+    assert error["message"].startswith(message)
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+        names = {r[0] for r in con.execute("SELECT name FROM collections")}
+    assert names == {"detector", "prod-detector"}
+
+
+def test_an_artifact_type_graphql_refuses_is_refused(world: World) -> None:
+    event = alias_event("typed")
+    event["artifact"]["type"] = "mo\u2066del"
+    answer = emit(world, event)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["index"], error["field"]) == (0, "artifact.type")
+    assert error["message"] == (
+        "invalid artifact type name: control or bidirectional character U+2066 at position 2"
+    )
+
+
+def test_a_body_over_the_limit_is_failed_with_its_reason_and_not_sent(
+    world: World, receiver: Receiver
+) -> None:
+    from reconcile.runtime.render import MAX_BODY_BYTES
+
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    made = trigger_input(world.project_id, hook)
+    copies = ", ".join(f'"c{n}": "${{artifact_metadata.big}}"' for n in range(5))
+    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        "{" + copies + "}"
+    )
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+    event = alias_event("huge")
+    event["artifact"]["metadata"] = {"big": "x" * 60_000}  # 5 copies: 300,000 bytes
+    answer = emit(world, event)
+    assert answer.status_code == 202
+    assert answer.json()["events"] == [{"id": "huge", "automations": ["promote"]}]
+    assert drain(world) == 0
+    assert receiver.requests == []
+    with world.db.read() as con:
+        (status, shown) = con.execute("SELECT status, shown FROM deliveries").fetchone()
+        (error, detail) = con.execute("SELECT error, detail FROM attempts").fetchone()
+    assert (status, shown, error) == ("failed", "", "render")
+    assert detail == (
+        f"the rendered body is 300000 bytes or more; a delivery sends at most {MAX_BODY_BYTES} "
+        "bytes (the payload copies too much event data)"
+    )
+
+
+def _raw(**changes: Any) -> bytes:
+    return json.dumps({**alias_event("bad"), **changes}).encode()
+
+
+def _deep(levels: int) -> bytes:
+    """An event whose metadata nests `levels` deep (the metadata object is level 1)."""
+    event = alias_event("deep")
+    event["artifact"]["metadata"] = {"d": "HOLE"}
+    nested = "[" * (levels - 1) + "1" + "]" * (levels - 1)
+    return json.dumps(event).replace('"HOLE"', nested).encode()
+
+
+# (case, body, status, a part of the message)
+BAD_BODIES: list[tuple[str, bytes, int, str]] = [
+    ("empty", b"", 400, "not valid JSON"),
+    ("not UTF-8", b'{"type": "\xff\xfe"}', 400, "not valid JSON"),
+    ("a number", b"42", 400, "an event must be a JSON object"),
+    ("nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, 400, "it nests too deeply"),
+    ("metadata nested 985 deep", _deep(985), 400, "nests"),
+    ("metadata nested 33 deep", _deep(33), 400, "nests deeper than 32 levels"),
+    (
+        "metadata of 100 KB",
+        _raw(artifact={"version": 1, "metadata": {"m": "x" * 100_000}}),
+        400,
+        "is 100008 bytes of JSON; the limit is 65536",
+    ),
+    (
+        "NaN",
+        _raw(artifact={"version": 1, "metadata": {"m": 1}}).replace(b"1}", b"NaN}"),
+        400,
+        "NaN is not a JSON number",
+    ),
+    (
+        "version 1e400",
+        _raw().replace(b'"version": 3', b'"version": 1e400'),
+        400,
+        "must be a whole number",
+    ),
+    (
+        "version 2**64",
+        _raw().replace(b'"version": 3', b'"version": 18446744073709551616'),
+        400,
+        "must be a whole number",
+    ),
+    ("a lone surrogate", _raw().replace(b'"prod"', b'"\\ud800"'), 400, "lone surrogate"),
+    ("id of 1,025 characters", _raw(id="i" * 1025), 400, "at most 1024 characters"),
+    (
+        "1,001 events",
+        json.dumps({"events": [alias_event("x")] * 1001}).encode(),
+        400,
+        "'events' must be a list of 1 to 1000 events",
+    ),
+    ("events not a list", b'{"events": {}}', 400, "'events' must be a list"),
+    ("the organization's entity", _raw(entity=ORG_ENTITY), 400, "an organization's entity"),
+    ("a collection with a newline", _raw(collection="a\nb"), 400, "U+000A"),
+    ("a collection of 1,024 characters", _raw(collection="c" * 1024), 400, "collection name"),
+    ("an unknown entity", _raw(entity="nobody"), 404, "'nobody' not found"),
+    ("an unknown project", _raw(project="nowhere"), 404, "nowhere"),
+    ("over 8 MiB", b" " * (8 * 1024 * 1024 + 1), 413, "larger than 8388608 bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "part"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+def test_s10_bad_input_is_a_4xx_naming_the_problem(
+    world: World, raw: bytes, status: int, part: str
+) -> None:
+    answer = world.client.post(
+        "/api/v1/events",
+        content=raw,
+        headers={**basic(world.admin.key), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == status, answer.text
+    assert part in answer.json()["error"]["message"]
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0

@@ -140,3 +140,70 @@ def test_history_shows_a_webhooks_endpoint_not_its_path_or_query(
     shown = str(_history(world))
     assert "url-canary-value" not in shown
     assert "T0CANARY" not in shown
+
+
+def _page(world: World, **params: str) -> Any:
+    answer = world.client.request(
+        "GET", "/api/v1/deliveries", params=params, headers=basic(world.admin.key)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _five_deliveries(world: World) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, "https://a.example"))
+    for number in range(5):
+        assert emit(world, alias_event(f"p{number}")).status_code == 202
+
+
+def test_deliveries_come_in_pages_newest_first(world: World) -> None:
+    _five_deliveries(world)
+    first = _page(world, limit="2")
+    second = _page(world, limit="2", cursor=first["next"])
+    last = _page(world, limit="2", cursor=second["next"])
+    pages = [[d["event"]["id"] for d in page["deliveries"]] for page in (first, second, last)]
+    assert pages == [["p4", "p3"], ["p2", "p1"], ["p0"]]
+    assert (first["next"], second["next"], last["next"]) == (
+        str(first["deliveries"][-1]["id"]),
+        str(second["deliveries"][-1]["id"]),
+        None,
+    )
+    assert _page(world, limit="5")["next"] is None
+
+
+def test_a_page_ends_once_it_holds_enough_bytes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconcile.server.runtime import history
+
+    _five_deliveries(world)
+    (size,) = {len(d["body"]) for d in _page(world)["deliveries"]}
+    monkeypatch.setattr(history, "PAGE_BYTES", 2 * size)  # two bodies fill a page
+    first = _page(world, limit="1000")
+    assert [d["event"]["id"] for d in first["deliveries"]] == ["p4", "p3"]
+    monkeypatch.setattr(history, "PAGE_BYTES", 1)  # one body overfills it: one per page
+    assert [d["event"]["id"] for d in _page(world, limit="1000")["deliveries"]] == ["p4"]
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "abc", "-1", "0", "1.5", "\u0663", str(2**63), "9" * 40, " 7"]
+)
+def test_a_cursor_the_server_never_gave_is_400(world: World, cursor: str) -> None:
+    answer = world.client.request(
+        "GET", "/api/v1/deliveries", params={"cursor": cursor}, headers=basic(world.admin.key)
+    )
+    assert (answer.status_code, answer.json()["error"]["message"]) == (
+        400,
+        "cursor must be the `next` of a page this server answered",
+    )
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "\u0663", "-5", "1e3", "9" * 40])
+def test_a_limit_out_of_range_is_400(world: World, limit: str) -> None:
+    answer = world.client.request(
+        "GET", "/api/v1/deliveries", params={"limit": limit}, headers=basic(world.admin.key)
+    )
+    assert (answer.status_code, answer.json()["error"]["message"]) == (
+        400,
+        "limit must be a whole number from 1 to 1000",
+    )

@@ -1,33 +1,58 @@
-"""The runtime's HTTP routes: `POST /api/v1/events`, `GET /api/v1/deliveries`, re-send."""
+"""The runtime's HTTP routes: `POST /api/v1/events`, `GET /api/v1/deliveries`, re-send.
+
+Every route checks the key from its header before anything else (S9): a request
+without a valid one is answered 401 with its body unread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconcile.server.errors import ApiError
+from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
+from reconcile.server import auth
+from reconcile.server.errors import ApiError, NotFound
 from reconcile.server.runtime import events, history
 from reconcile.server.runtime.outbox import Due
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database
+from reconcile.server.store.teams import User
 
 MAX_EVENTS_BYTES = 8 * 1024 * 1024
-MAX_BATCH = 64  # event requests stored in one write transaction
+# A turn of the intake stores one key's waiting requests, whole, until they hold this
+# many events (at least one request, however large: a request is stored whole or not
+# at all). Documented in the README ("Events": fairness).
+TURN_EVENTS = 100
+# A body up to this size is parsed on the event loop (well under a millisecond); larger
+# ones in a worker thread, one at a time: parsing holds the interpreter, and several
+# large bodies parsed at once would slow every other request down together.
+INLINE_PARSE_BYTES = 64 * 1024
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: any id beyond names no delivery
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    authorization: str | None
+    batch: tuple[IncomingEvent, ...]
+    answered: asyncio.Future[events.Answer]
 
 
 class Intake:
-    """Event requests stored together: whatever arrived while the last batch was being
-    stored goes in the next, in one transaction and one commit.
+    """Parsed event requests stored by one writer, fairly: each key's user has a queue
+    of its own, and the queues take turns (round-robin).
 
-    One thread at a time stores events, instead of one per request queueing for the
-    single writer; a burst is absorbed at the cost of one commit per batch, not per
-    request. Each request keeps its own answer (savepoints, `events.ingest_many`).
+    A turn stores the turn's requests in one transaction and one commit (a burst from
+    one client is absorbed at the cost of one commit per turn), each request in a
+    savepoint of its own (`events.store_many`). A small request of one user waits for
+    at most one turn of each other user with requests waiting, however many they send.
     """
 
     def __init__(
@@ -38,39 +63,80 @@ class Intake:
         wake: Callable[[Sequence[Due]], None],
     ) -> None:
         self.db, self.box, self.app_url, self.wake = db, box, app_url, wake
-        self._waiting: list[tuple[str | None, bytes, asyncio.Future[events.Answer]]] = []
+        # Insertion order is the round. The queue whose turn it is leaves it while its
+        # turn is stored, and goes to the back once done if it holds more: whoever
+        # arrived meanwhile goes first.
+        self._queues: dict[int, deque[_Waiting]] = {}
+        self._serving: tuple[int, deque[_Waiting]] | None = None
         self._storing: asyncio.Task[None] | None = None
 
-    async def submit(self, authorization: str | None, raw: bytes) -> events.Answer:
+    async def submit(
+        self, user: User, authorization: str | None, parsed: tuple[IncomingEvent, ...]
+    ) -> events.Answer:
         answered: asyncio.Future[events.Answer] = asyncio.get_running_loop().create_future()
-        self._waiting.append((authorization, raw, answered))
+        waiting = _Waiting(authorization, parsed, answered)
+        if self._serving is not None and self._serving[0] == user.id:
+            self._serving[1].append(waiting)
+        else:
+            self._queues.setdefault(user.id, deque()).append(waiting)
         if self._storing is None or self._storing.done():
             self._storing = asyncio.ensure_future(self._store())
         return await answered
 
+    def next_turn(self) -> list[_Waiting]:
+        """The requests of the next user's turn, taken from its queue."""
+        user_id = next(iter(self._queues))
+        queue = self._queues.pop(user_id)
+        self._serving = (user_id, queue)
+        turn = [queue.popleft()]
+        count = len(turn[0].batch)
+        while queue and count + len(queue[0].batch) <= TURN_EVENTS:
+            count += len(queue[0].batch)
+            turn.append(queue.popleft())
+        return turn
+
+    def _turn_done(self) -> None:
+        if self._serving is not None and self._serving[1]:
+            self._queues[self._serving[0]] = self._serving[1]
+        self._serving = None
+
     async def _store(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            requests = [(authorization, raw) for authorization, raw, _ in batch]
+        while self._queues:
+            turn = self.next_turn()
             try:
-                results = await run_in_threadpool(
-                    events.ingest_many, self.db, self.box, requests, self.app_url
-                )
-            except Exception as error:  # a bug: these requests fail, later ones go on
-                for *_, answered in batch:
-                    if not answered.done():
-                        answered.set_exception(error)
-                continue
-            except BaseException:  # cancelled at shutdown
-                for *_, answered in batch:
-                    answered.cancel()
-                raise
-            queued = [due for _, dues in results for due in dues]
-            if queued:
-                self.wake(queued)
-            for (*_, answered), (answer, _) in zip(batch, results, strict=True):
-                if not answered.done():
-                    answered.set_result(answer)
+                await self._store_turn(turn)
+            finally:
+                self._turn_done()
+
+    async def _store_turn(self, turn: list[_Waiting]) -> None:
+        requests = [(waiting.authorization, waiting.batch) for waiting in turn]
+        try:
+            results = await run_in_threadpool(
+                events.store_many, self.db, self.box, requests, self.app_url
+            )
+        except Exception as error:  # a bug: these requests fail, later ones go on
+            for waiting in turn:
+                if not waiting.answered.done():
+                    waiting.answered.set_exception(error)
+            return
+        except BaseException:  # cancelled at shutdown
+            for waiting in turn:
+                waiting.answered.cancel()
+            raise
+        queued = [due for _, dues in results for due in dues]
+        if queued:
+            self.wake(queued)
+        for waiting, (answer, _) in zip(turn, results, strict=True):
+            if not waiting.answered.done():
+                waiting.answered.set_result(answer)
+
+
+def authenticate(db: Database, authorization: str | None) -> User:
+    """The caller, from the header alone: on the event loop, before any body byte is
+    read (one indexed read on a connection of the read pool, which waits for no lock)."""
+    auth.key_from_header(authorization)  # a malformed header needs no database
+    with db.read() as con:
+        return auth.authenticate(con, authorization)
 
 
 def routes(
@@ -83,30 +149,54 @@ def routes(
     """The routes, over the service's database; `wake` tells the worker work is queued
     (and hands it what it can send at once)."""
     intake = Intake(db, box, app_url, wake)
+    large_parse = asyncio.Semaphore(1)
+
+    async def prepare(raw: bytes) -> tuple[IncomingEvent, ...]:
+        """The body parsed and checked, before the shared writer (not in it)."""
+        if len(raw) <= INLINE_PARSE_BYTES:
+            return events.prepare(raw)
+        async with large_parse:
+            return await run_in_threadpool(events.prepare, raw)
 
     async def post_events(request: Request) -> Response:
+        authorization = request.headers.get("authorization")
+        try:
+            user = authenticate(db, authorization)
+        except ApiError as error:
+            return _refused(error)
         try:
             raw = await read_body(request, MAX_EVENTS_BYTES)
-        except Exception:  # too large, or the client went away
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to answer
+        except Exception:  # too large
             return JSONResponse(
                 events.error_body(f"request body larger than {MAX_EVENTS_BYTES} bytes"), 413
             )
-        status, body = await intake.submit(request.headers.get("authorization"), raw)
+        try:
+            parsed = await prepare(raw)
+        except InvalidEvents as invalid:
+            status, body = events.invalid_answer(invalid)
+        else:
+            status, body = await intake.submit(user, authorization, parsed)
         return JSONResponse(body, status)
 
     async def get_deliveries(request: Request) -> Response:
         params = dict(request.query_params)
         authorization = request.headers.get("authorization")
         try:
-            found = await run_in_threadpool(history.query, db, authorization, params)
+            authenticate(db, authorization)
+            page = await run_in_threadpool(history.query, db, authorization, params)
         except ApiError as error:
             return _refused(error)
-        return JSONResponse({"deliveries": found})
+        return JSONResponse({"deliveries": page.deliveries, "next": page.next})
 
     async def post_resend(request: Request) -> Response:
         number = request.path_params["number"]
         authorization = request.headers.get("authorization")
         try:
+            authenticate(db, authorization)
+            if number > MAX_ROW_ID:
+                raise NotFound(f"delivery {number} not found")
             await run_in_threadpool(history.resend, db, authorization, number)
         except ApiError as error:
             return _refused(error)

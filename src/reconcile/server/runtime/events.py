@@ -1,7 +1,8 @@
-"""`POST /api/v1/events`: a batch checked, matched and stored with its outbox in one transaction.
+"""`POST /api/v1/events`: a body parsed and checked (`prepare`, before the shared writer),
+then matched and stored with its outbox in one transaction (`store_many`).
 
-Repeated ids are acknowledged with what they fired the first time and fire nothing
-again; an artifact event naming a new collection creates it.
+Repeated ids (per team) are acknowledged with what they fired the first time and fire
+nothing again; an artifact event naming a new collection creates it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconcile.runtime import incoming
-from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
-from reconcile.server import auth
-from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
+from reconcile.runtime.incoming import EventProblem, IncomingEvent, InvalidEvents
+from reconcile.server import auth, validation
+from reconcile.server.errors import (
+    ApiError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from reconcile.server.runtime import matching, outbox
 from reconcile.server.store import teams
 from reconcile.server.store.crypto import SecretBox
@@ -49,6 +56,9 @@ def rest_status(error: ApiError) -> int:
 
 
 Ingested = tuple[Answer, list[outbox.Due]]
+# One request to store: its `Authorization` header (checked again in the transaction:
+# the key may have been revoked since) and its events, already parsed and checked.
+Parsed = tuple[str | None, tuple[IncomingEvent, ...]]
 
 
 def ingest(
@@ -64,33 +74,74 @@ def ingest(
 def ingest_many(
     db: Database, box: SecretBox, requests: Sequence[tuple[str | None, bytes]], app_url: str
 ) -> list[Ingested]:
-    """`ingest` for several requests at once, in one write transaction (one commit to
-    disk); each request in a savepoint of its own, so one refused leaves the others."""
+    """`ingest` for several requests at once: each authenticated and parsed, then those
+    valid stored in one write transaction (`store_many`)."""
     answers: dict[int, Ingested] = {}
-    parsed: dict[int, tuple[IncomingEvent, ...]] = {}
-    with db.read() as con:
-        for number, (authorization, raw) in enumerate(requests):
-            try:
+    valid: dict[int, Parsed] = {}
+    for number, (authorization, raw) in enumerate(requests):
+        try:
+            with db.read() as con:
                 auth.authenticate(con, authorization)
-            except ApiError as error:
-                answers[number] = _refused(error)
-                continue
-            try:
-                parsed[number] = incoming.parse_document(incoming.loads(raw))
-            except InvalidEvents as invalid:
-                answers[number] = _invalid(invalid), []
-    if parsed:
-        with db.write() as con:
-            for number, events in parsed.items():
-                answers[number] = _store_request(con, box, requests[number][0], events, app_url)
+            valid[number] = (authorization, prepare(raw))
+        except ApiError as error:
+            answers[number] = _refused(error)
+        except InvalidEvents as invalid:
+            answers[number] = invalid_answer(invalid), []
+    stored = store_many(db, box, list(valid.values()), app_url)
+    answers.update(zip(valid, stored, strict=True))
     return [answers[number] for number in range(len(requests))]
+
+
+def prepare(raw: bytes) -> tuple[IncomingEvent, ...]:
+    """A request body parsed and checked, with no database: the work done before the
+    shared writer. Raises InvalidEvents naming every problem."""
+    parsed = incoming.parse_document(incoming.loads(raw))
+    problems = [problem for index, event in enumerate(parsed) for problem in _names(index, event)]
+    if problems:
+        raise InvalidEvents(problems)
+    return parsed
+
+
+_NAME_RULE = "letters, digits, '-', '_' and '.'"
+
+
+def _names(index: int, event: IncomingEvent) -> list[EventProblem]:
+    """The names an event may create (a collection, its artifact type) follow the rule
+    GraphQL and `reconcile server create-collection` enforce."""
+    named = [("collection", "collection", event.collection)]
+    if event.artifact is not None:
+        named.append(("artifact.type", "artifact type", event.artifact.type))
+    problems = []
+    for field, kind, value in named:
+        if value is None:
+            continue
+        try:
+            validation.check_name(kind, value, validation.COLLECTION_NAME_RE, _NAME_RULE)
+        except ApiError as error:
+            problems.append(EventProblem(index, field, error.message))
+    return problems
+
+
+def store_many(
+    db: Database, box: SecretBox, requests: Sequence[Parsed], app_url: str
+) -> list[Ingested]:
+    """Parsed requests stored in one write transaction (one commit to disk); each in a
+    savepoint of its own, so one refused leaves the others."""
+    if not requests:
+        return []
+    with db.write() as con:
+        return [
+            _store_request(con, box, authorization, events, app_url)
+            for authorization, events in requests
+        ]
 
 
 def _refused(error: ApiError) -> Ingested:
     return (rest_status(error), error_body(error.message, code=error.code)), []
 
 
-def _invalid(invalid: InvalidEvents) -> Answer:
+def invalid_answer(invalid: InvalidEvents) -> Answer:
+    """The 400 answer naming every problem of a refused batch."""
     problems = [
         {"index": p.index, "field": p.field, "message": p.message} for p in invalid.problems
     ]
@@ -115,7 +166,8 @@ def _store_request(
         accepted = _store_all(con, box, user, events, app_url)
     except _AtIndex as failed:
         con.execute("ROLLBACK TO request")
-        body = error_body(failed.error.message, index=failed.index, code=failed.error.code)
+        where = {"field": failed.field} if failed.field else {}
+        body = error_body(failed.error.message, index=failed.index, **where, code=failed.error.code)
         return (rest_status(failed.error), body), []
     except ApiError as error:
         con.execute("ROLLBACK TO request")
@@ -133,8 +185,15 @@ def _store_request(
 
 
 class _AtIndex(Exception):
-    def __init__(self, index: int, error: ApiError) -> None:
-        self.index, self.error = index, error
+    def __init__(self, index: int, error: ApiError, field: str | None = None) -> None:
+        self.index, self.error, self.field = index, error, field
+
+
+class _InField(Exception):
+    """An event refused for one of its fields (the answer names it)."""
+
+    def __init__(self, field: str, error: ApiError) -> None:
+        self.field, self.error = field, error
 
 
 def _store_all(
@@ -146,24 +205,49 @@ def _store_all(
 ) -> Accepted:
     answers: list[dict[str, Any]] = []
     queued: list[outbox.Due] = []
+    places: dict[tuple[str | None, ...], Place] = {}
     for index, event in enumerate(events):
         try:
-            answer, dues = _store_one(con, box, user, event, app_url)
+            where = _where(event)
+            if where not in places:  # a batch's events mostly share one place
+                places[where] = _place(con, user, event)
+            answer, dues = _store_one(con, box, user, event, places[where], app_url=app_url)
         except ApiError as error:
             raise _AtIndex(index, error) from None
+        except _InField as refused:
+            raise _AtIndex(index, refused.error, refused.field) from None
         answers.append(answer)
         queued += dues
     return Accepted(answers, queued)
 
 
-def _place(
-    con: sqlite3.Connection, user: teams.User, event: IncomingEvent
-) -> tuple[teams.Team, teams.Team, teams.Project, int | None]:
+# The event's team, the entity holding its project, the project, the collection.
+Place = tuple[teams.Team, teams.Team, teams.Project, int | None]
+
+
+def _where(event: IncomingEvent) -> tuple[str | None, ...]:
+    """What `_place` reads of an event (equal for events placed alike)."""
+    kind = event.artifact.type if event.artifact else None
+    return (event.entity, event.registry, event.project, event.collection, kind)
+
+
+def _place(con: sqlite3.Connection, user: teams.User, event: IncomingEvent) -> Place:
     """The event's team, the entity holding its project, the project, the collection."""
     team = teams.find_team(con, event.entity)
     if team is None:
         raise NotFound(teams.missing_team(event.entity))
     auth.require_member(con, user, team)
+    if team.is_org:
+        # Only teams send events: the organization's entity would be a second sender of
+        # its teams' registry events, firing each of them again under other ids.
+        raise _InField(
+            "entity",
+            InvalidInput(
+                f"entity {team.name!r} is an organization's entity: events are sent by "
+                "teams; name the team the event happened in (its registries are the "
+                "organization's)"
+            ),
+        )
     # A team's registries live in its organization's entity, as in W&B.
     holder = teams.registry_entity(con, team) if event.registry is not None else team
     project = teams.find_project(con, holder.name, event.project)
@@ -182,9 +266,11 @@ def _store_one(
     box: SecretBox,
     user: teams.User,
     event: IncomingEvent,
+    place: Place,
+    *,
     app_url: str,
 ) -> tuple[dict[str, Any], list[outbox.Due]]:
-    team, holder, project, collection_id = _place(con, user, event)
+    team, holder, project, collection_id = place
     key = event.id or f"evt_{uuid.uuid4().hex}"
     seen = con.execute(
         "SELECT fired FROM events WHERE entity_id = ? AND event_key = ?", (team.id, key)

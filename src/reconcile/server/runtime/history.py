@@ -1,4 +1,5 @@
-"""What happened: deliveries with their attempts, per entity and automation, and re-sending.
+"""What happened: deliveries with their attempts, per entity and automation, in pages
+bounded in count and bytes; and re-sending.
 
 Only what may be shown is stored: masked bodies, headers without token or signatures.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from reconcile.server import auth
@@ -17,33 +19,60 @@ from reconcile.server.store.db import Database
 
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.FAILED)
 MAX_LIMIT = 1000
+# A page ends once its deliveries' bodies and answer excerpts add up to this much
+# (always at least one delivery): one answer stays bounded whatever was stored.
+PAGE_BYTES = 4 * 1024 * 1024
+_CURSOR_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Page:
+    """Deliveries, newest first, and the cursor of the next (older) page, if any."""
+
+    deliveries: list[dict[str, Any]]
+    next: str | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What `GET /api/v1/deliveries` narrows to, and where the page starts."""
+
+    automation: str | None = None
+    status: str | None = None
+    limit: int = 100
+    before: int | None = None  # the cursor: only deliveries older than this id
 
 
 def deliveries(
-    con: sqlite3.Connection,
-    entity_ids: list[int],
-    automation: str | None = None,
-    status: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Deliveries of the given entities, newest first, each with its attempts."""
+    con: sqlite3.Connection, entity_ids: list[int], filters: Filters = Filters()
+) -> Page:
+    """A page of the given entities' deliveries, newest first, each with its attempts:
+    at most `filters.limit`, and fewer once they hold PAGE_BYTES of bodies."""
     if not entity_ids:
-        return []
+        return Page([], None)
     where = f"d.entity_id IN ({', '.join('?' * len(entity_ids))})"
     params: list[Any] = list(entity_ids)
-    if automation is not None:
-        where += " AND d.automation = ?"
-        params.append(automation)
-    if status is not None:
-        where += " AND d.status = ?"
-        params.append(status)
+    for column, value in (("automation", filters.automation), ("status", filters.status)):
+        if value is not None:
+            where += f" AND d.{column} = ?"
+            params.append(value)
+    if filters.before is not None:
+        where += " AND d.id < ?"
+        params.append(filters.before)
     rows = con.execute(
         "SELECT d.*, e.event_key, e.type AS event_type, n.name AS entity FROM deliveries d "
         "JOIN events e ON e.id = d.event_id JOIN entities n ON n.id = d.entity_id "
         f"WHERE {where} ORDER BY d.id DESC LIMIT ?",
-        (*params, limit),
-    ).fetchall()
-    return [_delivery(con, row) for row in rows]
+        (*params, filters.limit + 1),
+    )
+    found: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        if len(found) == filters.limit or (found and size >= PAGE_BYTES):
+            return Page(found, str(found[-1]["id"]))
+        found.append(_delivery(con, row))
+        size += len(row["shown"]) + sum(len(a["excerpt"] or "") for a in found[-1]["attempts"])
+    return Page(found, None)
 
 
 def _delivery(con: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
@@ -86,18 +115,30 @@ def _entities(con: sqlite3.Connection, user: teams.User, entity: str | None) -> 
     return [team.id]
 
 
-def query(db: Database, authorization: str | None, params: dict[str, str]) -> list[dict[str, Any]]:
-    """`GET /api/v1/deliveries`: filters `entity`, `automation`, `status`, `limit`."""
+def query(db: Database, authorization: str | None, params: dict[str, str]) -> Page:
+    """`GET /api/v1/deliveries`: filters `entity`, `automation`, `status`; pages by
+    `limit` and `cursor` (the `next` of the page before)."""
     status = params.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     limit_text = params.get("limit", "100")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not _digits(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    cursor = params.get("cursor")
+    if cursor is not None and not (_digits(cursor) and 1 <= int(cursor) <= _CURSOR_MAX):
+        raise InvalidInput("cursor must be the `next` of a page this server answered")
+    filters = Filters(
+        params.get("automation"), status, int(limit_text), int(cursor) if cursor else None
+    )
     with db.read() as con:
         user = auth.authenticate(con, authorization)
         ids = _entities(con, user, params.get("entity"))
-        return deliveries(con, ids, params.get("automation"), status, int(limit_text))
+        return deliveries(con, ids, filters)
+
+
+def _digits(text: str) -> bool:
+    # str.isdigit accepts other scripts' digits (`"٣".isdigit()`) and `int` reads them.
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit()
 
 
 def resend(db: Database, authorization: str | None, delivery_id: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.errors import ServerError
+from reconcile.runtime import remote
 from reconcile.server.api.service import GraphQLService
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import events, history
@@ -39,12 +40,16 @@ class LocalRuntime:
         return status, body
 
     async def deliveries(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        return await remote.through_pages(self._page, params)
+
+    async def _page(self, params: Mapping[str, str]) -> remote.Page:
         try:
-            return await asyncio.to_thread(
+            page = await asyncio.to_thread(
                 history.query, self.service.db, self.authorization, dict(params)
             )
         except ApiError as error:
             raise ServerError(error.message) from None
+        return page.deliveries, page.next
 
     async def resend(self, delivery_id: int) -> None:
         try:
