@@ -60,13 +60,20 @@ def sample_event(automation: Automation) -> IncomingEvent:
 
 
 def _sample_name(test: object, default: str) -> str:
-    """A name that passes an alias or tag test (a bare alias is a regex)."""
-    if isinstance(test, dict):
-        ((form, operand),) = test.items()
-        if form == "one_of":
+    """A name for an alias or tag test: the first it names outright (a bare alias is a
+    regex); `default` when it names none. Not checked against the test."""
+    if not isinstance(test, dict):
+        return _literal(test, default)
+    for form, operand in test.items():
+        if form in ("all", "any") and isinstance(operand, list) and operand:
+            return _sample_name(operand[0], default)
+        if form == "one_of" and isinstance(operand, list) and operand:
             return str(operand[0])
-        return _literal(operand, default) if form == "matches" else str(operand)
-    return _literal(test, default)
+        if form in ("equals", "contains") and isinstance(operand, str):
+            return operand
+        if form == "matches":
+            return _literal(operand, default)
+    return default
 
 
 def _metric_value(automation: Automation) -> float:
