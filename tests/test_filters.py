@@ -282,3 +282,21 @@ def test_any_filter_the_sdk_builds_round_trips_to_its_own_bytes(made: Any) -> No
     assert event.kind == "alias_added", event.params
     assert filters.canonical("alias", event.params["alias"]) == event.params["alias"]
     assert _ours(event) == sent
+
+
+@pytest.mark.parametrize(
+    ("value", "test"),
+    [
+        ({"$not": {"$regex": "^tmp"}}, {"not": "^tmp"}),
+        ({"$regex": "^v", "$not": {"$eq": "v0"}}, {"all": ["^v", {"not": {"equals": "v0"}}]}),
+        ("prod", {"equals": "prod"}),
+        (["a", "b"], {"equals": ["a", "b"]}),
+    ],
+)
+def test_mongo_shorthands_decode_to_the_test_they_mean(value: Any, test: Any) -> None:
+    assert filters.decode("alias", [{"alias": value}]) == test
+
+
+def test_a_field_level_not_of_something_else_than_a_test_is_not_expressible() -> None:
+    with pytest.raises(filters.NotExpressible, match=r'^\$not of "x", not of a test$'):
+        filters.decode("alias", [{"alias": {"$not": "x"}}])

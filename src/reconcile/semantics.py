@@ -299,7 +299,7 @@ def _check_operand(
     for index, value in enumerate(values):
         where = (*at, index) if isinstance(operand, list) else at
         if isinstance(value, float) and not math.isfinite(value):
-            yield _at(origin, *where, message=f"{value} is not a number W&B can store")
+            yield _at(origin, *where, message="too large a number: W&B stores finite JSON numbers")
         elif form != "exists" and not isinstance(value, str):
             message = (
                 f"{a_noun} is text, so it is never {_shown(value)}; "
