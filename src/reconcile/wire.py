@@ -1,9 +1,10 @@
 """Translate events and actions between the inventory's vocabulary and W&B's wire shapes.
 
 `encode_*` builds what `createFilterTrigger` takes; `decode_*` reads what the server
-returns (artifact-event filters come back wrapped as `{"filter": ...}`). A server
-shape this vocabulary cannot express decodes to an `Event`/`Action` whose kind starts
-with `unsupported:`, so the plan shows it as different instead of guessing.
+returns (artifact-event filters come back wrapped as `{"filter": ...}`); the alias,
+tag and run-name conditions inside are `filters.py`'s. A server shape this vocabulary
+cannot express decodes to an `Event`/`Action` whose kind starts with `unsupported:`,
+so the plan shows it as different instead of guessing.
 """
 
 from __future__ import annotations
