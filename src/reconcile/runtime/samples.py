@@ -60,20 +60,26 @@ def sample_event(automation: Automation) -> IncomingEvent:
 
 
 def _sample_name(test: object, default: str) -> str:
-    """A name for an alias or tag test: the first it names outright (a bare alias is a
-    regex); `default` when it names none. Not checked against the test."""
+    """A name for an alias or tag test: the first it names outright, outside `not` and
+    `not_any` (a bare alias is a regex); `default` when it names none. Not evaluated."""
+    return _named(test) or default
+
+
+def _named(test: object) -> str | None:
     if not isinstance(test, dict):
-        return _literal(test, default)
+        return _literal(test, "") or None
     for form, operand in test.items():
-        if form in ("all", "any") and isinstance(operand, list) and operand:
-            return _sample_name(operand[0], default)
-        if form == "one_of" and isinstance(operand, list) and operand:
+        if form in ("all", "any") and isinstance(operand, list):
+            found = next((name for item in operand if (name := _named(item))), None)
+            if found:
+                return found
+        elif form == "one_of" and isinstance(operand, list) and operand:
             return str(operand[0])
-        if form in ("equals", "contains") and isinstance(operand, str):
+        elif form in ("equals", "contains") and isinstance(operand, str) and operand:
             return operand
-        if form == "matches":
-            return _literal(operand, default)
-    return default
+        elif form == "matches" and _literal(operand, ""):
+            return _literal(operand, "")
+    return None
 
 
 def _metric_value(automation: Automation) -> float:
