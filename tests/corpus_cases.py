@@ -185,12 +185,34 @@ case(
 """),
 )
 case(
-    "tag-test-two-forms",
+    "tag-test-misspelt-operator-inside-any",
     auto("""
 - name: gold
   scope: {project: p}
   when:
-    tag_added: {tag: {equals: gold, matches: ^gold}}
+    tag_added: {tag: {any: [gold, {matchs: ^gold}]}}
+  then: {no_op: }
+"""),
+)
+case(
+    "alias-regex-not-re2-inside-not-any",
+    auto("""
+- name: gold
+  scope: {project: p}
+  when:
+    alias_added:
+      alias:
+        not_any: [^tmp$, {matches: '(?!prod)'}]
+  then: {no_op: }
+"""),
+)
+case(
+    "run-name-combinator-without-a-list",
+    auto("""
+- name: failed
+  scope: {project: p}
+  when:
+    run_state: {states: [failed], run_name: {any: {contains: x}}}
   then: {no_op: }
 """),
 )

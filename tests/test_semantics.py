@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from reconcile.errors import InvalidInventory
+from reconcile.inventory import load_inventory
 from reconcile.semantics import regex_problem, url_problem
+from tests.conftest import WriteFiles
 
 
 @pytest.mark.parametrize(
@@ -74,3 +77,54 @@ def test_re2_refuses_what_go_refuses(pattern: str, detail: str) -> None:
 def test_re2_errors_are_not_logged_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     regex_problem("(?=a)")
     assert capfd.readouterr().err == ""
+
+
+FILTERS = """
+entity: ml
+automations:
+  - name: a
+    scope: {project: p}
+    when:
+      alias_added:
+        alias:
+          any:
+            - {equals: 5}
+            - not: {one_of: []}
+            - {none_of: [], matches: ''}
+            - {not_equals: '5', above: 1e999}
+    then: {no_op: }
+  - name: b
+    scope: {project: p}
+    when:
+      run_state:
+        states: [failed]
+        run_name: {not_any: [{exists: true}, {matches: '(a)\\1'}, {matches: train}]}
+    then: {no_op: }
+"""
+
+
+def test_filter_operands_are_checked_where_they_are_written(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": FILTERS})
+    with pytest.raises(InvalidInventory) as raised:
+        load_inventory(["automations"])
+    where = "automations/a.yaml"
+    assert [str(issue) for issue in raised.value.issues] == [
+        f"{where}:12:40: automations[0].when.alias_added.alias.any[3].above: too large a "
+        "number: W&B stores finite JSON numbers",
+        f"{where}:19:56: automations[1].when.run_state.run_name.not_any[1].matches: '(a)\\1' is "
+        "not a valid RE2 regular expression (invalid escape sequence: \\1); W&B evaluates it in "
+        "Go: no look-around, no back-references",
+    ]
+    assert [str(issue) for issue in raised.value.warnings] == [
+        f"{where}:9:24: automations[0].when.alias_added.alias.any[0].equals: an alias "
+        "is text, so it is never 5; quote it ('5') to compare with that text",
+        f"{where}:10:29: automations[0].when.alias_added.alias.any[1].not.one_of: an "
+        "empty list: the test never passes",
+        f"{where}:11:25: automations[0].when.alias_added.alias.any[2].none_of: an "
+        "empty list: the test always passes",
+        f"{where}:11:38: automations[0].when.alias_added.alias.any[2].matches: '' "
+        "matches every alias: the test lets all pass",
+        f"{where}:19:76: automations[1].when.run_state.run_name.not_any[2].matches: "
+        "'train' has no ^ or $, so it matches any run name containing a match, such as "
+        "'pre-train'; write '^train$' to match the whole run name",
+    ]

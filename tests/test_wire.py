@@ -86,44 +86,43 @@ def test_every_expressible_alias_and_tag_operator_round_trips(
     assert encode_event(event) == (EVENTS[kind].wire, {"$or": [{"$and": [condition]}]})
 
 
-FORMS = " (alias and tag take equals, matches, contains or one_of)"
-# What the SDK can write for alias and tag that the inventory does not express.
+# What a server may hold that the inventory does not express, and the reason given.
 NOT_EXPRESSED = [
-    ({"alias": {"$ne": "prod"}}, "the alias operator $ne has no inventory form" + FORMS),
-    ({"alias": {"$nin": ["prod"]}}, "the alias operator $nin has no inventory form" + FORMS),
-    ({"alias": {"$exists": True}}, "the alias operator $exists has no inventory form" + FORMS),
-    ({"alias": {"$gt": "a"}}, "the alias operator $gt has no inventory form" + FORMS),
-    ({"alias": {"$gte": "a"}}, "the alias operator $gte has no inventory form" + FORMS),
-    ({"alias": {"$lt": "a"}}, "the alias operator $lt has no inventory form" + FORMS),
-    ({"alias": {"$lte": "a"}}, "the alias operator $lte has no inventory form" + FORMS),
-    ({"alias": {"$eq": ["a", "b"]}}, 'alias $eq compares with ["a","b"], not with a name'),
-    ({"alias": {"$in": []}}, "alias $in needs a non-empty list, not []"),
-    ({"alias": {"$in": [1]}}, "alias $in lists something other than names"),
-    ({"$not": {"alias": {"$eq": "a"}}}, "the combination $not"),
-    ({"$nor": [{"alias": {"$eq": "a"}}]}, "the combination $nor"),
-    ({"$or": [{"alias": {"$eq": "a"}}, {"alias": {"$eq": "b"}}]}, "2 alternatives ($or)"),
-    ({"tag": {"$eq": "gold"}}, "alias_added events are not filtered on 'tag' in the inventory"),
+    ({"alias": {"$all": ["a"]}}, "the operator $all: W&B's automation filters have no $all"),
+    ({"alias": {"$size": 1}}, "the operator $size: W&B's automation filters have no $size"),
+    ({"alias": {"$near": 1}}, "the operator $near, which W&B's filter language does not have"),
+    ({"alias": {"$eq": None}}, "$eq with the operand null"),
+    ({"alias": {"$in": "prod"}}, '$in with the operand "prod"'),
+    ({"alias": {"$in": [["a"]]}}, '$in with the operand [["a"]]'),
+    ({"alias": {"$regex": 1}}, "$regex with the operand 1"),
+    ({"alias": {"$exists": 1}}, "$exists with the operand 1"),
+    ({"alias": {"$gt": ["a"]}}, '$gt with the operand ["a"]'),
+    ({"alias": {}}, "the empty test {} of alias"),
+    ({"alias": None}, "$eq with the operand null"),
+    ({"$nor": []}, "$nor needs a non-empty list of conditions, not []"),
+    ({"$or": {"alias": "a"}}, '$or needs a non-empty list of conditions, not {"alias":"a"}'),
+    ({"$regex": "a"}, '$regex with no field to test: {"$regex":"a"}'),
+    ({"$text": "a"}, "the operator $text, which W&B's filter language does not have"),
+    ([], "the condition [] is not a test"),
+    ({"tag": {"$eq": "gold"}}, "a test of 'tag' (this event's filter tests alias)"),
+    ({"$or": [{"alias": "a"}, {"tag": "b"}]}, "a test of 'tag' (this event's filter tests alias)"),
 ]
 
 
 @pytest.mark.parametrize(("condition", "reason"), NOT_EXPRESSED)
-def test_alias_operators_the_inventory_lacks_are_unsupported_with_a_reason(
-    condition: dict[str, object], reason: str
+def test_filters_the_inventory_cannot_express_are_unsupported_with_a_reason(
+    condition: object, reason: str
 ) -> None:
-    raw = _wrapped(condition)
-    if "$or" in condition:  # the SDK's `|` replaces the outer alternatives
-        raw = json.dumps({"filter": condition})
-    event = decode_event("ADD_ARTIFACT_ALIAS", raw)
+    event = decode_event("ADD_ARTIFACT_ALIAS", _wrapped(condition))  # type: ignore[arg-type]
     assert event.kind == "unsupported:ADD_ARTIFACT_ALIAS"
     assert event.params["reason"] == reason
 
 
-def test_two_tests_of_one_field_are_unsupported() -> None:
-    raw = _wrapped({"tag": {"$eq": "a"}}, {"tag": {"$regex": "b"}})
-    event = decode_event("ADD_ARTIFACT_TAG", raw)
+def test_a_filter_on_an_event_without_a_tested_field_is_unsupported() -> None:
+    event = decode_event("CREATE_ARTIFACT", _wrapped({"alias": {"$eq": "a"}}))
     assert (event.kind, event.params["reason"]) == (
-        "unsupported:ADD_ARTIFACT_TAG",
-        "more than one test of tag",
+        "unsupported:CREATE_ARTIFACT",
+        "a filter on artifact_created events: the inventory tests no field of them",
     )
 
 

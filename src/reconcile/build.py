@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reconcile import filters
 from reconcile.events import EVENTS
 from reconcile.loader import Document, Finding, Pointer
 from reconcile.model import (
@@ -25,7 +26,6 @@ from reconcile.model import (
     Secret,
     Webhook,
 )
-from reconcile.wire import PLAIN_TEST
 
 KINDS = ("secrets", "webhooks", "automations")
 # Fields other checks build on; a resource with one of them broken is not checked further.
@@ -183,7 +183,7 @@ def event(data: dict[str, Any]) -> Event:
     ((kind, given),) = data.items()
     params = dict(given or {})
     for name in EVENTS[kind].fields:
-        params[name] = _test(name, params.get(name))
+        params[name] = filters.canonical(name, params.get(name))
     for name, value in EVENT_DEFAULTS.get(kind, {}).items():
         params.setdefault(name, value)
     if kind == "run_metric_change":
@@ -192,17 +192,8 @@ def event(data: dict[str, Any]) -> Event:
         order = ("running", "finished", "failed")
         params["states"] = sorted(params["states"], key=order.index)
     if kind.startswith("run_"):
-        params.setdefault("run_name", None)
+        params["run_name"] = filters.canonical("run_name", params.get("run_name"))
     return Event(kind, params)
-
-
-def _test(field: str, value: Any) -> Any:
-    """An alias or tag test, its plain form as a bare string (`alias: {matches: x}` is `x`)."""
-    if isinstance(value, dict) and set(value) == {PLAIN_TEST[field]}:
-        return value[PLAIN_TEST[field]]
-    if isinstance(value, dict) and "one_of" in value:
-        return {"one_of": list(value["one_of"])}
-    return value
 
 
 def action(data: dict[str, Any]) -> Action:

@@ -84,6 +84,8 @@ def check(
         usable = _usable(item, broken)
         if usable is not None:
             valid.append(usable)
+            if usable.kind == "automations":
+                findings.extend(semantics.check_filters(usable.data.get("when"), usable.origin))
     inventory = _build(valid)
     findings.extend(semantics.check(inventory, names))
     return inventory, findings, names.unchecked

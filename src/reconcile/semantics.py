@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -11,12 +12,11 @@ from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
 
-from reconcile import credentials, hygiene, templating
+from reconcile import credentials, filters, hygiene, templating
 from reconcile.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.loader import Finding, Pointer
 from reconcile.model import (
     Automation,
-    Event,
     Inventory,
     Kind,
     Origin,
@@ -208,7 +208,6 @@ def check_automation(
     if origin is None:
         return
     yield from _check_scope(auto, origin)
-    yield from _check_event(auto, origin)
     yield from _check_previously(auto, origin, names)
     if auto.action.kind == "webhook":
         target = ResourceKey("webhook", auto.entity, auto.action.params["to"])
@@ -261,30 +260,59 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
         yield _at(origin, "when", auto.event.kind, message=message, key=True)
 
 
-def _check_event(auto: Automation, origin: Origin) -> Iterator[Finding]:
-    params = auto.event.params
-    steps: tuple[str | int, ...] = ("when", auto.event.kind)
-    run_name = params.get("run_name") or {}
-    regexes: list[tuple[Pointer, Any, str]] = list(_field_regexes(auto.event))
-    regexes.append((("run_name", "matches"), run_name.get("matches"), "run name"))
-    for where, pattern, noun in regexes:
-        if not isinstance(pattern, str):
-            continue
-        problem = regex_problem(pattern)
+def check_filters(when: Any, origin: Origin) -> Iterator[Finding]:
+    """The alias, tag and run-name tests of an automation's `when:`, as written (so each
+    finding points at the operator in the file)."""
+    if not isinstance(when, dict) or len(when) != 1:
+        return
+    ((kind, params),) = when.items()
+    if kind not in EVENTS or not isinstance(params, dict):
+        return
+    for name in (*EVENTS[kind].fields, "run_name"):
+        for where, form, operand in filters.leaves(name, params.get(name), (name,)):
+            yield from _check_operand(origin, ("when", kind, *where), name, form, operand)
+
+
+_NOUNS = {
+    "alias": ("alias", "an alias"),
+    "tag": ("tag", "a tag"),
+    "run_name": ("run name", "a run name"),
+}
+
+
+def _check_operand(
+    origin: Origin, at: Pointer, field_name: str, form: str, operand: Any
+) -> Iterator[Finding]:
+    """An alias, tag or run-name operator's operand: a valid RE2 regex, a name, a finite
+    number; what can never match is told."""
+    noun, a_noun = _NOUNS[field_name]
+    if form == "matches" and isinstance(operand, str):
+        problem = regex_problem(operand)
         if problem:
-            yield _at(origin, *steps, *where, message=problem)
-        elif unanchored(pattern):
-            yield _warn(origin, *steps, *where, message=_unanchored_message(pattern, noun))
+            yield _at(origin, *at, message=problem)
+        elif not operand:
+            yield _warn(origin, *at, message=f"'' matches every {noun}: the test lets all pass")
+        elif unanchored(operand):
+            yield _warn(origin, *at, message=_unanchored_message(operand, noun))
+        return
+    values = operand if isinstance(operand, list) else [operand]
+    for index, value in enumerate(values):
+        where = (*at, index) if isinstance(operand, list) else at
+        if isinstance(value, float) and not math.isfinite(value):
+            yield _at(origin, *where, message="too large a number: W&B stores finite JSON numbers")
+        elif form != "exists" and not isinstance(value, str):
+            message = (
+                f"{a_noun} is text, so it is never {_shown(value)}; "
+                f"quote it ('{_shown(value)}') to compare with that text"
+            )
+            yield _warn(origin, *where, message=message)
+    if form in ("one_of", "none_of") and not operand:
+        always = "never passes" if form == "one_of" else "always passes"
+        yield _warn(origin, *at, message=f"an empty list: the test {always}")
 
 
-def _field_regexes(event: Event) -> Iterator[tuple[Pointer, Any, str]]:
-    """The alias and tag regexes of an artifact event: a bare alias, or `matches:`."""
-    for name in EVENTS[event.kind].fields:
-        value = event.params.get(name)
-        if isinstance(value, dict) and "matches" in value:
-            yield (name, "matches"), value["matches"], name
-        elif name == "alias":  # a bare tag is an exact tag, not a regex
-            yield (name,), value, name
+def _shown(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else str(value)
 
 
 def _check_previously(auto: Automation, origin: Origin, names: Names) -> Iterator[Finding]:

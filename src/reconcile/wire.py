@@ -1,9 +1,10 @@
 """Translate events and actions between the inventory's vocabulary and W&B's wire shapes.
 
 `encode_*` builds what `createFilterTrigger` takes; `decode_*` reads what the server
-returns (artifact-event filters come back wrapped as `{"filter": ...}`). A server
-shape this vocabulary cannot express decodes to an `Event`/`Action` whose kind starts
-with `unsupported:`, so the plan shows it as different instead of guessing.
+returns (artifact-event filters come back wrapped as `{"filter": ...}`); the alias,
+tag and run-name conditions inside are `filters.py`'s. A server shape this vocabulary
+cannot express decodes to an `Event`/`Action` whose kind starts with `unsupported:`,
+so the plan shows it as different instead of guessing.
 """
 
 from __future__ import annotations
@@ -11,22 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconcile import filters
 from reconcile.events import BY_WIRE, EVENTS
+from reconcile.filters import NotExpressible
 from reconcile.model import Action, Event
 
 COMPARATORS = {"above": "$gt", "below": "$lt", "at_least": "$gte", "at_most": "$lte"}
 _CMP_NAMES = {op: name for name, op in COMPARATORS.items()}
-_RUN_NAME_OPS = {"matches": "$regex", "equals": "$eq", "contains": "$contains"}
-_RUN_NAME_KEYS = {op: key for key, op in _RUN_NAME_OPS.items()}
-# An artifact event's alias or tag test: the inventory form and W&B's operator.
-FIELD_TESTS = {"matches": "$regex", "equals": "$eq", "contains": "$contains", "one_of": "$in"}
-_TEST_FORMS = {op: form for form, op in FIELD_TESTS.items()}
-# A bare string means this test (alias: a regex, tag: an exact tag), as it always has.
-PLAIN_TEST = {"alias": "matches", "tag": "equals"}
-
-
-class NotExpressible(ValueError):
-    """A server filter the inventory has no words for; the message says what it is."""
 
 
 def _json(value: Any) -> str:
@@ -50,60 +42,14 @@ def encode_event(event: Event) -> tuple[str, dict[str, Any]]:
     spec = EVENTS[event.kind]
     params = event.params
     if spec.artifact:
-        conditions = [
-            {field: encode_test(field, params[field])}
-            for field in spec.fields
-            if params.get(field) is not None
-        ]
+        conditions = [c for field in spec.fields for c in filters.encode(field, params.get(field))]
         return spec.wire, {"$or": [{"$and": conditions}]}
-    run_filter = _json(_encode_run_name(params.get("run_name")))
+    run_filter = _json({"$and": filters.encode("run_name", params.get("run_name"))})
     if event.kind == "run_state":
         states = [state.upper() for state in params["states"]]
         return spec.wire, {"run_filter": run_filter, "run_state_filter": {"states": states}}
     metric = _encode_metric(event.kind, params)
     return spec.wire, {"run_filter": run_filter, "run_metric_filter": metric, "metric_filter": None}
-
-
-def encode_test(field: str, value: str | dict[str, Any]) -> dict[str, Any]:
-    """`{"$regex": ...}` and the like for an alias or tag test as the inventory has it."""
-    if isinstance(value, str):
-        return {FIELD_TESTS[PLAIN_TEST[field]]: value}
-    ((form, operand),) = value.items()
-    return {FIELD_TESTS[form]: list(operand) if form == "one_of" else operand}
-
-
-def decode_test(field: str, test: Any) -> str | dict[str, Any]:
-    """The inventory form of one alias or tag test; NotExpressible for other operators."""
-    if not isinstance(test, dict) or len(test) != 1:
-        raise NotExpressible(f"the {field} test {_show(test)} is not a single operator")
-    ((op, operand),) = test.items()
-    form = _TEST_FORMS.get(op)
-    if form is None:
-        raise NotExpressible(
-            f"the {field} operator {op} has no inventory form "
-            f"(alias and tag take equals, matches, contains or one_of)"
-        )
-    if form == "one_of":
-        if not isinstance(operand, list) or not operand:
-            raise NotExpressible(f"{field} $in needs a non-empty list, not {_show(operand)}")
-        if not all(isinstance(item, str) and item for item in operand):
-            raise NotExpressible(f"{field} $in lists something other than names")
-    elif not isinstance(operand, str) or not operand:
-        raise NotExpressible(f"{field} {op} compares with {_show(operand)}, not with a name")
-    if form == PLAIN_TEST[field]:
-        return str(operand)
-    return {form: operand}
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _encode_run_name(run_name: dict[str, str] | None) -> dict[str, Any]:
-    if not run_name:
-        return {"$and": []}
-    ((key, value),) = run_name.items()
-    return {"$and": [{"display_name": {_RUN_NAME_OPS[key]: value}}]}
 
 
 def _encode_metric(kind: str, p: dict[str, Any] | Any) -> dict[str, Any]:
@@ -158,39 +104,36 @@ def unsupported(wire_type: str, data: Any, reason: str) -> Event:
     return Event(f"unsupported:{wire_type}", {"filter": data, "reason": reason})
 
 
-def _decode_artifact(kind: str, data: dict[str, Any]) -> Event:
-    if set(data) == {"filter"}:  # the read-back wrapper
+def _decode_artifact(kind: str, data: Any) -> Event:
+    if isinstance(data, dict) and set(data) == {"filter"}:  # the read-back wrapper
         data = data["filter"]
     if isinstance(data, str):
         data = json.loads(data)
+    conditions = _conditions(data)
     fields = EVENTS[kind].fields
     params: dict[str, Any] = dict.fromkeys(fields)
-    for condition in _conditions(data):
-        if not isinstance(condition, dict) or len(condition) != 1:
-            raise NotExpressible(f"the condition {_show(condition)} is not one field's test")
-        ((field, test),) = condition.items()
-        if field.startswith("$"):
-            raise NotExpressible(f"the combination {field}")
-        if field not in fields:
-            raise NotExpressible(f"{kind} events are not filtered on {field!r} in the inventory")
-        if params[field] is not None:
-            raise NotExpressible(f"more than one test of {field}")
-        params[field] = decode_test(field, test)
+    if conditions and not fields:
+        raise NotExpressible(f"a filter on {kind} events: the inventory tests no field of them")
+    if fields:
+        params[fields[0]] = filters.decode(fields[0], conditions)
     return Event(kind, params)
 
 
-def _conditions(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _conditions(data: Any) -> list[Any]:
+    """The conjuncts of the `{"$or":[{"$and":[...]}]}` (artifact) or `{"$and":[...]}`
+    (run) wrapper; a filter of another shape is one condition."""
     if not data:
         return []
-    if set(data) == {"$or"}:
-        if len(data["$or"]) != 1:
-            raise NotExpressible(f"{len(data['$or'])} alternatives ($or)")
-        data = data["$or"][0]
-    if set(data) == {"$and"}:
+    alternatives = data.get("$or") if isinstance(data, dict) and len(data) == 1 else None
+    if isinstance(alternatives, list) and len(alternatives) == 1 and _is_and(alternatives[0]):
+        data = alternatives[0]
+    if _is_and(data):
         return list(data["$and"])
-    if any(key.startswith("$") for key in data):
-        raise NotExpressible(f"the combination {', '.join(sorted(data))}")
     return [data]
+
+
+def _is_and(data: Any) -> bool:
+    return isinstance(data, dict) and set(data) == {"$and"} and isinstance(data["$and"], list)
 
 
 def _decode_run(kind: str, data: dict[str, Any]) -> Event:
@@ -233,17 +176,8 @@ def _decode_run(kind: str, data: dict[str, Any]) -> Event:
     return Event(kind, params)
 
 
-def _decode_run_name(run_filter: dict[str, Any]) -> dict[str, str] | None:
-    conditions = _conditions(run_filter)
-    if not conditions:
-        return None
-    if len(conditions) != 1:
-        raise ValueError("several run conditions")
-    ((field, test),) = conditions[0].items()
-    ((op, value),) = test.items()
-    if field != "display_name" or op not in _RUN_NAME_KEYS:
-        raise ValueError(field)
-    return {_RUN_NAME_KEYS[op]: value}
+def _decode_run_name(run_filter: Any) -> Any:
+    return filters.decode("run_name", _conditions(run_filter))
 
 
 # --- actions --------------------------------------------------------------------------

@@ -310,6 +310,10 @@ def test_slack_body_from_title_message_and_severity() -> None:
         ("tag_removed", {"tag": {"matches": "^silver$"}}, None, "silver"),
         ("collection_tag_added", {"tag": {"one_of": ["review", "audit"]}}, None, "review"),
         ("collection_tag_removed", {"tag": {"contains": "old"}}, None, "old"),
+        ("tag_added", {"tag": {"matches": "^gold", "not_equals": "gold-x"}}, None, "gold"),
+        ("alias_added", {"alias": {"any": [{"one_of": ["canary"]}, "^prod$"]}}, "canary", None),
+        ("alias_added", {"alias": {"all": [{"not": "^tmp"}, {"equals": "v2"}]}}, "v2", None),
+        ("alias_added", {"alias": {"not_any": ["^tmp"]}}, "production", None),
     ],
 )
 def test_a_sample_event_passes_the_automations_alias_or_tag_test(

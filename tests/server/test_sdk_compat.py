@@ -405,7 +405,66 @@ def _fidelity_events(sdk: Sdk) -> dict[str, Any]:
         "fid-team-wide": OnRunState(
             scope=_team_scope(), filter=RunEvent.state.in_(["FAILED", "FINISHED"])
         ),
+        **_filter_forms(sdk),
     }
+
+
+def _filter_forms(sdk: Sdk) -> dict[str, Any]:
+    """One automation of every alias, tag and run-name filter form the SDK writes."""
+    from wandb.automations import (
+        ArtifactEvent,
+        OnAddArtifactAlias,
+        OnAddArtifactTag,
+        OnLinkArtifact,
+        OnRunMetric,
+        OnRunState,
+        RunEvent,
+    )
+
+    alias, tag, name = ArtifactEvent.alias, ArtifactEvent.tag, RunEvent.name
+    failed = RunEvent.state.in_(["FAILED"])
+    loss = RunEvent.metric("loss") > 1.5
+    artifact = {
+        "ne": alias.ne("dev"),
+        "nin": alias.not_in(["dev", "tmp"]),
+        "in-empty": alias.in_([]),
+        "exists": alias.exists(),
+        "not-exists": alias.exists(False),
+        "gt": alias.gt("v1"),
+        "lte": alias.lte("v9"),
+        "number": alias.eq(5),
+        "list": alias.eq(["a", "b"]),
+        "and": alias.eq("a") & alias.ne("b"),
+        "or": alias.eq("prod") | alias.matches_regex("^staging"),
+        "not": ~alias.contains("tmp"),
+        "nor": ~(alias.eq("a") | alias.contains("b")),
+        "not-and": ~(alias.eq("a") & alias.eq("b")),
+        "deep": (alias.eq("a") | (alias.ne("b") & ~alias.contains("c")))
+        & ~(alias.exists() | alias.in_(["q"])),
+        "raw-eq": {"alias": "prod"},
+        "raw-two-operators": {"alias": {"$regex": "^v", "$ne": "v0"}},
+    }
+    forms: dict[str, Any] = {
+        f"fid-alias-{key}": OnAddArtifactAlias(scope=sdk.project, filter=value)
+        for key, value in artifact.items()
+    }
+    forms["fid-link-or"] = OnLinkArtifact(
+        scope=sdk.registry, filter=alias.in_(["prod"]) | ~alias.exists()
+    )
+    forms["fid-tag-nor"] = OnAddArtifactTag(
+        scope=sdk.collection, filter=~(tag.eq("gold") | tag.matches_regex("^tmp"))
+    )
+    forms["fid-tag-ne-and-nin"] = OnAddArtifactTag(
+        scope=sdk.project, filter=tag.ne("x") & tag.not_in(["y"])
+    )
+    forms["fid-run-name-or"] = OnRunState(
+        scope=sdk.project, filter=(name.eq("a") | name.matches_regex("^b")) & failed
+    )
+    forms["fid-run-name-not"] = OnRunMetric(scope=sdk.project, filter=~name.contains("tmp") & loss)
+    forms["fid-run-name-nin-team"] = OnRunState(
+        scope=_team_scope(), filter=name.not_in(["scratch"]) & name.exists() & failed
+    )
+    return forms
 
 
 def _team_scope() -> Any:
@@ -437,7 +496,6 @@ def fidelity(
 ) -> dict[str, Any]:
     """The SDK's automations, made before reconcile looks, in an empty project folder."""
     from wandb.automations import (
-        ArtifactEvent,
         OnAddArtifactAlias,
         OnRemoveCollectionTag,
         SendNotification,
@@ -455,8 +513,6 @@ def fidelity(
     made["fid-slack-untitled"] = sdk.api.create_automation(
         OnAddArtifactAlias(scope=sdk.project) >> untitled, name="fid-slack-untitled"
     )
-    not_equal = OnAddArtifactAlias(scope=sdk.project, filter=ArtifactEvent.alias.ne("dev"))
-    made["fid-alias-ne"] = sdk.api.create_automation(not_equal >> send, name="fid-alias-ne")
     # W&B takes any variable; the inventory refuses one the event does not set.
     versionless = OnRemoveCollectionTag(scope=sdk.project)
     made["fid-no-version"] = sdk.api.create_automation(
@@ -493,9 +549,8 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     before = _stored(live)
     exported = _reconcile(live, "export", "--entity", TEAM, "--out", "automations", "--adopt")
     assert exported.exit_code == 0, exported.output
+    assert "not exported: automation fid-alias" not in exported.output
     assert (
-        "not exported: automation fid-alias-ne (the alias operator $ne has no inventory form "
-        "(alias and tag take equals, matches, contains or one_of))\n"
         "not exported: automation fid-no-version (it would not validate: "
         "then.webhook.payload.v: ${artifact_version_string} is not set for "
         "collection_tag_removed events (only for alias_added, artifact_created, "
@@ -503,7 +558,7 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     ) in exported.output
     after = _stored(live)
     for name in fidelity:
-        if name in ("fid-alias-ne", "fid-no-version"):
+        if name == "fid-no-version":
             assert after[name] == before[name]  # not adopted: left exactly as it was
             continue
         assert after[name][1:] == before[name][1:], name  # scope, filter, action: byte for byte
@@ -512,12 +567,22 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
         )
     inventory = load_inventory(["automations"])  # what export wrote validates
     autos = {a.name: a for a in inventory.automations}
-    assert {"fid-alias-ne", "fid-no-version"}.isdisjoint(autos)
+    assert "fid-no-version" not in autos
     assert dict(autos["fid-tag-regex"].event.params) == {"tag": {"matches": "^gold"}}
     assert dict(autos["fid-tag-exact"].event.params) == {"tag": "^gold"}
     assert dict(autos["fid-alias-eq"].event.params) == {"alias": {"equals": "prêt"}}
     assert dict(autos["fid-alias-in"].event.params) == {"alias": {"one_of": ["prod", "staging"]}}
     assert dict(autos["fid-tag-removed"].event.params) == {"tag": {"contains": "old"}}
+    assert dict(autos["fid-alias-ne"].event.params) == {"alias": {"not_equals": "dev"}}
+    assert dict(autos["fid-tag-nor"].event.params) == {
+        "tag": {"not_any": ["gold", {"matches": "^tmp"}]}
+    }
+    assert autos["fid-run-name-or"].event.params["run_name"] == {
+        "any": [{"equals": "a"}, {"matches": "^b"}]
+    }
+    assert autos["fid-run-name-nin-team"].event.params["run_name"] == {
+        "all": [{"none_of": ["scratch"]}, {"exists": True}]
+    }
     assert autos["fid-unlinked"].event.kind == "artifact_unlinked"
     assert autos["fid-collection-untagged"].event == Event("collection_tag_removed", {"tag": None})
     assert autos["fid-slack-untitled"].action.params["title"] == ""

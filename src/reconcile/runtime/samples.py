@@ -60,13 +60,26 @@ def sample_event(automation: Automation) -> IncomingEvent:
 
 
 def _sample_name(test: object, default: str) -> str:
-    """A name that passes an alias or tag test (a bare alias is a regex)."""
-    if isinstance(test, dict):
-        ((form, operand),) = test.items()
-        if form == "one_of":
+    """A name for an alias or tag test: the first it names outright, outside `not` and
+    `not_any` (a bare alias is a regex); `default` when it names none. Not evaluated."""
+    return _named(test) or default
+
+
+def _named(test: object) -> str | None:
+    if not isinstance(test, dict):
+        return _literal(test, "") or None
+    for form, operand in test.items():
+        if form in ("all", "any") and isinstance(operand, list):
+            found = next((name for item in operand if (name := _named(item))), None)
+            if found:
+                return found
+        elif form == "one_of" and isinstance(operand, list) and operand:
             return str(operand[0])
-        return _literal(operand, default) if form == "matches" else str(operand)
-    return _literal(test, default)
+        elif form in ("equals", "contains") and isinstance(operand, str) and operand:
+            return operand
+        elif form == "matches" and _literal(operand, ""):
+            return _literal(operand, "")
+    return None
 
 
 def _metric_value(automation: Automation) -> float:
