@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconcile.model import Remote, State, Webhook
+from reconcile.core.model import Remote, State, Webhook
 from reconcile.plan import compute_plan, to_json
 from tests.test_plan import INVENTORY
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reconcile.core.model import Action, Event, Scope
 from reconcile.inventory import load_inventory
-from reconcile.model import Action, Event, Scope
 from tests.conftest import WriteFiles
 
 TERSE = """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.errors import InvalidInventory
+from reconcile.core.errors import InvalidInventory
 from reconcile.inventory import load_inventory
 from tests.conftest import WriteFiles
 from tests.corpus_cases import CASES

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.events import EVENTS
+from reconcile.core.events import EVENTS
+from reconcile.core.model import Inventory
 from reconcile.inventory import load_inventory
-from reconcile.model import Inventory
 from tests.conftest import WriteFiles
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"

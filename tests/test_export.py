@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.client import operations as ops
+from reconcile.core.model import Action, Automation, Event, Remote, Scope, State, Webhook
 from reconcile.export import render
 from reconcile.export_target import rejected
 from reconcile.inventory import load_inventory
-from reconcile.model import Action, Automation, Event, Remote, Scope, State, Webhook
 from reconcile.schema import schema_text
 from reconcile.target import Target, connect
 from tests import test_session

@@ -5,7 +5,7 @@ from __future__ import annotations
 # A dev dependency, imported outright: the SDK's own table is what this test checks.
 import wandb.automations._compat as compat
 
-from reconcile import features
+from reconcile.core import features
 
 
 def test_gated_events_and_scopes_are_the_sdks() -> None:

@@ -24,9 +24,9 @@ from wandb.automations import (
     RunEvent,
 )
 
-from reconcile import filters
-from reconcile.model import Event
-from reconcile.wire import decode_event, encode_event
+from reconcile.core import filters
+from reconcile.core.model import Event
+from reconcile.core.wire import decode_event, encode_event
 
 SCOPE = ProjectScope(id="UHJvamVjdDox", name="vision")
 A = ArtifactEvent.alias

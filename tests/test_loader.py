@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.errors import InvalidInventory, UsageError
+from reconcile.core.errors import InvalidInventory, UsageError
 from reconcile.inventory import load_inventory
 from reconcile.loader import MAX_FILE_BYTES, Finding, Positions, discover, load_files
 from tests.conftest import WriteFiles

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconcile import logsafe
-from reconcile.logsafe import SafeFormatter, redact
+from reconcile.core import logsafe
+from reconcile.core.logsafe import SafeFormatter, redact
 
 
 @pytest.mark.parametrize(

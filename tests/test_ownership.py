@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconcile.ownership import (
+from reconcile.core.ownership import (
     DESCRIPTION_MARKER,
     mark_description,
     mark_url,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.inventory import load_inventory
-from reconcile.model import (
+from reconcile.core.model import (
     Action,
     Automation,
     Event,
@@ -21,8 +20,9 @@ from reconcile.model import (
     State,
     Webhook,
 )
+from reconcile.core.wire import decode_event
+from reconcile.inventory import load_inventory
 from reconcile.plan import Change, FieldChange, compute_plan, fingerprint, to_json
-from reconcile.wire import decode_event
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 INVENTORY = load_inventory([str(EXAMPLES)])

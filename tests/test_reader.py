@@ -14,9 +14,9 @@ import pytest
 from reconcile import session
 from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
-from reconcile.errors import ServerError
+from reconcile.core.errors import ServerError
+from reconcile.core.model import Scope
 from reconcile.inventory import load_inventory
-from reconcile.model import Scope
 from reconcile.target import Target, connect, scopes_of
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
@@ -98,7 +98,7 @@ def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_
     tmp_path: Path,
 ) -> None:
     from reconcile.client import operations as ops
-    from reconcile.model import Automation
+    from reconcile.core.model import Automation
     from reconcile.server import admin
     from reconcile.server.store.db import Database
     from reconcile.target import embedded_key

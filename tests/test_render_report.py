@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconcile.apply import ApplyReport
-from reconcile.model import ResourceKey
+from reconcile.core.model import ResourceKey
 from reconcile.plan import Change
 from reconcile.render import report
 

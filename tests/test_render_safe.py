@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.render import safe
+from reconcile.core import safe
 from tests import markdown_oracle
 
 HOSTILE = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.errors import InvalidInventory
+from reconcile.core.errors import InvalidInventory
 from reconcile.inventory import load_inventory
 from reconcile.semantics import regex_problem, url_problem
 from tests.conftest import WriteFiles

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.events import EVENTS
+from reconcile.core.events import EVENTS
+from reconcile.core.model import Action, Event
+from reconcile.core.wire import decode_action, decode_event, encode_action, encode_event
 from reconcile.inventory import load_inventory
-from reconcile.model import Action, Event
-from reconcile.wire import decode_action, decode_event, encode_action, encode_event
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 AUTOMATIONS = load_inventory([str(EXAMPLES)]).automations

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconcile.model import Automation, Inventory, Resource, ResourceKey, Webhook
+from reconcile.core.model import Automation, Inventory, Resource, ResourceKey, Webhook
 from reconcile.plan import Change, Plan
 
 log = logging.getLogger(__name__)

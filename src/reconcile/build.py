@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import filters
-from reconcile.events import EVENTS
-from reconcile.loader import Document, Finding, Pointer
-from reconcile.model import (
+from reconcile.core import filters
+from reconcile.core.events import EVENTS
+from reconcile.core.model import (
     REGISTRY_PREFIX,
     Action,
     Automation,
@@ -26,6 +25,7 @@ from reconcile.model import (
     Secret,
     Webhook,
 )
+from reconcile.loader import Document, Finding, Pointer
 
 KINDS = ("secrets", "webhooks", "automations")
 # Fields other checks build on; a resource with one of them broken is not checked further.

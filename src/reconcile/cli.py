@@ -18,12 +18,13 @@ from typing import Any, ClassVar
 
 import click
 
-from reconcile import __version__, export, export_target, logsafe, project, session
+from reconcile import __version__, export, export_target, project, session
 from reconcile import target as targets
 from reconcile.cli_options import target_options
-from reconcile.errors import InvalidInventory, Issue, ReconcileError, UsageError
+from reconcile.core import logsafe
+from reconcile.core.errors import InvalidInventory, Issue, ReconcileError, UsageError
+from reconcile.core.model import Inventory, ResourceKey
 from reconcile.inventory import load_checked, load_inventory
-from reconcile.model import Inventory, ResourceKey
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report

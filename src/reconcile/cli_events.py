@@ -20,7 +20,7 @@ import click
 from reconcile import target as targets
 from reconcile.cli_options import target_options
 from reconcile.client.transport import basic_auth
-from reconcile.errors import ServerError, UsageError
+from reconcile.core.errors import ServerError, UsageError
 from reconcile.runtime import incoming, remote
 from reconcile.runtime.addresses import Policy
 

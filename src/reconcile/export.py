@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
+from reconcile.core.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
 
 MODELINE = "# yaml-language-server: $schema={schema}\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 
 from reconcile import export, inventory, project
-from reconcile.errors import InvalidInventory, UsageError
+from reconcile.core.errors import InvalidInventory, UsageError
+from reconcile.core.model import Resource, ResourceKey, State
 from reconcile.loader import Positions, discover, display_path, load_files, parse_text
-from reconcile.model import Resource, ResourceKey, State
 
 SCHEMA = Path("schema/inventory.schema.json")
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconcile import credentials
+from reconcile.core.model import Automation, EnvUrl, Origin, Secret, Webhook
 from reconcile.loader import Finding, Pointer
-from reconcile.model import Automation, EnvUrl, Origin, Secret, Webhook
 from reconcile.schema import human_path, place
 
 SLACK_URL = "a Slack webhook URL"

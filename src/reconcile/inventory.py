@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from reconcile import build, schema, semantics
-from reconcile.errors import InvalidInventory, Issue
+from reconcile.core.errors import InvalidInventory, Issue
+from reconcile.core.model import Inventory, ResourceKey
 from reconcile.loader import Document, Finding, Pointer, Positions, discover, load_files
-from reconcile.model import Inventory, ResourceKey
 
 DEFAULT_PATHS = ("automations",)
 

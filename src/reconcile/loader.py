@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconcile.errors import Issue, UsageError
-from reconcile.model import Location, Origin
+from reconcile.core.errors import Issue, UsageError
+from reconcile.core.model import Location, Origin
 from reconcile.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
 
 MAX_FILE_BYTES = 8 * 1024 * 1024

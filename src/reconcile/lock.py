@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from reconcile.client.reader import Reader
 from reconcile.client.transport import GraphQLError, Unreachable
-from reconcile.errors import ReconcileError
-from reconcile.ownership import LOCK_NAME
+from reconcile.core.errors import ReconcileError
+from reconcile.core.ownership import LOCK_NAME
 
 LOCK_URL = "https://reconcile.invalid/apply-lock"
 

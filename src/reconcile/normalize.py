@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile import build
-from reconcile.model import Automation, EnvUrl, Resource, Scope, Secret, Webhook
+from reconcile.core.model import Automation, EnvUrl, Resource, Scope, Secret, Webhook
 
 
 def canonical(resource: Resource) -> dict[str, Any]:

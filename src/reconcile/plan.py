@@ -11,7 +11,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconcile.model import Automation, Inventory, Remote, Resource, ResourceKey, State, Webhook
+from reconcile.core.model import (
+    Automation,
+    Inventory,
+    Remote,
+    Resource,
+    ResourceKey,
+    State,
+    Webhook,
+)
 from reconcile.normalize import canonical
 
 FORMAT_VERSION = "1"

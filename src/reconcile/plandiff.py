@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from reconcile.core.safe import visible
 from reconcile.render.flat import flatten
-from reconcile.render.safe import visible
 
 Ident = tuple[str, str, str]
 SECTIONS = ("conflicts", "protected", "kept", "unmanaged", "not_considered", "requires_force")

@@ -12,15 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import features, lock, plandiff
+from reconcile import lock, plandiff
 from reconcile import target as targets
 from reconcile.apply import ApplyReport, Progress, execute
 from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
-from reconcile.errors import ReconcileError, ServerError, UsageError
+from reconcile.core import features
+from reconcile.core.errors import ReconcileError, ServerError, UsageError
+from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.export import NONE_REJECTED, Rejected
-from reconcile.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.plan import Change, Plan, compute_plan, to_json
 from reconcile.semantics import url_problem
 

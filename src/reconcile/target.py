@@ -20,8 +20,8 @@ import httpx
 from reconcile import project
 from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
-from reconcile.errors import ServerError, UsageError
-from reconcile.model import REGISTRY_PREFIX, Inventory
+from reconcile.core.errors import ServerError, UsageError
+from reconcile.core.model import REGISTRY_PREFIX, Inventory
 
 DEFAULT_DB = Path(".reconcile/server.db")
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)

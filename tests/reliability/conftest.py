@@ -25,8 +25,8 @@ from reconcile import session
 from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.transport import RetryPolicy, basic_auth
+from reconcile.core.model import Inventory
 from reconcile.inventory import load_inventory
-from reconcile.model import Inventory
 from reconcile.target import Target, embedded_key, prepare_embedded, scopes_of
 from tests.reliability.proxy import Proxy, proxying
 from tests.server.live import running

@@ -21,9 +21,10 @@ import pytest
 import wandb
 import wandb.automations
 
-from reconcile import ownership, session
+from reconcile import session
+from reconcile.core import ownership
+from reconcile.core.model import Event, Scope
 from reconcile.inventory import load_inventory
-from reconcile.model import Event, Scope
 from reconcile.server import admin
 from reconcile.server.api import cost
 from reconcile.target import Target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile.render.safe import json_text, visible
+from reconcile.core.safe import json_text, visible
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reconcile.apply import ApplyReport
+from reconcile.core.safe import inline, visible
 from reconcile.plan import Change
-from reconcile.render.safe import inline, visible
 
 
 def render(report: ApplyReport) -> str:

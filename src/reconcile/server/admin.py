@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconcile.model import REGISTRY_PREFIX
+from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.server import auth, validation
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import automations as hooks

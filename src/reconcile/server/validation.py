@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconcile.model import REGISTRY_PREFIX
+from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.runtime import filters
 from reconcile.server.errors import InvalidInput
 

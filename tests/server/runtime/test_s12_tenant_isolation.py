@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconcile import ownership
+from reconcile.core import ownership
 from reconcile.runtime import signing
 from reconcile.server import admin
 from reconcile.server.api.ids import encode_id

@@ -13,7 +13,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile import features
+from reconcile.core import features
 from reconcile.server import auth, validation
 from reconcile.server.api import present
 from reconcile.server.api.context import RequestContext

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reconcile.model import Webhook as HookModel
+from reconcile.core.model import Webhook as HookModel
 from reconcile.runtime import render, signing
 from reconcile.runtime.incoming import IncomingEvent
 from reconcile.runtime.sender import Outcome

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reconcile.model import Automation
-from reconcile.wire import encode_event
+from reconcile.core.model import Automation
+from reconcile.core.wire import encode_event
 
 EVENT_FEATURES: dict[str, str] = {
     wire: f"AUTOMATION_EVENT_{wire}"

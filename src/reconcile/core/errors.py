@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconcile.model import Location
+from reconcile.core.model import Location
 
 
 @dataclass(frozen=True, order=True)

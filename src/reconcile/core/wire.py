@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconcile import filters
-from reconcile.events import BY_WIRE, EVENTS
-from reconcile.filters import NotExpressible
-from reconcile.model import Action, Event
+from reconcile.core import filters
+from reconcile.core.events import BY_WIRE, EVENTS
+from reconcile.core.filters import NotExpressible
+from reconcile.core.model import Action, Event
 
 COMPARATORS = {"above": "$gt", "below": "$lt", "at_least": "$gte", "at_most": "$lte"}
 _CMP_NAMES = {op: name for name, op in COMPARATORS.items()}
