@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconcile.templating import MAX_DEPTH, TemplateProblem, Use, scan
+from reconcile.runtime.templating import MAX_DEPTH, TemplateProblem, Use, scan
 
 
 def test_variables_are_found_in_nested_string_values_only() -> None:
