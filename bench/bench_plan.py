@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from inventory_gen import write_inventory  # noqa: E402
 
 from reconcile import session  # noqa: E402
-from reconcile.inventory import load_inventory  # noqa: E402
+from reconcile.inventory.load import load_inventory  # noqa: E402
 from reconcile.target import Target, embedded_key  # noqa: E402
 from tests.server.live import running  # noqa: E402
 
@@ -36,7 +36,7 @@ import asyncio, json, resource, sys, time
 start = time.perf_counter()
 from reconcile import session
 from reconcile.client.reader import Reader
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.target import Target, connect
 async def main():
     inventory = load_inventory(["automations"])

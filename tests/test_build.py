@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconcile.core.model import Action, Event, Scope
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from tests.conftest import WriteFiles
 
 TERSE = """

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.schema import schema_text
+from reconcile.inventory.schema import schema_text
 from tests.conftest import WriteFiles
 
 VALID = """

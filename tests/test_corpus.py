@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.core.errors import InvalidInventory
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from tests.conftest import WriteFiles
 from tests.corpus_cases import CASES
 

@@ -8,7 +8,7 @@ import pytest
 
 from reconcile.core.events import EVENTS
 from reconcile.core.model import Inventory
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from tests.conftest import WriteFiles
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"

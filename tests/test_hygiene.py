@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.credentials import describe
+from reconcile.inventory.credentials import describe
 from tests.conftest import WriteFiles
 
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

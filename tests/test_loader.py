@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconcile.core.errors import InvalidInventory, UsageError
-from reconcile.inventory import load_inventory
-from reconcile.loader import MAX_FILE_BYTES, Finding, Positions, discover, load_files
+from reconcile.inventory.load import load_inventory
+from reconcile.inventory.loader import MAX_FILE_BYTES, Finding, Positions, discover, load_files
 from tests.conftest import WriteFiles
 
 

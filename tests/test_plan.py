@@ -21,7 +21,7 @@ from reconcile.core.model import (
     Webhook,
 )
 from reconcile.core.wire import decode_event
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.plan import Change, FieldChange, compute_plan, fingerprint, to_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"

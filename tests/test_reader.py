@@ -16,7 +16,7 @@ from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.core.errors import ServerError
 from reconcile.core.model import Scope
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.target import Target, connect, scopes_of
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"

@@ -9,8 +9,15 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from reconcile.loader import Document, discover, load_files
-from reconcile.schema import PATTERN_RULES, check, human_path, is_valid, schema_text, validator
+from reconcile.inventory.loader import Document, discover, load_files
+from reconcile.inventory.schema import (
+    PATTERN_RULES,
+    check,
+    human_path,
+    is_valid,
+    schema_text,
+    validator,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconcile.core.errors import InvalidInventory
-from reconcile.inventory import load_inventory
-from reconcile.semantics import regex_problem, url_problem
+from reconcile.inventory.load import load_inventory
+from reconcile.inventory.semantics import regex_problem, url_problem
 from tests.conftest import WriteFiles
 
 

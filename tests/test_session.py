@@ -18,7 +18,7 @@ from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
 from reconcile.core.model import Automation, EnvUrl, Webhook
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.target import Target, connect, embedded_key, prepare_embedded, scopes_of
 from tests.server.live import running
 

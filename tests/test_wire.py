@@ -10,7 +10,7 @@ import pytest
 from reconcile.core.events import EVENTS
 from reconcile.core.model import Action, Event
 from reconcile.core.wire import decode_action, decode_event, encode_action, encode_event
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 AUTOMATIONS = load_inventory([str(EXAMPLES)]).automations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.loader import parse_text
-from reconcile.yamlsafe import RecursiveAlias, expanded_size
+from reconcile.inventory.loader import parse_text
+from reconcile.inventory.yamlsafe import RecursiveAlias, expanded_size
 
 
 def load(text: str) -> object:
@@ -64,7 +64,7 @@ def test_quoted_values_keep_their_text() -> None:
 def test_expanded_size_counts_aliases_once_per_use() -> None:
     from yaml import compose
 
-    from reconcile.yamlsafe import StrictLoader
+    from reconcile.inventory.yamlsafe import StrictLoader
 
     node = compose("a: &x [1, 2]\nb: [*x, *x]\n", Loader=StrictLoader)
     # root + 2 keys + x(3 nodes) + b seq(1 + 2 * 3)
@@ -74,7 +74,7 @@ def test_expanded_size_counts_aliases_once_per_use() -> None:
 def test_expanded_size_refuses_cycles() -> None:
     from yaml import compose
 
-    from reconcile.yamlsafe import StrictLoader
+    from reconcile.inventory.yamlsafe import StrictLoader
 
     node = compose("a: &x [*x]\n", Loader=StrictLoader)
     with pytest.raises(RecursiveAlias):

@@ -18,17 +18,18 @@ from typing import Any, ClassVar
 
 import click
 
-from reconcile import __version__, export, export_target, project, session
+from reconcile import __version__, export, export_target, session
 from reconcile import target as targets
 from reconcile.cli_options import target_options
 from reconcile.core import logsafe
 from reconcile.core.errors import InvalidInventory, Issue, ReconcileError, UsageError
 from reconcile.core.model import Inventory, ResourceKey
-from reconcile.inventory import load_checked, load_inventory
+from reconcile.inventory import project
+from reconcile.inventory.load import load_checked, load_inventory
+from reconcile.inventory.schema import schema_text
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
-from reconcile.schema import schema_text
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from reconcile import project
 from reconcile.core.errors import UsageError
 from reconcile.core.model import Automation, Inventory, Webhook
-from reconcile.inventory import load_inventory
+from reconcile.inventory import project
+from reconcile.inventory.load import load_inventory
 from reconcile.runtime import incoming, receiver, signing, trial
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.render import MASK, mask_text, masked_excerpt, render, url_secrets

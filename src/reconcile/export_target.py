@@ -14,10 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from reconcile import export, inventory, project
+from reconcile import export
 from reconcile.core.errors import InvalidInventory, UsageError
 from reconcile.core.model import Resource, ResourceKey, State
-from reconcile.loader import Positions, discover, display_path, load_files, parse_text
+from reconcile.inventory import load as inventory
+from reconcile.inventory import project
+from reconcile.inventory.loader import Positions, discover, display_path, load_files, parse_text
 
 SCHEMA = Path("schema/inventory.schema.json")
 

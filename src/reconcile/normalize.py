@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile import build
 from reconcile.core.model import Automation, EnvUrl, Resource, Scope, Secret, Webhook
+from reconcile.inventory import build
 
 
 def canonical(resource: Resource) -> dict[str, Any]:

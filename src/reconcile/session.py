@@ -22,8 +22,8 @@ from reconcile.core import features
 from reconcile.core.errors import ReconcileError, ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
 from reconcile.export import NONE_REJECTED, Rejected
+from reconcile.inventory.semantics import url_problem
 from reconcile.plan import Change, Plan, compute_plan, to_json
-from reconcile.semantics import url_problem
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from reconcile import project
 from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.core.errors import ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, Inventory
+from reconcile.inventory import project
 
 DEFAULT_DB = Path(".reconcile/server.db")
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)

@@ -26,7 +26,7 @@ from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.transport import RetryPolicy, basic_auth
 from reconcile.core.model import Inventory
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.target import Target, embedded_key, prepare_embedded, scopes_of
 from tests.reliability.proxy import Proxy, proxying
 from tests.server.live import running

@@ -10,7 +10,7 @@ import pytest
 from reconcile import session
 from reconcile.client import operations as ops
 from reconcile.client.transport import GraphQLError, RetryPolicy, Unreachable
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.target import Target, connect
 from tests.reliability.conftest import ENTITY, EXAMPLES, FAST, Stack, generated, use_inventory
 from tests.reliability.proxy import Rule, operation, writes

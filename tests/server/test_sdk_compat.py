@@ -24,7 +24,7 @@ import wandb.automations
 from reconcile import session
 from reconcile.core import ownership
 from reconcile.core.model import Event, Scope
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 from reconcile.server import admin
 from reconcile.server.api import cost
 from reconcile.target import Target

@@ -18,9 +18,9 @@ from typing import Any
 
 import click
 
-from reconcile import project
 from reconcile.core import logsafe
 from reconcile.core.model import REGISTRY_PREFIX
+from reconcile.inventory import project
 from reconcile.runtime.addresses import Policy
 from reconcile.server import admin, listen
 from reconcile.server.api.ids import encode_id

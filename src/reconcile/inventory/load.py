@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reconcile import build, schema, semantics
 from reconcile.core.errors import InvalidInventory, Issue
 from reconcile.core.model import Inventory, ResourceKey
-from reconcile.loader import Document, Finding, Pointer, Positions, discover, load_files
+from reconcile.inventory import build, schema, semantics
+from reconcile.inventory.loader import Document, Finding, Pointer, Positions, discover, load_files
 
 DEFAULT_PATHS = ("automations",)
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconcile.loader import discover
+from reconcile.inventory.loader import discover
 
 STATE_DIR = ".reconcile"
 INVENTORY_DIR = "automations"

@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconcile.core.errors import Issue, UsageError
 from reconcile.core.model import Location, Origin
-from reconcile.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
+from reconcile.inventory.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_EXPANSION = 10  # aliases may at most multiply a document's size by this much

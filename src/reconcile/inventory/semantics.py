@@ -12,15 +12,15 @@ from urllib.parse import urlsplit
 
 import re2  # type: ignore[import-untyped]
 
-from reconcile import credentials, hygiene
 from reconcile.core import filters
 from reconcile.core.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.core.model import Automation, Inventory, Kind, Origin, ResourceKey, Secret, Webhook
 from reconcile.core.ownership import LOCK_NAME
-from reconcile.loader import Finding, Pointer
+from reconcile.inventory import credentials, hygiene
+from reconcile.inventory.loader import Finding, Pointer
+from reconcile.inventory.schema import did_you_mean, human_path
 from reconcile.runtime import templating
 from reconcile.runtime.variables import secret_variables
-from reconcile.schema import did_you_mean, human_path
 
 
 @dataclass

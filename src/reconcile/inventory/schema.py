@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-from reconcile import credentials
-from reconcile.loader import Document, Finding, Pointer
+from reconcile.inventory import credentials
+from reconcile.inventory.loader import Document, Finding, Pointer
 
 _JSON_TYPES = {
     "object": "a mapping",

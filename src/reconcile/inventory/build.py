@@ -25,7 +25,7 @@ from reconcile.core.model import (
     Secret,
     Webhook,
 )
-from reconcile.loader import Document, Finding, Pointer
+from reconcile.inventory.loader import Document, Finding, Pointer
 
 KINDS = ("secrets", "webhooks", "automations")
 # Fields other checks build on; a resource with one of them broken is not checked further.

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reconcile import credentials
 from reconcile.core.model import Automation, EnvUrl, Origin, Secret, Webhook
-from reconcile.loader import Finding, Pointer
-from reconcile.schema import human_path, place
+from reconcile.inventory import credentials
+from reconcile.inventory.loader import Finding, Pointer
+from reconcile.inventory.schema import human_path, place
 
 SLACK_URL = "a Slack webhook URL"
 
