@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconcile.core.model import Remote, State, Webhook
-from reconcile.plan import compute_plan, to_json
+from reconcile.plan.compute import compute_plan, to_json
 from tests.test_plan import INVENTORY
 
 # Shown as they are: nothing in them needs spelling out.

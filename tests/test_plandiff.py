@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.plandiff import differences
+from reconcile.plan.reviewed import differences
 from tests import test_session
 from tests.test_session import edit, run
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconcile.cli import cli
-from reconcile.plan import fingerprint
+from reconcile.plan.compute import fingerprint
 from tests import test_session
 from tests.test_session import run
 

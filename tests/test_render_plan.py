@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconcile.core.model import Inventory, Remote, State, Webhook
-from reconcile.plan import Plan, compute_plan, to_json
+from reconcile.plan.compute import Plan, compute_plan, to_json
 from reconcile.render import plan_markdown, plan_text
 from tests import hostile, markdown_oracle
 from tests.test_plan import INVENTORY, mirror

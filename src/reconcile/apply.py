@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconcile.core.model import Automation, Inventory, Resource, ResourceKey, Webhook
-from reconcile.plan import Change, Plan
+from reconcile.plan.compute import Change, Plan
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from reconcile.core.model import Inventory, ResourceKey
 from reconcile.inventory import project
 from reconcile.inventory.load import load_checked, load_inventory
 from reconcile.inventory.schema import schema_text
-from reconcile.plan import Change
+from reconcile.plan.compute import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from reconcile.core.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
-from reconcile.normalize import scope as scope_mapping
+from reconcile.plan.normalize import scope as scope_mapping
 
 MODELINE = "# yaml-language-server: $schema={schema}\n"
 HEADER = "# Exported by `reconcile export`.\n"

@@ -20,7 +20,7 @@ from reconcile.core.errors import ReconcileError, ServerError
 from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.core.wire import encode_action, encode_event
 from reconcile.export import NONE_REJECTED, Rejected, left_out
-from reconcile.plan import Change
+from reconcile.plan.compute import Change
 
 log = logging.getLogger(__name__)
 

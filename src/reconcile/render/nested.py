@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from reconcile.core.safe import json_text, visible
-from reconcile.render.flat import show
+from reconcile.plan.flat import show
 
 _MISSING = object()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile.core.safe import inline, visible
-from reconcile.normalize import terse
-from reconcile.render.flat import flatten, show
+from reconcile.plan.flat import flatten, show
+from reconcile.plan.normalize import terse
 from reconcile.render.nested import field_lines
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconcile.apply import ApplyReport
 from reconcile.core.safe import inline, visible
-from reconcile.plan import Change
+from reconcile.plan.compute import Change
 
 
 def render(report: ApplyReport) -> str:

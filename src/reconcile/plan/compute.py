@@ -20,7 +20,7 @@ from reconcile.core.model import (
     State,
     Webhook,
 )
-from reconcile.normalize import canonical
+from reconcile.plan.normalize import canonical
 
 FORMAT_VERSION = "1"
 FORCE_SHARE = 0.30

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile.core.safe import visible
-from reconcile.render.flat import flatten
+from reconcile.plan.flat import flatten
 
 Ident = tuple[str, str, str]
 SECTIONS = ("conflicts", "protected", "kept", "unmanaged", "not_considered", "requires_force")
