@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reconcile.apply.target import embedded_key
 from reconcile.cli import cli
 from reconcile.server import admin
 from reconcile.server.store.db import Database
-from reconcile.target import embedded_key
 from tests import test_session
 from tests.server.live import free_port, running
 from tests.test_session import run

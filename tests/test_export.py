@@ -10,14 +10,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from reconcile.apply.target import Target, connect
 from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.core.model import Action, Automation, Event, Remote, Scope, State, Webhook
-from reconcile.export import render
-from reconcile.export_target import rejected
+from reconcile.export.convert import render
+from reconcile.export.destination import rejected
 from reconcile.inventory.load import load_inventory
 from reconcile.inventory.schema import schema_text
-from reconcile.target import Target, connect
 from tests import test_session
 from tests.test_session import run
 

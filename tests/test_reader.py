@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from reconcile import session
+from reconcile.apply import session
+from reconcile.apply.target import Target, connect, scopes_of
 from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.core.errors import ServerError
 from reconcile.core.model import Scope
 from reconcile.inventory.load import load_inventory
-from reconcile.target import Target, connect, scopes_of
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
 
@@ -97,11 +97,11 @@ def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) ->
 def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_team(
     tmp_path: Path,
 ) -> None:
+    from reconcile.apply.target import embedded_key
     from reconcile.client import operations as ops
     from reconcile.core.model import Automation
     from reconcile.server import admin
     from reconcile.server.store.db import Database
-    from reconcile.target import embedded_key
     from tests.server.helpers import trigger_input
 
     target = Target(None, db=tmp_path / "server.db")

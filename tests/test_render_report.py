@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconcile.apply import ApplyReport
+from reconcile.apply.executor import ApplyReport
 from reconcile.core.model import ResourceKey
 from reconcile.plan.compute import Change
 from reconcile.render import report

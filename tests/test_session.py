@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from reconcile.apply.target import Target, connect, embedded_key, prepare_embedded, scopes_of
 from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
 from reconcile.core.model import Automation, EnvUrl, Webhook
 from reconcile.inventory.load import load_inventory
-from reconcile.target import Target, connect, embedded_key, prepare_embedded, scopes_of
 from tests.server.live import running
 
 ROOT = Path(__file__).resolve().parents[1]

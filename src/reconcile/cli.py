@@ -18,12 +18,15 @@ from typing import Any, ClassVar
 
 import click
 
-from reconcile import __version__, export, export_target, session
-from reconcile import target as targets
+from reconcile import __version__
+from reconcile.apply import session
+from reconcile.apply import target as targets
 from reconcile.cli_options import target_options
 from reconcile.core import logsafe
 from reconcile.core.errors import InvalidInventory, Issue, ReconcileError, UsageError
 from reconcile.core.model import Inventory, ResourceKey
+from reconcile.export import convert as export
+from reconcile.export import destination as export_target
 from reconcile.inventory import project
 from reconcile.inventory.load import load_checked, load_inventory
 from reconcile.inventory.schema import schema_text

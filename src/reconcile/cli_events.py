@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconcile import target as targets
+from reconcile.apply import target as targets
 from reconcile.cli_options import target_options
 from reconcile.client.transport import basic_auth
 from reconcile.core.errors import ServerError, UsageError

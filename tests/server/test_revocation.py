@@ -14,10 +14,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from reconcile.apply.target import embedded_key
 from reconcile.server import admin, auth
 from reconcile.server.commands import serve, server
 from reconcile.server.store.db import Database
-from reconcile.target import embedded_key
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input
 from tests.server.live import free_port
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from reconcile.apply import Outcome
+from reconcile.apply.executor import Outcome
 from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
@@ -19,7 +19,7 @@ from reconcile.core import ownership
 from reconcile.core.errors import ReconcileError, ServerError
 from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
 from reconcile.core.wire import encode_action, encode_event
-from reconcile.export import NONE_REJECTED, Rejected, left_out
+from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
 from reconcile.plan.compute import Change
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconcile.apply import ApplyReport
+from reconcile.apply.executor import ApplyReport
 from reconcile.core.safe import inline, visible
 from reconcile.plan.compute import Change
 

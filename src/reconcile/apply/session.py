@@ -12,16 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconcile import lock
-from reconcile import target as targets
-from reconcile.apply import ApplyReport, Progress, execute
+from reconcile.apply import lock
+from reconcile.apply import target as targets
+from reconcile.apply.executor import ApplyReport, Progress, execute
 from reconcile.client.reader import Lookup, Reader, ScopeRef
 from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.core import features
 from reconcile.core.errors import ReconcileError, ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
-from reconcile.export import NONE_REJECTED, Rejected
+from reconcile.export.convert import NONE_REJECTED, Rejected
 from reconcile.inventory.semantics import url_problem
 from reconcile.plan import reviewed as plandiff
 from reconcile.plan.compute import Change, Plan, compute_plan, to_json

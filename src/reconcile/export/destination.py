@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from reconcile import export
 from reconcile.core.errors import InvalidInventory, UsageError
 from reconcile.core.model import Resource, ResourceKey, State
+from reconcile.export import convert as export
 from reconcile.inventory import load as inventory
 from reconcile.inventory import project
 from reconcile.inventory.loader import Positions, discover, display_path, load_files, parse_text
