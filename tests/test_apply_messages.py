@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from reconcile.apply.target import embedded_key
 from reconcile.cli import cli
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
 from tests import test_session
 from tests.server.live import free_port, running

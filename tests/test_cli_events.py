@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.runtime import signing
-from reconcile.server.commands import admin_key_path
+from reconcile.server.admin.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
 from tests.server.live import free_port

@@ -100,7 +100,7 @@ def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_
     from reconcile.apply.target import embedded_key
     from reconcile.client import operations as ops
     from reconcile.core.model import Automation
-    from reconcile.server import admin
+    from reconcile.server.admin import tasks as admin
     from reconcile.server.store.db import Database
     from tests.server.helpers import trigger_input
 

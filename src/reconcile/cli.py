@@ -54,7 +54,7 @@ class _Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
-            from reconcile.server import commands
+            from reconcile.server.admin import commands
 
             found: click.Command = getattr(commands, self.lazy[cmd_name])
             return found

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from reconcile.server import admin, auth
+from reconcile.server.admin import tasks as admin
+from reconcile.server.api import auth
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import crypto
 from reconcile.server.store.db import Database

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server import admin, auth
+from reconcile.server.admin import tasks as admin
+from reconcile.server.api import auth
 from reconcile.server.errors import Unauthenticated
 from reconcile.server.store.db import Database
 

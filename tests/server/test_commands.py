@@ -18,13 +18,13 @@ import click
 import httpx
 from click.testing import CliRunner
 
-from reconcile.server.api.app import create_app
-from reconcile.server.commands import admin_key_path, serve, server
+from reconcile.server.admin.commands import admin_key_path, serve, server
+from reconcile.server.app import create_app
 from tests.server.helpers import InProcess, basic, build_world
 from tests.server.live import free_port
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
-SERVE = "from reconcile.server.commands import serve; serve()"
+SERVE = "from reconcile.server.admin.commands import serve; serve()"
 
 
 def _cli() -> click.Group:
@@ -193,7 +193,7 @@ def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> Non
     otherwise every small answer waits for the client's delayed ACK (about 40 ms)."""
     import asyncio
 
-    from reconcile.server.commands import _listen
+    from reconcile.server.admin.commands import _listen
 
     async def accepted_nodelay() -> int:
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -10,7 +10,7 @@ from graphql import ExecutionContext, execute_sync, parse
 # A dev dependency, imported outright: without it the suite fails here, it never skips.
 from wandb.automations._generated import operations as wandb_ops
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.executor import DictExecutionContext
 from reconcile.server.api.graph import load_schema

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconcile.server import listen
+from reconcile.server.admin import listen
 from tests.server.helpers import InProcess, World, build_world, webhook
 from tests.server.live import LiveServer, free_port, running
 
@@ -149,14 +149,14 @@ def test_a_client_leaving_mid_body_is_one_log_line(
             time.sleep(0.05)
         assert httpx.post(f"{live.url}/graphql", content=QUERY).status_code == 401
     lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-    about = [line for line in lines if line[0].startswith(("uvicorn", "reconcile.server.api.app"))]
+    about = [line for line in lines if line[0].startswith(("uvicorn", "reconcile.server.app"))]
     assert about == [
-        ("reconcile.server.api.app", "INFO", "client disconnected before sending the whole body")
+        ("reconcile.server.app", "INFO", "client disconnected before sending the whole body")
     ]
     assert not [r for r in caplog.records if r.exc_info]
 
 
-SERVE = "from reconcile.server.commands import serve; serve()"
+SERVE = "from reconcile.server.admin.commands import serve; serve()"
 
 
 def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from reconcile.apply.target import Target
 from reconcile.core import ownership
 from reconcile.core.model import Event, Scope
 from reconcile.inventory.load import load_inventory
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api import cost
 from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running

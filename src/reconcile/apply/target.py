@@ -68,7 +68,7 @@ async def connect(target: Target, policy: RetryPolicy | None = None) -> AsyncIte
         ) as client:
             yield Transport(client, policy)
         return
-    from reconcile.server.api.app import create_app
+    from reconcile.server.app import create_app
 
     key = embedded_key(target.db)
     app = create_app(target.db)
@@ -85,7 +85,7 @@ async def connect(target: Target, policy: RetryPolicy | None = None) -> AsyncIte
 
 def embedded_key(db_path: Path) -> str:
     """The embedded server's admin key: created with the database, kept beside it (0600)."""
-    from reconcile.server import admin
+    from reconcile.server.admin import tasks as admin
     from reconcile.server.store.db import Database
 
     key_file = db_path.with_name(db_path.name + ".admin-key")
@@ -122,7 +122,7 @@ def scopes_of(inventory: Inventory) -> list[ScopeRef]:
 
 def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[ScopeRef]) -> None:
     """Create the teams, projects and collections the inventory names (embedded only)."""
-    from reconcile.server import admin
+    from reconcile.server.admin import tasks as admin
     from reconcile.server.errors import ApiError
     from reconcile.server.store.db import Database
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server.commands import admin_key_path
+from reconcile.server.admin.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
 from tests.server.runtime.receiver import Receiver

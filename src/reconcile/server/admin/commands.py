@@ -22,7 +22,8 @@ from reconcile.core import logsafe
 from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.inventory import project
 from reconcile.runtime.addresses import Policy
-from reconcile.server import admin, listen
+from reconcile.server.admin import listen
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api.ids import encode_id
 from reconcile.server.errors import ApiError
 from reconcile.server.store.db import Database
@@ -147,7 +148,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     db_path = db_path or project.default_db()
     import uvicorn
 
-    from reconcile.server.api.app import create_app
+    from reconcile.server.app import create_app
 
     configure_logging(log_level)
     _delivery_policy(allow_delivery_to, None)  # a malformed entry stops it before it listens

@@ -24,11 +24,11 @@ from starlette.routing import Route
 
 from reconcile.runtime.addresses import Policy
 from reconcile.server.api.service import GraphQLService, encode, refused
+from reconcile.server.api.validation import json_depth, strict_loads
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
 from reconcile.server.runtime.outbox import Due
 from reconcile.server.runtime.worker import Worker
-from reconcile.server.validation import json_depth, strict_loads
 
 log = logging.getLogger(__name__)
 

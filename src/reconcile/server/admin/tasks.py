@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconcile.core.model import REGISTRY_PREFIX
-from reconcile.server import auth, validation
+from reconcile.server.api import auth, validation
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
