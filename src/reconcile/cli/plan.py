@@ -21,7 +21,7 @@ import click
 from reconcile import __version__
 from reconcile.apply import session
 from reconcile.apply import target as targets
-from reconcile.cli_options import target_options
+from reconcile.cli.options import target_options
 from reconcile.core import logsafe
 from reconcile.core.errors import InvalidInventory, Issue, ReconcileError, UsageError
 from reconcile.core.model import Inventory, ResourceKey
@@ -510,8 +510,8 @@ def github_drift(plan_file: Path, author: str) -> None:
         click.echo(f"{done.action} drift issue #{done.number}: {done.url}")
 
 
-from reconcile.cli_events import COMMANDS as _EVENT_COMMANDS  # noqa: E402
-from reconcile.cli_runtime import COMMANDS as _RUNTIME_COMMANDS  # noqa: E402
+from reconcile.cli.events import COMMANDS as _EVENT_COMMANDS  # noqa: E402
+from reconcile.cli.runtime import COMMANDS as _RUNTIME_COMMANDS  # noqa: E402
 
 for _command in (*_RUNTIME_COMMANDS, *_EVENT_COMMANDS):
     cli.add_command(_command)

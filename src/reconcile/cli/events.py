@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from reconcile.apply import target as targets
-from reconcile.cli_options import target_options
+from reconcile.cli.options import target_options
 from reconcile.client.transport import basic_auth
 from reconcile.core.errors import ServerError, UsageError
 from reconcile.runtime import incoming, remote
