@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-from reconcile.cli.plan import cli, main
+from reconcile.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -21,3 +21,9 @@ def target_options(command: Any) -> Any:
         default=None,
         help="Database of the embedded server [default: .reconcile/server.db in the project root].",
     )(command)
+
+
+def strict_option(command: Any) -> Any:
+    return click.option(
+        "--strict", is_flag=True, help="Treat warnings (likely mistakes) as errors."
+    )(command)
