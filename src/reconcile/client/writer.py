@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from reconcile.apply.executor import Outcome
 from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
@@ -23,6 +22,10 @@ from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
 from reconcile.plan.compute import Change
 
 log = logging.getLogger(__name__)
+
+# The change, and why it failed (None: applied); the executor's `Outcome`, spelled here
+# so that the client does not import the stage that uses it.
+Outcome = tuple[Change, str | None]
 
 
 class Writer(Reader):
