@@ -12,7 +12,7 @@ from typing import Any
 
 from reconcile.core.model import Remote, State, Webhook
 from reconcile.plan.compute import compute_plan, to_json
-from tests.test_plan import INVENTORY
+from tests.plan.test_compute import INVENTORY
 
 # Shown as they are: nothing in them needs spelling out.
 LITERAL = (

@@ -2,7 +2,7 @@
 
 `--server URL`, else RECONCILE_SERVER, else WANDB_BASE_URL selects a remote server,
 with the API key from WANDB_API_KEY. With none of them, the embedded server runs
-in-process on `.reconcile/server.db` in the project root (see project.py), created on
+in-process on `.reconcile/server.db` in the project root (see inventory/project.py), created on
 first use with an admin key kept next to it (0600), so a fresh checkout can plan and
 apply with nothing installed.
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The name of the webhook that serves as the apply lock (see lock.py); reserved.
+# The name of the webhook that serves as the apply lock (see apply/lock.py); reserved.
 LOCK_NAME = "reconcile-lock"
 DESCRIPTION_MARKER = "[managed by reconcile]"
 PROTECTED_MARKER = "[managed by reconcile; protected]"

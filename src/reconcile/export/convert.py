@@ -20,7 +20,7 @@ MODELINE = "# yaml-language-server: $schema={schema}\n"
 HEADER = "# Exported by `reconcile export`.\n"
 
 
-# Automations whose exported form the inventory would reject, and why (export_target
+# Automations whose exported form the inventory would reject, and why (export.destination
 # finds them: validating is the inventory's business, not this pure module's).
 Rejected = Mapping[ResourceKey, str]
 NONE_REJECTED: Rejected = MappingProxyType({})

@@ -19,7 +19,7 @@ from reconcile.inventory.schema import (
     validator,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _walk(node: Any, path: str = "") -> list[tuple[str, Any]]:
@@ -112,7 +112,7 @@ def _mutations(node: Any) -> Iterator[Any]:
 
 
 def test_fast_validator_agrees_with_jsonschema_on_every_mutation() -> None:
-    examples = Path(__file__).resolve().parents[1] / "automations" / "examples"
+    examples = Path(__file__).resolve().parents[2] / "automations" / "examples"
     documents, _ = load_files(discover([str(examples)]))
     checked = 0
     for document in documents:

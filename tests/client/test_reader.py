@@ -19,7 +19,7 @@ from reconcile.core.errors import ServerError
 from reconcile.core.model import Scope
 from reconcile.inventory.load import load_inventory
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
 
 
 def _reader(answer: Any) -> Reader:

@@ -21,7 +21,7 @@ from reconcile.core.model import Inventory, Remote, State, Webhook
 from reconcile.plan.compute import Plan, compute_plan, to_json
 from reconcile.render import plan_markdown, plan_text
 from tests import hostile, markdown_oracle
-from tests.test_plan import INVENTORY, mirror
+from tests.plan.test_compute import INVENTORY, mirror
 
 GOLDEN = Path(__file__).with_name("golden")
 

@@ -11,7 +11,7 @@ from reconcile.core.model import Inventory
 from reconcile.inventory.load import load_inventory
 from tests.conftest import WriteFiles
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from reconcile.core.model import Automation, EnvUrl, Webhook
 from reconcile.inventory.load import load_inventory
 from tests.server.live import running
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "DEPLOY_TOKEN": "canary-deploy-token-5e1f",
     "DEPLOY_SIGNING_KEY": "canary-signing-key-77aa",

@@ -12,7 +12,7 @@ from reconcile.core.model import Action, Event
 from reconcile.core.wire import decode_action, decode_event, encode_action, encode_event
 from reconcile.inventory.load import load_inventory
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
 AUTOMATIONS = load_inventory([str(EXAMPLES)]).automations
 
 

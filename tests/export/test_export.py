@@ -18,8 +18,8 @@ from reconcile.export.convert import render
 from reconcile.export.destination import rejected
 from reconcile.inventory.load import load_inventory
 from reconcile.inventory.schema import schema_text
-from tests import test_session
-from tests.test_session import run
+from tests.apply import test_session
+from tests.apply.test_session import run
 
 workdir = test_session.workdir
 NO_SCHEMA = (

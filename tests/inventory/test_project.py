@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.plan.compute import fingerprint
-from tests import test_session
-from tests.test_session import run
+from tests.apply import test_session
+from tests.apply.test_session import run
 
 workdir = test_session.workdir
 TARGET = "Target: the embedded server ({db}); entities: ml-platform"

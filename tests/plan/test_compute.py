@@ -24,7 +24,7 @@ from reconcile.core.wire import decode_event
 from reconcile.inventory.load import load_inventory
 from reconcile.plan.compute import Change, FieldChange, compute_plan, fingerprint, to_json
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "automations" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
 INVENTORY = load_inventory([str(EXAMPLES)])
 
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.plan.reviewed import differences
-from tests import test_session
-from tests.test_session import edit, run
+from tests.apply import test_session
+from tests.apply.test_session import edit, run
 
 workdir = test_session.workdir
 STAGING = "automations/examples/staging-vs-production.yaml"

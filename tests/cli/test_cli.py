@@ -146,7 +146,7 @@ def test_hostile_input_never_shows_a_traceback(tmp_path: Path) -> None:
 
 
 def test_shell_completion_works_as_the_readme_says() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
     assert 'eval "$(_RECONCILE_COMPLETE=bash_source reconcile)"' in readme
     script = Path(sys.executable).with_name("reconcile")
 

@@ -19,9 +19,9 @@ from reconcile.runtime import signing
 from reconcile.server.admin.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
+from tests.server.admin.test_commands import _wait_healthy
 from tests.server.live import free_port
 from tests.server.runtime.receiver import Receiver
-from tests.server.test_commands import _wait_healthy
 
 INVENTORY = """
 entity: ml

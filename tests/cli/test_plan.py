@@ -12,9 +12,9 @@ from reconcile.apply.target import embedded_key
 from reconcile.cli import cli
 from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
-from tests import test_session
+from tests.apply import test_session
+from tests.apply.test_session import run
 from tests.server.live import free_port, running
-from tests.test_session import run
 
 workdir = test_session.workdir
 EXAMPLES = "automations/examples"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests import test_session
-from tests.test_session import edit, run
+from tests.apply import test_session
+from tests.apply.test_session import edit, run
 
 workdir = test_session.workdir
 EXAMPLES = "automations/examples"

@@ -13,8 +13,8 @@ from reconcile.server.api import cost, present
 from reconcile.server.api.graph import Documents, load_schema
 from reconcile.server.store import automations as hooks
 from reconcile.server.store.teams import find_project
+from tests.server.admin.test_serve_limits import TRIGGER_FIELDS, _populate, pages
 from tests.server.helpers import TEAM, World, trigger_input, webhook
-from tests.server.test_serve_limits import TRIGGER_FIELDS, _populate, pages
 
 SCHEMA = load_schema()
 

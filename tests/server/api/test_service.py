@@ -46,7 +46,7 @@ def test_a_real_answer_encodes_the_same_in_pieces(world: World) -> None:
 def test_no_garbage_collection_runs_while_a_query_runs(world: World) -> None:
     """The collector waits until the answer is built and encoded (collector.py)."""
     from reconcile.server.store.teams import find_user
-    from tests.server.test_serve_limits import _populate, pages
+    from tests.server.admin.test_serve_limits import _populate, pages
 
     _populate(world.db, 300)
     service = world.client.app.state.service

@@ -9,7 +9,7 @@ import pytest
 from reconcile.core.errors import InvalidInventory
 from reconcile.inventory.load import load_inventory
 from tests.conftest import WriteFiles
-from tests.corpus_cases import CASES
+from tests.inventory.corpus_cases import CASES
 
 EXPECTED_FILE = Path(__file__).with_name("corpus_expected.txt")
 
