@@ -1,4 +1,4 @@
-"""Command-line options shared by the command modules (the server a command talks to)."""
+"""Command-line options shared by the command modules: the server a command talks to, --strict."""
 
 from __future__ import annotations
 

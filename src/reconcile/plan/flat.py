@@ -1,4 +1,4 @@
-"""Flatten canonical values into `path: value` lines, shared by the plan renderers."""
+"""Flatten canonical values into `path: value` rows: the plan renderers and the plan diff."""
 
 from __future__ import annotations
 
