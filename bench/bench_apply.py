@@ -23,10 +23,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reconcile.apply.target import embedded_key  # noqa: E402
 from reconcile.client.transport import basic_auth  # noqa: E402
-from reconcile.server import admin  # noqa: E402
+from reconcile.server.admin import tasks as admin  # noqa: E402
 from reconcile.server.store.db import Database  # noqa: E402
-from reconcile.target import embedded_key  # noqa: E402
 from tests.server.live import running  # noqa: E402
 
 SDK_LOOP = """

@@ -32,7 +32,7 @@ from runtime_world import PROJECT, TEAM  # also puts the repository on sys.path
 
 from reconcile.runtime import filters
 from reconcile.runtime.incoming import Artifact, IncomingEvent
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.runtime import matching
 from reconcile.server.store import automations as hooks
 from reconcile.server.store.db import Database

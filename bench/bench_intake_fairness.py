@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runtime_world import Served, Sink, alias_event, populate
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
 from tests.server.helpers import basic
 

@@ -26,18 +26,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from inventory_gen import write_inventory  # noqa: E402
 
-from reconcile import session  # noqa: E402
-from reconcile.inventory import load_inventory  # noqa: E402
-from reconcile.target import Target, embedded_key  # noqa: E402
+from reconcile.apply import session  # noqa: E402
+from reconcile.apply.target import Target, embedded_key  # noqa: E402
+from reconcile.inventory.load import load_inventory  # noqa: E402
 from tests.server.live import running  # noqa: E402
 
 PROBE = """
 import asyncio, json, resource, sys, time
 start = time.perf_counter()
-from reconcile import session
+from reconcile.apply import session
 from reconcile.client.reader import Reader
-from reconcile.inventory import load_inventory
-from reconcile.target import Target, connect
+from reconcile.inventory.load import load_inventory
+from reconcile.apply.target import Target, connect
 async def main():
     inventory = load_inventory(["automations"])
     target = Target(sys.argv[1], api_key=sys.argv[2])

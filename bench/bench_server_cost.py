@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_server_list import TEAM, populate  # noqa: E402
-from reconcile.server import admin  # noqa: E402
+from reconcile.server.admin import tasks as admin  # noqa: E402
 from reconcile.server.api import cost  # noqa: E402
 from reconcile.server.api.graph import Documents, load_schema  # noqa: E402
 from reconcile.server.api.ids import encode_cursor  # noqa: E402

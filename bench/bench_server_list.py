@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.server.live (a thread-hosted uvicorn)
 
-from reconcile.server import admin  # noqa: E402
+from reconcile.server.admin import tasks as admin  # noqa: E402
 from reconcile.server.api import present  # noqa: E402
 from reconcile.server.store import automations as hooks  # noqa: E402
 from reconcile.server.store.db import Database  # noqa: E402

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inventory_gen import write_inventory
 
-from reconcile.inventory import load_inventory
+from reconcile.inventory.load import load_inventory
 
 
 def bare_parse(paths: list[Path]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.server.helpers
 
-from reconcile.server import admin  # noqa: E402
+from reconcile.server.admin import tasks as admin  # noqa: E402
 from reconcile.server.store import automations as hooks  # noqa: E402
 from reconcile.server.store.db import Database  # noqa: E402
 from reconcile.server.store.teams import find_team, find_user  # noqa: E402

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconcile.model import Remote, State, Webhook
-from reconcile.plan import compute_plan, to_json
-from tests.test_plan import INVENTORY
+from reconcile.core.model import Remote, State, Webhook
+from reconcile.plan.compute import compute_plan, to_json
+from tests.plan.test_compute import INVENTORY
 
 # Shown as they are: nothing in them needs spelling out.
 LITERAL = (

@@ -2,67 +2,51 @@
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "reconcile"
 
-# module -> reconcile modules it must never import (directly)
-FORBIDDEN = {
-    "model": {"*"},
-    "events": {"*"},
-    "templating": {"*"},
-    "yamlsafe": {"*"},
-    "render": {"loader", "inventory", "server", "client", "cli"},
-    "loader": {"schema", "semantics", "build", "inventory", "cli"},
-    "schema": {"semantics", "build", "inventory", "cli"},
-    "semantics": {"inventory", "cli"},
-    "normalize": {"loader", "inventory", "client", "server", "cli"},
-    "wire": {"loader", "inventory", "client", "server", "cli"},
-    "plan": {"loader", "inventory", "client", "server", "cli", "target"},
-    "apply": {"loader", "inventory", "client", "server", "cli", "target"},
-    "export": {"loader", "inventory", "client", "server", "cli"},
-    "client": {"loader", "inventory", "server", "cli", "session", "target"},
-    "runtime": {"loader", "inventory", "server", "client", "cli", "session", "target"},
-    # GitHub's side reads saved JSON plans; it never plans, applies or reads an inventory.
-    "github": {"loader", "inventory", "server", "cli", "session", "target", "plan", "apply"},
-}
+LINT_IMPORTS = "from importlinter.cli import lint_imports_command as run; run()"
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reconcile"):
-            found.add(node.module.removeprefix("reconcile").lstrip("."))
-            found.update(alias.name for alias in node.names if node.module == "reconcile")
-        elif isinstance(node, ast.Import):
-            found.update(
-                a.name.removeprefix("reconcile.")
-                for a in node.names
-                if a.name.startswith("reconcile")
-            )
-    return {name.split(".")[0] for name in found if name}
-
-
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_import_direction(layer: str) -> None:
-    paths = (
-        [SRC / f"{layer}.py"]
-        if (SRC / f"{layer}.py").exists()
-        else sorted((SRC / layer).glob("*.py"))
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter on the contracts in `root`'s pyproject.toml, over `root`'s src/."""
+    return subprocess.run(
+        [sys.executable, "-c", LINT_IMPORTS, "--no-cache"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert paths
-    for path in paths:
-        imported = _imports(path) - {"errors"} if layer == "render" else _imports(path)
-        forbidden = FORBIDDEN[layer]
-        bad = imported if "*" in forbidden else imported & forbidden
-        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_imports_follow_the_pipeline() -> None:
+    """The layers, the forbidden imports and the acyclic folders of pyproject.toml hold."""
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Contracts: 8 kept, 0 broken." in done.stdout
+
+
+def test_a_back_edge_breaks_the_import_contract(tmp_path: Path) -> None:
+    """A copy of the source with one import running back up the pipeline fails the check."""
+    shutil.copytree(SRC, tmp_path / "src" / "reconcile")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    # The runtime sits below the inventory: it must not reach up into it.
+    slack = tmp_path / "src" / "reconcile" / "runtime" / "slack.py"
+    slack.write_text(slack.read_text("utf-8") + "\nfrom reconcile.inventory import credentials\n")
+    done = lint_imports(tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Contracts: 6 kept, 2 broken." in done.stdout
+    assert "reconcile.runtime is not allowed to import reconcile.inventory" in done.stdout
+    assert "- reconcile.runtime.slack -> reconcile.inventory.credentials" in done.stdout
+    assert "- .runtime -> .inventory (1 import)" in done.stdout
 
 
 def test_ruff_is_clean() -> None:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from reconcile.cli import cli
 from tests.github.fake import REPOSITORY, TOKEN, FakeGitHub, serving
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "plan.json"
+GOLDEN = Path(__file__).resolve().parents[1] / "render" / "golden" / "plan.json"
 GITHUB_ENVS = (
     "GITHUB_TOKEN",
     "GITHUB_REPOSITORY",

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from reconcile.client.transport import RetryPolicy, Unreachable
-from reconcile.errors import UsageError
+from reconcile.core.errors import UsageError
 from reconcile.github import api, sticky
 from tests.github.fake import REPOSITORY, TOKEN, FakeGitHub, Fault
 

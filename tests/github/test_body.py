@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.errors import UsageError
+from reconcile.core.errors import UsageError
 from reconcile.github import body, files
 from tests import markdown_oracle
 from tests.github.conftest import golden_plan

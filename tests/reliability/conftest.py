@@ -21,13 +21,13 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from reconcile import session
+from reconcile.apply import session
+from reconcile.apply.target import Target, embedded_key, prepare_embedded, scopes_of
 from reconcile.cli import cli
 from reconcile.client import operations as ops
 from reconcile.client.transport import RetryPolicy, basic_auth
-from reconcile.inventory import load_inventory
-from reconcile.model import Inventory
-from reconcile.target import Target, embedded_key, prepare_embedded, scopes_of
+from reconcile.core.model import Inventory
+from reconcile.inventory.load import load_inventory
 from tests.reliability.proxy import Proxy, proxying
 from tests.server.live import running
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.model import Automation, Secret, Webhook
+from reconcile.core.model import Automation, Secret, Webhook
 from tests.reliability.conftest import Stack
 
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from reconcile import session
+from reconcile.apply import session
+from reconcile.apply.target import Target, connect
 from reconcile.client import operations as ops
 from reconcile.client.transport import GraphQLError, RetryPolicy, Unreachable
-from reconcile.inventory import load_inventory
-from reconcile.target import Target, connect
+from reconcile.inventory.load import load_inventory
 from tests.reliability.conftest import ENTITY, EXAMPLES, FAST, Stack, generated, use_inventory
 from tests.reliability.proxy import Rule, operation, writes
 from tests.server.live import free_port

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconcile import session
-from reconcile.lock import LockHeld
+from reconcile.apply import session
+from reconcile.apply.lock import LockHeld
 from tests.reliability.conftest import TIMEOUT, Stack, generated, serving, use_inventory
 from tests.reliability.proxy import Request, Rule
 

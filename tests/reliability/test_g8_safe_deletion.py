@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from reconcile.model import ResourceKey
+from reconcile.core.model import ResourceKey
 from tests.reliability.conftest import ENTITY, Stack, generated, use_inventory
 from tests.reliability.proxy import Request, Rule, writes
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconcile import build
-from reconcile.events import EVENTS
-from reconcile.model import Action, Automation, Event, Scope, Webhook
+from reconcile.core.events import EVENTS
+from reconcile.core.model import Action, Automation, Event, Scope, Webhook
+from reconcile.inventory import build
 from reconcile.runtime import variables
 from reconcile.runtime.incoming import Artifact, IncomingEvent, Run
 from reconcile.runtime.render import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.errors import UsageError
+from reconcile.core.errors import UsageError
 from reconcile.runtime import schedule
 from reconcile.runtime.schedule import next_delay
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server import listen
-from reconcile.server.api.app import create_app
+from reconcile.server.admin import listen
+from reconcile.server.app import create_app
 from tests.server.helpers import InProcess, World, build_world
 from tests.server.live import HttpClient, running
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
 
 TEAM = "acme"

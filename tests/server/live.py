@@ -15,8 +15,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from reconcile.server import listen
-from reconcile.server.api.app import create_app
+from reconcile.server.admin import listen
+from reconcile.server.app import create_app
 
 HttpParser = Literal["auto", "h11", "httptools"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconcile.server.api.app import create_app
+from reconcile.server.app import create_app
 from tests.server.helpers import CREATE_TRIGGER, InProcess, build_world, trigger_input
 
 FEATURES = "{ serverInfo { features { name isEnabled } } }"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.store import db as db_module
 from reconcile.server.store.db import Database
 from tests.server.helpers import (

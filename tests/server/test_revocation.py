@@ -14,10 +14,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from reconcile.server import admin, auth
-from reconcile.server.commands import serve, server
+from reconcile.apply.target import embedded_key
+from reconcile.server.admin import tasks as admin
+from reconcile.server.admin.commands import serve, server
+from reconcile.server.api import auth
 from reconcile.server.store.db import Database
-from reconcile.target import embedded_key
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input
 from tests.server.live import free_port
 
@@ -105,7 +106,7 @@ def test_a_deleted_user_has_no_key_left(live_world: World) -> None:
     }
 
 
-SERVE = "from reconcile.server.commands import serve; serve()"
+SERVE = "from reconcile.server.admin.commands import serve; serve()"
 
 
 def _serve(db: Path, port: int, env_key: str) -> subprocess.Popen[str]:

@@ -21,12 +21,13 @@ import pytest
 import wandb
 import wandb.automations
 
-from reconcile import ownership, session
-from reconcile.inventory import load_inventory
-from reconcile.model import Event, Scope
-from reconcile.server import admin
+from reconcile.apply import session
+from reconcile.apply.target import Target
+from reconcile.core import ownership
+from reconcile.core.model import Event, Scope
+from reconcile.inventory.load import load_inventory
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api import cost
-from reconcile.target import Target
 from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
 from tests.server.live import LiveServer, running
 

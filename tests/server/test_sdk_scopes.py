@@ -43,7 +43,7 @@ from wandb.automations import (
 from wandb.automations._run_metric_filters import ChangeDir
 from wandb.errors.errors import CommError
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, basic, build_world
 from tests.server.live import LiveServer, running

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
+from reconcile.server.admin.commands import server
 from reconcile.server.api.ids import decode_id, encode_id
-from reconcile.server.commands import server
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
 from reconcile.server.store import db as db_module

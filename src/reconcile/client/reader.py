@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconcile import ownership
 from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
-from reconcile.errors import ServerError
-from reconcile.model import (
+from reconcile.core import ownership
+from reconcile.core.errors import ServerError
+from reconcile.core.model import (
     REGISTRY_PREFIX,
     Automation,
     EnvUrl,
@@ -27,8 +27,8 @@ from reconcile.model import (
     State,
     Webhook,
 )
-from reconcile.ownership import LOCK_NAME
-from reconcile.wire import decode_action, decode_event
+from reconcile.core.ownership import LOCK_NAME
+from reconcile.core.wire import decode_action, decode_event
 
 ScopeRef = tuple[str, str, str | None]  # entity, project, collection
 ENTITY_TRIGGERS_FEATURE = "QUERY_AUTOMATIONS_ON_ENTITY"

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from reconcile.errors import ServerError
+from reconcile.core.errors import ServerError
 
 log = logging.getLogger(__name__)
 

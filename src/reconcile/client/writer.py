@@ -11,18 +11,21 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from reconcile import ownership
-from reconcile.apply import Outcome
 from reconcile.client import operations as ops
 from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
-from reconcile.errors import ReconcileError, ServerError
-from reconcile.export import NONE_REJECTED, Rejected, left_out
-from reconcile.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
-from reconcile.plan import Change
-from reconcile.wire import encode_action, encode_event
+from reconcile.core import ownership
+from reconcile.core.errors import ReconcileError, ServerError
+from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
+from reconcile.core.wire import encode_action, encode_event
+from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
+from reconcile.plan.compute import Change
 
 log = logging.getLogger(__name__)
+
+# The change, and why it failed (None: applied); the executor's `Outcome`, spelled here
+# so that the client does not import the stage that uses it.
+Outcome = tuple[Change, str | None]
 
 
 class Writer(Reader):

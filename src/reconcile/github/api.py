@@ -21,7 +21,7 @@ import httpx
 
 from reconcile import __version__
 from reconcile.client.transport import RETRY_STATUSES, RetryPolicy, Unreachable, send
-from reconcile.errors import ReconcileError, UsageError
+from reconcile.core.errors import ReconcileError, UsageError
 from reconcile.github.bounded import Bounded
 
 DEFAULT_API_URL = "https://api.github.com"

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reconcile.core.safe import fence_for, lines
 from reconcile.render import plan_markdown
-from reconcile.render.safe import fence_for, lines
 
 LIMIT = 65_536  # GitHub refuses longer comment and issue bodies
 PLAN_MARKER = "<!-- reconcile-plan"

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from reconcile.errors import ReconcileError
+from reconcile.core.errors import ReconcileError
 
 
 class AnswerRefused(ReconcileError):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconcile.errors import UsageError
+from reconcile.core.errors import UsageError
 from reconcile.github.body import is_fingerprint
 
 _KEYS = ("changes", "conflicts", "unmanaged", "protected", "requires_force", "has_changes")

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.errors import ReconcileError, UsageError
+from reconcile.core.errors import ReconcileError, UsageError
 from reconcile.github.api import GitHub, create, number, timestamp
 from reconcile.github.body import PLAN_MARKER, read_marker
 

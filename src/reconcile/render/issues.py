@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from reconcile.errors import Issue
+from reconcile.core.errors import Issue
 
 FORMATS = ("text", "json", "github")
 

@@ -11,8 +11,8 @@ import difflib
 import re
 from typing import Any
 
-from reconcile.render.flat import show
-from reconcile.render.safe import json_text, visible
+from reconcile.core.safe import json_text, visible
+from reconcile.plan.flat import show
 
 _MISSING = object()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile.normalize import terse
-from reconcile.render.flat import flatten, show
+from reconcile.core.safe import code_span, fence_for, html_code, html_text, visible
+from reconcile.plan.flat import flatten, show
+from reconcile.plan.normalize import terse
 from reconcile.render.nested import field_lines
 from reconcile.render.plan_text import SIGNS, key, not_considered, summary
-from reconcile.render.safe import code_span, fence_for, html_code, html_text, visible
 
 LIMIT = 60_000
 # Each list of objects left alone gets at most this much room: names on the server are

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile.normalize import terse
-from reconcile.render.flat import flatten, show
+from reconcile.core.safe import inline, visible
+from reconcile.plan.flat import flatten, show
+from reconcile.plan.normalize import terse
 from reconcile.render.nested import field_lines
-from reconcile.render.safe import inline, visible
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}
 COLORS = {"create": "32", "update": "33", "delete": "31"}

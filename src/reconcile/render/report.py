@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconcile.apply import ApplyReport
-from reconcile.plan import Change
-from reconcile.render.safe import inline, visible
+from reconcile.apply.executor import ApplyReport
+from reconcile.core.safe import inline, visible
+from reconcile.plan.compute import Change
 
 
 def render(report: ApplyReport) -> str:

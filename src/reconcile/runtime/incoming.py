@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from reconcile.errors import ReconcileError
-from reconcile.model import REGISTRY_PREFIX
+from reconcile.core.errors import ReconcileError
+from reconcile.core.model import REGISTRY_PREFIX
 
 MAX_EVENTS = 1000
 MAX_TEXT = 1024

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from reconcile.errors import ServerError
+from reconcile.core.errors import ServerError
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 POLL = 0.1  # seconds between looks at the deliveries while waiting

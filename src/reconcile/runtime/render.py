@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile import templating
-from reconcile.errors import ReconcileError
-from reconcile.model import Webhook
-from reconcile.runtime import slack
+from reconcile.core.errors import ReconcileError
+from reconcile.core.model import Webhook
+from reconcile.runtime import slack, templating
 from reconcile.runtime.variables import Facts, event_type, event_values, lookup, secret_variables
 
 MASK = "***"

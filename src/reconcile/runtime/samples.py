@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from reconcile.model import Automation
+from reconcile.core.model import Automation
 from reconcile.runtime.incoming import TRIGGERS, Artifact, IncomingEvent, Run
 
 AUTHOR = "sample-user"

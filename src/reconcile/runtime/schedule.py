@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from reconcile.errors import UsageError
+from reconcile.core.errors import UsageError
 
 SCALE_ENV = "RECONCILE_DELIVERY_TIME_SCALE"
 DEADLINE = 15.0  # seconds one attempt may take, all included

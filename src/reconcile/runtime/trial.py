@@ -11,8 +11,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconcile.errors import UsageError
-from reconcile.model import EnvUrl, Inventory, ResourceKey, Secret, Webhook
+from reconcile.core.errors import UsageError
+from reconcile.core.model import EnvUrl, Inventory, ResourceKey, Secret, Webhook
 from reconcile.runtime import signing
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.events import EVENTS, METADATA_PREFIX
-from reconcile.model import Automation, Webhook
+from reconcile.core.events import EVENTS, METADATA_PREFIX
+from reconcile.core.model import Automation, Webhook
 from reconcile.runtime.incoming import IncomingEvent
 
 ACCESS_TOKEN = "ACCESS_TOKEN"

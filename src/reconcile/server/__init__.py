@@ -1,6 +1,7 @@
 """The embedded W&B-compatible server: GraphQL over SQLite, with API keys and roles.
 
-`api/` answers GraphQL (`reconcile.server.api.app.create_app` builds the ASGI app),
-`store/` keeps the rows in SQLite, `runtime/` takes events and delivers webhooks;
-`reconcile.server.admin` administers a database directly.
+`app` assembles the ASGI app (`create_app`) from its rooms: `api/` answers GraphQL
+(with request authentication and input validation), `store/` keeps the rows in SQLite,
+`runtime/` takes events and delivers webhooks, `admin/` is `reconcile serve` and the
+admin commands. `errors` is the failure tree they all answer with.
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server.api.app import create_app
+from reconcile.server.app import create_app
 from tests.server.helpers import InProcess, World, build_world
 from tests.server.runtime.receiver import Receiver
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server import listen
+from reconcile.server.admin import listen
 from tests.server.helpers import World, basic
 from tests.server.live import LiveServer, running
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.server import auth
+from reconcile.server.api import auth
 from reconcile.server.runtime import api, events, outbox
 from tests.server.helpers import World, basic
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets

@@ -198,7 +198,7 @@ def test_the_organizations_entity_is_refused_as_an_events_entity(
 def _other_teams_automation(world: World, receiver: Receiver) -> None:
     """Team `other` (admin: the world's outsider) with its own project `vision`, webhook
     and alias automation."""
-    from reconcile.server import admin
+    from reconcile.server.admin import tasks as admin
     from tests.server.helpers import webhook
 
     admin.ensure_project(world.db, "other", "vision")

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from reconcile.runtime import signing
-from reconcile.server.api.app import create_app
+from reconcile.server.app import create_app
 from tests.runtime.faults import Received
 from tests.server.helpers import InProcess, basic, build_world
 from tests.server.runtime.receiver import Receiver

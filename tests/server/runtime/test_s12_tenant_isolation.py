@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from reconcile import ownership
+from reconcile.core import ownership
 from reconcile.runtime import signing
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api.ids import encode_id
 from tests.server.helpers import CREATE_TRIGGER, CREATE_WEBHOOK, ORG_ENTITY, TEAM, Api, World
 from tests.server.runtime.receiver import Receiver

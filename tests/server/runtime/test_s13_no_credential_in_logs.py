@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.server.commands import admin_key_path
+from reconcile.server.admin.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
+from tests.server.admin.test_commands import _wait_healthy
 from tests.server.runtime.receiver import Receiver
-from tests.server.test_commands import _wait_healthy
 
 TOKEN = "tok-s13-canary-8d1f2a"
 SIGNING = "sig-s13-canary-4b7e90"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.runtime.matching import WIRE_TYPES
 from reconcile.server.store.automations import triggers_for_event
 from tests.server.helpers import CREATE_TRIGGER, ORG_ENTITY, TEAM, World, trigger_input

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from reconcile.cli import cli
 from reconcile.runtime import slack
-from reconcile.server import admin
+from reconcile.server.admin import tasks as admin
 from reconcile.server.api.ids import encode_id
 from tests.server.helpers import World, basic, trigger_input
 from tests.server.runtime.receiver import Receiver

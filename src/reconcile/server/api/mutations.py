@@ -13,9 +13,8 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile import features
-from reconcile.server import auth, validation
-from reconcile.server.api import present
+from reconcile.core import features
+from reconcile.server.api import auth, present, validation
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.ids import decode_id
 from reconcile.server.api.present import Obj

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconcile.server.api.ids import encode_cursor, encode_id
+from reconcile.server.api.urls import shown_url
+from reconcile.server.api.validation import ARTIFACT_EVENTS
 from reconcile.server.store import teams as team_store
 from reconcile.server.store.automations import Integration, SlackIntegration, TriggerRow, Webhook
 from reconcile.server.store.teams import Collection, Organization, Project, Team, User
-from reconcile.server.urls import shown_url
-from reconcile.server.validation import ARTIFACT_EVENTS
 
 Obj = dict[str, Any]
 

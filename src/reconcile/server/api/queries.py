@@ -13,8 +13,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server import validation
-from reconcile.server.api import present
+from reconcile.server.api import present, validation
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.cost import DEFAULT_PAGE, MAX_PAGE
 from reconcile.server.api.ids import decode_cursor, decode_id, encode_id

@@ -17,8 +17,7 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType, execute_sync, get_operation_ast
 
-from reconcile.server import auth
-from reconcile.server.api import cost, present
+from reconcile.server.api import auth, cost, present
 from reconcile.server.api.collector import COLLECTOR
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.executor import DictExecutionContext

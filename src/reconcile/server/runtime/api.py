@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
-from reconcile.server import auth
+from reconcile.server.api import auth
 from reconcile.server.errors import ApiError, NotFound
 from reconcile.server.runtime import events, history
 from reconcile.server.runtime.outbox import Due

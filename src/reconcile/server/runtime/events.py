@@ -17,7 +17,7 @@ from typing import Any
 
 from reconcile.runtime import incoming
 from reconcile.runtime.incoming import EventProblem, IncomingEvent, InvalidEvents
-from reconcile.server import auth, validation
+from reconcile.server.api import auth, validation
 from reconcile.server.errors import (
     ApiError,
     Forbidden,

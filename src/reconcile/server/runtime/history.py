@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.server import auth
+from reconcile.server.api import auth
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
 from reconcile.server.runtime import outbox
 from reconcile.server.store import teams

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconcile.errors import ServerError
+from reconcile.core.errors import ServerError
 from reconcile.runtime import remote
 from reconcile.server.api.service import GraphQLService
 from reconcile.server.errors import ApiError

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from reconcile import wire
-from reconcile.events import BY_WIRE, EVENTS
-from reconcile.model import Automation, Event, Scope
+from reconcile.core import wire
+from reconcile.core.events import BY_WIRE, EVENTS
+from reconcile.core.model import Automation, Event, Scope
 from reconcile.runtime import filters
 from reconcile.runtime.incoming import TRIGGERS, IncomingEvent
 from reconcile.server.api import present

@@ -14,17 +14,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reconcile.model import Webhook as HookModel
+from reconcile.core.model import Webhook as HookModel
 from reconcile.runtime import render, signing
 from reconcile.runtime.incoming import IncomingEvent
 from reconcile.runtime.sender import Outcome
 from reconcile.runtime.variables import Facts
+from reconcile.server.api.urls import endpoint_of, shown_url
 from reconcile.server.errors import NotFound
 from reconcile.server.runtime.matching import Fired
 from reconcile.server.store.automations import secret_ciphertext, slack_url_sealed
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import now
-from reconcile.server.urls import endpoint_of, shown_url
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 SLACK_KIND = "slack"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from reconcile.model import REGISTRY_PREFIX
+from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.server.errors import Conflict, NotFound
 from reconcile.server.store.db import now, org_entity_name
 

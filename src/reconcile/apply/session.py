@@ -1,0 +1,275 @@
+"""The main job, as library calls: read the server, plan, and apply a reviewed plan.
+
+The CLI calls these with explicit arguments and turns their exceptions into exit
+codes; tests call them directly against the embedded server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconcile.apply import lock
+from reconcile.apply import target as targets
+from reconcile.apply.executor import ApplyReport, Progress, execute
+from reconcile.client.reader import Lookup, Reader, ScopeRef
+from reconcile.client.transport import RetryPolicy
+from reconcile.client.writer import Writer
+from reconcile.core import features
+from reconcile.core.errors import ReconcileError, ServerError, UsageError
+from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
+from reconcile.export.convert import NONE_REJECTED, Rejected
+from reconcile.inventory.semantics import url_problem
+from reconcile.plan import reviewed as plandiff
+from reconcile.plan.compute import Change, Plan, compute_plan, to_json
+
+log = logging.getLogger(__name__)
+
+
+class PlanRefused(ReconcileError):
+    """Raised when apply will not run the plan: drift since review, conflicts, or thresholds."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and everything needed to apply it."""
+
+    inventory: Inventory
+    plan: Plan
+    document: dict[str, Any]
+    state: State
+    lookup: Lookup
+
+
+async def make_plan(
+    inventory: Inventory, target: targets.Target, reader: Reader, whole: bool = True
+) -> Planned:
+    """Read the server for the inventory's entities and compute the plan."""
+    scopes = targets.scopes_of(inventory)
+    state, lookup = await reader.read(inventory.entities, scopes)
+    if lookup.missing_scopes:
+        names = "; ".join(_scope_name(s) for s in lookup.missing_scopes)
+        raise ServerError(
+            f"not on {target.describe()}: {names}; create them in W&B (on a server run by "
+            f"`reconcile serve`: {'; '.join(_creating(s) for s in lookup.missing_scopes)}), "
+            "then plan again"
+        )
+    plan = compute_plan(inventory, state, whole)
+    _refuse_unsupported(inventory, plan, await reader.features(), target)
+    return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def _refuse_unsupported(
+    inventory: Inventory, plan: Plan, enabled: frozenset[str], target: targets.Target
+) -> None:
+    """Refuse, as the SDK does before sending, automations to write whose event or scope
+    the server does not enable (its `serverInfo.features`)."""
+    writing = {c.key for c in plan.changes if c.action in ("create", "update")}
+    refused = features.refusals((a for a in inventory.automations if a.key in writing), enabled)
+    if refused:
+        raise ServerError(
+            f"{target.describe()} cannot take {len(refused)} automation(s); nothing was "
+            "planned:\n" + "\n".join(f"  {r}" for r in refused)
+        )
+
+
+def _scope_name(scope: ScopeRef) -> str:
+    entity, project, collection = scope
+    where = f"project {entity}/{project}"
+    if project.startswith(REGISTRY_PREFIX):
+        where = f"registry {entity}/{project[len(REGISTRY_PREFIX) :]}"
+    return f"collection {collection} in {where}" if collection else where
+
+
+def _creating(scope: ScopeRef) -> str:
+    """The `reconcile server` command that creates a missing scope on the embedded server."""
+    entity, project, collection = scope
+    registry = project[len(REGISTRY_PREFIX) :] if project.startswith(REGISTRY_PREFIX) else None
+    if collection is not None:
+        where = f"--registry {registry}" if registry else project
+        return f"`reconcile server create-collection {entity} {where} {collection}`"
+    if registry is not None:
+        return f"`reconcile server create-registry {entity} {registry}`"
+    return f"`reconcile server create-project {entity} {project}`"
+
+
+async def plan(
+    inventory: Inventory,
+    target: targets.Target,
+    policy: RetryPolicy | None = None,
+    *,
+    whole: bool = True,
+) -> Planned:
+    """Plan against `target` (for the embedded server, first create what the inventory names).
+
+    `whole`: the inventory is all of it; a part (False) never plans a delete.
+    """
+    if target.embedded:
+        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+    async with targets.connect(target, policy) as transport:
+        return await make_plan(inventory, target, Reader(transport), whole)
+
+
+def check_reviewed(
+    planned: Planned,
+    fingerprint: str | None,
+    force: bool,
+    reviewed: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a plan that differs from the reviewed one, has conflicts, or needs --force.
+
+    `fingerprint` may be a prefix (at least 12 hex digits); `reviewed`, the reviewed
+    plan itself when there is one, lets the refusal say what differs.
+    """
+    live = planned.document["fingerprint"]
+    if fingerprint is not None and not live.startswith(fingerprint.lower()):
+        lines = [f"reviewed fingerprint: {fingerprint}", f"live fingerprint:     {live}"]
+        if reviewed is None:
+            lines.append("(apply --plan FILE, with the reviewed plan, also shows what differs)")
+        lines += plandiff.differences(reviewed, planned.document)
+        raise PlanRefused(
+            "the plan has changed since it was reviewed; nothing was applied. Plan again "
+            "and review the new plan.\n" + "\n".join(f"  {line}" for line in lines)
+        )
+    if planned.plan.conflicts:
+        keys = ", ".join(str(key) for key, _ in planned.plan.conflicts)
+        raise PlanRefused(f"the plan has conflicts ({keys}); nothing was applied")
+    if planned.plan.requires_force and not force:
+        risky = sum(1 for c in planned.plan.changes if c.action != "create")
+        raise PlanRefused(
+            f"the plan updates or deletes {risky} of {planned.plan.managed_count} managed "
+            "objects (more than 30 %); review it and apply with --force"
+        )
+
+
+def secret_values(planned: Planned, env: Mapping[str, str]) -> dict[ResourceKey, str]:
+    """The values this plan writes from environment variables: secrets and webhook URLs."""
+    written = {c.key for c in planned.plan.changes if c.action != "delete"}
+    sources = [(s.key, s.from_env, "secret") for s in planned.inventory.secrets]
+    sources += [
+        (h.key, h.url.from_env, "the URL of webhook")
+        for h in planned.inventory.webhooks
+        if isinstance(h.url, EnvUrl)
+    ]
+    values: dict[ResourceKey, str] = {}
+    missing, refused = [], []
+    for key, variable, what in sources:
+        if key not in written:
+            continue
+        value = env.get(variable)
+        if not value:
+            missing.append(f"{variable} (for {what} {key.entity}/{key.name})")
+        elif key.kind == "webhook" and (problem := url_problem(value)):
+            # Never quote the value: it is a credential like any secret.
+            refused.append(f"{variable}: {problem.replace(value, f'${variable}')}")
+        else:
+            values[key] = value
+    if missing:
+        raise UsageError(f"set these environment variables before apply: {', '.join(missing)}")
+    if refused:
+        raise UsageError("; ".join(refused))
+    return values
+
+
+async def apply(
+    inventory: Inventory,
+    target: targets.Target,
+    *,
+    fingerprint: str | None,
+    force: bool = False,
+    prune: bool = False,
+    concurrency: int = 4,
+    progress: Progress | None = None,
+    policy: RetryPolicy | None = None,
+    env: Mapping[str, str] | None = None,
+    whole: bool = True,
+    reviewed: Mapping[str, Any] | None = None,
+) -> tuple[Planned, ApplyReport]:
+    """Re-plan against the live server, check it is the reviewed plan, lock, and apply it.
+
+    Deletes run only when they were reviewed (a fingerprint) or `prune` is given;
+    otherwise they are reported as kept. `whole` and `reviewed` are as for `plan` and
+    `check_reviewed`.
+    """
+    if target.embedded:
+        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+    async with targets.connect(target, policy) as transport:
+        reader = Reader(transport)
+        # Refuse before touching anything (the lock is a write too), then check again
+        # under the lock, where nobody else can change the server in between.
+        first = await make_plan(inventory, target, reader, whole)
+        check_reviewed(first, fingerprint, force, reviewed)
+        held = await _lock(reader, inventory)
+        try:
+            planned = await make_plan(inventory, target, reader, whole)
+            check_reviewed(planned, fingerprint, force, reviewed)
+            values = secret_values(planned, os.environ if env is None else env)
+            writer = Writer(reader, planned.lookup, values)
+            runnable, kept = _deletes_allowed(planned.plan, fingerprint is not None or prune)
+            report = await execute(
+                runnable, inventory, writer, concurrency=concurrency, progress=progress
+            )
+            report.kept.extend((change, KEPT) for change in kept)
+        finally:
+            for lock_held in reversed(held):
+                await lock.release(reader, lock_held)
+        return planned, report
+
+
+KEPT = "deletes need a reviewed plan (--plan or --fingerprint) or --prune"
+
+
+def _deletes_allowed(plan: Plan, allowed: bool) -> tuple[Plan, list[Change]]:
+    if allowed:
+        return plan, []
+    kept = [change for change in plan.changes if change.action == "delete"]
+    runnable = tuple(change for change in plan.changes if change.action != "delete")
+    return replace(plan, changes=runnable), kept
+
+
+async def _lock(reader: Reader, inventory: Inventory) -> list[lock.Held]:
+    """Take the lock of every entity of the inventory, in a fixed order."""
+    held: list[lock.Held] = []
+    who = lock.holder()
+    try:
+        for entity in inventory.entities:
+            held.append(await lock.acquire(reader, entity, who))
+    except BaseException:
+        for taken in reversed(held):
+            await lock.release(reader, taken)
+        raise
+    return held
+
+
+async def export(
+    target: targets.Target,
+    entity: str,
+    *,
+    adopt: bool = False,
+    rejected: Rejected = NONE_REJECTED,
+) -> tuple[State, list[ResourceKey]]:
+    """The entity's state; with `adopt`, first stamp the ownership marker on what lacks it
+    (but on the automations export leaves out: inexpressible, or `rejected`)."""
+    async with targets.connect(target) as transport:
+        reader = Reader(transport)
+        state, lookup = await reader.read([entity], [])
+        if not adopt:
+            return state, []
+        # Stamping sends only the description (plus each webhook's URL): no scope ids.
+        adopted = await Writer(reader, lookup, {}).adopt(state, rejected)
+        state, _ = await reader.read([entity], [])
+        return state, adopted
+
+
+async def unlock(target: targets.Target, entity: str) -> str | None:
+    """Remove the entity's apply lock; return who held it (None when there was none)."""
+    async with targets.connect(target) as transport:
+        reader = Reader(transport)
+        node = await lock.find(reader, entity)
+        if node is None:
+            return None
+        await lock.release(reader, lock.Held(entity, node["id"]))
+        return lock.describe(node)

@@ -1,0 +1,160 @@
+"""Which server to talk to: W&B (or any URL) over HTTP, or the embedded server in-process.
+
+`--server URL`, else RECONCILE_SERVER, else WANDB_BASE_URL selects a remote server,
+with the API key from WANDB_API_KEY. With none of them, the embedded server runs
+in-process on `.reconcile/server.db` in the project root (see inventory/project.py), created on
+first use with an admin key kept next to it (0600), so a fresh checkout can plan and
+apply with nothing installed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from reconcile.client.reader import ScopeRef
+from reconcile.client.transport import RetryPolicy, Transport, basic_auth
+from reconcile.core.errors import ServerError, UsageError
+from reconcile.core.model import REGISTRY_PREFIX, Inventory
+from reconcile.inventory import project
+
+DEFAULT_DB = Path(".reconcile/server.db")
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server: a remote URL with a key, or the embedded database at `db`."""
+
+    url: str | None
+    api_key: str | None = None
+    db: Path = DEFAULT_DB
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    def describe(self) -> str:
+        return self.url if self.url else f"the embedded server ({project.shown(self.db)})"
+
+
+def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Target:
+    """The target the options and environment ask for; UsageError when incomplete."""
+    url = server or env.get("RECONCILE_SERVER") or env.get("WANDB_BASE_URL")
+    if url is None:
+        return Target(None, db=db or project.default_db())
+    if db is not None:
+        raise UsageError(
+            "--db selects the embedded server; it cannot be combined with a server URL"
+        )
+    key = env.get("WANDB_API_KEY")
+    if not key:
+        raise UsageError(f"set WANDB_API_KEY to an API key for {url}")
+    return Target(url.rstrip("/"), api_key=key)
+
+
+@asynccontextmanager
+async def connect(target: Target, policy: RetryPolicy | None = None) -> AsyncIterator[Transport]:
+    """A Transport to the target, closed on exit."""
+    if target.url is not None:
+        headers = {"Authorization": basic_auth(target.api_key or "")}
+        async with httpx.AsyncClient(
+            base_url=target.url, headers=headers, timeout=TIMEOUT
+        ) as client:
+            yield Transport(client, policy)
+        return
+    from reconcile.server.app import create_app
+
+    key = embedded_key(target.db)
+    app = create_app(target.db)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": basic_auth(key)}
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://embedded", headers=headers, timeout=TIMEOUT
+        ) as client:
+            yield Transport(client, policy)
+    finally:
+        app.state.service.close()
+
+
+def embedded_key(db_path: Path) -> str:
+    """The embedded server's admin key: created with the database, kept beside it (0600)."""
+    from reconcile.server.admin import tasks as admin
+    from reconcile.server.store.db import Database
+
+    key_file = db_path.with_name(db_path.name + ".admin-key")
+    db = Database(db_path)
+    try:
+        env_key = os.environ.get(admin.ADMIN_KEY_ENV) or None
+        made = admin.bootstrap(db, key=env_key)
+        if made.api_key is not None:
+            admin.write_key_file(key_file, made.api_key)
+            return made.api_key
+        if env_key:
+            return env_key
+        if key_file.exists():
+            kept = key_file.read_text("utf-8").strip()
+            if admin.key_is_active(db, kept):
+                return kept
+            # Revoked (`reconcile server delete-key`): this process owns the database.
+        key = admin.create_api_key(db, made.username, "reconcile")
+        admin.write_key_file(key_file, key)
+        return key
+    finally:
+        db.close()
+
+
+def scopes_of(inventory: Inventory) -> list[ScopeRef]:
+    """Every project, registry and collection the inventory's automations listen in."""
+    found = {
+        (a.entity, a.scope.project, a.scope.collection)
+        for a in inventory.automations
+        if not a.scope.team  # a team scope is the entity itself
+    }
+    return sorted(found, key=lambda s: (s[0], s[1], s[2] or ""))
+
+
+def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[ScopeRef]) -> None:
+    """Create the teams, projects and collections the inventory names (embedded only)."""
+    from reconcile.server.admin import tasks as admin
+    from reconcile.server.errors import ApiError
+    from reconcile.server.store.db import Database
+
+    embedded_key(target.db)  # bootstraps the admin on first use
+    db = Database(target.db)
+    try:
+        for entity in inventory.entities:
+            admin.ensure_team(db, entity)
+            admin.set_role(db, entity, admin.DEFAULT_ADMIN, "admin")
+        for auto in inventory.automations:
+            if auto.action.kind == "slack":
+                admin.ensure_slack_integration(db, auto.entity, auto.action.params["channel"])
+        for entity, project, collection in scopes:
+            if project.startswith(REGISTRY_PREFIX):
+                admin.ensure_registry(db, entity, project)
+            else:
+                admin.ensure_project(db, entity, project)
+            if collection is not None:
+                admin.ensure_collection(db, entity, project, collection)
+    except ApiError as error:
+        raise ServerError(f"cannot prepare {target.describe()}: {error.message}") from None
+    finally:
+        db.close()
+
+
+def headline(target: Target, entities: Iterable[str]) -> str:
+    """The line every plan and apply starts with: which server, which entities."""
+    names = ", ".join(entities) or "none"
+    return f"Target: {target.describe()}; entities: {names}"
+
+
+def as_json(target: Target, entities: Iterable[str]) -> dict[str, object]:
+    """The same, for the JSON plan (outside the fingerprint: it names, not decides)."""
+    where = {"server": target.url} if target.url else {"embedded": project.shown(target.db)}
+    return {**where, "entities": list(entities)}

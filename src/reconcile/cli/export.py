@@ -1,0 +1,76 @@
+"""`reconcile export`: a server's objects written as inventory YAML, optionally adopted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from reconcile.apply import session
+from reconcile.apply import target as targets
+from reconcile.cli.options import target_options
+from reconcile.core.model import ResourceKey
+from reconcile.export import convert as export
+from reconcile.export import destination as export_target
+from reconcile.inventory import project
+
+
+@click.command("export")
+@target_options
+@click.option("--entity", required=True, help="The team whose objects to export.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write ENTITY.yaml into [default: the project's automations/].",
+)
+@click.option("--adopt", is_flag=True, help="Stamp the ownership marker on what is exported.")
+def export_command(
+    server: str | None, db: Path | None, entity: str, out: Path | None, adopt: bool
+) -> None:
+    """Write the server's objects of an entity as inventory YAML.
+
+    Objects the inventory written to already declares are left out, and nothing is
+    written (or adopted) unless the inventory still validates with the new file.
+    """
+    target = targets.choose(server, db, os.environ)
+    root = project.find_root()
+    place = export_target.destination(out or project.inventory_dir(root), entity, root)
+    state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
+    rejected = export_target.rejected(entity, state)
+    keys = export.exported(entity, state, place.declared, rejected)
+    declared = [str(r.key) for r in state.resources if r.key in place.declared]
+    joins = project.shown(place.joins)
+    if not keys:
+        click.echo(f"nothing to write: {joins}/ already declares all {len(declared)} objects")
+        return
+    if declared:
+        click.echo(f"not exported (already declared in {joins}/): " + ", ".join(declared), err=True)
+    text = export.render(entity, state, place.schema_ref, place.declared, rejected)
+    export_target.check(place, text)
+    adopted: list[ResourceKey] = []
+    if adopt:
+        state, adopted = asyncio.run(session.export(target, entity, adopt=True, rejected=rejected))
+        rejected = export_target.rejected(entity, state)
+        text = export.render(entity, state, place.schema_ref, place.declared, rejected)
+    place.path.parent.mkdir(parents=True, exist_ok=True)
+    place.path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {project.shown(place.path)}")
+    if adopted:
+        click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
+    _export_notes(export.skipped(entity, state, rejected), place.schema_ref is None)
+
+
+def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
+    for name in inexpressible:
+        click.echo(f"not exported: automation {name}", err=True)
+    if no_schema:
+        click.echo(
+            f"no {export_target.SCHEMA} in the project, so no schema modeline: "
+            f"`reconcile schema > {export_target.SCHEMA}` gives editors the schema",
+            err=True,
+        )
+
+
+COMMANDS = (export_command,)

@@ -1,0 +1,275 @@
+"""Administration without GraphQL: bootstrap, users, keys, teams, projects, Slack channels.
+
+Used by `reconcile server ...`, by tests, and by the reconciler when it runs the
+embedded server itself. Every function is one transaction and the `ensure_*`
+functions are idempotent. Revocations act at once: every request looks its key up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reconcile.core.model import REGISTRY_PREFIX
+from reconcile.server.api import auth, validation
+from reconcile.server.errors import InvalidInput, NotFound
+from reconcile.server.store import automations as hooks
+from reconcile.server.store import teams
+from reconcile.server.store.automations import SlackIntegration
+from reconcile.server.store.crypto import SecretBox, load_or_create_key
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import Collection, Project, Team, User
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEAM = "local"
+DEFAULT_ADMIN = "admin"
+ADMIN_KEY_ENV = "RECONCILE_ADMIN_KEY"
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """The instance's first admin; `api_key` is set only when this call created the key."""
+
+    username: str
+    team: str
+    api_key: str | None
+
+
+def bootstrap(
+    db: Database, *, team: str = DEFAULT_TEAM, username: str = DEFAULT_ADMIN, key: str | None = None
+) -> Bootstrap:
+    """Make sure an admin user exists and administers `team`; give it `key` (or a new one).
+
+    On a database that already has users, nothing is created and no key is returned,
+    unless `key` is given and not yet known (it is then added to the admin).
+    """
+    if key is not None and not auth.KEY_RE.match(key):
+        raise InvalidInput(
+            f"{ADMIN_KEY_ENV} is not a valid API key (`local-` + 40 of [A-Za-z0-9_])"
+        )
+    with db.write() as con:
+        if key is not None and teams.is_revoked(con, auth.hash_key(key)):
+            raise InvalidInput(
+                f"{ADMIN_KEY_ENV} holds a revoked key: unset it, or set a new key "
+                "(`reconcile server create-key` makes one)"
+            )
+        existing = con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+        if existing:
+            admin = teams.find_user(con, username)
+            if admin and key and teams.user_for_key_hash(con, auth.hash_key(key)) is None:
+                teams.add_api_key(con, admin.id, auth.hash_key(key), "bootstrap")
+            return Bootstrap(username, team, None)
+        created = key or auth.generate_key()
+        user = teams.create_user(con, username)
+        found = teams.find_team(con, team) or teams.create_team(con, team)
+        teams.set_member(con, found.id, user.id, "admin")
+        teams.set_default_entity(con, user.id, team)
+        teams.add_api_key(con, user.id, auth.hash_key(created), "bootstrap")
+    log.info("bootstrapped admin", extra={"user": username, "team": team})
+    return Bootstrap(username, team, created)
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """Write an API key to a new file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    path.chmod(0o600)
+
+
+def ensure_team(db: Database, name: str, organization: str | None = None) -> Team:
+    """The team `name`, created if missing: in `organization` (created if missing), else in
+    an organization of its own named after it. An existing team keeps its organization."""
+    rule = "letters, digits, '-_.'"
+    validation.check_name("team", name, validation.ENTITY_NAME_RE, rule)
+    if organization is not None:
+        validation.check_name("organization", organization, validation.ENTITY_NAME_RE, rule)
+    with db.write() as con:
+        found = teams.find_team(con, name)
+        if found is not None:
+            if found.is_org:
+                raise InvalidInput(f"{name!r} is an organization's entity, not a team")
+            return found
+        org = None
+        if organization is not None:
+            org = teams.find_organization(con, organization) or teams.create_organization(
+                con, organization
+            )
+        return teams.create_team(con, name, org)
+
+
+def create_user(db: Database, username: str, email: str = "") -> User:
+    validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
+    with db.write() as con:
+        return teams.create_user(con, username, email)
+
+
+def create_api_key(db: Database, username: str, description: str = "") -> str:
+    """A new API key for the user; only its hash is stored, so this is the only copy."""
+    key = auth.generate_key()
+    with db.write() as con:
+        user = _user(con, username)
+        teams.add_api_key(con, user.id, auth.hash_key(key), description)
+    return key
+
+
+def list_keys(db: Database, username: str | None = None) -> list[teams.KeyInfo]:
+    """The API keys of one user, or of all: ids and descriptions, never key material."""
+    with db.read() as con:
+        user_id = _user(con, username).id if username is not None else None
+        return teams.api_keys(con, user_id)
+
+
+def key_is_active(db: Database, key: str) -> bool:
+    """Whether `key` is a known, unrevoked API key."""
+    with db.read() as con:
+        return teams.user_for_key_hash(con, auth.hash_key(key)) is not None
+
+
+def delete_key(db: Database, key_id: int) -> teams.KeyInfo:
+    """Revoke one API key (by the id `list_keys` shows); it is refused from now on."""
+    with db.write() as con:
+        found = [k for k in teams.api_keys(con) if k.id == key_id]
+        if not found:
+            raise NotFound(f"no API key with id {key_id}")
+        teams.revoke_api_keys(con, "id", key_id)
+    log.info("api key revoked", extra={"key_id": key_id, "user": found[0].username})
+    return found[0]
+
+
+def remove_member(db: Database, team: str, username: str) -> None:
+    """Take a user out of a team, and out of the admins of the team's projects."""
+    with db.write() as con:
+        found, user = teams.get_team(con, team), _user(con, username)
+        if not teams.remove_member(con, found.id, user.id):
+            raise NotFound(f"user {username!r} is not a member of {team}")
+        if user.default_entity == team:
+            remaining = teams.teams_of(con, user.id)
+            con.execute(
+                "UPDATE users SET default_entity = ? WHERE id = ?",
+                (remaining[0].name if remaining else None, user.id),
+            )
+    log.info("member removed", extra={"user": username, "team": team})
+
+
+def delete_user(db: Database, username: str) -> int:
+    """Delete a user with its keys and memberships; the number of keys revoked.
+
+    Automations and projects it created stay (their creator becomes unknown).
+    """
+    with db.write() as con:
+        user = _user(con, username)
+        revoked = teams.revoke_api_keys(con, "user_id", user.id)
+        con.execute("DELETE FROM users WHERE id = ?", (user.id,))
+    log.info("user deleted", extra={"user": username, "keys": revoked})
+    return revoked
+
+
+def set_role(db: Database, team: str, username: str, role: str) -> None:
+    """Add the user to the team with `role` (admin or member), or change its role."""
+    if role not in teams.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(teams.ROLES)}")
+    with db.write() as con:
+        found = teams.get_team(con, team)
+        user = _user(con, username)
+        teams.set_member(con, found.id, user.id, role)
+        if user.default_entity is None:
+            teams.set_default_entity(con, user.id, team)
+
+
+def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
+    """The project `team/name` (created if missing), with `admins` among its admins."""
+    validation.check_project_name(name)
+    with db.write() as con:
+        project, _ = teams.create_project(con, teams.get_team(con, team), name)
+        for username in admins:
+            teams.add_project_admin(con, project.id, _user(con, username).id)
+    return project
+
+
+def ensure_registry(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
+    """The registry `name` of the team's organization: the project `wandb-registry-<name>`
+    of the organization's entity."""
+    full = name if teams.is_registry_name(name) else REGISTRY_PREFIX + name
+    validation.check_project_name(full)
+    with db.write() as con:
+        owner = teams.registry_entity(con, teams.get_team(con, team))
+        project, _ = teams.create_project(con, owner, full)
+        for username in admins:
+            teams.add_project_admin(con, project.id, _user(con, username).id)
+    return project
+
+
+def project_owner(con: sqlite3.Connection, team: str, project: str) -> str:
+    """The entity that holds `project` for `team`: its organization's entity for a registry."""
+    if not teams.is_registry_name(project):
+        return team
+    found = teams.get_team(con, team)
+    return found.name if found.is_org else teams.registry_entity(con, found).name
+
+
+def ensure_collection(
+    db: Database, team: str, project: str, name: str, type_name: str = "model"
+) -> Collection:
+    """The collection `name` in a project or registry (created if missing)."""
+    rule = "letters, digits, '-_.'"
+    validation.check_name("collection", name, validation.COLLECTION_NAME_RE, rule)
+    validation.check_name("artifact type", type_name, validation.COLLECTION_NAME_RE, rule)
+    with db.write() as con:
+        found = teams.find_project(con, project_owner(con, team, project), project)
+        if found is None:
+            raise NotFound(f"project {team}/{project} not found")
+        collection, _ = teams.create_collection(con, found, name, type_name)
+    return collection
+
+
+def ensure_slack_integration(
+    db: Database, team: str, channel: str, slack_team: str = "workspace"
+) -> SlackIntegration:
+    """The team's Slack integration for `channel` (`#` optional), created if missing.
+
+    W&B creates these through OAuth in its UI, not through GraphQL, so this is the
+    only way to make one here. An existing integration is returned unchanged.
+    """
+    name = validation.check_slack_channel(channel)
+    workspace = validation.check_slack_team(slack_team)
+    with db.write() as con:
+        return hooks.ensure_slack(con, teams.get_team(con, team).id, name, workspace)
+
+
+def set_slack_url(db: Database, team: str, channel: str, url: str) -> SlackIntegration:
+    """Set the incoming-webhook URL of the team's Slack integration for `channel`.
+
+    The URL is a credential (anyone holding it can post to the channel): it is stored
+    encrypted with the secrets' key and never shown.
+    """
+    name = validation.check_slack_channel(channel)
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput("a Slack incoming-webhook URL must be an http(s) URL with a host")
+    box = SecretBox(load_or_create_key(db.path))
+    with db.write() as con:
+        entity_id = teams.get_team(con, team).id
+        row = con.execute(
+            "SELECT id FROM integrations WHERE entity_id = ? AND kind = ? AND channel_name = ?",
+            (entity_id, hooks.SLACK, name),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no Slack integration for #{name} in team {team!r}")
+        hooks.set_slack_url(con, int(row["id"]), box.seal(url))
+        made = hooks.get_integration(con, int(row["id"]))
+        assert isinstance(made, SlackIntegration)
+        return made
+
+
+def _user(con: sqlite3.Connection, username: str) -> User:
+    user = teams.find_user(con, username)
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user

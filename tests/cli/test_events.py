@@ -1,0 +1,338 @@
+"""`reconcile emit`, `history` and `redeliver`, on the embedded database in-process and
+against `reconcile serve` on 127.0.0.1, delivering to a loopback receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconcile.cli import cli
+from reconcile.runtime import signing
+from reconcile.server.admin.commands import admin_key_path
+from tests.conftest import WriteFiles
+from tests.runtime.faults import Received
+from tests.server.admin.test_commands import _wait_healthy
+from tests.server.live import free_port
+from tests.server.runtime.receiver import Receiver
+
+INVENTORY = """
+entity: ml
+secrets:
+  - name: TOK
+    from_env: HOOK_TOKEN
+  - name: KEY
+    from_env: HOOK_KEY
+webhooks:
+  - name: local
+    url: {url}
+    access_token: TOK
+    secret: KEY
+automations:
+  - name: on-prod
+    scope: {{registry: model, collection: fraud}}
+    when: {{alias_added: {{alias: ^production$}}}}
+    then:
+      webhook:
+        to: local
+        payload:
+          v: ${{artifact_version_string}}
+          t: "Bearer ${{ACCESS_TOKEN}}"
+"""
+ENV = {
+    "HOOK_TOKEN": "tok-canary-1234",
+    "HOOK_KEY": "key-canary-5678",
+    # Full-size deadlines (15 s an attempt): no test here waits for a retry, and a
+    # compressed deadline would turn a slow answer on a loaded machine into a retry.
+    "RECONCILE_DELIVERY_TIME_SCALE": "1",
+}
+ALIAS = [
+    "--type", "alias_added", "--entity", "ml", "--registry", "model",
+    "--collection", "fraud", "--version", "3", "--alias", "production",
+]  # fmt: skip
+ALLOW = ["--allow-delivery-to", "127.0.0.1"]
+
+
+class Switchable(Receiver):
+    """The test receiver, answering 404 to everything while `failing` is set."""
+
+    failing = False
+
+    async def _answer(self, got: Received, writer: object) -> bool:
+        if self.failing:
+            got = Received(got.method, "/404", got.headers, got.body)
+        return await super()._answer(got, writer)  # type: ignore[arg-type]
+
+
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    chosen: dict[str, str | None] = {**ENV, "RECONCILE_SERVER": None, "WANDB_BASE_URL": None}
+    result = CliRunner().invoke(cli, list(args), env={**chosen, **(env or {})}, input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def receiver() -> Iterator[Switchable]:
+    with Switchable() as running:
+        yield running
+
+
+@pytest.fixture
+def applied(write_files: WriteFiles, receiver: Switchable, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The inventory applied to the embedded database, its webhook at the receiver."""
+    for name in ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    root = write_files({"ml.yaml": INVENTORY.format(url=receiver.url("/ok"))})
+    code, out, err = run("apply", "--auto-approve")
+    assert code == 0, out + err
+    return root.parent
+
+
+def test_emit_from_flags_delivers_in_process_and_prints_outcome(
+    applied: Path, receiver: Switchable
+) -> None:
+    code, out, err = run("emit", *ALIAS, "--id", "e-1", *ALLOW)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "event e-1: fired on-prod"
+    assert lines[1] == "delivery 1 on-prod (ml, event e-1 alias_added): delivered after 1 attempt"
+    assert lines[2].endswith("HTTP 200  answer: 'ok'")
+    assert len(lines) == 3
+    assert len(receiver.requests) == 1
+    got = receiver.requests[0]
+    assert signing.verify_wandb(ENV["HOOK_KEY"], got.body, got.headers["x-wandb-signature"])
+    assert json.loads(got.body) == {
+        "v": "ml-org/wandb-registry-model/fraud:v3",
+        "t": f"Bearer {ENV['HOOK_TOKEN']}",
+    }
+
+
+def test_emit_repeat_id_fires_nothing_again(applied: Path, receiver: Switchable) -> None:
+    assert run("emit", *ALIAS, "--id", "e-1", *ALLOW)[0] == 0
+    code, out, _ = run("emit", *ALIAS, "--id", "e-1", *ALLOW)
+    assert code == 0
+    assert out.splitlines()[0] == "event e-1: fired on-prod"
+    assert len(receiver.requests) == 1
+
+
+def test_emit_without_allow_list_refuses_loopback_and_exits_1(
+    applied: Path, receiver: Switchable
+) -> None:
+    code, out, _ = run("emit", *ALIAS, "--id", "e-2")
+    assert code == 1
+    assert "on-prod (ml, event e-2 alias_added): failed after 1 attempt" in out
+    assert receiver.requests == []
+
+
+def test_emit_allow_list_entries_may_name_a_port(applied: Path, receiver: Switchable) -> None:
+    other = str(receiver.port % 65535 + 1)
+    code, out, _ = run("emit", *ALIAS, "--id", "e-3", "--allow-delivery-to", f"127.0.0.1:{other}")
+    assert code == 1
+    assert "on-prod (ml, event e-3 alias_added): failed after 1 attempt" in out
+    assert receiver.requests == []
+    code, out, _ = run(
+        "emit", *ALIAS, "--id", "e-4", "--allow-delivery-to", f"127.0.0.1:{receiver.port}"
+    )
+    assert code == 0, out
+    assert len(receiver.requests) == 1
+
+
+def test_emit_refuses_a_malformed_allow_list_entry(applied: Path, receiver: Switchable) -> None:
+    code, out, err = run("emit", *ALIAS, "--allow-delivery-to", "localhost:http")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --allow-delivery-to: 'localhost:http': the port must be a number from 1 to "
+        "65535 (got 'http')\n"
+    )
+    assert run("history", "--format", "json")[1] == '{\n  "deliveries": []\n}\n'
+
+
+def test_emit_bad_file_names_event_index_and_field(applied: Path, tmp_path: Path) -> None:
+    good = {"type": "alias_added", "entity": "ml", "registry": "model", "collection": "fraud",
+            "artifact": {"version": 1}}  # fmt: skip
+    bad = {k: v for k, v in good.items() if k != "collection"} | {"alias": 7}
+    (tmp_path / "events.json").write_text(json.dumps({"events": [good | {"alias": "x"}, bad]}))
+    code, out, err = run("emit", "events.json", *ALLOW)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: events.json: events[1].alias: must be a non-empty string")
+    assert err.endswith("; events[1].collection: required for alias_added events\n")
+    assert run("history", "--format", "json")[1] == '{\n  "deliveries": []\n}\n'
+
+
+def test_emit_reads_stdin_and_no_wait_leaves_delivery_pending(
+    applied: Path, receiver: Switchable
+) -> None:
+    event = {"id": "s-1", "type": "alias_added", "entity": "ml", "registry": "model",
+             "collection": "fraud", "alias": "production",
+             "artifact": {"type": "model", "version": 1}}  # fmt: skip
+    code, out, _ = run("emit", "-", "--no-wait", *ALLOW, stdin=json.dumps(event))
+    assert (code, out) == (0, "event s-1: fired on-prod\n")
+    assert receiver.requests == []
+    found = json.loads(run("history", "--status", "pending", "--format", "json")[1])
+    assert [(d["event"]["id"], d["status"], d["attempts"]) for d in found["deliveries"]] == [
+        ("s-1", "pending", [])
+    ]
+
+
+def test_history_shows_attempts_and_masked_body(applied: Path) -> None:
+    run("emit", *ALIAS, "--id", "e-3", *ALLOW)
+    code, out, _ = run("history", "on-prod")
+    assert code == 0
+    assert ENV["HOOK_TOKEN"] not in out
+    lines = out.splitlines()
+    assert lines[0] == "delivery 1 on-prod (ml, event e-3 alias_added): delivered after 1 attempt"
+    assert lines[1].startswith("  attempt 1  ")
+    assert json.loads(lines[2].removeprefix("  body: ")) == {
+        "v": "ml-org/wandb-registry-model/fraud:v3",
+        "t": "Bearer ***",
+    }
+    assert run("history", "other-automation")[1] == "no deliveries\n"
+
+
+def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switchable) -> None:
+    receiver.failing = True
+    assert run("emit", *ALIAS, "--id", "e-4", *ALLOW)[0] == 1
+    receiver.failing = False
+    code, out, err = run("redeliver", "1", *ALLOW)
+    assert code == 0, out + err
+    assert out.splitlines()[:2] == [
+        "delivery 1 queued again",
+        "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
+    ], out
+    assert "HTTP 404" in out.splitlines()[2]
+    assert "HTTP 200" in out.splitlines()[3]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == 2
+    assert ids[0] == ids[1]
+    code, _, err = run("redeliver", "1", *ALLOW)
+    assert code == 1
+    assert "delivery 1 is delivered, not failed" in err
+
+
+SERVE = "from reconcile.cli import main; main()"
+
+
+@pytest.fixture
+def served(
+    write_files: WriteFiles, receiver: Switchable, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """`reconcile serve` on 127.0.0.1 (delivering to loopback), the inventory applied to
+    it; the environment that selects it."""
+    write_files({"ml.yaml": INVENTORY.format(url=receiver.url("/ok"))})
+    db, port = tmp_path / "remote" / "server.db", free_port()
+    args = ["--db", str(db), "--port", str(port), "--team", "ml"]
+    env = {**os.environ, **ENV, "RECONCILE_ADMIN_KEY": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", *args, *ALLOW],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        for made in (["create-registry", "ml", "model"], ["create-collection", "ml", "fraud",
+                     "--registry", "model"]):  # fmt: skip
+            assert run("server", "--db", str(db), *made)[0] == 0
+        key = admin_key_path(db).read_text().strip()
+        selected = {"RECONCILE_SERVER": url, "WANDB_API_KEY": key}
+        code, out, err = run("apply", "--auto-approve", env=selected)
+        assert code == 0, out + err
+        yield selected
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_emit_and_history_against_reconcile_serve(
+    served: dict[str, str], receiver: Switchable
+) -> None:
+    code, out, err = run("emit", *ALIAS, "--id", "r-1", env=served)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "event r-1: fired on-prod",
+        "delivery 1 on-prod (ml, event r-1 alias_added): delivered after 1 attempt",
+    ]
+    assert len(receiver.requests) == 1
+    found = json.loads(run("history", "--format", "json", env=served)[1])["deliveries"]
+    assert [(d["automation"], d["status"], len(d["attempts"])) for d in found] == [
+        ("on-prod", "delivered", 1)
+    ]
+    assert ENV["HOOK_TOKEN"] not in json.dumps(found)
+    code, _, err = run("emit", *ALIAS, *ALLOW, env=served)
+    assert code == 2
+    assert "--allow-delivery-to is for the embedded target" in err
+
+
+def test_emit_refused_by_the_server_exits_1_naming_index(applied: Path) -> None:
+    unknown = [a if a != "ml" else "nobody" for a in ALIAS]
+    code, out, err = run("emit", *unknown, *ALLOW)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: the server refused the events (404): events[0]: ")
+    assert "nobody" in err
+
+
+def test_emit_needs_events_and_metric_flags_are_numbers(applied: Path) -> None:
+    assert run("emit")[0] == 2
+    code, _, err = run("emit", "--type", "run_logged", "--entity", "ml", "--project", "p",
+                       "--run-id", "r", "--metric", "loss=low")  # fmt: skip
+    assert code == 2
+    assert err == "error: --metric loss=low: expected NAME=NUMBER\n"
+
+
+def test_history_reads_every_page_up_to_its_limit(
+    applied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconcile.server.runtime import history
+
+    for number in range(3):
+        assert run("emit", *ALIAS, "--id", f"h-{number}", "--no-wait")[0] == 0
+    monkeypatch.setattr(history, "PAGE_BYTES", 1)  # the server answers one delivery a page
+    every = json.loads(run("history", "--format", "json")[1])["deliveries"]
+    assert [d["event"]["id"] for d in every] == ["h-2", "h-1", "h-0"]
+    two = json.loads(run("history", "--format", "json", "--limit", "2")[1])["deliveries"]
+    assert [d["event"]["id"] for d in two] == ["h-2", "h-1"]
+
+
+def test_a_servers_deliveries_are_read_through_its_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from reconcile.runtime.remote import RemoteRuntime
+    from reconcile.server.runtime import history
+    from tests.server.helpers import InProcess, basic, build_world
+    from tests.server.live import running
+    from tests.server.runtime.support import (
+        alias_automation,
+        alias_event,
+        emit,
+        hook_with_secrets,
+    )
+
+    with running(tmp_path / "server.db") as live:
+        world = build_world(InProcess(live.app))
+        hook = hook_with_secrets(world, "https://a.example")
+        alias_automation(world.admin, world.project_id, hook)
+        for number in range(3):
+            assert emit(world, alias_event(f"r-{number}")).status_code == 202
+        monkeypatch.setattr(history, "PAGE_BYTES", 1)
+
+        async def read(limit: str) -> list[str]:
+            remote = RemoteRuntime(live.url, basic(world.admin.key)["Authorization"])
+            try:
+                found = await remote.deliveries({"limit": limit})
+            finally:
+                await remote.aclose()
+            return [d["event"]["id"] for d in found]
+
+        assert asyncio.run(read("100")) == ["r-2", "r-1", "r-0"]
+        assert asyncio.run(read("2")) == ["r-2", "r-1"]

@@ -1,0 +1,142 @@
+"""The reader against misbehaving servers: it fails loudly, never reads "empty"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconcile.apply import session
+from reconcile.apply.target import Target, connect, scopes_of
+from reconcile.client.reader import Reader
+from reconcile.client.transport import RetryPolicy, Transport
+from reconcile.core.errors import ServerError
+from reconcile.core.model import Scope
+from reconcile.inventory.load import load_inventory
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
+
+
+def _reader(answer: Any) -> Reader:
+    """A reader whose server answers every request with `answer(query)`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer(json.loads(request.content)["query"]))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="http://x")
+    return Reader(Transport(client, RetryPolicy(scale=0.0)), entity_triggers=True)
+
+
+def _page(name: str) -> dict[str, Any]:
+    return {"pageInfo": {"endCursor": "same", "hasNextPage": True}, "edges": []}
+
+
+def test_pages_that_never_advance_are_an_error_not_a_loop() -> None:
+    def answer(query: str) -> dict[str, Any]:
+        if "secrets" in query and "integrations" not in query:
+            return {"data": {"entity": {"secrets": []}}}
+        key = "integrations" if "integrations" in query else "triggers"
+        return {"data": {"entity": {key: _page(key)}}}
+
+    with pytest.raises(ServerError, match="pages for entity 'team' do not advance"):
+        asyncio.run(_reader(answer).read(["team"], []))
+
+
+def test_a_missing_entity_is_an_error_not_an_empty_state() -> None:
+    # The embedded server, as W&B, answers null too for a team the user is not in.
+    message = "entity 'team' not found on the server, or the API key's user is not a member of it"
+    with pytest.raises(ServerError, match=f"^{re.escape(message)}$"):
+        asyncio.run(_reader(lambda _: {"data": {"entity": None}}).read(["team"], []))
+
+
+def test_graphql_errors_fail_the_read() -> None:
+    def answer(_: str) -> dict[str, Any]:
+        return {"data": None, "errors": [{"message": "permission denied"}]}
+
+    with pytest.raises(ServerError, match="permission denied"):
+        asyncio.run(_reader(answer).read(["team"], []))
+
+
+def test_servers_without_entity_listings_are_read_per_project(tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    inventory = load_inventory([str(EXAMPLES)])
+    env = {s.from_env: "value" for s in inventory.secrets}
+    env["SLACK_ML_MODELS_URL"] = "https://hooks.example.com/slack"
+    _, report = asyncio.run(
+        session.apply(inventory, Target(None, db=db), fingerprint=None, env=env)
+    )
+    assert report.ok
+
+    async def both() -> tuple[Any, Any, bool]:
+        async with connect(Target(None, db=db)) as transport:
+            scopes = scopes_of(inventory)
+            modern = Reader(transport)
+            state, _ = await modern.read(inventory.entities, scopes)
+            legacy_state, _ = await Reader(transport, entity_triggers=False).read(
+                inventory.entities, scopes
+            )
+            return state, legacy_state, await modern.entity_triggers()
+
+    state, legacy_state, detected = asyncio.run(both())
+    assert detected is True  # the embedded server announces QUERY_AUTOMATIONS_ON_ENTITY
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 16
+    # Listed per project, a team-wide automation is in no project: such servers predate
+    # W&B's entity scope, so there is none to miss there.
+    team_wide = {r.key for r in state.resources if getattr(r.value, "scope", Scope("")).team}
+    assert [key.name for key in team_wide] == ["alert-on-failed-training-run"]
+    assert sorted(legacy_state.resources, key=lambda r: r.key) == sorted(
+        (r for r in state.resources if r.key not in team_wide), key=lambda r: r.key
+    )
+
+
+def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_team(
+    tmp_path: Path,
+) -> None:
+    from reconcile.apply.target import embedded_key
+    from reconcile.client import operations as ops
+    from reconcile.core.model import Automation
+    from reconcile.server.admin import tasks as admin
+    from reconcile.server.store.db import Database
+    from tests.server.helpers import trigger_input
+
+    target = Target(None, db=tmp_path / "server.db")
+    embedded_key(target.db)
+    db = Database(target.db)
+    for team in ("alpha", "beta"):
+        admin.ensure_team(db, team, organization="corp")
+        admin.set_role(db, team, admin.DEFAULT_ADMIN, "admin")
+    admin.ensure_registry(db, "alpha", "model")
+    db.close()
+
+    async def build_and_read(teams: list[str]) -> dict[str, tuple[str, str]]:
+        async with connect(target) as transport:
+            ids = await transport.execute(ops.ORG_INFO_FROM_ENTITY, {"entity": "beta"})
+            assert ids["entity"]["organization"]["orgEntity"]["name"] == "corp-org"
+            project = await transport.execute(
+                ops.PROJECT, {"entity": "corp-org", "name": "wandb-registry-model"}
+            )
+            registry_id = project["project"]["id"]
+            if teams == ["alpha", "beta"]:
+                hook = {"entityName": "beta", "name": "b-hook", "urlEndpoint": "https://h.example/"}
+                made = await transport.execute(ops.CREATE_WEBHOOK, {"input": hook})
+                hook_id = made["createGenericWebhookIntegration"]["integration"]["id"]
+                for name, integration in (("to-beta", hook_id), ("no-op", None)):
+                    variables = trigger_input(registry_id, integration, name=name)
+                    await transport.execute(ops.CREATE_TRIGGER, variables)
+            state, lookup = await Reader(transport).read(teams, [])
+        autos = [r.value for r in state.resources if isinstance(r.value, Automation)]
+        assert {lookup.owners[a.key] for a in autos} == {"corp-org"}
+        return {a.name: (a.entity, a.scope.project) for a in autos}
+
+    both = asyncio.run(build_and_read(["alpha", "beta"]))
+    assert both == {
+        "to-beta": ("beta", "wandb-registry-model"),
+        "no-op": ("alpha", "wandb-registry-model"),
+    }
+    # Read for alpha alone, the automation calling beta's webhook is beta's, not shown.
+    assert asyncio.run(build_and_read(["alpha"])) == {"no-op": ("alpha", "wandb-registry-model")}

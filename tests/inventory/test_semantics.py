@@ -1,0 +1,130 @@
+"""Checks beyond the schema: URLs, RE2 regexes, and the shape of semantic findings."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconcile.core.errors import InvalidInventory
+from reconcile.inventory.load import load_inventory
+from reconcile.inventory.semantics import regex_problem, url_problem
+from tests.conftest import WriteFiles
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/hook",
+        "https://example.com:8443/a?b=c&d=e",
+        "http://localhost:8080/hook",
+        "http://127.0.0.1/hook",
+        "http://127.5.6.7/hook",
+        "http://[::1]:9000/hook",
+    ],
+)
+def test_acceptable_urls(url: str) -> None:
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "http://example.com",
+            "plain http is allowed only for loopback hosts; use https for 'example.com'",
+        ),
+        (
+            "http://10.0.0.1/x",
+            "plain http is allowed only for loopback hosts; use https for '10.0.0.1'",
+        ),
+        ("ftp://example.com", "'ftp://example.com' is not an http(s) URL with a host"),
+        ("https://", "'https://' is not an http(s) URL with a host"),
+        (
+            "https://example.com:99999/",
+            "'https://example.com:99999/' is not a valid URL: Port out of range 0-65535",
+        ),
+        (
+            "https://a:b@example.com",
+            "credentials in the URL would be stored in git; use access_token instead",
+        ),
+    ],
+)
+def test_refused_urls(url: str, problem: str) -> None:
+    assert url_problem(url) == problem
+
+
+@pytest.mark.parametrize(
+    "pattern", ["^production$", "^(prod|staging)-v[0-9]+$", r"\bgold\b", "(?i)prod"]
+)
+def test_re2_accepts_ordinary_regexes(pattern: str) -> None:
+    assert regex_problem(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "detail"),
+    [
+        ("(?=a)", "invalid perl operator: (?="),
+        ("(?<!a)b", "invalid perl operator: (?<!"),
+        (r"(a)\1", r"invalid escape sequence: \1"),
+        ("a{2,1}", "invalid repetition size: {2,1}"),
+    ],
+)
+def test_re2_refuses_what_go_refuses(pattern: str, detail: str) -> None:
+    problem = regex_problem(pattern)
+    assert problem is not None
+    assert f"({detail})" in problem
+
+
+def test_re2_errors_are_not_logged_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    regex_problem("(?=a)")
+    assert capfd.readouterr().err == ""
+
+
+FILTERS = """
+entity: ml
+automations:
+  - name: a
+    scope: {project: p}
+    when:
+      alias_added:
+        alias:
+          any:
+            - {equals: 5}
+            - not: {one_of: []}
+            - {none_of: [], matches: ''}
+            - {not_equals: '5', above: 1e999}
+    then: {no_op: }
+  - name: b
+    scope: {project: p}
+    when:
+      run_state:
+        states: [failed]
+        run_name: {not_any: [{exists: true}, {matches: '(a)\\1'}, {matches: train}]}
+    then: {no_op: }
+"""
+
+
+def test_filter_operands_are_checked_where_they_are_written(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": FILTERS})
+    with pytest.raises(InvalidInventory) as raised:
+        load_inventory(["automations"])
+    where = "automations/a.yaml"
+    assert [str(issue) for issue in raised.value.issues] == [
+        f"{where}:12:40: automations[0].when.alias_added.alias.any[3].above: too large a "
+        "number: W&B stores finite JSON numbers",
+        f"{where}:19:56: automations[1].when.run_state.run_name.not_any[1].matches: '(a)\\1' is "
+        "not a valid RE2 regular expression (invalid escape sequence: \\1); W&B evaluates it in "
+        "Go: no look-around, no back-references",
+    ]
+    assert [str(issue) for issue in raised.value.warnings] == [
+        f"{where}:9:24: automations[0].when.alias_added.alias.any[0].equals: an alias "
+        "is text, so it is never 5; quote it ('5') to compare with that text",
+        f"{where}:10:29: automations[0].when.alias_added.alias.any[1].not.one_of: an "
+        "empty list: the test never passes",
+        f"{where}:11:25: automations[0].when.alias_added.alias.any[2].none_of: an "
+        "empty list: the test always passes",
+        f"{where}:11:38: automations[0].when.alias_added.alias.any[2].matches: '' "
+        "matches every alias: the test lets all pass",
+        f"{where}:19:76: automations[1].when.run_state.run_name.not_any[2].matches: "
+        "'train' has no ^ or $, so it matches any run name containing a match, such as "
+        "'pre-train'; write '^train$' to match the whole run name",
+    ]

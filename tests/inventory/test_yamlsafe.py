@@ -1,0 +1,81 @@
+"""The strict YAML dialect: YAML 1.2 scalars, string keys, JSON types only."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconcile.inventory.loader import parse_text
+from reconcile.inventory.yamlsafe import RecursiveAlias, expanded_size
+
+
+def load(text: str) -> object:
+    return parse_text(text, "f.yaml").data
+
+
+@pytest.mark.parametrize("word", ["on", "off", "yes", "no", "y", "n", "On", "NO"])
+def test_yaml11_booleans_stay_strings_as_keys_and_values(word: str) -> None:
+    assert load(f"{word}: {word}\n") == {word: word}
+
+
+def test_a_tag_named_no_is_a_string() -> None:
+    assert load("when:\n  tag_added: {tag: no}\n") == {"when": {"tag_added": {"tag": "no"}}}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("False", False),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("12", 12),
+        ("-7", -7),
+        ("0777", 777),
+        ("0o17", 15),
+        ("0x1f", 31),
+        ("1.5e3", 1500.0),
+        ("0.95", 0.95),
+        ("2024-01-01", "2024-01-01"),
+        ("1:30", "1:30"),
+        (".inf", ".inf"),
+        (".nan", ".nan"),
+        ("1_000", "1_000"),
+        ("0b101", "0b101"),
+    ],
+)
+def test_scalars_follow_yaml_12_core(text: str, value: object) -> None:
+    assert load(f"v: {text}\n") == {"v": value}
+
+
+def test_keys_are_always_strings() -> None:
+    assert load("1: a\ntrue: b\nnull: c\n") == {"1": "a", "true": "b", "null": "c"}
+
+
+def test_merge_keys_work_and_own_keys_override() -> None:
+    data = load("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 5\n")
+    assert data == {"base": {"x": 1, "y": 2}, "m": {"x": 5, "y": 2}}
+
+
+def test_quoted_values_keep_their_text() -> None:
+    assert load("a: 'true'\nb: \"12\"\nc: !!str 3\n") == {"a": "true", "b": "12", "c": "3"}
+
+
+def test_expanded_size_counts_aliases_once_per_use() -> None:
+    from yaml import compose
+
+    from reconcile.inventory.yamlsafe import StrictLoader
+
+    node = compose("a: &x [1, 2]\nb: [*x, *x]\n", Loader=StrictLoader)
+    # root + 2 keys + x(3 nodes) + b seq(1 + 2 * 3)
+    assert expanded_size(node) == 1 + 2 + 3 + 7
+
+
+def test_expanded_size_refuses_cycles() -> None:
+    from yaml import compose
+
+    from reconcile.inventory.yamlsafe import StrictLoader
+
+    node = compose("a: &x [*x]\n", Loader=StrictLoader)
+    with pytest.raises(RecursiveAlias):
+        expanded_size(node)

@@ -1,0 +1,286 @@
+"""`reconcile serve` as a real process, and the `reconcile server ...` admin commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+from click.testing import CliRunner
+
+from reconcile.server.admin.commands import admin_key_path, serve, server
+from reconcile.server.app import create_app
+from tests.server.helpers import InProcess, basic, build_world
+from tests.server.live import free_port
+from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+
+SERVE = "from reconcile.server.admin.commands import serve; serve()"
+
+
+def _cli() -> click.Group:
+    group = click.Group("reconcile")
+    group.add_command(serve)
+    group.add_command(server)
+    return group
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def _start(db: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    args = [sys.executable, "-c", SERVE, "--db", str(db), "--port", str(port), "--team", "acme"]
+    return subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_serve_bootstraps_answers_and_stops_gracefully(tmp_path: Path) -> None:
+    db, port = tmp_path / "state" / "server.db", free_port()
+    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": ""})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        key_file = admin_key_path(db)
+        key = key_file.read_text().strip()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        viewer = httpx.post(
+            f"{url}/graphql", json={"query": "{ viewer { username entity } }"}, headers=basic(key)
+        )
+        assert viewer.json() == {"data": {"viewer": {"username": "admin", "entity": "acme"}}}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    # uvicorn finishes in-flight work, then re-raises the signal it caught.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete." in err
+    assert str(key_file) in out
+    assert key not in out + err
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(e["message"] == "graphql request" and e["user"] == "admin" for e in logs)
+
+
+def test_serve_takes_the_admin_key_from_the_environment(tmp_path: Path) -> None:
+    db, port = tmp_path / "server.db", free_port()
+    key = "local-" + "e" * 40
+    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": key})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        viewer = httpx.post(
+            f"{url}/graphql", json={"query": "{ viewer { id } }"}, headers=basic(key)
+        )
+        assert viewer.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert not admin_key_path(db).exists()
+    assert key not in out + err
+
+
+def test_admin_commands_build_a_team(tmp_path: Path) -> None:
+    runner, db = CliRunner(), str(tmp_path / "server.db")
+
+    def run(*args: str) -> str:
+        result = runner.invoke(_cli(), ["server", "--db", db, *args])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert run("create-team", "acme") == "team acme"
+    assert (
+        run("create-user", "mia", "--team", "acme", "--role", "admin") == "user mia (admin of acme)"
+    )
+    key = run("create-key", "mia")
+    assert key.startswith("local-")
+    assert run("create-registry", "acme", "models", "--admin", "mia") == (
+        "registry acme-org/wandb-registry-models"
+    )
+    assert run("create-collection", "acme", "wandb-registry-models", "prod") == (
+        "collection acme-org/wandb-registry-models/prod"
+    )
+    assert run("create-collection", "acme", "--registry", "models", "staging") == (
+        "collection acme-org/wandb-registry-models/staging"
+    )
+    assert run("create-team", "vision-team", "--organization", "acme") == "team vision-team"
+    assert run("create-registry", "vision-team", "models") == (
+        "registry acme-org/wandb-registry-models"
+    )
+    assert run("create-project", "acme", "vision") == "project acme/vision"
+    run("set-role", "acme", "mia", "member")
+    failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
+    assert (failed.exit_code, failed.output.strip()) == (1, "Error: user 'nobody' not found")
+
+
+def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
+    proc = _start(tmp_path / "server.db", 0, {"RECONCILE_ADMIN_KEY": "local-" + "e" * 40})
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready, "serve printed nothing"
+        line = proc.stdout.readline()
+        match = re.fullmatch(
+            r"Serving on (http://127\.0\.0\.1:(\d+))/graphql \(database .*\)\n", line
+        )
+        assert match is not None, line
+        assert int(match.group(2)) != 0
+        _wait_healthy(match.group(1), proc)  # the port printed is the one that answers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_serve_on_a_busy_port_is_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = [
+            sys.executable,
+            "-c",
+            SERVE,
+            "--db",
+            str(tmp_path / "server.db"),
+            "--port",
+            str(port),
+        ]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+    )
+    assert not (tmp_path / "server.db").exists()  # nothing was started or created
+
+
+def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) -> None:
+    runner, db = CliRunner(), str(tmp_path / "server.db")
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(_cli(), ["server", "--db", db, *args])
+        return result.exit_code, result.output.strip()
+
+    assert run("create-team", "acme") == (0, "team acme")
+    assert run("create-registry", "acme", "model") == (0, "registry acme-org/wandb-registry-model")
+    assert run("create-collection", "acme", "--registry", "model", "fraud") == (
+        0,
+        "collection acme-org/wandb-registry-model/fraud",
+    )
+    code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
+    assert code == 2
+    assert output.endswith("Error: give TEAM PROJECT NAME, or TEAM --registry REGISTRY NAME")
+
+
+def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> None:
+    """asyncio disables Nagle's algorithm only on sockets created as IPPROTO_TCP;
+    otherwise every small answer waits for the client's delayed ACK (about 40 ms)."""
+    import asyncio
+
+    from reconcile.server.admin.commands import _listen
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                option = transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                seen.set_result(option)
+
+        sock = _listen("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        port = sock.getsockname()[1]
+        async with server:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            result = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return result
+
+    assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_serve_refuses_a_malformed_allow_list_entry_before_it_listens(tmp_path: Path) -> None:
+    port = free_port()
+    args = [sys.executable, "-c", SERVE, "--db", str(tmp_path / "server.db")]
+    args += ["--port", str(port), "--allow-delivery-to", "127.0.0.1:99999"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --allow-delivery-to: '127.0.0.1:99999': the port must "
+        "be a number from 1 to 65535 (got '99999')"
+    )
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # it never listened, nor created an admin
+    assert not (tmp_path / "server.db").exists()
+
+
+def _own_address_attempts(tmp_path: Path, allow: str, port: int) -> list[tuple[object, ...]]:
+    """Serve on `port` with `--allow-delivery-to allow`; an automation whose webhook is
+    this server's own /graphql fires once: the attempts of its delivery."""
+    db = tmp_path / "server.db"
+    app = create_app(db)
+    try:
+        world = build_world(InProcess(app))
+        hook = hook_with_secrets(world, f"http://127.0.0.1:{port}/graphql")
+        alias_automation(world.admin, world.project_id, hook)
+        key = world.admin.key
+    finally:
+        app.state.service.close()
+    args = [sys.executable, "-c", SERVE, "--db", str(db), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--allow-delivery-to", allow, "--log-level", "warning"],
+        env={**os.environ, "RECONCILE_ADMIN_KEY": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        sent = httpx.post(f"{url}/api/v1/events", json=alias_event("own"), headers=basic(key))
+        assert sent.status_code == 202, sent.text
+        for _ in range(600):  # bounded: 60 s at most
+            history = httpx.get(f"{url}/api/v1/deliveries", headers=basic(key)).json()
+            (delivery,) = history["deliveries"]
+            if delivery["status"] != "pending":
+                return [(a["status"], a["error"], a["detail"]) for a in delivery["attempts"]]
+            time.sleep(0.1)
+        raise AssertionError("the delivery never settled")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_serve_never_delivers_to_its_own_address_unless_named_with_its_port(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    assert _own_address_attempts(tmp_path / "a", "127.0.0.1", port) == [
+        (
+            None,
+            "blocked",
+            f"127.0.0.1, port {port}, is this server's own address: deliveries go there "
+            "only when allow-listed with its port",
+        )
+    ]
+    # Named with its port: sent (our own API refuses a request without its key).
+    attempts = _own_address_attempts(tmp_path / "b", f"127.0.0.1:{port}", port)
+    assert attempts == [(401, "status", "HTTP 401")]
