@@ -27,6 +27,7 @@ from reconcile.model import Inventory, ResourceKey
 from reconcile.plan import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
+from reconcile.render.safe import visible
 from reconcile.schema import schema_text
 
 EXIT_INVALID = 1
@@ -307,7 +308,9 @@ class _Bar:
 
     def step(self, change: Change, outcome: str) -> None:
         if self.bar is not None:
-            self.bar.label = f"{outcome} {change.key}"
+            # Names may come from the server: one holding a line break or an ANSI
+            # escape must not redraw the terminal.
+            self.bar.label = f"{outcome} {_key(change.key)}"
             self.bar.update(1)
 
     def close(self) -> None:
@@ -338,7 +341,7 @@ def export_command(
     state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
     rejected = export_target.rejected(entity, state)
     keys = export.exported(entity, state, place.declared, rejected)
-    declared = [str(r.key) for r in state.resources if r.key in place.declared]
+    declared = [_key(r.key) for r in state.resources if r.key in place.declared]
     joins = project.shown(place.joins)
     if not keys:
         click.echo(f"nothing to write: {joins}/ already declares all {len(declared)} objects")
@@ -356,13 +359,19 @@ def export_command(
     place.path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {project.shown(place.path)}")
     if adopted:
-        click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
+        shown = ", ".join(visible(k.name) for k in adopted)
+        click.echo(f"adopted {len(adopted)} objects: {shown}")
     _export_notes(export.skipped(entity, state, rejected), place.schema_ref is None)
 
 
+def _key(key: ResourceKey) -> str:
+    """A resource key for the terminal: names from the server escaped (`safe.visible`)."""
+    return f"{key.kind} {visible(key.entity)}/{visible(key.name)}"
+
+
 def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
-    for name in inexpressible:
-        click.echo(f"not exported: automation {name}", err=True)
+    for note in inexpressible:  # names and reasons escaped by export.skipped
+        click.echo(f"not exported: automation {note}", err=True)
     if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "

@@ -15,6 +15,7 @@ import yaml
 
 from reconcile.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
 from reconcile.normalize import scope as scope_mapping
+from reconcile.render.safe import inline, visible
 
 MODELINE = "# yaml-language-server: $schema={schema}\n"
 HEADER = "# Exported by `reconcile export`.\n"
@@ -98,8 +99,14 @@ def exported(
 
 
 def skipped(entity: str, state: State, rejected: Rejected = NONE_REJECTED) -> list[str]:
-    """The entity's automations that are not exported: `name (why)`, by name."""
-    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state, rejected).items())
+    """The entity's automations that are not exported: `name (why)`, by name.
+
+    Names and reasons may come from the server: a line break or an ANSI escape in
+    them is spelled out (`safe.visible`), so a note is one line, in a terminal and in
+    the YAML comment that lists it.
+    """
+    found = sorted(left_out(entity, state, rejected).items(), key=lambda item: item[0].name)
+    return [f"{visible(key.name)} ({inline(why)})" for key, why in found]
 
 
 def render(
