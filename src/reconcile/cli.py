@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 invalid inventory, failed apply or server error; 2 usage
 error (and, with `plan --detailed-exitcode`, "there are changes"); 3 apply refused
-the plan (it changed since review, has conflicts, or needs --force).
+the plan (it changed since review, has conflicts, or needs --force); 4 `render`: the
+automation would not fire on an event (`cli_runtime.EXIT_WOULD_NOT_FIRE`).
 """
 
 from __future__ import annotations

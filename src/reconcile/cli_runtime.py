@@ -18,14 +18,17 @@ from reconcile import project
 from reconcile.errors import UsageError
 from reconcile.inventory import load_inventory
 from reconcile.model import Automation, Inventory, Webhook
+from reconcile.render.safe import inline, visible
 from reconcile.runtime import incoming, receiver, signing, trial
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.render import MASK, mask_text, masked_excerpt, render, url_secrets
-from reconcile.runtime.samples import sample_event
+from reconcile.runtime.samples import sample_event, why_not
 from reconcile.runtime.sender import Limits, Outcome, Sender
 from reconcile.runtime.variables import Facts
 
 EXIT_FAILED = 1
+# `render`: an event would not fire the automation (its scope, filter or state says no).
+EXIT_WOULD_NOT_FIRE = 4
 SHOWN_BODY = 4096
 
 
@@ -93,14 +96,26 @@ def render_command(automation: str, event_file: str | None, entity: str | None) 
     auto = _automation(inventory, automation, entity)
     events = _events(auto, event_file)
     hook = _webhook(inventory, auto)
-    for event in events:
+    origin = "a sample" if event_file is None else "the given"
+    quiet = 0
+    for index, event in enumerate(events):
+        refusal = why_not(auto, event)
+        if refusal is not None:  # the body is still shown: one line per event on stdout
+            quiet += 1
+            where = f"events[{index}]: " if len(events) > 1 else ""
+            click.echo(
+                f"{where}automation {visible(auto.name)} would NOT fire on {origin} "
+                f"{event.type} event: {inline(refusal)}",
+                err=True,
+            )
         rendered = render(Facts(auto, event), hook)
         if rendered is None:
             click.echo(f"automation {auto.name!r} is a no_op: it sends nothing", err=True)
-            return
-        origin = "a sample" if event_file is None else "the given"
+            break
         click.echo(f"{origin} {event.type} event -> {_describe(auto, hook)}", err=True)
         click.echo(rendered.shown.decode("utf-8"))
+    if quiet:
+        sys.exit(EXIT_WOULD_NOT_FIRE)
 
 
 @click.group()
