@@ -145,8 +145,8 @@ def test_export_writes_what_validates_and_names_what_it_leaves_out(tmp_path: Pat
     text = render("ml", state, None, rejected=rejected("ml", state))
     assert text.splitlines()[1:4] == [
         "# Not exported:",
-        "#   alias-ne (the alias operator $ne has no inventory form)",
-        "#   run-version (it would not validate: then.webhook.payload.v: "
+        "#   automation alias-ne (the alias operator $ne has no inventory form)",
+        "#   automation run-version (it would not validate: then.webhook.payload.v: "
         "${artifact_version_string} is not set for run_state events (only for alias_added, "
         "artifact_created, artifact_linked, artifact_unlinked, tag_added, tag_removed))",
     ]
@@ -186,6 +186,6 @@ def test_names_from_the_server_are_escaped_in_export_messages(workdir: Path) -> 
     assert "\x1b" not in result.stderr + result.output
     written = (workdir / "exported/ml-platform.yaml").read_text("utf-8")
     assert (
-        '#   "evil\\n\\u001b[2Knot exported: automation fine" '
+        '#   automation "evil\\n\\u001b[2Knot exported: automation fine" '
         "(the operator $all: W&B's automation filters have no $all)\n"
     ) in written

@@ -372,7 +372,7 @@ def _key(key: ResourceKey) -> str:
 
 def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
     for note in inexpressible:  # names and reasons escaped by export.skipped
-        click.echo(f"not exported: automation {note}", err=True)
+        click.echo(f"not exported: {note}", err=True)
     if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "

@@ -75,6 +75,11 @@ def representable(remote: Remote) -> bool:
 def why_not(remote: Remote) -> str | None:
     """Why the inventory cannot express this server object, or None when it can."""
     value = remote.value
+    if isinstance(value, Webhook) and remote.url_masked:
+        return (
+            f"its URL reads as {value.url} with this key; export it with a key of an admin "
+            f"of team {value.entity}"
+        )
     if not isinstance(value, Automation):
         return None
     if value.event.kind.startswith("unsupported:"):
@@ -99,14 +104,14 @@ def exported(
 
 
 def skipped(entity: str, state: State, rejected: Rejected = NONE_REJECTED) -> list[str]:
-    """The entity's automations that are not exported: `name (why)`, by name.
+    """The entity's objects that are not exported: `kind name (why)`, by name.
 
     Names and reasons may come from the server: a line break or an ANSI escape in
     them is spelled out (`safe.visible`), so a note is one line, in a terminal and in
     the YAML comment that lists it.
     """
     found = sorted(left_out(entity, state, rejected).items(), key=lambda item: item[0].name)
-    return [f"{visible(key.name)} ({inline(why)})" for key, why in found]
+    return [f"{key.kind} {visible(key.name)} ({inline(why)})" for key, why in found]
 
 
 def render(

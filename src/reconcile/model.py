@@ -180,13 +180,16 @@ class Remote:
     """A resource as the server has it, decoded into the inventory's vocabulary.
 
     `value` has the ownership marker stripped; `managed` and `protected` say what the
-    marker said. `id` is the server's identifier (secrets have none).
+    marker said. `id` is the server's identifier (secrets have none). `url_masked`: a
+    webhook whose URL this key reads as `scheme://host:port/***` (it is not an admin of
+    the webhook's team): its `url` is that masked form, not the URL.
     """
 
     value: Resource
     id: str | None = None
     managed: bool = False
     protected: bool = False
+    url_masked: bool = False
 
     @property
     def key(self) -> ResourceKey:

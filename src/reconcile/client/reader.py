@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconcile import ownership
 from reconcile.client import operations as ops
@@ -269,6 +270,13 @@ def _advance(seen: set[str | None], cursor: str | None, entity: str) -> None:
     seen.add(cursor)
 
 
+def masked(url: str) -> bool:
+    """True for the form a webhook's URL takes for a reader who is not an admin of its
+    team: its scheme, host and port, then `/***` for the path and query it hides."""
+    parts = urlsplit(url)
+    return bool(parts.scheme and parts.netloc) and parts.path == "/***" and not parts.query
+
+
 def _webhook(entity: str, node: dict[str, Any]) -> Remote:
     marked = ownership.read_url(node["urlEndpoint"])
     hook = Webhook(
@@ -279,7 +287,8 @@ def _webhook(entity: str, node: dict[str, Any]) -> Remote:
         secret=node.get("secretRef") or None,
         rotations=marked.rotations,
     )
-    return Remote(hook, id=node["id"], managed=marked.managed)
+    hidden = marked.env_url is None and masked(marked.text)
+    return Remote(hook, id=node["id"], managed=marked.managed, url_masked=hidden)
 
 
 def _secrets(entity: str, rows: list[dict[str, Any]], webhooks: list[Remote]) -> list[Remote]:

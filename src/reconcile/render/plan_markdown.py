@@ -11,7 +11,7 @@ from typing import Any
 from reconcile.normalize import terse
 from reconcile.render.flat import flatten, show
 from reconcile.render.nested import field_lines
-from reconcile.render.plan_text import SIGNS, key, not_considered, summary
+from reconcile.render.plan_text import SIGNS, key, not_considered, summary, unverified
 from reconcile.render.safe import code_span, fence_for, html_code, html_text, visible
 
 LIMIT = 60_000
@@ -72,6 +72,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
         lines.extend([not_considered(plan["not_considered"]), ""])
+    for row in plan.get("unverified", []):
+        lines.extend([unverified(code_span(key(row)), code_span(visible(row["entity"]))), ""])
     if plan["requires_force"]:
         lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
     return lines
