@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -373,4 +374,46 @@ def test_a_member_key_never_exports_a_masked_url(
     written = yaml.safe_load((workdir / "exported/ml-platform.yaml").read_text("utf-8"))
     assert written["webhooks"] == [
         {"name": "slack-ml-models", "url": {"from_env": "SLACK_ML_MODELS_URL"}}
+    ]
+
+
+ENTITY_SCOPES = """
+entity: ml-platform
+automations:
+  - name: promoted-anywhere-in-the-team
+    scope: {team: ml-platform}
+    when: {alias_added: {alias: {not_equals: dev}}}
+    then: {no_op: }
+  - name: linked-in-any-registry
+    scope: {organization: ORG}
+    when: {artifact_linked: {alias: ^prod$}}
+    then: {webhook: {to: deploy-pipeline, payload: {v: "${artifact_version_string}"}}}
+"""
+
+
+def test_entity_scoped_artifact_automations_apply_and_plan_clean(workdir: Path) -> None:
+    """Written from the inventory on the team's and the organization's entity scope."""
+    path = workdir / "automations/entity-scopes.yaml"
+    path.write_text(ENTITY_SCOPES.replace("ORG", "elsewhere-org"), "utf-8")
+    refused = run("plan")
+    assert refused.exit_code == 1
+    assert refused.output.splitlines()[-1] == (
+        "error: on the embedded server (.reconcile/server.db): automation "
+        "ml-platform/linked-in-any-registry: organization 'elsewhere-org' is not team "
+        "'ml-platform''s (its organization's entity is 'ml-platform-org')"
+    )
+    path.write_text(ENTITY_SCOPES.replace("ORG", "ml-platform-org"), "utf-8")
+    applied = run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    again = run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    with sqlite3.connect(workdir / ".reconcile/server.db") as con:
+        rows = con.execute(
+            "SELECT t.name, t.scope_type, e.name FROM triggers t JOIN entities e "
+            "ON e.id = t.scope_id WHERE t.scope_type = 'ENTITY' ORDER BY t.name"
+        ).fetchall()
+    assert rows == [
+        ("alert-on-failed-training-run", "ENTITY", "ml-platform"),  # an example's run event
+        ("linked-in-any-registry", "ENTITY", "ml-platform-org"),
+        ("promoted-anywhere-in-the-team", "ENTITY", "ml-platform"),
     ]

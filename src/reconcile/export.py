@@ -86,8 +86,10 @@ def why_not(remote: Remote) -> str | None:
         return str(value.event.params.get("reason") or f"the event {value.event.kind[12:]}")
     if value.action.kind.startswith("unsupported:"):
         return f"the action {value.action.kind[12:] or 'of an unknown type'}"
-    if not (value.scope.project or value.scope.team):
-        return "a scope that is not a project, a registry, a collection or the team"
+    if not (value.scope.project or value.scope.team or value.scope.organization):
+        return (
+            "a scope that is not a project, a registry, a collection, the team or its organization"
+        )
     return None
 
 

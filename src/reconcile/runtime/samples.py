@@ -15,12 +15,14 @@ from types import MappingProxyType
 from reconcile import filters as tests
 from reconcile import wire
 from reconcile.events import EVENTS
-from reconcile.model import Automation
+from reconcile.model import REGISTRY_PREFIX, Automation
 from reconcile.runtime import filters
 from reconcile.runtime.incoming import TRIGGERS, Artifact, IncomingEvent, Run
 
 AUTHOR = "sample-user"
 COLLECTION = "sample-collection"
+PROJECT = "sample-project"  # an artifact event's project under a team scope
+REGISTRY = "sample"  # and its registry under an organization scope
 RUN = Run("sample1x", "sample-run")
 _SIMPLE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -64,6 +66,10 @@ def _artifact_sample(automation: Automation, base: IncomingEvent) -> IncomingEve
     kind, params = automation.event.kind, automation.event.params
     metadata = MappingProxyType({"accuracy": 0.96, "framework": "pytorch"})
     event = replace(base, collection=automation.scope.collection or COLLECTION)
+    if automation.scope.team:
+        event = replace(event, project=PROJECT)
+    elif automation.scope.organization:
+        event = replace(event, project=REGISTRY_PREFIX + REGISTRY, registry=REGISTRY)
     if not kind.startswith("collection_tag"):  # a collection's tag involves no version
         event = replace(event, artifact=Artifact(version=3, type="model", metadata=metadata))
     if kind == "alias_added" or (kind.startswith("artifact_") and params.get("alias")):
@@ -146,7 +152,9 @@ def _outside(automation: Automation, event: IncomingEvent) -> str | None:
     where = f"it listens in {scope.describe()}"
     if scope.team and event.entity != scope.team:
         return f"{where}; the event is team {event.entity}'s"
-    if not scope.registry and event.entity != automation.entity:
+    if scope.organization and not event.project.startswith(REGISTRY_PREFIX):
+        return f"{where}, its registries; the event is in project {event.project}"
+    if not (scope.registry or scope.organization) and event.entity != automation.entity:
         return f"{where} of team {automation.entity}; the event is team {event.entity}'s"
     if scope.project and event.project != scope.project:
         return f"{where}; the event is in {event.registry or event.project}"
