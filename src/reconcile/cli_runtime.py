@@ -97,25 +97,37 @@ def render_command(automation: str, event_file: str | None, entity: str | None) 
     events = _events(auto, event_file)
     hook = _webhook(inventory, auto)
     origin = "a sample" if event_file is None else "the given"
-    quiet = 0
+    quiet = False
     for index, event in enumerate(events):
-        refusal = why_not(auto, event)
-        if refusal is not None:  # the body is still shown: one line per event on stdout
-            quiet += 1
-            where = f"events[{index}]: " if len(events) > 1 else ""
-            click.echo(
-                f"{where}automation {visible(auto.name)} would NOT fire on {origin} "
-                f"{event.type} event: {inline(refusal)}",
-                err=True,
-            )
+        quiet = _would_not_fire(auto, event, origin, index, len(events)) or quiet
         rendered = render(Facts(auto, event), hook)
         if rendered is None:
-            click.echo(f"automation {auto.name!r} is a no_op: it sends nothing", err=True)
-            break
+            if index == 0:
+                click.echo(f"automation {auto.name!r} is a no_op: it sends nothing", err=True)
+            continue
         click.echo(f"{origin} {event.type} event -> {_describe(auto, hook)}", err=True)
         click.echo(rendered.shown.decode("utf-8"))
     if quiet:
         sys.exit(EXIT_WOULD_NOT_FIRE)
+
+
+def _would_not_fire(
+    auto: Automation, event: incoming.IncomingEvent, origin: str, index: int, count: int
+) -> bool:
+    """Say so (on stderr) when the automation would not fire on the event, and why.
+
+    The server's matching decides: the event's type, its scope, the stored filter
+    (`runtime.filters`) and a run's state. Its body is still printed, one line per event.
+    """
+    refusal = why_not(auto, event)
+    if refusal is not None:
+        where = f"events[{index}]: " if count > 1 else ""
+        click.echo(
+            f"{where}automation {visible(auto.name)} would NOT fire on {origin} "
+            f"{event.type} event: {inline(refusal)}",
+            err=True,
+        )
+    return refusal is not None
 
 
 @click.group()
