@@ -374,3 +374,24 @@ def test_a_sample_run_has_the_name_the_run_filter_names(write_files: WriteFiles)
     run_of = sample_event(auto).run
     assert (run_of.name if run_of else None) == "nightly"
     assert run("render", "a")[0] == 0
+
+
+def test_a_sample_on_an_entity_scope_is_an_event_there(write_files: WriteFiles) -> None:
+    """An organization scope listens in its registries, a team scope in its projects."""
+    automation = FILTERED.replace("then: {{no_op: {{}}}}", PAYLOAD)
+    for scope, expected in (
+        ("organization: ml-org", '{"v":"ml/wandb-registry-sample/sample-collection:v3"}\n'),
+        ("team: ml", '{"v":"ml/sample-project/sample-collection:v3"}\n'),
+    ):
+        inventory = automation.replace("registry: model, collection: fraud", scope)
+        write_files(
+            {"a.yaml": inventory.format(name="a", kind="alias_added", field="alias", test="^p")}
+        )
+        code, out, err = run("render", "a")
+        assert (code, out) == (0, expected), err
+
+
+PAYLOAD = """then: {{webhook: {{to: h, payload: {{v: "${{artifact_version_string}}"}}}}}}
+webhooks:
+  - name: h
+    url: https://hooks.example.com/h"""

@@ -9,6 +9,7 @@ inventory always renders the same bytes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -134,7 +135,11 @@ def why_not(automation: Automation, event: IncomingEvent) -> str | None:
     if outside:
         return outside
     wire_type, value = wire.encode_event(automation.event)
-    condition = filters.compile_event_filter(wire_type, value)
+    stored = json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # as apply sends it
+    try:
+        condition = filters.compiled(wire_type, stored)
+    except filters.FilterError as error:  # validation refuses such filters: a safety net
+        return f"its filter cannot run: {error}"
     doc = filters.document(event)
     if not condition.test(doc):
         return _failing(automation, doc)
