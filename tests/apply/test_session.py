@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from reconcile.apply.target import Target, connect, embedded_key, prepare_embedded, scopes_of
@@ -266,3 +268,152 @@ def test_unlock_when_nothing_is_locked(workdir: Path) -> None:
     assert run("plan").exit_code == 0  # creates the embedded server and its team
     result = run("unlock", "--entity", "ml-platform")
     assert (result.exit_code, result.output) == (0, "entity ml-platform is not locked\n")
+
+
+LITERAL_URL_WEBHOOKS = [  # the examples' webhooks with a literal `url:`
+    "deploy-pipeline",
+    "experiment-tracker",
+    "github-dispatch",
+    "model-tracker",
+    "staging-deploy",
+    "teams-ml-channel",
+]
+
+
+def _member_key(db_path: Path, username: str, role: str) -> str:
+    from reconcile.server import admin
+    from reconcile.server.store.db import Database
+
+    db = Database(db_path)
+    admin.create_user(db, username)
+    admin.set_role(db, "ml-platform", username, role)
+    return admin.create_api_key(db, username)
+
+
+def test_a_member_key_reads_webhook_urls_masked_and_plans_no_false_change(
+    served: tuple[str, str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain member of the team reads `https://host/***`: the plan says it could not
+    compare those URLs, claims no change, and apply writes nothing for them."""
+    url, admin_key = served
+    monkeypatch.setenv("WANDB_API_KEY", admin_key)
+    assert run("apply", "--server", url, "--auto-approve").exit_code == 0
+    member = _member_key(workdir / "served.db", "bob", "member")
+    monkeypatch.setenv("WANDB_API_KEY", member)
+    planned = run("plan", "--server", url, "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    warnings = [line for line in planned.output.splitlines() if line.startswith("Warning:")]
+    assert warnings == [
+        f"Warning: the URL of webhook ml-platform/{name} could not be compared with this key, "
+        "which sees only its scheme, host and port; a key of an admin of team ml-platform "
+        "compares it."
+        for name in sorted(LITERAL_URL_WEBHOOKS)
+    ]
+    assert planned.output.splitlines()[1] == "No changes. The server matches the inventory."
+    document = json.loads(run("plan", "--server", url, "--format", "json").output)
+    assert [row["name"] for row in document["unverified"]] == sorted(LITERAL_URL_WEBHOOKS)
+    markdown = run("plan", "--server", url, "--format", "markdown").output
+    assert markdown.count("could not be compared with this key") == 6
+    assert "Warning: the URL of `webhook ml-platform/deploy-pipeline` could not" in markdown
+    # The admin's plan, the same plan (the fingerprint leaves the warning out), sees all.
+    monkeypatch.setenv("WANDB_API_KEY", admin_key)
+    whole = json.loads(run("plan", "--server", url, "--format", "json").output)
+    assert "unverified" not in whole
+    assert whole["fingerprint"] == document["fingerprint"]
+    # The plan a member reviewed is applied (by a key that may write webhooks): nothing.
+    applied = run("apply", "--server", url, "--fingerprint", document["fingerprint"])
+    assert applied.exit_code == 0, applied.output
+    assert applied.output.endswith("\nNothing to apply.\n")
+
+
+def test_a_masked_url_still_shows_a_change_of_host_and_hides_one_of_path(
+    served: tuple[str, str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, admin_key = served
+    monkeypatch.setenv("WANDB_API_KEY", admin_key)
+    assert run("apply", "--server", url, "--auto-approve").exit_code == 0
+    team = workdir / "automations/examples/team.yaml"
+    edit(team, "https://deploy.example.com/hooks/wandb\n", "https://deploy.example.com/v2\n")
+    edit(team, "https://tracker.example.com/api/v1/models", "https://other.example.com/models")
+    member = _member_key(workdir / "served.db", "bob", "member")
+    monkeypatch.setenv("WANDB_API_KEY", member)
+    seen = json.loads(run("plan", "--server", url, "--format", "json").output)
+    assert [(c["name"], c["fields"]) for c in seen["changes"]] == [
+        (
+            "model-tracker",
+            [
+                {
+                    "path": "url",
+                    "before": "https://tracker.example.com/***",
+                    "after": "https://other.example.com/models",
+                }
+            ],
+        )
+    ]
+    assert "deploy-pipeline" in [row["name"] for row in seen["unverified"]]
+    monkeypatch.setenv("WANDB_API_KEY", admin_key)
+    whole = json.loads(run("plan", "--server", url, "--format", "json").output)
+    assert sorted(c["name"] for c in whole["changes"]) == ["deploy-pipeline", "model-tracker"]
+
+
+def test_a_member_key_never_exports_a_masked_url(
+    served: tuple[str, str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, admin_key = served
+    monkeypatch.setenv("WANDB_API_KEY", admin_key)
+    assert run("apply", "--server", url, "--auto-approve").exit_code == 0
+    monkeypatch.setenv("WANDB_API_KEY", _member_key(workdir / "served.db", "bob", "member"))
+    result = run("export", "--server", url, "--entity", "ml-platform", "--out", "exported")
+    assert result.exit_code == 0, result.output
+    notes = [n for n in result.output.splitlines() if n.startswith("not exported: webhook ")]
+    assert len(notes) == 6
+    assert notes[0] == (
+        "not exported: webhook deploy-pipeline (its URL reads as https://deploy.example.com/*** "
+        "with this key; export it with a key of an admin of team ml-platform)"
+    )
+    written = yaml.safe_load((workdir / "exported/ml-platform.yaml").read_text("utf-8"))
+    assert written["webhooks"] == [
+        {"name": "slack-ml-models", "url": {"from_env": "SLACK_ML_MODELS_URL"}}
+    ]
+
+
+ENTITY_SCOPES = """
+entity: ml-platform
+automations:
+  - name: promoted-anywhere-in-the-team
+    scope: {team: ml-platform}
+    when: {alias_added: {alias: {not_equals: dev}}}
+    then: {no_op: }
+  - name: linked-in-any-registry
+    scope: {organization: ORG}
+    when: {artifact_linked: {alias: ^prod$}}
+    then: {webhook: {to: deploy-pipeline, payload: {v: "${artifact_version_string}"}}}
+"""
+
+
+def test_entity_scoped_artifact_automations_apply_and_plan_clean(workdir: Path) -> None:
+    """Written from the inventory on the team's and the organization's entity scope."""
+    path = workdir / "automations/entity-scopes.yaml"
+    path.write_text(ENTITY_SCOPES.replace("ORG", "elsewhere-org"), "utf-8")
+    refused = run("plan")
+    assert refused.exit_code == 1
+    assert refused.output.splitlines()[-1] == (
+        "error: on the embedded server (.reconcile/server.db): automation "
+        "ml-platform/linked-in-any-registry: organization 'elsewhere-org' is not team "
+        "'ml-platform''s (its organization's entity is 'ml-platform-org')"
+    )
+    path.write_text(ENTITY_SCOPES.replace("ORG", "ml-platform-org"), "utf-8")
+    applied = run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    again = run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    with sqlite3.connect(workdir / ".reconcile/server.db") as con:
+        rows = con.execute(
+            "SELECT t.name, t.scope_type, e.name FROM triggers t JOIN entities e "
+            "ON e.id = t.scope_id WHERE t.scope_type = 'ENTITY' ORDER BY t.name"
+        ).fetchall()
+    assert rows == [
+        ("alert-on-failed-training-run", "ENTITY", "ml-platform"),  # an example's run event
+        ("linked-in-any-registry", "ENTITY", "ml-platform-org"),
+        ("promoted-anywhere-in-the-team", "ENTITY", "ml-platform"),
+    ]

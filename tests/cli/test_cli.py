@@ -169,3 +169,26 @@ def test_shell_completion_works_as_the_readme_says() -> None:
         check=True,
     )
     assert "complete -o nosort -F _reconcile_completion reconcile" in source.stdout
+
+
+def test_the_apply_progress_label_escapes_names_from_the_server() -> None:
+    """A name holding a line break or an ANSI escape cannot redraw the terminal."""
+    import io
+
+    import click
+
+    from reconcile import cli as cli_module
+    from reconcile.core.model import ResourceKey
+    from reconcile.plan.compute import Change
+
+    drawn = io.StringIO()
+    bar = cli_module._Bar()
+    bar.bar = click.progressbar(length=2, file=drawn, label="applying")
+    bar.bar.__enter__()
+    name = "x\n\x1b[2Kapplied create automation ml/forged"
+    bar.step(Change("delete", ResourceKey("automation", "ml", name)), "applied")
+    assert bar.bar.label == (
+        'applied automation ml/"x\\n\\u001b[2Kapplied create automation ml/forged"'
+    )
+    bar.close()
+    assert "\x1b" not in drawn.getvalue()

@@ -336,3 +336,62 @@ def test_a_servers_deliveries_are_read_through_its_pages(
 
         assert asyncio.run(read("100")) == ["r-2", "r-1", "r-0"]
         assert asyncio.run(read("2")) == ["r-2", "r-1"]
+
+
+FORMS = {  # each new filter form of the inventory, on the registry collection model/fraud
+    "ne": ("alias_added", "alias", "{not_equals: production}"),
+    "nin": ("alias_added", "alias", "{none_of: [production, staging]}"),
+    "unset": ("artifact_linked", "alias", "{exists: false}"),
+    "any": ("alias_added", "alias", "{any: [^prod, {equals: canary}]}"),
+    "not": ("alias_added", "alias", "{not: {contains: tmp}}"),
+}
+FORMS_INVENTORY = "entity: ml\nautomations:\n" + "".join(
+    f"  - name: {name}\n    scope: {{registry: model, collection: fraud}}\n"
+    f"    when: {{{kind}: {{{field}: {test}}}}}\n    then: {{no_op: {{}}}}\n"
+    for name, (kind, field, test) in FORMS.items()
+)
+
+
+def test_each_filter_form_fires_through_emit_exactly_when_the_evaluator_says(
+    write_files: WriteFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconcile.inventory import load_inventory
+    from reconcile.runtime.incoming import parse_document
+    from reconcile.runtime.samples import why_not
+
+    for name in ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    root = write_files({"ml.yaml": FORMS_INVENTORY})
+    assert run("apply", "--auto-approve")[0] == 0
+    where = {"entity": "ml", "registry": "model", "collection": "fraud", "artifact": {"version": 1}}
+    aliases = ["production", "staging", "canary", "prod-eu", "tmp-1", "dev"]
+    events = [{"id": f"a-{a}", "type": "alias_added", "alias": a, **where} for a in aliases]
+    events += [
+        {"id": "link-prod", "type": "artifact_linked", "alias": "production", **where},
+        {"id": "link-bare", "type": "artifact_linked", **where},
+    ]
+    code, out, err = run("emit", "-", "--no-wait", stdin=json.dumps({"events": events}))
+    assert code == 0, err
+    fired = {
+        event: ", ".join(sorted(names.split(", ")))
+        for event, names in (
+            line.removeprefix("event ").split(": fired ") for line in out.splitlines()
+        )
+    }
+    autos = load_inventory([str(root)]).automations
+    said = {
+        event.id: ", ".join(sorted(a.name for a in autos if why_not(a, event) is None))
+        or "no automation"
+        for event in parse_document({"events": events})
+    }
+    assert fired == said
+    assert fired == {  # what the evaluator says, spelled out
+        "a-production": "any, not",
+        "a-staging": "ne, not",
+        "a-canary": "any, ne, nin, not",
+        "a-prod-eu": "any, ne, nin, not",
+        "a-tmp-1": "ne, nin",
+        "a-dev": "ne, nin, not",
+        "link-prod": "no automation",
+        "link-bare": "unset",
+    }

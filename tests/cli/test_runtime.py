@@ -275,3 +275,123 @@ def test_receive_names_a_port_it_cannot_listen_on() -> None:
         "error: --secret-env RECONCILE_TEST_UNSET_VARIABLE: the environment variable "
         "RECONCILE_TEST_UNSET_VARIABLE is not set\n",
     )
+
+
+def test_render_says_when_the_event_would_not_fire_and_exits_4(
+    project: FaultServer, tmp_path: Path
+) -> None:
+    event = {
+        "type": "alias_added",
+        "entity": "ml",
+        "registry": "model",
+        "collection": "fraud",
+        "artifact": {"version": 12},
+        "alias": "staging",
+    }
+    (tmp_path / "e.json").write_text(json.dumps(event))
+    code, out, err = run("render", "on-prod", "--event", "e.json")
+    assert code == 4
+    assert out == '{"v":"ml/wandb-registry-model/fraud:v12","t":"Bearer ***","who":""}\n'
+    assert err.splitlines()[0] == (
+        "automation on-prod would NOT fire on the given alias_added event: its alias test "
+        '"^production$" does not hold for alias "staging"'
+    )
+    other = {**event, "alias": "production", "collection": "churn"}
+    batch = json.dumps({"events": [{**event, "alias": "production"}, other]})
+    code, out, err = run("render", "on-prod", "--event", "-", stdin=batch)
+    assert (code, out.count("\n")) == (4, 2)
+    assert [line for line in err.splitlines() if "NOT" in line] == [
+        "events[1]: automation on-prod would NOT fire on the given alias_added event: it "
+        "listens in collection fraud in registry model; the event is in collection churn"
+    ]
+    run_event = {"type": "run_state", "entity": "ml", "project": "p", "run": {"id": "r"}}
+    (tmp_path / "run.json").write_text(json.dumps({**run_event, "state": "finished"}))
+    code, _, err = run("render", "on-fail", "--event", "run.json")
+    assert (code, err.splitlines()[0]) == (
+        4,
+        "automation on-fail would NOT fire on the given run_state event: its states are "
+        "failed; the run's state is finished",
+    )
+
+
+FILTERED = """
+entity: ml
+automations:
+  - name: {name}
+    scope: {{registry: model, collection: fraud}}
+    when: {{{kind}: {{{field}: {test}}}}}
+    then: {{no_op: {{}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "test", "sampled"),
+    [
+        ("alias_added", "alias", "{not_equals: production}", ("alias", "sample-production")),
+        ("alias_added", "alias", "{none_of: [production, dev]}", ("alias", "sample-production")),
+        ("alias_added", "alias", "{all: [^prod, {not: {equals: production}}]}", ("alias", "prod")),
+        ("artifact_linked", "alias", "{exists: false}", ("alias", None)),
+        ("tag_added", "tag", "{any: [{contains: xyz}, {one_of: [gold]}]}", ("tag", "xyz")),
+        ("tag_added", "tag", "{not: {equals: gold}}", ("tag", "sample-gold")),
+    ],
+)
+def test_the_sample_event_is_one_the_filter_accepts(
+    write_files: WriteFiles, kind: str, field: str, test: str, sampled: tuple[str, object]
+) -> None:
+    from reconcile.inventory import load_inventory
+    from reconcile.runtime.samples import sample_event, why_not
+
+    root = write_files({"a.yaml": FILTERED.format(name="a", kind=kind, field=field, test=test)})
+    (auto,) = load_inventory([str(root)]).automations
+    event = sample_event(auto)
+    assert (sampled[0], getattr(event, sampled[0])) == sampled
+    assert why_not(auto, event) is None
+    code, _, err = run("render", "a")
+    assert (code, err) == (0, "automation 'a' is a no_op: it sends nothing\n")
+
+
+def test_a_sample_the_filter_refuses_is_said_to_not_fire(write_files: WriteFiles) -> None:
+    """An alias_added event always has an alias: `exists: false` never holds for one."""
+    test = "{exists: false}"
+    write_files({"a.yaml": FILTERED.format(name="a", kind="alias_added", field="alias", test=test)})
+    code, _, err = run("render", "a")
+    assert (code, err.splitlines()[0]) == (
+        4,
+        'automation a would NOT fire on a sample alias_added event: its alias test {"exists":'
+        'false} does not hold for alias "production"',
+    )
+
+
+def test_a_sample_run_has_the_name_the_run_filter_names(write_files: WriteFiles) -> None:
+    inventory = FILTERED.replace("registry: model, collection: fraud", "project: p").format(
+        name="a", kind="run_state", field="states: [failed], run_name", test="{equals: nightly}"
+    )
+    root = write_files({"a.yaml": inventory})
+    from reconcile.inventory import load_inventory
+    from reconcile.runtime.samples import sample_event
+
+    (auto,) = load_inventory([str(root)]).automations
+    run_of = sample_event(auto).run
+    assert (run_of.name if run_of else None) == "nightly"
+    assert run("render", "a")[0] == 0
+
+
+def test_a_sample_on_an_entity_scope_is_an_event_there(write_files: WriteFiles) -> None:
+    """An organization scope listens in its registries, a team scope in its projects."""
+    automation = FILTERED.replace("then: {{no_op: {{}}}}", PAYLOAD)
+    for scope, expected in (
+        ("organization: ml-org", '{"v":"ml/wandb-registry-sample/sample-collection:v3"}\n'),
+        ("team: ml", '{"v":"ml/sample-project/sample-collection:v3"}\n'),
+    ):
+        inventory = automation.replace("registry: model, collection: fraud", scope)
+        write_files(
+            {"a.yaml": inventory.format(name="a", kind="alias_added", field="alias", test="^p")}
+        )
+        code, out, err = run("render", "a")
+        assert (code, out) == (0, expected), err
+
+
+PAYLOAD = """then: {{webhook: {{to: h, payload: {{v: "${{artifact_version_string}}"}}}}}}
+webhooks:
+  - name: h
+    url: https://hooks.example.com/h"""

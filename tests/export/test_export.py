@@ -145,8 +145,8 @@ def test_export_writes_what_validates_and_names_what_it_leaves_out(tmp_path: Pat
     text = render("ml", state, None, rejected=rejected("ml", state))
     assert text.splitlines()[1:4] == [
         "# Not exported:",
-        "#   alias-ne (the alias operator $ne has no inventory form)",
-        "#   run-version (it would not validate: then.webhook.payload.v: "
+        "#   automation alias-ne (the alias operator $ne has no inventory form)",
+        "#   automation run-version (it would not validate: then.webhook.payload.v: "
         "${artifact_version_string} is not set for run_state events (only for alias_added, "
         "artifact_created, artifact_linked, artifact_unlinked, tag_added, tag_removed))",
     ]
@@ -158,3 +158,34 @@ def test_export_writes_what_validates_and_names_what_it_leaves_out(tmp_path: Pat
         if remote.key.name in by_name:  # what was exported means what the server has
             assert by_name[remote.key.name].event == remote.value.event  # type: ignore[union-attr]
             assert by_name[remote.key.name].action == remote.value.action  # type: ignore[union-attr]
+
+
+def test_names_from_the_server_are_escaped_in_export_messages(workdir: Path) -> None:
+    """A name holding a line break or an ANSI escape cannot forge or erase a line."""
+    import sqlite3
+
+    assert run("apply", "--auto-approve").exit_code == 0
+    hostile = "evil\n\x1b[2Knot exported: automation fine"
+    with sqlite3.connect(workdir / ".reconcile/server.db") as con:
+        changed = con.execute(
+            "UPDATE triggers SET name = ?, event_filter = ? WHERE name = ?",
+            (
+                hostile,
+                '{"$or":[{"$and":[{"alias":{"$all":["prod"]}}]}]}',
+                "deploy-fraud-detector-to-production",
+            ),
+        ).rowcount
+    assert changed == 1
+    result = CliRunner().invoke(cli, ["export", "--entity", "ml-platform", "--out", "exported"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("not exported:")]
+    assert notes == [
+        'not exported: automation "evil\\n\\u001b[2Knot exported: automation fine" '
+        "(the operator $all: W&B's automation filters have no $all)"
+    ]
+    assert "\x1b" not in result.stderr + result.output
+    written = (workdir / "exported/ml-platform.yaml").read_text("utf-8")
+    assert (
+        '#   automation "evil\\n\\u001b[2Knot exported: automation fine" '
+        "(the operator $all: W&B's automation filters have no $all)\n"
+    ) in written

@@ -165,10 +165,30 @@ case(
 """),
 )
 case(
-    "team-scope-for-an-artifact-event",
+    "team-scope-for-artifact-created",
+    auto("""
+- name: created
+  scope: {team: ml}
+  when:
+    artifact_created:
+  then: {no_op: }
+"""),
+)
+case(
+    "organization-scope-for-a-run-event",
+    auto("""
+- name: failed
+  scope: {organization: ml-org}
+  when:
+    run_state: {states: [failed]}
+  then: {no_op: }
+"""),
+)
+case(
+    "organization-scope-with-a-collection",
     auto("""
 - name: promoted
-  scope: {team: ml}
+  scope: {organization: ml-org, collection: detector}
   when:
     alias_added: {alias: ^prod$}
   then: {no_op: }

@@ -220,3 +220,37 @@ def test_a_server_side_change_of_tag_operator_is_drift() -> None:
     assert change.fields == (
         FieldChange("when.collection_tag_added.tag", {"matches": "^gold"}, "^gold"),
     )
+
+
+def test_a_masked_url_is_compared_by_its_endpoint_and_never_written_back() -> None:
+    """A key that reads `https://host/***` sees no URL change, only the others: an update
+    for them carries the declared URL, not the masked one."""
+    hook = next(w for w in INVENTORY.webhooks if w.name == "deploy-pipeline")
+    seen = replace(hook, url="https://deploy.example.com/***", access_token="OTHER")
+    others = [r for r in mirror(INVENTORY).resources if r.key != hook.key]
+    masked = Remote(seen, id="W-x", managed=True, url_masked=True)
+    plan = compute_plan(INVENTORY, State((*others, masked)))
+    (change,) = plan.changes
+    assert (change.action, change.key, change.fields) == (
+        "update",
+        hook.key,
+        (FieldChange("access_token", "OTHER", "DEPLOY_TOKEN"),),
+    )
+    assert change.after is not None
+    assert change.after["url"] == "https://deploy.example.com/hooks/wandb"
+    assert plan.unverified == (hook.key,)
+    moved = replace(seen, url="https://elsewhere.example.com/***", access_token="DEPLOY_TOKEN")
+    plan = compute_plan(INVENTORY, State((*others, replace(masked, value=moved))))
+    assert [(c.key, c.fields) for c in plan.changes] == [
+        (
+            hook.key,
+            (
+                FieldChange(
+                    "url",
+                    "https://elsewhere.example.com/***",
+                    "https://deploy.example.com/hooks/wandb",
+                ),
+            ),
+        )
+    ]
+    assert plan.unverified == ()

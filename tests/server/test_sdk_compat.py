@@ -406,6 +406,15 @@ def _fidelity_events(sdk: Sdk) -> dict[str, Any]:
         "fid-team-wide": OnRunState(
             scope=_team_scope(), filter=RunEvent.state.in_(["FAILED", "FINISHED"])
         ),
+        # Artifact events on the entity scopes: the team's, and its organization's.
+        "fid-team-alias": OnAddArtifactAlias(
+            scope=_team_scope(), filter=ArtifactEvent.alias.matches_regex("^prod$")
+        ),
+        "fid-team-tag": OnAddArtifactTag(scope=_team_scope(), filter=ArtifactEvent.tag.eq("gold")),
+        "fid-org-link": OnLinkArtifact(
+            scope=sdk.api.organization(), filter=ArtifactEvent.alias.in_(["prod"])
+        ),
+        "fid-org-collection-tag": OnAddCollectionTag(scope=sdk.api.organization()),
         **_filter_forms(sdk),
     }
 
@@ -524,7 +533,11 @@ def fidelity(
 
 def _owner(made: Any) -> str:
     """The entity that lists an automation: a registry's is its organization's entity."""
-    in_registry = type(made.scope).__name__ in ("RegistryScope", "_ArtifactPortfolioScope")
+    in_registry = type(made.scope).__name__ in (
+        "RegistryScope",
+        "_ArtifactPortfolioScope",
+        "OrgScope",
+    )
     return ORG_ENTITY if in_registry else TEAM
 
 
@@ -588,6 +601,11 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     assert autos["fid-collection-untagged"].event == Event("collection_tag_removed", {"tag": None})
     assert autos["fid-slack-untitled"].action.params["title"] == ""
     assert autos["fid-team-wide"].scope == Scope("", team=TEAM)
+    assert autos["fid-team-alias"].scope == Scope("", team=TEAM)
+    assert autos["fid-team-tag"].event == Event("tag_added", {"tag": "gold"})
+    assert autos["fid-org-link"].scope == Scope("", organization=ORG_ENTITY)
+    assert autos["fid-org-link"].event == Event("artifact_linked", {"alias": {"one_of": ["prod"]}})
+    assert autos["fid-org-collection-tag"].scope == Scope("", organization=ORG_ENTITY)
     assert type(sdk.api.automation("fid-team-wide", entity=TEAM).scope).__name__ == "TeamScope"
     window = autos["fid-window-without-aggregate"].event.params
     assert (window["aggregate"], window["window"], window["above"]) == (None, 5, 1.5)

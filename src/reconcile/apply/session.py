@@ -57,6 +57,7 @@ async def make_plan(
             f"`reconcile serve`: {'; '.join(_creating(s) for s in lookup.missing_scopes)}), "
             "then plan again"
         )
+    _refuse_other_organizations(inventory, lookup, target)
     plan = compute_plan(inventory, state, whole)
     _refuse_unsupported(inventory, plan, await reader.features(), target)
     return Planned(inventory, plan, to_json(plan), state, lookup)
@@ -74,6 +75,26 @@ def _refuse_unsupported(
             f"{target.describe()} cannot take {len(refused)} automation(s); nothing was "
             "planned:\n" + "\n".join(f"  {r}" for r in refused)
         )
+
+
+def _refuse_other_organizations(
+    inventory: Inventory, lookup: Lookup, target: targets.Target
+) -> None:
+    """An organization scope names the organization of the automation's own team."""
+    wrong = [
+        f"automation {a.entity}/{a.name}: organization {a.scope.organization!r} is not "
+        f"team {a.entity!r}'s ("
+        + (
+            f"its organization's entity is {lookup.org_entities[a.entity]!r})"
+            if a.entity in lookup.org_entities
+            else "it has no organization)"
+        )
+        for a in inventory.automations
+        if a.scope.organization is not None
+        and lookup.org_entities.get(a.entity) != a.scope.organization
+    ]
+    if wrong:
+        raise ServerError(f"on {target.describe()}: " + "; ".join(wrong))
 
 
 def _scope_name(scope: ScopeRef) -> str:

@@ -115,7 +115,7 @@ def scopes_of(inventory: Inventory) -> list[ScopeRef]:
     found = {
         (a.entity, a.scope.project, a.scope.collection)
         for a in inventory.automations
-        if not a.scope.team  # a team scope is the entity itself
+        if not (a.scope.team or a.scope.organization)  # an entity scope: the entity itself
     }
     return sorted(found, key=lambda s: (s[0], s[1], s[2] or ""))
 

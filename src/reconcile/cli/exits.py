@@ -2,7 +2,9 @@
 
 0 success; 1 invalid inventory, failed apply or server error; 2 usage error (and, with
 `plan --detailed-exitcode`, "there are changes"); 3 apply refused the plan (it changed
-since review, has conflicts, or needs --force). Only the command line prints or exits.
+since review, has conflicts, or needs --force); 4 `render`: the automation would not
+fire on an event (`cli.runtime.EXIT_WOULD_NOT_FIRE`). Only the command line prints or
+exits.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from reconcile.apply import session
 from reconcile.apply import target as targets
 from reconcile.cli.options import target_options
 from reconcile.core.model import ResourceKey
+from reconcile.core.safe import key_text, visible
 from reconcile.export import convert as export
 from reconcile.export import destination as export_target
 from reconcile.inventory import project
@@ -40,7 +41,7 @@ def export_command(
     state, _ = asyncio.run(session.export(target, entity))  # read only, until checked
     rejected = export_target.rejected(entity, state)
     keys = export.exported(entity, state, place.declared, rejected)
-    declared = [str(r.key) for r in state.resources if r.key in place.declared]
+    declared = [key_text(r.key) for r in state.resources if r.key in place.declared]
     joins = project.shown(place.joins)
     if not keys:
         click.echo(f"nothing to write: {joins}/ already declares all {len(declared)} objects")
@@ -58,13 +59,14 @@ def export_command(
     place.path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {project.shown(place.path)}")
     if adopted:
-        click.echo(f"adopted {len(adopted)} objects: " + ", ".join(k.name for k in adopted))
+        shown = ", ".join(visible(k.name) for k in adopted)
+        click.echo(f"adopted {len(adopted)} objects: {shown}")
     _export_notes(export.skipped(entity, state, rejected), place.schema_ref is None)
 
 
 def _export_notes(inexpressible: list[str], no_schema: bool) -> None:
-    for name in inexpressible:
-        click.echo(f"not exported: automation {name}", err=True)
+    for note in inexpressible:  # names and reasons escaped by export.skipped
+        click.echo(f"not exported: {note}", err=True)
     if no_schema:
         click.echo(
             f"no {export_target.SCHEMA} in the project, so no schema modeline: "

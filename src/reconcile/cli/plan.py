@@ -18,6 +18,7 @@ from reconcile.cli.exits import EXIT_CHANGES, EXIT_INVALID
 from reconcile.cli.inventory import load_noted
 from reconcile.cli.options import strict_option, target_options
 from reconcile.core.errors import UsageError
+from reconcile.core.safe import key_text
 from reconcile.inventory import project
 from reconcile.inventory.load import load_inventory
 from reconcile.plan.compute import Change
@@ -194,7 +195,9 @@ class _Bar:
 
     def step(self, change: Change, outcome: str) -> None:
         if self.bar is not None:
-            self.bar.label = f"{outcome} {change.key}"
+            # Names may come from the server: one holding a line break or an ANSI
+            # escape must not redraw the terminal.
+            self.bar.label = f"{outcome} {key_text(change.key)}"
             self.bar.update(1)
 
     def close(self) -> None:

@@ -16,16 +16,19 @@ import click
 
 from reconcile.core.errors import UsageError
 from reconcile.core.model import Automation, Inventory, Webhook
+from reconcile.core.safe import inline, visible
 from reconcile.inventory import project
 from reconcile.inventory.load import load_inventory
 from reconcile.runtime import incoming, receiver, signing, trial
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.render import MASK, mask_text, masked_excerpt, render, url_secrets
-from reconcile.runtime.samples import sample_event
+from reconcile.runtime.samples import sample_event, why_not
 from reconcile.runtime.sender import Limits, Outcome, Sender
 from reconcile.runtime.variables import Facts
 
 EXIT_FAILED = 1
+# `render`: an event would not fire the automation (its scope, filter or state says no).
+EXIT_WOULD_NOT_FIRE = 4
 SHOWN_BODY = 4096
 
 
@@ -93,14 +96,38 @@ def render_command(automation: str, event_file: str | None, entity: str | None) 
     auto = _automation(inventory, automation, entity)
     events = _events(auto, event_file)
     hook = _webhook(inventory, auto)
-    for event in events:
+    origin = "a sample" if event_file is None else "the given"
+    quiet = False
+    for index, event in enumerate(events):
+        quiet = _would_not_fire(auto, event, origin, index, len(events)) or quiet
         rendered = render(Facts(auto, event), hook)
         if rendered is None:
-            click.echo(f"automation {auto.name!r} is a no_op: it sends nothing", err=True)
-            return
-        origin = "a sample" if event_file is None else "the given"
+            if index == 0:
+                click.echo(f"automation {auto.name!r} is a no_op: it sends nothing", err=True)
+            continue
         click.echo(f"{origin} {event.type} event -> {_describe(auto, hook)}", err=True)
         click.echo(rendered.shown.decode("utf-8"))
+    if quiet:
+        sys.exit(EXIT_WOULD_NOT_FIRE)
+
+
+def _would_not_fire(
+    auto: Automation, event: incoming.IncomingEvent, origin: str, index: int, count: int
+) -> bool:
+    """Say so (on stderr) when the automation would not fire on the event, and why.
+
+    The server's matching decides: the event's type, its scope, the stored filter
+    (`runtime.filters`) and a run's state. Its body is still printed, one line per event.
+    """
+    refusal = why_not(auto, event)
+    if refusal is not None:
+        where = f"events[{index}]: " if count > 1 else ""
+        click.echo(
+            f"{where}automation {visible(auto.name)} would NOT fire on {origin} "
+            f"{event.type} event: {inline(refusal)}",
+            err=True,
+        )
+    return refusal is not None
 
 
 @click.group()

@@ -106,8 +106,8 @@ query EntitySecrets($entity: String!) {
 ORG_INFO_FROM_ENTITY = """
 query FetchOrgInfoFromEntity($entity: String!) {
   entity(name: $entity) {
-    organization { name orgEntity { name } }
-    user { organizations { name orgEntity { name } } }
+    organization { name orgEntity { id name } }
+    user { organizations { name orgEntity { id name } } }
   }
 }
 """

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
@@ -46,12 +47,27 @@ class Lookup:
     org_entities: dict[str, str] = field(default_factory=dict)
     # Automations kept in another entity than their key's (a registry's: the org entity).
     owners: dict[ResourceKey, str] = field(default_factory=dict)
+    # An organization's entity -> its id (the scope of organization-wide automations).
+    org_ids: dict[str, str] = field(default_factory=dict)
 
     def owner(self, auto: Automation) -> str:
         """The entity whose automations include `auto` on the server."""
+        if auto.scope.organization is not None:
+            return auto.scope.organization
         if auto.scope.registry is not None and auto.entity in self.org_entities:
             return self.org_entities[auto.entity]
         return auto.entity
+
+    def scope_of(self, auto: Automation) -> tuple[str, str] | None:
+        """The scope type and id `auto` listens in; None when the server has none such
+        (an organization scope: only the organization of the automation's team)."""
+        organization = auto.scope.organization
+        if organization is None:
+            return self.scopes.get((auto.entity, auto.scope.project, auto.scope.collection))
+        if self.org_entities.get(auto.entity) != organization:
+            return None
+        ident = self.org_ids.get(organization)
+        return ("ENTITY", ident) if ident else None
 
     def collection_projects(self) -> dict[str, str]:
         """Collection id -> the name of its project, for the collections looked up."""
@@ -86,7 +102,7 @@ class Reader:
         scopes = set(scopes)
         entity_list = sorted(set(entities))
         asked = sorted(set(entity_list) | {e for e, _, _ in scopes})
-        found = await asyncio.gather(*(self.org_entity(e) for e in asked))
+        found = await asyncio.gather(*(self._org_of(e, lookup) for e in asked))
         lookup.org_entities = {e: org for e, org in zip(asked, found, strict=True) if org}
         projects = sorted({(e, p) for e, p, _ in scopes})
         await asyncio.gather(*(self._project(e, p, lookup) for e, p in projects))
@@ -102,18 +118,26 @@ class Reader:
     async def org_entity(self, entity: str) -> str | None:
         """The entity of `entity`'s organization, resolved as the SDK does (`api.registry`):
         the team's organization, else the one organization of a personal entity's user."""
+        return await self._org_of(entity, Lookup())
+
+    async def _org_of(self, entity: str, lookup: Lookup) -> str | None:
+        """`org_entity`, noting the organization entity's id in `lookup` when given."""
         data = await self._run(ops.ORG_INFO_FROM_ENTITY, {"entity": entity})
         node = data.get("entity") or {}
-        own = ((node.get("organization") or {}).get("orgEntity") or {}).get("name")
-        if own:
-            return str(own)
-        orgs = (node.get("user") or {}).get("organizations") or []
-        names = sorted({str(o["orgEntity"]["name"]) for o in orgs if o.get("orgEntity")})
+        own = (node.get("organization") or {}).get("orgEntity") or {}
+        orgs = [own] if own.get("name") else []
+        if not orgs:
+            listed = (node.get("user") or {}).get("organizations") or []
+            orgs = [o["orgEntity"] for o in listed if o.get("orgEntity")]
+        names = sorted({str(org["name"]) for org in orgs})
         if len(names) > 1:
             raise ServerError(
                 f"entity {entity!r} belongs to several organizations ({', '.join(names)}); "
                 "name a team entity, whose organization is unique"
             )
+        for org in orgs:
+            if org.get("id"):
+                lookup.org_ids[str(org["name"])] = str(org["id"])
         return names[0] if names else None
 
     async def _registry_triggers(self, teams: list[str], lookup: Lookup) -> list[Remote]:
@@ -131,8 +155,9 @@ class Reader:
                 remote = _trigger(team or "", node, projects)
                 if team not in members or not isinstance(remote.value, Automation):
                     continue  # another team's, or not a registry's: not ours to manage
-                if remote.value.scope.registry is None or remote.key in lookup.ids:
-                    continue
+                scope = remote.value.scope
+                if (scope.registry or scope.organization) is None or remote.key in lookup.ids:
+                    continue  # the organization's entity holds registry-wide ones
                 lookup.ids[remote.key] = node["id"]
                 lookup.owners[remote.key] = org
                 remotes.append(remote)
@@ -269,6 +294,13 @@ def _advance(seen: set[str | None], cursor: str | None, entity: str) -> None:
     seen.add(cursor)
 
 
+def masked(url: str) -> bool:
+    """True for the form a webhook's URL takes for a reader who is not an admin of its
+    team: its scheme, host and port, then `/***` for the path and query it hides."""
+    parts = urlsplit(url)
+    return bool(parts.scheme and parts.netloc) and parts.path == "/***" and not parts.query
+
+
 def _webhook(entity: str, node: dict[str, Any]) -> Remote:
     marked = ownership.read_url(node["urlEndpoint"])
     hook = Webhook(
@@ -279,7 +311,8 @@ def _webhook(entity: str, node: dict[str, Any]) -> Remote:
         secret=node.get("secretRef") or None,
         rotations=marked.rotations,
     )
-    return Remote(hook, id=node["id"], managed=marked.managed)
+    hidden = marked.env_url is None and masked(marked.text)
+    return Remote(hook, id=node["id"], managed=marked.managed, url_masked=hidden)
 
 
 def _secrets(entity: str, rows: list[dict[str, Any]], webhooks: list[Remote]) -> list[Remote]:
@@ -315,7 +348,7 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
     representable = not (
         auto.event.kind.startswith("unsupported:")
         or auto.action.kind.startswith("unsupported:")
-        or not (auto.scope.project or auto.scope.team)
+        or not (auto.scope.project or auto.scope.team or auto.scope.organization)
     )
     return Remote(
         auto, id=node["id"], managed=marked.managed and representable, protected=marked.protected
@@ -332,6 +365,8 @@ def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
         return Scope(project, node["name"])
     if typename == "Entity" and node.get("entityType") in ("team", None) and node.get("name"):
         return Scope("", team=node["name"])
+    if typename == "Entity" and node.get("entityType") == "organization" and node.get("name"):
+        return Scope("", organization=node["name"])
     return Scope("")
 
 

@@ -240,7 +240,7 @@ class Writer(Reader):
         self.lookup.ids[auto.key] = trigger["id"]
 
     def _trigger_input(self, auto: Automation) -> dict[str, Any]:
-        scope = self.lookup.scopes.get((auto.entity, auto.scope.project, auto.scope.collection))
+        scope = self.lookup.scope_of(auto)
         if scope is None:
             raise ServerError(
                 f"{auto.scope.describe()} of entity {auto.entity!r} is not on the server"

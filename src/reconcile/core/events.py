@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ScopeKind = Literal["project", "registry", "collection", "team"]
+ScopeKind = Literal["project", "registry", "collection", "team", "organization"]
 
 GENERIC_VARIABLES = frozenset({"project_name", "entity_name", "event_type", "event_author"})
 ARTIFACT_VARIABLES = frozenset(
@@ -39,7 +39,11 @@ class EventSpec:
         return name in self.variables
 
 
-_ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset({"project", "registry", "collection"})
+# An artifact event may also listen on a whole entity: every project of the team, or
+# every registry of its organization (W&B's ENTITY scope, as SDK 0.31 writes it).
+_ANY_ARTIFACT_SCOPE: frozenset[ScopeKind] = frozenset(
+    {"project", "registry", "collection", "team", "organization"}
+)
 # A run event may listen in one project or in every project of the team (W&B's ENTITY).
 _RUN_SCOPE: frozenset[ScopeKind] = frozenset({"project", "team"})
 _COLLECTION_SCOPE: frozenset[ScopeKind] = frozenset({"collection"})

@@ -98,11 +98,13 @@ class Webhook:
 @dataclass(frozen=True)
 class Scope:
     """Where an automation listens: a project or registry, optionally one collection; or a
-    whole team (W&B's entity scope, for run events): then `project` is empty."""
+    whole entity (W&B's entity scope): a team, or the entity of its organization (every
+    registry). Then `project` is empty."""
 
     project: str
     collection: str | None = None
     team: str | None = None
+    organization: str | None = None
 
     @property
     def registry(self) -> str | None:
@@ -114,6 +116,8 @@ class Scope:
     def describe(self) -> str:
         if self.team:
             return f"team {self.team}"
+        if self.organization:
+            return f"organization {self.organization}"
         where = f"registry {self.registry}" if self.registry else f"project {self.project}"
         return f"collection {self.collection} in {where}" if self.collection else where
 
@@ -180,13 +184,16 @@ class Remote:
     """A resource as the server has it, decoded into the inventory's vocabulary.
 
     `value` has the ownership marker stripped; `managed` and `protected` say what the
-    marker said. `id` is the server's identifier (secrets have none).
+    marker said. `id` is the server's identifier (secrets have none). `url_masked`: a
+    webhook whose URL this key reads as `scheme://host:port/***` (it is not an admin of
+    the webhook's team): its `url` is that masked form, not the URL.
     """
 
     value: Resource
     id: str | None = None
     managed: bool = False
     protected: bool = False
+    url_masked: bool = False
 
     @property
     def key(self) -> ResourceKey:

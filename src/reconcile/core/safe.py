@@ -12,6 +12,8 @@ import json
 import re
 import unicodedata
 
+from reconcile.core.model import ResourceKey
+
 # Control and format characters (ANSI escapes, newlines, bidi overrides, zero-width and
 # tag characters) can forge, reorder or hide what is shown; they are spelled out instead.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -48,6 +50,11 @@ def visible(name: str) -> str:
     if any(_hidden(c) or c in '"\\' for c in name):
         return json_text(name)
     return name
+
+
+def key_text(key: ResourceKey) -> str:
+    """A resource key for the terminal (`kind entity/name`), its names through `visible`."""
+    return f"{key.kind} {visible(key.entity)}/{visible(key.name)}"
 
 
 def inline(text: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from reconcile.core.model import Automation, EnvUrl, Remote, ResourceKey, Secret, State, Webhook
+from reconcile.core.safe import inline, visible
 from reconcile.plan.normalize import scope as scope_mapping
 
 MODELINE = "# yaml-language-server: $schema={schema}\n"
@@ -74,14 +75,21 @@ def representable(remote: Remote) -> bool:
 def why_not(remote: Remote) -> str | None:
     """Why the inventory cannot express this server object, or None when it can."""
     value = remote.value
+    if isinstance(value, Webhook) and remote.url_masked:
+        return (
+            f"its URL reads as {value.url} with this key; export it with a key of an admin "
+            f"of team {value.entity}"
+        )
     if not isinstance(value, Automation):
         return None
     if value.event.kind.startswith("unsupported:"):
         return str(value.event.params.get("reason") or f"the event {value.event.kind[12:]}")
     if value.action.kind.startswith("unsupported:"):
         return f"the action {value.action.kind[12:] or 'of an unknown type'}"
-    if not (value.scope.project or value.scope.team):
-        return "a scope that is not a project, a registry, a collection or the team"
+    if not (value.scope.project or value.scope.team or value.scope.organization):
+        return (
+            "a scope that is not a project, a registry, a collection, the team or its organization"
+        )
     return None
 
 
@@ -98,8 +106,14 @@ def exported(
 
 
 def skipped(entity: str, state: State, rejected: Rejected = NONE_REJECTED) -> list[str]:
-    """The entity's automations that are not exported: `name (why)`, by name."""
-    return sorted(f"{key.name} ({why})" for key, why in left_out(entity, state, rejected).items())
+    """The entity's objects that are not exported: `kind name (why)`, by name.
+
+    Names and reasons may come from the server: a line break or an ANSI escape in
+    them is spelled out (`safe.visible`), so a note is one line, in a terminal and in
+    the YAML comment that lists it.
+    """
+    found = sorted(left_out(entity, state, rejected).items(), key=lambda item: item[0].name)
+    return [f"{key.kind} {visible(key.name)} ({inline(why)})" for key, why in found]
 
 
 def render(

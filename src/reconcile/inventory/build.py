@@ -153,6 +153,8 @@ def automation(item: Item) -> Automation:
 def scope(data: dict[str, Any]) -> Scope:
     if "team" in data:
         return Scope(project="", collection=data.get("collection"), team=data["team"])
+    if "organization" in data:
+        return Scope("", collection=data.get("collection"), organization=data["organization"])
     project = data.get("project") or REGISTRY_PREFIX + data["registry"]
     return Scope(project=project, collection=data.get("collection"))
 

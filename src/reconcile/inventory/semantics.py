@@ -14,7 +14,16 @@ import re2  # type: ignore[import-untyped]
 
 from reconcile.core import filters
 from reconcile.core.events import EVENTS, METADATA_PREFIX, variable_owner
-from reconcile.core.model import Automation, Inventory, Kind, Origin, ResourceKey, Secret, Webhook
+from reconcile.core.model import (
+    Automation,
+    Inventory,
+    Kind,
+    Origin,
+    ResourceKey,
+    Scope,
+    Secret,
+    Webhook,
+)
 from reconcile.core.ownership import LOCK_NAME
 from reconcile.inventory import credentials, hygiene
 from reconcile.inventory.loader import Finding, Pointer
@@ -227,26 +236,36 @@ def _check_slack_texts(auto: Automation, origin: Origin) -> Iterator[Finding]:
             yield _warn(origin, "then", "slack", name, message=message)
 
 
+def _scope_kind(scope: Scope) -> str:
+    if scope.team is not None:
+        return "team"
+    if scope.organization is not None:
+        return "organization"
+    return "collection" if scope.collection else ("registry" if scope.registry else "project")
+
+
 def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
     spec = EVENTS[auto.event.kind]
     scope = auto.scope
-    if scope.team is not None:
-        if scope.team != auto.entity:
-            message = (
-                f"team {scope.team!r} is not this automation's team {auto.entity!r}: "
-                "a team scope covers the automation's own team"
-            )
-            yield _at(origin, "scope", "team", message=message)
-        if scope.collection is not None:
-            message = "a team scope has no collection: give a project or registry with it"
-            yield _at(origin, "scope", "collection", message=message, key=True)
-    kind = "collection" if scope.collection else ("registry" if scope.registry else "project")
-    kind = "team" if scope.team is not None else kind
+    if scope.team is not None and scope.team != auto.entity:
+        message = (
+            f"team {scope.team!r} is not this automation's team {auto.entity!r}: "
+            "a team scope covers the automation's own team"
+        )
+        yield _at(origin, "scope", "team", message=message)
+    whole = "a team" if scope.team is not None else "an organization"
+    if (scope.team or scope.organization) is not None and scope.collection is not None:
+        message = f"{whole} scope has no collection: give a project or registry with it"
+        yield _at(origin, "scope", "collection", message=message, key=True)
+    kind = _scope_kind(scope)
     if kind not in spec.scopes:
         allowed = " or ".join(sorted(spec.scopes))
-        message = f"{auto.event.kind} events need a {allowed} scope, not a {kind}"
-        if kind == "team":
-            message += ": a team scope is for run events; give a project or registry"
+        article = "an" if kind == "organization" else "a"
+        message = f"{auto.event.kind} events need a {allowed} scope, not {article} {kind}"
+        if kind == "organization" and not spec.artifact:
+            message += ": an organization scope covers its registries, which have no runs"
+        elif kind in ("team", "organization"):
+            message += ": W&B allows it on a collection only; give a project or registry with it"
         elif "collection" in spec.scopes:
             message += ": add `collection:` to the scope"
             if kind == "registry":

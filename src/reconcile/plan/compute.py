@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from reconcile.core.model import (
     Automation,
@@ -64,6 +65,9 @@ class Plan:
     kept: tuple[tuple[ResourceKey, str], ...] = ()
     # Managed objects outside a partial inventory: neither kept nor deleted, not looked at.
     not_considered: int = 0
+    # Webhooks whose URL this key reads masked (`scheme://host:port/***`): compared by
+    # that endpoint only, so a change of path or query cannot be seen (a warning).
+    unverified: tuple[ResourceKey, ...] = ()
 
     @property
     def requires_force(self) -> bool:
@@ -103,6 +107,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
     matcher = _Matcher({remote.key: remote for remote in state.resources})
     changes: list[Change] = []
     conflicts: list[tuple[ResourceKey, str]] = []
+    unverified: list[ResourceKey] = []
     desired: list[Resource] = [*inventory.secrets, *inventory.webhooks, *inventory.automations]
     for resource in desired:
         remote, old_name = matcher.find(resource)
@@ -112,7 +117,11 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         elif not remote.managed and remote.key.kind != "secret":
             conflicts.append((resource.key, _NOT_OURS))
         else:
-            change = _update(resource.key, canonical(remote.value), after, old_name)
+            before = canonical(remote.value)
+            if remote.url_masked and _same_endpoint(before, after):
+                before["url"] = after["url"]  # all this key sees of it is the same
+                unverified.append(resource.key)
+            change = _update(resource.key, before, after, old_name)
             if change is not None:
                 changes.append(change)
     unmanaged, protected, doomed, outside = _undeclared(state, matcher.used, whole)
@@ -129,7 +138,21 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         managed,
         tuple(sorted(kept.items())),
         outside,
+        tuple(sorted(unverified)),
     )
+
+
+def _same_endpoint(masked: dict[str, Any], declared: dict[str, Any]) -> bool:
+    """True when a declared literal URL has the scheme, host and port a masked one shows."""
+    shown, url = masked.get("url"), declared.get("url")
+    if not (isinstance(shown, str) and isinstance(url, str)):
+        return False
+    return _endpoint(url) == _endpoint(shown)
+
+
+def _endpoint(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
 
 
 def _undeclared(
@@ -272,13 +295,20 @@ def to_json(plan: Plan) -> dict[str, Any]:
         body["kept"] = [{**_key_json(key), "message": why} for key, why in plan.kept]
     if plan.not_considered:
         body["not_considered"] = plan.not_considered
+    if plan.unverified:
+        body["unverified"] = [_key_json(key) for key in plan.unverified]
     body["fingerprint"] = fingerprint(body)
     return body
 
 
+# What the fingerprint leaves out: what depends on who plans, not on what apply does (a
+# reviewer's key may see less of a webhook's URL than the key apply runs with).
+UNCOVERED = ("fingerprint", "target", "unverified")
+
+
 def fingerprint(body: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the plan (without its own fingerprint)."""
-    content = {k: v for k, v in body.items() if k not in ("fingerprint", "target")}
+    content = {k: v for k, v in body.items() if k not in UNCOVERED}
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

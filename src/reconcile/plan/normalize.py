@@ -46,9 +46,11 @@ def url(value: str | EnvUrl) -> str | dict[str, Any]:
 
 def scope(value: Scope) -> dict[str, str]:
     """`{"registry": r}` or `{"project": p}`, plus `collection` when there is one; or
-    `{"team": t}`."""
+    `{"team": t}` or `{"organization": o}`."""
     if value.team:
         return {"team": value.team}
+    if value.organization:
+        return {"organization": value.organization}
     out = {"registry": value.registry} if value.registry else {"project": value.project}
     if value.collection:
         out["collection"] = value.collection

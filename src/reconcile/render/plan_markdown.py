@@ -12,7 +12,7 @@ from reconcile.core.safe import code_span, fence_for, html_code, html_text, visi
 from reconcile.plan.flat import flatten, show
 from reconcile.plan.normalize import terse
 from reconcile.render.nested import field_lines
-from reconcile.render.plan_text import SIGNS, key, not_considered, summary
+from reconcile.render.plan_text import SIGNS, key, not_considered, summary, unverified
 
 LIMIT = 60_000
 # Each list of objects left alone gets at most this much room: names on the server are
@@ -72,6 +72,8 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
         lines.extend([not_considered(plan["not_considered"]), ""])
+    for row in plan.get("unverified", []):
+        lines.extend([unverified(code_span(key(row)), code_span(visible(row["entity"]))), ""])
     if plan["requires_force"]:
         lines.extend(["Apply needs `--force`: more than 30 % of the managed objects change.", ""])
     return lines

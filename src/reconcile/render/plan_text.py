@@ -92,6 +92,9 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
                 lines.append(f"    {key(row)}{note}")
     if plan.get("not_considered"):
         lines.extend(["", not_considered(plan["not_considered"])])
+    if plan.get("unverified"):
+        lines.append("")
+        lines.extend(unverified(key(row), visible(row["entity"])) for row in plan["unverified"])
     if plan["requires_force"]:
         lines.extend(
             [
@@ -101,6 +104,14 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             ]
         )
     return lines
+
+
+def unverified(webhook: str, team: str) -> str:
+    """The warning for a webhook whose URL the plan's key reads masked (names as shown)."""
+    return (
+        f"Warning: the URL of {webhook} could not be compared with this key, which sees "
+        f"only its scheme, host and port; a key of an admin of team {team} compares it."
+    )
 
 
 def not_considered(count: int) -> str:
