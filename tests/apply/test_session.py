@@ -281,7 +281,7 @@ LITERAL_URL_WEBHOOKS = [  # the examples' webhooks with a literal `url:`
 
 
 def _member_key(db_path: Path, username: str, role: str) -> str:
-    from reconcile.server import admin
+    from reconcile.server.admin import tasks as admin
     from reconcile.server.store.db import Database
 
     db = Database(db_path)

@@ -177,7 +177,7 @@ def test_the_apply_progress_label_escapes_names_from_the_server() -> None:
 
     import click
 
-    from reconcile import cli as cli_module
+    from reconcile.cli import plan as cli_module
     from reconcile.core.model import ResourceKey
     from reconcile.plan.compute import Change
 

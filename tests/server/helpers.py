@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,21 @@ from reconcile.server.store.db import Database
 
 TEAM = "acme"
 ORG_ENTITY = "acme-org"  # the entity of acme's organization: it holds the registries
+
+
+def sdk_environment(url: str, key: str, home: Path) -> dict[str, str]:
+    """The environment that points the official `wandb` SDK at a server, its files in `home`."""
+    return {
+        "WANDB_BASE_URL": url,
+        "WANDB_API_KEY": key,
+        "WANDB_ERROR_REPORTING": "false",
+        "WANDB_SILENT": "true",
+        "WANDB_DIR": str(home),
+        "WANDB_CONFIG_DIR": str(home / "config"),
+        "WANDB_CACHE_DIR": str(home / "cache"),
+        "WANDB_DATA_DIR": str(home / "data"),
+        "HOME": str(home),
+    }
 
 
 def basic(key: str) -> dict[str, str]:

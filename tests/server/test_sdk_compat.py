@@ -28,7 +28,7 @@ from reconcile.core.model import Event, Scope
 from reconcile.inventory.load import load_inventory
 from reconcile.server.admin import tasks as admin
 from reconcile.server.api import cost
-from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world
+from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, build_world, sdk_environment
 from tests.server.live import LiveServer, running
 
 
@@ -65,17 +65,7 @@ def sdk(
     live, admin_key, member_key = server
     home = tmp_path_factory.mktemp("wandb-home")
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "WANDB_BASE_URL": live.url,
-            "WANDB_API_KEY": admin_key,
-            "WANDB_ERROR_REPORTING": "false",
-            "WANDB_SILENT": "true",
-            "WANDB_DIR": str(home),
-            "WANDB_CONFIG_DIR": str(home / "config"),
-            "WANDB_CACHE_DIR": str(home / "cache"),
-            "WANDB_DATA_DIR": str(home / "data"),
-            "HOME": str(home),
-        }.items():
+        for name, value in sdk_environment(live.url, admin_key, home).items():
             env.setenv(name, value)
         api = wandb.Api()
         yield Sdk(

@@ -45,7 +45,7 @@ from wandb.errors.errors import CommError
 
 from reconcile.server.admin import tasks as admin
 from reconcile.server.runtime.worker import Worker
-from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, basic, build_world
+from tests.server.helpers import ORG_ENTITY, TEAM, InProcess, basic, build_world, sdk_environment
 from tests.server.live import LiveServer, running
 from tests.server.runtime.receiver import Receiver
 
@@ -80,17 +80,7 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
         )
         with pytest.MonkeyPatch.context() as env:
             home = root / "wandb-home"
-            for name, value in {
-                "WANDB_BASE_URL": live.url,
-                "WANDB_API_KEY": world.admin.key,
-                "WANDB_ERROR_REPORTING": "false",
-                "WANDB_SILENT": "true",
-                "WANDB_DIR": str(home),
-                "WANDB_CONFIG_DIR": str(home / "config"),
-                "WANDB_CACHE_DIR": str(home / "cache"),
-                "WANDB_DATA_DIR": str(home / "data"),
-                "HOME": str(home),
-            }.items():
+            for name, value in sdk_environment(live.url, world.admin.key, home).items():
                 env.setenv(name, value)
             api = wandb.Api()
             yield Sdk(

@@ -29,7 +29,7 @@ from wandb.automations import (
     SendWebhook,
 )
 
-from tests.server.helpers import TEAM, InProcess, basic, build_world, webhook
+from tests.server.helpers import TEAM, InProcess, basic, build_world, sdk_environment, webhook
 from tests.server.live import running
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import drain
@@ -146,17 +146,7 @@ class Outcome:
 
 
 def _sdk_env(monkeypatch: pytest.MonkeyPatch, url: str, key: str, home: Path) -> None:
-    for name, value in {
-        "WANDB_BASE_URL": url,
-        "WANDB_API_KEY": key,
-        "WANDB_ERROR_REPORTING": "false",
-        "WANDB_SILENT": "true",
-        "WANDB_DIR": str(home),
-        "WANDB_CONFIG_DIR": str(home / "config"),
-        "WANDB_CACHE_DIR": str(home / "cache"),
-        "WANDB_DATA_DIR": str(home / "data"),
-        "HOME": str(home),
-    }.items():
+    for name, value in sdk_environment(url, key, home).items():
         monkeypatch.setenv(name, value)
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.runtime import filters
+from reconcile.runtime.filters import ARTIFACT_WIRE
 from reconcile.server.errors import InvalidInput
 
 TRIGGER_NAME_MAX = 255
@@ -38,19 +39,8 @@ COLLECTION_NAME_RE = re.compile(r"^[-\w.]{1,128}$")
 SLACK_CHANNEL_RE = re.compile(r"^[a-z0-9_-]{1,80}$")
 SLACK_TEAM_MAX = 100
 
-ARTIFACT_EVENTS = frozenset(
-    {
-        "ADD_ARTIFACT_ALIAS",
-        "CREATE_ARTIFACT",
-        "LINK_MODEL",
-        "ADD_ARTIFACT_TAG",
-        "REMOVE_ARTIFACT_TAG",
-        "ADD_COLLECTION_TAG",
-        "REMOVE_COLLECTION_TAG",
-        "UNLINK_ARTIFACT",
-        "UPDATE_ARTIFACT_ALIAS",
-    }
-)
+# The artifact events, as the evaluator knows them (their filters are artifact filters).
+ARTIFACT_EVENTS = ARTIFACT_WIRE
 RUN_EVENTS = frozenset({"RUN_METRIC", "RUN_METRIC_CHANGE", "RUN_METRIC_ZSCORE", "RUN_STATE"})
 # wandb-api.md §2: which scopes each creatable event accepts. An ENTITY scope (a team,
 # or an organization's entity for its registries) takes artifact events too, as SDK 0.31
