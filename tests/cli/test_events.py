@@ -128,8 +128,18 @@ def test_emit_without_allow_list_refuses_loopback_and_exits_1(
 ) -> None:
     code, out, _ = run("emit", *ALIAS, "--id", "e-2")
     assert code == 1
-    assert "on-prod (ml, event e-2 alias_added): failed after 1 attempt" in out
+    lines = out.splitlines()
+    assert lines[1] == "delivery 1 on-prod (ml, event e-2 alias_added): failed after 1 attempt"
+    assert lines[2].endswith(
+        "no answer (blocked: 127.0.0.1, a loopback address: deliveries go to public addresses "
+        f"only, unless allow-listed (add --allow-delivery-to 127.0.0.1:{receiver.port}))"
+    )
     assert receiver.requests == []
+    code, out, _ = run(
+        "emit", *ALIAS, "--id", "e-3", "--allow-delivery-to", f"127.0.0.1:{receiver.port}"
+    )
+    assert code == 0, out
+    assert len(receiver.requests) == 1
 
 
 def test_emit_allow_list_entries_may_name_a_port(applied: Path, receiver: Switchable) -> None:

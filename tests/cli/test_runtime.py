@@ -164,8 +164,12 @@ def test_webhook_test_payload_is_sent_byte_for_byte(project: FaultServer, tmp_pa
 def test_webhook_test_applies_the_address_rules_unless_allow_private(project: FaultServer) -> None:
     code, out, _ = run("webhook", "test", "local", env=SECRETS)
     assert code == 1
-    assert "failed (blocked) after " in out
-    assert ": 127.0.0.1, a loopback address: deliveries go to public addresses only" in out
+    last = out.splitlines()[-1]
+    assert last.startswith("failed (blocked) after ")
+    assert last.split(" s: ", 1)[1] == (
+        "127.0.0.1, a loopback address: deliveries go to public addresses only, unless "
+        "allow-listed (add --allow-private)"
+    )
     assert project.requests == []
 
 

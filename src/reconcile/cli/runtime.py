@@ -154,7 +154,9 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
     body = trial.default_body(hook) if payload is None else _payload(payload)
     request = trial.request(trial.url_of(hook, os.environ), creds, body, int(time.time()))
     limits = Limits.scaled(os.environ)
-    outcome = asyncio.run(_send_once(Policy(anywhere=allow_private), limits, request))
+    outcome = asyncio.run(
+        _send_once(Policy(anywhere=allow_private, option="--allow-private"), limits, request)
+    )
     click.echo(f"POST {trial.describe_url(hook)}")  # a URL from the environment is a secret
     for header, value in request.headers:
         shown = f"Bearer {MASK}" if header == "Authorization" else value
