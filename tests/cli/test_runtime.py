@@ -161,6 +161,25 @@ def test_webhook_test_payload_is_sent_byte_for_byte(project: FaultServer, tmp_pa
     assert err.startswith("error: --payload (inline): not valid JSON (")
 
 
+def test_webhook_test_substitutes_the_webhooks_secret_variables_shown_masked(
+    project: FaultServer,
+) -> None:
+    payload = '{"token": "${ACCESS_TOKEN}", "sig": "k=${KEY}", "other": "${event_type}"}'
+    code, out, err = run(
+        "webhook", "test", "local", "--allow-private", "--payload", payload, env=SECRETS
+    )
+    assert code == 0, err
+    assert project.requests[0].body == (
+        b'{"token":"tok-canary-1234","sig":"k=key-canary-5678","other":"${event_type}"}'
+    )
+    lines = out.splitlines()
+    at = lines.index('  body: {"token":"***","sig":"k=***","other":"${event_type}"}')
+    assert (
+        lines[at + 1] == "  (substituted ${ACCESS_TOKEN}, ${KEY} with the secret values, shown ***)"
+    )
+    assert "canary" not in out
+
+
 def test_webhook_test_applies_the_address_rules_unless_allow_private(project: FaultServer) -> None:
     code, out, _ = run("webhook", "test", "local", env=SECRETS)
     assert code == 1

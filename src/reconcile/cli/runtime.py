@@ -151,8 +151,9 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
     inventory = load_inventory(project.default_paths())
     hook = trial.find_webhook(inventory, name, entity)
     creds = trial.credentials(inventory, hook, os.environ)
-    body = trial.default_body(hook) if payload is None else _payload(payload)
-    request = trial.request(trial.url_of(hook, os.environ), creds, body, int(time.time()))
+    given = trial.default_body(hook) if payload is None else _payload(payload)
+    body = trial.with_secrets(given, hook, creds)
+    request = trial.request(trial.url_of(hook, os.environ), creds, body.sent, int(time.time()))
     limits = Limits.scaled(os.environ)
     outcome = asyncio.run(
         _send_once(Policy(anywhere=allow_private, option="--allow-private"), limits, request)
@@ -161,8 +162,12 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
     for header, value in request.headers:
         shown = f"Bearer {MASK}" if header == "Authorization" else value
         click.echo(f"  {header}: {shown}")
-    click.echo(f"  body: {body.decode('utf-8', 'replace')[:SHOWN_BODY]}")
     secrets = [v for v in (creds.token, creds.secret) if v] + url_secrets(request.url)
+    shown = mask_text(body.shown.decode("utf-8", "replace"), secrets)
+    click.echo(f"  body: {shown[:SHOWN_BODY]}")
+    if body.substituted:
+        names = ", ".join(f"${{{name}}}" for name in body.substituted)
+        click.echo(f"  (substituted {names} with the secret values, shown {MASK})")
     _show_outcome(outcome, secrets)
     if not outcome.ok:
         sys.exit(EXIT_FAILED)
