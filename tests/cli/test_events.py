@@ -225,7 +225,7 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
     assert ids[0] == ids[1]
     code, _, err = run("redeliver", "1", *ALLOW)
     assert code == 1
-    assert "delivery 1 is delivered, not failed" in err
+    assert err == ("error: delivery 1 is delivered, not failed or pending: nothing to re-send\n")
 
 
 SERVE = "from reconcile.cli import main; main()"
@@ -365,7 +365,7 @@ FORMS_INVENTORY = "entity: ml\nautomations:\n" + "".join(
 def test_each_filter_form_fires_through_emit_exactly_when_the_evaluator_says(
     write_files: WriteFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconcile.inventory import load_inventory
+    from reconcile.inventory.load import load_inventory
     from reconcile.runtime.incoming import parse_document
     from reconcile.runtime.samples import why_not
 
