@@ -246,18 +246,21 @@ def _advise(
     pending = [str(d["id"]) for d in found if d["status"] == "pending"]
     if not pending:
         return
-    which = ("delivery " if len(pending) == 1 else "deliveries ") + ", ".join(pending)
+    one = len(pending) == 1
+    which = ("delivery " if one else "deliveries ") + ", ".join(pending)
+    it, its = ("it", "its") if one else ("them", "their")
     if isinstance(runtime, remote.RemoteRuntime):
         click.echo(
-            f"{which} still pending: the server retries on its schedule (see `reconcile "
-            f"history --status pending`); `reconcile redeliver {pending[0]}` sends it now"
+            f"{which} still pending: the server retries {it} on {its} schedule (`reconcile "
+            f"history --status pending` shows when); `reconcile redeliver {pending[0]}` "
+            "sends one now"
         )
         return
-    flags = "".join(f" --db {shlex.quote(str(db))}" for _ in [db] if db is not None)
+    flags = f" --db {shlex.quote(str(db))}" if db is not None else ""
     flags += "".join(f" --allow-delivery-to {shlex.quote(a)}" for a in allow)
     click.echo(
-        f"{which} still pending: nothing sends them once this command ends. Continue on "
-        f"their retry schedule with `reconcile deliver{flags}` (or `reconcile serve` on this "
+        f"{which} still pending: nothing sends {it} once this command ends. Continue on "
+        f"{its} retry schedule with `reconcile deliver{flags}` (or `reconcile serve` on this "
         f"database), or send one now with `reconcile redeliver {pending[0]}{flags}`"
     )
 
@@ -416,8 +419,8 @@ def deliver(db: Path | None, allow: tuple[str, ...], wait: float | None) -> None
             return 0
         count = len(waiting)
         click.echo(
-            f"sending {count} pending deliver{'y' if count == 1 else 'ies'} on their "
-            "retry schedule; Ctrl-C stops (they stay pending)"
+            f"sending {count} pending deliver{'y' if count == 1 else 'ies'} on the retry "
+            "schedule until none is pending; Ctrl-C stops (what is left stays pending)"
         )
         ids = {int(d["id"]) for d in waiting}
         found = await remote.settle_ids(runtime, ids, math.inf if wait is None else wait)
