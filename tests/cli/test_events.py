@@ -64,13 +64,15 @@ ALLOW = ["--allow-delivery-to", "127.0.0.1"]
 
 
 class Switchable(Receiver):
-    """The test receiver, answering 404 to everything while `failing` is set."""
+    """The test receiver, answering 404 to everything while `failing` is set (500 to
+    each first attempt, as `/flaky`, while `flaky` is)."""
 
     failing = False
+    flaky = False
 
     async def _answer(self, got: Received, writer: object) -> bool:
-        if self.failing:
-            got = Received(got.method, "/404", got.headers, got.body)
+        if self.failing or self.flaky:
+            got = Received(got.method, "/404" if self.failing else "/flaky", got.headers, got.body)
         return await super()._answer(got, writer)  # type: ignore[arg-type]
 
 
@@ -283,6 +285,18 @@ def test_emit_and_history_against_reconcile_serve(
     code, _, err = run("emit", *ALIAS, *ALLOW, env=served)
     assert code == 2
     assert "--allow-delivery-to is for the embedded target" in err
+
+
+def test_emit_to_a_server_says_the_server_retries_what_is_pending(
+    served: dict[str, str], receiver: Switchable
+) -> None:
+    receiver.flaky = True  # a 500 first: retried 4 to 6 s later, after the wait
+    code, out, _ = run("emit", *ALIAS, "--id", "r-2", "--wait", "2", env=served)
+    assert code == 1
+    assert out.splitlines()[-1] == (
+        "delivery 1 still pending: the server retries it on its schedule (`reconcile history "
+        "--status pending` shows when); `reconcile redeliver 1` sends one now"
+    )
 
 
 def test_emit_refused_by_the_server_exits_1_naming_index(applied: Path) -> None:
