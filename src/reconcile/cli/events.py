@@ -186,7 +186,9 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
     """Send events (a JSON FILE, '-' for stdin, or one from flags) and show what they fired.
 
     On the embedded target the deliveries are sent from this process; emit waits until
-    they are done (at most --wait seconds) unless --no-wait.
+    they are done (at most --wait seconds, or until every one left waits for a retry due
+    after that) unless --no-wait. What is still pending is then sent by `reconcile
+    deliver` (on its retry schedule) or `reconcile redeliver ID` (now).
     """
     raw, entities = _document(source, {**flags, "type": type_, "id": id_})
     runtime = _open(server, db, allow)
