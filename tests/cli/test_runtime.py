@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -418,3 +419,26 @@ PAYLOAD = """then: {{webhook: {{to: h, payload: {{v: "${{artifact_version_string
 webhooks:
   - name: h
     url: https://hooks.example.com/h"""
+
+
+def test_receive_rehearses_a_failure_for_every_request_after_a_delay() -> None:
+    from tests.cli.test_events import rehearsing
+
+    with rehearsing("--status", "502", "--delay", "0.2") as (url, printed):
+        assert printed[0] == (
+            f"listening on {url} (no signature check, no token check, answering 502 to every "
+            "request, each answer after 0.2 s); Ctrl-C stops\n"
+        )
+        for _ in range(2):
+            answer = httpx.post(url + "/x", content=b"{}", timeout=30)
+            assert (answer.status_code, answer.json()) == (
+                502,
+                {"received": True, "rehearsed": "failure"},
+            )
+    assert [line for line in printed if line.startswith("  answered ")] == [
+        "  answered 502 (rehearsed failure 1)",
+        "  answered 502 (rehearsed failure 2)",
+    ]
+    code, _, err = run("receive", "--status", "200")
+    assert code == 2
+    assert "Invalid value for '--status': 200 is not in the range 300<=x<=599." in err

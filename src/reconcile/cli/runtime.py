@@ -219,8 +219,9 @@ def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
 @click.option("--token-env", metavar="VAR", help="Check 'Authorization: Bearer' against $VAR.")
 @click.option(
     "--status",
-    type=click.IntRange(200, 599),
-    help="Answer this status (to every request, or to the first N with --fail-first).",
+    type=click.IntRange(300, 599),
+    metavar="CODE",
+    help="Fail with this status (300-599): every request, or the first N with --fail-first.",
 )
 @click.option(
     "--fail-first",

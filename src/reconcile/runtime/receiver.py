@@ -92,7 +92,7 @@ class Rehearsal:
             return None
         status = 500 if self.status is None else self.status
         if self.fail_first is None:
-            return status, f"{number} of every"
+            return status, str(number)
         if number > self.fail_first:
             return None
         return status, f"{number} of {self.fail_first}"
