@@ -339,7 +339,8 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
     server: str | None,
     db: Path | None,
 ) -> None:
-    """Deliveries, newest first: every attempt and the body sent (secret values masked)."""
+    """Deliveries, newest first: every attempt and the body sent (secret values masked),
+    and when a pending one is tried next and what is left of its retry schedule."""
     runtime = _open(server, db, ())
     params = {"limit": str(limit)}
     wanted = (("automation", automation), ("entity", entity), ("status", status))
