@@ -3,12 +3,15 @@ against `reconcile serve` on 127.0.0.1, delivering to a loopback receiver."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -61,13 +64,15 @@ ALLOW = ["--allow-delivery-to", "127.0.0.1"]
 
 
 class Switchable(Receiver):
-    """The test receiver, answering 404 to everything while `failing` is set."""
+    """The test receiver, answering 404 to everything while `failing` is set (500 to
+    each first attempt, as `/flaky`, while `flaky` is)."""
 
     failing = False
+    flaky = False
 
     async def _answer(self, got: Received, writer: object) -> bool:
-        if self.failing:
-            got = Received(got.method, "/404", got.headers, got.body)
+        if self.failing or self.flaky:
+            got = Received(got.method, "/404" if self.failing else "/flaky", got.headers, got.body)
         return await super()._answer(got, writer)  # type: ignore[arg-type]
 
 
@@ -128,8 +133,18 @@ def test_emit_without_allow_list_refuses_loopback_and_exits_1(
 ) -> None:
     code, out, _ = run("emit", *ALIAS, "--id", "e-2")
     assert code == 1
-    assert "on-prod (ml, event e-2 alias_added): failed after 1 attempt" in out
+    lines = out.splitlines()
+    assert lines[1] == "delivery 1 on-prod (ml, event e-2 alias_added): failed after 1 attempt"
+    assert lines[2].endswith(
+        "no answer (blocked: 127.0.0.1, a loopback address: deliveries go to public addresses "
+        f"only, unless allow-listed (add --allow-delivery-to 127.0.0.1:{receiver.port}))"
+    )
     assert receiver.requests == []
+    code, out, _ = run(
+        "emit", *ALIAS, "--id", "e-3", "--allow-delivery-to", f"127.0.0.1:{receiver.port}"
+    )
+    assert code == 0, out
+    assert len(receiver.requests) == 1
 
 
 def test_emit_allow_list_entries_may_name_a_port(applied: Path, receiver: Switchable) -> None:
@@ -215,7 +230,7 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
     assert ids[0] == ids[1]
     code, _, err = run("redeliver", "1", *ALLOW)
     assert code == 1
-    assert "delivery 1 is delivered, not failed" in err
+    assert err == ("error: delivery 1 is delivered, not failed or pending: nothing to re-send\n")
 
 
 SERVE = "from reconcile.cli import main; main()"
@@ -270,6 +285,18 @@ def test_emit_and_history_against_reconcile_serve(
     code, _, err = run("emit", *ALIAS, *ALLOW, env=served)
     assert code == 2
     assert "--allow-delivery-to is for the embedded target" in err
+
+
+def test_emit_to_a_server_says_the_server_retries_what_is_pending(
+    served: dict[str, str], receiver: Switchable
+) -> None:
+    receiver.flaky = True  # a 500 first: retried 4 to 6 s later, after the wait
+    code, out, _ = run("emit", *ALIAS, "--id", "r-2", "--wait", "2", env=served)
+    assert code == 1
+    assert out.splitlines()[-1] == (
+        "delivery 1 still pending: the server retries it on its schedule (`reconcile history "
+        "--status pending` shows when); `reconcile redeliver 1` sends one now"
+    )
 
 
 def test_emit_refused_by_the_server_exits_1_naming_index(applied: Path) -> None:
@@ -395,3 +422,163 @@ def test_each_filter_form_fires_through_emit_exactly_when_the_evaluator_says(
         "link-prod": "no automation",
         "link-bare": "unset",
     }
+
+
+@contextlib.contextmanager
+def rehearsing(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """`reconcile receive --port 0 ARGS` in a subprocess: its URL, and what it printed
+    (the first line at once, the rest once it stopped)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "reconcile", "receive", "--port", "0", *args]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    printed = [proc.stdout.readline()]
+    try:
+        yield printed[0].split()[2], printed
+    finally:
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=30)
+        printed += rest.splitlines()
+
+
+def _seconds(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
+
+
+SLOW = {"RECONCILE_DELIVERY_TIME_SCALE": "20"}  # retries minutes apart: any wait ends first
+
+
+def test_a_failing_receiver_leaves_a_pending_delivery_explained_and_redeliver_sends_it_now(
+    write_files: WriteFiles,
+) -> None:
+    with rehearsing("--status", "503", "--fail-first", "2") as (url, printed):
+        assert printed[0] == (
+            f"listening on {url} (no signature check, no token check, answering 503 to the "
+            "first 2); Ctrl-C stops\n"
+        )
+        write_files({"ml.yaml": INVENTORY.format(url=url + "/hook")})
+        assert run("apply", "--auto-approve")[0] == 0
+        code, out, _ = run("emit", *ALIAS, "--id", "p-1", *ALLOW, env=SLOW)
+        assert code == 1
+        (pending,) = json.loads(run("history", "--format", "json", env=SLOW)[1])["deliveries"]
+        first = pending["attempts"][0]
+        assert (pending["status"], len(pending["attempts"]), first["status"]) == ("pending", 1, 503)
+        assert pending["attempts_left"] == 14
+        # The first retry: 5 s +-20 %, scaled by 20, after the first attempt ended.
+        wait = _seconds(pending["next_attempt_at"]) - _seconds(first["at"])
+        assert 80 <= wait <= 120 + first["duration"] + 0.01
+        day = _seconds(pending["give_up_at"]) - _seconds(first["at"])
+        assert abs(day - 24 * 3600 * 20) < 0.002
+        advice = (
+            "delivery 1 still pending: nothing sends it once this command ends. Continue on its "
+            "retry schedule with `reconcile deliver --allow-delivery-to 127.0.0.1` (or `reconcile "
+            "serve` on this database), or send one now with `reconcile redeliver 1 "
+            "--allow-delivery-to 127.0.0.1`"
+        )
+        lines = out.splitlines()
+        assert lines[:2] == [
+            "event p-1: fired on-prod",
+            "delivery 1 on-prod (ml, event p-1 alias_added): pending after 1 attempt",
+        ]
+        assert lines[2].endswith(
+            'HTTP 503 (status: HTTP 503)  answer: \'{"received":true,"rehearsed":"failure"}\''
+        )
+        assert re.fullmatch(
+            re.escape(f"  next attempt {pending['next_attempt_at']} (in ")
+            + r"[12] min"
+            + re.escape(f"); at most 14 more attempts, none after {pending['give_up_at']}"),
+            lines[3],
+        ), lines[3]
+        assert lines[4:] == [advice]
+
+        code, out, _ = run("redeliver", "1", *ALLOW, env=SLOW)
+        assert code == 1
+        lines = out.splitlines()
+        assert lines[:2] == [
+            "delivery 1 was pending: sending it now",
+            "delivery 1 on-prod (ml, event p-1 alias_added): pending after 2 attempts",
+        ]
+        assert "; at most 13 more attempts, none after " in lines[4]
+        assert lines[5:] == [advice]
+
+        code, out, _ = run("redeliver", "1", *ALLOW, env=SLOW)
+        assert code == 0, out
+        assert out.splitlines()[:2] == [
+            "delivery 1 was pending: sending it now",
+            "delivery 1 on-prod (ml, event p-1 alias_added): delivered after 3 attempts",
+        ]
+        assert len(out.splitlines()) == 5  # three attempts; no next attempt, no advice
+        (done,) = json.loads(run("history", "--format", "json")[1])["deliveries"]
+        assert (done["next_attempt_at"], done["attempts_left"], done["give_up_at"]) == (
+            None,
+            0,
+            None,
+        )
+    answers = [line for line in printed if line.startswith("  answered ")]
+    assert answers == [
+        "  answered 503 (rehearsed failure 1 of 2)",
+        "  answered 503 (rehearsed failure 2 of 2)",
+        "  answered 200",
+    ]
+
+
+def test_deliver_continues_pending_deliveries_on_their_schedule(write_files: WriteFiles) -> None:
+    fast = {"RECONCILE_DELIVERY_TIME_SCALE": "0.5"}  # the first retry 2-3 s after the first
+    with rehearsing("--fail-first", "1") as (url, printed):
+        write_files({"ml.yaml": INVENTORY.format(url=url + "/hook")})
+        assert run("apply", "--auto-approve")[0] == 0
+        code, out, _ = run("emit", *ALIAS, "--id", "d-1", "--no-wait", env=fast)
+        assert (code, out) == (0, "event d-1: fired on-prod\n")
+        code, out, err = run("deliver", *ALLOW, env=fast)
+        assert code == 0, out + err
+        lines = out.splitlines()
+        assert lines[:2] == [
+            "sending 1 pending delivery on the retry schedule until none is pending; Ctrl-C "
+            "stops (what is left stays pending)",
+            "delivery 1 on-prod (ml, event d-1 alias_added): delivered after 2 attempts",
+        ]
+        assert " HTTP 500 (status: HTTP 500) " in lines[2]
+        assert lines[3].endswith("HTTP 200  answer: '{\"received\":true}'")
+        assert len(lines) == 4
+        assert run("deliver", *ALLOW, env=fast)[:2] == (0, "no pending delivery\n")
+    assert [line for line in printed if line.startswith("  answered ")] == [
+        "  answered 500 (rehearsed failure 1 of 1)",
+        "  answered 200",
+    ]
+
+
+SLACK_INVENTORY = """
+entity: ml
+automations:
+  - name: notify
+    scope: {registry: model, collection: fraud}
+    when: {alias_added: {alias: ^production$}}
+    then: {slack: {channel: "#alerts", title: Promoted}}
+"""
+
+
+def test_a_slack_action_without_a_url_is_not_sent_and_says_why(
+    write_files: WriteFiles, receiver: Switchable
+) -> None:
+    write_files({"ml.yaml": SLACK_INVENTORY})
+    assert run("apply", "--auto-approve")[0] == 0
+    assert run("server", "create-slack-integration", "ml", "alerts")[0] == 0
+    code, out, _ = run("emit", *ALIAS, "--id", "n-1")
+    assert code == 1
+    why = (
+        "the Slack integration #alerts of team ml has no incoming-webhook URL (set one: "
+        "reconcile server create-slack-integration ml alerts --url-env VAR)"
+    )
+    lines = out.splitlines()
+    assert lines[:2] == [
+        f"event n-1: notify not sent: {why}",
+        "delivery 1 notify (ml, event n-1 alias_added): failed after 1 attempt",
+    ]
+    assert lines[2].endswith(f"  0.000 s  no answer (not sent: {why})")
+    assert len(lines) == 3
+    (found,) = json.loads(run("history", "notify", "--format", "json")[1])["deliveries"]
+    assert [(a["error"], a["detail"]) for a in found["attempts"]] == [("not sent", why)]
+    code, _, err = run("redeliver", "1")
+    assert (code, err) == (1, "error: delivery 1 was never sent: it has nowhere to go\n")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -161,11 +162,34 @@ def test_webhook_test_payload_is_sent_byte_for_byte(project: FaultServer, tmp_pa
     assert err.startswith("error: --payload (inline): not valid JSON (")
 
 
+def test_webhook_test_substitutes_the_webhooks_secret_variables_shown_masked(
+    project: FaultServer,
+) -> None:
+    payload = '{"token": "${ACCESS_TOKEN}", "sig": "k=${KEY}", "other": "${event_type}"}'
+    code, out, err = run(
+        "webhook", "test", "local", "--allow-private", "--payload", payload, env=SECRETS
+    )
+    assert code == 0, err
+    assert project.requests[0].body == (
+        b'{"token":"tok-canary-1234","sig":"k=key-canary-5678","other":"${event_type}"}'
+    )
+    lines = out.splitlines()
+    at = lines.index('  body: {"token":"***","sig":"k=***","other":"${event_type}"}')
+    assert (
+        lines[at + 1] == "  (substituted ${ACCESS_TOKEN}, ${KEY} with the secret values, shown ***)"
+    )
+    assert "canary" not in out
+
+
 def test_webhook_test_applies_the_address_rules_unless_allow_private(project: FaultServer) -> None:
     code, out, _ = run("webhook", "test", "local", env=SECRETS)
     assert code == 1
-    assert "failed (blocked) after " in out
-    assert ": 127.0.0.1, a loopback address: deliveries go to public addresses only" in out
+    last = out.splitlines()[-1]
+    assert last.startswith("failed (blocked) after ")
+    assert last.split(" s: ", 1)[1] == (
+        "127.0.0.1, a loopback address: deliveries go to public addresses only, unless "
+        "allow-listed (add --allow-private)"
+    )
     assert project.requests == []
 
 
@@ -395,3 +419,26 @@ PAYLOAD = """then: {{webhook: {{to: h, payload: {{v: "${{artifact_version_string
 webhooks:
   - name: h
     url: https://hooks.example.com/h"""
+
+
+def test_receive_rehearses_a_failure_for_every_request_after_a_delay() -> None:
+    from tests.cli.test_events import rehearsing
+
+    with rehearsing("--status", "502", "--delay", "0.2") as (url, printed):
+        assert printed[0] == (
+            f"listening on {url} (no signature check, no token check, answering 502 to every "
+            "request, each answer after 0.2 s); Ctrl-C stops\n"
+        )
+        for _ in range(2):
+            answer = httpx.post(url + "/x", content=b"{}", timeout=30)
+            assert (answer.status_code, answer.json()) == (
+                502,
+                {"received": True, "rehearsed": "failure"},
+            )
+    assert [line for line in printed if line.startswith("  answered ")] == [
+        "  answered 502 (rehearsed failure 1)",
+        "  answered 502 (rehearsed failure 2)",
+    ]
+    code, _, err = run("receive", "--status", "200")
+    assert code == 2
+    assert "Invalid value for '--status': 200 is not in the range 300<=x<=599." in err

@@ -83,7 +83,7 @@ def test_s1_not_public_addresses_are_refused_by_default(address: str, kind: str)
     refusal = Policy().refusal("https", "hook.example", [ip])
     assert refusal == (
         f"hook.example resolves to {ip}, a {kind} address: deliveries go to public "
-        "addresses only, unless allow-listed"
+        "addresses only, unless allow-listed (add --allow-delivery-to hook.example:443)"
     )
 
 
@@ -111,7 +111,8 @@ def test_an_entry_with_a_port_allows_that_port_only() -> None:
     policy = Policy.of(["127.0.0.1:9000", "[::1]:9001", "10.0.0.0/8:443", "hooks.internal:8443"])
     assert policy.refusal("http", "127.0.0.1", [_ip("127.0.0.1")], 9000) is None
     assert policy.refusal("http", "127.0.0.1", [_ip("127.0.0.1")], 9001) == (
-        "127.0.0.1, a loopback address: deliveries go to public addresses only, unless allow-listed"
+        "127.0.0.1, a loopback address: deliveries go to public addresses only, unless "
+        "allow-listed (add --allow-delivery-to 127.0.0.1:9001)"
     )
     assert policy.refusal("http", "::1", [_ip("::1")], 9001) is None
     assert policy.refusal("http", "::1", [_ip("::1")], 9000) is not None
@@ -194,11 +195,15 @@ OWN = (_ip("127.0.0.1"), 8080)
 def test_the_servers_own_address_needs_an_entry_with_its_port() -> None:
     for entries in (["127.0.0.1"], ["127.0.0.0/8"], ["localhost"], ["127.0.0.1:9000"]):
         policy = Policy.of(entries, own=[OWN])
-        for host in ("127.0.0.1", "localhost", "::ffff:127.0.0.1"):
+        for host, spelled in (
+            ("127.0.0.1", "127.0.0.1"),
+            ("localhost", "localhost"),
+            ("::ffff:127.0.0.1", "[::ffff:127.0.0.1]"),
+        ):
             assert policy.refusal("http", host, [_ip("127.0.0.1")], 8080) == (
                 f"{host if host == '127.0.0.1' else host + ' resolves to 127.0.0.1'}, "
                 "port 8080, is this server's own address: deliveries go there only when "
-                "allow-listed with its port"
+                f"allow-listed with its port (add --allow-delivery-to {spelled}:8080)"
             ), (entries, host)
     policy = Policy.of(["127.0.0.1"], own=[OWN])
     assert policy.refusal("http", "127.0.0.1", [_ip("127.0.0.1")], 9000) is None  # another port
@@ -225,3 +230,18 @@ def test_an_address_needs_no_lookup() -> None:
         return [await addresses.resolve(host, 80) for host in ("127.0.0.1", "::1", "10.0.0.7")]
 
     assert asyncio.run(go()) == [["127.0.0.1"], ["::1"], ["10.0.0.7"]]
+
+
+def test_a_refusal_names_the_option_and_the_entry_that_allows_it() -> None:
+    assert Policy().refusal("http", "::1", [_ip("::1")], 8765) == (
+        "::1, a loopback address: deliveries go to public addresses only, unless "
+        "allow-listed (add --allow-delivery-to [::1]:8765)"
+    )
+    assert Policy().refusal("http", "Hooks.Local.", [_ip("10.0.0.7")], 9000) == (
+        "Hooks.Local. resolves to 10.0.0.7, a private address: deliveries go to public "
+        "addresses only, unless allow-listed (add --allow-delivery-to hooks.local:9000)"
+    )
+    assert Policy(option="--allow-private").refusal("http", "127.0.0.1", [_ip("127.0.0.1")]) == (
+        "127.0.0.1, a loopback address: deliveries go to public addresses only, unless "
+        "allow-listed (add --allow-private)"
+    )

@@ -243,7 +243,7 @@ def test_s7_plain_http_only_where_allow_listed(faults: FaultServer) -> None:
     assert by_name.status == 200
     assert Policy().refusal("http", "hooks.example.com", [_ip("93.184.216.34")]) == (
         "plain http to hooks.example.com: deliveries use https unless the destination is "
-        "allow-listed"
+        "allow-listed (add --allow-delivery-to hooks.example.com:80)"
     )
     assert Policy().refusal("https", "hooks.example.com", [_ip("93.184.216.34")]) is None
     assert (

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,11 +24,13 @@ from reconcile.apply import target as targets
 from reconcile.cli.options import target_options
 from reconcile.client.transport import basic_auth
 from reconcile.core.errors import ServerError, UsageError
-from reconcile.runtime import incoming, remote
+from reconcile.inventory import project
+from reconcile.runtime import incoming, remote, schedule
 from reconcile.runtime.addresses import Policy
 
 EXIT_FAILED = 1
 WAIT = 30.0
+NOT_SENT = "not sent"  # the error of a delivery that had nowhere to go (the server's outbox)
 SHOWN_BODY = 4096
 T = TypeVar("T")
 
@@ -39,13 +44,18 @@ def _open(server: str | None, db: Path | None, allow: tuple[str, ...]) -> remote
                 "(reconcile serve --allow-delivery-to)"
             )
         return remote.RemoteRuntime(target.url, basic_auth(target.api_key or ""))
+    return _local(target.db, allow)
+
+
+def _local(db: Path, allow: tuple[str, ...]) -> remote.Runtime:
+    """The embedded database's runtime, in this process, delivering within `allow`."""
     try:
         Policy.of(allow)
     except ValueError as error:
         raise UsageError(f"--allow-delivery-to: {error}") from None
     from reconcile.server.runtime.local import LocalRuntime
 
-    return LocalRuntime(target.db, basic_auth(targets.embedded_key(target.db)), allow)
+    return LocalRuntime(db, basic_auth(targets.embedded_key(db)), allow)
 
 
 def _run(runtime: remote.Runtime, work: Callable[[], Awaitable[T]]) -> T:
@@ -176,7 +186,9 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
     """Send events (a JSON FILE, '-' for stdin, or one from flags) and show what they fired.
 
     On the embedded target the deliveries are sent from this process; emit waits until
-    they are done (at most --wait seconds) unless --no-wait.
+    they are done (at most --wait seconds, or until every one left waits for a retry due
+    after that) unless --no-wait. What is still pending is then sent by `reconcile
+    deliver` (on its retry schedule) or `reconcile redeliver ID` (now).
     """
     raw, entities = _document(source, {**flags, "type": type_, "id": id_})
     runtime = _open(server, db, allow)
@@ -186,20 +198,73 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
         if status != 202:
             _refused(status, body)
         answers = body.get("events", [])
-        for answer in answers:
-            fired = ", ".join(answer["automations"]) or "no automation"
-            click.echo(f"event {answer['id']}: fired {fired}")
+        sent = {(entity, a["id"]) for entity, a in zip(entities, answers, strict=True)}
+        unsent = await _not_sent(runtime, sent) if any(a["automations"] for a in answers) else {}
+        for entity, answer in zip(entities, answers, strict=True):
+            click.echo(_fired(answer, unsent.get((entity, answer["id"]), {})))
         if no_wait:
             return 0
-        sent = {(entity, a["id"]) for entity, a in zip(entities, answers, strict=True)}
         found = await remote.settle(runtime, sent, wait)
         for delivery in found:
             _show(delivery, body=False)
+        _advise(found, runtime, db, allow)
         return 0 if all(d["status"] == "delivered" for d in found) else EXIT_FAILED
 
     code: int = _run(runtime, work)
     if code:
         sys.exit(code)
+
+
+async def _not_sent(
+    runtime: remote.Runtime, sent: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Per event sent, the automations that fired but had nowhere to send, and why."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for entity in sorted({entity for entity, _ in sent}):
+        rows = await runtime.deliveries({"entity": entity, "status": "failed", "limit": "1000"})
+        for d in rows:
+            key = (d["entity"], d["event"]["id"])
+            attempts = d["attempts"]
+            if key in sent and attempts and attempts[0]["error"] == NOT_SENT:
+                found.setdefault(key, {})[d["automation"]] = attempts[0]["detail"]
+    return found
+
+
+def _fired(answer: dict[str, Any], unsent: dict[str, str]) -> str:
+    """`event ID: fired A, B`, naming apart what fired and could not be sent."""
+    sent = [name for name in answer["automations"] if name not in unsent]
+    said = [f"fired {', '.join(sent)}"] if sent or not unsent else []
+    if not answer["automations"]:
+        said = ["fired no automation"]
+    said += [f"{name} not sent: {why}" for name, why in unsent.items()]
+    return f"event {answer['id']}: " + "; ".join(said)
+
+
+def _advise(
+    found: list[dict[str, Any]], runtime: remote.Runtime, db: Path | None, allow: tuple[str, ...]
+) -> None:
+    """Say what becomes of the deliveries still pending when the wait ended, and how to
+    go on: on the embedded target nothing sends them once this process ends."""
+    pending = [str(d["id"]) for d in found if d["status"] == "pending"]
+    if not pending:
+        return
+    one = len(pending) == 1
+    which = ("delivery " if one else "deliveries ") + ", ".join(pending)
+    it, its = ("it", "its") if one else ("them", "their")
+    if isinstance(runtime, remote.RemoteRuntime):
+        click.echo(
+            f"{which} still pending: the server retries {it} on {its} schedule (`reconcile "
+            f"history --status pending` shows when); `reconcile redeliver {pending[0]}` "
+            "sends one now"
+        )
+        return
+    flags = f" --db {shlex.quote(str(db))}" if db is not None else ""
+    flags += "".join(f" --allow-delivery-to {shlex.quote(a)}" for a in allow)
+    click.echo(
+        f"{which} still pending: nothing sends {it} once this command ends. Continue on "
+        f"{its} retry schedule with `reconcile deliver{flags}` (or `reconcile serve` on this "
+        f"database), or send one now with `reconcile redeliver {pending[0]}{flags}`"
+    )
 
 
 def _refused(status: int, body: dict[str, Any]) -> None:
@@ -221,8 +286,30 @@ def _show(delivery: dict[str, Any], *, body: bool) -> None:
         click.echo(
             f"  attempt {number}  {attempt['at']}  {attempt['duration']:.3f} s  {_result(attempt)}"
         )
+    if delivery["status"] == "pending" and delivery.get("next_attempt_at"):
+        click.echo(f"  {_next(delivery)}")
     if body:
         click.echo(f"  body: {delivery['body'][:SHOWN_BODY]}")
+
+
+def _next(delivery: dict[str, Any]) -> str:
+    """When a pending delivery's next attempt is due, and what is left of its schedule."""
+    at = datetime.fromisoformat(delivery["next_attempt_at"])
+    wait = (at - datetime.now(UTC)).total_seconds()
+    when = f"in {_span(wait)}" if wait >= 1 else "due now"
+    left = delivery["attempts_left"]
+    shown = f"next attempt {delivery['next_attempt_at']} ({when}); at most {left} more attempt"
+    shown += "" if left == 1 else "s"
+    if delivery.get("give_up_at"):
+        return shown + f", none after {delivery['give_up_at']}"
+    return shown + f", over at most {_span(schedule.GIVE_UP_AFTER)} from the first"
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _result(attempt: dict[str, Any]) -> str:
@@ -252,7 +339,8 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
     server: str | None,
     db: Path | None,
 ) -> None:
-    """Deliveries, newest first: every attempt and the body sent (secret values masked)."""
+    """Deliveries, newest first: every attempt and the body sent (secret values masked),
+    and when a pending one is tried next and what is left of its retry schedule."""
     runtime = _open(server, db, ())
     params = {"limit": str(limit)}
     wanted = (("automation", automation), ("entity", entity), ("status", status))
@@ -284,18 +372,23 @@ def redeliver(  # noqa: PLR0917 - click passes each option as an argument
     wait: float,
     no_wait: bool,
 ) -> None:
-    """Send failed delivery DELIVERY_ID again, now, with a fresh retry schedule."""
+    """Send delivery DELIVERY_ID now: a failed one again with a fresh retry schedule, a
+    pending one at once instead of at its next retry."""
     runtime = _open(server, db, allow)
 
     async def work() -> int:
-        await runtime.resend(delivery_id)
-        click.echo(f"delivery {delivery_id} queued again")
+        was = await runtime.resend(delivery_id)
+        if was == "pending":
+            click.echo(f"delivery {delivery_id} was pending: sending it now")
+        else:
+            click.echo(f"delivery {delivery_id} queued again")
         if no_wait:
             return 0
         found = await remote.settle_one(runtime, delivery_id, wait)
         if found is None:
             return EXIT_FAILED
         _show(found, body=False)
+        _advise([found], runtime, db, allow)
         return 0 if found["status"] == "delivered" else EXIT_FAILED
 
     code: int = _run(runtime, work)
@@ -303,4 +396,45 @@ def redeliver(  # noqa: PLR0917 - click passes each option as an argument
         sys.exit(code)
 
 
-COMMANDS = (emit, history, redeliver)
+@click.command()
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Database of the embedded server [default: .reconcile/server.db in the project root].",
+)
+@_allow_option
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=None,
+    help="Seconds to keep sending at most [default: until none is pending].",
+)
+def deliver(db: Path | None, allow: tuple[str, ...], wait: float | None) -> None:
+    """Send the embedded database's pending deliveries on their retry schedule, as
+    `reconcile serve` would, until none is pending (Ctrl-C stops; they stay pending)."""
+    runtime = _local(db or project.default_db(), allow)
+
+    async def work() -> int:
+        waiting = await runtime.deliveries({"status": "pending", "limit": "1000"})
+        if not waiting:
+            click.echo("no pending delivery")
+            return 0
+        count = len(waiting)
+        click.echo(
+            f"sending {count} pending deliver{'y' if count == 1 else 'ies'} on the retry "
+            "schedule until none is pending; Ctrl-C stops (what is left stays pending)"
+        )
+        ids = {int(d["id"]) for d in waiting}
+        found = await remote.settle_ids(runtime, ids, math.inf if wait is None else wait)
+        for delivery in found:
+            _show(delivery, body=False)
+        _advise(found, runtime, db, allow)
+        return 0 if all(d["status"] == "delivered" for d in found) else EXIT_FAILED
+
+    code: int = _run(runtime, work)
+    if code:
+        sys.exit(code)
+
+
+COMMANDS = (emit, history, redeliver, deliver)

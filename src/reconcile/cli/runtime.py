@@ -151,16 +151,23 @@ def webhook_test(name: str, payload: str | None, entity: str | None, allow_priva
     inventory = load_inventory(project.default_paths())
     hook = trial.find_webhook(inventory, name, entity)
     creds = trial.credentials(inventory, hook, os.environ)
-    body = trial.default_body(hook) if payload is None else _payload(payload)
-    request = trial.request(trial.url_of(hook, os.environ), creds, body, int(time.time()))
+    given = trial.default_body(hook) if payload is None else _payload(payload)
+    body = trial.with_secrets(given, hook, creds)
+    request = trial.request(trial.url_of(hook, os.environ), creds, body.sent, int(time.time()))
     limits = Limits.scaled(os.environ)
-    outcome = asyncio.run(_send_once(Policy(anywhere=allow_private), limits, request))
+    outcome = asyncio.run(
+        _send_once(Policy(anywhere=allow_private, option="--allow-private"), limits, request)
+    )
     click.echo(f"POST {trial.describe_url(hook)}")  # a URL from the environment is a secret
     for header, value in request.headers:
         shown = f"Bearer {MASK}" if header == "Authorization" else value
         click.echo(f"  {header}: {shown}")
-    click.echo(f"  body: {body.decode('utf-8', 'replace')[:SHOWN_BODY]}")
     secrets = [v for v in (creds.token, creds.secret) if v] + url_secrets(request.url)
+    shown = mask_text(body.shown.decode("utf-8", "replace"), secrets)
+    click.echo(f"  body: {shown[:SHOWN_BODY]}")
+    if body.substituted:
+        names = ", ".join(f"${{{name}}}" for name in body.substituted)
+        click.echo(f"  (substituted {names} with the secret values, shown {MASK})")
     _show_outcome(outcome, secrets)
     if not outcome.ok:
         sys.exit(EXIT_FAILED)
@@ -210,11 +217,56 @@ def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
     "--secret-env", metavar="VAR", help="Check X-Wandb-Signature with the secret in $VAR."
 )
 @click.option("--token-env", metavar="VAR", help="Check 'Authorization: Bearer' against $VAR.")
-def receive(port: int, host: str, secret_env: str | None, token_env: str | None) -> None:
-    """A local endpoint that prints each request and whether its signature and token verify."""
+@click.option(
+    "--status",
+    type=click.IntRange(300, 599),
+    metavar="CODE",
+    help="Fail with this status (300-599): every request, or the first N with --fail-first.",
+)
+@click.option(
+    "--fail-first",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Answer the first N requests with --status [default: 500], then as usual.",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0),
+    default=0.0,
+    metavar="S",
+    help="Wait S seconds before each answer (past 15 s a delivery times out).",
+)
+def receive(  # noqa: PLR0917 - click passes each option as an argument
+    port: int,
+    host: str,
+    secret_env: str | None,
+    token_env: str | None,
+    status: int | None,
+    fail_first: int | None,
+    delay: float,
+) -> None:
+    """A local endpoint that prints each request and whether its signature and token
+    verify; --status, --fail-first and --delay rehearse failures, to watch retries."""
     checks = receiver.Checks(_env(secret_env, "--secret-env"), _env(token_env, "--token-env"))
-    app = receiver.make_app(checks, _print_arrival)
-    asyncio.run(_serve(app, host, port, secret_env, token_env))
+    rehearsal = receiver.Rehearsal(status, fail_first, delay)
+    app = receiver.make_app(checks, _print_arrival, rehearsal=rehearsal)
+    checks_said = [f"signature with ${secret_env}" if secret_env else "no signature check"]
+    checks_said.append(f"token with ${token_env}" if token_env else "no token check")
+    checks_said += _rehearsal_said(rehearsal)
+    asyncio.run(_serve(app, host, port, ", ".join(checks_said)))
+
+
+def _rehearsal_said(rehearsal: receiver.Rehearsal) -> list[str]:
+    said = []
+    failure = rehearsal.failure(1)
+    if failure is not None:
+        whom = (
+            "every request" if rehearsal.fail_first is None else f"the first {rehearsal.fail_first}"
+        )
+        said.append(f"answering {failure[0]} to {whom}")
+    if rehearsal.delay:
+        said.append(f"each answer after {rehearsal.delay:g} s")
+    return said
 
 
 def _env(variable: str | None, option: str) -> str | None:
@@ -237,9 +289,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(
-    app: object, host: str, port: int, secret_env: str | None, token_env: str | None
-) -> None:
+async def _serve(app: object, host: str, port: int, said: str) -> None:
     import uvicorn
 
     sock = _listen(host, port)
@@ -249,10 +299,8 @@ async def _serve(
     while not server.started and not task.done():  # announce only once it accepts
         await asyncio.sleep(0.02)
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-    checks = [f"signature with ${secret_env}" if secret_env else "no signature check"]
-    checks.append(f"token with ${token_env}" if token_env else "no token check")
     if server.started:
-        click.echo(f"listening on http://{shown}:{bound[1]} ({', '.join(checks)}); Ctrl-C stops")
+        click.echo(f"listening on http://{shown}:{bound[1]} ({said}); Ctrl-C stops")
     await task
 
 
@@ -266,6 +314,8 @@ def _print_arrival(arrival: receiver.Arrival) -> None:
         f"  {signing.WANDB_SIGNATURE}: {arrival.signature} · webhook-signature: "
         f"{arrival.standard} · token: {arrival.token}"
     )
+    rehearsed = f" (rehearsed failure {arrival.rehearsed})" if arrival.rehearsed else ""
+    click.echo(f"  answered {arrival.answered}{rehearsed}")
 
 
 COMMANDS = (render_command, webhook, receive)

@@ -93,6 +93,7 @@ def kind_of(ip: Address) -> str | None:
 
 
 Own = tuple[Address, int]
+ALLOW_OPTION = "--allow-delivery-to"
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,16 @@ class Policy:
     unless an entry names it with its port (an entry without a port never opens the
     server's own API). An unspecified address (0.0.0.0, ::) there stands for every
     address that is not public. `anywhere` lifts the address check entirely (`webhook
-    test --allow-private`).
+    test --allow-private`). `option`: the command-line option a refusal names as the
+    way to allow the destination (`--allow-delivery-to` takes the entry to write,
+    spelled for the refused host and port; a flag such as `--allow-private` is named
+    alone).
     """
 
     allowed: tuple[allowlist.Entry, ...] = ()
     own: tuple[Own, ...] = ()
     anywhere: bool = False
+    option: str = ALLOW_OPTION
 
     @classmethod
     def of(cls, entries: Iterable[str], anywhere: bool = False, own: Iterable[Own] = ()) -> Policy:
@@ -160,6 +165,7 @@ class Policy:
                 return (
                     f"{_shown(host, ip)}, port {port}, is this server's own address: "
                     "deliveries go there only when allow-listed with its port"
+                    + self._remedy(host, port)
                 )
         if self._named(host, port):
             return None
@@ -170,13 +176,28 @@ class Policy:
             if kind is not None and not self._listed(ip, port):
                 return (
                     f"{_shown(host, ip)}, a {kind} address: deliveries go to public addresses "
-                    "only, unless allow-listed"
+                    "only, unless allow-listed" + self._remedy(host, port)
                 )
         if scheme != "https" and not all(self._listed(ip, port) for ip in addresses):
             return (
-                f"plain http to {host}: deliveries use https unless the destination is allow-listed"
+                f"plain http to {host}: deliveries use https unless the destination is "
+                "allow-listed" + self._remedy(host, port)
             )
         return None
+
+    def _remedy(self, host: str, port: int) -> str:
+        """How to allow `host` on `port`, as the user would type it."""
+        if self.option != ALLOW_OPTION:
+            return f" (add {self.option})"
+        return f" (add {ALLOW_OPTION} {entry_for(host, port)})"
+
+
+def entry_for(host: str, port: int) -> str:
+    """The `--allow-delivery-to` entry that allows exactly `host` on `port`."""
+    name = host.strip("[]")
+    if ":" in name:  # IPv6: bracketed, so the port can be told apart
+        return f"[{name}]:{port}"
+    return f"{name.lower().rstrip('.')}:{port}"
 
 
 def _shown(host: str, ip: Address) -> str:

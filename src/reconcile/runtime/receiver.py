@@ -6,9 +6,10 @@ with verdicts from the same signing code that signs deliveries.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +33,8 @@ class Arrival:
     signature: str
     standard: str
     token: str
+    answered: int = 200
+    rehearsed: str = ""  # which rehearsed failure this answer is ("1 of 2"), if one
 
     @property
     def ok(self) -> bool:
@@ -73,14 +76,40 @@ def verdicts(
     return signature, standard, token
 
 
+@dataclass(frozen=True)
+class Rehearsal:
+    """Failures to answer on purpose, to watch retries: `status` to the first
+    `fail_first` requests (every request when None), each answer after `delay` seconds."""
+
+    status: int | None = None
+    fail_first: int | None = None
+    delay: float = 0.0
+
+    def failure(self, number: int) -> tuple[int, str] | None:
+        """The status to answer request `number` (1, 2, ...) with, and which failure
+        it is; None: answer as usual."""
+        if self.status is None and self.fail_first is None:
+            return None
+        status = 500 if self.status is None else self.status
+        if self.fail_first is None:
+            return status, str(number)
+        if number > self.fail_first:
+            return None
+        return status, f"{number} of {self.fail_first}"
+
+
 def make_app(
     checks: Checks,
     report: Callable[[Arrival], None],
     clock: Callable[[], float] = time.time,
+    rehearsal: Rehearsal = Rehearsal(),
 ) -> Starlette:
-    """The receiver: answers 200 when every configured check passes, else 401."""
+    """The receiver: answers 200 when every configured check passes, else 401, unless
+    `rehearsal` says to fail this request."""
+    count = 0
 
     async def receive(request: Request) -> JSONResponse:
+        nonlocal count
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -97,7 +126,17 @@ def make_app(
             standard,
             token,
         )
+        count += 1
+        failure = rehearsal.failure(count)
+        if failure is not None:
+            arrival = replace(arrival, answered=failure[0], rehearsed=failure[1])
+        elif not arrival.ok:
+            arrival = replace(arrival, answered=401)
         report(arrival)
+        if rehearsal.delay:
+            await asyncio.sleep(rehearsal.delay)
+        if failure is not None:
+            return JSONResponse({"received": True, "rehearsed": "failure"}, failure[0])
         if arrival.ok:
             return JSONResponse({"received": True})
         return JSONResponse({"received": True, "verified": False}, 401)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -23,7 +24,10 @@ class Runtime(Protocol):
 
     async def send_events(self, raw: bytes) -> tuple[int, dict[str, Any]]: ...
     async def deliveries(self, params: Mapping[str, str]) -> list[dict[str, Any]]: ...
-    async def resend(self, delivery_id: int) -> None: ...
+    async def resend(self, delivery_id: int) -> str:
+        """Send a failed or pending delivery again now; the status it had."""
+        ...
+
     def delivering(self) -> contextlib.AbstractAsyncContextManager[None]: ...
     def close(self) -> None: ...
 
@@ -71,10 +75,12 @@ class RemoteRuntime:
         cursor = body.get("next")
         return list(body.get("deliveries", [])), cursor if isinstance(cursor, str) else None
 
-    async def resend(self, delivery_id: int) -> None:
+    async def resend(self, delivery_id: int) -> str:
         status, body = await self._call("POST", f"/api/v1/deliveries/{delivery_id}/resend")
         if status != 202:
             raise ServerError(error_message(status, body))
+        was = body.get("was") if isinstance(body, dict) else None
+        return was if isinstance(was, str) else "failed"  # an older server re-sends failed only
 
     @contextlib.asynccontextmanager
     async def delivering(self) -> AsyncIterator[None]:
@@ -112,28 +118,58 @@ async def settle(
     runtime: Runtime, sent: set[tuple[str, str]], timeout: float
 ) -> list[dict[str, Any]]:
     """The deliveries of the events `sent` ((entity, event id) pairs), oldest first,
-    once none is pending or after `timeout` seconds, whichever comes first."""
-    deadline = time.monotonic() + timeout
+    once none is pending, after `timeout` seconds, or once every pending one waits for
+    a retry due after that, whichever comes first."""
     entities = sorted({entity for entity, _ in sent})
-    async with runtime.delivering():
-        while True:
-            found: list[dict[str, Any]] = []
-            for entity in entities:
-                rows = await runtime.deliveries({"entity": entity, "limit": "1000"})
-                found += [d for d in rows if (d["entity"], d["event"]["id"]) in sent]
-            pending = any(d["status"] == "pending" for d in found)
-            if not pending or time.monotonic() >= deadline:
-                return sorted(found, key=lambda d: int(d["id"]))
-            await asyncio.sleep(POLL)
+
+    async def look() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for entity in entities:
+            rows = await runtime.deliveries({"entity": entity, "limit": "1000"})
+            found += [d for d in rows if (d["entity"], d["event"]["id"]) in sent]
+        return sorted(found, key=lambda d: int(d["id"]))
+
+    return await _until_settled(runtime, look, timeout)
+
+
+async def settle_ids(runtime: Runtime, ids: set[int], timeout: float) -> list[dict[str, Any]]:
+    """Deliveries `ids`, oldest first, once settled as `settle` says (missing ones left out)."""
+
+    async def look() -> list[dict[str, Any]]:
+        rows = await runtime.deliveries({"limit": "1000"})
+        return sorted((d for d in rows if d["id"] in ids), key=lambda d: int(d["id"]))
+
+    return await _until_settled(runtime, look, timeout)
 
 
 async def settle_one(runtime: Runtime, delivery_id: int, timeout: float) -> dict[str, Any] | None:
-    """Delivery `delivery_id` once it is no longer pending (or after `timeout`)."""
+    """Delivery `delivery_id` once settled as `settle` says (None if there is none)."""
+    found = await settle_ids(runtime, {delivery_id}, timeout)
+    return found[0] if found else None
+
+
+async def _until_settled(
+    runtime: Runtime, look: Callable[[], Awaitable[list[dict[str, Any]]]], timeout: float
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
+    wall_deadline = time.time() + timeout
     async with runtime.delivering():
         while True:
-            rows = await runtime.deliveries({"limit": "1000"})
-            found = next((d for d in rows if d["id"] == delivery_id), None)
-            if found is None or found["status"] != "pending" or time.monotonic() >= deadline:
+            found = await look()
+            waiting = [d for d in found if d["status"] == "pending"]
+            if all(_due_after(d, wall_deadline) for d in waiting):
+                return found
+            if time.monotonic() >= deadline:
                 return found
             await asyncio.sleep(POLL)
+
+
+def _due_after(delivery: dict[str, Any], wall_deadline: float) -> bool:
+    """Whether a pending delivery was tried and its next attempt is due after the wait."""
+    at = delivery.get("next_attempt_at")
+    if not delivery["attempts"] or not isinstance(at, str):
+        return False
+    try:
+        return datetime.fromisoformat(at).timestamp() > wall_deadline
+    except ValueError:
+        return False

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from reconcile.core.errors import UsageError
 from reconcile.core.model import EnvUrl, Inventory, ResourceKey, Secret, Webhook
-from reconcile.runtime import signing
+from reconcile.runtime import render, signing, templating
+from reconcile.runtime.variables import ACCESS_TOKEN
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,43 @@ def payload_body(text: str, origin: str) -> bytes:
     except ValueError as error:
         raise UsageError(f"--payload {origin}: not valid JSON ({error})") from None
     return text.strip().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Body:
+    """A --payload to send (`sent`) and to print (`shown`: secret values masked);
+    `substituted`: the secret variables it used, in order of first use."""
+
+    sent: bytes
+    shown: bytes
+    substituted: tuple[str, ...] = ()
+
+
+def with_secrets(given: bytes, hook: Webhook, creds: signing.Credentials) -> Body:
+    """The payload with the webhook's secret variables (`${ACCESS_TOKEN}`, `${<its secret's
+    name>}`) substituted in its string values, as W&B's Test button does; every other
+    `${...}` stays as written. A payload without them is sent byte for byte; one with
+    them is sent as compact JSON, like a delivery."""
+    values: dict[str, str] = {}
+    if hook.access_token and creds.token is not None:
+        values[ACCESS_TOKEN] = creds.token
+    if hook.secret and creds.secret is not None:
+        values[hook.secret] = creds.secret
+    used: list[str] = []
+
+    def value_of(name: str, masked: bool) -> str:
+        if name not in values:
+            return "${" + name + "}"
+        if name not in used:
+            used.append(name)
+        return render.MASK if masked else values[name]
+
+    parsed = json.loads(given)
+    sent = render.dumps(templating.substitute(parsed, lambda name: value_of(name, False)))
+    if not used:
+        return Body(given, given)
+    shown = render.dumps(templating.substitute(parsed, lambda name: value_of(name, True)))
+    return Body(sent, shown, tuple(used))
 
 
 def request(url: str, creds: signing.Credentials, body: bytes, timestamp: int) -> TrialRequest:

@@ -278,7 +278,7 @@ def test_serve_never_delivers_to_its_own_address_unless_named_with_its_port(
             None,
             "blocked",
             f"127.0.0.1, port {port}, is this server's own address: deliveries go there "
-            "only when allow-listed with its port",
+            f"only when allow-listed with its port (add --allow-delivery-to 127.0.0.1:{port})",
         )
     ]
     # Named with its port: sent (our own API refuses a request without its key).

@@ -207,3 +207,27 @@ def test_a_limit_out_of_range_is_400(world: World, limit: str) -> None:
         400,
         "limit must be a whole number from 1 to 1000",
     )
+
+
+def test_a_pending_delivery_shows_its_schedule_and_is_sent_now_by_hand(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("later"))
+    later = datetime.now().timestamp() + 3600  # as a retry an hour away would be
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET next_at = ?", (later,))
+    (pending,) = _history(world, status="pending")
+    assert (pending["attempts_left"], pending["give_up_at"]) == (15, None)
+    assert abs(_seconds(pending["next_attempt_at"]) - later) < 0.002
+    again = world.client.post(
+        f"/api/v1/deliveries/{pending['id']}/resend", headers=basic(world.admin.key)
+    )
+    assert again.status_code == 202
+    assert again.json() == {"delivery": pending["id"], "status": "pending", "was": "pending"}
+    assert _seconds(_history(world, status="pending")[0]["next_attempt_at"]) < later - 3000
+    assert drain(world) == 0
+    assert len(receiver.requests) == 1
+    (done,) = _history(world, status="delivered")
+    assert (done["next_attempt_at"], done["attempts_left"], done["give_up_at"]) == (None, 0, None)

@@ -95,11 +95,30 @@ def test_ssrf_rules_apply_to_slack(world: World, receiver: Receiver) -> None:
     assert [a["error"] for a in delivery["attempts"]] == ["blocked"]  # type: ignore[union-attr]
 
 
-def test_without_a_url_nothing_is_queued(world: World, receiver: Receiver) -> None:
+def test_without_a_url_a_not_sent_delivery_says_why(world: World, receiver: Receiver) -> None:
     _notify(world, None)
     answer = emit(world, alias_event("s4"))
     assert answer.json()["events"] == [{"id": "s4", "automations": ["notify"]}]
-    assert _history(world) == []
+    (delivery,) = _history(world)
+    assert (delivery["status"], delivery["url"], delivery["body"]) == ("failed", "", "")
+    attempts = delivery["attempts"]
+    assert [(a["status"], a["error"], a["detail"]) for a in attempts] == [  # type: ignore[union-attr]
+        (
+            None,
+            "not sent",
+            "the Slack integration #alerts of team acme has no incoming-webhook URL (set one: "
+            "reconcile server create-slack-integration acme alerts --url-env VAR)",
+        )
+    ]
+    assert drain(world) == 0
+    assert receiver.requests == []
+    refused = world.client.post(
+        f"/api/v1/deliveries/{delivery['id']}/resend", headers=basic(world.admin.key)
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["message"] == (
+        f"delivery {delivery['id']} was never sent: it has nowhere to go"
+    )
 
 
 def test_the_cli_sets_the_url_from_the_environment_and_never_prints_it(

@@ -197,11 +197,11 @@ def routes(
             authenticate(db, authorization)
             if number > MAX_ROW_ID:
                 raise NotFound(f"delivery {number} not found")
-            await run_in_threadpool(history.resend, db, authorization, number)
+            was = await run_in_threadpool(history.resend, db, authorization, number)
         except ApiError as error:
             return _refused(error)
         wake(())
-        return JSONResponse({"delivery": number, "status": "pending"}, 202)
+        return JSONResponse({"delivery": number, "status": "pending", "was": was}, 202)
 
     return [
         Route("/api/v1/events", post_events, methods=["POST"]),

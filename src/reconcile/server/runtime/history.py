@@ -7,10 +7,14 @@ Only what may be shown is stored: masked bodies, headers without token or signat
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from reconcile.core.errors import UsageError
+from reconcile.runtime import schedule
 from reconcile.server.api import auth
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
 from reconcile.server.runtime import outbox
@@ -90,6 +94,7 @@ def _delivery(con: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "status": row["status"],
         "body": row["shown"],
         "created_at": row["created_at"],
+        **retries(row["status"], row["attempts"], row["next_at"], row["first_at"]),
         "attempts": [
             {
                 "at": a["started_at"],
@@ -103,6 +108,28 @@ def _delivery(con: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
             for a in attempts
         ],
     }
+
+
+def retries(status: str, attempts: int, next_at: float, first_at: float | None) -> dict[str, Any]:
+    """What is left of a delivery's retry schedule (`runtime.schedule`): when its next
+    attempt is due, how many attempts it may still get, and the time after which none
+    starts (known once the first attempt started). Nothing is left unless it is pending."""
+    if status != outbox.PENDING:
+        return {"next_attempt_at": None, "attempts_left": 0, "give_up_at": None}
+    try:
+        scale = schedule.time_scale(os.environ)  # the worker's, in this process's environment
+    except UsageError:
+        scale = 1.0
+    give_up = None if first_at is None else first_at + schedule.GIVE_UP_AFTER * scale
+    return {
+        "next_attempt_at": _stamp(next_at),
+        "attempts_left": max(schedule.MAX_ATTEMPTS - attempts, 0),
+        "give_up_at": None if give_up is None else _stamp(give_up),
+    }
+
+
+def _stamp(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
 def _entities(con: sqlite3.Connection, user: teams.User, entity: str | None) -> list[int]:
@@ -141,16 +168,16 @@ def _digits(text: str) -> bool:
     return 0 < len(text) <= 19 and text.isascii() and text.isdigit()
 
 
-def resend(db: Database, authorization: str | None, delivery_id: int) -> None:
-    """Queue a failed delivery again; team admins only."""
+def resend(db: Database, authorization: str | None, delivery_id: int) -> str:
+    """Send a failed or pending delivery again now; team admins only. The status it had."""
     with db.write() as con:
         user = auth.authenticate(con, authorization)
-        resend_as(con, user, delivery_id)
+        return resend_as(con, user, delivery_id)
 
 
-def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int) -> None:
+def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int) -> str:
     row = con.execute(
-        "SELECT entity_id, status FROM deliveries WHERE id = ?", (delivery_id,)
+        "SELECT entity_id, status, endpoint FROM deliveries WHERE id = ?", (delivery_id,)
     ).fetchone()
     missing = NotFound(f"delivery {delivery_id} not found")
     if row is None:
@@ -158,5 +185,11 @@ def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int
     if user is not None:
         team = teams.get_team_by_id(con, int(row["entity_id"]))
         auth.require_team_admin(con, user, team, "re-send deliveries", hidden=missing)
-    if not outbox.resend(con, delivery_id):
-        raise ApiError(f"delivery {delivery_id} is {row['status']}, not failed: nothing to re-send")
+    was = outbox.resend(con, delivery_id)
+    if was is not None:
+        return was
+    if not row["endpoint"]:
+        raise ApiError(f"delivery {delivery_id} was never sent: it has nowhere to go")
+    raise ApiError(
+        f"delivery {delivery_id} is {row['status']}, not failed or pending: nothing to re-send"
+    )

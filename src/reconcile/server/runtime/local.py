@@ -51,9 +51,9 @@ class LocalRuntime:
             raise ServerError(error.message) from None
         return page.deliveries, page.next
 
-    async def resend(self, delivery_id: int) -> None:
+    async def resend(self, delivery_id: int) -> str:
         try:
-            await asyncio.to_thread(
+            return await asyncio.to_thread(
                 history.resend, self.service.db, self.authorization, delivery_id
             )
         except ApiError as error:

@@ -22,11 +22,16 @@ from reconcile.runtime.variables import Facts
 from reconcile.server.api.urls import endpoint_of, shown_url
 from reconcile.server.errors import NotFound
 from reconcile.server.runtime.matching import Fired
-from reconcile.server.store.automations import secret_ciphertext, slack_url_sealed
+from reconcile.server.store.automations import (
+    SlackIntegration,
+    secret_ciphertext,
+    slack_url_sealed,
+)
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import now
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+NOT_SENT = "not sent"  # the error of a delivery that had nowhere to go
 SLACK_KIND = "slack"
 EXCERPT = 256  # characters of an answer kept in history, after masking
 
@@ -93,18 +98,21 @@ def enqueue(
         url, owner_id = w.url_endpoint, w.entity_id
     elif row.slack is not None:
         url = _slack_url(con, box, row.slack.id)
-    if not url:
-        return None
-    facts = Facts(fired.automation, event, fired.metric, event_row, app_url, holder)
     webhook_id = signing.delivery_id(event.entity, event.id or "", fired.automation.name)
     new = _New(entity_id, event_row, fired.automation.name, fired.automation.action.kind, url)
+    if not url:
+        if row.slack is not None:  # nothing can be sent: history says so, and why
+            _insert(con, box, new, webhook_id, render.Rendered(b"", b""), {}, FAILED)
+            _record_unsendable(con, _no_slack_url(con, row.slack), NOT_SENT)
+        return None
+    facts = Facts(fired.automation, event, fired.metric, event_row, app_url, holder)
     try:
         secrets = _secrets(con, box, owner_id, hook) if hook else {}
         rendered = render.render(facts, hook, secrets)
     except (render.RenderError, NotFound) as error:
         # The event stays accepted; the delivery is failed at once, and shows why.
         _insert(con, box, new, webhook_id, render.Rendered(b"", b""), {}, FAILED)
-        _record_unsendable(con, str(error))
+        _record_unsendable(con, str(error), "render")
         return None
     if rendered is None:
         return None
@@ -154,8 +162,8 @@ def _insert(  # noqa: PLR0917 - one row's columns
             new.entity_id,
             new.automation,
             new.kind,
-            shown_url(new.url),
-            endpoint_of(new.url),
+            shown_url(new.url) if new.url else "",
+            endpoint_of(new.url) if new.url else "",  # '': never sendable
             webhook_id,
             box.seal(sealed),
             rendered.shown.decode("utf-8"),
@@ -168,11 +176,21 @@ def _insert(  # noqa: PLR0917 - one row's columns
     return int(cur.lastrowid or 0)
 
 
-def _record_unsendable(con: sqlite3.Connection, reason: str) -> None:
+def _record_unsendable(con: sqlite3.Connection, reason: str, error: str) -> None:
     con.execute(
         "INSERT INTO attempts (delivery_id, started_at, duration, status, error, detail, "
-        "excerpt, headers) VALUES (last_insert_rowid(), ?, 0, NULL, 'render', ?, '', '[]')",
-        (datetime.now(UTC).isoformat(timespec="milliseconds"), reason),
+        "excerpt, headers) VALUES (last_insert_rowid(), ?, 0, NULL, ?, ?, '', '[]')",
+        (datetime.now(UTC).isoformat(timespec="milliseconds"), error, reason),
+    )
+
+
+def _no_slack_url(con: sqlite3.Connection, slack: SlackIntegration) -> str:
+    row = con.execute("SELECT name FROM entities WHERE id = ?", (slack.entity_id,)).fetchone()
+    team = row["name"] if row else "?"
+    return (
+        f"the Slack integration #{slack.channel_name} of team {team} has no incoming-webhook "
+        f"URL (set one: reconcile server create-slack-integration {team} "
+        f"{slack.channel_name} --url-env VAR)"
     )
 
 
@@ -262,14 +280,23 @@ def _excerpt(outcome: Outcome, secrets: list[str]) -> str:
     return render.masked_excerpt(outcome.excerpt, secrets, EXCERPT, cut=cut)
 
 
-def resend(con: sqlite3.Connection, delivery_id: int) -> bool:
-    """Queue a failed delivery again, now, with a fresh schedule; False if it is not failed."""
-    cur = con.execute(
+def resend(con: sqlite3.Connection, delivery_id: int) -> str | None:
+    """Send a delivery again now: a failed one with a fresh schedule, a pending one at
+    once instead of at its next retry (its attempts so far still count). The status it
+    had, or None if it is neither failed nor pending (or was never sendable)."""
+    stamp = time.time()
+    failed = con.execute(
         "UPDATE deliveries SET status = ?, attempts = 0, first_at = NULL, next_at = ? "
-        "WHERE id = ? AND status = ?",
-        (PENDING, time.time(), delivery_id, FAILED),
+        "WHERE id = ? AND status = ? AND endpoint != ''",
+        (PENDING, stamp, delivery_id, FAILED),
     )
-    return cur.rowcount == 1
+    if failed.rowcount == 1:
+        return FAILED
+    pending = con.execute(
+        "UPDATE deliveries SET next_at = MIN(next_at, ?) WHERE id = ? AND status = ?",
+        (stamp, delivery_id, PENDING),
+    )
+    return PENDING if pending.rowcount == 1 else None
 
 
 def pending_count(con: sqlite3.Connection) -> int:
