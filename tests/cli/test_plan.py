@@ -96,3 +96,16 @@ def test_the_apply_table_says_kept_once(workdir: Path) -> None:
         "",
         "0 applied, 0 failed, 0 not attempted, 1 kept.",
     ]
+
+
+def test_the_graphql_url_serve_prints_works_as_server(
+    bare: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key = bare
+    monkeypatch.setenv("WANDB_API_KEY", key)
+    for given in (f"{url}/graphql", f"{url}/graphql/", f"{url}/"):
+        result = CliRunner().invoke(cli, ["plan", "--server", given])
+        assert result.exit_code == 1, given
+        assert result.output.splitlines()[-1].startswith(
+            f"error: not on {url}: project ml-platform/fraud-detection; "
+        ), (given, result.output)

@@ -55,7 +55,14 @@ def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Targe
     key = env.get("WANDB_API_KEY")
     if not key:
         raise UsageError(f"set WANDB_API_KEY to an API key for {url}")
-    return Target(url.rstrip("/"), api_key=key)
+    return Target(server_base(url), api_key=key)
+
+
+def server_base(url: str) -> str:
+    """The server's base URL, given it or its GraphQL endpoint (what `serve` prints):
+    every API path (`/graphql`, `/api/v1/...`) is joined to the base."""
+    base = url.strip().rstrip("/")
+    return base.removesuffix("/graphql").rstrip("/")
 
 
 @asynccontextmanager

@@ -141,7 +141,11 @@ def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
         )
         assert match is not None, line
         assert int(match.group(2)) != 0
-        _wait_healthy(match.group(1), proc)  # the port printed is the one that answers
+        base = match.group(1)
+        assert proc.stdout.readline() == (
+            f"Point commands at it with --server {base} (or RECONCILE_SERVER={base}).\n"
+        )
+        _wait_healthy(base, proc)  # the port printed is the one that answers
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)

@@ -162,7 +162,9 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
         admin.write_key_file(path, boot.api_key)
         click.echo(f"Created admin user {boot.username!r} of team {boot.team!r}.")
         click.echo(f"Its API key is in {path} (readable only by you).")
-    click.echo(f"Serving on {_address(sock)}/graphql (database {project.shown(db_path)})")
+    address = _address(sock)
+    click.echo(f"Serving on {address}/graphql (database {project.shown(db_path)})")
+    click.echo(f"Point commands at it with --server {address} (or RECONCILE_SERVER={address}).")
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # Its httptools parser (half the per-request CPU of h11), with our limits.
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
