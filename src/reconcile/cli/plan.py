@@ -67,14 +67,16 @@ def plan(
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
     planned = asyncio.run(session.plan(inventory, target, whole=whole))
-    document = {**planned.document, "target": targets.as_json(target, inventory.entities)}
+    where = targets.as_json(target, inventory.entities, planned.creates)
+    document = {**planned.document, "target": where}
     if out is not None:
         out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    headline = targets.headline(target, inventory.entities)
+    headline = targets.headline(target, inventory.entities, planned.creates)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     elif fmt == "markdown":
-        click.echo(f"{headline}\n\n" + plan_markdown.render(document), nl=False)
+        listed = targets.headline(target, inventory.entities, planned.creates, bullet="- ")
+        click.echo(f"{listed}\n\n" + plan_markdown.render(document), nl=False)
     else:
         click.echo(f"{headline}\n" + plan_text.render(document, color=_color()), nl=False)
     if document["conflicts"]:
@@ -126,7 +128,7 @@ def apply(
     click.echo(targets.headline(target, inventory.entities))
     bar = _Bar()
     try:
-        _, outcome = asyncio.run(
+        planned, outcome = asyncio.run(
             session.apply(
                 inventory,
                 target,
@@ -141,6 +143,9 @@ def apply(
         )
     finally:
         bar.close()
+    if planned.creates:
+        made = "".join(f"\n  {line}" for line in planned.creates)
+        click.echo(f"The embedded server created {len(planned.creates)}:{made}")
     click.echo(report.render(outcome), nl=False)
     if not outcome.ok:
         sys.exit(EXIT_INVALID)
