@@ -22,6 +22,7 @@ from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.core.errors import ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, Inventory
+from reconcile.core.urls import server_base
 from reconcile.inventory import project
 from reconcile.inventory.schema import did_you_mean
 
@@ -62,13 +63,6 @@ def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Targe
     if not key:
         raise UsageError(f"set WANDB_API_KEY to an API key for {url}")
     return Target(server_base(url), api_key=key)
-
-
-def server_base(url: str) -> str:
-    """The server's base URL, given it or its GraphQL endpoint (what `serve` prints):
-    every API path (`/graphql`, `/api/v1/...`) is joined to the base."""
-    base = url.strip().rstrip("/")
-    return base.removesuffix("/graphql").rstrip("/")
 
 
 @asynccontextmanager

@@ -104,6 +104,20 @@ def ensure_team(db: Database, name: str, organization: str | None = None) -> Tea
         return teams.create_team(con, name, org)
 
 
+def admin_of_new_team(db: Database, team: str) -> str | None:
+    """Make the instance's first admin (the one `bootstrap` made) an admin of `team` unless
+    it has a role there, so the key that plans and applies can use it; its name, or None
+    when there is none."""
+    with db.write() as con:
+        user = teams.find_user(con, DEFAULT_ADMIN)
+        if user is None:
+            return None
+        found = teams.get_team(con, team)
+        if teams.member_role(con, found.id, user.id) is None:  # an existing role stays
+            teams.set_member(con, found.id, user.id, "admin")
+    return user.username
+
+
 def create_user(db: Database, username: str, email: str = "") -> User:
     validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
     with db.write() as con:
