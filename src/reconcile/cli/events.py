@@ -177,6 +177,13 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
 
     On the embedded target the deliveries are sent from this process; emit waits until
     they are done (at most --wait seconds) unless --no-wait.
+
+    \b
+    Examples:
+      reconcile emit events.json
+      reconcile emit --type alias_added --entity my-team --project my-project \\
+        --collection my-model --version 1 --alias production \\
+        --allow-delivery-to 127.0.0.1:8765
     """
     raw, entities = _document(source, {**flags, "type": type_, "id": id_})
     runtime = _open(server, db, allow)
@@ -252,7 +259,13 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
     server: str | None,
     db: Path | None,
 ) -> None:
-    """Deliveries, newest first: every attempt and the body sent (secret values masked)."""
+    """Deliveries, newest first: every attempt and the body sent (secret values masked).
+
+    \b
+    Examples:
+      reconcile history
+      reconcile history notify-on-production --status failed
+    """
     runtime = _open(server, db, ())
     params = {"limit": str(limit)}
     wanted = (("automation", automation), ("entity", entity), ("status", status))

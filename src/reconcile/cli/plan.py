@@ -61,6 +61,12 @@ def plan(
 
     Only a plan of the whole inventory (automations/) deletes: with PATHS that cover a
     part of it, managed objects they do not declare are left alone.
+
+    \b
+    Examples:
+      reconcile plan                              # the embedded server
+      reconcile plan --server https://api.wandb.ai --out plan.json
+      reconcile plan --format markdown            # for a pull-request comment
     """
     paths = paths or project.default_paths()
     inventory = load_noted(paths, strict)
@@ -120,7 +126,14 @@ def apply(
     prune: bool,
     concurrency: int,
 ) -> None:
-    """Apply the reviewed plan: re-plan, refuse on any difference, then change the server."""
+    """Apply the reviewed plan: re-plan, refuse on any difference, then change the server.
+
+    \b
+    Examples:
+      reconcile apply --plan plan.json            # exactly the plan that was reviewed
+      reconcile apply --fingerprint 3bc2c37f291c
+      reconcile apply --auto-approve              # whatever the plan is now
+    """
     reviewed, document = _reviewed(plan_file, fingerprint, auto_approve)
     paths = paths or project.default_paths()
     inventory = load_inventory(paths)

@@ -91,7 +91,13 @@ def _describe(auto: Automation, hook: Webhook | None) -> str:
 )
 @click.option("--entity", help="The team, when the name is declared in several.")
 def render_command(automation: str, event_file: str | None, entity: str | None) -> None:
-    """Print the exact body AUTOMATION sends for an event, secret values masked. Offline."""
+    """Print the exact body AUTOMATION sends for an event, secret values masked. Offline.
+
+    \b
+    Examples:
+      reconcile render notify-on-production               # a sample event
+      reconcile render notify-on-production --event e.json
+    """
     inventory = load_inventory(project.default_paths())
     auto = _automation(inventory, automation, entity)
     events = _events(auto, event_file)
@@ -211,7 +217,12 @@ def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
 )
 @click.option("--token-env", metavar="VAR", help="Check 'Authorization: Bearer' against $VAR.")
 def receive(port: int, host: str, secret_env: str | None, token_env: str | None) -> None:
-    """A local endpoint that prints each request and whether its signature and token verify."""
+    """A local endpoint that prints each request and whether its signature and token verify.
+
+    \b
+    Example:
+      WEBHOOK_SECRET=... reconcile receive --port 8765 --secret-env WEBHOOK_SECRET
+    """
     checks = receiver.Checks(_env(secret_env, "--secret-env"), _env(token_env, "--token-env"))
     app = receiver.make_app(checks, _print_arrival)
     asyncio.run(_serve(app, host, port, secret_env, token_env))

@@ -17,6 +17,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconcile.core.errors import Issue, UsageError
+
+INVENTORY_DIR = "automations"  # the project's inventory folder (see project.py)
 from reconcile.core.model import Location, Origin
 from reconcile.inventory.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
 
@@ -69,8 +71,15 @@ def discover(paths: Sequence[str]) -> list[Path]:
         elif path.is_dir():
             found.extend(_walk(path))
         else:
-            raise UsageError(f"{raw}: no such file or directory")
+            raise UsageError(f"{raw}: no such file or directory{_starting(path)}")
     return sorted(dict.fromkeys(found))
+
+
+def _starting(path: Path) -> str:
+    """How to make the default inventory folder, when that is what is missing."""
+    if path.name != INVENTORY_DIR:
+        return ""
+    return f"; `reconcile init` makes {path} with an example to start from"
 
 
 def _walk(root: Path) -> Iterator[Path]:

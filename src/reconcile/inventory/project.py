@@ -11,10 +11,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconcile.inventory.loader import discover
+from reconcile.inventory.loader import INVENTORY_DIR, discover
 
 STATE_DIR = ".reconcile"
-INVENTORY_DIR = "automations"
 MARKERS = (STATE_DIR, INVENTORY_DIR, ".git")
 
 

@@ -139,7 +139,15 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     assert run("create-project", "acme", "vision") == f"project acme/vision{where}"
     assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
     failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
-    assert (failed.exit_code, failed.output.strip()) == (1, "Error: user 'nobody' not found")
+    assert (failed.exit_code, failed.output.strip()) == (
+        1,
+        "Error: user 'nobody' not found; `reconcile server create-user nobody` creates it",
+    )
+    failed = runner.invoke(_cli(), ["server", "--db", db, "create-project", "nope", "p"])
+    assert (failed.exit_code, failed.output.strip()) == (
+        1,
+        "Error: entity 'nope' not found; `reconcile server create-team nope` creates it",
+    )
 
 
 def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:

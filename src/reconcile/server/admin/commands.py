@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,9 +73,28 @@ def _database(path: Path) -> Iterator[Database]:
     try:
         yield db
     except ApiError as error:
-        raise click.ClickException(error.message) from None
+        raise click.ClickException(hinted(error.message)) from None
     finally:
         db.close()
+
+
+_MISSING = (
+    (re.compile(r"entity '([^']+)' not found"), "`reconcile server create-team {0}` creates it"),
+    (re.compile(r"user '([^']+)' not found"), "`reconcile server create-user {0}` creates it"),
+    (
+        re.compile(r"project ([^/ ]+)/(\S+) not found"),
+        "`reconcile server create-project {0} {1}` creates it",
+    ),
+)
+
+
+def hinted(message: str) -> str:
+    """A "not found" with the admin command that creates what is missing."""
+    for pattern, hint in _MISSING:
+        found = pattern.fullmatch(message)
+        if found:
+            return f"{message}; {hint.format(*found.groups())}"
+    return message
 
 
 @click.command("serve")
@@ -308,7 +328,7 @@ def _on_server(
     try:
         message = remote_action(where.remote)
     except RemoteError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(hinted(str(error))) from None
     click.echo(f"{message} {where.describe()}")
 
 
