@@ -17,11 +17,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconcile.core.errors import Issue, UsageError
-
-INVENTORY_DIR = "automations"  # the project's inventory folder (see project.py)
 from reconcile.core.model import Location, Origin
 from reconcile.inventory.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
 
+INVENTORY_DIR = "automations"  # the project's inventory folder (see project.py)
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_EXPANSION = 10  # aliases may at most multiply a document's size by this much
 SUFFIXES = (".yaml", ".yml")
