@@ -63,6 +63,11 @@ def test_a_fresh_checkout_plans_and_applies_the_examples(workdir: Path) -> None:
     assert first.exit_code == 2, first.output
     assert first.output.startswith(
         "Target: the embedded server (.reconcile/server.db); entities: ml-platform\n"
+        "The embedded server will create 4 (check the names):\n"
+        "  project ml-platform/fraud-detection\n"
+        "  collection fraud-detector in project ml-platform/fraud-detection\n"
+        "  registry ml-platform/model\n"
+        "  collection fraud-detector in registry ml-platform/model\n"
         "Plan: 28 to create, 0 to update, 0 to delete.\n"
     )
     assert (workdir / ".reconcile" / "server.db").is_file()

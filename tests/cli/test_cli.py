@@ -99,6 +99,16 @@ def test_missing_path_is_a_usage_error(write_files: WriteFiles) -> None:
     assert result.output == "error: nowhere: no such file or directory\n"
 
 
+def test_an_empty_folder_says_how_to_start_an_inventory(write_files: WriteFiles) -> None:
+    write_files({})
+    result = CliRunner().invoke(cli, ["validate"])
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: automations: no such file or directory; `reconcile init` makes automations "
+        "with an example to start from\n",
+    )
+
+
 def test_unknown_format_is_a_usage_error() -> None:
     code, output = run("validate", "--format", "xml")
     assert code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,10 +65,12 @@ def test_missing_projects_say_how_to_create_them(
         "collection fraud-detector in project ml-platform/fraud-detection; "
         "registry ml-platform/model; collection fraud-detector in registry ml-platform/model; "
         "create them in W&B (on a server run by `reconcile serve`: "
-        "`reconcile server create-project ml-platform fraud-detection`; "
-        "`reconcile server create-collection ml-platform fraud-detection fraud-detector`; "
-        "`reconcile server create-registry ml-platform model`; "
-        "`reconcile server create-collection ml-platform --registry model fraud-detector`), "
+        f"`reconcile server --server {url} create-project ml-platform fraud-detection`; "
+        f"`reconcile server --server {url} create-collection ml-platform fraud-detection "
+        "fraud-detector`; "
+        f"`reconcile server --server {url} create-registry ml-platform model`; "
+        f"`reconcile server --server {url} create-collection ml-platform --registry model "
+        "fraud-detector`), "
         "then plan again"
     )
 
@@ -96,3 +99,86 @@ def test_the_apply_table_says_kept_once(workdir: Path) -> None:
         "",
         "0 applied, 0 failed, 0 not attempted, 1 kept.",
     ]
+
+
+def test_the_graphql_url_serve_prints_works_as_server(
+    bare: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key = bare
+    monkeypatch.setenv("WANDB_API_KEY", key)
+    for given in (f"{url}/graphql", f"{url}/graphql/", f"{url}/"):
+        result = CliRunner().invoke(cli, ["plan", "--server", given])
+        assert result.exit_code == 1, given
+        assert result.output.splitlines()[-1].startswith(
+            f"error: not on {url}: project ml-platform/fraud-detection; "
+        ), (given, result.output)
+
+
+CREATES = [
+    "The embedded server will create 4 (check the names):",
+    "  project ml-platform/fraud-detectoin (did you mean 'fraud-detection'?)",
+    "  collection fraud-detector in project ml-platform/fraud-detectoin",
+    "  registry ml-platform/modle (did you mean 'model'?)",
+    "  collection fraud-detector in registry ml-platform/modle",
+]
+
+
+def _misspell(workdir: Path) -> None:
+    for path in (workdir / EXAMPLES).iterdir():
+        text = path.read_text("utf-8")
+        text = text.replace("project: fraud-detection", "project: fraud-detectoin")
+        path.write_text(text.replace("registry: model\n", "registry: modle\n"), "utf-8")
+
+
+def test_the_embedded_target_names_what_it_creates_with_did_you_mean(workdir: Path) -> None:
+    first = run("plan")
+    assert first.output.splitlines()[1:6] == [
+        "The embedded server will create 4 (check the names):",
+        "  project ml-platform/fraud-detection",
+        "  collection fraud-detector in project ml-platform/fraud-detection",
+        "  registry ml-platform/model",
+        "  collection fraud-detector in registry ml-platform/model",
+    ]
+    applied = run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert applied.output.splitlines()[1:6] == [
+        "The embedded server created 4:",
+        "  project ml-platform/fraud-detection",
+        "  collection fraud-detector in project ml-platform/fraud-detection",
+        "  registry ml-platform/model",
+        "  collection fraud-detector in registry ml-platform/model",
+    ]
+    assert run("plan").output.splitlines()[1] == "No changes. The server matches the inventory."
+    _misspell(workdir)
+    text = run("plan")
+    assert text.output.splitlines()[1:6] == CREATES
+    markdown = run("plan", "--format", "markdown")
+    assert markdown.output.splitlines()[1:6] == [
+        line.replace("  ", "- ", 1) if line.startswith("  ") else line for line in CREATES
+    ]
+    document = json.loads(run("plan", "--format", "json").output)
+    assert document["target"]["creates"] == [line.strip() for line in CREATES[1:]]
+
+
+def test_the_same_typos_against_a_server_are_refused_with_the_command_for_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    _misspell(workdir)
+    db_path = workdir / ".reconcile" / "server.db"
+    with running(db_path) as live:
+        monkeypatch.setenv("WANDB_API_KEY", embedded_key(db_path))
+        result = run("plan", "--server", live.url)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"error: not on {live.url}: project ml-platform/fraud-detectoin; "
+        "collection fraud-detector in project ml-platform/fraud-detectoin; "
+        "registry ml-platform/modle; collection fraud-detector in registry ml-platform/modle; "
+        "create them in W&B (on a server run by `reconcile serve`: "
+        f"`reconcile server --server {live.url} create-project ml-platform fraud-detectoin`; "
+        f"`reconcile server --server {live.url} create-collection ml-platform "
+        "fraud-detectoin fraud-detector`; "
+        f"`reconcile server --server {live.url} create-registry ml-platform modle`; "
+        f"`reconcile server --server {live.url} create-collection ml-platform "
+        "--registry modle fraud-detector`), then plan again"
+    )

@@ -49,7 +49,11 @@ def test_pages_that_never_advance_are_an_error_not_a_loop() -> None:
 
 def test_a_missing_entity_is_an_error_not_an_empty_state() -> None:
     # The embedded server, as W&B, answers null too for a team the user is not in.
-    message = "entity 'team' not found on the server, or the API key's user is not a member of it"
+    message = (
+        "entity 'team' not found on the server, or the API key's user is not a member of it "
+        "(on a server run by `reconcile serve`: `reconcile server --db DB create-team team`, "
+        "then `reconcile server --db DB set-role team USER admin`)"
+    )
     with pytest.raises(ServerError, match=f"^{re.escape(message)}$"):
         asyncio.run(_reader(lambda _: {"data": {"entity": None}}).read(["team"], []))
 

@@ -186,7 +186,14 @@ def test_the_action_plans_applies_and_plans_again(
         },
     )
     summary = Path(runner_env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert summary.splitlines()[2] == "**Plan: 28 to create, 0 to update, 0 to delete.**"
+    assert summary.splitlines()[2:8] == [
+        "- project ml-platform/fraud-detection",
+        "- collection fraud-detector in project ml-platform/fraud-detection",
+        "- registry ml-platform/model",
+        "- collection fraud-detector in registry ml-platform/model",
+        "",
+        "**Plan: 28 to create, 0 to update, 0 to delete.**",
+    ]
 
     code, outputs, _ = action(runner_env, tmp_path, COMMAND="apply", FINGERPRINT="0" * 64)
     assert (code, outputs) == (3, {"exit-code": "3"})

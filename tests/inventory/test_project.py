@@ -91,12 +91,22 @@ def test_git_marks_the_root_when_nothing_else_does(
 
 def test_json_plans_name_their_target_outside_the_fingerprint(workdir: Path) -> None:
     plan = json.loads(run("plan", "--format", "json", "--out", "plan.json").output)
-    assert plan["target"] == {"embedded": ".reconcile/server.db", "entities": ["ml-platform"]}
+    assert plan["target"] == {
+        "embedded": ".reconcile/server.db",
+        "entities": ["ml-platform"],
+        "creates": [
+            "project ml-platform/fraud-detection",
+            "collection fraud-detector in project ml-platform/fraud-detection",
+            "registry ml-platform/model",
+            "collection fraud-detector in registry ml-platform/model",
+        ],
+    }
     saved = json.loads((workdir / "plan.json").read_text("utf-8"))
     assert saved["target"] == plan["target"]
     assert fingerprint(saved) == saved["fingerprint"]  # the saved plan still verifies
     markdown = run("plan", "--format", "markdown").output
-    assert markdown.startswith(TARGET.format(db=".reconcile/server.db") + "\n\n**Plan: 28 to")
+    assert markdown.startswith(TARGET.format(db=".reconcile/server.db") + "\nThe embedded server")
+    assert "\n- registry ml-platform/model\n" in markdown
     # The same inventory planned through another path to the same database: same plan.
     other = run("plan", "--format", "json", "--db", os.path.abspath(".reconcile/server.db"))
     assert json.loads(other.output)["fingerprint"] == plan["fingerprint"]

@@ -32,7 +32,8 @@ def _cli(db: Path, *args: str, code: int = 0) -> str:
     group.add_command(server)
     result = CliRunner().invoke(group, ["server", "--db", str(db), *args])
     assert result.exit_code == code, result.output
-    return result.output.strip()
+    # A key alone on stdout (where it was made goes to stderr); errors are on stderr.
+    return (result.stdout if code == 0 else result.output).strip()
 
 
 def _key_ids(db: Path, username: str) -> list[int]:
@@ -64,7 +65,9 @@ def test_a_deleted_key_is_refused_at_once(live_world: World) -> None:
     spare = _cli(db, "create-key", "mia")
     assert live_world.member.ok(VIEWER) == {"viewer": {"username": "mia"}}
     first, second = _key_ids(db, "mia")
-    assert _cli(db, "delete-key", str(first)) == f"key {first} of mia revoked"
+    assert _cli(db, "delete-key", str(first)) == (
+        f"key {first} of mia revoked in the database {db}"
+    )
     refused = live_world.member.post(VIEWER)
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["message"] == "invalid API key"
@@ -77,7 +80,9 @@ def test_a_deleted_key_is_refused_at_once(live_world: World) -> None:
 def test_a_removed_member_loses_the_team_and_its_projects(live_world: World) -> None:
     db = live_world.db.path
     assert live_world.project_admin.ok(CREATE_TRIGGER, trigger_input(live_world.project_id))
-    assert _cli(db, "remove-member", "acme", "pat") == "user pat removed from acme"
+    assert _cli(db, "remove-member", "acme", "pat") == (
+        f"user pat removed from acme in the database {db}"
+    )
     assert live_world.project_admin.ok(ACME) == {"entity": None}
     hidden = trigger_input(live_world.project_id, name="again")
     assert live_world.project_admin.fails(CREATE_TRIGGER, hidden) == (
@@ -97,7 +102,9 @@ def test_a_removed_member_loses_the_team_and_its_projects(live_world: World) -> 
 def test_a_deleted_user_has_no_key_left(live_world: World) -> None:
     db = live_world.db.path
     spare = _cli(db, "create-key", "mia")
-    assert _cli(db, "delete-user", "mia") == "user mia deleted (2 API key(s) revoked)"
+    assert _cli(db, "delete-user", "mia") == (
+        f"user mia deleted (2 API key(s) revoked) in the database {db}"
+    )
     for key in (live_world.member.key, spare):
         assert live_world.api(key).post(VIEWER).status_code == 401
     assert "mia" not in _cli(db, "list-keys")

@@ -114,7 +114,7 @@ def test_cli_creates_a_slack_integration_once(tmp_path: Path) -> None:
     made = run("create-slack-integration", "acme", "#alerts", "--slack-team", "ml-org")
     assert made.exit_code == 0, made.output
     integration_id, rest = made.output.strip().split(" ", 1)
-    assert rest == "slack acme #alerts"
+    assert rest == f"slack acme #alerts in the database {path}"
     assert run("create-slack-integration", "acme", "alerts").output == made.output
     refused = run("create-slack-integration", "acme", "Bad Name")
     assert refused.exit_code == 1

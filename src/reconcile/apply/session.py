@@ -42,19 +42,28 @@ class Planned:
     document: dict[str, Any]
     state: State
     lookup: Lookup
+    # What the embedded server creates for the inventory (projects, registries,
+    # collections), each with a "did you mean" when a similar name exists.
+    creates: tuple[str, ...] = ()
 
 
 async def make_plan(
-    inventory: Inventory, target: targets.Target, reader: Reader, whole: bool = True
+    inventory: Inventory,
+    target: targets.Target,
+    reader: Reader,
+    whole: bool = True,
+    creating: tuple[ScopeRef, ...] = (),
 ) -> Planned:
-    """Read the server for the inventory's entities and compute the plan."""
+    """Read the server for the inventory's entities and compute the plan; `creating`:
+    the missing scopes the embedded server will create at apply."""
     scopes = targets.scopes_of(inventory)
     state, lookup = await reader.read(inventory.entities, scopes)
-    if lookup.missing_scopes:
-        names = "; ".join(_scope_name(s) for s in lookup.missing_scopes)
+    missing = [s for s in lookup.missing_scopes if s not in creating]
+    if missing:
+        names = "; ".join(targets.scope_name(s) for s in missing)
         raise ServerError(
             f"not on {target.describe()}: {names}; create them in W&B (on a server run by "
-            f"`reconcile serve`: {'; '.join(_creating(s) for s in lookup.missing_scopes)}), "
+            f"`reconcile serve`: {'; '.join(_creating(s, target) for s in missing)}), "
             "then plan again"
         )
     _refuse_other_organizations(inventory, lookup, target)
@@ -97,24 +106,18 @@ def _refuse_other_organizations(
         raise ServerError(f"on {target.describe()}: " + "; ".join(wrong))
 
 
-def _scope_name(scope: ScopeRef) -> str:
-    entity, project, collection = scope
-    where = f"project {entity}/{project}"
-    if project.startswith(REGISTRY_PREFIX):
-        where = f"registry {entity}/{project[len(REGISTRY_PREFIX) :]}"
-    return f"collection {collection} in {where}" if collection else where
-
-
-def _creating(scope: ScopeRef) -> str:
-    """The `reconcile server` command that creates a missing scope on the embedded server."""
+def _creating(scope: ScopeRef, target: targets.Target) -> str:
+    """The `reconcile server` command that creates a missing scope on the server that
+    `reconcile serve` runs at the target's URL (not on a local database)."""
     entity, project, collection = scope
     registry = project[len(REGISTRY_PREFIX) :] if project.startswith(REGISTRY_PREFIX) else None
+    command = "reconcile server" + (f" --server {target.url}" if target.url else "")
     if collection is not None:
         where = f"--registry {registry}" if registry else project
-        return f"`reconcile server create-collection {entity} {where} {collection}`"
+        return f"`{command} create-collection {entity} {where} {collection}`"
     if registry is not None:
-        return f"`reconcile server create-registry {entity} {registry}`"
-    return f"`reconcile server create-project {entity} {project}`"
+        return f"`{command} create-registry {entity} {registry}`"
+    return f"`{command} create-project {entity} {project}`"
 
 
 async def plan(
@@ -128,10 +131,13 @@ async def plan(
 
     `whole`: the inventory is all of it; a part (False) never plans a delete.
     """
+    creating: tuple[ScopeRef, ...] = ()
     if target.embedded:
-        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+        scopes = targets.scopes_of(inventory)
+        creating = targets.prepare_embedded(target, inventory, scopes, create=False)
     async with targets.connect(target, policy) as transport:
-        return await make_plan(inventory, target, Reader(transport), whole)
+        planned = await make_plan(inventory, target, Reader(transport), whole, creating)
+    return replace(planned, creates=tuple(targets.creations(target, creating)))
 
 
 def check_reviewed(
@@ -215,8 +221,12 @@ async def apply(
     otherwise they are reported as kept. `whole` and `reviewed` are as for `plan` and
     `check_reviewed`.
     """
+    created: list[str] = []
     if target.embedded:
-        targets.prepare_embedded(target, inventory, targets.scopes_of(inventory))
+        scopes = targets.scopes_of(inventory)
+        missing = targets.prepare_embedded(target, inventory, scopes, create=False)
+        created = targets.creations(target, missing)  # named before they exist
+        targets.prepare_embedded(target, inventory, missing)
     async with targets.connect(target, policy) as transport:
         reader = Reader(transport)
         # Refuse before touching anything (the lock is a write too), then check again
@@ -237,7 +247,7 @@ async def apply(
         finally:
             for lock_held in reversed(held):
                 await lock.release(reader, lock_held)
-        return planned, report
+        return replace(planned, creates=tuple(created)), report
 
 
 KEPT = "deletes need a reviewed plan (--plan or --fingerprint) or --prune"

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -21,7 +22,13 @@ from reconcile.client.reader import ScopeRef
 from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.core.errors import ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, Inventory
+from reconcile.core.urls import server_base
 from reconcile.inventory import project
+from reconcile.inventory.schema import did_you_mean
+
+if TYPE_CHECKING:
+    from reconcile.server.admin.tasks import Absent
+    from reconcile.server.store.db import Database
 
 DEFAULT_DB = Path(".reconcile/server.db")
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -55,7 +62,7 @@ def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Targe
     key = env.get("WANDB_API_KEY")
     if not key:
         raise UsageError(f"set WANDB_API_KEY to an API key for {url}")
-    return Target(url.rstrip("/"), api_key=key)
+    return Target(server_base(url), api_key=key)
 
 
 @asynccontextmanager
@@ -120,8 +127,12 @@ def scopes_of(inventory: Inventory) -> list[ScopeRef]:
     return sorted(found, key=lambda s: (s[0], s[1], s[2] or ""))
 
 
-def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[ScopeRef]) -> None:
-    """Create the teams, projects and collections the inventory names (embedded only)."""
+def prepare_embedded(
+    target: Target, inventory: Inventory, scopes: Iterable[ScopeRef], *, create: bool = True
+) -> tuple[ScopeRef, ...]:
+    """Create the teams and Slack channels the inventory names (embedded only), and,
+    with `create`, its projects, registries and collections; return the scopes that
+    were missing (plan reports them, apply creates them)."""
     from reconcile.server.admin import tasks as admin
     from reconcile.server.errors import ApiError
     from reconcile.server.store.db import Database
@@ -135,26 +146,85 @@ def prepare_embedded(target: Target, inventory: Inventory, scopes: Iterable[Scop
         for auto in inventory.automations:
             if auto.action.kind == "slack":
                 admin.ensure_slack_integration(db, auto.entity, auto.action.params["channel"])
-        for entity, project, collection in scopes:
-            if project.startswith(REGISTRY_PREFIX):
-                admin.ensure_registry(db, entity, project)
-            else:
-                admin.ensure_project(db, entity, project)
-            if collection is not None:
-                admin.ensure_collection(db, entity, project, collection)
+        absent = admin.absent_scopes(db, list(scopes))
+        if create:
+            _create_scopes(db, absent)
     except ApiError as error:
         raise ServerError(f"cannot prepare {target.describe()}: {error.message}") from None
     finally:
         db.close()
+    return tuple((a.entity, a.project, a.collection) for a in absent)
 
 
-def headline(target: Target, entities: Iterable[str]) -> str:
-    """The line every plan and apply starts with: which server, which entities."""
+def _create_scopes(db: Database, absent: Iterable[Absent]) -> None:
+    from reconcile.server.admin import tasks as admin
+
+    for scope in absent:  # a project comes before its collections
+        if scope.collection is not None:
+            admin.ensure_collection(db, scope.entity, scope.project, scope.collection)
+        elif scope.project.startswith(REGISTRY_PREFIX):
+            admin.ensure_registry(db, scope.entity, scope.project)
+        else:
+            admin.ensure_project(db, scope.entity, scope.project)
+
+
+def scope_name(scope: ScopeRef) -> str:
+    """`project e/p`, `registry e/r`, or `collection c in ...`, as a user writes them."""
+    entity, project, collection = scope
+    where = f"project {entity}/{project}"
+    if project.startswith(REGISTRY_PREFIX):
+        where = f"registry {entity}/{project[len(REGISTRY_PREFIX) :]}"
+    return f"collection {collection} in {where}" if collection else where
+
+
+def creations(target: Target, scopes: Iterable[ScopeRef]) -> list[str]:
+    """Each scope the embedded server will create, with a "did you mean" against the
+    names of its kind that exist (a typo in the YAML is otherwise created silently)."""
+    from reconcile.server.admin import tasks as admin
+    from reconcile.server.store.db import Database
+
+    wanted = list(scopes)
+    if not wanted:
+        return []
+    db = Database(target.db)
+    try:
+        absent = {(a.entity, a.project, a.collection): a for a in admin.absent_scopes(db, wanted)}
+    finally:
+        db.close()
+    return [scope_name(s) + _meant(s, absent.get(s)) for s in wanted]
+
+
+def _meant(scope: ScopeRef, absent: Absent | None) -> str:
+    if absent is None:
+        return ""
+    _, project, collection = scope
+    if collection is not None:
+        return did_you_mean(collection, list(absent.existing))
+    short = [n[len(REGISTRY_PREFIX) :] for n in absent.existing if n.startswith(REGISTRY_PREFIX)]
+    if project.startswith(REGISTRY_PREFIX):
+        return did_you_mean(project[len(REGISTRY_PREFIX) :], short)
+    return did_you_mean(project, list(absent.existing))
+
+
+def headline(
+    target: Target, entities: Iterable[str], creates: Iterable[str] = (), bullet: str = "  "
+) -> str:
+    """The line every plan and apply starts with: which server, which entities; then
+    what the embedded server creates for the inventory, one line each (`bullet`: "- "
+    in Markdown)."""
     names = ", ".join(entities) or "none"
-    return f"Target: {target.describe()}; entities: {names}"
+    lines = [f"Target: {target.describe()}; entities: {names}"]
+    made = list(creates)
+    if made:
+        lines.append(f"The embedded server will create {len(made)} (check the names):")
+        lines += [f"{bullet}{line}" for line in made]
+    return "\n".join(lines)
 
 
-def as_json(target: Target, entities: Iterable[str]) -> dict[str, object]:
+def as_json(
+    target: Target, entities: Iterable[str], creates: Iterable[str] = ()
+) -> dict[str, object]:
     """The same, for the JSON plan (outside the fingerprint: it names, not decides)."""
     where = {"server": target.url} if target.url else {"embedded": project.shown(target.db)}
-    return {**where, "entities": list(entities)}
+    made = list(creates)
+    return {**where, "entities": list(entities), **({"creates": made} if made else {})}

@@ -1,6 +1,6 @@
 """The `reconcile` command group: logging, the command modules, the console script.
 
-Each command group lives in its own module (`inventory`, `plan`, `export`, `github`,
+Each command group lives in its own module (`init`, `inventory`, `plan`, `export`, `github`,
 `runtime`, `events`; the server's in `reconcile.server.admin`); `exits` turns
 exceptions into exit codes.
 """
@@ -13,7 +13,7 @@ from typing import ClassVar
 import click
 
 from reconcile import __version__
-from reconcile.cli import events, export, github, inventory, plan, runtime
+from reconcile.cli import events, export, github, init, inventory, plan, runtime
 from reconcile.cli.exits import ExitCodes
 from reconcile.core import logsafe
 
@@ -44,7 +44,7 @@ def cli(verbose: int) -> None:
     logsafe.configure(level, logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
-for _module in (inventory, plan, export, github, runtime, events):
+for _module in (init, inventory, plan, export, github, runtime, events):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

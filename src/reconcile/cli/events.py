@@ -189,6 +189,13 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
     they are done (at most --wait seconds, or until every one left waits for a retry due
     after that) unless --no-wait. What is still pending is then sent by `reconcile
     deliver` (on its retry schedule) or `reconcile redeliver ID` (now).
+
+    \b
+    Examples:
+      reconcile emit events.json
+      reconcile emit --type alias_added --entity my-team --project my-project \\
+        --collection my-model --version 1 --alias production \\
+        --allow-delivery-to 127.0.0.1:8765
     """
     raw, entities = _document(source, {**flags, "type": type_, "id": id_})
     runtime = _open(server, db, allow)
@@ -340,7 +347,13 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
     db: Path | None,
 ) -> None:
     """Deliveries, newest first: every attempt and the body sent (secret values masked),
-    and when a pending one is tried next and what is left of its retry schedule."""
+    and when a pending one is tried next and what is left of its retry schedule.
+
+    \b
+    Examples:
+      reconcile history
+      reconcile history notify-on-production --status failed
+    """
     runtime = _open(server, db, ())
     params = {"limit": str(limit)}
     wanted = (("automation", automation), ("entity", entity), ("status", status))

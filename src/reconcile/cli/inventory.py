@@ -28,7 +28,14 @@ from reconcile.render import issues as issue_render
 )
 @strict_option
 def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
-    """Check the inventory under PATHS (default: automations/) without contacting a server."""
+    """Check the inventory under PATHS (default: automations/) without contacting a server.
+
+    \b
+    Examples:
+      reconcile validate
+      reconcile validate automations/team.yaml --strict
+      reconcile validate --format github      # annotations in a pull request
+    """
     try:
         inventory, warnings = load_checked(paths or project.default_paths(), strict)
     except InvalidInventory as invalid:

@@ -61,20 +61,28 @@ def plan(
 
     Only a plan of the whole inventory (automations/) deletes: with PATHS that cover a
     part of it, managed objects they do not declare are left alone.
+
+    \b
+    Examples:
+      reconcile plan                              # the embedded server
+      reconcile plan --server https://api.wandb.ai --out plan.json
+      reconcile plan --format markdown            # for a pull-request comment
     """
     paths = paths or project.default_paths()
     inventory = load_noted(paths, strict)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
     planned = asyncio.run(session.plan(inventory, target, whole=whole))
-    document = {**planned.document, "target": targets.as_json(target, inventory.entities)}
+    where = targets.as_json(target, inventory.entities, planned.creates)
+    document = {**planned.document, "target": where}
     if out is not None:
         out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    headline = targets.headline(target, inventory.entities)
+    headline = targets.headline(target, inventory.entities, planned.creates)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     elif fmt == "markdown":
-        click.echo(f"{headline}\n\n" + plan_markdown.render(document), nl=False)
+        listed = targets.headline(target, inventory.entities, planned.creates, bullet="- ")
+        click.echo(f"{listed}\n\n" + plan_markdown.render(document), nl=False)
     else:
         click.echo(f"{headline}\n" + plan_text.render(document, color=_color()), nl=False)
     if document["conflicts"]:
@@ -118,7 +126,14 @@ def apply(
     prune: bool,
     concurrency: int,
 ) -> None:
-    """Apply the reviewed plan: re-plan, refuse on any difference, then change the server."""
+    """Apply the reviewed plan: re-plan, refuse on any difference, then change the server.
+
+    \b
+    Examples:
+      reconcile apply --plan plan.json            # exactly the plan that was reviewed
+      reconcile apply --fingerprint 3bc2c37f291c
+      reconcile apply --auto-approve              # whatever the plan is now
+    """
     reviewed, document = _reviewed(plan_file, fingerprint, auto_approve)
     paths = paths or project.default_paths()
     inventory = load_inventory(paths)
@@ -126,7 +141,7 @@ def apply(
     click.echo(targets.headline(target, inventory.entities))
     bar = _Bar()
     try:
-        _, outcome = asyncio.run(
+        planned, outcome = asyncio.run(
             session.apply(
                 inventory,
                 target,
@@ -141,6 +156,9 @@ def apply(
         )
     finally:
         bar.close()
+    if planned.creates:
+        made = "".join(f"\n  {line}" for line in planned.creates)
+        click.echo(f"The embedded server created {len(planned.creates)}:{made}")
     click.echo(report.render(outcome), nl=False)
     if not outcome.ok:
         sys.exit(EXIT_INVALID)

@@ -91,7 +91,13 @@ def _describe(auto: Automation, hook: Webhook | None) -> str:
 )
 @click.option("--entity", help="The team, when the name is declared in several.")
 def render_command(automation: str, event_file: str | None, entity: str | None) -> None:
-    """Print the exact body AUTOMATION sends for an event, secret values masked. Offline."""
+    """Print the exact body AUTOMATION sends for an event, secret values masked. Offline.
+
+    \b
+    Examples:
+      reconcile render notify-on-production               # a sample event
+      reconcile render notify-on-production --event e.json
+    """
     inventory = load_inventory(project.default_paths())
     auto = _automation(inventory, automation, entity)
     events = _events(auto, event_file)
@@ -246,7 +252,13 @@ def receive(  # noqa: PLR0917 - click passes each option as an argument
     delay: float,
 ) -> None:
     """A local endpoint that prints each request and whether its signature and token
-    verify; --status, --fail-first and --delay rehearse failures, to watch retries."""
+    verify; --status, --fail-first and --delay rehearse failures, to watch retries.
+
+    \b
+    Examples:
+      WEBHOOK_SECRET=... reconcile receive --port 8765 --secret-env WEBHOOK_SECRET
+      reconcile receive --port 8765 --status 503 --fail-first 2
+    """
     checks = receiver.Checks(_env(secret_env, "--secret-env"), _env(token_env, "--token-env"))
     rehearsal = receiver.Rehearsal(status, fail_first, delay)
     app = receiver.make_app(checks, _print_arrival, rehearsal=rehearsal)

@@ -377,4 +377,8 @@ def filters_by_name(name: str) -> str:
 
 def _missing_entity(entity: str) -> str:
     # Servers answer null for a team the key's user is not in, as for one that is not there.
-    return f"entity {entity!r} not found on the server, or the API key's user is not a member of it"
+    return (
+        f"entity {entity!r} not found on the server, or the API key's user is not a member "
+        f"of it (on a server run by `reconcile serve`: `reconcile server --db DB create-team "
+        f"{entity}`, then `reconcile server --db DB set-role {entity} USER admin`)"
+    )

@@ -20,6 +20,7 @@ from reconcile.core.errors import Issue, UsageError
 from reconcile.core.model import Location, Origin
 from reconcile.inventory.yamlsafe import Problem, RecursiveAlias, StrictLoader, expanded_size
 
+INVENTORY_DIR = "automations"  # the project's inventory folder (see project.py)
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_EXPANSION = 10  # aliases may at most multiply a document's size by this much
 SUFFIXES = (".yaml", ".yml")
@@ -69,8 +70,15 @@ def discover(paths: Sequence[str]) -> list[Path]:
         elif path.is_dir():
             found.extend(_walk(path))
         else:
-            raise UsageError(f"{raw}: no such file or directory")
+            raise UsageError(f"{raw}: no such file or directory{_starting(path)}")
     return sorted(dict.fromkeys(found))
+
+
+def _starting(path: Path) -> str:
+    """How to make the default inventory folder, when that is what is missing."""
+    if path.name != INVENTORY_DIR:
+        return ""
+    return f"; `reconcile init` makes {path} with an example to start from"
 
 
 def _walk(root: Path) -> Iterator[Path]:

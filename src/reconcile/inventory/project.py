@@ -11,10 +11,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from reconcile.inventory import loader
 from reconcile.inventory.loader import discover
 
 STATE_DIR = ".reconcile"
-INVENTORY_DIR = "automations"
+INVENTORY_DIR = loader.INVENTORY_DIR
 MARKERS = (STATE_DIR, INVENTORY_DIR, ".git")
 
 

@@ -16,12 +16,17 @@ from pathlib import Path
 
 import click
 import httpx
-from click.testing import CliRunner
+import pytest
+from click.testing import CliRunner, Result
 
+from reconcile.apply.target import embedded_key
+from reconcile.server.admin import tasks as admin
 from reconcile.server.admin.commands import admin_key_path, serve, server
 from reconcile.server.app import create_app
+from reconcile.server.store import teams
+from reconcile.server.store.db import Database
 from tests.server.helpers import InProcess, basic, build_world
-from tests.server.live import free_port
+from tests.server.live import free_port, running
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
 SERVE = "from reconcile.server.admin.commands import serve; serve()"
@@ -98,35 +103,51 @@ def test_serve_takes_the_admin_key_from_the_environment(tmp_path: Path) -> None:
 
 def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     runner, db = CliRunner(), str(tmp_path / "server.db")
+    where = f" in the database {db}"
 
     def run(*args: str) -> str:
         result = runner.invoke(_cli(), ["server", "--db", db, *args])
         assert result.exit_code == 0, result.output
-        return result.output.strip()
+        return result.stdout.strip()
 
-    assert run("create-team", "acme") == "team acme"
-    assert (
-        run("create-user", "mia", "--team", "acme", "--role", "admin") == "user mia (admin of acme)"
+    assert run("create-team", "acme") == (
+        f"team acme{where}\n"
+        "add a user to it with `reconcile server set-role acme USER member` (or admin)"
     )
-    key = run("create-key", "mia")
-    assert key.startswith("local-")
+    assert run("create-user", "mia", "--team", "acme", "--role", "admin") == (
+        f"user mia (admin of acme){where}"
+    )
+    created = runner.invoke(_cli(), ["server", "--db", db, "create-key", "mia"])
+    assert created.stdout.startswith("local-")
+    assert created.stdout.count("\n") == 1  # the key alone on stdout, for scripts
+    assert created.stderr == f"(create-key{where})\n"
     assert run("create-registry", "acme", "models", "--admin", "mia") == (
-        "registry acme-org/wandb-registry-models"
+        f"registry acme-org/wandb-registry-models{where}"
     )
     assert run("create-collection", "acme", "wandb-registry-models", "prod") == (
-        "collection acme-org/wandb-registry-models/prod"
+        f"collection acme-org/wandb-registry-models/prod{where}"
     )
     assert run("create-collection", "acme", "--registry", "models", "staging") == (
-        "collection acme-org/wandb-registry-models/staging"
+        f"collection acme-org/wandb-registry-models/staging{where}"
     )
-    assert run("create-team", "vision-team", "--organization", "acme") == "team vision-team"
+    assert run("create-team", "vision-team", "--organization", "acme").splitlines()[0] == (
+        f"team vision-team{where}"
+    )
     assert run("create-registry", "vision-team", "models") == (
-        "registry acme-org/wandb-registry-models"
+        f"registry acme-org/wandb-registry-models{where}"
     )
-    assert run("create-project", "acme", "vision") == "project acme/vision"
-    run("set-role", "acme", "mia", "member")
+    assert run("create-project", "acme", "vision") == f"project acme/vision{where}"
+    assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
     failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
-    assert (failed.exit_code, failed.output.strip()) == (1, "Error: user 'nobody' not found")
+    assert (failed.exit_code, failed.output.strip()) == (
+        1,
+        "Error: user 'nobody' not found; `reconcile server create-user nobody` creates it",
+    )
+    failed = runner.invoke(_cli(), ["server", "--db", db, "create-project", "nope", "p"])
+    assert (failed.exit_code, failed.output.strip()) == (
+        1,
+        "Error: entity 'nope' not found; `reconcile server create-team nope` creates it",
+    )
 
 
 def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
@@ -141,7 +162,11 @@ def test_serve_on_port_0_prints_the_port_it_listens_on(tmp_path: Path) -> None:
         )
         assert match is not None, line
         assert int(match.group(2)) != 0
-        _wait_healthy(match.group(1), proc)  # the port printed is the one that answers
+        base = match.group(1)
+        assert proc.stdout.readline() == (
+            f"Point commands at it with --server {base} (or RECONCILE_SERVER={base}).\n"
+        )
+        _wait_healthy(base, proc)  # the port printed is the one that answers
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
@@ -177,11 +202,14 @@ def test_create_collection_takes_a_registry_by_its_short_name(tmp_path: Path) ->
         result = runner.invoke(_cli(), ["server", "--db", db, *args])
         return result.exit_code, result.output.strip()
 
-    assert run("create-team", "acme") == (0, "team acme")
-    assert run("create-registry", "acme", "model") == (0, "registry acme-org/wandb-registry-model")
+    assert run("create-team", "acme")[1].splitlines()[0] == f"team acme in the database {db}"
+    assert run("create-registry", "acme", "model") == (
+        0,
+        f"registry acme-org/wandb-registry-model in the database {db}",
+    )
     assert run("create-collection", "acme", "--registry", "model", "fraud") == (
         0,
-        "collection acme-org/wandb-registry-model/fraud",
+        f"collection acme-org/wandb-registry-model/fraud in the database {db}",
     )
     code, output = run("create-collection", "acme", "--registry", "model", "proj", "fraud")
     assert code == 2
@@ -284,3 +312,86 @@ def test_serve_never_delivers_to_its_own_address_unless_named_with_its_port(
     # Named with its port: sent (our own API refuses a request without its key).
     attempts = _own_address_attempts(tmp_path / "b", f"127.0.0.1:{port}", port)
     assert attempts == [(401, "status", "HTTP 401")]
+
+
+def test_admin_commands_with_server_change_the_running_server_through_its_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served, elsewhere = tmp_path / "served.db", tmp_path / "other.db"
+    key = embedded_key(served)
+    runner = CliRunner()
+    with running(served) as live:
+
+        def run(*args: str) -> Result:
+            return runner.invoke(_cli(), ["server", "--server", f"{live.url}/graphql", *args])
+
+        monkeypatch.setenv("WANDB_API_KEY", key)
+        monkeypatch.chdir(tmp_path)
+        on = f" on the server {live.url}"
+        made = run("create-project", "local", "model-training")
+        assert (made.exit_code, made.output) == (0, f"project local/model-training{on}\n")
+        made = run("create-registry", "local", "model")
+        assert (made.exit_code, made.output) == (
+            0,
+            f"registry local-org/wandb-registry-model{on}\n",
+        )
+        made = run("create-collection", "local", "--registry", "model", "clf")
+        assert made.output == f"collection local-org/wandb-registry-model/clf{on}\n"
+        made = run("create-collection", "local", "model-training", "clf")
+        assert made.output == f"collection local/model-training/clf{on}\n"
+        refused = run("create-team", "vision")
+        assert (refused.exit_code, refused.output.splitlines()[-1]) == (
+            2,
+            "Error: create-team works on the server's database, not through its API: run it "
+            "where the database is, with --db PATH (the running server sees the change at once)",
+        )
+        # The server's own role checks hold: a member's key cannot create projects.
+        db = Database(served)
+        admin.create_user(db, "mia")
+        admin.set_role(db, "local", "mia", "member")
+        monkeypatch.setenv("WANDB_API_KEY", admin.create_api_key(db, "mia"))
+        db.close()
+        denied = run("create-project", "local", "other")
+        assert (denied.exit_code, denied.output) == (
+            1,
+            "Error: permission denied: only admins of team local create projects\n",
+        )
+    db = Database(served)
+    try:
+        with db.read() as con:
+            names = [r["name"] for r in con.execute("SELECT name FROM projects ORDER BY name")]
+    finally:
+        db.close()
+    assert names == ["model-training", "wandb-registry-model"]
+    assert not elsewhere.exists()
+    assert not (tmp_path / ".reconcile").exists()  # nothing written to a local database
+
+
+def test_admin_commands_with_server_need_an_admin_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    url = f"http://127.0.0.1:{free_port()}/graphql"
+    result = CliRunner().invoke(_cli(), ["server", "--server", url, "create-project", "a", "b"])
+    assert (result.exit_code, result.output.splitlines()[-1]) == (
+        2,
+        f"Error: set WANDB_API_KEY to the API key of an admin of {url.removesuffix('/graphql')}",
+    )
+
+
+def test_create_team_makes_the_instance_admin_its_admin(tmp_path: Path) -> None:
+    db_path = tmp_path / "server.db"
+    embedded_key(db_path)  # the instance's admin, as plan and apply make it
+    result = CliRunner().invoke(_cli(), ["server", "--db", str(db_path), "create-team", "acme-ml"])
+    assert result.output == (
+        f"team acme-ml in the database {db_path}\n"
+        "admin is its admin; add a user to it with "
+        "`reconcile server set-role acme-ml USER member` (or admin)\n"
+    )
+    db = Database(db_path)
+    try:
+        with db.read() as con:
+            team = teams.get_team(con, "acme-ml")
+            user = teams.find_user(con, "admin")
+            assert user is not None
+            assert teams.member_role(con, team.id, user.id) == "admin"
+    finally:
+        db.close()

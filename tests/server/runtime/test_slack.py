@@ -132,7 +132,9 @@ def test_the_cli_sets_the_url_from_the_environment_and_never_prints_it(
     done = runner.invoke(cli, [*args, "--url-env", "SLACK_HOOK"])
     assert done.exit_code == 0, done.output
     assert "cli-canary" not in done.output
-    assert done.output.endswith("slack acme #alerts (incoming-webhook URL set)\n")
+    assert done.output.endswith(
+        f"slack acme #alerts (incoming-webhook URL set) in the database {db}\n"
+    )
     missing = runner.invoke(cli, [*args, "--url-env", "NOT_SET_ANYWHERE"])
     assert missing.exit_code == 2
     assert "$NOT_SET_ANYWHERE is not set" in missing.output

@@ -10,9 +10,11 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from reconcile.inventory import project
 from reconcile.runtime.addresses import Policy
 from reconcile.server.admin import listen
 from reconcile.server.admin import tasks as admin
+from reconcile.server.admin.remote import KEY_ENV, Remote, RemoteError
 from reconcile.server.api.ids import encode_id
 from reconcile.server.errors import ApiError
 from reconcile.server.store.db import Database
@@ -70,9 +73,28 @@ def _database(path: Path) -> Iterator[Database]:
     try:
         yield db
     except ApiError as error:
-        raise click.ClickException(error.message) from None
+        raise click.ClickException(hinted(error.message)) from None
     finally:
         db.close()
+
+
+_MISSING = (
+    (re.compile(r"entity '([^']+)' not found"), "`reconcile server create-team {0}` creates it"),
+    (re.compile(r"user '([^']+)' not found"), "`reconcile server create-user {0}` creates it"),
+    (
+        re.compile(r"project ([^/ ]+)/(\S+) not found"),
+        "`reconcile server create-project {0} {1}` creates it",
+    ),
+)
+
+
+def hinted(message: str) -> str:
+    """A "not found" with the admin command that creates what is missing."""
+    for pattern, hint in _MISSING:
+        found = pattern.fullmatch(message)
+        if found:
+            return f"{message}; {hint.format(*found.groups())}"
+    return message
 
 
 @click.command("serve")
@@ -162,7 +184,9 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
         admin.write_key_file(path, boot.api_key)
         click.echo(f"Created admin user {boot.username!r} of team {boot.team!r}.")
         click.echo(f"Its API key is in {path} (readable only by you).")
-    click.echo(f"Serving on {_address(sock)}/graphql (database {project.shown(db_path)})")
+    address = _address(sock)
+    click.echo(f"Serving on {address}/graphql (database {project.shown(db_path)})")
+    click.echo(f"Point commands at it with --server {address} (or RECONCILE_SERVER={address}).")
     # uvicorn stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
     # Its httptools parser (half the per-request CPU of h11), with our limits.
     limits = listen.Limits(max_connections, max_header_bytes, read_timeout)
@@ -210,6 +234,20 @@ def _address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+@dataclass(frozen=True)
+class Where:
+    """What the admin commands change: a database file, or a running server's API."""
+
+    db: Path
+    remote: Remote | None
+    shown: str  # the database as given, else relative to here
+
+    def describe(self) -> str:
+        if self.remote is not None:
+            return f"on the server {self.remote.url}"
+        return f"in the database {self.shown}"
+
+
 @click.group("server")
 @click.option(
     "--db",
@@ -217,18 +255,81 @@ def _address(sock: socket.socket) -> str:
     type=click.Path(path_type=Path),
     help=f"SQLite database of the server [default: {DEFAULT_HELP}].",
 )
+@click.option(
+    "--server",
+    "url",
+    metavar="URL",
+    help="A server run by `reconcile serve` (its URL as serve prints it), through its API "
+    f"with an admin's API key in {KEY_ENV}: create-project, create-registry and "
+    "create-collection.",
+)
 @click.pass_context
-def server(ctx: click.Context, db_path: Path | None) -> None:
-    """Administer the embedded server's database: users, keys, teams, projects, Slack."""
-    ctx.obj = db_path or project.default_db()
+def server(ctx: click.Context, db_path: Path | None, url: str | None) -> None:
+    """Administer a server: users, keys, teams, projects, Slack.
+
+    Every command says which database or server it changed. Without --server they
+    change the database directly (the running server sees the change at once).
+
+    \b
+    Examples:
+      reconcile server create-team acme-ml
+      reconcile server --server http://127.0.0.1:8080 create-project acme-ml training
+      reconcile server --db /srv/reconcile/server.db create-key mia
+    """
+    if url is not None and db_path is not None:
+        raise click.UsageError("give --db (a database) or --server (a running server), not both")
+    try:
+        remote = None if url is None else Remote.of(url, os.environ.get(KEY_ENV))
+    except RemoteError as error:
+        raise click.UsageError(str(error)) from None
+    db = db_path or project.default_db()
+    ctx.obj = Where(db, remote, str(db_path) if db_path else project.shown(db))
 
 
-def _on_db(action: Callable[[Database], str | None]) -> None:
-    path: Path = click.get_current_context().obj
-    with _database(path) as db:
+def _where() -> Where:
+    where: Where = click.get_current_context().obj
+    return where
+
+
+def _on_db(
+    action: Callable[[Database], str | None],
+    *,
+    name: str = "",
+    plain: bool = False,
+    changes: bool = True,
+) -> None:
+    """Run `action` on the database and print its message, its first line followed by
+    where it changed (`plain`: the message alone on stdout, where on stderr)."""
+    where = _where()
+    if where.remote is not None:
+        raise click.UsageError(
+            f"{name} works on the server's database, not through its API: run it where the "
+            "database is, with --db PATH (the running server sees the change at once)"
+        )
+    with _database(where.db) as db:
         message = action(db)
-    if message:
-        click.echo(message)
+    if plain:
+        click.echo(message or "", nl=bool(message))
+        if changes:
+            click.echo(f"({name} {where.describe()})", err=True)
+    elif message:
+        head, newline, rest = message.partition("\n")
+        click.echo(f"{head} {where.describe()}{newline}{rest}")
+
+
+def _on_server(
+    remote_action: Callable[[Remote], str], db_action: Callable[[Database], str]
+) -> None:
+    """Through the API with --server, else on the database; print what changed where."""
+    where = _where()
+    if where.remote is None:
+        _on_db(db_action)
+        return
+    try:
+        message = remote_action(where.remote)
+    except RemoteError as error:
+        raise click.ClickException(hinted(str(error))) from None
+    click.echo(f"{message} {where.describe()}")
 
 
 @server.command("create-team")
@@ -238,8 +339,24 @@ def _on_db(action: Callable[[Database], str | None]) -> None:
     help="The organization it belongs to (created if missing); default: its own, named after it.",
 )
 def create_team(name: str, organization: str | None) -> None:
-    """Create a team (an entity), if it does not exist."""
-    _on_db(lambda db: f"team {admin.ensure_team(db, name, organization).name}")
+    """Create a team (an entity), if it does not exist, with the instance's admin as its
+    admin (`set-role` adds others).
+
+    \b
+    Example:
+      reconcile server create-team acme-ml --organization acme
+    """
+
+    def act(db: Database) -> str:
+        team = admin.ensure_team(db, name, organization).name
+        made = admin.admin_of_new_team(db, team)
+        members = f"{made} is its admin; " if made else ""
+        return (
+            f"team {team}\n{members}add a user to it with "
+            f"`reconcile server set-role {team} USER member` (or admin)"
+        )
+
+    _on_db(act, name="create-team")
 
 
 @server.command("create-user")
@@ -257,7 +374,7 @@ def create_user(username: str, email: str, team: str | None, role: str) -> None:
             return f"user {username} ({role} of {team})"
         return f"user {username}"
 
-    _on_db(act)
+    _on_db(act, name="create-user")
 
 
 @server.command("create-key")
@@ -265,7 +382,9 @@ def create_user(username: str, email: str, team: str | None, role: str) -> None:
 @click.option("--description", default="")
 def create_key(username: str, description: str) -> None:
     """Create an API key for a user and print it (the only time it is shown)."""
-    _on_db(lambda db: admin.create_api_key(db, username, description))
+    _on_db(
+        lambda db: admin.create_api_key(db, username, description), name="create-key", plain=True
+    )
 
 
 @server.command("set-role")
@@ -274,7 +393,12 @@ def create_key(username: str, description: str) -> None:
 @click.argument("role", type=click.Choice(["admin", "member"]))
 def set_role(team: str, username: str, role: str) -> None:
     """Add a user to a team with a role, or change the role."""
-    _on_db(lambda db: admin.set_role(db, team, username, role))
+
+    def act(db: Database) -> str:
+        admin.set_role(db, team, username, role)
+        return f"user {username} is {'an admin' if role == 'admin' else 'a member'} of {team}"
+
+    _on_db(act, name="set-role")
 
 
 @server.command("create-project")
@@ -282,8 +406,19 @@ def set_role(team: str, username: str, role: str) -> None:
 @click.argument("name")
 @click.option("--admin", "admins", multiple=True, help="User who administers it (repeatable).")
 def create_project(team: str, name: str, admins: tuple[str, ...]) -> None:
-    """Create a project in a team, if it does not exist."""
-    _on_db(lambda db: f"project {team}/{admin.ensure_project(db, team, name, admins).name}")
+    """Create a project in a team, if it does not exist.
+
+    \b
+    Examples:
+      reconcile server create-project acme-ml training
+      reconcile server --server http://127.0.0.1:8080 create-project acme-ml training
+    """
+    if admins and _where().remote is not None:
+        raise click.UsageError("--admin works with --db only: through the API, you are its admin")
+    _on_server(
+        lambda remote: f"project {remote.project(team, name)}",
+        lambda db: f"project {team}/{admin.ensure_project(db, team, name, admins).name}",
+    )
 
 
 @server.command("create-registry")
@@ -300,7 +435,9 @@ def create_registry(team: str, name: str, admins: tuple[str, ...]) -> None:
         made = admin.ensure_registry(db, team, name, admins)
         return f"registry {made.entity_name}/{made.name}"
 
-    _on_db(act)
+    if admins and _where().remote is not None:
+        raise click.UsageError("--admin works with --db only: through the API, you are its admin")
+    _on_server(lambda remote: f"registry {remote.registry(team, name)}", act)
 
 
 @server.command("create-collection")
@@ -326,7 +463,9 @@ def create_collection(
         made = admin.ensure_collection(db, team, project, name, type_name)
         return f"collection {made.project.entity_name}/{project}/{made.name}"
 
-    _on_db(act)
+    _on_server(
+        lambda remote: f"collection {remote.collection(team, project, name, type_name)}", act
+    )
 
 
 @server.command("create-slack-integration")
@@ -354,7 +493,7 @@ def create_slack_integration(team: str, channel: str, slack_team: str, url_env: 
         shown = f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
         return shown + (" (incoming-webhook URL set)" if url is not None else "")
 
-    _on_db(act)
+    _on_db(act, name="create-slack-integration")
 
 
 @server.command("list-keys")
@@ -368,7 +507,7 @@ def list_keys(username: str | None) -> None:
             f"{k.id}\t{k.username}\t{k.created_at}\t{k.description}".rstrip() for k in keys
         )
 
-    _on_db(act)
+    _on_db(act, name="list-keys", plain=True, changes=False)
 
 
 @server.command("delete-key")
@@ -380,7 +519,7 @@ def delete_key(key_id: int) -> None:
         gone = admin.delete_key(db, key_id)
         return f"key {gone.id} of {gone.username} revoked"
 
-    _on_db(act)
+    _on_db(act, name="delete-key")
 
 
 @server.command("remove-member")
@@ -393,7 +532,7 @@ def remove_member(team: str, username: str) -> None:
         admin.remove_member(db, team, username)
         return f"user {username} removed from {team}"
 
-    _on_db(act)
+    _on_db(act, name="remove-member")
 
 
 @server.command("delete-user")
@@ -405,4 +544,4 @@ def delete_user(username: str) -> None:
         revoked = admin.delete_user(db, username)
         return f"user {username} deleted ({revoked} API key(s) revoked)"
 
-    _on_db(act)
+    _on_db(act, name="delete-user")

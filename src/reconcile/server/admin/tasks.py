@@ -104,6 +104,20 @@ def ensure_team(db: Database, name: str, organization: str | None = None) -> Tea
         return teams.create_team(con, name, org)
 
 
+def admin_of_new_team(db: Database, team: str) -> str | None:
+    """Make the instance's first admin (the one `bootstrap` made) an admin of `team` unless
+    it has a role there, so the key that plans and applies can use it; its name, or None
+    when there is none."""
+    with db.write() as con:
+        user = teams.find_user(con, DEFAULT_ADMIN)
+        if user is None:
+            return None
+        found = teams.get_team(con, team)
+        if teams.member_role(con, found.id, user.id) is None:  # an existing role stays
+            teams.set_member(con, found.id, user.id, "admin")
+    return user.username
+
+
 def create_user(db: Database, username: str, email: str = "") -> User:
     validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
     with db.write() as con:
@@ -212,6 +226,46 @@ def project_owner(con: sqlite3.Connection, team: str, project: str) -> str:
         return team
     found = teams.get_team(con, team)
     return found.name if found.is_org else teams.registry_entity(con, found).name
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A project, registry or collection that is not there, and the names of its kind
+    that are (for a "did you mean")."""
+
+    entity: str
+    project: str
+    collection: str | None
+    existing: tuple[str, ...]
+
+
+def absent_scopes(db: Database, scopes: list[tuple[str, str, str | None]]) -> list[Absent]:
+    """The scopes (entity, project or registry, collection) missing from the database."""
+    absent: list[Absent] = []
+    with db.read() as con:
+        for entity, project, collection in scopes:
+            owner = project_owner(con, entity, project)
+            found = teams.find_project(con, owner, project)
+            named = [(a.entity, a.project, a.collection) for a in absent]
+            if found is None and (entity, project, None) not in named:
+                absent.append(Absent(entity, project, None, _siblings(con, owner, project)))
+            if collection is None:
+                continue
+            if found is None or teams.find_collection(con, found, collection) is None:
+                names = [c.name for c in teams.collections_of(con, found)] if found else []
+                absent.append(Absent(entity, project, collection, tuple(names)))
+    return absent
+
+
+def _siblings(con: sqlite3.Connection, owner: str, project: str) -> tuple[str, ...]:
+    """The owner's projects of the same kind as `project` (registries or projects)."""
+    rows = con.execute(
+        "SELECT projects.name FROM projects JOIN entities ON entities.id = projects.entity_id "
+        "WHERE entities.name = ? ORDER BY projects.name",
+        (owner,),
+    ).fetchall()
+    kind = teams.is_registry_name(project)
+    return tuple(r["name"] for r in rows if teams.is_registry_name(r["name"]) == kind)
 
 
 def ensure_collection(
