@@ -41,7 +41,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_validate_defaults_to_automations_and_exits_0(write_files: WriteFiles) -> None:
     write_files({"a.yaml": VALID})
-    assert run("validate") == (0, "valid: 1 secrets, 1 webhooks, 0 automations\n")
+    assert run("validate") == (0, "valid: 1 secret, 1 webhook, 0 automations\n")
 
 
 def test_validate_reports_every_problem_and_exits_1(write_files: WriteFiles) -> None:

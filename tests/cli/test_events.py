@@ -355,7 +355,7 @@ FORMS_INVENTORY = "entity: ml\nautomations:\n" + "".join(
 def test_each_filter_form_fires_through_emit_exactly_when_the_evaluator_says(
     write_files: WriteFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconcile.inventory import load_inventory
+    from reconcile.inventory.load import load_inventory
     from reconcile.runtime.incoming import parse_document
     from reconcile.runtime.samples import why_not
 

@@ -338,7 +338,7 @@ automations:
 def test_the_sample_event_is_one_the_filter_accepts(
     write_files: WriteFiles, kind: str, field: str, test: str, sampled: tuple[str, object]
 ) -> None:
-    from reconcile.inventory import load_inventory
+    from reconcile.inventory.load import load_inventory
     from reconcile.runtime.samples import sample_event, why_not
 
     root = write_files({"a.yaml": FILTERED.format(name="a", kind=kind, field=field, test=test)})
@@ -367,7 +367,7 @@ def test_a_sample_run_has_the_name_the_run_filter_names(write_files: WriteFiles)
         name="a", kind="run_state", field="states: [failed], run_name", test="{equals: nightly}"
     )
     root = write_files({"a.yaml": inventory})
-    from reconcile.inventory import load_inventory
+    from reconcile.inventory.load import load_inventory
     from reconcile.runtime.samples import sample_event
 
     (auto,) = load_inventory([str(root)]).automations

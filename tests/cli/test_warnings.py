@@ -63,7 +63,7 @@ def test_validate_shows_warnings_and_still_passes(write_files: WriteFiles) -> No
     write_files({"a.yaml": SUSPECT})
     result = invoke("validate")
     assert result.exit_code == 0
-    summary = "valid: 2 secrets, 1 webhooks, 2 automations; 3 warnings (errors with --strict)"
+    summary = "valid: 2 secrets, 1 webhook, 2 automations; 3 warnings (errors with --strict)"
     assert result.output.splitlines() == [*map(_as_warning, WARNINGS), summary]
 
 
@@ -142,3 +142,66 @@ def test_a_variable_in_a_slack_text_is_a_warning_since_it_is_sent_as_written(
     ]
     write_files({"a.yaml": SLACK_WITH_VARIABLES.replace("Run ${run_name} failed", "Run failed")})
     assert invoke("validate", "--strict").exit_code == 0
+
+
+SEED_STYLE = """
+entity: ml
+secrets:
+  - name: DEPLOY_API_TOKEN
+  - name: SIGNING
+webhooks:
+  - name: hook
+    url: https://example.com/hook
+    access_token: DEPLOY_API_TOKEN
+    secret: SIGNING
+automations:
+  - name: deploy
+    scope: {project: p}
+    when: {run_metric: {metric: loss, below: 0.1}}
+    then:
+      webhook:
+        to: hook
+        payload:
+          token: $DEPLOY_API_TOKEN
+          note: "run $run_name costs $5, $$SIGNING is text"
+          version: ${artifact_version_string}
+          plain: $SIGNING
+"""
+SEED_WARNINGS = [
+    "automations/a.yaml:18:18: automations[0].then.webhook.payload.token: '$DEPLOY_API_TOKEN' "
+    "is sent as written: only ${...} is substituted; write '${ACCESS_TOKEN}' for the access "
+    "token of webhook 'hook'",
+    "automations/a.yaml:19:17: automations[0].then.webhook.payload.note: '$run_name' is sent "
+    "as written: only ${...} is substituted; write '${run_name}' for the variable",
+    "automations/a.yaml:20:20: automations[0].then.webhook.payload.version: "
+    "${artifact_version_string} is blank for run_metric events (W&B sends a variable that "
+    "does not apply to the event as an empty string; it is set for alias_added, "
+    "artifact_created, artifact_linked, artifact_unlinked, tag_added, tag_removed)",
+    "automations/a.yaml:21:18: automations[0].then.webhook.payload.plain: '$SIGNING' is sent "
+    "as written: only ${...} is substituted; write '${SIGNING}' for secret 'SIGNING'",
+]
+
+
+def test_the_seeds_dollar_names_and_other_events_variables_are_warned(
+    write_files: WriteFiles,
+) -> None:
+    write_files({"a.yaml": SEED_STYLE})
+    result = invoke("validate")
+    assert result.exit_code == 0
+    summary = "valid: 2 secrets, 1 webhook, 1 automation; 4 warnings (errors with --strict)"
+    assert result.output.splitlines() == [*map(_as_warning, SEED_WARNINGS), summary]
+    strict = invoke("validate", "--strict")
+    assert (strict.exit_code, strict.output.splitlines()) == (
+        1,
+        [*SEED_WARNINGS, "4 problems found"],
+    )
+
+
+def test_a_variable_of_another_event_renders_blank(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SEED_STYLE})
+    result = CliRunner().invoke(cli, ["render", "deploy"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        '{"token":"$DEPLOY_API_TOKEN","note":"run $run_name costs $5, $$SIGNING is text",'
+        '"version":"","plain":"$SIGNING"}'
+    )

@@ -92,7 +92,7 @@ def test_a_url_from_the_environment_validates(write_files: WriteFiles) -> None:
     )
     write_files({"a.yaml": text})
     result = CliRunner().invoke(cli, ["validate"])
-    assert (result.exit_code, result.output) == (0, "valid: 1 secrets, 2 webhooks, 0 automations\n")
+    assert (result.exit_code, result.output) == (0, "valid: 1 secret, 2 webhooks, 0 automations\n")
 
 
 LOW_ENTROPY = "sk-proj-" + "a" * 24
@@ -126,7 +126,8 @@ def test_a_server_key_and_a_plain_project_key_are_refused_unshown(
     )
     result = CliRunner().invoke(cli, ["validate"])
     assert result.exit_code == 1
-    assert LOW_ENTROPY not in result.output and SERVER_KEY not in result.output
+    assert LOW_ENTROPY not in result.output
+    assert SERVER_KEY not in result.output
     assert result.output.splitlines() == [
         "automations/a.yaml:4:15: secrets[0].from_env: this looks like an API key (sk-...), "
         "not an environment variable's name; set a variable to it where apply runs and name "

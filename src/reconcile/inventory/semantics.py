@@ -385,7 +385,45 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
             continue
         if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
             continue  # what the webhook grants is unknown; its own problem is reported
+        owner = variable_owner(use.name)
+        if owner:  # W&B sends a variable of another event blank: legal, rarely meant
+            message = (
+                f"${{{use.name}}} is blank for {auto.event.kind} events (W&B sends a variable "
+                f"that does not apply to the event as an empty string; it is set for {owner})"
+            )
+            yield _warn(origin, *base, *use.pointer, message=message)
+            continue
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
+    yield from _bare_dollars(auto, origin, hook, texts)
+
+
+# `$NAME` (no braces), not after another `$` or a backslash.
+_BARE = re.compile(r"(?<![$\\])\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _bare_dollars(
+    auto: Automation, origin: Origin, hook: Webhook | None, texts: list[tuple[Pointer, str]]
+) -> Iterator[Finding]:
+    """`$NAME` where `${NAME}` was meant: only `${...}` is substituted, so it is sent as
+    written. Told for names a variable or a granted secret has (other `$words` are text)."""
+    granted = _granted(hook)
+    spec = EVENTS[auto.event.kind]
+    for pointer, text in texts:
+        for match in _BARE.finditer(text):
+            name = match.group(1)
+            if hook is not None and name == hook.access_token and name not in granted:
+                meant, what = "ACCESS_TOKEN", f"the access token of webhook {hook.name!r}"
+            elif name in granted:
+                meant, what = name, f"secret {name!r}"
+            elif spec.allows_variable(name) or variable_owner(name):
+                meant, what = name, "the variable"
+            else:
+                continue
+            message = (
+                f"{match.group(0)!r} is sent as written: only ${{...}} is substituted; "
+                f"write '${{{meant}}}' for {what}"
+            )
+            yield _warn(origin, "then", "webhook", "payload", *pointer, message=message)
 
 
 def _signing_message(hook: Webhook) -> str:
@@ -411,9 +449,6 @@ def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:
     to = auto.action.params["to"]
     if name == "ACCESS_TOKEN":
         return f"${{ACCESS_TOKEN}} needs an access_token on webhook {to!r}"
-    owner = variable_owner(name)
-    if owner:
-        return f"${{{name}}} is not set for {kind} events (only for {owner})"
     if hook is not None and name == hook.access_token:
         return (
             f"${{{name}}} is the access token of webhook {to!r}; a payload refers to it "
