@@ -205,3 +205,45 @@ def test_a_variable_of_another_event_renders_blank(write_files: WriteFiles) -> N
         '{"token":"$DEPLOY_API_TOKEN","note":"run $run_name costs $5, $$SIGNING is text",'
         '"version":"","plain":"$SIGNING"}'
     )
+
+
+def test_urls_wandb_does_not_deliver_to_are_warned(write_files: WriteFiles) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            webhooks:
+              - name: local
+                url: http://127.0.0.1:8080/hook
+              - name: office
+                url: https://10.1.2.3/hook
+              - name: named
+                url: http://localhost/x
+              - name: six
+                url: https://[::1]:9000/x
+              - name: public
+                url: https://example.com/x
+              - name: resolved
+                url: https://hooks.internal/x
+            """
+        }
+    )
+    embedded = "so this webhook works only with reconcile's embedded server"
+    expected = [
+        "automations/a.yaml:4:10: webhooks[0].url: 127.0.0.1 is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to 127.0.0.1:8080)",
+        "automations/a.yaml:6:10: webhooks[1].url: 10.1.2.3 is a private address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to 10.1.2.3)",
+        "automations/a.yaml:8:10: webhooks[2].url: localhost is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to localhost)",
+        "automations/a.yaml:10:10: webhooks[3].url: ::1 is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to [::1]:9000)",
+    ]
+    result = invoke("validate")
+    summary = "valid: 0 secrets, 6 webhooks, 0 automations; 4 warnings (errors with --strict)"
+    assert (result.exit_code, result.output.splitlines()) == (
+        0,
+        [*map(_as_warning, expected), summary],
+    )
+    strict = invoke("validate", "--strict")
+    assert (strict.exit_code, strict.output.splitlines()) == (1, [*expected, "4 problems found"])

@@ -28,7 +28,7 @@ from reconcile.core.ownership import LOCK_NAME
 from reconcile.inventory import credentials, hygiene
 from reconcile.inventory.loader import Finding, Pointer
 from reconcile.inventory.schema import did_you_mean, human_path
-from reconcile.runtime import templating
+from reconcile.runtime import addresses, templating
 from reconcile.runtime.variables import secret_variables
 
 
@@ -121,6 +121,10 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
     problem = url_problem(hook.url) if isinstance(hook.url, str) else None
     if problem:
         yield _at(origin, "url", message=problem)
+    elif isinstance(hook.url, str):
+        unreachable = undeliverable(hook.url)
+        if unreachable:
+            yield _warn(origin, "url", message=unreachable)
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
         if ref is None or credentials.describe(ref):  # hygiene reports it, unquoted
@@ -153,6 +157,31 @@ def url_problem(url: str) -> str | None:
     if parts.scheme == "http" and not _is_loopback(host):
         return f"plain http is allowed only for loopback hosts; use https for {host!r}"
     return None
+
+
+def undeliverable(url: str) -> str | None:
+    """Why W&B would not deliver to `url` (a valid URL): its host is a loopback, private
+    or other non-public address, by the delivery policy the embedded server applies.
+
+    Only what the URL says is judged (an address, `localhost`); a name is not resolved."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        kind: str | None = "loopback"
+    else:
+        try:
+            kind = addresses.kind_of(ipaddress.ip_address(host))
+        except ValueError:
+            return None
+    if kind is None:
+        return None
+    article = "an" if kind[0] in "aeiouIU" else "a"
+    shown = f"[{host}]" if ":" in host else host
+    allow = f"{shown}:{parts.port}" if parts.port else host
+    return (
+        f"{host} is {article} {kind} address: W&B delivers to public addresses only, so this "
+        f"webhook works only with reconcile's embedded server (--allow-delivery-to {allow})"
+    )
 
 
 def _is_loopback(host: str) -> bool:
