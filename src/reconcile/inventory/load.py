@@ -86,6 +86,7 @@ def check(
             valid.append(usable)
             if usable.kind == "automations":
                 findings.extend(semantics.check_filters(usable.data.get("when"), usable.origin))
+                findings.extend(semantics.check_registry(usable.data.get("scope"), usable.origin))
     inventory = _build(valid)
     findings.extend(semantics.check(inventory, names))
     return inventory, findings, names.unchecked

@@ -15,6 +15,7 @@ import re2  # type: ignore[import-untyped]
 from reconcile.core import filters
 from reconcile.core.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.core.model import (
+    REGISTRY_PREFIX,
     Automation,
     Inventory,
     Kind,
@@ -25,7 +26,7 @@ from reconcile.core.model import (
     Webhook,
 )
 from reconcile.core.ownership import LOCK_NAME
-from reconcile.inventory import credentials, hygiene
+from reconcile.inventory import build, credentials, hygiene
 from reconcile.inventory.loader import Finding, Pointer
 from reconcile.inventory.schema import did_you_mean, human_path
 from reconcile.runtime import addresses, templating
@@ -79,7 +80,10 @@ def _warn(origin: Origin, *steps: str | int, message: str, unless_quoted: bool =
 def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
     """Every semantic finding of a built inventory, given all declared names."""
     yield from duplicate_names(names)
-    hooks = {hook.key: hook for hook in inventory.webhooks}
+    # A webhook name declared twice is reported once, as such: which of the two an
+    # automation means is unknown, so what they grant is not checked against either.
+    twice = {key for key, _, _ in names.duplicates}
+    hooks = {hook.key: hook for hook in inventory.webhooks if hook.key not in twice}
     for secret in inventory.secrets:
         yield from check_secret(secret)
         yield from hygiene.check_secret(secret)
@@ -300,6 +304,19 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
             if kind == "registry":
                 message += ", or use artifact_linked (a version linked into the registry)"
         yield _at(origin, "when", auto.event.kind, message=message, key=True)
+
+
+def check_registry(scope: Any, origin: Origin) -> Iterator[Finding]:
+    """`registry: wandb-registry-model`, written as W&B names the registry's project: it
+    is read as the registry `model`, and said so."""
+    written = scope.get("registry") if isinstance(scope, dict) else None
+    if isinstance(written, str) and build.registry_name(written) != written:
+        name = build.registry_name(written)
+        message = (
+            f"{written!r} is read as the registry {name!r}: W&B adds the {REGISTRY_PREFIX!r} "
+            f"prefix itself; write `registry: {name}`"
+        )
+        yield _warn(origin, "scope", "registry", message=message)
 
 
 def check_filters(when: Any, origin: Origin) -> Iterator[Finding]:
