@@ -195,7 +195,23 @@ def test_history_shows_attempts_and_masked_body(applied: Path) -> None:
         "v": "ml-org/wandb-registry-model/fraud:v3",
         "t": "Bearer ***",
     }
-    assert run("history", "other-automation")[1] == "no deliveries\n"
+    assert run("history", "other-automation") == (
+        2,
+        "",
+        "error: no automation 'other-automation' in the inventory or the deliveries; known: "
+        "on-prod\n",
+    )
+    assert run("history", "on-prd") == (
+        2,
+        "",
+        "error: no automation 'on-prd' in the inventory or the deliveries (did you mean "
+        "'on-prod'?)\n",
+    )
+    assert run("history", "on-prod", "--status", "failed") == (
+        0,
+        "no deliveries of automation 'on-prod' yet\n",
+        "",
+    )
 
 
 def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switchable) -> None:

@@ -395,3 +395,21 @@ PAYLOAD = """then: {{webhook: {{to: h, payload: {{v: "${{artifact_version_string
 webhooks:
   - name: h
     url: https://hooks.example.com/h"""
+
+
+def test_render_of_an_unknown_name_suggests_the_names_declared(write_files: WriteFiles) -> None:
+    auto = (
+        "    scope: {project: p}\n    when: {run_state: {states: [failed]}}\n    then: {no_op: }\n"
+    )
+    text = f"entity: ml\nautomations:\n  - name: deploy-model\n{auto}  - name: notify\n{auto}"
+    write_files({"a.yaml": text})
+    misspelt = CliRunner().invoke(cli, ["render", "deploy-modle"])
+    assert (misspelt.exit_code, misspelt.stderr) == (
+        2,
+        "error: no automation 'deploy-modle' in the inventory (did you mean 'deploy-model'?)\n",
+    )
+    other = CliRunner().invoke(cli, ["render", "xyz"])
+    assert (other.exit_code, other.stderr) == (
+        2,
+        "error: no automation 'xyz' in the inventory; known: deploy-model, notify\n",
+    )

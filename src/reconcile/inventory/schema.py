@@ -266,6 +266,17 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def unknown_name(noun: str, name: str, where: str, known: list[str]) -> str:
+    """`no automation 'x' in the inventory (did you mean 'y'?)`, or the names known when
+    none is close (a few of them)."""
+    hint = did_you_mean(name, sorted(set(known)))
+    if not hint and known:
+        names = sorted(set(known))
+        more = f", and {len(names) - 8} more" if len(names) > 8 else ""
+        hint = f"; known: {', '.join(names[:8])}{more}"
+    return f"no {noun} {name!r} in {where}{hint}"
+
+
 def place(pointer: Pointer) -> str:
     """What belongs at `pointer`: a secret's `name`, an `env` variable's name, or `text`."""
     kind, last = pointer[:1], pointer[-1] if pointer else None
