@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
 from tests.apply import test_session
 from tests.apply.test_session import run
+from tests.conftest import WriteFiles
 from tests.server.live import free_port, running
 
 workdir = test_session.workdir
@@ -96,3 +98,27 @@ def test_the_apply_table_says_kept_once(workdir: Path) -> None:
         "",
         "0 applied, 0 failed, 0 not attempted, 1 kept.",
     ]
+
+
+def test_plan_json_of_an_invalid_inventory_is_a_json_error_document(
+    write_files: WriteFiles,
+) -> None:
+    write_files({"a.yaml": "entity: ml\nautomations:\n  - name: x\n    scope: {project: p}\n"})
+    result = CliRunner().invoke(cli, ["plan", "--format", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "errors": [
+            {
+                "path": "automations/a.yaml",
+                "line": 3,
+                "col": 5,
+                "message": f"automations[0]: missing required key '{key}'",
+            }
+            for key in ("then", "when")
+        ],
+        "warnings": [],
+    }
+    text = CliRunner().invoke(cli, ["plan"])
+    assert (text.exit_code, text.stdout) == (1, "")
+    assert text.stderr.splitlines()[-1] == "the inventory is invalid"
