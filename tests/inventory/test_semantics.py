@@ -200,3 +200,43 @@ def test_a_registry_written_with_its_prefix_is_read_without_it(write_files: Writ
     assert _validate("--strict") == (1, [warning.format(""), "1 problem found"])
     (auto,) = load_inventory(["automations"]).automations
     assert auto.scope.project == "wandb-registry-model"
+
+
+def test_a_name_declared_in_a_file_left_out_of_paths_says_where(write_files: WriteFiles) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            secrets:
+              - name: TOK
+            webhooks:
+              - name: hook
+                url: https://example.com/hook
+                access_token: TOK
+            """,
+            "b.yaml": """
+            entity: ml
+            automations:
+              - name: x
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {webhook: {to: hook}}
+              - name: y
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {webhook: {to: nowhere}}
+            """,
+        }
+    )
+    left_out = "which the PATHS given leave out: give that file too, or the whole folder"
+    assert _validate("automations/b.yaml") == (
+        1,
+        [
+            "automations/b.yaml:6:26: automations[0].then.webhook.to: webhook 'hook' is "
+            f"declared in automations/a.yaml, {left_out}",
+            "automations/b.yaml:10:26: automations[1].then.webhook.to: webhook 'nowhere' is not "
+            "declared under `webhooks:` for entity 'ml'",
+            "2 problems found",
+        ],
+    )
+    assert _validate()[0] == 1  # 'nowhere' is declared nowhere

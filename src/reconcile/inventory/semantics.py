@@ -43,6 +43,8 @@ class Names:
     # to an unknown name is not reported; `unchecked` counts those left unreported.
     unread: tuple[str, ...] = ()
     unchecked: int = 0
+    # Names declared in inventory files the command's PATHS leave out, and their file.
+    left_out: dict[ResourceKey, str] = field(default_factory=dict)
 
     def add(self, key: ResourceKey, origin: Origin) -> None:
         if key in self.first:
@@ -141,6 +143,12 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
 def _undeclared(noun: Kind, key: ResourceKey, names: Names) -> str:
     hint = did_you_mean(key.name, names.of(noun, key.entity))
     name = credentials.shown(key.name)
+    elsewhere = names.left_out.get(key)
+    if elsewhere is not None:
+        return (
+            f"{noun} {name} is declared in {elsewhere}, which the PATHS given leave out: "
+            "give that file too, or the whole folder"
+        )
     return f"{noun} {name} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
 
 
