@@ -224,7 +224,7 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
         "delivery 1 queued again",
         "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
     ], out
-    assert "HTTP 404" in out.splitlines()[2]
+    assert out.splitlines()[2].endswith(" s  HTTP 404  answer: 'boom Bearer ***'"), out
     assert "HTTP 200" in out.splitlines()[3]
     ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(ids) == 2

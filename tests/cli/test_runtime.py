@@ -231,6 +231,8 @@ def test_receive_verifies_what_webhook_test_sends(project: FaultServer, tmp_path
         out, _ = receiver.communicate(timeout=30)
     assert good[0] == 0
     assert (bad[0], "\nHTTP 401 in " in bad[1]) == (1, True)
+    (status_line,) = [line for line in bad[1].splitlines() if line.startswith("HTTP 401 in ")]
+    assert status_line.endswith(" s"), status_line  # not `(HTTP 401)` again
     blocks = out.split("POST /hook")
     assert len(blocks) == 3
     assert "  X-Wandb-Signature: valid · webhook-signature: valid · token: valid\n" in blocks[1]

@@ -230,7 +230,7 @@ def _show(delivery: dict[str, Any], *, body: bool) -> None:
 
 def _result(attempt: dict[str, Any]) -> str:
     shown = f"HTTP {attempt['status']}" if attempt["status"] is not None else "no answer"
-    if attempt["error"]:
+    if attempt["error"] and attempt["detail"] != shown:  # a failing status says it all
         shown += f" ({attempt['error']}: {attempt['detail']})"
     if attempt["excerpt"]:
         shown += f"  answer: {attempt['excerpt'][:120]!r}"

@@ -190,7 +190,9 @@ def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
     if outcome.status is None:
         click.echo(f"failed ({outcome.error}) after {took}: {detail}")
         return
-    click.echo(f"HTTP {outcome.status} in {took}" + (f" ({detail})" if outcome.error else ""))
+    status = f"HTTP {outcome.status}"
+    said = outcome.error and detail != status  # a failing status says it all
+    click.echo(f"{status} in {took}" + (f" ({detail})" if said else ""))
     for header, value in outcome.headers:
         click.echo(f"  {header}: {mask_text(value, secrets)}")
     if outcome.excerpt:
