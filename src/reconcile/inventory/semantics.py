@@ -430,6 +430,16 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
             f"quote it ('{word}') to keep the string, or write true or false"
         )
         yield _warn(origin, *base, *pointer, message=message, unless_quoted=True)
+    yield from _check_uses(auto, origin, hook, uses)
+    yield from _bare_dollars(auto, origin, hook, [t for t in texts if t[0] not in quiet])
+
+
+def _check_uses(
+    auto: Automation, origin: Origin, hook: Webhook | None, uses: list[templating.Use]
+) -> Iterator[Finding]:
+    """Each `${name}`: granted, a variable of the event, of another event (sent blank, as
+    W&B sends it: a warning), or unknown."""
+    base = ("then", "webhook", "payload")
     spec = EVENTS[auto.event.kind]
     granted = _granted(hook)
     for use in uses:
@@ -440,7 +450,7 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
         if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
             continue  # what the webhook grants is unknown; its own problem is reported
         owner = variable_owner(use.name)
-        if owner:  # W&B sends a variable of another event blank: legal, rarely meant
+        if owner:  # legal, and rarely meant
             message = (
                 f"${{{use.name}}} is blank for {auto.event.kind} events (W&B sends a variable "
                 f"that does not apply to the event as an empty string; it is set for {owner})"
@@ -448,7 +458,6 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
             yield _warn(origin, *base, *use.pointer, message=message)
             continue
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
-    yield from _bare_dollars(auto, origin, hook, texts)
 
 
 # `$NAME` (no braces), not after another `$` or a backslash.
