@@ -122,7 +122,9 @@ def test_render_refuses_a_bad_or_unrelated_event(project: FaultServer, tmp_path:
         "error: --event run.json: events[0] is a run_state event; automation 'on-prod' listens "
         "to alias_added, fired by alias_added events\n",
     )
-    assert run("render", "nope")[2] == "error: no automation 'nope' in the inventory\n"
+    assert run("render", "nope")[2] == (
+        "error: no automation 'nope' in the inventory; known: on-fail, on-prod\n"
+    )
 
 
 def test_render_a_slack_notification(project: FaultServer) -> None:
