@@ -205,3 +205,23 @@ def test_did_you_mean_ignores_case(write_files: WriteFiles) -> None:
             "2 problems found",
         ],
     )
+
+
+def test_an_event_without_its_when_says_it_belongs_under_it(write_files: WriteFiles) -> None:
+    text = """
+    entity: ml
+    automations:
+      - name: x
+        scope: {project: p}
+        run_state: {states: [failed]}
+        then: {no_op: }
+    """
+    assert _validate(write_files, text) == (
+        1,
+        [
+            "automations/a.yaml:3:5: automations[0]: missing required key 'when'",
+            "automations/a.yaml:5:5: automations[0]: unknown key 'run_state': it belongs under "
+            "`when:`, which is missing",
+            "2 problems found",
+        ],
+    )

@@ -236,13 +236,24 @@ _NESTED = {
 def _suggest(key: str, allowed: list[str], pointer: Pointer, mapping: Any = None) -> str:
     if key == "value" and pointer[:1] == ("secrets",):
         return "; secret values never go in YAML: name an environment variable with from_env"
-    for parent, keys in _NESTED.items():
-        empty = isinstance(mapping, dict) and mapping.get(parent) is None
-        if key in keys and parent in allowed and empty:
-            return f": it belongs under `{parent}:`, which is empty; indent it below it"
+    nested = _nested(key, allowed, mapping)
+    if nested:
+        return nested
     meant = _meant(key, allowed)
     hint = f" (did you mean {meant!r}?)" if meant else ""
     return hint or (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+
+
+def _nested(key: str, allowed: list[str], mapping: Any) -> str | None:
+    """Where a key that belongs one level down goes, when its parent is missing or empty."""
+    parent = next((p for p, keys in _NESTED.items() if key in keys and p in allowed), None)
+    if parent is None or not isinstance(mapping, dict):
+        return None
+    if parent not in mapping:
+        return f": it belongs under `{parent}:`, which is missing"
+    if mapping[parent] is None:
+        return f": it belongs under `{parent}:`, which is empty; indent it below it"
+    return None
 
 
 def _meant(key: str, allowed: list[str]) -> str | None:
