@@ -41,7 +41,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_validate_defaults_to_automations_and_exits_0(write_files: WriteFiles) -> None:
     write_files({"a.yaml": VALID})
-    assert run("validate") == (0, "valid: 1 secrets, 1 webhooks, 0 automations\n")
+    assert run("validate") == (0, "valid: 1 secret, 1 webhook, 0 automations\n")
 
 
 def test_validate_reports_every_problem_and_exits_1(write_files: WriteFiles) -> None:
@@ -202,3 +202,21 @@ def test_the_apply_progress_label_escapes_names_from_the_server() -> None:
     )
     bar.close()
     assert "\x1b" not in drawn.getvalue()
+
+
+def test_verbose_after_the_command_is_taken_as_before_it(write_files: WriteFiles) -> None:
+    import logging
+
+    write_files({"a.yaml": "entity: ml\n"})
+    levels = []
+    for args in (["validate", "-vv"], ["validate", "--verbose"], ["-v", "validate"], ["validate"]):
+        result = CliRunner().invoke(cli, args)
+        assert (result.exit_code, result.output) == (
+            0,
+            "valid: 0 secrets, 0 webhooks, 0 automations\n",
+        )
+        levels.append(logging.getLogger().level)
+    assert levels == [logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING]
+    refused = CliRunner().invoke(cli, ["render", "--", "-v"])  # after `--`: an argument
+    assert refused.exit_code == 2
+    assert refused.output.splitlines()[-1] == "error: no automation '-v' in the inventory"

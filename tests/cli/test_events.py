@@ -210,7 +210,23 @@ def test_history_shows_attempts_and_masked_body(applied: Path) -> None:
         "v": "ml-org/wandb-registry-model/fraud:v3",
         "t": "Bearer ***",
     }
-    assert run("history", "other-automation")[1] == "no deliveries\n"
+    assert run("history", "other-automation") == (
+        2,
+        "",
+        "error: no automation 'other-automation' in the inventory or the deliveries; known: "
+        "on-prod\n",
+    )
+    assert run("history", "on-prd") == (
+        2,
+        "",
+        "error: no automation 'on-prd' in the inventory or the deliveries (did you mean "
+        "'on-prod'?)\n",
+    )
+    assert run("history", "on-prod", "--status", "failed") == (
+        0,
+        "no deliveries of automation 'on-prod' yet\n",
+        "",
+    )
 
 
 def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switchable) -> None:
@@ -223,7 +239,7 @@ def test_redeliver_sends_a_failed_delivery_again(applied: Path, receiver: Switch
         "delivery 1 queued again",
         "delivery 1 on-prod (ml, event e-4 alias_added): delivered after 2 attempts",
     ], out
-    assert "HTTP 404" in out.splitlines()[2]
+    assert out.splitlines()[2].endswith(" s  HTTP 404  answer: 'boom Bearer ***'"), out
     assert "HTTP 200" in out.splitlines()[3]
     ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(ids) == 2
@@ -483,7 +499,7 @@ def test_a_failing_receiver_leaves_a_pending_delivery_explained_and_redeliver_se
             "delivery 1 on-prod (ml, event p-1 alias_added): pending after 1 attempt",
         ]
         assert lines[2].endswith(
-            'HTTP 503 (status: HTTP 503)  answer: \'{"received":true,"rehearsed":"failure"}\''
+            'HTTP 503  answer: \'{"received":true,"rehearsed":"failure"}\''
         )
         assert re.fullmatch(
             re.escape(f"  next attempt {pending['next_attempt_at']} (in ")
@@ -539,7 +555,7 @@ def test_deliver_continues_pending_deliveries_on_their_schedule(write_files: Wri
             "stops (what is left stays pending)",
             "delivery 1 on-prod (ml, event d-1 alias_added): delivered after 2 attempts",
         ]
-        assert " HTTP 500 (status: HTTP 500) " in lines[2]
+        assert " HTTP 500 " in lines[2]
         assert lines[3].endswith("HTTP 200  answer: '{\"received\":true}'")
         assert len(lines) == 4
         assert run("deliver", *ALLOW, env=fast)[:2] == (0, "no pending delivery\n")

@@ -44,7 +44,12 @@ def test_init_makes_an_inventory_that_validates_plans_and_applies(
     assert example.startswith("# yaml-language-server: $schema=inventory.schema.json\n")
     assert (empty / ".gitignore").read_text("utf-8").splitlines()[-1] == ".reconcile/"
     assert not (empty / ".github").exists()
-    assert run("validate").output == "valid: 1 secrets, 1 webhooks, 1 automations\n"
+    assert run("validate").output.splitlines() == [
+        "automations/example.yaml:16:10: warning: webhooks[0].url: 127.0.0.1 is a loopback "
+        "address: W&B delivers to public addresses only, so this webhook works only with "
+        "reconcile's embedded server (--allow-delivery-to 127.0.0.1:8765)",
+        "valid: 1 secret, 1 webhook, 1 automation; 1 warning (errors with --strict)",
+    ]
     monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
     applied = run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.output

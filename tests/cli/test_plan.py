@@ -15,6 +15,7 @@ from reconcile.server.admin import tasks as admin
 from reconcile.server.store.db import Database
 from tests.apply import test_session
 from tests.apply.test_session import run
+from tests.conftest import WriteFiles
 from tests.server.live import free_port, running
 
 workdir = test_session.workdir
@@ -182,3 +183,27 @@ def test_the_same_typos_against_a_server_are_refused_with_the_command_for_it(
         f"`reconcile server --server {live.url} create-collection ml-platform "
         "--registry modle fraud-detector`), then plan again"
     )
+
+
+def test_plan_json_of_an_invalid_inventory_is_a_json_error_document(
+    write_files: WriteFiles,
+) -> None:
+    write_files({"a.yaml": "entity: ml\nautomations:\n  - name: x\n    scope: {project: p}\n"})
+    result = CliRunner().invoke(cli, ["plan", "--format", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "errors": [
+            {
+                "path": "automations/a.yaml",
+                "line": 3,
+                "col": 5,
+                "message": f"automations[0]: missing required key '{key}'",
+            }
+            for key in ("then", "when")
+        ],
+        "warnings": [],
+    }
+    text = CliRunner().invoke(cli, ["plan"])
+    assert (text.exit_code, text.stdout) == (1, "")
+    assert text.stderr.splitlines()[-1] == "the inventory is invalid"

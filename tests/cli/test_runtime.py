@@ -123,7 +123,9 @@ def test_render_refuses_a_bad_or_unrelated_event(project: FaultServer, tmp_path:
         "error: --event run.json: events[0] is a run_state event; automation 'on-prod' listens "
         "to alias_added, fired by alias_added events\n",
     )
-    assert run("render", "nope")[2] == "error: no automation 'nope' in the inventory\n"
+    assert run("render", "nope")[2] == (
+        "error: no automation 'nope' in the inventory; known: on-fail, on-prod\n"
+    )
 
 
 def test_render_a_slack_notification(project: FaultServer) -> None:
@@ -255,6 +257,8 @@ def test_receive_verifies_what_webhook_test_sends(project: FaultServer, tmp_path
         out, _ = receiver.communicate(timeout=30)
     assert good[0] == 0
     assert (bad[0], "\nHTTP 401 in " in bad[1]) == (1, True)
+    (status_line,) = [line for line in bad[1].splitlines() if line.startswith("HTTP 401 in ")]
+    assert status_line.endswith(" s"), status_line  # not `(HTTP 401)` again
     blocks = out.split("POST /hook")
     assert len(blocks) == 3
     assert "  X-Wandb-Signature: valid · webhook-signature: valid · token: valid\n" in blocks[1]
@@ -442,3 +446,21 @@ def test_receive_rehearses_a_failure_for_every_request_after_a_delay() -> None:
     code, _, err = run("receive", "--status", "200")
     assert code == 2
     assert "Invalid value for '--status': 200 is not in the range 300<=x<=599." in err
+
+
+def test_render_of_an_unknown_name_suggests_the_names_declared(write_files: WriteFiles) -> None:
+    auto = (
+        "    scope: {project: p}\n    when: {run_state: {states: [failed]}}\n    then: {no_op: }\n"
+    )
+    text = f"entity: ml\nautomations:\n  - name: deploy-model\n{auto}  - name: notify\n{auto}"
+    write_files({"a.yaml": text})
+    misspelt = CliRunner().invoke(cli, ["render", "deploy-modle"])
+    assert (misspelt.exit_code, misspelt.stderr) == (
+        2,
+        "error: no automation 'deploy-modle' in the inventory (did you mean 'deploy-model'?)\n",
+    )
+    other = CliRunner().invoke(cli, ["render", "xyz"])
+    assert (other.exit_code, other.stderr) == (
+        2,
+        "error: no automation 'xyz' in the inventory; known: deploy-model, notify\n",
+    )

@@ -63,7 +63,7 @@ def test_validate_shows_warnings_and_still_passes(write_files: WriteFiles) -> No
     write_files({"a.yaml": SUSPECT})
     result = invoke("validate")
     assert result.exit_code == 0
-    summary = "valid: 2 secrets, 1 webhooks, 2 automations; 3 warnings (errors with --strict)"
+    summary = "valid: 2 secrets, 1 webhook, 2 automations; 3 warnings (errors with --strict)"
     assert result.output.splitlines() == [*map(_as_warning, WARNINGS), summary]
 
 
@@ -142,3 +142,108 @@ def test_a_variable_in_a_slack_text_is_a_warning_since_it_is_sent_as_written(
     ]
     write_files({"a.yaml": SLACK_WITH_VARIABLES.replace("Run ${run_name} failed", "Run failed")})
     assert invoke("validate", "--strict").exit_code == 0
+
+
+SEED_STYLE = """
+entity: ml
+secrets:
+  - name: DEPLOY_API_TOKEN
+  - name: SIGNING
+webhooks:
+  - name: hook
+    url: https://example.com/hook
+    access_token: DEPLOY_API_TOKEN
+    secret: SIGNING
+automations:
+  - name: deploy
+    scope: {project: p}
+    when: {run_metric: {metric: loss, below: 0.1}}
+    then:
+      webhook:
+        to: hook
+        payload:
+          token: $DEPLOY_API_TOKEN
+          note: "run $run_name costs $5, $$SIGNING is text"
+          version: ${artifact_version_string}
+          plain: $SIGNING
+"""
+SEED_WARNINGS = [
+    "automations/a.yaml:18:18: automations[0].then.webhook.payload.token: '$DEPLOY_API_TOKEN' "
+    "is sent as written: only ${...} is substituted; write '${ACCESS_TOKEN}' for the access "
+    "token of webhook 'hook'",
+    "automations/a.yaml:19:17: automations[0].then.webhook.payload.note: '$run_name' is sent "
+    "as written: only ${...} is substituted; write '${run_name}' for the variable",
+    "automations/a.yaml:20:20: automations[0].then.webhook.payload.version: "
+    "${artifact_version_string} is blank for run_metric events (W&B sends a variable that "
+    "does not apply to the event as an empty string; it is set for alias_added, "
+    "artifact_created, artifact_linked, artifact_unlinked, tag_added, tag_removed)",
+    "automations/a.yaml:21:18: automations[0].then.webhook.payload.plain: '$SIGNING' is sent "
+    "as written: only ${...} is substituted; write '${SIGNING}' for secret 'SIGNING'",
+]
+
+
+def test_the_seeds_dollar_names_and_other_events_variables_are_warned(
+    write_files: WriteFiles,
+) -> None:
+    write_files({"a.yaml": SEED_STYLE})
+    result = invoke("validate")
+    assert result.exit_code == 0
+    summary = "valid: 2 secrets, 1 webhook, 1 automation; 4 warnings (errors with --strict)"
+    assert result.output.splitlines() == [*map(_as_warning, SEED_WARNINGS), summary]
+    strict = invoke("validate", "--strict")
+    assert (strict.exit_code, strict.output.splitlines()) == (
+        1,
+        [*SEED_WARNINGS, "4 problems found"],
+    )
+
+
+def test_a_variable_of_another_event_renders_blank(write_files: WriteFiles) -> None:
+    write_files({"a.yaml": SEED_STYLE})
+    result = CliRunner().invoke(cli, ["render", "deploy"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        '{"token":"$DEPLOY_API_TOKEN","note":"run $run_name costs $5, $$SIGNING is text",'
+        '"version":"","plain":"$SIGNING"}'
+    )
+
+
+def test_urls_wandb_does_not_deliver_to_are_warned(write_files: WriteFiles) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            webhooks:
+              - name: local
+                url: http://127.0.0.1:8080/hook
+              - name: office
+                url: https://10.1.2.3/hook
+              - name: named
+                url: http://localhost/x
+              - name: six
+                url: https://[::1]:9000/x
+              - name: public
+                url: https://example.com/x
+              - name: resolved
+                url: https://hooks.internal/x
+            """
+        }
+    )
+    embedded = "so this webhook works only with reconcile's embedded server"
+    expected = [
+        "automations/a.yaml:4:10: webhooks[0].url: 127.0.0.1 is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to 127.0.0.1:8080)",
+        "automations/a.yaml:6:10: webhooks[1].url: 10.1.2.3 is a private address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to 10.1.2.3)",
+        "automations/a.yaml:8:10: webhooks[2].url: localhost is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to localhost)",
+        "automations/a.yaml:10:10: webhooks[3].url: ::1 is a loopback address: W&B "
+        f"delivers to public addresses only, {embedded} (--allow-delivery-to [::1]:9000)",
+    ]
+    result = invoke("validate")
+    summary = "valid: 0 secrets, 6 webhooks, 0 automations; 4 warnings (errors with --strict)"
+    assert (result.exit_code, result.output.splitlines()) == (
+        0,
+        [*map(_as_warning, expected), summary],
+    )
+    strict = invoke("validate", "--strict")
+    assert (strict.exit_code, strict.output.splitlines()) == (1, [*expected, "4 problems found"])

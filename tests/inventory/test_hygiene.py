@@ -92,4 +92,49 @@ def test_a_url_from_the_environment_validates(write_files: WriteFiles) -> None:
     )
     write_files({"a.yaml": text})
     result = CliRunner().invoke(cli, ["validate"])
-    assert (result.exit_code, result.output) == (0, "valid: 1 secrets, 2 webhooks, 0 automations\n")
+    assert (result.exit_code, result.output) == (0, "valid: 1 secret, 2 webhooks, 0 automations\n")
+
+
+LOW_ENTROPY = "sk-proj-" + "a" * 24
+SERVER_KEY = "local-" + "0123456789abcdef" * 2 + "01234567"
+
+
+def test_a_server_key_and_a_plain_project_key_are_refused_unshown(
+    write_files: WriteFiles,
+) -> None:
+    write_files(
+        {
+            "a.yaml": f"""
+            entity: ml
+            secrets:
+              - name: OPENAI
+                from_env: {LOW_ENTROPY}
+            webhooks:
+              - name: hook
+                url: https://example.com/hook
+            automations:
+              - name: deploy
+                scope: {{project: p}}
+                when: {{run_state: {{states: [failed]}}}}
+                then:
+                  webhook:
+                    to: hook
+                    payload:
+                      key: {SERVER_KEY}
+            """
+        }
+    )
+    result = CliRunner().invoke(cli, ["validate"])
+    assert result.exit_code == 1
+    assert LOW_ENTROPY not in result.output
+    assert SERVER_KEY not in result.output
+    assert result.output.splitlines() == [
+        "automations/a.yaml:4:15: secrets[0].from_env: this looks like an API key (sk-...), "
+        "not an environment variable's name; set a variable to it where apply runs and name "
+        "the variable here",
+        "automations/a.yaml:16:16: automations[0].then.webhook.payload.key: this looks like a "
+        "W&B API key (local-...); a credential here would be stored in git and shown in plans: "
+        "declare it under `secrets:` and let the webhook send it (`access_token`, used as "
+        "${ACCESS_TOKEN}, or `secret`, used as ${NAME})",
+        "2 problems found",
+    ]

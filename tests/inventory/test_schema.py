@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
+from reconcile.cli import cli
 from reconcile.inventory.loader import Document, discover, load_files
 from reconcile.inventory.schema import (
     PATTERN_RULES,
@@ -18,6 +20,7 @@ from reconcile.inventory.schema import (
     schema_text,
     validator,
 )
+from tests.conftest import WriteFiles
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,3 +123,105 @@ def test_fast_validator_agrees_with_jsonschema_on_every_mutation() -> None:
             assert is_valid(mutated) == validator().is_valid(mutated), mutated
             checked += 1
     assert checked > 1000
+
+
+def _validate(write_files: WriteFiles, text: str) -> tuple[int, list[str]]:
+    write_files({"a.yaml": text})
+    result = CliRunner().invoke(cli, ["validate"])
+    return result.exit_code, result.output.splitlines()
+
+
+def test_scope_keys_left_unindented_are_said_to_belong_under_it(write_files: WriteFiles) -> None:
+    text = """
+    entity: ml
+    automations:
+      - name: flat
+        scope:
+        project: p
+        when: {run_state: {states: [failed]}}
+        then: {no_op: }
+    """
+    assert _validate(write_files, text) == (
+        1,
+        [
+            "automations/a.yaml:4:11: automations[0].scope: expected a mapping, but it is empty",
+            "automations/a.yaml:5:5: automations[0]: unknown key 'project': it belongs under "
+            "`scope:`, which is empty; indent it below it",
+            "2 problems found",
+        ],
+    )
+
+
+def test_a_payload_pasted_as_a_json_string_says_to_unquote_it(write_files: WriteFiles) -> None:
+    text = """
+    entity: ml
+    webhooks:
+      - name: hook
+        url: https://example.com/hook
+    automations:
+      - name: json
+        scope: {project: p}
+        when: {run_state: {states: [failed]}}
+        then:
+          webhook:
+            to: hook
+            payload: '{"a": "${run_name}"}'
+    """
+    assert _validate(write_files, text) == (
+        1,
+        [
+            "automations/a.yaml:12:18: automations[0].then.webhook.payload: expected a "
+            "mapping, got JSON text in a string: remove the quotes around it (a JSON object is "
+            "YAML too), or write its keys as YAML",
+            "1 problem found",
+        ],
+    )
+
+
+def test_did_you_mean_ignores_case(write_files: WriteFiles) -> None:
+    text = """
+    entity: ml
+    webhooks:
+      - name: hook
+        url: https://example.com/hook
+    automations:
+      - name: cased
+        scope: {project: p}
+        when: {run_state: {states: [failed]}}
+        then:
+          webhook:
+            to: hook
+            payload: {a: "${EVENT_AUTHOR}", b: "${Run_Nmae}"}
+    """
+    assert _validate(write_files, text) == (
+        1,
+        [
+            "automations/a.yaml:12:22: automations[0].then.webhook.payload.a: ${EVENT_AUTHOR} "
+            "is not a secret granted to webhook 'hook' (did you mean 'event_author'?)",
+            "automations/a.yaml:12:44: automations[0].then.webhook.payload.b: unknown variable "
+            "${Run_Nmae} for run_state events (did you mean 'run_name'?); available: "
+            "entity_name, event_author, event_type, project_name, run_id, run_name, run_state, "
+            "run_url",
+            "2 problems found",
+        ],
+    )
+
+
+def test_an_event_without_its_when_says_it_belongs_under_it(write_files: WriteFiles) -> None:
+    text = """
+    entity: ml
+    automations:
+      - name: x
+        scope: {project: p}
+        run_state: {states: [failed]}
+        then: {no_op: }
+    """
+    assert _validate(write_files, text) == (
+        1,
+        [
+            "automations/a.yaml:3:5: automations[0]: missing required key 'when'",
+            "automations/a.yaml:5:5: automations[0]: unknown key 'run_state': it belongs under "
+            "`when:`, which is missing",
+            "2 problems found",
+        ],
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from reconcile.cli import cli
 from reconcile.core.errors import InvalidInventory
 from reconcile.inventory.load import load_inventory
 from reconcile.inventory.semantics import regex_problem, url_problem
@@ -128,3 +130,113 @@ def test_filter_operands_are_checked_where_they_are_written(write_files: WriteFi
         "'train' has no ^ or $, so it matches any run name containing a match, such as "
         "'pre-train'; write '^train$' to match the whole run name",
     ]
+
+
+def _validate(*args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli, ["validate", *args])
+    return result.exit_code, result.output.splitlines()
+
+
+def test_a_webhook_declared_twice_is_one_problem_not_a_false_one_elsewhere(
+    write_files: WriteFiles,
+) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            secrets:
+              - name: TOKEN
+            webhooks:
+              - name: hook
+                url: https://example.com/hook
+                access_token: TOKEN
+            automations:
+              - name: a
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then:
+                  webhook:
+                    to: hook
+                    payload: {t: "${ACCESS_TOKEN}"}
+            """,
+            "b.yaml": """
+            entity: ml
+            webhooks:
+              - name: hook
+                url: https://example.com/other
+            """,
+        }
+    )
+    assert _validate() == (
+        1,
+        [
+            "automations/b.yaml:3:11: webhook name 'hook' is used twice in entity 'ml' "
+            "(first at automations/a.yaml:5:11)",
+            "1 problem found",
+        ],
+    )
+
+
+def test_a_registry_written_with_its_prefix_is_read_without_it(write_files: WriteFiles) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            automations:
+              - name: reg
+                scope: {registry: wandb-registry-model}
+                when: {alias_added: {alias: "^prod$"}}
+                then: {no_op: }
+            """
+        }
+    )
+    warning = (
+        "automations/a.yaml:4:23: {}automations[0].scope.registry: 'wandb-registry-model' is "
+        "read as the registry 'model': W&B adds the 'wandb-registry-' prefix itself; write "
+        "`registry: model`"
+    )
+    summary = "valid: 0 secrets, 0 webhooks, 1 automation; 1 warning (errors with --strict)"
+    assert _validate() == (0, [warning.format("warning: "), summary])
+    assert _validate("--strict") == (1, [warning.format(""), "1 problem found"])
+    (auto,) = load_inventory(["automations"]).automations
+    assert auto.scope.project == "wandb-registry-model"
+
+
+def test_a_name_declared_in_a_file_left_out_of_paths_says_where(write_files: WriteFiles) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            secrets:
+              - name: TOK
+            webhooks:
+              - name: hook
+                url: https://example.com/hook
+                access_token: TOK
+            """,
+            "b.yaml": """
+            entity: ml
+            automations:
+              - name: x
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {webhook: {to: hook}}
+              - name: y
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {webhook: {to: nowhere}}
+            """,
+        }
+    )
+    left_out = "which the PATHS given leave out: give that file too, or the whole folder"
+    assert _validate("automations/b.yaml") == (
+        1,
+        [
+            "automations/b.yaml:6:26: automations[0].then.webhook.to: webhook 'hook' is "
+            f"declared in automations/a.yaml, {left_out}",
+            "automations/b.yaml:10:26: automations[1].then.webhook.to: webhook 'nowhere' is not "
+            "declared under `webhooks:` for entity 'ml'",
+            "2 problems found",
+        ],
+    )
+    assert _validate()[0] == 1  # 'nowhere' is declared nowhere

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from reconcile.cli import cli
 from reconcile.inventory.loader import parse_text
 from reconcile.inventory.yamlsafe import RecursiveAlias, expanded_size
+from tests.conftest import WriteFiles
 
 
 def load(text: str) -> object:
@@ -79,3 +82,33 @@ def test_expanded_size_refuses_cycles() -> None:
     node = compose("a: &x [*x]\n", Loader=StrictLoader)
     with pytest.raises(RecursiveAlias):
         expanded_size(node)
+
+
+def test_a_list_item_without_its_dash_is_one_problem_that_says_so(
+    write_files: WriteFiles,
+) -> None:
+    write_files(
+        {
+            "a.yaml": """
+            entity: ml
+            automations:
+              - name: one
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {no_op: }
+                name: two
+                scope: {project: p}
+                when: {run_state: {states: [failed]}}
+                then: {no_op: }
+            """
+        }
+    )
+    result = CliRunner().invoke(cli, ["validate"])
+    assert (result.exit_code, result.output.splitlines()) == (
+        1,
+        [
+            "automations/a.yaml:7:5: duplicate key 'name' (first at line 3), and 'scope', "
+            "'when', 'then' after it: if a new list item starts at line 7, begin it with '- '",
+            "1 problem found",
+        ],
+    )

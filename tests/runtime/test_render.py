@@ -238,9 +238,16 @@ def test_missing_secret_value_is_a_clear_error() -> None:
 
 
 def test_unknown_variable_is_refused_not_left_in_place() -> None:
-    auto = automation("alias_added", {}, {"k": "${run_name}"})
-    with pytest.raises(RenderError, match=r"\$\{run_name\} has no value for alias_added events"):
+    auto = automation("alias_added", {}, {"k": "${runname}"})
+    with pytest.raises(RenderError, match=r"\$\{runname\} has no value for alias_added events"):
         render(Facts(auto, ALIAS_EVENT), HOOK, SECRETS)
+
+
+def test_a_variable_of_another_event_is_sent_blank_as_wandb_sends_it() -> None:
+    auto = automation("alias_added", {}, {"k": "run ${run_name}.", "m": "${metric_value}"})
+    rendered = render(Facts(auto, ALIAS_EVENT), HOOK, SECRETS)
+    assert rendered is not None
+    assert rendered.body == b'{"k":"run .","m":""}'
 
 
 def test_every_variable_validate_accepts_has_a_value_for_every_event_kind() -> None:

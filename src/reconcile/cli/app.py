@@ -8,6 +8,7 @@ exceptions into exit codes.
 from __future__ import annotations
 
 import logging
+import re
 from typing import ClassVar
 
 import click
@@ -23,6 +24,9 @@ class _Group(ExitCodes):
 
     lazy: ClassVar[dict[str, str]] = {"serve": "serve", "server": "server"}
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, verbose_first(args))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
 
@@ -33,6 +37,21 @@ class _Group(ExitCodes):
             found: click.Command = getattr(commands, self.lazy[cmd_name])
             return found
         return super().get_command(ctx, cmd_name)
+
+
+_VERBOSE = re.compile(r"-v+|--verbose")
+
+
+def verbose_first(args: list[str]) -> list[str]:
+    """`reconcile validate -v` as `reconcile -v validate`: -v is the group's option, and
+    people put it after the command. Nothing after `--` moves (it is an argument there)."""
+    start = next((i for i, arg in enumerate(args) if not arg.startswith("-")), len(args))
+    end = args.index("--") if "--" in args[start:] else len(args)
+    moved = [arg for arg in args[start:end] if _VERBOSE.fullmatch(arg)]
+    if not moved:
+        return args
+    kept = [arg for arg in args[start:end] if not _VERBOSE.fullmatch(arg)]
+    return [*moved, *args[:start], *kept, *args[end:]]
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -23,8 +23,10 @@ import click
 from reconcile.apply import target as targets
 from reconcile.cli.options import target_options
 from reconcile.client.transport import basic_auth
-from reconcile.core.errors import ServerError, UsageError
+from reconcile.core.errors import ReconcileError, ServerError, UsageError
 from reconcile.inventory import project
+from reconcile.inventory.load import load_inventory
+from reconcile.inventory.schema import unknown_name
 from reconcile.runtime import incoming, remote, schedule
 from reconcile.runtime.addresses import Policy
 
@@ -321,7 +323,7 @@ def _span(seconds: float) -> str:
 
 def _result(attempt: dict[str, Any]) -> str:
     shown = f"HTTP {attempt['status']}" if attempt["status"] is not None else "no answer"
-    if attempt["error"]:
+    if attempt["error"] and attempt["detail"] != shown:  # a failing status says it all
         shown += f" ({attempt['error']}: {attempt['detail']})"
     if attempt["excerpt"]:
         shown += f"  answer: {attempt['excerpt'][:120]!r}"
@@ -359,17 +361,34 @@ def history(  # noqa: PLR0917 - click passes each option as an argument
     wanted = (("automation", automation), ("entity", entity), ("status", status))
     params.update({k: v for k, v in wanted if v is not None})
 
-    async def work() -> list[dict[str, Any]]:
-        return await runtime.deliveries(params)
+    async def work() -> tuple[list[dict[str, Any]], list[str]]:
+        found = await runtime.deliveries(params)
+        if found or automation is None:
+            return found, []
+        every = await runtime.deliveries({"limit": "1000"})  # the names that have some
+        return found, [d["automation"] for d in every]
 
-    found: list[dict[str, Any]] = _run(runtime, work)
+    found, delivered = _run(runtime, work)
+    if automation is not None and not found:
+        _known_automation(automation, delivered)
     if fmt == "json":
         click.echo(json.dumps({"deliveries": found}, indent=2))
         return
     if not found:
-        click.echo("no deliveries")
+        click.echo("no deliveries" + (f" of automation {automation!r} yet" if automation else ""))
     for delivery in found:
         _show(delivery, body=True)
+
+
+def _known_automation(name: str, delivered: list[str]) -> None:
+    """Refuse a name neither the inventory nor any delivery knows, with "did you mean"."""
+    try:
+        declared = [a.name for a in load_inventory(project.default_paths()).automations]
+    except ReconcileError:  # no inventory here, or a broken one: the deliveries decide
+        declared = []
+    if name not in declared and name not in delivered:
+        where = "the inventory or the deliveries"
+        raise UsageError(unknown_name("automation", name, where, [*declared, *delivered]))
 
 
 @click.command()

@@ -43,11 +43,21 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
         summary = f"{count} problem{'s' if count != 1 else ''} found"
         click.echo(issue_render.render(invalid.issues, fmt, summary, invalid.warnings), nl=False)
         sys.exit(EXIT_INVALID)
-    summary = (
-        f"valid: {len(inventory.secrets)} secrets, {len(inventory.webhooks)} webhooks, "
-        f"{len(inventory.automations)} automations{warned(warnings)}"
+    counts = ", ".join(
+        counted(len(items), noun)
+        for items, noun in (
+            (inventory.secrets, "secret"),
+            (inventory.webhooks, "webhook"),
+            (inventory.automations, "automation"),
+        )
     )
+    summary = f"valid: {counts}{warned(warnings)}"
     click.echo(issue_render.render([], fmt, summary, warnings), nl=False)
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 webhook`, `2 webhooks`, `0 webhooks`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def warned(warnings: list[Issue]) -> str:

@@ -17,11 +17,12 @@ from reconcile.apply import target as targets
 from reconcile.cli.exits import EXIT_CHANGES, EXIT_INVALID
 from reconcile.cli.inventory import load_noted
 from reconcile.cli.options import strict_option, target_options
-from reconcile.core.errors import UsageError
+from reconcile.core.errors import InvalidInventory, UsageError
 from reconcile.core.safe import key_text
 from reconcile.inventory import project
 from reconcile.inventory.load import load_inventory
 from reconcile.plan.compute import Change
+from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
 
 FINGERPRINT = re.compile(r"[0-9a-fA-F]{12,64}")
@@ -69,7 +70,14 @@ def plan(
       reconcile plan --format markdown            # for a pull-request comment
     """
     paths = paths or project.default_paths()
-    inventory = load_noted(paths, strict)
+    try:
+        inventory = load_noted(paths, strict)
+    except InvalidInventory as invalid:
+        if fmt != "json":
+            raise
+        # A JSON reader gets a JSON answer: the problems, as `validate --format json`.
+        click.echo(issue_render.render(invalid.issues, "json", "", invalid.warnings), nl=False)
+        sys.exit(EXIT_INVALID)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
     planned = asyncio.run(session.plan(inventory, target, whole=whole))

@@ -19,6 +19,7 @@ from reconcile.core.model import Automation, Inventory, Webhook
 from reconcile.core.safe import inline, visible
 from reconcile.inventory import project
 from reconcile.inventory.load import load_inventory
+from reconcile.inventory.schema import unknown_name
 from reconcile.runtime import incoming, receiver, signing, trial
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.render import MASK, mask_text, masked_excerpt, render, url_secrets
@@ -38,7 +39,8 @@ def _automation(inventory: Inventory, name: str, entity: str | None) -> Automati
         return found[0]
     if found:
         raise UsageError(f"automation {name!r} is declared in several teams; add --entity")
-    raise UsageError(f"no automation {name!r} in the inventory")
+    known = [a.name for a in inventory.automations if entity in (None, a.entity)]
+    raise UsageError(unknown_name("automation", name, "the inventory", known))
 
 
 def _events(auto: Automation, event_file: str | None) -> tuple[incoming.IncomingEvent, ...]:
@@ -201,7 +203,9 @@ def _show_outcome(outcome: Outcome, secrets: list[str]) -> None:
     if outcome.status is None:
         click.echo(f"failed ({outcome.error}) after {took}: {detail}")
         return
-    click.echo(f"HTTP {outcome.status} in {took}" + (f" ({detail})" if outcome.error else ""))
+    status = f"HTTP {outcome.status}"
+    said = outcome.error and detail != status  # a failing status says it all
+    click.echo(f"{status} in {took}" + (f" ({detail})" if said else ""))
     for header, value in outcome.headers:
         click.echo(f"  {header}: {mask_text(value, secrets)}")
     if outcome.excerpt:

@@ -155,8 +155,15 @@ def scope(data: dict[str, Any]) -> Scope:
         return Scope(project="", collection=data.get("collection"), team=data["team"])
     if "organization" in data:
         return Scope("", collection=data.get("collection"), organization=data["organization"])
-    project = data.get("project") or REGISTRY_PREFIX + data["registry"]
+    # `registry: wandb-registry-model` is the registry `model` (validate warns).
+    registry = data.get("registry")
+    project = data.get("project") or REGISTRY_PREFIX + registry_name(registry or "")
     return Scope(project=project, collection=data.get("collection"))
+
+
+def registry_name(written: str) -> str:
+    """A registry's name, without the `wandb-registry-` prefix W&B adds (and people copy)."""
+    return written.removeprefix(REGISTRY_PREFIX) or written
 
 
 # The defaults filled in, per event and action kind: what a plan leaves out when showing

@@ -22,6 +22,13 @@ _KNOWN = (
         ),
         "an API key (sk-...)",
     ),
+    # A project, admin or service-account key says what it is in its prefix, however
+    # little entropy the rest has (a placeholder or a test key is a key too).
+    (
+        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj|ant|admin|svcacct)-[A-Za-z0-9_-]{8,}"),
+        "an API key (sk-...)",
+    ),
+    (re.compile(r"(?<![A-Za-z0-9_-])local-[0-9a-f]{40}(?![0-9a-f])"), "a W&B API key (local-...)"),
     (re.compile(r"AKIA[0-9A-Z]{16}"), "an AWS access key (AKIA...)"),
     (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"), "a Slack webhook URL"),
 )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from reconcile.core.errors import InvalidInventory, Issue
 from reconcile.core.model import Inventory, ResourceKey
-from reconcile.inventory import build, schema, semantics
+from reconcile.inventory import build, project, schema, semantics
 from reconcile.inventory.loader import Document, Finding, Pointer, Positions, discover, load_files
 
 DEFAULT_PATHS = ("automations",)
@@ -26,9 +27,10 @@ def load_checked(
     paths: Sequence[str] = DEFAULT_PATHS, strict: bool = False
 ) -> tuple[Inventory, list[Issue]]:
     """The inventory and its warnings; with `strict`, a warning is a problem like any other."""
-    documents, issues = load_files(discover(paths))
+    found = discover(paths)
+    documents, issues = load_files(found)
     unread = tuple(sorted({issue.location.path for issue in issues}))
-    inventory, findings, unchecked = check(documents, unread)
+    inventory, findings, unchecked = check(documents, unread, _left_out(found))
     if unchecked:
         issues = _noted(issues, unchecked)
     positions = Positions(documents)
@@ -59,12 +61,32 @@ def _noted(issues: list[Issue], count: int) -> list[Issue]:
     return noted
 
 
+def _left_out(found: list[Path]) -> dict[ResourceKey, str]:
+    """The names declared in the project's inventory files that PATHS leave out, and where:
+    a reference to one is still an error, but the message says where the name is."""
+    folder = project.inventory_dir()
+    if not folder.is_dir():
+        return {}
+    given = {path.resolve() for path in found}
+    others = [path for path in discover([str(folder)]) if path.resolve() not in given]
+    documents, _ = load_files(others)  # their own problems are not this command's
+    names: dict[ResourceKey, str] = {}
+    for item in build.items(documents):
+        if item.entity is not None and isinstance(item.data.get("name"), str):
+            key = ResourceKey(item.noun, item.entity, item.data["name"])
+            names.setdefault(key, item.origin.path)
+    return names
+
+
 def check(
-    documents: list[Document], unread: tuple[str, ...] = ()
+    documents: list[Document],
+    unread: tuple[str, ...] = (),
+    left_out: dict[ResourceKey, str] | None = None,
 ) -> tuple[Inventory, list[Finding], int]:
     """Schema and semantic findings of loaded documents, and the model of the valid parts.
 
-    The count is of references left unchecked because files in `unread` may declare them.
+    The count is of references left unchecked because files in `unread` may declare them;
+    `left_out`: names declared in inventory files not loaded, for the messages.
     """
     findings: list[Finding] = []
     # The fields of each resource that failed the schema; None: the resource (or file) is lost.
@@ -73,7 +95,7 @@ def check(
         for finding in schema.check(document):
             findings.append(finding)
             _mark(broken, document.path, finding.pointer)
-    names = semantics.Names(unread=unread)
+    names = semantics.Names(unread=unread, left_out=left_out or {})
     valid: list[build.Item] = []
     for item in build.items(documents):
         if item.entity is None:
@@ -86,6 +108,7 @@ def check(
             valid.append(usable)
             if usable.kind == "automations":
                 findings.extend(semantics.check_filters(usable.data.get("when"), usable.origin))
+                findings.extend(semantics.check_registry(usable.data.get("scope"), usable.origin))
     inventory = _build(valid)
     findings.extend(semantics.check(inventory, names))
     return inventory, findings, names.unchecked

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+from reconcile.core.events import EVENTS
 from reconcile.inventory import credentials
 from reconcile.inventory.loader import Document, Finding, Pointer
 
@@ -109,7 +110,7 @@ def _explain(
         allowed = _properties(error)
         for key in sorted(set(value) - set(allowed)):
             shown = credentials.shown(key)
-            message = f"{where}: unknown key {shown}{_suggest(key, allowed, pointer)}"
+            message = f"{where}: unknown key {shown}{_suggest(key, allowed, pointer, value)}"
             yield Finding(path, (*pointer, key), message, at_key=True)
         return
     if keyword == "required":
@@ -119,6 +120,8 @@ def _explain(
         return
     if keyword == "oneOf" and any((pointer, key) in meant for key in _one_of_keys(error)):
         return
+    if keyword == "oneOf" and _one_of_keys(error) and not isinstance(value, dict):
+        return  # "exactly one key of a mapping": the type error says it is no mapping
     on_key = keyword in ("oneOf", "minProperties", "maxProperties") and bool(pointer)
     message = f"{where}: {_describe(keyword, expected, value, error)}"
     yield Finding(path, pointer, message, at_key=on_key)
@@ -171,7 +174,22 @@ def _type_message(expected: Any, value: Any) -> str:
         return f"expected a string, got {got}; quote it to keep it a string"
     if value is None:
         return f"expected {wanted}, but it is empty"
+    if names == ["object"] and _json_object(value):
+        return (
+            f"expected {wanted}, got JSON text in a string: remove the quotes around it "
+            "(a JSON object is YAML too), or write its keys as YAML"
+        )
     return f"expected {wanted}, got {got}"
+
+
+def _json_object(value: Any) -> bool:
+    """Whether `value` is a string holding a JSON object (a payload pasted in quotes)."""
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(value), dict)
+    except ValueError:
+        return False
 
 
 def _one_of_keys(error: ValidationError) -> list[str | None]:
@@ -207,12 +225,35 @@ def _show(value: Any) -> str:
     return f"the number {value}"
 
 
-def _suggest(key: str, allowed: list[str], pointer: Pointer) -> str:
+# Keys that belong one level down, under the key that is empty for want of them.
+_NESTED = {
+    "scope": ("project", "registry", "collection", "team", "organization"),
+    "when": tuple(EVENTS),
+    "then": ("webhook", "slack", "no_op"),
+}
+
+
+def _suggest(key: str, allowed: list[str], pointer: Pointer, mapping: Any = None) -> str:
     if key == "value" and pointer[:1] == ("secrets",):
         return "; secret values never go in YAML: name an environment variable with from_env"
+    nested = _nested(key, allowed, mapping)
+    if nested:
+        return nested
     meant = _meant(key, allowed)
     hint = f" (did you mean {meant!r}?)" if meant else ""
     return hint or (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+
+
+def _nested(key: str, allowed: list[str], mapping: Any) -> str | None:
+    """Where a key that belongs one level down goes, when its parent is missing or empty."""
+    parent = next((p for p, keys in _NESTED.items() if key in keys and p in allowed), None)
+    if parent is None or not isinstance(mapping, dict):
+        return None
+    if parent not in mapping:
+        return f": it belongs under `{parent}:`, which is missing"
+    if mapping[parent] is None:
+        return f": it belongs under `{parent}:`, which is empty; indent it below it"
+    return None
 
 
 def _meant(key: str, allowed: list[str]) -> str | None:
@@ -224,9 +265,27 @@ def _meant(key: str, allowed: list[str]) -> str | None:
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
-    """` (did you mean 'x'?)` for the choice closest to a misspelt `word`, else ''."""
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    """` (did you mean 'x'?)` for the choice closest to a misspelt `word`, else ''.
+
+    A choice differing only in case comes first (`EVENT_AUTHOR` is `event_author`)."""
+    folded = [choice for choice in choices if choice.casefold() == word.casefold()]
+    match = folded or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not match:  # a misspelling in the other case: compare case-folded
+        by_fold = {choice.casefold(): choice for choice in choices}
+        close = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.6)
+        match = [by_fold[close[0]]] if close else []
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def unknown_name(noun: str, name: str, where: str, known: list[str]) -> str:
+    """`no automation 'x' in the inventory (did you mean 'y'?)`, or the names known when
+    none is close (a few of them)."""
+    hint = did_you_mean(name, sorted(set(known)))
+    if not hint and known:
+        names = sorted(set(known))
+        more = f", and {len(names) - 8} more" if len(names) > 8 else ""
+        hint = f"; known: {', '.join(names[:8])}{more}"
+    return f"no {noun} {name!r} in {where}{hint}"
 
 
 def place(pointer: Pointer) -> str:

@@ -15,6 +15,7 @@ import re2  # type: ignore[import-untyped]
 from reconcile.core import filters
 from reconcile.core.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.core.model import (
+    REGISTRY_PREFIX,
     Automation,
     Inventory,
     Kind,
@@ -25,10 +26,10 @@ from reconcile.core.model import (
     Webhook,
 )
 from reconcile.core.ownership import LOCK_NAME
-from reconcile.inventory import credentials, hygiene
+from reconcile.inventory import build, credentials, hygiene
 from reconcile.inventory.loader import Finding, Pointer
 from reconcile.inventory.schema import did_you_mean, human_path
-from reconcile.runtime import templating
+from reconcile.runtime import addresses, templating
 from reconcile.runtime.variables import secret_variables
 
 
@@ -42,6 +43,8 @@ class Names:
     # to an unknown name is not reported; `unchecked` counts those left unreported.
     unread: tuple[str, ...] = ()
     unchecked: int = 0
+    # Names declared in inventory files the command's PATHS leave out, and their file.
+    left_out: dict[ResourceKey, str] = field(default_factory=dict)
 
     def add(self, key: ResourceKey, origin: Origin) -> None:
         if key in self.first:
@@ -79,7 +82,10 @@ def _warn(origin: Origin, *steps: str | int, message: str, unless_quoted: bool =
 def check(inventory: Inventory, names: Names) -> Iterator[Finding]:
     """Every semantic finding of a built inventory, given all declared names."""
     yield from duplicate_names(names)
-    hooks = {hook.key: hook for hook in inventory.webhooks}
+    # A webhook name declared twice is reported once, as such: which of the two an
+    # automation means is unknown, so what they grant is not checked against either.
+    twice = {key for key, _, _ in names.duplicates}
+    hooks = {hook.key: hook for hook in inventory.webhooks if hook.key not in twice}
     for secret in inventory.secrets:
         yield from check_secret(secret)
         yield from hygiene.check_secret(secret)
@@ -121,6 +127,10 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
     problem = url_problem(hook.url) if isinstance(hook.url, str) else None
     if problem:
         yield _at(origin, "url", message=problem)
+    elif isinstance(hook.url, str):
+        unreachable = undeliverable(hook.url)
+        if unreachable:
+            yield _warn(origin, "url", message=unreachable)
     for field_name in ("access_token", "secret"):
         ref = getattr(hook, field_name)
         if ref is None or credentials.describe(ref):  # hygiene reports it, unquoted
@@ -133,6 +143,12 @@ def check_webhook(hook: Webhook, names: Names) -> Iterator[Finding]:
 def _undeclared(noun: Kind, key: ResourceKey, names: Names) -> str:
     hint = did_you_mean(key.name, names.of(noun, key.entity))
     name = credentials.shown(key.name)
+    elsewhere = names.left_out.get(key)
+    if elsewhere is not None:
+        return (
+            f"{noun} {name} is declared in {elsewhere}, which the PATHS given leave out: "
+            "give that file too, or the whole folder"
+        )
     return f"{noun} {name} is not declared under `{noun}s:` for entity {key.entity!r}{hint}"
 
 
@@ -153,6 +169,31 @@ def url_problem(url: str) -> str | None:
     if parts.scheme == "http" and not _is_loopback(host):
         return f"plain http is allowed only for loopback hosts; use https for {host!r}"
     return None
+
+
+def undeliverable(url: str) -> str | None:
+    """Why W&B would not deliver to `url` (a valid URL): its host is a loopback, private
+    or other non-public address, by the delivery policy the embedded server applies.
+
+    Only what the URL says is judged (an address, `localhost`); a name is not resolved."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        kind: str | None = "loopback"
+    else:
+        try:
+            kind = addresses.kind_of(ipaddress.ip_address(host))
+        except ValueError:
+            return None
+    if kind is None:
+        return None
+    article = "an" if kind[0] in "aeiouIU" else "a"
+    shown = f"[{host}]" if ":" in host else host
+    allow = f"{shown}:{parts.port}" if parts.port else host
+    return (
+        f"{host} is {article} {kind} address: W&B delivers to public addresses only, so this "
+        f"webhook works only with reconcile's embedded server (--allow-delivery-to {allow})"
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -273,6 +314,19 @@ def _check_scope(auto: Automation, origin: Origin) -> Iterator[Finding]:
         yield _at(origin, "when", auto.event.kind, message=message, key=True)
 
 
+def check_registry(scope: Any, origin: Origin) -> Iterator[Finding]:
+    """`registry: wandb-registry-model`, written as W&B names the registry's project: it
+    is read as the registry `model`, and said so."""
+    written = scope.get("registry") if isinstance(scope, dict) else None
+    if isinstance(written, str) and build.registry_name(written) != written:
+        name = build.registry_name(written)
+        message = (
+            f"{written!r} is read as the registry {name!r}: W&B adds the {REGISTRY_PREFIX!r} "
+            f"prefix itself; write `registry: {name}`"
+        )
+        yield _warn(origin, "scope", "registry", message=message)
+
+
 def check_filters(when: Any, origin: Origin) -> Iterator[Finding]:
     """The alias, tag and run-name tests of an automation's `when:`, as written (so each
     finding points at the operator in the file)."""
@@ -376,6 +430,16 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
             f"quote it ('{word}') to keep the string, or write true or false"
         )
         yield _warn(origin, *base, *pointer, message=message, unless_quoted=True)
+    yield from _check_uses(auto, origin, hook, uses)
+    yield from _bare_dollars(auto, origin, hook, [t for t in texts if t[0] not in quiet])
+
+
+def _check_uses(
+    auto: Automation, origin: Origin, hook: Webhook | None, uses: list[templating.Use]
+) -> Iterator[Finding]:
+    """Each `${name}`: granted, a variable of the event, of another event (sent blank, as
+    W&B sends it: a warning), or unknown."""
+    base = ("then", "webhook", "payload")
     spec = EVENTS[auto.event.kind]
     granted = _granted(hook)
     for use in uses:
@@ -385,7 +449,44 @@ def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> It
             continue
         if hook is None and (use.name.isupper() or use.name == "ACCESS_TOKEN"):
             continue  # what the webhook grants is unknown; its own problem is reported
+        owner = variable_owner(use.name)
+        if owner:  # legal, and rarely meant
+            message = (
+                f"${{{use.name}}} is blank for {auto.event.kind} events (W&B sends a variable "
+                f"that does not apply to the event as an empty string; it is set for {owner})"
+            )
+            yield _warn(origin, *base, *use.pointer, message=message)
+            continue
         yield _at(origin, *base, *use.pointer, message=_variable_message(use.name, auto, hook))
+
+
+# `$NAME` (no braces), not after another `$` or a backslash.
+_BARE = re.compile(r"(?<![$\\])\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _bare_dollars(
+    auto: Automation, origin: Origin, hook: Webhook | None, texts: list[tuple[Pointer, str]]
+) -> Iterator[Finding]:
+    """`$NAME` where `${NAME}` was meant: only `${...}` is substituted, so it is sent as
+    written. Told for names a variable or a granted secret has (other `$words` are text)."""
+    granted = _granted(hook)
+    spec = EVENTS[auto.event.kind]
+    for pointer, text in texts:
+        for match in _BARE.finditer(text):
+            name = match.group(1)
+            if hook is not None and name == hook.access_token and name not in granted:
+                meant, what = "ACCESS_TOKEN", f"the access token of webhook {hook.name!r}"
+            elif name in granted:
+                meant, what = name, f"secret {name!r}"
+            elif spec.allows_variable(name) or variable_owner(name):
+                meant, what = name, "the variable"
+            else:
+                continue
+            message = (
+                f"{match.group(0)!r} is sent as written: only ${{...}} is substituted; "
+                f"write '${{{meant}}}' for {what}"
+            )
+            yield _warn(origin, "then", "webhook", "payload", *pointer, message=message)
 
 
 def _signing_message(hook: Webhook) -> str:
@@ -411,9 +512,6 @@ def _variable_message(name: str, auto: Automation, hook: Webhook | None) -> str:
     to = auto.action.params["to"]
     if name == "ACCESS_TOKEN":
         return f"${{ACCESS_TOKEN}} needs an access_token on webhook {to!r}"
-    owner = variable_owner(name)
-    if owner:
-        return f"${{{name}}} is not set for {kind} events (only for {owner})"
     if hook is not None and name == hook.access_token:
         return (
             f"${{{name}}} is the access token of webhook {to!r}; a payload refers to it "

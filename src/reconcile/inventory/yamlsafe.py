@@ -79,18 +79,19 @@ class StrictLoader(_CLoader):  # type: ignore[misc, valid-type]
         if any(key.tag == MERGE_TAG for key, _ in node.value):
             self.flatten_mapping(node)
         seen: dict[str, Node] = {}
+        repeated: list[tuple[Node, Node]] = []  # (the repeated key, its first)
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.problems.append(Problem(key_node, "a key must be a plain string"))
                 continue
             key = key_node.value
             if key in seen and not getattr(key_node, "merged", False):
-                first_line = seen[key].start_mark.line + 1
-                message = f"duplicate key {key!r} (first at line {first_line})"
-                self.problems.append(Problem(key_node, message))
+                repeated.append((key_node, seen[key]))
                 continue
             seen[key] = key_node
             data[key] = self.construct_object(value_node, deep=False)
+        if repeated:
+            self.problems.append(_repeated(repeated))
 
     def construct_seq(self, node: SequenceNode) -> Any:
         data: list[Any] = []
@@ -173,3 +174,17 @@ def _children(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [n for pair in node.value for n in pair]
     return []
+
+
+def _repeated(repeated: list[tuple[Node, Node]]) -> Problem:
+    """One problem for the keys a mapping repeats, at the first: several at once are most
+    often a list item whose `- ` is missing, which is said."""
+    (key_node, first), *more = repeated
+    message = f"duplicate key {key_node.value!r} (first at line {first.start_mark.line + 1})"
+    if more:
+        keys = ", ".join(repr(k.value) for k, _ in more)
+        line = key_node.start_mark.line + 1
+        message += (
+            f", and {keys} after it: if a new list item starts at line {line}, begin it with '- '"
+        )
+    return Problem(key_node, message)

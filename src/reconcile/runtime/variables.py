@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.core.events import EVENTS, METADATA_PREFIX
+from reconcile.core.events import EVENTS, METADATA_PREFIX, variable_owner
 from reconcile.core.model import Automation, Webhook
 from reconcile.runtime.incoming import IncomingEvent
 
@@ -144,9 +144,10 @@ def event_values(facts: Facts) -> dict[str, str]:
 
 
 def lookup(values: Mapping[str, str], facts: Facts, name: str) -> str | None:
-    """The value of `name`: a known variable, a metadata key the event lacks (blank), or None."""
+    """The value of `name`: a known variable, or blank for a metadata key the event lacks
+    and for a variable of another event (as W&B sends it), else None."""
     if name in values:
         return values[name]
-    if EVENTS[facts.automation.event.kind].allows_variable(name):
+    if EVENTS[facts.automation.event.kind].allows_variable(name) or variable_owner(name):
         return ""
     return None

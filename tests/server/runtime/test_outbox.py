@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from reconcile.server.runtime.outbox import EXCERPT
 from tests.runtime.faults import Received
-from tests.server.helpers import World, basic
+from tests.server.helpers import World, basic, trigger_input
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     TOKEN,
@@ -55,3 +56,23 @@ def test_a_token_split_by_the_cut_leaves_no_prefix_in_history(
     assert TOKEN[:6] == "token-"
     assert attempts[0]["excerpt"] == "x" * LEAD + "*** at"
     assert len(attempts[0]["excerpt"]) == EXCERPT
+
+
+def test_a_variable_of_another_event_is_delivered_blank(world: World, receiver: Receiver) -> None:
+    """An SDK-made alias automation whose payload names a run variable: W&B sends it blank."""
+    hook = hook_with_secrets(world, receiver.url("/hooks/blank"))
+    made = trigger_input(world.project_id, hook, name="blank")
+    made["input"]["eventFilter"] = json.dumps(
+        {"$or": [{"$and": [{"alias": {"$regex": "^prod$"}}]}]}
+    )
+    action = made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]
+    action["requestPayload"] = '{"run": "${run_name}.", "alias": "${alias}"}'
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+    assert emit(world, alias_event("blank-1")).status_code == 202
+    assert drain(world, timeout=60) == 0
+    (got,) = receiver.requests
+    assert json.loads(got.body) == {"run": ".", "alias": "prod"}
