@@ -196,6 +196,22 @@ class _InField(Exception):
         self.field, self.error = field, error
 
 
+def store_within(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    events: tuple[IncomingEvent, ...],
+    app_url: str = "https://wandb.ai",
+) -> Accepted:
+    """Events produced by another write (a run's stream, a GraphQL mutation), stored
+    and matched with their outbox in the caller's open transaction: the same path as
+    `POST /api/v1/events`. An ApiError names what was refused."""
+    try:
+        return _store_all(con, box, user, events, app_url)
+    except _AtIndex as failed:
+        raise failed.error from None
+
+
 def _store_all(
     con: sqlite3.Connection,
     box: SecretBox,
