@@ -10,7 +10,7 @@ from graphql import GraphQLResolveInfo
 
 from reconcile.server.api import present
 from reconcile.server.api.context import RequestContext
-from reconcile.server.api.ids import decode_cursor, encode_id
+from reconcile.server.api.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.api.present import Obj
 from reconcile.server.clients import runs, uploads
 from reconcile.server.errors import InvalidInput, NotFound
@@ -51,8 +51,18 @@ def present_run(run: runs.Run) -> Obj:
         "heartbeatAt": run.created_at,
         "updatedAt": run.created_at,
         "runInfo": None,
-        "user": None,
+        # Email and the like are not the reader's to see: the name only.
+        "user": None
+        if run.author is None
+        else {
+            "__typename": "User",
+            "id": encode_id("User", run.author.id),
+            "name": run.author.username,
+            "username": run.author.username,
+        },
         "project": present.project(run.project),
+        "projectId": run.project.id,
+        "events": [],
         "_run": run,
     }
 
@@ -64,9 +74,14 @@ def resolve_upsert_bucket(_root: None, info: GraphQLResolveInfo, input: dict[str
     if not entity:
         raise InvalidInput("entityName is required: the user has no default entity")
     if not input.get("name"):
-        if input.get("id"):  # an update by the run's id (W&B's `Bucket` id)
-            raise NotFound("runs are written by name here: send name")
-        raise InvalidInput("name is required: the run's id")
+        if not input.get("id"):
+            raise InvalidInput("name is required: the run's id")
+        # `Run.update()` of the public API names the run by its storage id only.
+        found = runs.by_storage_id(ctx.con, decode_id(input["id"], "Run")[1])
+        if found is None:
+            raise NotFound(f"run {input['id']} not found")
+        entity, project = found.project.entity_name, found.project.name
+        input = {**input, "name": found.name}
     place = runs.writable_project(ctx.con, ctx.user, entity, project, create=True)
     run, inserted, queued = runs.upsert(ctx.con, ctx.box, ctx.user, place, input)
     ctx.queued.extend(queued)
@@ -127,15 +142,20 @@ def resolve_project_runs(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> 
     found = runs.runs_of(_ctx(info).con, project, after, limit + 1) if project else []
     shown = found[:limit]
     page = present.page([present_run(r) for r in shown], [r.id for r in shown], len(found) > limit)
-    total = 0
-    if project is not None:
-        row = (
-            _ctx(info)
-            .con.execute("SELECT COUNT(*) FROM runs WHERE project_id = ?", (project.id,))
-            .fetchone()
-        )
-        total = int(row[0])
-    return {**page, "totalCount": total}
+    return {**page, "totalCount": resolve_run_count(parent, info)}
+
+
+def resolve_run_count(parent: Obj, info: GraphQLResolveInfo, **_filters: Any) -> int:
+    """Runs of the project (filters are not applied)."""
+    project = _readable(info, parent)
+    if project is None:
+        return 0
+    row = (
+        _ctx(info)
+        .con.execute("SELECT COUNT(*) FROM runs WHERE project_id = ?", (project.id,))
+        .fetchone()
+    )
+    return int(row[0])
 
 
 def resolve_run_history(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> list[str]:
@@ -166,6 +186,10 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "upsertBucket": resolve_upsert_bucket,
         "createRunFiles": resolve_create_run_files,
     },
-    "Project": {"run": resolve_project_run, "runs": resolve_project_runs},
+    "Project": {
+        "run": resolve_project_run,
+        "runs": resolve_project_runs,
+        "runCount": resolve_run_count,
+    },
     "Run": {"history": resolve_run_history},
 }

@@ -37,9 +37,11 @@ class Run:
     history_lines: int
     created_at: str
     heartbeat: float
+    author: teams.User | None
 
 
 def _run(con: sqlite3.Connection, row: sqlite3.Row) -> Run:
+    author = teams.get_user(con, row["created_by"]) if row["created_by"] is not None else None
     return Run(
         row["id"],
         teams.get_project(con, row["project_id"]),
@@ -52,6 +54,7 @@ def _run(con: sqlite3.Connection, row: sqlite3.Row) -> Run:
         row["history_lines"],
         row["created_at"],
         row["heartbeat"],
+        author,
     )
 
 
@@ -59,6 +62,11 @@ def find_run(con: sqlite3.Connection, project: teams.Project, name: str) -> Run 
     row = con.execute(
         "SELECT * FROM runs WHERE project_id = ? AND name = ?", (project.id, name)
     ).fetchone()
+    return _run(con, row) if row else None
+
+
+def by_storage_id(con: sqlite3.Connection, run_id: int) -> Run | None:
+    row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     return _run(con, row) if row else None
 
 
