@@ -45,7 +45,8 @@ def check(body: Any) -> tuple[dict[str, tuple[int, list[str]]], bool, int | None
     """The post's file chunks, whether it is the last, and its exit code."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    files = body.get("files") or {}
+    files = body.get("files")
+    files = {} if files is None else files
     if not isinstance(files, dict):
         raise InvalidInput("files must be an object of file names")
     chunks = {str(name): _chunk(str(name), raw) for name, raw in files.items()}
