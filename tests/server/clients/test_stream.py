@@ -147,7 +147,8 @@ def test_bad_posts_are_4xx(world: World, body: Any, status: int, message: str) -
 def test_unauthenticated_and_unknown_runs(world: World) -> None:
     path = f"/files/{TEAM}/vision/r1/file_stream"
     assert world.client.post(path, content=b"{").status_code == 401
-    assert world.client.post(path, json={}, headers={"Authorization": "Basic !!"}).status_code == 401
+    malformed = {"Authorization": "Basic !!"}
+    assert world.client.post(path, json={}, headers=malformed).status_code == 401
     missing = _stream(world, {}, run="nope")
     assert (missing.status_code, missing.json()["error"]["message"]) == (
         404,
