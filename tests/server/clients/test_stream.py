@@ -23,6 +23,9 @@ mutation UpsertBucket($name: String, $project: String, $entity: String, $config:
 """
 
 
+DEEP_OBJECT = '{"a":' * 40 + "1" + "}" * 40
+
+
 def _upsert(api: Api, name: str = "r1", project: str = "vision") -> dict[str, Any]:
     variables = {"name": name, "project": project, "entity": TEAM, "config": '{"lr": 1}'}
     data: dict[str, Any] = api.ok(UPSERT, variables)["upsertBucket"]
@@ -131,6 +134,16 @@ def test_the_last_post_replaces_the_summary_and_ends_the_run(world: World) -> No
             {"files": {"wandb-history.jsonl": {"offset": 0, "content": ["[]"]}}},
             400,
             "wandb-history.jsonl line 0 is not a JSON object",
+        ),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": [DEEP_OBJECT]}}},
+            400,
+            "wandb-history.jsonl line 0 nests deeper than 32 levels",
+        ),
+        (
+            {"files": {"wandb-summary.json": {"offset": 0, "content": ["[" * 5000]}}},
+            400,
+            "wandb-summary.json nests deeper than 32 levels",
         ),
         ({"complete": "yes"}, 400, "complete must be true or false"),
         ({"exitcode": 2**70}, 400, "exitcode is out of range"),

@@ -5,7 +5,6 @@ the events API's own path (`runtime.events.store_within`), in the same transacti
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import time
@@ -94,7 +93,7 @@ def writable_project(
     if found is None:
         if not create:
             raise NotFound(f"project {project} not found in entity {entity}")
-        validation.check_name("project", project, validation.COLLECTION_NAME_RE, RUN_NAME_RULE)
+        validation.check_project_name(project)
         found, _ = teams.create_project(con, team, project, created_by=user.id)
     return team, found
 
@@ -151,12 +150,7 @@ def _json_text(given: dict[str, Any], key: str) -> str | None:
         return None
     if len(value) > MAX_CONFIG_CHARS:
         raise InvalidInput(f"{key} is longer than {MAX_CONFIG_CHARS} characters")
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise InvalidInput(f"{key} must be a JSON object") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput(f"{key} must be a JSON object")
+    validation.json_object(key, value)
     return value
 
 

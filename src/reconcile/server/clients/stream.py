@@ -11,6 +11,7 @@ import sqlite3
 import time
 from typing import Any
 
+from reconcile.server.api import validation
 from reconcile.server.clients import runs
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
 from reconcile.server.runtime import outbox
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 HISTORY = "wandb-history.jsonl"
 SUMMARY = "wandb-summary.json"
 MAX_LINE_CHARS = 1024 * 1024
+MAX_DEPTH = 32  # levels of nesting in one history line or the summary
 # What the SDK reads back: no exit code forced on it, no limits.
 ANSWER: dict[str, Any] = {"exitcode": None, "limits": {}}
 
@@ -61,17 +63,27 @@ def check(body: Any) -> tuple[dict[str, tuple[int, list[str]]], bool, int | None
     return chunks, complete, code
 
 
+def _object(line: str, where: str) -> dict[str, Any]:
+    """A line as a JSON object. Not strict: the SDK writes NaN and Infinity as
+    JSON's extensions, and refusing them would make it retry forever."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        raise InvalidInput(f"{where} is not JSON") from None
+    except RecursionError:
+        raise InvalidInput(f"{where} nests deeper than {MAX_DEPTH} levels") from None
+    if not isinstance(row, dict):
+        raise InvalidInput(f"{where} is not a JSON object")
+    if validation.json_depth(row, MAX_DEPTH) > MAX_DEPTH:
+        raise InvalidInput(f"{where} nests deeper than {MAX_DEPTH} levels")
+    return row
+
+
 def _rows(offset: int, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    for number, line in enumerate(lines, start=offset):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise InvalidInput(f"{HISTORY} line {number} is not JSON") from None
-        if not isinstance(row, dict):
-            raise InvalidInput(f"{HISTORY} line {number} is not a JSON object")
-        rows.append((number, row))
-    return rows
+    return [
+        (number, _object(line, f"{HISTORY} line {number}"))
+        for number, line in enumerate(lines, start=offset)
+    ]
 
 
 def _append_history(
@@ -97,12 +109,7 @@ def _append_history(
 def _summary(con: sqlite3.Connection, run: runs.Run, lines: list[str]) -> None:
     if not lines:
         return
-    try:
-        parsed = json.loads(lines[-1])
-    except ValueError:
-        raise InvalidInput(f"{SUMMARY} is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput(f"{SUMMARY} is not a JSON object")
+    _object(lines[-1], SUMMARY)
     con.execute("UPDATE runs SET summary = ? WHERE id = ?", (lines[-1], run.id))
 
 
