@@ -155,8 +155,10 @@ def _json_text(given: dict[str, Any], key: str) -> str | None:
 
 
 def _base(run: Run, kind: str, key: str) -> dict[str, Any]:
+    author = run.author.username if run.author else None
     return {
         "id": f"run-{run.id}-{key}",
+        **({"author": author} if author else {}),
         "type": kind,
         "entity": run.project.entity_name,
         "project": run.project.name,
@@ -173,13 +175,14 @@ def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
     starting with `_` (`_step`, `_runtime`, `_wandb`) are W&B's own."""
     out: dict[str, float] = {}
     for key, value in row.items():
-        if not prefix and key.startswith("_"):
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        elif _finite(value):
-            out[name] = value
+        kind = type(value)
+        if kind is float or kind is int:  # the common case first: a plain number
+            if (prefix or key[:1] != "_") and math.isfinite(value):
+                out[prefix + key] = value
+        elif kind is dict and (prefix or key[:1] != "_"):
+            out.update(flatten(value, f"{prefix}{key}."))
+        elif kind is not dict and (prefix or key[:1] != "_") and _finite(value):
+            out[prefix + key] = value
     return out
 
 

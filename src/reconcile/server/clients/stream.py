@@ -79,9 +79,10 @@ def _object(line: str, where: str) -> dict[str, Any]:
     return row
 
 
-def _rows(offset: int, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+def _rows(offset: int, lines: list[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """Each line's number, text (stored as sent) and object."""
     return [
-        (number, _object(line, f"{HISTORY} line {number}"))
+        (number, line, _object(line, f"{HISTORY} line {number}"))
         for number, line in enumerate(lines, start=offset)
     ]
 
@@ -99,10 +100,10 @@ def _append_history(
         return []
     con.executemany(
         "INSERT INTO run_history (run_id, line, row) VALUES (?, ?, ?)",
-        [(run.id, number, json.dumps(row)) for number, row in fresh],
+        [(run.id, number, line) for number, line, _ in fresh],
     )
     con.execute("UPDATE runs SET history_lines = ? WHERE id = ?", (taken + len(fresh), run.id))
-    made = (runs.logged_event(run, number, row) for number, row in fresh)
+    made = (runs.logged_event(run, number, row) for number, _, row in fresh)
     return [event for event in made if event is not None]
 
 

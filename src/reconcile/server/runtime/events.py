@@ -293,7 +293,8 @@ def _store_one(
     ).fetchone()
     if seen is not None:
         return {"id": key, "automations": json.loads(seen["fired"])}, []
-    event = replace(event, id=key, author=event.author or user.username)
+    if event.id != key or not event.author:  # a copy costs: only when something changes
+        event = replace(event, id=key, author=event.author or user.username)
     fired = matching.match(con, event, project.id, collection_id)
     names = [f.automation.name for f in fired]
     cur = con.execute(
