@@ -11,6 +11,7 @@ import pytest
 
 from reconcile.server.clients.runs import flatten
 from tests.server.helpers import TEAM, Api, World, basic
+from tests.server.runtime.test_matching import _run_automation
 
 UPSERT = """
 mutation UpsertBucket($name: String, $project: String, $entity: String, $config: JSONString) {
@@ -172,3 +173,34 @@ def test_unauthenticated_and_unknown_runs(world: World) -> None:
 def test_flatten_names_nested_metrics_as_w_and_b_does() -> None:
     row = {"_step": 1, "a": {"b": {"c": 1}, "d": 2.5}, "s": "text", "ok": True, "n": float("nan")}
     assert flatten(row) == {"a.b.c": 1, "a.d": 2.5}
+
+
+def test_streamed_history_feeds_change_and_zscore_automations(world: World) -> None:
+    zscore = {"name": "val.acc", "window_size": 4, "threshold": 2.0, "change_dir": "INCREASE"}
+    change = {
+        "name": "val.acc",
+        "agg_op": None,
+        "current_window_size": 1,
+        "prior_window_size": 1,
+        "change_type": "ABSOLUTE",
+        "change_dir": "DECREASE",
+        "change_amount": 0.2,
+    }
+    for name, kind, condition in (
+        ("spike", "RUN_METRIC_ZSCORE", {"zscore_filter": zscore}),
+        ("drop", "RUN_METRIC_CHANGE", {"change_filter": change}),
+    ):
+        _run_automation(
+            world, name, kind, {"run_filter": '{"$and":[]}', "run_metric_filter": condition}
+        )
+    _upsert(world.member)
+    values = [0.5, 0.6, 0.5, 0.6, 2.0, 1.7, 1.0]
+    rows = [{"_step": n, "val": {"acc": v}} for n, v in enumerate(values)]
+    assert _stream(world, _history(0, *rows[:4])).status_code == 200
+    assert _stream(world, _history(4, *rows[4:])).status_code == 200
+    with world.db.read() as con:
+        fired = [
+            json.loads(row[0])
+            for row in con.execute("SELECT fired FROM events WHERE type = 'run_logged'")
+        ]
+    assert fired == [[], [], [], [], ["spike"], ["drop"], []]
