@@ -6,11 +6,15 @@
 # inventory reads its URL from DEMO_WEBHOOK_URL instead (the inventory's
 # `url: {from_env: VAR}`) and is applied to a database of its own,
 # .reconcile/demo-events.db, so the examples and .reconcile/server.db stay as they are.
+# Then a training script (scripts/demo-train.py, the unmodified wandb SDK) runs against
+# `reconcile serve` over the same database, and its run fires route-to-production.
 # Needs the example secrets' variables set (scripts/demo.sh sets demo values);
-# RECONCILE names the command [default: .venv/bin/reconcile].
+# RECONCILE names the command [default: .venv/bin/reconcile], PYTHON the interpreter
+# with wandb [default: .venv/bin/python; wandb 0.31 is installed there when missing].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reconcile=${RECONCILE:-.venv/bin/reconcile}
+python=${PYTHON:-.venv/bin/python}
 : "${DEPLOY_TOKEN:?}" "${DEPLOY_SIGNING_KEY:?}"
 
 demo=.reconcile/demo
@@ -26,7 +30,8 @@ grep -q 'from_env: DEMO_WEBHOOK_URL' "$team" || { echo "demo: deploy-pipeline UR
 PYTHONUNBUFFERED=1 "$reconcile" receive --port 0 \
   --secret-env DEPLOY_SIGNING_KEY --token-env DEPLOY_TOKEN >"$demo/receive.log" 2>&1 &
 receiver=$!
-trap 'kill "$receiver" 2>/dev/null || true' EXIT
+server=
+trap 'kill "$receiver" $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   grep -q '^listening on' "$demo/receive.log" && break
   sleep 0.1
@@ -48,3 +53,26 @@ for _ in $(seq 100); do
 done
 cat "$demo/receive.log"
 grep -q 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log"
+
+echo "--- a training run (scripts/demo-train.py, the wandb SDK) against reconcile serve"
+"$python" -c 'import wandb' 2>/dev/null || "$python" -m pip install -q 'wandb==0.31.*'
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$reconcile" serve --db .reconcile/demo-events.db --port "$port" \
+  --allow-delivery-to 127.0.0.1 >"$demo/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+  grep -q 'Application startup complete' "$demo/serve.log" && break
+  sleep 0.1
+done
+WANDB_BASE_URL="http://127.0.0.1:$port" WANDB_API_KEY=$(cat .reconcile/demo-events.db.admin-key) \
+  WANDB_MODE=online WANDB_SILENT=true WANDB_DIR="$demo" HOME="$demo" \
+  WANDB_CONFIG_DIR="$demo/wandb-config" WANDB_CACHE_DIR="$demo/wandb-cache" \
+  "$python" scripts/demo-train.py
+echo "--- what reconcile receive printed for the run"
+for _ in $(seq 300); do
+  [ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -ge 2 ] && break
+  sleep 0.1
+done
+grep -A1 '"run_id"' "$demo/receive.log"
+[ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -eq 2 ]
+grep -q '"environment":"production"' "$demo/receive.log"

@@ -25,6 +25,7 @@ def test_demo_fires_an_example_automation_at_a_verifying_receiver(tmp_path: Path
         shutil.copytree(ROOT / folder, tmp_path / folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILE", "WANDB"))}
     env |= SECRETS | {"RECONCILE": str(Path(sys.executable).parent / "reconcile")}
+    env["PYTHON"] = sys.executable
     done = subprocess.run(
         ["bash", "scripts/demo-events.sh"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -35,7 +36,10 @@ def test_demo_fires_an_example_automation_at_a_verifying_receiver(tmp_path: Path
     assert len(fired) == 1
     assert fired[0].endswith(": fired deploy-fraud-detector-to-production")
     assert any(line.endswith("delivered after 1 attempt") for line in out)
-    assert out.count("  X-Wandb-Signature: valid · webhook-signature: valid · token: valid") == 1
+    # The alias event's delivery, then the training run's (route-to-production).
+    assert out.count("  X-Wandb-Signature: valid · webhook-signature: valid · token: valid") == 2
+    run = [line for line in out if '"environment":"production","run_id"' in line]
+    assert len(run) == 1
     assert "  authorization: Bearer ***" in out
     assert SECRETS["DEPLOY_TOKEN"] not in done.stdout
     # The examples stay as they are; the main database is not touched.

@@ -41,13 +41,16 @@ def running(
     http: HttpParser = "auto",
     limits: listen.Limits | None = None,
     disabled: frozenset[str] = frozenset(),
+    *,
+    allow_delivery_to: tuple[str, ...] | None = None,
 ) -> Iterator[LiveServer]:
     """Serve a fresh app over `db_path` until the block ends; fail if it does not start.
 
     With `limits`, the server runs as `reconcile serve` does (its protocol and limits);
-    `disabled`: features the server answers as not enabled.
+    `disabled`: features the server answers as not enabled; with `allow_delivery_to`,
+    the delivery worker runs (delivering to those hosts).
     """
-    app = create_app(db_path, disabled=disabled)
+    app = create_app(db_path, disabled=disabled, allow_delivery_to=allow_delivery_to)
     port = free_port()
     if limits is None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)

@@ -269,7 +269,7 @@ def test_no_operation_answers_5xx(world: World) -> None:
 
 def test_every_operation_is_exercised() -> None:
     """The schema is read, not listed by hand: a new operation is fuzzed too."""
-    assert len(OPERATIONS) == 15
+    assert len(OPERATIONS) == 17
     assert all(op.text.startswith(("query Fuzz", "mutation Fuzz")) for op in OPERATIONS.values())
     assert len(OPERATIONS["Mutation.createFilterTrigger"].variables) == 1
     assert len(OPERATIONS["Query.entity"].variables) >= 5
@@ -320,6 +320,14 @@ def _valid_inputs(world: World, hook_id: str) -> list[tuple[str, dict[str, Any]]
         ),
         ("Mutation.insertSecret", {"entityName": "acme", "secretName": "S", "secretValue": "v"}),
         ("Mutation.upsertModel", {"entityName": "acme", "name": "p", "description": "d"}),
+        (
+            "Mutation.upsertBucket",
+            {"name": "r1", "modelName": "vision", "entityName": "acme", "config": '{"a": 1}'},
+        ),
+        (
+            "Mutation.createRunFiles",
+            {"entityName": "acme", "projectName": "vision", "runName": "r1", "files": ["a"]},
+        ),
     ]
 
 

@@ -25,10 +25,14 @@ from starlette.routing import Route
 from reconcile.runtime.addresses import Policy
 from reconcile.server.api.service import GraphQLService, encode, refused
 from reconcile.server.api.validation import json_depth, strict_loads
+from reconcile.server.clients import graphql as clients_graphql
+from reconcile.server.clients import routes as clients_routes
+from reconcile.server.clients.uploads import Signer
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import api as runtime_api
 from reconcile.server.runtime.outbox import Due
 from reconcile.server.runtime.worker import Worker
+from reconcile.server.store.crypto import load_or_create_key
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +113,16 @@ def create_app(
     """The server app over the database at `db_path` (created and migrated if needed);
     `disabled`: features it answers as not enabled. With `allow_delivery_to` (possibly
     empty; entries or a whole policy), its lifespan runs the delivery worker."""
-    handler = service or GraphQLService(db_path, disabled)
+    handler = service or GraphQLService(db_path, disabled, clients_graphql.RESOLVERS)
+    signer = Signer(load_or_create_key(db_path))
+    handler.root_value = signer
     worker: list[Worker] = []
 
     def wake(queued: Sequence[Due]) -> None:
         for one in worker:
             one.hand_over(queued)
+
+    handler.after_write = wake
 
     async def graphql(request: Request) -> Response:
         started = time.perf_counter()
@@ -140,8 +148,9 @@ def create_app(
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return _bad(str(error))
         # Built and encoded in a worker thread: a large answer never blocks the loop.
+        base_url = str(request.base_url).rstrip("/")
         status, content = await run_in_threadpool(
-            handler.respond, user, query, variables, operation
+            handler.respond, user, query, variables, operation, base_url
         )
         return Response(content, status_code=status, media_type="application/json")
 
@@ -154,7 +163,13 @@ def create_app(
         if allow_delivery_to is not None:
             worker.append(Worker(handler.db, handler.box, allow_delivery_to))
             task = asyncio.ensure_future(worker[0].run())
+        crashes = asyncio.ensure_future(
+            clients_routes.detect_crashes(
+                handler.db, handler.box, wake, clients_routes.crash_timeout()
+            )
+        )
         yield
+        await clients_routes.stop(crashes)
         if task is not None:
             worker[0].stop()
             task.cancel()
@@ -167,6 +182,7 @@ def create_app(
             Route("/graphql", graphql, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             *runtime_api.routes(handler.db, handler.box, wake, _read_body),
+            *clients_routes.routes(handler.db, handler.box, signer, wake, _read_body),
         ],
         lifespan=lifespan,
     )

@@ -62,6 +62,13 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("ArtifactCollection", "tags"): 0,
     ("ServerInfo", "features"): 14,  # present.FEATURES
     ("Organization", "featureFlags"): 1,  # automation_entity_scope
+    # Runs (`server/clients/`): the files of one createRunFiles request (at most 1,000),
+    # a run's history rows (the SDK's default 500 samples), lists not kept.
+    ("CreateRunFilesPayload", "files"): 1000,
+    ("CreateRunFilesPayload", "uploadHeaders"): 0,
+    ("Run", "history"): 500,
+    ("Run", "events"): 0,
+    ("Run", "tags"): 0,
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
@@ -64,15 +65,16 @@ _RULES = tuple(
 )
 
 
-def load_schema() -> GraphQLSchema:
-    """The SDL shipped with the package, with every resolver attached."""
+def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQLSchema:
+    """The SDL shipped with the package, with every resolver attached (and `extra`'s,
+    the resolvers of the stages above: `server/clients/`)."""
     schema = build_schema((files("reconcile.server.api") / "schema.graphql").read_text())
     # A JSONString is a string on the wire: refuse objects and numbers as variables
     # (resolvers would receive them), as GraphQL's String does.
     json_string = schema.get_type("JSONString")
     if isinstance(json_string, GraphQLScalarType):
         json_string.parse_value = GraphQLString.parse_value  # type: ignore[method-assign]
-    for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS):
+    for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS, extra or {}):
         for type_name, resolvers in table.items():
             owner = schema.get_type(type_name)
             if not isinstance(owner, GraphQLObjectType):

@@ -121,7 +121,12 @@ def artifact_type(owner: Project, name: str) -> Obj:
 
 def organization(row: Organization) -> Obj:
     org_entity = team(row.entity)
-    return {"id": encode_id("Organization", row.id), "name": row.name, "orgEntity": org_entity}
+    return {
+        "id": encode_id("Organization", row.id),
+        "name": row.name,
+        "orgEntity": org_entity,
+        "coreWeaveOrganizationId": None,
+    }
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,22 @@ class _Rollback(Exception):
 class GraphQLService:
     """The embedded server's request handler, independent of any HTTP framework."""
 
-    def __init__(self, db_path: Path, disabled: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        disabled: frozenset[str] = frozenset(),
+        extra: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """`extra`: resolvers of the stages above (`server/clients/`), by type and field."""
         # Features turned off make the server answer as an older W&B does without them.
         self.features = frozenset(present.FEATURES) - disabled
         self.db = Database(db_path)
         self.box = SecretBox(load_or_create_key(db_path))
-        self.documents = Documents(load_schema())
+        self.documents = Documents(load_schema(extra))
+        # Called with what a committed mutation queued (the delivery worker's hand-over).
+        self.after_write: Callable[[list[Any]], None] | None = None
+        # What the stages above give their root resolvers (the upload URL signer).
+        self.root_value: Any = None
 
     def close(self) -> None:
         self.db.close()
@@ -128,10 +139,11 @@ class GraphQLService:
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        base_url: str = "",
     ) -> tuple[int, bytes]:
         """`run`, with the answer encoded (in pieces when it is large)."""
         with COLLECTOR.paused():
-            status, body, spent = self._logged(user, query, variables, operation_name)
+            status, body, spent = self._logged(user, query, variables, operation_name, base_url)
             return status, encode(body, pieces=(spent or 0) > PIECES_ABOVE)
 
     def _logged(
@@ -140,9 +152,10 @@ class GraphQLService:
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        base_url: str = "",
     ) -> tuple[int, dict[str, Any], int | None]:
         started = time.perf_counter()
-        status, body, spent = self._run(user, query, variables, operation_name or None)
+        status, body, spent = self._run(user, query, variables, operation_name or None, base_url)
         log.info(
             "graphql request",
             extra={
@@ -161,6 +174,7 @@ class GraphQLService:
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        base_url: str = "",
     ) -> tuple[int, dict[str, Any], int | None]:
         prepared = self.documents.prepare(query)
         if prepared.document is None:
@@ -175,14 +189,16 @@ class GraphQLService:
         except cost.TooExpensive as error:
             return error.status, _error(error.message, error.code), None
         write = operation.operation == OperationType.MUTATION
+        queued: list[Any] = []
         try:
             with self.db.write() if write else self.db.read() as con:
                 result = execute_sync(
                     self.documents.schema,
                     prepared.document,
                     context_value=RequestContext(
-                        con, user, self.box, cost.Meter(spent), self.features
+                        con, user, self.box, cost.Meter(spent), self.features, base_url, queued
                     ),
+                    root_value=self.root_value,
                     variable_values=variables,
                     operation_name=operation_name,
                     execution_context_class=DictExecutionContext,
@@ -191,6 +207,9 @@ class GraphQLService:
                     raise _Rollback(result)
         except _Rollback as rollback:
             result = rollback.result
+            queued.clear()
+        if queued and self.after_write is not None:
+            self.after_write(queued)
         status, body = answer(result)
         return status, body, spent
 

@@ -196,6 +196,22 @@ class _InField(Exception):
         self.field, self.error = field, error
 
 
+def store_within(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    events: tuple[IncomingEvent, ...],
+    app_url: str = "https://wandb.ai",
+) -> Accepted:
+    """Events produced by another write (a run's stream, a GraphQL mutation), stored
+    and matched with their outbox in the caller's open transaction: the same path as
+    `POST /api/v1/events`. An ApiError names what was refused."""
+    try:
+        return _store_all(con, box, user, events, app_url)
+    except _AtIndex as failed:
+        raise failed.error from None
+
+
 def _store_all(
     con: sqlite3.Connection,
     box: SecretBox,
@@ -277,7 +293,8 @@ def _store_one(
     ).fetchone()
     if seen is not None:
         return {"id": key, "automations": json.loads(seen["fired"])}, []
-    event = replace(event, id=key, author=event.author or user.username)
+    if event.id != key or not event.author:  # a copy costs: only when something changes
+        event = replace(event, id=key, author=event.author or user.username)
     fired = matching.match(con, event, project.id, collection_id)
     names = [f.automation.name for f in fired]
     cur = con.execute(

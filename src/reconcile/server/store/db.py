@@ -314,6 +314,47 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 9: a generation every write to what a stored automation reads moves, so matching
     # may keep each scope's candidates until it moves (`runtime/matching.py`).
     _match_generation,
+    # 10: runs written by the official SDK (`server/clients/`): the run, its history
+    # lines, how many lines of each streamed file were taken (a retry resends the same
+    # offset), and its uploaded files (each behind a signed, single-use URL).
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        summary TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL,
+        exit_code INTEGER,
+        history_lines INTEGER NOT NULL DEFAULT 0,
+        created_by INTEGER REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        heartbeat REAL NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE INDEX runs_alive ON runs (state, heartbeat);
+    CREATE TABLE run_history (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        line INTEGER NOT NULL,
+        row TEXT NOT NULL,
+        PRIMARY KEY (run_id, line)
+    );
+    CREATE TABLE run_streams (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        file TEXT NOT NULL,
+        lines INTEGER NOT NULL,
+        PRIMARY KEY (run_id, file)
+    );
+    CREATE TABLE run_files (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        expires REAL NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        size INTEGER
+    );
+    """,
 )
 
 

@@ -1,0 +1,220 @@
+"""Real W&B clients against `reconcile serve`: the three targets of the runs issue.
+
+Run: `.venv/bin/python bench/bench_runs.py [--steps 10000] [--metrics 20] [--posts 200]
+[--upload-mb 200]`.
+
+1. The official SDK logging `--steps` steps of `--metrics` metrics, whole script from
+   `wandb.init` to the end of `finish`, online against the server and with
+   `WANDB_MODE=offline`, side by side (target: online at most 1.15x offline).
+2. From the start of a file_stream post that carries a crossing value to the first
+   delivery attempt's arrival at a loopback sink, `--posts` runs (target: p99 under
+   100 ms).
+3. A `--upload-mb` MB run file PUT to its signed upload URL, against a bare httpx PUT
+   of the same bytes to a loopback sink that discards them (target: at least half as
+   fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runtime_world import Served, Sink, free_port
+
+from reconcile.server.admin import tasks as admin
+from reconcile.server.store import automations as hooks
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import find_team, find_user
+
+TEAM, PROJECT = "bench", "train"
+TRAIN = """
+import sys, time, wandb
+steps, metrics = int(sys.argv[1]), int(sys.argv[2])
+start = time.perf_counter()
+run = wandb.init(entity="bench", project="train")
+for step in range(steps):
+    run.log({f"m{i}": (step * 31 + i) % 97 / 97 for i in range(metrics)})
+run.finish()
+print(time.perf_counter() - start)
+"""
+UPSERT = """mutation ($name: String) { upsertBucket(input: {name: $name, modelName: "train",
+  entityName: "bench"}) { inserted } }"""
+FILES = """mutation ($run: String!) { createRunFiles(input: {entityName: "bench",
+  projectName: "train", runName: $run, files: ["big.bin"]}) { files { uploadUrl } } }"""
+DISCARD = """
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def populate(db_path: Path, sink_url: str) -> str:
+    """The team, and a threshold automation on `loss` > 0.5 delivering to the sink; the key."""
+    db = Database(db_path)
+    boot = admin.bootstrap(db, team=TEAM)
+    project = admin.ensure_project(db, TEAM, PROJECT)
+    threshold = {"name": "loss", "window_size": 1, "cmp_op": "$gt", "threshold": 0.5}
+    run_filter = {"run_filter": '{"$and":[]}', "metric_filter": None}
+    run_filter["run_metric_filter"] = {"threshold_filter": threshold}
+    with db.write() as con:
+        team, user = find_team(con, TEAM), find_user(con, boot.username)
+        assert team is not None
+        assert user is not None
+        hook = hooks.create_webhook(
+            con,
+            team.id,
+            name="sink",
+            url_endpoint=sink_url,
+            secret_ref=None,
+            access_token_ref=None,
+        )
+        fields = hooks.TriggerFields(
+            name="loss-high",
+            description=None,
+            enabled=True,
+            scope_type="PROJECT",
+            scope_id=project.id,
+            event_type="RUN_METRIC",
+            event_filter=json.dumps(run_filter),
+            action_type="GENERIC_WEBHOOK",
+            integration_id=hook.id,
+            action_config=json.dumps({"requestPayload": '{"version": "${run_id}"}'}),
+        )
+        hooks.create_trigger(con, team.id, fields, user.id)
+    db.close()
+    assert boot.api_key
+    return boot.api_key
+
+
+def sdk_seconds(url: str, key: str, home: Path, mode: str, size: tuple[int, int]) -> float:
+    env = {
+        **os.environ,
+        "WANDB_BASE_URL": url,
+        "WANDB_API_KEY": key,
+        "WANDB_MODE": mode,
+        "WANDB_SILENT": "true",
+        "WANDB_DIR": str(home),
+        "HOME": str(home),
+        "WANDB_CONFIG_DIR": str(home / "config"),
+        "WANDB_CACHE_DIR": str(home / "cache"),
+        "WANDB_DATA_DIR": str(home / "data"),
+        "WANDB_ERROR_REPORTING": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN, str(size[0]), str(size[1])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def latencies(url: str, key: str, sink: Sink, posts: int) -> list[float]:
+    auth = ("api", key)
+    sent: dict[str, float] = {}
+    with httpx.Client(base_url=url, auth=auth, timeout=30) as client:
+        for number in range(posts):
+            name = f"lat-{number:05d}"
+            made = client.post("/graphql", json={"query": UPSERT, "variables": {"name": name}})
+            assert made.status_code == 200, made.text
+            line = json.dumps({"_step": 0, "loss": 0.9})
+            body = {"files": {"wandb-history.jsonl": {"offset": 0, "content": [line]}}}
+            sent[name] = time.monotonic()
+            answer = client.post(f"/files/{TEAM}/{PROJECT}/{name}/file_stream", json=body)
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.02)
+    arrived: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while len(arrived) < posts and time.monotonic() < deadline:
+        for at, version in sink.arrivals():
+            arrived.setdefault(str(version), at)
+        time.sleep(0.2)
+    return [arrived[name] - sent[name] for name in sent if name in arrived]
+
+
+def upload_rates(url: str, key: str, megabytes: int) -> tuple[float, float]:
+    data = os.urandom(megabytes * 1024 * 1024)
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", DISCARD, str(port)])
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        with httpx.Client(timeout=600) as client:
+            start = time.perf_counter()
+            assert client.put(f"http://127.0.0.1:{port}/x", content=data).status_code == 200
+            bare = time.perf_counter() - start
+            with httpx.Client(base_url=url, auth=("api", key), timeout=30) as api:
+                api.post("/graphql", json={"query": UPSERT, "variables": {"name": "up"}})
+                made = api.post("/graphql", json={"query": FILES, "variables": {"run": "up"}})
+            target = made.json()["data"]["createRunFiles"]["files"][0]["uploadUrl"]
+            start = time.perf_counter()
+            assert client.put(target, content=data).status_code == 200
+            ours = time.perf_counter() - start
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    return megabytes / bare, megabytes / ours
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(sorted(values), n=100, method="inclusive")[98]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--posts", type=int, default=200)
+    parser.add_argument("--upload-mb", type=int, default=200)
+    args = parser.parse_args()
+    print(f"python {platform.python_version()} on {platform.machine()}, load {os.getloadavg()}")
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        key = populate(Path(tmp) / "server.db", sink.url)
+        with Served(Path(tmp) / "server.db") as served:
+            home = Path(tmp) / "sdk"
+            home.mkdir()
+            offline = sdk_seconds(served.url, key, home, "offline", (args.steps, args.metrics))
+            online = sdk_seconds(served.url, key, home, "online", (args.steps, args.metrics))
+            print(
+                f"1. SDK loop: offline {offline:.2f} s, online {online:.2f} s, "
+                f"ratio {online / offline:.2f}x (target <= 1.15x)"
+            )
+            got = latencies(served.url, key, sink, args.posts)
+            print(
+                f"2. crossing post -> first attempt: {len(got)}/{args.posts} arrived, "
+                f"p50 {statistics.median(got) * 1e3:.1f} ms, p99 {p99(got) * 1e3:.1f} ms, "
+                f"max {max(got) * 1e3:.1f} ms (target p99 < 100 ms)"
+            )
+            bare, ours = upload_rates(served.url, key, args.upload_mb)
+            print(
+                f"3. {args.upload_mb} MB upload: bare PUT {bare:.0f} MB/s, signed URL "
+                f"{ours:.0f} MB/s, {ours / bare:.2f} of bare (target >= 0.5)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Runs as the official SDK writes them: created by `UpsertBucket`, fed by file_stream,
+ended by its last post or by crash detection; each change emits its run events through
+the events API's own path (`runtime.events.store_within`), in the same transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile.runtime import incoming
+from reconcile.server.api import auth, validation
+from reconcile.server.errors import Forbidden, InvalidInput, NotFound
+from reconcile.server.runtime import events, outbox
+from reconcile.server.store import teams
+from reconcile.server.store.crypto import SecretBox
+from reconcile.server.store.db import now
+
+RUN_NAME_RULE = "letters, digits, '-', '_' and '.'"
+MAX_CONFIG_CHARS = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    project: teams.Project
+    name: str
+    display_name: str
+    config: str
+    summary: str
+    state: str
+    exit_code: int | None
+    history_lines: int
+    created_at: str
+    heartbeat: float
+    author: teams.User | None
+
+
+def _run(con: sqlite3.Connection, row: sqlite3.Row) -> Run:
+    author = teams.get_user(con, row["created_by"]) if row["created_by"] is not None else None
+    return Run(
+        row["id"],
+        teams.get_project(con, row["project_id"]),
+        row["name"],
+        row["display_name"],
+        row["config"],
+        row["summary"],
+        row["state"],
+        row["exit_code"],
+        row["history_lines"],
+        row["created_at"],
+        row["heartbeat"],
+        author,
+    )
+
+
+def find_run(con: sqlite3.Connection, project: teams.Project, name: str) -> Run | None:
+    row = con.execute(
+        "SELECT * FROM runs WHERE project_id = ? AND name = ?", (project.id, name)
+    ).fetchone()
+    return _run(con, row) if row else None
+
+
+def by_storage_id(con: sqlite3.Connection, run_id: int) -> Run | None:
+    row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return _run(con, row) if row else None
+
+
+def runs_of(con: sqlite3.Connection, project: teams.Project, after: int, limit: int) -> list[Run]:
+    rows = con.execute(
+        "SELECT * FROM runs WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (project.id, after, limit),
+    ).fetchall()
+    return [_run(con, row) for row in rows]
+
+
+def writable_project(
+    con: sqlite3.Connection, user: teams.User, entity: str, project: str, *, create: bool
+) -> tuple[teams.Team, teams.Project]:
+    """The team and project a run of `user` may be written to (the project created when
+    missing and `create`). As in W&B, members of the team write; to anyone else the
+    team does not exist."""
+    team = teams.find_team(con, entity)
+    if team is None:
+        raise NotFound(teams.missing_team(entity))
+    auth.require_member(con, user, team)
+    if team.is_org or teams.is_registry_name(project):
+        raise Forbidden(f"permission denied: runs cannot be written to {entity}/{project}")
+    found = teams.find_project(con, team.name, project)
+    if found is None:
+        if not create:
+            raise NotFound(f"project {project} not found in entity {entity}")
+        validation.check_project_name(project)
+        found, _ = teams.create_project(con, team, project, created_by=user.id)
+    return team, found
+
+
+def upsert(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    place: tuple[teams.Team, teams.Project],
+    given: dict[str, Any],
+) -> tuple[Run, bool, list[outbox.Due]]:
+    """Create or update the run `given["name"]`; a new run emits `run_state` running."""
+    _, project = place
+    name = given["name"]
+    validation.check_name("run", name, validation.COLLECTION_NAME_RE, RUN_NAME_RULE)
+    config, summary = _json_text(given, "config"), _json_text(given, "summaryMetrics")
+    display = given.get("displayName")
+    found = find_run(con, project, name)
+    if found is not None:
+        con.execute(
+            "UPDATE runs SET display_name = COALESCE(?, display_name), "
+            "config = COALESCE(?, config), summary = COALESCE(?, summary), heartbeat = ? "
+            "WHERE id = ?",
+            (display, config, summary, time.time(), found.id),
+        )
+        return _reread(con, found.id), False, []
+    con.execute(
+        "INSERT INTO runs (project_id, name, display_name, config, summary, state, "
+        "created_by, created_at, heartbeat) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+        (
+            project.id,
+            name,
+            display or name,
+            config or "{}",
+            summary or "{}",
+            user.id,
+            now(),
+            time.time(),
+        ),
+    )
+    run = find_run(con, project, name)
+    assert run is not None
+    dues = emit(con, box, user, [_state_event(run, "running")])
+    return run, True, dues
+
+
+def _reread(con: sqlite3.Connection, run_id: int) -> Run:
+    return _run(con, con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+
+def _json_text(given: dict[str, Any], key: str) -> str | None:
+    value: str | None = given.get(key)
+    if value is None:
+        return None
+    if len(value) > MAX_CONFIG_CHARS:
+        raise InvalidInput(f"{key} is longer than {MAX_CONFIG_CHARS} characters")
+    validation.json_object(key, value)
+    return value
+
+
+def _base(run: Run, kind: str, key: str) -> dict[str, Any]:
+    author = run.author.username if run.author else None
+    return {
+        "id": f"run-{run.id}-{key}",
+        **({"author": author} if author else {}),
+        "type": kind,
+        "entity": run.project.entity_name,
+        "project": run.project.name,
+        "run": {"id": run.name, "name": run.display_name or run.name},
+    }
+
+
+def _state_event(run: Run, state: str) -> dict[str, Any]:
+    return {**_base(run, "run_state", f"state-{state}"), "state": state}
+
+
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """A history row's numeric values under W&B's names: nested dicts as `a.b`; keys
+    starting with `_` (`_step`, `_runtime`, `_wandb`) are W&B's own."""
+    out: dict[str, float] = {}
+    for key, value in row.items():
+        kind = type(value)
+        if kind is float or kind is int:  # the common case first: a plain number
+            if (prefix or key[:1] != "_") and math.isfinite(value):
+                out[prefix + key] = value
+        elif kind is dict and (prefix or key[:1] != "_"):
+            out.update(flatten(value, f"{prefix}{key}."))
+        elif kind is not dict and (prefix or key[:1] != "_") and _finite(value):
+            out[prefix + key] = value
+    return out
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def logged_event(run: Run, line: int, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The `run_logged` event of one history line (None when it holds no metric)."""
+    metrics = dict(list(flatten(row).items())[: incoming.MAX_METRICS])
+    if not metrics:
+        return None
+    event = {**_base(run, "run_logged", f"line-{line}"), "metrics": metrics}
+    step = row.get("_step")
+    if isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= incoming.MAX_VERSION:
+        event["step"] = step
+    return event
+
+
+def end(run: Run, exit_code: int | None) -> dict[str, Any]:
+    """The `run_state` event that ends a run: finished on exit code 0, failed otherwise
+    (no exit code: crash detection)."""
+    return _state_event(run, "finished" if exit_code == 0 else "failed")
+
+
+def emit(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    documents: list[dict[str, Any]],
+) -> list[outbox.Due]:
+    """Run events (each names its place) stored, matched and queued in the caller's
+    transaction."""
+    queued: list[outbox.Due] = []
+    for start in range(0, len(documents), incoming.MAX_EVENTS):
+        parsed = incoming.parse_document({"events": documents[start : start + incoming.MAX_EVENTS]})
+        queued += events.store_within(con, box, user, parsed).queued
+    return queued

@@ -1,0 +1,206 @@
+"""Runs through GraphQL and file_stream as the SDK sends them, in process: insert once,
+idempotent offsets, gaps refused, the run ended by its last post, roles, bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from reconcile.server.clients.runs import flatten
+from tests.server.helpers import TEAM, Api, World, basic
+from tests.server.runtime.test_matching import _run_automation
+
+UPSERT = """
+mutation UpsertBucket($name: String, $project: String, $entity: String, $config: JSONString) {
+  upsertBucket(input: {name: $name, modelName: $project, entityName: $entity, config: $config}) {
+    bucket { id name displayName config historyLineCount
+             project { id name entity { id name } } }
+    inserted
+  }
+}
+"""
+
+
+DEEP_OBJECT = '{"a":' * 40 + "1" + "}" * 40
+
+
+def _upsert(api: Api, name: str = "r1", project: str = "vision") -> dict[str, Any]:
+    variables = {"name": name, "project": project, "entity": TEAM, "config": '{"lr": 1}'}
+    data: dict[str, Any] = api.ok(UPSERT, variables)["upsertBucket"]
+    return data
+
+
+def _stream(world: World, body: Any, key: str | None = None, run: str = "r1") -> httpx.Response:
+    headers = basic(key or world.member.key)
+    path = f"/files/{TEAM}/vision/{run}/file_stream"
+    if isinstance(body, bytes):
+        return world.client.post(path, content=body, headers=headers)
+    return world.client.post(path, json=body, headers=headers)
+
+
+def _history(offset: int, *rows: dict[str, Any]) -> dict[str, Any]:
+    lines = [json.dumps(row) for row in rows]
+    return {"files": {"wandb-history.jsonl": {"offset": offset, "content": lines}}}
+
+
+def _count(world: World, sql: str) -> Any:
+    with world.db.read() as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_upsert_inserts_once_and_creates_the_project(world: World) -> None:
+    first = _upsert(world.member, project="fresh")
+    again = _upsert(world.member, project="fresh")
+    assert (first["inserted"], again["inserted"]) == (True, False)
+    assert first["bucket"]["project"]["name"] == "fresh"
+    assert first["bucket"]["project"]["entity"]["name"] == TEAM
+    assert _count(world, "SELECT COUNT(*) FROM events WHERE type = 'run_state'") == 1
+
+
+def test_other_teams_and_registries_are_refused(world: World) -> None:
+    variables = {"name": "r9", "project": "vision", "entity": TEAM}
+    assert world.outsider.fails(UPSERT, variables) == "NOT_FOUND: entity 'acme' not found"
+    registry = {**variables, "project": "wandb-registry-models"}
+    assert world.member.fails(UPSERT, registry) == (
+        "FORBIDDEN: permission denied: runs cannot be written to acme/wandb-registry-models"
+    )
+    assert _count(world, "SELECT COUNT(*) FROM runs") == 0
+    _upsert(world.member)
+    refused = _stream(world, _history(0, {"_step": 0, "acc": 1}), key=world.outsider.key)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        404,
+        "entity 'acme' not found",
+    )
+
+
+def test_history_is_appended_once_per_offset_and_gaps_are_refused(world: World) -> None:
+    _upsert(world.member)
+    rows = [{"_step": n, "acc": n / 10, "val": {"loss": 1 - n / 10}} for n in range(3)]
+    assert _stream(world, _history(0, *rows[:2])).json() == {"exitcode": None, "limits": {}}
+    assert _stream(world, _history(0, *rows[:2])).status_code == 200  # a retry
+    assert _stream(world, _history(1, *rows[1:])).status_code == 200  # overlaps by one
+    gap = _stream(world, _history(5, {"_step": 5, "acc": 1}))
+    assert (gap.status_code, gap.json()["error"]["message"]) == (
+        400,
+        "wandb-history.jsonl offset 5 leaves a gap: the run has 3 lines",
+    )
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 3
+    with world.db.read() as con:
+        logged = [
+            json.loads(row[0])["metrics"]
+            for row in con.execute("SELECT document FROM events WHERE type = 'run_logged'")
+        ]
+    assert logged == [
+        {"acc": 0.0, "val.loss": 1.0},
+        {"acc": 0.1, "val.loss": 0.9},
+        {"acc": 0.2, "val.loss": 0.8},
+    ]
+
+
+def test_the_last_post_replaces_the_summary_and_ends_the_run(world: World) -> None:
+    _upsert(world.member)
+    summary = {"files": {"wandb-summary.json": {"offset": 0, "content": ['{"best": 3}']}}}
+    assert _stream(world, {**summary, "complete": True, "exitcode": 0}).status_code == 200
+    assert _stream(world, {"complete": True, "exitcode": 1}).status_code == 200  # too late
+    with world.db.read() as con:
+        row = con.execute("SELECT state, exit_code, summary FROM runs").fetchone()
+        states = [r[0] for r in con.execute("SELECT event_key FROM events ORDER BY id")]
+    assert tuple(row) == ("finished", 0, '{"best": 3}')
+    assert states == ["run-1-state-running", "run-1-state-finished"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"\xff", 400, "the body is not JSON"),
+        (b"[1]", 400, "the body must be a JSON object"),
+        (b"[" * 5000 + b"]" * 5000, 400, "the body nests too deeply"),
+        ({"files": []}, 400, "files must be an object of file names"),
+        ({"files": {"x": 1}}, 400, "files.x must be an object with offset and content"),
+        (_history(-1), 400, "files.wandb-history.jsonl.offset must be a whole number >= 0"),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": [1]}}},
+            400,
+            "files.wandb-history.jsonl.content must be a list of strings",
+        ),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": ["{"]}}},
+            400,
+            "wandb-history.jsonl line 0 is not JSON",
+        ),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": ["[]"]}}},
+            400,
+            "wandb-history.jsonl line 0 is not a JSON object",
+        ),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": [DEEP_OBJECT]}}},
+            400,
+            "wandb-history.jsonl line 0 nests deeper than 32 levels",
+        ),
+        (
+            {"files": {"wandb-summary.json": {"offset": 0, "content": ["[" * 5000]}}},
+            400,
+            "wandb-summary.json nests deeper than 32 levels",
+        ),
+        ({"complete": "yes"}, 400, "complete must be true or false"),
+        ({"exitcode": 2**70}, 400, "exitcode is out of range"),
+        ({"exitcode": True}, 400, "exitcode must be a whole number or null"),
+    ],
+)
+def test_bad_posts_are_4xx(world: World, body: Any, status: int, message: str) -> None:
+    _upsert(world.member)
+    answer = _stream(world, body)
+    assert (answer.status_code, answer.json()["error"]["message"]) == (status, message)
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 0
+
+
+def test_unauthenticated_and_unknown_runs(world: World) -> None:
+    path = f"/files/{TEAM}/vision/r1/file_stream"
+    assert world.client.post(path, content=b"{").status_code == 401
+    malformed = {"Authorization": "Basic !!"}
+    assert world.client.post(path, json={}, headers=malformed).status_code == 401
+    missing = _stream(world, {}, run="nope")
+    assert (missing.status_code, missing.json()["error"]["message"]) == (
+        404,
+        "run nope not found in acme/vision",
+    )
+
+
+def test_flatten_names_nested_metrics_as_w_and_b_does() -> None:
+    row = {"_step": 1, "a": {"b": {"c": 1}, "d": 2.5}, "s": "text", "ok": True, "n": float("nan")}
+    assert flatten(row) == {"a.b.c": 1, "a.d": 2.5}
+
+
+def test_streamed_history_feeds_change_and_zscore_automations(world: World) -> None:
+    zscore = {"name": "val.acc", "window_size": 4, "threshold": 2.0, "change_dir": "INCREASE"}
+    change = {
+        "name": "val.acc",
+        "agg_op": None,
+        "current_window_size": 1,
+        "prior_window_size": 1,
+        "change_type": "ABSOLUTE",
+        "change_dir": "DECREASE",
+        "change_amount": 0.2,
+    }
+    for name, kind, condition in (
+        ("spike", "RUN_METRIC_ZSCORE", {"zscore_filter": zscore}),
+        ("drop", "RUN_METRIC_CHANGE", {"change_filter": change}),
+    ):
+        _run_automation(
+            world, name, kind, {"run_filter": '{"$and":[]}', "run_metric_filter": condition}
+        )
+    _upsert(world.member)
+    values = [0.5, 0.6, 0.5, 0.6, 2.0, 1.7, 1.0]
+    rows = [{"_step": n, "val": {"acc": v}} for n, v in enumerate(values)]
+    assert _stream(world, _history(0, *rows[:4])).status_code == 200
+    assert _stream(world, _history(4, *rows[4:])).status_code == 200
+    with world.db.read() as con:
+        fired = [
+            json.loads(row[0])
+            for row in con.execute("SELECT fired FROM events WHERE type = 'run_logged'")
+        ]
+    assert fired == [[], [], [], [], ["spike"], ["drop"], []]
