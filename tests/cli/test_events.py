@@ -498,9 +498,7 @@ def test_a_failing_receiver_leaves_a_pending_delivery_explained_and_redeliver_se
             "event p-1: fired on-prod",
             "delivery 1 on-prod (ml, event p-1 alias_added): pending after 1 attempt",
         ]
-        assert lines[2].endswith(
-            'HTTP 503  answer: \'{"received":true,"rehearsed":"failure"}\''
-        )
+        assert lines[2].endswith('HTTP 503  answer: \'{"received":true,"rehearsed":"failure"}\'')
         assert re.fullmatch(
             re.escape(f"  next attempt {pending['next_attempt_at']} (in ")
             + r"[12] min"
