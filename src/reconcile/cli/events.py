@@ -214,10 +214,7 @@ def emit(  # noqa: PLR0917 - click passes each option as an argument
         if no_wait:
             return 0
         found = await remote.settle(runtime, sent, wait)
-        for delivery in found:
-            _show(delivery, body=False)
-        _advise(found, runtime, db, allow)
-        return 0 if all(d["status"] == "delivered" for d in found) else EXIT_FAILED
+        return _report(found, runtime, db, allow)
 
     code: int = _run(runtime, work)
     if code:
@@ -247,6 +244,16 @@ def _fired(answer: dict[str, Any], unsent: dict[str, str]) -> str:
         said = ["fired no automation"]
     said += [f"{name} not sent: {why}" for name, why in unsent.items()]
     return f"event {answer['id']}: " + "; ".join(said)
+
+
+def _report(
+    found: list[dict[str, Any]], runtime: remote.Runtime, db: Path | None, allow: tuple[str, ...]
+) -> int:
+    """Each delivery waited for, what to do with those still pending, and the exit code."""
+    for delivery in found:
+        _show(delivery, body=False)
+    _advise(found, runtime, db, allow)
+    return 0 if all(d["status"] == "delivered" for d in found) else EXIT_FAILED
 
 
 def _advise(
@@ -459,10 +466,7 @@ def deliver(db: Path | None, allow: tuple[str, ...], wait: float | None) -> None
         )
         ids = {int(d["id"]) for d in waiting}
         found = await remote.settle_ids(runtime, ids, math.inf if wait is None else wait)
-        for delivery in found:
-            _show(delivery, body=False)
-        _advise(found, runtime, db, allow)
-        return 0 if all(d["status"] == "delivered" for d in found) else EXIT_FAILED
+        return _report(found, runtime, db, allow)
 
     code: int = _run(runtime, work)
     if code:
