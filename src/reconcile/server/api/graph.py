@@ -25,6 +25,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLString,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     build_schema,
@@ -74,6 +75,11 @@ def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQL
     json_string = schema.get_type("JSONString")
     if isinstance(json_string, GraphQLScalarType):
         json_string.parse_value = GraphQLString.parse_value  # type: ignore[method-assign]
+    # An Int64 (artifact sizes, steps) is a whole number: refuse anything else.
+    int64 = schema.get_type("Int64")
+    if isinstance(int64, GraphQLScalarType):
+        int64.parse_value = _int64  # type: ignore[method-assign]
+        int64.parse_literal = _int64_literal  # type: ignore[method-assign,assignment]
     for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS, extra or {}):
         for type_name, resolvers in table.items():
             owner = schema.get_type(type_name)
@@ -85,6 +91,18 @@ def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQL
                     resolve if counted is None else cost.metered(resolve, counted)
                 )
     return schema
+
+
+def _int64(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise GraphQLError(f"Int64 cannot represent {str(value)[:40]}: a whole number is needed")
+    return value
+
+
+def _int64_literal(node: Any, _variables: Any = None) -> int:
+    if not isinstance(node, IntValueNode):
+        raise GraphQLError("Int64 needs a whole number")
+    return _int64(int(node.value))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from reconcile.server.api import present
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.api.present import Obj
-from reconcile.server.clients import runs, uploads
+from reconcile.server.clients import artifacts_graphql, artifacts_mutations, runs, uploads
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import teams
 
@@ -181,7 +181,7 @@ def resolve_run_history(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> l
     return out
 
 
-RESOLVERS: dict[str, dict[str, Any]] = {
+_RUNS: dict[str, dict[str, Any]] = {
     "Mutation": {
         "upsertBucket": resolve_upsert_bucket,
         "createRunFiles": resolve_create_run_files,
@@ -193,3 +193,14 @@ RESOLVERS: dict[str, dict[str, Any]] = {
     },
     "Run": {"history": resolve_run_history},
 }
+
+
+def _merged(*tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for table in tables:
+        for type_name, fields in table.items():
+            out.setdefault(type_name, {}).update(fields)
+    return out
+
+
+RESOLVERS = _merged(_RUNS, artifacts_graphql.RESOLVERS, artifacts_mutations.RESOLVERS)

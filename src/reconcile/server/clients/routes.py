@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from reconcile.server.api import auth
@@ -131,6 +131,23 @@ class _Handlers:
             return Response(status_code=400)
         return await run_in_threadpool(self._keep, partial, file_id, size)
 
+    async def download(self, request: Request) -> Response:
+        """A stored file behind a signed URL (artifact files and manifests)."""
+        params = request.query_params
+        try:
+            file_id = uploads.check_download(
+                self.signer,
+                request.path_params["file"],
+                params.get("expires", ""),
+                params.get("signature", ""),
+            )
+        except uploads.Refused as refused:
+            return _error(str(refused), 403, "FORBIDDEN")
+        path = self.folder / str(file_id)
+        if not path.is_file():
+            return _error("file not found", 404, "NOT_FOUND")
+        return FileResponse(path, media_type="application/octet-stream")
+
     def _keep(self, partial: Path, file_id: int, size: int) -> Response:
         with self.db.write() as con:
             first = uploads.finish(con, file_id, size)
@@ -154,6 +171,7 @@ def routes(
             "/files/{entity}/{project}/{run}/file_stream", handlers.file_stream, methods=["POST"]
         ),
         Route("/files/uploads/{file}", handlers.upload, methods=["PUT"]),
+        Route("/files/downloads/{file}", handlers.download, methods=["GET"]),
     ]
 
 

@@ -52,18 +52,49 @@ def create(
     con: sqlite3.Connection, signer: Signer, base_url: str, run: runs.Run, names: list[str]
 ) -> list[tuple[str, str]]:
     """One signed URL for each file name of the run."""
+    return [(name, create_one(con, signer, base_url, run.id, name)[1]) for name in names]
+
+
+def create_one(
+    con: sqlite3.Connection, signer: Signer, base_url: str, run_id: int, name: str
+) -> tuple[int, str]:
+    """The upload row of one file of the run, and its signed URL."""
     expires = int(time.time() + URL_LIFETIME)
-    made = []
-    for name in names:
-        cur = con.execute(
-            "INSERT INTO run_files (run_id, name, expires) VALUES (?, ?, ?)",
-            (run.id, name, expires),
-        )
-        file_id = int(cur.lastrowid or 0)
-        signature = signer.sign(file_id, expires)
-        url = f"{base_url}/files/uploads/{file_id}?expires={expires}&signature={signature}"
-        made.append((name, url))
-    return made
+    cur = con.execute(
+        "INSERT INTO run_files (run_id, name, expires) VALUES (?, ?, ?)", (run_id, name, expires)
+    )
+    file_id = int(cur.lastrowid or 0)
+    signature = signer.sign(file_id, expires)
+    return file_id, f"{base_url}/files/uploads/{file_id}?expires={expires}&signature={signature}"
+
+
+def download_url(signer: Signer, base_url: str, file_id: int) -> str:
+    """A signed, expiring URL to read a stored upload (the SDK's GETs carry no key).
+    Its signature differs from the upload URL's: one cannot stand for the other."""
+    expires = int(time.time() + URL_LIFETIME)
+    signature = signer.sign(-file_id, expires)
+    return f"{base_url}/files/downloads/{file_id}?expires={expires}&signature={signature}"
+
+
+def check_download(signer: Signer, file_id: str, expires: str, signature: str) -> int:
+    """The upload row a download URL names, if signed by this server and not expired."""
+    if not (file_id.isdigit() and expires.isdigit()) or len(file_id) > 18:
+        raise Refused("malformed download URL")
+    if not hmac.compare_digest(signer.sign(-int(file_id), int(expires)), signature):
+        raise Refused("download URL not signed by this server")
+    if int(expires) < time.time():
+        raise Refused("download URL expired")
+    return int(file_id)
+
+
+def stored(con: sqlite3.Connection, file_id: int) -> bool:
+    row = con.execute("SELECT used FROM run_files WHERE id = ?", (file_id,)).fetchone()
+    return row is not None and row["used"] == 1
+
+
+def size_of(con: sqlite3.Connection, file_id: int) -> int:
+    row = con.execute("SELECT size FROM run_files WHERE id = ?", (file_id,)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
 
 
 def open_target(folder: Path, file_id: int) -> tuple[int, Path]:

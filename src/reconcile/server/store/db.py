@@ -355,6 +355,57 @@ MIGRATIONS: tuple[Migration, ...] = (
         size INTEGER
     );
     """,
+    # 11: artifact versions as the SDK logs them (`server/clients/artifacts.py`): a
+    # version of its source collection (its sequence), its files (each stored behind an
+    # upload row of `run_files`), its memberships (the sequence's and every registry
+    # collection it is linked into, each with its own version index), the aliases of
+    # each collection (one version an alias), and its tags.
+    """
+    CREATE TABLE artifacts (
+        id INTEGER PRIMARY KEY,
+        sequence_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        digest TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('PENDING', 'COMMITTED')),
+        description TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        pending_aliases TEXT NOT NULL DEFAULT '[]',
+        manifest_upload INTEGER REFERENCES run_files(id),
+        created_by INTEGER REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX artifacts_digest ON artifacts (sequence_id, digest, state);
+    CREATE TABLE artifact_files (
+        id INTEGER PRIMARY KEY,
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        md5 TEXT NOT NULL,
+        upload_id INTEGER NOT NULL REFERENCES run_files(id),
+        UNIQUE (artifact_id, name)
+    );
+    CREATE INDEX artifact_files_md5 ON artifact_files (md5);
+    CREATE TABLE artifact_memberships (
+        id INTEGER PRIMARY KEY,
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        version_index INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (collection_id, version_index),
+        UNIQUE (collection_id, artifact_id)
+    );
+    CREATE TABLE artifact_aliases (
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        PRIMARY KEY (collection_id, alias)
+    );
+    CREATE TABLE artifact_tags (
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (artifact_id, tag)
+    );
+    """,
 )
 
 
