@@ -7,14 +7,15 @@ and matched in the write's transaction (`runs.emit`: the events API's own path).
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from typing import Any
 
 from reconcile.core.model import REGISTRY_PREFIX
+from reconcile.runtime import incoming
 from reconcile.runtime.incoming import InvalidEvents
-from reconcile.server.clients import runs
 from reconcile.server.clients.artifacts import LATEST, Artifact
-from reconcile.server.runtime import outbox
+from reconcile.server.runtime import events, outbox
 from reconcile.server.store import teams
 from reconcile.server.store.crypto import SecretBox
 
@@ -43,6 +44,7 @@ def about(
         **place,
         "collection": collection.name,
         "artifact": version,
+        "_artifact": art.id,
         **extra,
     }
 
@@ -57,16 +59,19 @@ def aliases_added(
     ]
 
 
-def emit(con: Any, box: SecretBox, user: teams.User, documents: list[Document]) -> list[outbox.Due]:
-    """Store and match the events; metadata beyond the events API's caps is left out of
-    them (the version keeps it)."""
+def emit(
+    con: sqlite3.Connection, box: SecretBox, user: teams.User, documents: list[Document]
+) -> list[outbox.Due]:
+    """Store and match the events (each names its version in `_artifact`); metadata
+    beyond the events API's caps is left out of them (the version keeps it)."""
     if not documents:
         return []
+    ids = [d.get("_artifact") for d in documents]
+    plain = [{k: v for k, v in d.items() if k != "_artifact"} for d in documents]
     try:
-        return runs.emit(con, box, user, documents)
+        parsed = incoming.parse_document({"events": plain})
     except InvalidEvents:
-        bare = [
-            {**d, "artifact": {k: v for k, v in d["artifact"].items() if k != "metadata"}}
-            for d in documents
-        ]
-        return runs.emit(con, box, user, bare)
+        for d in plain:
+            d["artifact"] = {k: v for k, v in d["artifact"].items() if k != "metadata"}
+        parsed = incoming.parse_document({"events": plain})
+    return events.store_within(con, box, user, parsed, artifact_ids=ids).queued

@@ -10,9 +10,15 @@ from graphql import GraphQLResolveInfo
 
 from reconcile.server.api.ids import decode_id, encode_id
 from reconcile.server.api.present import Obj
-from reconcile.server.clients import artifact_writes, artifacts, runs
+from reconcile.server.clients import artifact_links, artifact_writes, artifacts, runs
 from reconcile.server.clients.artifact_writes import Writer
-from reconcile.server.clients.artifacts_graphql import artifact, ctx, manifest_file, signer
+from reconcile.server.clients.artifacts_graphql import (
+    artifact,
+    ctx,
+    manifest_file,
+    membership,
+    signer,
+)
 from reconcile.server.errors import NotFound
 
 
@@ -96,8 +102,43 @@ def resolve_use(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) ->
     return _answer("artifact", artifact(w.con, art), input)
 
 
+def resolve_link(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    w = writer(info)
+    linked, queued = artifact_links.link(w, input)
+    ctx(info).queued.extend(queued)
+    shown = membership(w.con, linked.artifact, linked.collection.id)
+    return {**_answer("artifactMembership", shown, input), "versionIndex": linked.index}
+
+
+def resolve_unlink(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx(info).queued.extend(artifact_links.unlink(writer(info), input))
+    return {**_answer("success", True, input), "artifactID": input["artifactID"]}
+
+
+def resolve_add_aliases(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    ctx(info).queued.extend(artifact_links.add_aliases(writer(info), input))
+    return _answer("success", True, input)
+
+
+def resolve_delete_aliases(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    artifact_links.delete_aliases(writer(info), input)
+    return _answer("success", True, input)
+
+
+def resolve_update(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    w = writer(info)
+    art, queued = artifact_links.update(w, input)
+    ctx(info).queued.extend(queued)
+    return _answer("artifact", artifact(w.con, art), input)
+
+
 RESOLVERS: dict[str, dict[str, Any]] = {
     "Mutation": {
+        "linkArtifact": resolve_link,
+        "unlinkArtifact": resolve_unlink,
+        "addAliases": resolve_add_aliases,
+        "deleteAliases": resolve_delete_aliases,
+        "updateArtifact": resolve_update,
         "createArtifact": resolve_create,
         "createArtifactManifest": resolve_create_manifest,
         "updateArtifactManifest": resolve_update_manifest,

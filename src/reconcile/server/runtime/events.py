@@ -202,12 +202,15 @@ def store_within(
     user: teams.User,
     events: tuple[IncomingEvent, ...],
     app_url: str = "https://wandb.ai",
+    *,
+    artifact_ids: Sequence[int | None] = (),
 ) -> Accepted:
     """Events produced by another write (a run's stream, a GraphQL mutation), stored
     and matched with their outbox in the caller's open transaction: the same path as
-    `POST /api/v1/events`. An ApiError names what was refused."""
+    `POST /api/v1/events`. `artifact_ids`: the stored version each event is about, if
+    any (`${artifact_version}` names it). An ApiError names what was refused."""
     try:
-        return _store_all(con, box, user, events, app_url)
+        return _store_all(con, box, user, events, app_url, artifact_ids=artifact_ids)
     except _AtIndex as failed:
         raise failed.error from None
 
@@ -218,6 +221,8 @@ def _store_all(
     user: teams.User,
     events: tuple[IncomingEvent, ...],
     app_url: str,
+    *,
+    artifact_ids: Sequence[int | None] = (),
 ) -> Accepted:
     answers: list[dict[str, Any]] = []
     queued: list[outbox.Due] = []
@@ -227,7 +232,10 @@ def _store_all(
             where = _where(event)
             if where not in places:  # a batch's events mostly share one place
                 places[where] = _place(con, user, event)
-            answer, dues = _store_one(con, box, user, event, places[where], app_url=app_url)
+            number = artifact_ids[index] if index < len(artifact_ids) else None
+            answer, dues = _store_one(
+                con, box, user, event, places[where], app_url=app_url, artifact_id=number
+            )
         except ApiError as error:
             raise _AtIndex(index, error) from None
         except _InField as refused:
@@ -285,6 +293,7 @@ def _store_one(
     place: Place,
     *,
     app_url: str,
+    artifact_id: int | None = None,
 ) -> tuple[dict[str, Any], list[outbox.Due]]:
     team, holder, project, collection_id = place
     key = event.id or f"evt_{uuid.uuid4().hex}"
@@ -313,6 +322,7 @@ def _store_one(
             fired=one,
             app_url=app_url,
             holder=holder.name if holder.id != team.id else None,
+            artifact_id=artifact_id,
         )
         for one in fired
     ]

@@ -84,6 +84,7 @@ def enqueue(
     fired: Fired,
     app_url: str,
     holder: str | None = None,
+    artifact_id: int | None = None,
 ) -> Due | None:
     """Queue the delivery `fired` makes and return it, opened (None if nothing is to be sent).
 
@@ -105,7 +106,9 @@ def enqueue(
             _insert(con, box, new, webhook_id, render.Rendered(b"", b""), {}, FAILED)
             _record_unsendable(con, _no_slack_url(con, row.slack), NOT_SENT)
         return None
-    facts = Facts(fired.automation, event, fired.metric, event_row, app_url, holder)
+    # `${artifact_version}` names the stored version when a write of one made the event.
+    number = event_row if artifact_id is None else artifact_id
+    facts = Facts(fired.automation, event, fired.metric, number, app_url, holder)
     try:
         secrets = _secrets(con, box, owner_id, hook) if hook else {}
         rendered = render.render(facts, hook, secrets)
