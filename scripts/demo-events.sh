@@ -21,7 +21,10 @@ demo=.reconcile/demo
 rm -rf "$demo" && mkdir -p "$demo"
 cp -R automations "$demo/automations"
 team="$demo/automations/examples/team.yaml"
-sed 's#^    url: https://deploy.example.com/hooks/wandb$#    url: {from_env: DEMO_WEBHOOK_URL}#' \
+# The other example webhooks point at the receiver too (DEMO_OTHER_URL), so that what
+# the demo's model fires (a new version, a registry link) stays on this machine.
+sed -e 's#^    url: https://deploy.example.com/hooks/wandb$#    url: {from_env: DEMO_WEBHOOK_URL}#' \
+  -e 's#^    url: https://.*$#    url: {from_env: DEMO_OTHER_URL}#' \
   automations/examples/team.yaml >"$team"
 grep -q 'from_env: DEMO_WEBHOOK_URL' "$team" || { echo "demo: deploy-pipeline URL not found" >&2; exit 1; }
 
@@ -38,7 +41,7 @@ for _ in $(seq 100); do
 done
 url=$(sed -n 's#^listening on \(http://[^ ]*\) .*#\1#p' "$demo/receive.log")
 [ -n "$url" ] || { cat "$demo/receive.log" >&2; echo "demo: the receiver did not start" >&2; exit 1; }
-export DEMO_WEBHOOK_URL="$url/hooks/wandb"
+export DEMO_WEBHOOK_URL="$url/hooks/wandb" DEMO_OTHER_URL="$url/other"
 
 rm -f .reconcile/demo-events.db*
 "$reconcile" apply "$demo/automations" --db .reconcile/demo-events.db --auto-approve >/dev/null
@@ -54,7 +57,8 @@ done
 cat "$demo/receive.log"
 grep -q 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log"
 
-echo "--- a training run (scripts/demo-train.py, the wandb SDK) against reconcile serve"
+echo "--- a training run (scripts/demo-train.py, the wandb SDK) against reconcile serve:"
+echo "    it logs its model, links it into the registry, and promotes it to production"
 "$python" -c 'import wandb' 2>/dev/null || "$python" -m pip install -q 'wandb==0.31.*'
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$reconcile" serve --db .reconcile/demo-events.db --port "$port" \
@@ -68,11 +72,13 @@ WANDB_BASE_URL="http://127.0.0.1:$port" WANDB_API_KEY=$(cat .reconcile/demo-even
   WANDB_MODE=online WANDB_SILENT=true WANDB_DIR="$demo" HOME="$demo" \
   WANDB_CONFIG_DIR="$demo/wandb-config" WANDB_CACHE_DIR="$demo/wandb-cache" \
   "$python" scripts/demo-train.py
-echo "--- what reconcile receive printed for the run"
+echo "--- what reconcile receive printed for the run and the promotion"
 for _ in $(seq 300); do
-  [ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -ge 2 ] && break
+  [ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -ge 3 ] && break
   sleep 0.1
 done
-grep -A1 '"run_id"' "$demo/receive.log"
-[ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -eq 2 ]
-grep -q '"environment":"production"' "$demo/receive.log"
+grep -A1 '"environment":"production","run_id"' "$demo/receive.log"
+grep -A1 '"version":"ml-platform-org/wandb-registry-model/fraud-detector:v0"' "$demo/receive.log"
+[ "$(grep -c 'X-Wandb-Signature: valid .* token: valid' "$demo/receive.log")" -eq 3 ]
+grep -q '"environment":"production","run_id"' "$demo/receive.log"
+grep -q '"version":"ml-platform-org/wandb-registry-model/fraud-detector:v0"' "$demo/receive.log"

@@ -36,10 +36,14 @@ def test_demo_fires_an_example_automation_at_a_verifying_receiver(tmp_path: Path
     assert len(fired) == 1
     assert fired[0].endswith(": fired deploy-fraud-detector-to-production")
     assert any(line.endswith("delivered after 1 attempt") for line in out)
-    # The alias event's delivery, then the training run's (route-to-production).
-    assert out.count("  X-Wandb-Signature: valid · webhook-signature: valid · token: valid") == 2
+    # The alias event's delivery, the training run's (route-to-production), and the
+    # promotion of the model the run logged and linked into the registry.
+    assert out.count("  X-Wandb-Signature: valid · webhook-signature: valid · token: valid") == 3
     run = [line for line in out if '"environment":"production","run_id"' in line]
     assert len(run) == 1
+    version = '"version":"ml-platform-org/wandb-registry-model/fraud-detector:v0"'
+    promoted = [line for line in out if '"event":"ADD_ARTIFACT_ALIAS"' in line and version in line]
+    assert len(promoted) == 1
     assert "  authorization: Bearer ***" in out
     assert SECRETS["DEPLOY_TOKEN"] not in done.stdout
     # The examples stay as they are; the main database is not touched.
