@@ -1,0 +1,235 @@
+"""Real W&B clients against `reconcile serve`: the two targets of the artifacts issue.
+
+Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--rounds 3]
+[--aliases 200]`.
+
+1. The official SDK's `run.log_artifact` of `--files` files, `--mb` MB in all, from
+   `log_artifact` to the end of `artifact.wait()` (a fresh process each time), against
+   a bare httpx loop PUTting the same files to a loopback sink that discards them; in
+   interleaved rounds, the order alternating. Each round changes every file (its first
+   bytes), so nothing is de-duplicated. Target: at most 2x the bare loop.
+2. `artifact.aliases.append(...); artifact.save()` returning, in the SDK's process, to
+   the first delivery attempt's arrival at a loopback sink (an `alias_added`
+   automation), `--aliases` times. Target: p99 under 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_runs import DISCARD, p99
+from runtime_world import Served, Sink, free_port
+
+from reconcile.server.admin import tasks as admin
+from reconcile.server.store import automations as hooks
+from reconcile.server.store.db import Database
+from reconcile.server.store.teams import find_team, find_user
+
+TEAM, PROJECT = "bench", "train"
+LOG = """
+import sys, time, wandb
+run = wandb.init(entity="bench", project="train")
+art = wandb.Artifact("weights", type="model")
+art.add_dir(sys.argv[1])
+start = time.perf_counter()
+run.log_artifact(art)
+art.wait()
+print(time.perf_counter() - start)
+run.finish()
+"""
+PROMOTE = """
+import sys, time, wandb
+api = wandb.Api(overrides={"entity": "bench"})
+art = api.artifact("bench/train/weights:latest")
+for number in range(int(sys.argv[1])):
+    start = time.monotonic()
+    art.aliases.append(f"prod-{number}")
+    art.save()
+    print(f"prod-{number} {start} {time.monotonic()}", flush=True)
+"""
+
+
+def populate(db_path: Path, sink_url: str) -> str:
+    """The team, and an `alias_added` automation on `prod-*` delivering to the sink."""
+    db = Database(db_path)
+    boot = admin.bootstrap(db, team=TEAM)
+    project = admin.ensure_project(db, TEAM, PROJECT)
+    with db.write() as con:
+        team, user = find_team(con, TEAM), find_user(con, boot.username)
+        assert team is not None
+        assert user is not None
+        hook = hooks.create_webhook(
+            con, team.id, name="sink", url_endpoint=sink_url, secret_ref=None, access_token_ref=None
+        )
+        fields = hooks.TriggerFields(
+            name="promoted",
+            description=None,
+            enabled=True,
+            scope_type="PROJECT",
+            scope_id=project.id,
+            event_type="ADD_ARTIFACT_ALIAS",
+            event_filter=json.dumps({"$or": [{"$and": [{"alias": {"$regex": "^prod-"}}]}]}),
+            action_type="GENERIC_WEBHOOK",
+            integration_id=hook.id,
+            action_config=json.dumps({"requestPayload": '{"version": "${alias}"}'}),
+        )
+        hooks.create_trigger(con, team.id, fields, user.id)
+    db.close()
+    assert boot.api_key
+    return boot.api_key
+
+
+def sdk_env(url: str, key: str, home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "WANDB_BASE_URL": url,
+        "WANDB_API_KEY": key,
+        "WANDB_MODE": "online",
+        "WANDB_SILENT": "true",
+        "WANDB_DIR": str(home),
+        "HOME": str(home),
+        "WANDB_CONFIG_DIR": str(home / "config"),
+        "WANDB_CACHE_DIR": str(home / "cache"),
+        "WANDB_DATA_DIR": str(home / "data"),
+        "WANDB_ERROR_REPORTING": "false",
+    }
+
+
+def make_files(folder: Path, megabytes: int, count: int) -> list[Path]:
+    folder.mkdir()
+    size = megabytes * 1024 * 1024 // count
+    paths = [folder / f"part-{n:04d}.bin" for n in range(count)]
+    for path in paths:
+        path.write_bytes(os.urandom(size))
+    return paths
+
+
+def touch(paths: list[Path], round_number: int) -> None:
+    """A new first block in every file: new content, no de-duplication."""
+    for path in paths:
+        with path.open("r+b") as out:
+            out.write(f"round {round_number:06d} ".encode() + os.urandom(16))
+
+
+def log_seconds(url: str, key: str, home: Path, folder: Path) -> float:
+    shutil.rmtree(home / "cache", ignore_errors=True)  # the SDK stages a copy there
+    done = subprocess.run(
+        [sys.executable, "-c", LOG, str(folder)],
+        env=sdk_env(url, key, home),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def bare_seconds(port: int, paths: list[Path]) -> float:
+    start = time.perf_counter()
+    with httpx.Client(timeout=600) as client:
+        for path in paths:
+            with path.open("rb") as body:
+                answer = client.put(f"http://127.0.0.1:{port}/{path.name}", content=body)
+            assert answer.status_code == 200
+    return time.perf_counter() - start
+
+
+def logging(url: str, key: str, tmp: Path, args: argparse.Namespace) -> tuple[list[float], ...]:
+    paths = make_files(tmp / "model", args.mb, args.files)
+    home = tmp / "sdk"
+    home.mkdir()
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", DISCARD, str(port)])
+    bare: list[float] = []
+    ours: list[float] = []
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        for number in range(args.rounds):
+            touch(paths, number)
+            sides = [(bare, lambda: bare_seconds(port, paths))]
+            sides.append((ours, lambda: log_seconds(url, key, home, tmp / "model")))
+            for times, measure in sides if number % 2 == 0 else sides[::-1]:
+                times.append(measure())
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    return bare, ours
+
+
+def promote_latencies(
+    url: str, key: str, tmp: Path, sink: Sink, count: int
+) -> tuple[list[float], list[float]]:
+    """Arrival at the sink after `save()` returned, and after it was called."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROMOTE, str(count)],
+        env=sdk_env(url, key, tmp / "sdk"),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    called, returned = {}, {}
+    for line in done.stdout.splitlines():
+        alias, start, end = line.split()
+        called[alias], returned[alias] = float(start), float(end)
+    arrived: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while len(arrived) < count and time.monotonic() < deadline:
+        for at, version in sink.arrivals():
+            arrived.setdefault(str(version), at)
+        time.sleep(0.2)
+    late = [arrived[a] - returned[a] for a in returned if a in arrived]
+    return late, [arrived[a] - called[a] for a in called if a in arrived]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=int, default=1024)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--aliases", type=int, default=200)
+    args = parser.parse_args()
+    print(f"python {platform.python_version()} on {platform.machine()}, load {os.getloadavg()}")
+    with Sink() as sink, tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        key = populate(tmp / "server.db", sink.url)
+        with Served(tmp / "server.db") as served:
+            bare, ours = logging(served.url, key, tmp, args)
+            print(
+                f"1. log_artifact of {args.mb} MB in {args.files} files over {args.rounds} "
+                f"rounds: bare PUT loop best {min(bare):.2f} s median "
+                f"{statistics.median(bare):.2f} s, SDK best {min(ours):.2f} s median "
+                f"{statistics.median(ours):.2f} s: {min(ours) / min(bare):.2f}x best, "
+                f"{statistics.median(ours) / statistics.median(bare):.2f}x median "
+                "(target <= 2x)"
+            )
+            late, whole = promote_latencies(served.url, key, tmp, sink, args.aliases)
+            for label, got in (("returned", late), ("called", whole)):
+                print(
+                    f"2. save() {label} -> first attempt: {len(got)}/{args.aliases} arrived, "
+                    f"p50 {statistics.median(got) * 1e3:.1f} ms, p99 {p99(got) * 1e3:.1f} ms, "
+                    f"max {max(got) * 1e3:.1f} ms (target p99 < 100 ms from returned)"
+                )
+
+
+if __name__ == "__main__":
+    main()
