@@ -39,7 +39,7 @@ def _collection(con: sqlite3.Connection, collection_id: int) -> Obj:
     return {**present.collection(teams.get_collection(con, collection_id)), "_id": collection_id}
 
 
-def _alias(con: sqlite3.Connection, collection_id: int, alias: str) -> Obj:
+def alias_object(con: sqlite3.Connection, collection_id: int, alias: str) -> Obj:
     return {
         "__typename": "ArtifactAlias",
         "id": encode_id("ArtifactAlias", collection_id) + ":" + alias,
@@ -77,7 +77,7 @@ def artifact(con: sqlite3.Connection, art: artifacts.Artifact) -> Obj:
         "fileCount": int(count),
         "createdAt": art.created_at,
         "updatedAt": art.updated_at,
-        "aliases": [_alias(con, c, a) for c, a in artifacts.aliases_of(con, art.id)],
+        "aliases": [alias_object(con, c, a) for c, a in artifacts.aliases_of(con, art.id)],
         "_art": art,
     }
 
@@ -96,7 +96,7 @@ def membership(con: sqlite3.Connection, art: artifacts.Artifact, collection_id: 
         "id": encode_id("ArtifactCollectionMembership", int(row["id"])),
         "versionIndex": int(row["version_index"]),
         "createdAt": row["created_at"],
-        "aliases": [_alias(con, collection_id, a) for a in aliases],
+        "aliases": [alias_object(con, collection_id, a) for a in aliases],
         "artifactCollection": _collection(con, collection_id),
         "artifact": artifact(con, art),
         "_art": art,

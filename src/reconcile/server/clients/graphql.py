@@ -12,7 +12,13 @@ from reconcile.server.api import present
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.api.present import Obj
-from reconcile.server.clients import artifacts_graphql, artifacts_mutations, runs, uploads
+from reconcile.server.clients import (
+    artifacts_graphql,
+    artifacts_mutations,
+    registry_reads,
+    runs,
+    uploads,
+)
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import teams
 
@@ -203,4 +209,6 @@ def _merged(*tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-RESOLVERS = _merged(_RUNS, artifacts_graphql.RESOLVERS, artifacts_mutations.RESOLVERS)
+RESOLVERS = _merged(
+    _RUNS, artifacts_graphql.RESOLVERS, artifacts_mutations.RESOLVERS, registry_reads.RESOLVERS
+)
