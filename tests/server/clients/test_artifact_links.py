@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.server.admin import tasks as admin
 from tests.server.clients.artifact_support import log, membership
 from tests.server.helpers import ORG_ENTITY, World
 
@@ -210,3 +211,37 @@ def test_outsiders_neither_link_nor_edit(world: World) -> None:
     unlink = {"artifactID": art, "artifactPortfolioID": _portfolio(world)}
     assert world.outsider.fails(UNLINK, {"input": unlink}) == "NOT_FOUND: artifact not found"
     assert [e[0] for e in _events(world)] == ["artifact_created", "artifact_linked"]
+
+
+def test_no_links_into_another_organization(world: World) -> None:
+    """A member of two teams cannot carry a version into the other's registry; to a
+    non-member that registry does not exist."""
+    admin.set_role(world.db, "other", "mia", "member")
+    admin.ensure_registry(world.db, "other", "models")
+    art, _ = log(world, world.member, V0)
+    given = {"artifactID": art, "artifactPortfolioName": "stolen", "projectName": REGISTRY}
+    answer = world.member.fails(LINK, {"input": {**given, "entityName": "other-org"}})
+    assert answer == (
+        "FORBIDDEN: permission denied: a version of acme links into its own projects "
+        "or its organization's registries"
+    )
+    admin.remove_member(world.db, "other", "mia")
+    answer = world.member.fails(LINK, {"input": {**given, "entityName": "other-org"}})
+    assert answer == "NOT_FOUND: entity 'other-org' not found"
+    assert [e[0] for e in _events(world)] == ["artifact_created"]
+
+
+def test_download_urls_are_checked(world: World) -> None:
+    log(world, world.member, V0)
+    version = membership(world.member, "detector:v0")
+    url = version["artifact"]["files"]["edges"][0]["node"]["directUrl"]
+    path, _, query = url.removeprefix("http://server").partition("?")
+    expires = query.split("&")[0].split("=")[1]
+    for bad, status in (
+        (f"{path}?{query.replace(expires, str(int(expires) + 1))}", 403),  # a changed expiry
+        (f"{path}", 403),  # no signature
+        (f"/files/downloads/{'9' * 30}?{query}", 403),
+        (f"/files/downloads/..%2Fserver.db?{query}", 404),  # no such route
+    ):
+        assert world.client.request("GET", bad).status_code == status, bad
+    assert world.client.request("GET", f"{path}?{query}").status_code == 200
