@@ -69,6 +69,15 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("Run", "history"): 500,
     ("Run", "events"): 0,
     ("Run", "tags"): 0,
+    # Artifact versions (`server/clients/artifacts_*`): a version's aliases and tags (a
+    # write adds at most 100 of each), the files of one request (at most 1,000).
+    ("Artifact", "tags"): 100,
+    ("Artifact", "aliases"): 100,
+    ("Artifact", "filesByManifestEntries"): 1000,
+    ("ArtifactCollectionMembership", "aliases"): 100,
+    ("CreateArtifactFilesPayload", "files"): 1000,
+    ("File", "uploadHeaders"): 0,
+    ("UploadMultipartUrls", "uploadUrlParts"): 0,  # never produced: no multipart uploads
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.
