@@ -71,7 +71,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             items = _listed([_item(row, title.startswith("Kept")) for row in rows])
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
-        lines.extend([not_considered(plan["not_considered"]), ""])
+        lines.extend([not_considered(plan["not_considered"], plan.get("target")), ""])
     for row in plan.get("unverified", []):
         lines.extend([unverified(code_span(key(row)), code_span(visible(row["entity"]))), ""])
     if plan["requires_force"]:
