@@ -292,6 +292,11 @@ def github_roots() -> None:
             return await event.changed_files(github, happened)
 
     touched = _touched(found, asyncio.run(run()))
+    chosen = happened.section("inputs").get("env") if happened.name == "workflow_dispatch" else None
+    if chosen:  # a run by hand names its inventory
+        touched = [r for r in found.roots if r.name == chosen]
+        if not touched:
+            raise UsageError(f"the run's env input {chosen!r} is no inventory of reconcile.yaml")
     _write_outputs({"roots": json.dumps([root.name for root in touched])})
     for root in touched:
         click.echo(f"{root.name} ({root.shown()})")

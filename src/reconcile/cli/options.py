@@ -37,7 +37,8 @@ def root_options(command: Any) -> Any:
     @functools.wraps(command)
     def run(*args: Any, env: str | None, root: str | None, **kwargs: Any) -> Any:
         found = project.project_file()
-        chosen = roots.select(found, env, root, kwargs.get("paths") or ())
+        # Empty counts as not given: a workflow passes its matrix value even when empty.
+        chosen = roots.select(found, env or None, root or None, kwargs.get("paths") or ())
         token = roots.ACTIVE.set(chosen)
         try:
             return command(*args, **kwargs)
