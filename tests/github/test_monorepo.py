@@ -312,3 +312,36 @@ def test_the_merge_queue_checks_the_plan_of_the_tree_it_merges(
         "",
     ]
     assert f"Commit planned: `{QUEUED}`  " in comment["body"]
+
+
+def test_the_roots_of_a_change(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("reconcile.yaml").write_text(
+        "inventories:\n  prod: {folder: envs/prod}\n  staging: {folder: envs/staging}\n"
+    )
+    outputs = Path("outputs")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    cases = [
+        (["README.md"], []),
+        (["envs/staging/a.yaml", "envs/staging/b.yaml"], ["staging"]),
+        (["envs/prod/a.yaml", "envs/production/b.yaml"], ["prod"]),
+        (["reconcile.yaml"], ["prod", "staging"]),
+    ]
+    for number, (files, expected) in enumerate(cases, start=1):
+        github.state.pull_files[number] = files
+        event(monkeypatch, "pull_request", {"pull_request": {"number": number}})
+        outputs.write_text("")
+        code, out, _ = run("github", "roots")
+        assert (code, touched(outputs)) == (0, expected), files
+        assert out == "".join(f"{env} (envs/{env}/)\n" for env in expected)
+    # A schedule checks every inventory; a run by hand, the one it names.
+    event(monkeypatch, "schedule", {})
+    outputs.write_text("")
+    assert run("github", "roots")[0] == 0
+    assert touched(outputs) == ["prod", "staging"]
+    event(monkeypatch, "workflow_dispatch", {"inputs": {"env": "staging"}})
+    outputs.write_text("")
+    assert run("github", "roots")[0] == 0
+    assert touched(outputs) == ["staging"]
+    event(monkeypatch, "workflow_dispatch", {"inputs": {"env": "qa"}})
+    code, _, err = run("github", "roots")
+    assert (code, err) == (2, "error: the run's env input 'qa' is no inventory of reconcile.yaml\n")
