@@ -190,3 +190,16 @@ def test_without_a_project_file_a_folder_elsewhere_says_there_is_no_inventory(
 def test_the_repositorys_schema_is_the_one_the_package_checks_with() -> None:
     shipped = ROOT / "src" / "reconcile" / "data" / "project.schema.json"
     assert (ROOT / "schema" / "project.schema.json").read_text() == shipped.read_text()
+
+
+def test_the_servers_commands_use_the_inventorys_embedded_database(monorepo: Path) -> None:
+    result = run("server", "--env", "staging", "create-team", "qa-team")
+    assert result.exit_code == 0, result.output
+    assert Path(".reconcile/staging/server.db").is_file()
+    assert not Path(".reconcile/prod/server.db").exists()
+    result = run("server", "--env", "stagin", "create-team", "qa-team")
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: --env stagin: reconcile.yaml names no such inventory (it names prod, "
+        "staging) (did you mean 'staging'?)\n",
+    )

@@ -55,6 +55,18 @@ def root_options(command: Any) -> Any:
     )(run)
 
 
+def add_root_options(command: click.Command) -> click.Command:
+    """`--env`/`--root` on a command made elsewhere (the server's, which may not import
+    the command line): its embedded database is then the inventory's."""
+    if command.callback is None or any(p.name == "env" for p in command.params):
+        return command
+    wrapped = root_options(command.callback)
+    command.params.extend(reversed(wrapped.__click_params__))
+    del wrapped.__click_params__
+    command.callback = wrapped
+    return command
+
+
 def strict_option(command: Any) -> Any:
     return click.option(
         "--strict", is_flag=True, help="Treat warnings (likely mistakes) as errors."
