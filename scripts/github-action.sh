@@ -7,9 +7,11 @@ set -uo pipefail
 outputs="${GITHUB_OUTPUT:-/dev/null}"
 summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
 work="${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
-read -r -a paths <<< "${INPUT_PATHS:-automations/}"
+read -r -a paths <<< "${INPUT_PATHS:-}"
 server=()
 if [ -n "${INPUT_SERVER:-}" ]; then server=(--server "$INPUT_SERVER"); fi
+inventory=()  # the inventory of reconcile.yaml, when the env input names one
+if [ -n "${INPUT_ENV:-}" ]; then inventory=(--env "$INPUT_ENV"); fi
 
 output() { echo "$1=$2" >> "$outputs"; }
 
@@ -19,14 +21,14 @@ print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
 }
 
 run_validate() {
-  reconcile validate "${paths[@]}" --format github
+  reconcile validate "${paths[@]}" "${inventory[@]}" --format github
 }
 
 run_plan() {
   local plan_file="${INPUT_PLAN_FILE:-$work/reconcile-plan.json}" code
   local markdown="$work/reconcile-plan.md" errors="$work/reconcile-plan.err"
   rm -f "$plan_file"
-  reconcile plan "${paths[@]}" "${server[@]}" --out "$plan_file" --format markdown \
+  reconcile plan "${paths[@]}" "${inventory[@]}" "${server[@]}" --out "$plan_file" --format markdown \
     --detailed-exitcode > "$markdown" 2> "$errors"
   code=$?
   cat "$errors" >&2
@@ -53,18 +55,23 @@ run_apply() {
   fi
   if [ "${INPUT_FORCE:-false}" = true ]; then how+=(--force); fi
   local report="$work/reconcile-apply.txt" code
-  reconcile apply "${paths[@]}" "${server[@]}" "${how[@]}" > "$report" 2>&1
+  reconcile apply "${paths[@]}" "${inventory[@]}" "${server[@]}" "${how[@]}" > "$report" 2>&1
   code=$?
   cat "$report"
   { echo '### reconcile apply'; echo; echo '```'; cat "$report"; echo '```'; } >> "$summary"
   return "$code"
 }
 
+run_roots() {  # the inventories the event's change touches: it writes the roots output
+  reconcile github roots
+}
+
 case "${INPUT_COMMAND:-}" in
   validate) run_validate ;;
+  roots) run_roots ;;
   plan) run_plan ;;
   apply) run_apply ;;
-  *) echo "::error::the command input must be validate, plan or apply, not '${INPUT_COMMAND:-}'" >&2
+  *) echo "::error::the command input must be validate, plan, apply or roots, not '${INPUT_COMMAND:-}'" >&2
      (exit 2) ;;
 esac
 code=$?

@@ -33,6 +33,7 @@ class Seen:
     summaries: list[str] = field(default_factory=list)  # the text of each <summary>
     blocks: list[str] = field(default_factory=list)  # the text of each <pre>
     paragraphs: list[str] = field(default_factory=list)  # the text of each <p>
+    languages: list[str] = field(default_factory=list)  # each <pre>'s info string (`diff`)
     # Text outside <code> and <pre>, where GitHub makes `@name` a mention, `#1` a link.
     loose: str = ""
 
@@ -44,8 +45,11 @@ class _Reader(HTMLParser):
         self.open: list[tuple[str, int]] = []  # element, where its text starts
         self.code = 0  # how many <code> or <pre> elements are open
 
-    def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.seen.tags.append(tag)
+        if tag == "code" and self.open and self.open[-1][0] == "pre":
+            language = dict(attrs).get("class") or ""
+            self.seen.languages.append(language.removeprefix("language-"))
         self.code += tag in ("code", "pre")
         if tag in ("summary", "pre", "p"):
             self.open.append((tag, len(self.seen.text)))

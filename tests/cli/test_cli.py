@@ -220,3 +220,15 @@ def test_verbose_after_the_command_is_taken_as_before_it(write_files: WriteFiles
     refused = CliRunner().invoke(cli, ["render", "--", "-v"])  # after `--`: an argument
     assert refused.exit_code == 2
     assert refused.output.splitlines()[-1] == "error: no automation '-v' in the inventory"
+
+
+def test_version_is_the_packages_own() -> None:
+    """The version pinned installs report (`pipx install ...@TAG`, the action's `uses:`)."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    result = CliRunner().invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (
+        0,
+        f"reconcile, version {pyproject['project']['version']}\n",
+    )

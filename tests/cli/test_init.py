@@ -85,7 +85,10 @@ def test_init_github_writes_the_projects_own_workflow_for_another_repository(
     expected = own[own.index("name: reconcile") :].replace(
         "uses: ./\n", "uses: OWNER/reconcile@v0.1.0\n"
     )
-    expected = expected.replace('["automations/**", "schema/**"]', '["automations/**"]')
+    expected = expected.replace(
+        '["automations/**", "envs/**", "reconcile.yaml", "schema/**"]',
+        '["automations/**", "envs/**", "reconcile.yaml"]',
+    )
     assert written[written.index("name: reconcile") :] == expected
     assert written.startswith("# Made by `reconcile init`")
 

@@ -53,6 +53,8 @@ class State:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    pull_files: dict[int, list[str]] = field(default_factory=dict)  # the paths each changes
+    compared: dict[str, list[str]] = field(default_factory=dict)  # "base...head": paths
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
     next_id: int = 1000
@@ -252,6 +254,20 @@ def _commit_pulls(state: State, m: re.Match[str], q: dict[str, str], b: Any, url
     return _page(state, state.commit_pulls.get(m.group(1), []), q, url)
 
 
+def _pull_files(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
+    if int(m.group(1)) not in state.pull_files:
+        return 404, {"message": "Not Found"}, {}
+    files = [{"filename": name, "status": "modified"} for name in state.pull_files[int(m.group(1))]]
+    return _page(state, files, q, url)
+
+
+def _compare(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
+    if m.group(1) not in state.compared:
+        return 404, {"message": "Not Found"}, {}
+    files = [{"filename": name, "status": "modified"} for name in state.compared[m.group(1)]]
+    return 200, {"status": "ahead", "files": files}, {}
+
+
 def _list_issues(state: State, m: re.Match[str], q: dict[str, str], b: Any, url: str) -> Answer:
     label, wanted = q.get("labels"), q.get("state", "open")
     found = [
@@ -301,6 +317,8 @@ _ROUTES = [
     (r"POST issues/(\d+)/comments", _create_comment),
     (r"PATCH issues/comments/(\d+)", _update_comment),
     (r"GET commits/([0-9a-f]{40})/pulls", _commit_pulls),
+    (r"GET pulls/(\d+)/files", _pull_files),
+    (r"GET compare/([0-9a-f]{40}\.\.\.[0-9a-f]{40})", _compare),
     (r"GET issues", _list_issues),
     (r"POST issues", _create_issue),
     (r"PATCH issues/(\d+)", _update_issue),

@@ -85,3 +85,26 @@ def test_an_error_file_that_is_not_utf8_is_still_posted(tmp_path: Path) -> None:
     assert files.read_error(path) == "caf\ufffd failed\n"
     with pytest.raises(UsageError, match="cannot read the error file"):
         files.read_error(tmp_path / "missing.err")
+
+
+def test_markers_name_their_inventory_and_staleness() -> None:
+    for marker in (
+        body.Marker("plan", FINGERPRINT, "prod"),
+        body.Marker("plan", FINGERPRINT, "staging-eu", stale=True),
+        body.Marker("plan", None, "prod"),
+        body.Marker("drift", FINGERPRINT, "prod"),
+    ):
+        assert body.read_marker(marker.text() + "rest") == marker
+    assert body.Marker("plan", FINGERPRINT, "prod", stale=True).text() == (
+        f"<!-- reconcile-plan env=prod stale fingerprint={FINGERPRINT} -->\n"
+    )
+    assert body.read_marker(f"<!-- reconcile-plan env=Prod fingerprint={FINGERPRINT} -->") is None
+
+
+def test_a_stale_plan_is_marked_once_and_an_error_is_not_marked() -> None:
+    plan = golden_plan()
+    once = body.stale_comment(body.plan_comment(plan), "1" * 40)
+    assert once is not None
+    twice = body.stale_comment(once, "2" * 40)
+    assert twice == once.replace("1" * 40, "2" * 40)
+    assert body.stale_comment(body.error_comment("boom"), "1" * 40) is None

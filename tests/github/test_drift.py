@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
 from tests.github.fake import FakeGitHub, Fault
 
@@ -101,4 +105,50 @@ def test_a_failed_update_fails_the_command(github: FakeGitHub) -> None:
     assert output.startswith(
         "error: GitHub answered 403 to PATCH /repos/acme/inventory/issues/1: fault "
         "(does the workflow's `permissions:` grant"
+    )
+
+
+def test_each_inventory_has_its_own_drift_issue_and_a_refused_apply_says_how_to_apply(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("reconcile.yaml").write_text(
+        "inventories:\n  prod: {folder: envs/prod}\n  staging: {folder: envs/staging}\n"
+    )
+    target = {"server": "https://w.example", "entities": ["ml-platform"]}
+    plans = {
+        env: variant(golden_plan(), target={**target, "env": env, "inventory": f"envs/{env}/"})
+        for env in ("prod", "staging")
+    }
+    monkeypatch.setenv("GITHUB_WORKFLOW_REF", "acme/inventory/.github/workflows/apply.yml@main")
+    for env, plan in plans.items():
+        path = str(save(plan, f"{env}.json"))
+        code, out, err = run("github", "drift", "--env", env, "--plan", path, "--refused")
+        assert code == 0, err
+    assert [i["title"] for i in github.state.issues.values()] == [
+        "reconcile: the server differs from the inventory (prod)",
+        "reconcile: the server differs from the inventory (staging)",
+    ]
+    prod = github.state.issues[1]["body"].split("\n")
+    fingerprint = plans["prod"]["fingerprint"]
+    assert prod[0] == f"<!-- reconcile-drift env=prod fingerprint={fingerprint} -->"
+    assert prod[6] == f"gh workflow run apply.yml -f env=prod -f fingerprint={fingerprint}"
+    assert prod[9] == (
+        f"or, with the apply key, `reconcile apply --env prod --fingerprint {fingerprint}`."
+    )
+    assert prod[11:13] == [
+        "Inventory: `prod` (`envs/prod/`)  ",
+        "Target: `https://w.example`; entities: `ml-platform`  ",
+    ]
+    # The staging plan, now without drift, closes staging's issue only.
+    calm = variant(no_changes(), target=plans["staging"]["target"])
+    code, out, _ = run("github", "drift", "--env", "staging", "--plan", str(save(calm)))
+    assert (code, out) == (
+        0,
+        "closed drift issue #2: https://github.test/acme/inventory/issues/2\n",
+    )
+    assert [i["state"] for i in github.state.issues.values()] == ["open", "closed"]
+    code, _, err = run("github", "drift", "--env", "staging", "--plan", "prod.json")
+    assert (code, err) == (
+        2,
+        "error: prod.json is a plan of inventory prod, not of inventory staging\n",
     )

@@ -149,7 +149,7 @@ def test_a_huge_error_is_cut_to_fit(github: FakeGitHub) -> None:
 def test_usage_mistakes_are_named_without_a_request(github: FakeGitHub) -> None:
     Path("bad.json").write_text('{"changes": []}')
     cases = {
-        ("--pr", "7"): "error: give exactly one of --plan FILE, --error FILE\n",
+        ("--pr", "7"): "error: give exactly one of --plan FILE, --error FILE, --stale\n",
         ("--plan", "bad.json", "--pr", "7"): (
             "error: bad.json: not a plan saved by `reconcile plan --out` (no fingerprint, "
             "conflicts, unmanaged, protected, requires_force, has_changes)\n"

@@ -11,11 +11,14 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -67,11 +70,62 @@ def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 def test_this_repository_runs_the_examples_steps() -> None:
     ours = load(ROOT / ".github/workflows/reconcile.yml")["jobs"]
+    names = []
     for example in EXAMPLES:
-        [(name, job)] = load(example)["jobs"].items()
-        steps = json.loads(json.dumps(ours[name]["steps"]).replace('"./"', f'"{EXAMPLE_ACTION}"'))
-        assert steps == job["steps"], example.name
-        assert ours[name]["permissions"] == job["permissions"]
+        for name, job in load(example)["jobs"].items():
+            copy = json.loads(json.dumps(ours[name]).replace('"./"', f'"{EXAMPLE_ACTION}"'))
+            for key in ("steps", "permissions", "env", "strategy", "needs", "outputs"):
+                assert copy.get(key) == job.get(key), (example.name, name, key)
+            names.append(name)
+    assert sorted(names) == sorted(ours)
+
+
+def test_the_plan_jobs_hold_read_only_keys_and_the_apply_job_the_writers() -> None:
+    keys = {}
+    for example in EXAMPLES:
+        for name, job in load(example)["jobs"].items():
+            env = job.get("env", {})
+            keys[name] = {k: v for k, v in env.items() if k.endswith("WANDB_API_KEY")}
+    plan_keys = {
+        "WANDB_API_KEY": "${{ secrets.WANDB_PLAN_KEY }}",
+        "PROD_WANDB_API_KEY": "${{ secrets.PROD_WANDB_PLAN_KEY }}",
+        "STAGING_WANDB_API_KEY": "${{ secrets.STAGING_WANDB_PLAN_KEY }}",
+    }
+    assert keys == {
+        "plan-roots": {},
+        "plan": plan_keys,
+        "drift-roots": {},
+        "drift": plan_keys,
+        "apply-roots": {},
+        "apply": {
+            "WANDB_API_KEY": "${{ secrets.WANDB_API_KEY }}",
+            "PROD_WANDB_API_KEY": "${{ secrets.PROD_WANDB_API_KEY }}",
+            "STAGING_WANDB_API_KEY": "${{ secrets.STAGING_WANDB_API_KEY }}",
+        },
+    }
+    # No workflow-wide key: a job gets only the key it is meant to hold.
+    for path in [*WORKFLOWS, *EXAMPLES]:
+        assert "WANDB_API_KEY" not in json.dumps(load(path).get("env", {})), path.name
+
+
+def test_each_inventory_is_a_matrix_entry_and_the_merge_queue_is_planned() -> None:
+    for example in EXAMPLES:
+        jobs = load(example)["jobs"]
+        [(roots_name, roots_job)] = [(n, j) for n, j in jobs.items() if n.endswith("-roots")]
+        [main] = [j for n, j in jobs.items() if n != roots_name]
+        assert roots_job["steps"][1]["with"] == {"command": "roots"}
+        assert main["strategy"]["matrix"]["env"] == (
+            f"${{{{ fromJSON(needs.{roots_name}.outputs.roots) }}}}"
+        )
+        for step in main["steps"]:
+            if step.get("uses") == EXAMPLE_ACTION:
+                assert step["with"]["env"] == "${{ matrix.env }}", step["name"]
+            if "reconcile github" in step.get("run", ""):
+                assert '--env "$ENV"' in step["run"], step["name"]
+    plan = load(ROOT / "examples/github/plan.yml")
+    assert plan[True]["merge_group"] is None  # YAML reads `on:` as true
+    [queue] = [s for s in plan["jobs"]["plan"]["steps"] if "github queue" in s.get("run", "")]
+    assert queue["if"] == "github.event_name == 'merge_group' && steps.plan.outputs.plan-file != ''"
 
 
 def _outputs_of(step: dict[str, Any], action_outputs: set[str]) -> set[str] | None:
@@ -79,6 +133,8 @@ def _outputs_of(step: dict[str, Any], action_outputs: set[str]) -> set[str] | No
         return action_outputs
     if "reconcile github reviewed-fingerprint" in step.get("run", ""):
         return {"fingerprint", "pr"}
+    if step.get("run") == "reconcile github roots":
+        return {"roots"}
     return None
 
 
@@ -93,7 +149,7 @@ def test_every_step_output_a_workflow_reads_is_written() -> None:
             ):
                 assert _outputs_of(steps[step_id], action_outputs) >= {output}, (path, output)
                 read += 1
-    assert read == 2 * 14  # the examples and this repository's copy of their steps
+    assert read == 2 * 22  # the examples and this repository's copy of their steps
 
 
 def test_the_action_writes_its_outputs_and_never_takes_secrets_as_inputs() -> None:
@@ -101,6 +157,8 @@ def test_the_action_writes_its_outputs_and_never_takes_secrets_as_inputs() -> No
     script = SCRIPT.read_text("utf-8")
     written = set(re.findall(r"output ([\w-]+) ", script))
     assert written == {"has_changes", "fingerprint", "plan-file", "error-file", "exit-code"}
+    assert "  reconcile github roots\n" in script  # it writes roots itself
+    written.add("roots")
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
         name: f"${{{{ steps.run.outputs.{name} }}}}" for name in written
     }
@@ -254,14 +312,59 @@ def test_the_action_passes_its_inputs_as_arguments(
         "--force",
     ]
     code, _, _ = action(env, tmp_path, COMMAND="apply", PLAN_FILE="saved.json", FORCE="false")
-    assert (tmp_path / "args").read_text().splitlines() == [
-        "apply",
-        "automations/",
-        "--plan",
-        "saved.json",
+    assert (tmp_path / "args").read_text().splitlines() == ["apply", "--plan", "saved.json"]
+    code, _, _ = action(env, tmp_path, COMMAND="plan", ENV="prod", SERVER="https://w.example")
+    assert (tmp_path / "args").read_text().splitlines()[:5] == [
+        "plan",
+        "--env",
+        "prod",
+        "--server",
+        "https://w.example",
     ]
     code, _, _ = action(env, tmp_path, COMMAND="validate", PATHS="inv")
     assert (tmp_path / "args").read_text().splitlines() == ["validate", "inv", "--format", "github"]
+    code, _, _ = action(env, tmp_path, COMMAND="validate", ENV="staging")
+    assert (tmp_path / "args").read_text().splitlines() == [
+        "validate",
+        "--env",
+        "staging",
+        "--format",
+        "github",
+    ]
+    code, _, _ = action(env, tmp_path, COMMAND="roots")
+    assert (tmp_path / "args").read_text().splitlines() == ["github", "roots"]
+
+
+def test_without_reconcile_yaml_the_roots_are_the_one_inventory(
+    runner_env: dict[str, str], tmp_path: Path
+) -> None:
+    code, outputs, _ = action(runner_env, tmp_path, COMMAND="roots")
+    assert (code, outputs) == (0, {"roots": '[""]', "exit-code": "0"})
+
+
+def test_the_action_installs_its_own_version_with_every_dependency_pinned() -> None:
+    [install] = [s for s in load(ACTION)["runs"]["steps"] if s.get("name") == "Install reconcile"]
+    assert (
+        '"$venv/bin/pip" install -q -c "$GITHUB_ACTION_PATH/constraints.txt" ' in (install["run"])
+    )
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    needed, todo = {}, [Requirement(r) for r in metadata.requires("reconcile") or []]
+    while todo:
+        requirement = todo.pop()
+        if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+            continue  # a dev extra, or another platform's
+        name = canonicalize_name(requirement.name)
+        needed.setdefault(name, []).append(requirement.specifier)
+        if name not in pins:
+            continue
+        todo += [Requirement(r) for r in metadata.requires(requirement.name) or []]
+    assert sorted(set(needed) - set(pins)) == []
+    for name, specifiers in needed.items():
+        assert all(spec.contains(pins[name]) for spec in specifiers), (name, pins[name])
 
 
 def test_ci_still_runs_the_readmes_test_command() -> None:

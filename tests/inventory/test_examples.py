@@ -49,7 +49,9 @@ def test_every_example_points_editors_at_the_schema() -> None:
 
 def test_the_readme_example_is_valid(write_files: WriteFiles) -> None:
     readme = (EXAMPLES.parents[1] / "README.md").read_text("utf-8")
-    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in readme.split("```yaml\n")[1:]]
+    # The first inventory (the project file's example, reconcile.yaml, comes before it).
+    block = next(b for b in blocks if b.startswith("# yaml-language-server: $schema="))
     write_files({"readme.yaml": block})
     inventory = load_inventory(["automations"])
     assert [a.name for a in inventory.automations] == ["deploy-fraud-detector-to-production"]

@@ -147,8 +147,13 @@ def test_every_change_is_visible_on_github_whatever_its_name() -> None:
     # No name is loose text, where GitHub would make a mention or a link of it.
     assert "@someone" not in seen.loose
     assert "ml-platform" not in seen.loose
-    # Each block shows exactly what the terminal plan shows under the change.
-    assert [block.splitlines() for block in seen.blocks] == _details(plan_text.render(document))
+    # Each block shows exactly what the terminal plan shows under the change, as a diff.
+    terminal = _details(plan_text.render(document))
+    assert [block.splitlines() for block in seen.blocks] == [
+        _as_diff(change["action"], lines)
+        for change, lines in zip(document["changes"], terminal, strict=True)
+    ]
+    assert seen.languages == ["diff"] * 28
     assert seen.paragraphs[1:] == [
         "Conflicts: webhook ml-platform/conflict <!-- hook",
         "Protected from deletion: automation ml-platform/protected -->",
@@ -171,23 +176,41 @@ def _details(text: str) -> list[list[str]]:
     return groups
 
 
+def _as_diff(action: str, lines: list[str]) -> list[str]:
+    """A terminal plan's lines under a change as the comment's `diff` block shows them."""
+    if action != "update":
+        return [f"{'+' if action == 'create' else '-'} {line}" for line in lines]
+    shown = []
+    for line in lines:
+        pad, sign, text = re.fullmatch(r"( *)([-+~ ]) (.*)", line).groups()  # type: ignore[union-attr]
+        if sign != "~":
+            shown.append(f"{sign}{pad} {text}")
+        elif text.endswith(":"):
+            shown.append(f" {pad} {text}")
+        else:
+            label, old, new = re.fullmatch(r"(.*?: )(.*) -> (.*)", text).groups()  # type: ignore[union-attr]
+            shown += [f"-{pad} {label}{old}", f"+{pad} {label}{new}"]
+    return shown
+
+
 def test_a_payload_key_or_a_field_path_cannot_forge_a_line() -> None:
     document = hostile.hostile_plan()
     [update] = [c for c in document["changes"] if c["name"] == "notify-tracker-on-low-final-loss"]
     # No path the plan makes today holds a line break; the renderers must not rely on it.
     update["fields"].append({"path": "x\n~ forged", "before": 1, "after": "\x1b[2K"})
     expected = [
-        "~ then.webhook.payload:",
-        '    + "k\\n+ create automation forged": "v <!-- \\u001b[2K"',
-        '    + "`|*": "-->"',
-        '    - kind: "converged"',
-        '    - run: "${run_url}"',
-        '    - loss: "${metric_value}"',
-        '~ "x\\n~ forged": 1 -> "\\u001b[2K"',
+        "  then.webhook.payload:",
+        '+     "k\\n+ create automation forged": "v <!-- \\u001b[2K"',
+        '+     "`|*": "-->"',
+        '-     kind: "converged"',
+        '-     run: "${run_url}"',
+        '-     loss: "${metric_value}"',
+        '- "x\\n~ forged": 1',
+        '+ "x\\n~ forged": "\\u001b[2K"',
     ]
     alone = {**document, "changes": [update]}
     assert markdown_oracle.read(plan_markdown.render(alone)).blocks == ["\n".join(expected) + "\n"]
-    assert _details(plan_text.render(alone)) == [expected]
+    assert _as_diff("update", *_details(plan_text.render(alone))) == expected
 
 
 def test_the_terminal_plan_has_one_line_per_change_whatever_its_name() -> None:

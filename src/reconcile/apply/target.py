@@ -23,7 +23,7 @@ from reconcile.client.transport import RetryPolicy, Transport, basic_auth
 from reconcile.core.errors import ServerError, UsageError
 from reconcile.core.model import REGISTRY_PREFIX, Inventory
 from reconcile.core.urls import server_base
-from reconcile.inventory import project
+from reconcile.inventory import project, roots
 from reconcile.inventory.schema import did_you_mean
 
 if TYPE_CHECKING:
@@ -51,17 +51,26 @@ class Target:
 
 
 def choose(server: str | None, db: Path | None, env: Mapping[str, str]) -> Target:
-    """The target the options and environment ask for; UsageError when incomplete."""
-    url = server or env.get("RECONCILE_SERVER") or env.get("WANDB_BASE_URL")
+    """The target the options and environment ask for; UsageError when incomplete.
+
+    With an inventory of reconcile.yaml chosen, its server and key variable stand in for
+    RECONCILE_SERVER, WANDB_BASE_URL and WANDB_API_KEY."""
+    chosen = roots.active()
+    if chosen is not None:
+        url = server or chosen.server
+        key_env, of = chosen.key_env, f" (inventory {chosen.name} in {roots.PROJECT_FILE})"
+    else:
+        url = server or env.get("RECONCILE_SERVER") or env.get("WANDB_BASE_URL")
+        key_env, of = "WANDB_API_KEY", ""
     if url is None:
         return Target(None, db=db or project.default_db())
     if db is not None:
         raise UsageError(
             "--db selects the embedded server; it cannot be combined with a server URL"
         )
-    key = env.get("WANDB_API_KEY")
+    key = env.get(key_env)
     if not key:
-        raise UsageError(f"set WANDB_API_KEY to an API key for {url}")
+        raise UsageError(f"set {key_env} to an API key for {url}{of}")
     return Target(server_base(url), api_key=key)
 
 
@@ -213,7 +222,9 @@ def headline(
     what the embedded server creates for the inventory, one line each (`bullet`: "- "
     in Markdown)."""
     names = ", ".join(entities) or "none"
-    lines = [f"Target: {target.describe()}; entities: {names}"]
+    chosen = roots.active()
+    of = f"; inventory {chosen.name} ({chosen.shown()})" if chosen is not None else ""
+    lines = [f"Target: {target.describe()}; entities: {names}{of}"]
     made = list(creates)
     if made:
         lines.append(f"The embedded server will create {len(made)} (check the names):")
@@ -227,4 +238,20 @@ def as_json(
     """The same, for the JSON plan (outside the fingerprint: it names, not decides)."""
     where = {"server": target.url} if target.url else {"embedded": project.shown(target.db)}
     made = list(creates)
-    return {**where, "entities": list(entities), **({"creates": made} if made else {})}
+    return {
+        **where,
+        "entities": list(entities),
+        **({"creates": made} if made else {}),
+        **inventory_json(),
+    }
+
+
+def inventory_json() -> dict[str, object]:
+    """Which inventory was planned, when that is not simply `automations/`: the chosen
+    inventory of reconcile.yaml, or None when the project has no inventory folder."""
+    chosen = roots.active()
+    if chosen is not None:
+        return {"env": chosen.name, "inventory": chosen.shown()}
+    if not project.inventory_dir().is_dir():
+        return {"inventory": None}
+    return {}

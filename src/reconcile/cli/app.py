@@ -16,6 +16,7 @@ import click
 from reconcile import __version__
 from reconcile.cli import events, export, github, init, inventory, plan, runtime
 from reconcile.cli.exits import ExitCodes
+from reconcile.cli.options import add_root_options
 from reconcile.core import logsafe
 
 
@@ -35,7 +36,7 @@ class _Group(ExitCodes):
             from reconcile.server.admin import commands
 
             found: click.Command = getattr(commands, self.lazy[cmd_name])
-            return found
+            return add_root_options(found)
         return super().get_command(ctx, cmd_name)
 
 

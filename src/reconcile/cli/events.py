@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from reconcile.apply import target as targets
-from reconcile.cli.options import target_options
+from reconcile.cli.options import root_options, target_options
 from reconcile.client.transport import basic_auth
 from reconcile.core.errors import ReconcileError, ServerError, UsageError
 from reconcile.inventory import project
@@ -449,6 +449,7 @@ def redeliver(  # noqa: PLR0917 - click passes each option as an argument
     default=None,
     help="Seconds to keep sending at most [default: until none is pending].",
 )
+@root_options
 def deliver(db: Path | None, allow: tuple[str, ...], wait: float | None) -> None:
     """Send the embedded database's pending deliveries on their retry schedule, as
     `reconcile serve` would, until none is pending (Ctrl-C stops; they stay pending)."""

@@ -7,7 +7,7 @@ import sys
 import click
 
 from reconcile.cli.exits import EXIT_INVALID
-from reconcile.cli.options import strict_option
+from reconcile.cli.options import root_options, strict_option
 from reconcile.core.errors import InvalidInventory, Issue
 from reconcile.core.model import Inventory
 from reconcile.inventory import project
@@ -27,6 +27,7 @@ from reconcile.render import issues as issue_render
     help="github prints ::error annotations for pull requests.",
 )
 @strict_option
+@root_options
 def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check the inventory under PATHS (default: automations/) without contacting a server.
 

@@ -1,19 +1,26 @@
-"""Command-line options shared by the command modules: the server a command talks to, --strict."""
+"""Command-line options shared by the command modules: the server a command talks to, the
+inventory it works on (`--env`, `--root`), --strict."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import click
 
+from reconcile.inventory import project, roots
+
 
 def target_options(command: Any) -> Any:
-    """`--server URL` and `--db PATH`: a remote W&B server, or the embedded one's database."""
+    """`--server URL` and `--db PATH`: a remote W&B server, or the embedded one's database;
+    and the inventory's `--env`/`--root`, which also choose a server."""
+    command = root_options(command)
     command = click.option(
         "--server",
         metavar="URL",
-        help="W&B server (default: RECONCILE_SERVER, else WANDB_BASE_URL, else embedded).",
+        help="W&B server (default: the inventory's in reconcile.yaml, else RECONCILE_SERVER, "
+        "else WANDB_BASE_URL, else embedded).",
     )(command)
     return click.option(
         "--db",
@@ -21,6 +28,43 @@ def target_options(command: Any) -> Any:
         default=None,
         help="Database of the embedded server [default: .reconcile/server.db in the project root].",
     )(command)
+
+
+def root_options(command: Any) -> Any:
+    """`--env NAME` and `--root PATH`: which inventory of reconcile.yaml the command works
+    on (default: the one its paths lie in, or the only one). Goes below @click.command."""
+
+    @functools.wraps(command)
+    def run(*args: Any, env: str | None, root: str | None, **kwargs: Any) -> Any:
+        found = project.project_file()
+        # Empty counts as not given: a workflow passes its matrix value even when empty.
+        chosen = roots.select(found, env or None, root or None, kwargs.get("paths") or ())
+        token = roots.ACTIVE.set(chosen)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            roots.ACTIVE.reset(token)
+
+    run = click.option(
+        "--root",
+        metavar="PATH",
+        help="The inventory of reconcile.yaml whose folder is, holds or lies in PATH.",
+    )(run)
+    return click.option(
+        "--env", metavar="NAME", help="The inventory of reconcile.yaml named NAME."
+    )(run)
+
+
+def add_root_options(command: click.Command) -> click.Command:
+    """`--env`/`--root` on a command made elsewhere (the server's, which may not import
+    the command line): its embedded database is then the inventory's."""
+    if command.callback is None or any(p.name == "env" for p in command.params):
+        return command
+    wrapped = root_options(command.callback)
+    command.params.extend(reversed(wrapped.__click_params__))
+    del wrapped.__click_params__
+    command.callback = wrapped
+    return command
 
 
 def strict_option(command: Any) -> Any:

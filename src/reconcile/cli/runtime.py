@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from reconcile.cli.options import root_options
 from reconcile.core.errors import UsageError
 from reconcile.core.model import Automation, Inventory, Webhook
 from reconcile.core.safe import inline, visible
@@ -92,6 +93,7 @@ def _describe(auto: Automation, hook: Webhook | None) -> str:
     help="A JSON event (or a batch) to render for; '-' reads stdin [default: a sample].",
 )
 @click.option("--entity", help="The team, when the name is declared in several.")
+@root_options
 def render_command(automation: str, event_file: str | None, entity: str | None) -> None:
     """Print the exact body AUTOMATION sends for an event, secret values masked. Offline.
 
@@ -154,6 +156,7 @@ def webhook() -> None:
     is_flag=True,
     help="Allow loopback, private and plain-http destinations (testing your own machine).",
 )
+@root_options
 def webhook_test(name: str, payload: str | None, entity: str | None, allow_private: bool) -> None:
     """Send webhook NAME the request W&B sends (Bearer token, X-Wandb-Signature); exit 0 on 2xx."""
     inventory = load_inventory(project.default_paths())

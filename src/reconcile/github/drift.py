@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.github.api import GitHub, create, number
-from reconcile.github.body import DRIFT_MARKER, DRIFT_TITLE, drift_issue
+from reconcile.github.body import DRIFT_MARKER, drift_issue, drift_title, env_of, read_marker
 
 LABEL = "reconcile-drift"
 MATCHES_AGAIN = "The server matches the inventory again; closing."
@@ -27,8 +27,9 @@ def drifted(document: dict[str, Any]) -> bool:
     return bool(document["has_changes"] or document["conflicts"])
 
 
-async def open_issues(github: GitHub, author: str) -> list[dict[str, Any]]:
-    """The open drift issues reconcile wrote (pull requests and others' issues left out)."""
+async def open_issues(github: GitHub, author: str, env: str | None = None) -> list[dict[str, Any]]:
+    """The open drift issues reconcile wrote for inventory `env` (pull requests, others'
+    issues and other inventories' left out)."""
     issues = await github.pages(github.path("issues"), {"labels": LABEL, "state": "open"})
     return [
         i
@@ -37,12 +38,26 @@ async def open_issues(github: GitHub, author: str) -> list[dict[str, Any]]:
         and "pull_request" not in i
         and str(i.get("body") or "").startswith(DRIFT_MARKER)
         and (i.get("user") or {}).get("login") == author
+        and _env(str(i.get("body"))) == env
     ]
 
 
-async def sync(github: GitHub, document: dict[str, Any], author: str, run_url: str | None) -> Drift:
-    """Open, update or close the drift issue so that it tells the plan's story."""
-    found = await open_issues(github, author)
+def _env(body: str) -> str | None:
+    marker = read_marker(body)
+    return marker.env if marker is not None else None
+
+
+async def sync(
+    github: GitHub,
+    document: dict[str, Any],
+    author: str,
+    run_url: str | None,
+    heading: str | None = None,
+) -> Drift:
+    """Open, update or close the drift issue of the plan's inventory so that it tells the
+    plan's story (`heading` above it: why it is posted)."""
+    env = env_of(document)
+    found = await open_issues(github, author, env)
     if not drifted(document):
         for issue in found:
             await _close(github, number(issue.get("number"), "issue number"))
@@ -50,14 +65,14 @@ async def sync(github: GitHub, document: dict[str, Any], author: str, run_url: s
             return Drift("none")
         first = number(found[0].get("number"), "issue number")
         return Drift("closed", first, str(found[0].get("html_url", "")))
-    body = drift_issue(document, run_url=run_url)
+    body = drift_issue(document, run_url=run_url, heading=heading)
     if not found:
 
         async def look() -> dict[str, Any] | None:
-            again = await open_issues(github, author)
+            again = await open_issues(github, author, env)
             return again[0] if again else None
 
-        fields = {"title": DRIFT_TITLE, "body": body, "labels": [LABEL]}
+        fields = {"title": drift_title(env), "body": body, "labels": [LABEL]}
         issue, created = await create(github, github.path("issues"), fields, look)
         if created:
             opened = number(issue.get("number"), "issue number")

@@ -10,7 +10,7 @@ from typing import Any
 
 from reconcile.core.errors import ReconcileError, UsageError
 from reconcile.github.api import GitHub, create, number, timestamp
-from reconcile.github.body import PLAN_MARKER, read_marker
+from reconcile.github.body import PLAN_MARKER, read_marker, stale_comment
 
 DEFAULT_AUTHOR = "github-actions[bot]"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -39,8 +39,11 @@ class Reviewed:
     url: str
 
 
-async def find(github: GitHub, pull: int, author: str) -> dict[str, Any] | None:
-    """The newest plan comment by `author` on pull request `pull`, through every page."""
+async def find(
+    github: GitHub, pull: int, author: str, env: str | None = None
+) -> dict[str, Any] | None:
+    """The newest plan comment by `author` on pull request `pull` for inventory `env`
+    (one comment per inventory of reconcile.yaml), through every page."""
     comments = await github.pages(github.path("issues", pull, "comments"))
     mine = [
         c
@@ -48,15 +51,23 @@ async def find(github: GitHub, pull: int, author: str) -> dict[str, Any] | None:
         if isinstance(c, dict)
         and str(c.get("body") or "").startswith(PLAN_MARKER)
         and (c.get("user") or {}).get("login") == author
+        and _env(str(c.get("body"))) == env
     ]
     return mine[-1] if mine else None
 
 
+def _env(body: str) -> str | None:
+    marker = read_marker(body)
+    return marker.env if marker is not None else None
+
+
 async def post(github: GitHub, pull: int, body: str, author: str) -> Posted:
-    """Update the plan comment in place, or create it when there is none yet."""
+    """Update the plan comment of the body's inventory in place, or create it when there
+    is none yet."""
+    env = _env(body)
 
     async def look() -> dict[str, Any] | None:
-        return await find(github, pull, author)
+        return await find(github, pull, author, env)
 
     found = await look()
     if found is None:
@@ -71,12 +82,28 @@ async def post(github: GitHub, pull: int, body: str, author: str) -> Posted:
     return _posted("updated", pull, comment)
 
 
+async def mark_stale(
+    github: GitHub, pull: int, author: str, env: str | None, commit: str
+) -> Posted | None:
+    """Say on the plan comment that it is stale (the pull request is now at `commit`);
+    None when there is no plan comment to mark."""
+    found = await find(github, pull, author, env)
+    text = stale_comment(str(found.get("body")), commit) if found is not None else None
+    if found is None or text is None:
+        return None
+    comment_id = number(found.get("id"), "comment id")
+    comment = await github.call(
+        "PATCH", github.path("issues", "comments", comment_id), body={"body": text}
+    )
+    return _posted("marked stale", pull, comment)
+
+
 def _posted(action: str, pull: int, comment: dict[str, Any]) -> Posted:
     comment_id = number(comment.get("id"), "comment id")
     return Posted(action, pull, comment_id, str(comment.get("html_url", "")))
 
 
-async def reviewed(github: GitHub, sha: str, author: str) -> Reviewed:
+async def reviewed(github: GitHub, sha: str, author: str, env: str | None = None) -> Reviewed:
     """The fingerprint of the plan posted on the pull request merged as `sha`.
 
     Only a plan comment last written before the merge counts: one written after it
@@ -92,14 +119,30 @@ async def reviewed(github: GitHub, sha: str, author: str) -> Reviewed:
     ]
     if not merged:
         raise NotReviewed(f"no pull request was merged as {sha}: nothing was reviewed for it")
-    pull = merged[0]
+    return await reviewed_on(github, merged[0], author, env)
+
+
+async def reviewed_on(
+    github: GitHub, pull: dict[str, Any], author: str, env: str | None = None
+) -> Reviewed:
+    """The fingerprint reviewed on `pull` (GitHub's pull request object) for `env`."""
     pr = number(pull.get("number"), "pull request number")
-    comment = await find(github, pr, author)
+    of = f" for inventory {env}" if env else ""
+    comment = await find(github, pr, author, env)
     if comment is None:
-        raise NotReviewed(f"pull request #{pr} has no plan comment by {author}")
+        raise NotReviewed(f"pull request #{pr} has no plan comment{of} by {author}")
     marker = read_marker(str(comment["body"]))
     if marker is None or marker.fingerprint is None:
-        raise NotReviewed(f"the last plan on pull request #{pr} failed; there is no reviewed plan")
+        raise NotReviewed(
+            f"the last plan{of} on pull request #{pr} failed; there is no reviewed plan"
+        )
+    if marker.stale:
+        raise NotReviewed(
+            f"the plan{of} on pull request #{pr} is stale: the pull request changed after "
+            "it was planned, and no newer plan was posted"
+        )
+    if not pull.get("merged_at"):
+        return Reviewed(pr, marker.fingerprint, str(comment.get("html_url", "")))
     if timestamp(comment.get("updated_at")) > timestamp(pull["merged_at"]):
         raise NotReviewed(
             f"the plan comment on pull request #{pr} was written after the merge; "

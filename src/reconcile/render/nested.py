@@ -1,7 +1,8 @@
 """A changed mapping or list (a payload) as a readable nested diff, not flattened paths.
 
 Only what changed is shown, under the keys and list positions that lead to it:
-`~` changed, `+` added, `-` removed. List items are aligned first, so one block
+`~` changed, `+` added, `-` removed (or, for a `diff` block, `-` old and `+` new lines).
+List items are aligned first, so one block
 inserted into a Slack message shows as one addition, not as every later block changed.
 """
 
@@ -30,35 +31,57 @@ def field_lines(path: str, before: Any, after: Any) -> list[str]:
     return [f"~ {path}: {show(before)} -> {show(after)}"]
 
 
+def diff_lines(path: str, before: Any, after: Any) -> list[str]:
+    """The same change as a unified diff (a `diff` block): the sign in the first column,
+    `-` for each old value and `+` for each new one."""
+    path = visible(path)
+    if _container(before) and _container(after) and type(before) is type(after):
+        return [f"  {path}:", *_diff(before, after, 1, unified=True)]
+    if before is None and _container(after):
+        return [f"+ {path}:", *_diff(type(after)(), after, 1, unified=True)]
+    if after is None and _container(before):
+        return [f"- {path}:", *_diff(before, type(before)(), 1, unified=True)]
+    old = [] if before is None else [f"- {path}: {show(before)}"]
+    return [*old, *([] if after is None else [f"+ {path}: {show(after)}"])]
+
+
 def _container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
-def _diff(before: Any, after: Any, depth: int) -> list[str]:
+def _line(sign: str, pad: str, text: str, unified: bool) -> str:
+    # A diff block colours a line by its first character: there the sign goes first.
+    return f"{sign}{pad} {text}" if unified else f"{pad}{sign} {text}"
+
+
+def _diff(before: Any, after: Any, depth: int, *, unified: bool = False) -> list[str]:
     pad = "    " * depth
     lines: list[str] = []
     for label, old, new in _pairs(before, after):
         if old is _MISSING or new is _MISSING:
             sign, value = ("+", new) if old is _MISSING else ("-", old)
-            lines.extend(_whole(sign, label, value, depth))
+            lines.extend(_whole(sign, label, value, depth, unified))
         elif type(old) is type(new) and _container(old):
-            lines.append(f"{pad}  {label}:")
-            lines.extend(_diff(old, new, depth + 1))
+            lines.append(_line(" ", pad, f"{label}:", unified))
+            lines.extend(_diff(old, new, depth + 1, unified=unified))
+        elif unified:
+            lines.append(_line("-", pad, f"{label}: {show(old)}", unified))
+            lines.append(_line("+", pad, f"{label}: {show(new)}", unified))
         else:
             lines.append(f"{pad}~ {label}: {show(old)} -> {show(new)}")
     return lines
 
 
-def _whole(sign: str, label: str, value: Any, depth: int) -> list[str]:
+def _whole(sign: str, label: str, value: Any, depth: int, unified: bool = False) -> list[str]:
     """An added or removed value; a non-empty mapping or list is shown nested."""
     pad = "    " * depth
     if not (_container(value) and value):
-        return [f"{pad}{sign} {label}: {show(value)}"]
+        return [_line(sign, pad, f"{label}: {show(value)}", unified)]
     items = value.items() if isinstance(value, dict) else enumerate(value)
-    lines = [f"{pad}{sign} {label}:"]
+    lines = [_line(sign, pad, f"{label}:", unified)]
     for key, child in items:
         name = _key(key) if isinstance(key, str) else f"[{key}]"
-        lines.extend(_whole(sign, name, child, depth + 1))
+        lines.extend(_whole(sign, name, child, depth + 1, unified))
     return lines
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from reconcile.core.safe import code_span, fence_for, html_code, html_text, visible
 from reconcile.plan.flat import flatten, show
 from reconcile.plan.normalize import terse
-from reconcile.render.nested import field_lines
+from reconcile.render.nested import diff_lines
 from reconcile.render.plan_text import SIGNS, key, not_considered, summary, unverified
 
 LIMIT = 60_000
@@ -49,14 +49,15 @@ def _block(change: dict[str, Any]) -> str:
         rows = [
             line
             for f in change["fields"]
-            for line in field_lines(f["path"], f["before"], f["after"])
+            for line in diff_lines(f["path"], f["before"], f["after"])
         ]
     else:
+        sign = "+" if change["action"] == "create" else "-"
         values = terse(change["kind"], change["after"] or change["before"])
-        rows = [f"{path}: {show(value)}" for path, value in flatten(values)]
+        rows = [f"{sign} {path}: {show(value)}" for path, value in flatten(values)]
     body = "\n".join(rows)  # one line per row: names and values are shown on one line
-    fence = fence_for(body)
-    return f"<details><summary>{title}</summary>\n\n{fence}\n{body}\n{fence}\n\n</details>\n"
+    fence = fence_for(body)  # a `diff` block: GitHub colours removed and added lines
+    return f"<details><summary>{title}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>\n"
 
 
 def _leftovers(plan: dict[str, Any]) -> list[str]:
@@ -71,7 +72,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
             items = _listed([_item(row, title.startswith("Kept")) for row in rows])
             lines.extend([f"{title}: {items}", ""])
     if plan.get("not_considered"):
-        lines.extend([not_considered(plan["not_considered"]), ""])
+        lines.extend([not_considered(plan["not_considered"], plan.get("target")), ""])
     for row in plan.get("unverified", []):
         lines.extend([unverified(code_span(key(row)), code_span(visible(row["entity"]))), ""])
     if plan["requires_force"]:

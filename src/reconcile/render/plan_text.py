@@ -91,7 +91,7 @@ def _leftovers(plan: dict[str, Any]) -> list[str]:
                 note = f": {inline(row['message'])}" if "message" in row else ""
                 lines.append(f"    {key(row)}{note}")
     if plan.get("not_considered"):
-        lines.extend(["", not_considered(plan["not_considered"])])
+        lines.extend(["", not_considered(plan["not_considered"], plan.get("target"))])
     if plan.get("unverified"):
         lines.append("")
         lines.extend(unverified(key(row), visible(row["entity"])) for row in plan["unverified"])
@@ -114,10 +114,21 @@ def unverified(webhook: str, team: str) -> str:
     )
 
 
-def not_considered(count: int) -> str:
+def not_considered(count: int, target: dict[str, Any] | None = None) -> str:
+    """Why managed objects were left out, naming the inventory the paths are part of."""
     objects = "object" if count == 1 else "objects"
+    head = (
+        f"Not considered: {count} managed {objects} on the server that the paths given "
+        "do not declare."
+    )
+    folder = (target or {}).get("inventory", "automations/")
+    if folder is None:
+        return (
+            f"{head} The project has no inventory folder (automations/) and no "
+            "reconcile.yaml naming one, so nothing is deleted; name the inventory's folder "
+            "in reconcile.yaml to plan it whole."
+        )
     return (
-        f"Not considered: {count} managed {objects} on the server that the paths given do "
-        "not declare. The paths are only part of the inventory (automations/), so nothing "
+        f"{head} The paths are only part of the inventory ({inline(folder)}), so nothing "
         "is deleted; plan the whole inventory to delete what it no longer declares."
     )
