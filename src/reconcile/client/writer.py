@@ -20,6 +20,7 @@ from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secr
 from reconcile.core.wire import encode_action, encode_event
 from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
 from reconcile.plan.compute import Change
+from reconcile.plan.normalize import digest
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Writer(Reader):
         env = (hook.url.from_env, hook.url.rotation) if isinstance(hook.url, EnvUrl) else None
         fields: dict[str, Any] = {
             "name": hook.name,
-            "urlEndpoint": ownership.mark_url(url, dict(hook.rotations), env),
+            "urlEndpoint": ownership.mark_url(url, dict(hook.rotations), env, digest(hook)),
             "secretRef": hook.secret,
             "accessTokenRef": hook.access_token,
         }
@@ -218,7 +219,7 @@ class Writer(Reader):
     async def _stamp_automation(self, auto: Automation) -> None:
         """Add the ownership marker to the description; scope, filter and action stay the
         server's own, byte for byte (an update sends only the fields it names)."""
-        description = ownership.mark_description(auto.description, auto.protect)
+        description = ownership.mark_description(auto.description, auto.protect, digest(auto))
         variables = {"input": {"id": self.lookup.ids[auto.key], "description": description}}
         await self._run(ops.UPDATE_TRIGGER, variables)
 
@@ -259,7 +260,7 @@ class Writer(Reader):
         action_type, action_config = encode_action(auto.action, integration)
         return {
             "name": auto.name,
-            "description": ownership.mark_description(auto.description, auto.protect),
+            "description": ownership.mark_description(auto.description, auto.protect, digest(auto)),
             "enabled": auto.enabled,
             "scopeType": scope[0],
             "scopeID": scope[1],

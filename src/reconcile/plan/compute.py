@@ -21,7 +21,7 @@ from reconcile.core.model import (
     State,
     Webhook,
 )
-from reconcile.plan.normalize import canonical
+from reconcile.plan.normalize import canonical, digest
 
 FORMAT_VERSION = "1"
 FORCE_SHARE = 0.30
@@ -68,6 +68,9 @@ class Plan:
     # Webhooks whose URL this key reads masked (`scheme://host:port/***`): compared by
     # that endpoint only, so a change of path or query cannot be seen (a warning).
     unverified: tuple[ResourceKey, ...] = ()
+    # Changes to objects edited on the server since the last apply recorded what it wrote,
+    # each with whether the inventory changed too (False: the change only reverts the edit).
+    outside: tuple[tuple[ResourceKey, bool], ...] = ()
 
     @property
     def requires_force(self) -> bool:
@@ -108,6 +111,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
     changes: list[Change] = []
     conflicts: list[tuple[ResourceKey, str]] = []
     unverified: list[ResourceKey] = []
+    edited: list[tuple[ResourceKey, bool]] = []
     desired: list[Resource] = [*inventory.secrets, *inventory.webhooks, *inventory.automations]
     for resource in desired:
         remote, old_name = matcher.find(resource)
@@ -124,11 +128,12 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
             change = _update(resource.key, before, after, old_name)
             if change is not None:
                 changes.append(change)
+                edited.extend(_edited_outside(remote, resource))
     unmanaged, protected, doomed, outside = _undeclared(state, matcher.used, whole)
     kept = still_used(state, matcher.used, doomed)
-    changes.extend(
-        Change("delete", r.key, before=canonical(r.value)) for r in doomed if r.key not in kept
-    )
+    deleted = [r for r in doomed if r.key not in kept]
+    changes.extend(Change("delete", r.key, before=canonical(r.value)) for r in deleted)
+    edited.extend(found for r in deleted for found in _edited_outside(r, None))
     managed = sum(1 for remote in state.resources if remote.managed)
     return Plan(
         tuple(sorted(changes, key=_execution_order)),
@@ -139,7 +144,18 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         tuple(sorted(kept.items())),
         outside,
         tuple(sorted(unverified)),
+        tuple(sorted(edited)),
     )
+
+
+def _edited_outside(remote: Remote, declared: Resource | None) -> list[tuple[ResourceKey, bool]]:
+    """`[(key, inventory changed too)]` when the server's object is not what the last apply
+    wrote; empty when it is, or when that is not known (no digest recorded, or a URL this
+    key reads masked)."""
+    if remote.applied is None or remote.url_masked or digest(remote.value) == remote.applied:
+        return []
+    key = remote.key if declared is None else declared.key
+    return [(key, declared is None or digest(declared) != remote.applied)]
 
 
 def _same_endpoint(masked: dict[str, Any], declared: dict[str, Any]) -> bool:
@@ -297,6 +313,10 @@ def to_json(plan: Plan) -> dict[str, Any]:
         body["not_considered"] = plan.not_considered
     if plan.unverified:
         body["unverified"] = [_key_json(key) for key in plan.unverified]
+    if plan.outside:
+        body["changed_outside"] = [
+            {**_key_json(key), "inventory_changed": changed} for key, changed in plan.outside
+        ]
     body["fingerprint"] = fingerprint(body)
     return body
 
