@@ -16,7 +16,16 @@ from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.core import ownership
 from reconcile.core.errors import ReconcileError, ServerError
-from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
+from reconcile.core.model import (
+    Automation,
+    EnvUrl,
+    Remote,
+    Resource,
+    ResourceKey,
+    Secret,
+    State,
+    Webhook,
+)
 from reconcile.core.wire import encode_action, encode_event
 from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
 from reconcile.plan.compute import Change
@@ -158,6 +167,25 @@ class Writer(Reader):
                 continue
             adopted.append(value.key)
         return adopted
+
+    async def forget(self, remote: Remote) -> None:
+        """Take the ownership marker off one object; everything else stays as it is."""
+        if isinstance(remote.value, Automation):
+            variables = {"id": self.lookup.ids[remote.key], "description": remote.value.description}
+            await self._run(ops.UPDATE_TRIGGER, {"input": variables})
+            return
+        # The URL as stored (one read from the environment is on the server only).
+        node = await self.find_webhook(remote.key.entity, remote.key.name)
+        if node is None:
+            raise ServerError(f"{remote.key} is no longer on the server")
+        fields = {
+            "id": node["id"],
+            "name": node["name"],
+            "urlEndpoint": ownership.read_url(str(node["urlEndpoint"])).text,
+            "secretRef": node.get("secretRef"),
+            "accessTokenRef": node.get("accessTokenRef"),
+        }
+        await self._run(ops.UPDATE_WEBHOOK, {"input": fields})
 
     async def _delete(self, key: ResourceKey) -> None:
         if key.kind == "secret":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from reconcile.core.model import (
     State,
     Webhook,
 )
+from reconcile.core.safe import visible
 from reconcile.plan.normalize import canonical, digest
 
 FORMAT_VERSION = "1"
@@ -119,7 +121,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         if remote is None:
             changes.append(Change("create", resource.key, after=after))
         elif not remote.managed and remote.key.kind != "secret":
-            conflicts.append((resource.key, _NOT_OURS))
+            conflicts.append((resource.key, not_ours(resource.key)))
         else:
             before = canonical(remote.value)
             if remote.url_masked and _same_endpoint(before, after):
@@ -236,10 +238,17 @@ def _uses(value: Resource) -> set[ResourceKey]:
     return set()
 
 
-_NOT_OURS = (
-    "exists on the server but is not managed by reconcile; adopt it with "
-    "`reconcile export --adopt`, or choose another name"
-)
+def not_ours(key: ResourceKey) -> str:
+    """The conflict of a declared object the server has, unmarked: how to adopt it (the
+    name quoted for a shell, or spelled out when it holds what a terminal would act on)."""
+    address = f"{key.entity}/{key.name}"
+    shown = visible(address)
+    return (
+        "exists on the server but is not managed by reconcile; adopt it with "
+        f"`reconcile import {key.kind} {shlex.quote(shown) if shown == address else shown}` "
+        "(every one: "
+        "`reconcile export --adopt`), or choose another name"
+    )
 
 
 def _update(
