@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from reconcile.apply.target import Target, connect
@@ -15,7 +18,9 @@ from reconcile.client import operations as ops
 from reconcile.client.reader import Reader
 from reconcile.core import ownership
 from tests.apply import test_session
-from tests.apply.test_session import _strip_markers, run
+from tests.apply.test_session import _strip_markers, edit, run
+from tests.server.helpers import TEAM, InProcess, build_world, sdk_environment
+from tests.server.live import running
 
 workdir = test_session.workdir
 NAME = "alert-on-failed-training-run"
@@ -218,3 +223,123 @@ def test_export_leaves_out_what_another_inventory_manages_and_says_so(workdir: P
     )
     assert len(result.stderr.split("): ", 1)[1].split(", ")) == 28
     assert not (workdir / "fresh").exists()
+
+
+# --- an automation made with the official SDK, imported, edited in two places, forgotten ---
+
+SDK_NAME = "sdk-made"
+SDK_FILE = "# The team's objects, written by hand.\nentity: acme\n"
+SDK_IMPORTED = """\
+webhooks:
+- name: deploy
+  url: https://hooks.example/d
+automations:
+- name: sdk-made
+  description: by the SDK
+  scope:
+    project: vision
+  when:
+    run_state:
+      states:
+      - failed
+  then:
+    webhook:
+      to: deploy
+      payload:
+        run: ${run_name}
+"""
+
+
+@pytest.fixture
+def sdk_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
+    """A served database with the SDK's world (team acme, a webhook `deploy`, a project),
+    the SDK pointed at it, and an empty project folder as the working directory."""
+    import wandb
+
+    with running(tmp_path / "server.db") as live:
+        world = build_world(InProcess(live.app))
+        hook = {"entityName": TEAM, "name": "deploy", "urlEndpoint": "https://hooks.example/d"}
+        world.admin.ok(
+            "mutation ($i: CreateGenericWebhookIntegrationInput!) {"
+            " createGenericWebhookIntegration(input: $i) { integration { __typename } } }",
+            {"i": hook},
+        )
+        for name, value in sdk_environment(live.url, world.admin.key, tmp_path / "home").items():
+            monkeypatch.setenv(name, value)
+        (tmp_path / "project/automations").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / "project")
+        try:
+            yield live.url, wandb.Api()
+        finally:
+            wandb.teardown()
+
+
+def _sdk_made(api: Any) -> None:
+    from wandb.automations import OnRunState, RunEvent, SendWebhook
+
+    webhook = next(iter(api.webhook_integrations(entity=TEAM)))
+    event = OnRunState(
+        scope=api.project("vision", entity=TEAM), filter=RunEvent.state.in_(["FAILED"])
+    )
+    send = SendWebhook.from_integration(webhook, payload={"run": "${run_name}"})
+    api.create_automation(event >> send, name=SDK_NAME, description="by the SDK")
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
+def test_an_sdk_made_automation_is_imported_edited_and_forgotten(
+    sdk_server: tuple[str, Any],
+) -> None:
+    url, api = sdk_server
+    _sdk_made(api)
+    path = Path(f"automations/{TEAM}.yaml")
+    path.write_text(SDK_FILE, "utf-8")
+    for kind, name in (("webhook", "deploy"), ("automation", SDK_NAME)):
+        imported = invoke("import", kind, f"{TEAM}/{name}", "--server", url)
+        assert (imported.exit_code, imported.output) == (
+            0,
+            f"imported {kind} {TEAM}/{name} into automations/{TEAM}.yaml\n",
+        )
+    assert path.read_text("utf-8") == SDK_FILE + SDK_IMPORTED
+    planned = invoke("plan", "--server", url, "--detailed-exitcode")
+    assert (planned.exit_code, planned.output.splitlines()[1]) == (
+        0,
+        "No changes. The server matches the inventory.",
+    )
+    # An edit in W&B (through the SDK) and one in the inventory, planned apart.
+    made = api.automation(SDK_NAME, entity=TEAM)
+    made.enabled = False
+    api.update_automation(made)
+    edit(path, "url: https://hooks.example/d", "url: https://hooks.example/v2")
+    document = json.loads(invoke("plan", "--server", url, "--format", "json").output)
+    assert document["changed_outside"] == [
+        {"kind": "automation", "entity": TEAM, "name": SDK_NAME, "inventory_changed": False}
+    ]
+    assert [(c["kind"], c["name"], c["fields"]) for c in document["changes"]] == [
+        (
+            "webhook",
+            "deploy",
+            [
+                {
+                    "path": "url",
+                    "before": "https://hooks.example/d",
+                    "after": "https://hooks.example/v2",
+                }
+            ],
+        ),
+        ("automation", SDK_NAME, [{"path": "enabled", "before": False, "after": True}]),
+    ]
+    applied = invoke("apply", "--server", url, "--fingerprint", document["fingerprint"])
+    assert applied.exit_code == 0, applied.output
+    forgot = invoke("forget", "automation", f"{TEAM}/{SDK_NAME}", "--server", url)
+    assert (forgot.exit_code, forgot.output) == (
+        0,
+        f"forgot automation {TEAM}/{SDK_NAME}: it stays on the server, no longer managed by "
+        f"reconcile; removed it from automations/{TEAM}.yaml\n",
+    )
+    after = invoke("plan", "--server", url, "--format", "json", "--detailed-exitcode")
+    assert after.exit_code == 0, after.output
+    assert json.loads(after.output)["unmanaged"] == [
+        {"kind": "automation", "entity": TEAM, "name": SDK_NAME}
+    ]
+    kept = api.automation(SDK_NAME, entity=TEAM)  # a fresh read: still there, as made
+    assert (kept.description, kept.enabled) == ("by the SDK", True)
