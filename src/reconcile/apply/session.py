@@ -67,9 +67,39 @@ async def make_plan(
             "then plan again"
         )
     _refuse_other_organizations(inventory, lookup, target)
-    plan = compute_plan(inventory, state, whole)
+    plan = referenced(inventory, compute_plan(inventory, state, whole), lookup, target)
     _refuse_unsupported(inventory, plan, await reader.features(), target)
     return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def referenced(
+    inventory: Inventory, plan: Plan, lookup: Lookup, target: targets.Target
+) -> Plan:
+    """The plan with a conflict for each automation to write whose Slack channel is not
+    connected to its team: apply would fail on it halfway (scopes are checked before).
+
+    The embedded server connects the channels the inventory names itself.
+    """
+    writing = {c.key for c in plan.changes if c.action != "delete"}
+    missing = [
+        (auto.key, _no_slack(auto.entity, str(auto.action.params["channel"]), target))
+        for auto in inventory.automations
+        if auto.key in writing
+        and auto.action.kind == "slack"
+        and (auto.entity, auto.action.params["channel"]) not in lookup.slack
+    ]
+    if not missing:
+        return plan
+    return replace(plan, conflicts=tuple(sorted([*plan.conflicts, *missing])))
+
+
+def _no_slack(entity: str, channel: str, target: targets.Target) -> str:
+    return (
+        f"its Slack channel {channel} is not connected to team {entity} on "
+        f"{target.describe()}: connect it in W&B (the team's settings, Slack), or, on a "
+        "server run by `reconcile serve`, where its database is: `reconcile server --db "
+        f"DATABASE create-slack-integration {entity} {channel}`; then plan again"
+    )
 
 
 def _refuse_unsupported(
