@@ -72,9 +72,7 @@ async def make_plan(
     return Planned(inventory, plan, to_json(plan), state, lookup)
 
 
-def referenced(
-    inventory: Inventory, plan: Plan, lookup: Lookup, target: targets.Target
-) -> Plan:
+def referenced(inventory: Inventory, plan: Plan, lookup: Lookup, target: targets.Target) -> Plan:
     """The plan with a conflict for each automation to write whose Slack channel is not
     connected to its team: apply would fail on it halfway (scopes are checked before).
 
