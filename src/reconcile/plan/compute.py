@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -73,6 +74,8 @@ class Plan:
     # Changes to objects edited on the server since the last apply recorded what it wrote,
     # each with whether the inventory changed too (False: the change only reverts the edit).
     outside: tuple[tuple[ResourceKey, bool], ...] = ()
+    # `apply --only`: the objects the plan was narrowed to (empty: every object).
+    only: tuple[ResourceKey, ...] = ()
 
     @property
     def requires_force(self) -> bool:
@@ -148,6 +151,24 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         tuple(sorted(unverified)),
         tuple(sorted(edited)),
     )
+
+
+def select(plan: Plan, keys: Collection[ResourceKey]) -> Plan:
+    """The plan narrowed to `keys` (`--only`): their changes and conflicts, nothing else
+    to apply; the selection is part of the plan, so its fingerprint covers it."""
+    chosen = set(keys)
+    return replace(
+        plan,
+        changes=tuple(c for c in plan.changes if c.key in chosen),
+        conflicts=tuple(c for c in plan.conflicts if c[0] in chosen),
+        outside=tuple(o for o in plan.outside if o[0] in chosen),
+        only=tuple(sorted(chosen)),
+    )
+
+
+def selector(key: ResourceKey) -> str:
+    """`kind/entity/name`, as `--only` takes it."""
+    return f"{key.kind}/{key.entity}/{key.name}"
 
 
 def _edited_outside(remote: Remote, declared: Resource | None) -> list[tuple[ResourceKey, bool]]:
@@ -322,6 +343,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
         body["not_considered"] = plan.not_considered
     if plan.unverified:
         body["unverified"] = [_key_json(key) for key in plan.unverified]
+    if plan.only:
+        body["only"] = [selector(key) for key in plan.only]
     if plan.outside:
         body["changed_outside"] = [
             {**_key_json(key), "inventory_changed": changed} for key, changed in plan.outside

@@ -22,6 +22,7 @@ SECTIONS = (
     "not_considered",
     "requires_force",
     "changed_outside",
+    "only",
 )
 
 
