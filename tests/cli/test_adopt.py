@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,31 @@ def test_an_sdk_made_automation_is_imported_edited_and_forgotten(
     ]
     kept = api.automation(SDK_NAME, entity=TEAM)  # a fresh read: still there, as made
     assert (kept.description, kept.enabled) == ("by the SDK", True)
+
+
+def test_import_refuses_what_another_inventory_manages(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    (workdir / RUN_FAILED).unlink()  # still managed on the server: by another inventory now
+    result = invoke("import", "automation", f"ml-platform/{NAME}")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"error: automation ml-platform/{NAME} is managed by reconcile already; to move it "
+        f"here, `reconcile forget automation ml-platform/{NAME}` first\n",
+    )
+    assert not (workdir / "automations/ml-platform.yaml").exists()
+
+
+def test_import_starts_the_inventory_of_a_project_without_one(workdir: Path) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    asyncio.run(_strip_markers(Target(None, db=workdir / ".reconcile/server.db")))
+    shutil.rmtree(workdir / "automations")
+    result = invoke("import", "automation", f"ml-platform/{NAME}")
+    assert (result.exit_code, result.output) == (
+        0,
+        f"imported automation ml-platform/{NAME} into automations/ml-platform.yaml (a new file)\n",
+    )
+    document = json.loads(invoke("plan", "--format", "json", "--detailed-exitcode").output)
+    assert (document["summary"], document["conflicts"]) == (
+        {"create": 0, "update": 0, "delete": 0},
+        [],
+    )

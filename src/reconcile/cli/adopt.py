@@ -30,10 +30,13 @@ def _key(kind: str, address: str) -> ResourceKey:
     return ResourceKey(cast(Kind, kind), entity, name)
 
 
-def _declared(key: ResourceKey) -> Resource | None:
-    """The project inventory's declaration of `key`, or None."""
+def _declared(key: ResourceKey, root: Path) -> Resource | None:
+    """The project inventory's declaration of `key`, or None (None too when the project
+    has no inventory yet: an import starts it)."""
+    if not project.inventory_dir(root).is_dir():
+        return None
     try:
-        inventory = load_inventory(project.default_paths())
+        inventory = load_inventory(project.default_paths(root))
     except InvalidInventory as invalid:
         raise UsageError(
             f"the inventory has {len(invalid.issues)} problem(s) (see `reconcile validate`); "
@@ -68,14 +71,10 @@ def import_command(
     key = _key(kind, address)
     target = targets.choose(server, db, os.environ)
     root = project.find_root()
-    declared = _declared(key)
+    declared = _declared(key, root)
     state, remote = asyncio.run(adoption.read(target, key))
     if remote.managed:
-        where = f" (declared in {declared.origin.path})" if declared and declared.origin else ""
-        raise UsageError(
-            f"{key_text(key)} is managed by reconcile already{where}"
-            + ("" if where else f"; to move it here, `reconcile forget {kind} {address}` first")
-        )
+        _managed_already(key, declared, f"{kind} {address}")
     if declared is not None:
         asyncio.run(adoption.stamp(target, key))
         click.echo(
@@ -112,7 +111,7 @@ def forget(kind: str, address: str, server: str | None, db: Path | None) -> None
     key = _key(kind, address)
     target = targets.choose(server, db, os.environ)
     root = project.find_root()
-    declared = _declared(key)
+    declared = _declared(key, root)
     text = None
     if declared is not None and declared.origin is not None:
         path = Path(declared.origin.path)
@@ -124,6 +123,17 @@ def forget(kind: str, address: str, server: str | None, db: Path | None) -> None
         Path(declared.origin.path).write_text(text, encoding="utf-8")
         told += f"; removed it from {declared.origin.path}"
     click.echo(told)
+
+
+def _managed_already(key: ResourceKey, declared: Resource | None, typed: str) -> None:
+    if declared is not None:
+        raise UsageError(
+            f"{key_text(key)} is managed by reconcile already (declared in {_origin(declared)})"
+        )
+    raise UsageError(
+        f"{key_text(key)} is managed by reconcile already; to move it here, "
+        f"`reconcile forget {typed}` first"
+    )
 
 
 def _check(path: Path, text: str, root: Path) -> None:
