@@ -134,7 +134,7 @@ def test_previously_renames_instead_of_replacing(workdir: Path) -> None:
 
 def test_export_round_trips_to_no_changes(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
-    result = run("export", "--entity", "ml-platform", "--out", "exported")
+    result = run("export", "--entity", "ml-platform", "--out", "exported", "--include-managed")
     assert result.exit_code == 0, result.output
     assert "not exported" not in result.output
     monkeypatch.setenv("GITHUB_TOKEN", SECRETS["GH_DISPATCH_TOKEN"])
@@ -368,7 +368,16 @@ def test_a_member_key_never_exports_a_masked_url(
     monkeypatch.setenv("WANDB_API_KEY", admin_key)
     assert run("apply", "--server", url, "--auto-approve").exit_code == 0
     monkeypatch.setenv("WANDB_API_KEY", _member_key(workdir / "served.db", "bob", "member"))
-    result = run("export", "--server", url, "--entity", "ml-platform", "--out", "exported")
+    result = run(
+        "export",
+        "--server",
+        url,
+        "--entity",
+        "ml-platform",
+        "--out",
+        "exported",
+        "--include-managed",
+    )
     assert result.exit_code == 0, result.output
     notes = [n for n in result.output.splitlines() if n.startswith("not exported: webhook ")]
     assert len(notes) == 6

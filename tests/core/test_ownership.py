@@ -37,3 +37,27 @@ def test_url_marker_carries_rotations_and_round_trips() -> None:
 def test_a_url_without_the_marker_is_not_managed() -> None:
     assert read_url("https://example.com/hook").managed is False
     assert read_url("https://example.com/hook#other").text == "https://example.com/hook#other"
+
+
+def test_the_applied_digest_rides_in_both_markers_and_round_trips() -> None:
+    digest = "0123456789ab"
+    assert mark_description("Deploy.", True, digest) == (
+        "Deploy.\n\n[managed by reconcile; protected; applied:0123456789ab]"
+    )
+    read = read_description(mark_description("Deploy.", True, digest))
+    assert (read.text, read.managed, read.protected, read.applied) == (
+        "Deploy.",
+        True,
+        True,
+        digest,
+    )
+    assert read_description("[managed by reconcile]").applied is None
+    # All digits is a digest, never a rotation counter named `applied`.
+    url = mark_url("https://h/x", {"A": 1}, ("URL", 2), "012345678901")
+    assert url == "https://h/x#managed-by-reconcile;A=1;url:URL=2;applied:012345678901"
+    marked = read_url(url)
+    assert (marked.rotations, marked.env_url, marked.applied) == (
+        (("A", 1),),
+        ("URL", 2),
+        "012345678901",
+    )

@@ -31,7 +31,8 @@ NO_SCHEMA = (
 def test_export_into_the_inventory_leaves_out_what_it_declares(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     (workdir / "automations/examples/run-failed.yaml").unlink()
-    result = run("export", "--entity", "ml-platform")
+    # Still managed on the server (a delete not applied yet): exported only when asked.
+    result = run("export", "--entity", "ml-platform", "--include-managed")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("not exported (already declared in automations/): secret ")
@@ -64,7 +65,9 @@ def test_the_modeline_is_relative_to_the_file_written(
     (workdir / "schema").mkdir()
     (workdir / "schema/inventory.schema.json").write_text(schema_text(), "utf-8")
     monkeypatch.chdir(workdir / "automations/examples")  # the root is found from below
-    result = run("export", "--entity", "ml-platform", "--out", "../../exported/deep")
+    result = run(
+        "export", "--entity", "ml-platform", "--out", "../../exported/deep", "--include-managed"
+    )
     assert result.output.splitlines() == ["wrote ../../exported/deep/ml-platform.yaml"]
     written = workdir / "exported/deep/ml-platform.yaml"
     first = written.read_text("utf-8").splitlines()[0]
@@ -90,7 +93,15 @@ def test_export_refuses_to_join_an_invalid_inventory(workdir: Path) -> None:
 def test_export_writes_and_adopts_nothing_that_would_not_validate(workdir: Path) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     asyncio.run(_hand_made_webhook(Target(None, db=workdir / ".reconcile/server.db")))
-    args = ["export", "--entity", "ml-platform", "--out", "exported", "--adopt"]
+    args = [
+        "export",
+        "--entity",
+        "ml-platform",
+        "--out",
+        "exported",
+        "--adopt",
+        "--include-managed",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert result.output.splitlines()[-2:] == [
@@ -175,7 +186,8 @@ def test_names_from_the_server_are_escaped_in_export_messages(workdir: Path) -> 
             ),
         ).rowcount
     assert changed == 1
-    result = CliRunner().invoke(cli, ["export", "--entity", "ml-platform", "--out", "exported"])
+    args = ["export", "--entity", "ml-platform", "--out", "exported", "--include-managed"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     notes = [line for line in result.stderr.splitlines() if line.startswith("not exported:")]
     assert notes == [

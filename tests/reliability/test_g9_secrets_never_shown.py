@@ -11,6 +11,8 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
+from reconcile.core.model import EnvUrl, Webhook
+from reconcile.plan.normalize import digest
 from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from tests.reliability.conftest import CANARIES, ENTITY, Stack
 from tests.reliability.proxy import Rule, writes
@@ -61,7 +63,9 @@ def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> N
     new_url = f"https://hooks.slack.com/services/{CANARY}-rotated"
     runs.append(stack.run("-vv", "plan", "--detailed-exitcode", **{URL_ENV: new_url}))
     assert runs[-1].returncode == 0, runs[-1].stdout  # a new value alone is not a change
-    runs.append(stack.run("export", "--entity", "ml-platform", "--out", "exported"))
+    runs.append(
+        stack.run("export", "--entity", "ml-platform", "--out", "exported", "--include-managed")
+    )
     assert [r.returncode for r in runs] == [0] * 8, runs[-1].stderr  # each wrote what is scanned
     for done in runs:
         _clean(*_outputs(done))
@@ -108,9 +112,11 @@ def test_a_url_from_the_environment_is_never_quoted_when_refused(stack: Stack) -
     too_long = f"https://hooks.slack.com/services/{CANARY}-{'x' * 3000}"
     failed = stack.run("-vv", "apply", "--auto-approve", **{URL_ENV: too_long})
     assert failed.returncode == 1
+    applied = digest(Webhook(ENTITY, "slack-ml-models", EnvUrl(URL_ENV)))
     assert (
         "FAILED         create  webhook ml-platform/slack-ml-models: invalid urlEndpoint "
-        f"'${URL_ENV}#managed-by-reconcile;url:{URL_ENV}=0': longer than 2048 characters"
+        f"'${URL_ENV}#managed-by-reconcile;url:{URL_ENV}=0;applied:{applied}': longer than "
+        "2048 characters"
     ) in failed.stdout.splitlines()
     _clean(*_outputs(refused), *_outputs(failed))
 

@@ -228,7 +228,8 @@ def test_the_terminal_plan_has_one_line_per_change_whatever_its_name() -> None:
     assert tail == [
         "Conflicts (nothing will be applied until they are resolved):\n"
         "    webhook ml-platform/conflict <!-- hook: exists on the server but is not managed "
-        "by reconcile; adopt it with `reconcile export --adopt`, or choose another name",
+        "by reconcile; adopt it with `reconcile import webhook 'ml-platform/conflict <!-- hook'` "
+        "(every one: `reconcile export --adopt`), or choose another name",
         "Protected (kept although removed from the inventory):\n"
         "    automation ml-platform/protected -->",
         "Kept (removed from the inventory, but still in use):\n"

@@ -559,9 +559,9 @@ def test_sdk_automations_round_trip_through_export_adopt_plan_and_apply(
     after = _stored(live)
     for name in fidelity:
         assert after[name][1:] == before[name][1:], name  # scope, filter, action: byte for byte
-        assert ownership.read_description(after[name][0]) == ownership.Marked(
-            before[name][0] or "", managed=True
-        )
+        marked = ownership.read_description(after[name][0])
+        assert (marked.text, marked.managed) == (before[name][0] or "", True)
+        assert marked.applied is not None  # the object as adopted: no edit outside since
     inventory = load_inventory(["automations"])  # what export wrote validates
     autos = {a.name: a for a in inventory.automations}
     assert autos["fid-no-version"].action.params["payload"] == {"v": "${artifact_version_string}"}

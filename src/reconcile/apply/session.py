@@ -20,11 +20,11 @@ from reconcile.client.transport import RetryPolicy
 from reconcile.client.writer import Writer
 from reconcile.core import features
 from reconcile.core.errors import ReconcileError, ServerError, UsageError
-from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, ResourceKey, State
+from reconcile.core.model import REGISTRY_PREFIX, EnvUrl, Inventory, Resource, ResourceKey, State
 from reconcile.export.convert import NONE_REJECTED, Rejected
 from reconcile.inventory.semantics import url_problem
 from reconcile.plan import reviewed as plandiff
-from reconcile.plan.compute import Change, Plan, compute_plan, to_json
+from reconcile.plan.compute import Change, Plan, compute_plan, select, selector, to_json
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,12 @@ async def make_plan(
     reader: Reader,
     whole: bool = True,
     creating: tuple[ScopeRef, ...] = (),
+    *,
+    only: frozenset[ResourceKey] | None = None,
 ) -> Planned:
     """Read the server for the inventory's entities and compute the plan; `creating`:
-    the missing scopes the embedded server will create at apply."""
+    the missing scopes the embedded server will create at apply; `only`: the objects
+    to narrow it to (`--only`)."""
     scopes = targets.scopes_of(inventory)
     state, lookup = await reader.read(inventory.entities, scopes)
     missing = [s for s in lookup.missing_scopes if s not in creating]
@@ -67,9 +70,52 @@ async def make_plan(
             "then plan again"
         )
     _refuse_other_organizations(inventory, lookup, target)
-    plan = compute_plan(inventory, state, whole)
+    plan = referenced(inventory, compute_plan(inventory, state, whole), lookup, target)
+    if only is not None:
+        plan = select(plan, _known(only, inventory, state, target))
     _refuse_unsupported(inventory, plan, await reader.features(), target)
     return Planned(inventory, plan, to_json(plan), state, lookup)
+
+
+def _known(
+    only: frozenset[ResourceKey], inventory: Inventory, state: State, target: targets.Target
+) -> frozenset[ResourceKey]:
+    """`only`, once each is known to the inventory or the server (a typo selects nothing)."""
+    declared: list[Resource] = [*inventory.secrets, *inventory.webhooks, *inventory.automations]
+    known = {r.key for r in declared} | {r.key for r in state.resources}
+    unknown = sorted(only - known)
+    if unknown:
+        names = ", ".join(selector(key) for key in unknown)
+        raise UsageError(f"--only {names}: neither in the inventory nor on {target.describe()}")
+    return only
+
+
+def referenced(inventory: Inventory, plan: Plan, lookup: Lookup, target: targets.Target) -> Plan:
+    """The plan with a conflict for each automation to write whose Slack channel is not
+    connected to its team: apply would fail on it halfway (scopes are checked before).
+
+    The embedded server connects the channels the inventory names itself.
+    """
+    writing = {c.key for c in plan.changes if c.action != "delete"}
+    missing = [
+        (auto.key, _no_slack(auto.entity, str(auto.action.params["channel"]), target))
+        for auto in inventory.automations
+        if auto.key in writing
+        and auto.action.kind == "slack"
+        and (auto.entity, auto.action.params["channel"]) not in lookup.slack
+    ]
+    if not missing:
+        return plan
+    return replace(plan, conflicts=tuple(sorted([*plan.conflicts, *missing])))
+
+
+def _no_slack(entity: str, channel: str, target: targets.Target) -> str:
+    return (
+        f"its Slack channel {channel} is not connected to team {entity} on "
+        f"{target.describe()}: connect it in W&B (the team's settings, Slack), or, on a "
+        "server run by `reconcile serve`, where its database is: `reconcile server --db "
+        f"DATABASE create-slack-integration {entity} {channel}`; then plan again"
+    )
 
 
 def _refuse_unsupported(
@@ -126,17 +172,19 @@ async def plan(
     policy: RetryPolicy | None = None,
     *,
     whole: bool = True,
+    only: frozenset[ResourceKey] | None = None,
 ) -> Planned:
     """Plan against `target` (for the embedded server, first create what the inventory names).
 
-    `whole`: the inventory is all of it; a part (False) never plans a delete.
+    `whole`: the inventory is all of it; a part (False) never plans a delete. `only`:
+    narrow the plan to these objects (`apply --only` applies such a plan).
     """
     creating: tuple[ScopeRef, ...] = ()
     if target.embedded:
         scopes = targets.scopes_of(inventory)
         creating = targets.prepare_embedded(target, inventory, scopes, create=False)
     async with targets.connect(target, policy) as transport:
-        planned = await make_plan(inventory, target, Reader(transport), whole, creating)
+        planned = await make_plan(inventory, target, Reader(transport), whole, creating, only=only)
     return replace(planned, creates=tuple(targets.creations(target, creating)))
 
 
@@ -157,6 +205,11 @@ def check_reviewed(
         if reviewed is None:
             lines.append("(apply --plan FILE, with the reviewed plan, also shows what differs)")
         lines += plandiff.differences(reviewed, planned.document)
+        if "only" in planned.document:
+            chosen = " ".join(f"--only {s}" for s in planned.document["only"])
+            lines.append(
+                f"(--only applies a plan made with the same selection: `reconcile plan {chosen}`)"
+            )
         raise PlanRefused(
             "the plan has changed since it was reviewed; nothing was applied. Plan again "
             "and review the new plan.\n" + "\n".join(f"  {line}" for line in lines)
@@ -214,13 +267,20 @@ async def apply(
     env: Mapping[str, str] | None = None,
     whole: bool = True,
     reviewed: Mapping[str, Any] | None = None,
+    only: frozenset[ResourceKey] | None = None,
 ) -> tuple[Planned, ApplyReport]:
     """Re-plan against the live server, check it is the reviewed plan, lock, and apply it.
 
     Deletes run only when they were reviewed (a fingerprint) or `prune` is given;
     otherwise they are reported as kept. `whole` and `reviewed` are as for `plan` and
-    `check_reviewed`.
+    `check_reviewed`. `only` applies a plan narrowed to these objects, and only the
+    reviewed one (a fingerprint): an emergency change is reviewed like any other.
     """
+    if only is not None and fingerprint is None:
+        raise UsageError(
+            "--only applies a reviewed plan only: give --fingerprint (or --plan) of a plan "
+            "made with the same --only selection"
+        )
     created: list[str] = []
     if target.embedded:
         scopes = targets.scopes_of(inventory)
@@ -231,11 +291,11 @@ async def apply(
         reader = Reader(transport)
         # Refuse before touching anything (the lock is a write too), then check again
         # under the lock, where nobody else can change the server in between.
-        first = await make_plan(inventory, target, reader, whole)
+        first = await make_plan(inventory, target, reader, whole, only=only)
         check_reviewed(first, fingerprint, force, reviewed)
         held = await _lock(reader, inventory)
         try:
-            planned = await make_plan(inventory, target, reader, whole)
+            planned = await make_plan(inventory, target, reader, whole, only=only)
             check_reviewed(planned, fingerprint, force, reviewed)
             values = secret_values(planned, os.environ if env is None else env)
             writer = Writer(reader, planned.lookup, values)

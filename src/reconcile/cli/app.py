@@ -14,7 +14,7 @@ from typing import ClassVar
 import click
 
 from reconcile import __version__
-from reconcile.cli import events, export, github, init, inventory, plan, runtime
+from reconcile.cli import adopt, events, export, github, init, inventory, plan, runtime
 from reconcile.cli.exits import ExitCodes
 from reconcile.cli.options import add_root_options
 from reconcile.core import logsafe
@@ -64,7 +64,7 @@ def cli(verbose: int) -> None:
     logsafe.configure(level, logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
-for _module in (init, inventory, plan, export, github, runtime, events):
+for _module in (init, inventory, plan, export, adopt, github, runtime, events):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
+from reconcile.core.model import Kind, ResourceKey
 from reconcile.inventory import project, roots
 
 
@@ -65,6 +66,38 @@ def add_root_options(command: click.Command) -> click.Command:
     del wrapped.__click_params__
     command.callback = wrapped
     return command
+
+
+KINDS = ("secret", "webhook", "automation")
+
+
+def only_option(command: Any) -> Any:
+    """`--only KIND/ENTITY/NAME`, repeatable: narrow the plan (and apply) to these objects."""
+    return click.option(
+        "--only",
+        metavar="KIND/ENTITY/NAME",
+        multiple=True,
+        callback=_selection,
+        help="Only this object (repeatable), for emergencies; apply takes it only with the "
+        "--fingerprint of a plan made with the same --only.",
+    )(command)
+
+
+def _selection(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> frozenset[ResourceKey] | None:
+    keys = set()
+    for value in values:
+        kind, _, rest = value.partition("/")
+        entity, _, name = rest.partition("/")
+        if kind not in KINDS or not entity or not name:
+            raise click.BadParameter(
+                f"{value}: give KIND/ENTITY/NAME, KIND one of {', '.join(KINDS)} "
+                "(for example automation/ml-platform/page-on-failure)",
+                param_hint="--only",
+            )
+        keys.add(ResourceKey(cast(Kind, kind), entity, name))
+    return frozenset(keys) if keys else None
 
 
 def strict_option(command: Any) -> Any:

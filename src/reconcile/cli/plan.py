@@ -16,9 +16,10 @@ from reconcile.apply import session
 from reconcile.apply import target as targets
 from reconcile.cli.exits import EXIT_CHANGES, EXIT_INVALID
 from reconcile.cli.inventory import load_noted
-from reconcile.cli.options import strict_option, target_options
+from reconcile.cli.options import only_option, strict_option, target_options
 from reconcile.core.errors import InvalidInventory, UsageError
-from reconcile.core.safe import key_text
+from reconcile.core.model import ResourceKey
+from reconcile.core.safe import key_text, visible
 from reconcile.inventory import project
 from reconcile.inventory.load import load_inventory
 from reconcile.plan.compute import Change
@@ -49,6 +50,7 @@ def _color() -> bool:
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
 )
 @strict_option
+@only_option
 def plan(
     paths: tuple[str, ...],
     server: str | None,
@@ -57,6 +59,7 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     strict: bool,
+    only: frozenset[ResourceKey] | None,
 ) -> None:
     """Show what apply would change on the server; never changes anything.
 
@@ -80,16 +83,18 @@ def plan(
         sys.exit(EXIT_INVALID)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
-    planned = asyncio.run(session.plan(inventory, target, whole=whole))
+    planned = asyncio.run(session.plan(inventory, target, whole=whole, only=only))
     where = targets.as_json(target, inventory.entities, planned.creates)
     document = {**planned.document, "target": where}
     if out is not None:
         out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     headline = targets.headline(target, inventory.entities, planned.creates)
+    headline += _narrowed(document)
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     elif fmt == "markdown":
         listed = targets.headline(target, inventory.entities, planned.creates, bullet="- ")
+        listed += _narrowed(document, "\n\n")
         click.echo(f"{listed}\n\n" + plan_markdown.render(document), nl=False)
     else:
         click.echo(f"{headline}\n" + plan_text.render(document, color=_color()), nl=False)
@@ -97,6 +102,17 @@ def plan(
         sys.exit(EXIT_INVALID)
     if detailed_exitcode and planned.plan.changes:
         sys.exit(EXIT_CHANGES)
+
+
+def _narrowed(document: dict[str, Any], gap: str = "\n") -> str:
+    """For a plan made with --only: what it covers, and how apply takes it."""
+    if "only" not in document:
+        return ""
+    chosen = " ".join(f"--only {visible(s)}" for s in document["only"])
+    return (
+        f"{gap}Only {', '.join(visible(s) for s in document['only'])}: apply it with "
+        f"`reconcile apply {chosen} --fingerprint {document['fingerprint'][:12]}`"
+    )
 
 
 @click.command()
@@ -123,6 +139,7 @@ def plan(
     help="With --auto-approve, also delete managed objects no longer declared.",
 )
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
+@only_option
 def apply(
     paths: tuple[str, ...],
     server: str | None,
@@ -133,6 +150,7 @@ def apply(
     force: bool,
     prune: bool,
     concurrency: int,
+    only: frozenset[ResourceKey] | None,
 ) -> None:
     """Apply the reviewed plan: re-plan, refuse on any difference, then change the server.
 
@@ -141,6 +159,7 @@ def apply(
       reconcile apply --plan plan.json            # exactly the plan that was reviewed
       reconcile apply --fingerprint 3bc2c37f291c
       reconcile apply --auto-approve              # whatever the plan is now
+      reconcile apply --only automation/ml-platform/x --fingerprint 3bc2c37f291c
     """
     reviewed, document = _reviewed(plan_file, fingerprint, auto_approve)
     paths = paths or project.default_paths()
@@ -160,6 +179,7 @@ def apply(
                 progress=bar,
                 whole=project.covers_inventory(paths),
                 reviewed=document,
+                only=only,
             )
         )
     finally:

@@ -312,7 +312,9 @@ def _webhook(entity: str, node: dict[str, Any]) -> Remote:
         rotations=marked.rotations,
     )
     hidden = marked.env_url is None and masked(marked.text)
-    return Remote(hook, id=node["id"], managed=marked.managed, url_masked=hidden)
+    return Remote(
+        hook, id=node["id"], managed=marked.managed, url_masked=hidden, applied=marked.applied
+    )
 
 
 def _secrets(entity: str, rows: list[dict[str, Any]], webhooks: list[Remote]) -> list[Remote]:
@@ -351,7 +353,11 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         or not (auto.scope.project or auto.scope.team or auto.scope.organization)
     )
     return Remote(
-        auto, id=node["id"], managed=marked.managed and representable, protected=marked.protected
+        auto,
+        id=node["id"],
+        managed=marked.managed and representable,
+        protected=marked.protected,
+        applied=marked.applied,
     )
 
 

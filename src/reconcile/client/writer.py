@@ -16,10 +16,20 @@ from reconcile.client.reader import Lookup, Reader
 from reconcile.client.transport import RETRY_STATUSES, GraphQLError, Unreachable
 from reconcile.core import ownership
 from reconcile.core.errors import ReconcileError, ServerError
-from reconcile.core.model import Automation, EnvUrl, Resource, ResourceKey, Secret, State, Webhook
+from reconcile.core.model import (
+    Automation,
+    EnvUrl,
+    Remote,
+    Resource,
+    ResourceKey,
+    Secret,
+    State,
+    Webhook,
+)
 from reconcile.core.wire import encode_action, encode_event
 from reconcile.export.convert import NONE_REJECTED, Rejected, left_out
 from reconcile.plan.compute import Change
+from reconcile.plan.normalize import digest
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +168,25 @@ class Writer(Reader):
             adopted.append(value.key)
         return adopted
 
+    async def forget(self, remote: Remote) -> None:
+        """Take the ownership marker off one object; everything else stays as it is."""
+        if isinstance(remote.value, Automation):
+            variables = {"id": self.lookup.ids[remote.key], "description": remote.value.description}
+            await self._run(ops.UPDATE_TRIGGER, {"input": variables})
+            return
+        # The URL as stored (one read from the environment is on the server only).
+        node = await self.find_webhook(remote.key.entity, remote.key.name)
+        if node is None:
+            raise ServerError(f"{remote.key} is no longer on the server")
+        fields = {
+            "id": node["id"],
+            "name": node["name"],
+            "urlEndpoint": ownership.read_url(str(node["urlEndpoint"])).text,
+            "secretRef": node.get("secretRef"),
+            "accessTokenRef": node.get("accessTokenRef"),
+        }
+        await self._run(ops.UPDATE_WEBHOOK, {"input": fields})
+
     async def _delete(self, key: ResourceKey) -> None:
         if key.kind == "secret":
             variables = {"entity": key.entity, "name": key.name}
@@ -195,7 +224,7 @@ class Writer(Reader):
         env = (hook.url.from_env, hook.url.rotation) if isinstance(hook.url, EnvUrl) else None
         fields: dict[str, Any] = {
             "name": hook.name,
-            "urlEndpoint": ownership.mark_url(url, dict(hook.rotations), env),
+            "urlEndpoint": ownership.mark_url(url, dict(hook.rotations), env, digest(hook)),
             "secretRef": hook.secret,
             "accessTokenRef": hook.access_token,
         }
@@ -218,7 +247,7 @@ class Writer(Reader):
     async def _stamp_automation(self, auto: Automation) -> None:
         """Add the ownership marker to the description; scope, filter and action stay the
         server's own, byte for byte (an update sends only the fields it names)."""
-        description = ownership.mark_description(auto.description, auto.protect)
+        description = ownership.mark_description(auto.description, auto.protect, digest(auto))
         variables = {"input": {"id": self.lookup.ids[auto.key], "description": description}}
         await self._run(ops.UPDATE_TRIGGER, variables)
 
@@ -259,7 +288,7 @@ class Writer(Reader):
         action_type, action_config = encode_action(auto.action, integration)
         return {
             "name": auto.name,
-            "description": ownership.mark_description(auto.description, auto.protect),
+            "description": ownership.mark_description(auto.description, auto.protect, digest(auto)),
             "enabled": auto.enabled,
             "scopeType": scope[0],
             "scopeID": scope[1],

@@ -186,7 +186,8 @@ class Remote:
     `value` has the ownership marker stripped; `managed` and `protected` say what the
     marker said. `id` is the server's identifier (secrets have none). `url_masked`: a
     webhook whose URL this key reads as `scheme://host:port/***` (it is not an admin of
-    the webhook's team): its `url` is that masked form, not the URL.
+    the webhook's team): its `url` is that masked form, not the URL. `applied`: the
+    digest of what the last apply wrote, when its marker records one.
     """
 
     value: Resource
@@ -194,6 +195,8 @@ class Remote:
     managed: bool = False
     protected: bool = False
     url_masked: bool = False
+    # The digest of the spec the last apply wrote (its ownership marker), if recorded.
+    applied: str | None = None
 
     @property
     def key(self) -> ResourceKey:

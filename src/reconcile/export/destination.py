@@ -34,11 +34,15 @@ class Destination:
     schema_ref: str | None
 
 
-def destination(out: Path, entity: str, root: Path) -> Destination:
-    """Check the place before anything is read or adopted; UsageError when unusable."""
+def destination(out: Path, entity: str, root: Path, exists_ok: bool = False) -> Destination:
+    """Check the place before anything is read or adopted; UsageError when unusable.
+
+    `exists_ok`: the file may exist (`export --adopt` may have only declared objects to
+    adopt); `refuse_existing` refuses it once there is something to write.
+    """
     path = out / f"{entity}.yaml"
-    if path.exists():
-        raise UsageError(f"{path} exists; choose another --out folder")
+    if not exists_ok:
+        refuse_existing(path)
     whole = project.inventory_dir(root)
     joins = whole if _inside(out, whole) else out
     try:
@@ -52,14 +56,24 @@ def destination(out: Path, entity: str, root: Path) -> Destination:
     if declared is not None:
         found: list[Resource] = [*declared.secrets, *declared.webhooks, *declared.automations]
         keys = frozenset(resource.key for resource in found)
-    schema = root / SCHEMA
-    ref = os.path.relpath(schema, Path(os.path.abspath(out))) if schema.is_file() else None
-    return Destination(path, joins, keys, ref)
+    return Destination(path, joins, keys, schema_ref(out, root))
+
+
+def refuse_existing(path: Path) -> None:
+    if path.exists():
+        raise UsageError(
+            f"{path} exists; choose another --out folder, or declare objects in it one by "
+            "one with `reconcile import`"
+        )
 
 
 def check(dest: Destination, text: str) -> None:
-    """Refuse (UsageError, with every problem) a file that would break the inventory."""
+    """Refuse (UsageError, with every problem) a file that would break the inventory.
+
+    `text` replaces the file when it exists (an import into it, a forget from it).
+    """
     paths = discover([str(dest.joins)]) if dest.joins.is_dir() else []
+    paths = [path for path in paths if not _same(path, dest.path)]
     documents, issues = load_files(paths)
     documents.append(parse_text(text, display_path(dest.path)))
     _, findings, _ = inventory.check(documents)
@@ -90,6 +104,23 @@ def rejected(entity: str, state: State) -> dict[ResourceKey, str]:
         field = where.split(".", 1)[1] if "." in where else where
         out.setdefault(key, f"it would not validate: {field}: {problem}")
     return out
+
+
+def joined(path: Path, root: Path) -> Path:
+    """The inventory a file belongs to: the project's `automations/` when it is in it,
+    else the folder it is in."""
+    whole = project.inventory_dir(root)
+    return whole if _inside(path.parent, whole) else path.parent
+
+
+def schema_ref(folder: Path, root: Path) -> str | None:
+    """The schema modeline's path from `folder`, when the project has the schema."""
+    schema = root / SCHEMA
+    return os.path.relpath(schema, Path(os.path.abspath(folder))) if schema.is_file() else None
+
+
+def _same(one: Path, other: Path) -> bool:
+    return os.path.abspath(one) == os.path.abspath(other)
 
 
 def _inside(folder: Path, parent: Path) -> bool:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import shlex
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -21,7 +23,8 @@ from reconcile.core.model import (
     State,
     Webhook,
 )
-from reconcile.plan.normalize import canonical
+from reconcile.core.safe import visible
+from reconcile.plan.normalize import canonical, digest
 
 FORMAT_VERSION = "1"
 FORCE_SHARE = 0.30
@@ -68,6 +71,11 @@ class Plan:
     # Webhooks whose URL this key reads masked (`scheme://host:port/***`): compared by
     # that endpoint only, so a change of path or query cannot be seen (a warning).
     unverified: tuple[ResourceKey, ...] = ()
+    # Changes to objects edited on the server since the last apply recorded what it wrote,
+    # each with whether the inventory changed too (False: the change only reverts the edit).
+    outside: tuple[tuple[ResourceKey, bool], ...] = ()
+    # `apply --only`: the objects the plan was narrowed to (empty: every object).
+    only: tuple[ResourceKey, ...] = ()
 
     @property
     def requires_force(self) -> bool:
@@ -108,6 +116,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
     changes: list[Change] = []
     conflicts: list[tuple[ResourceKey, str]] = []
     unverified: list[ResourceKey] = []
+    edited: list[tuple[ResourceKey, bool]] = []
     desired: list[Resource] = [*inventory.secrets, *inventory.webhooks, *inventory.automations]
     for resource in desired:
         remote, old_name = matcher.find(resource)
@@ -115,7 +124,7 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         if remote is None:
             changes.append(Change("create", resource.key, after=after))
         elif not remote.managed and remote.key.kind != "secret":
-            conflicts.append((resource.key, _NOT_OURS))
+            conflicts.append((resource.key, not_ours(resource.key)))
         else:
             before = canonical(remote.value)
             if remote.url_masked and _same_endpoint(before, after):
@@ -124,11 +133,12 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
             change = _update(resource.key, before, after, old_name)
             if change is not None:
                 changes.append(change)
+                edited.extend(_edited_outside(remote, resource))
     unmanaged, protected, doomed, outside = _undeclared(state, matcher.used, whole)
     kept = still_used(state, matcher.used, doomed)
-    changes.extend(
-        Change("delete", r.key, before=canonical(r.value)) for r in doomed if r.key not in kept
-    )
+    deleted = [r for r in doomed if r.key not in kept]
+    changes.extend(Change("delete", r.key, before=canonical(r.value)) for r in deleted)
+    edited.extend(found for r in deleted for found in _edited_outside(r, None))
     managed = sum(1 for remote in state.resources if remote.managed)
     return Plan(
         tuple(sorted(changes, key=_execution_order)),
@@ -139,7 +149,36 @@ def compute_plan(inventory: Inventory, state: State, whole: bool = True) -> Plan
         tuple(sorted(kept.items())),
         outside,
         tuple(sorted(unverified)),
+        tuple(sorted(edited)),
     )
+
+
+def select(plan: Plan, keys: Collection[ResourceKey]) -> Plan:
+    """The plan narrowed to `keys` (`--only`): their changes and conflicts, nothing else
+    to apply; the selection is part of the plan, so its fingerprint covers it."""
+    chosen = set(keys)
+    return replace(
+        plan,
+        changes=tuple(c for c in plan.changes if c.key in chosen),
+        conflicts=tuple(c for c in plan.conflicts if c[0] in chosen),
+        outside=tuple(o for o in plan.outside if o[0] in chosen),
+        only=tuple(sorted(chosen)),
+    )
+
+
+def selector(key: ResourceKey) -> str:
+    """`kind/entity/name`, as `--only` takes it."""
+    return f"{key.kind}/{key.entity}/{key.name}"
+
+
+def _edited_outside(remote: Remote, declared: Resource | None) -> list[tuple[ResourceKey, bool]]:
+    """`[(key, inventory changed too)]` when the server's object is not what the last apply
+    wrote; empty when it is, or when that is not known (no digest recorded, or a URL this
+    key reads masked)."""
+    if remote.applied is None or remote.url_masked or digest(remote.value) == remote.applied:
+        return []
+    key = remote.key if declared is None else declared.key
+    return [(key, declared is None or digest(declared) != remote.applied)]
 
 
 def _same_endpoint(masked: dict[str, Any], declared: dict[str, Any]) -> bool:
@@ -220,10 +259,17 @@ def _uses(value: Resource) -> set[ResourceKey]:
     return set()
 
 
-_NOT_OURS = (
-    "exists on the server but is not managed by reconcile; adopt it with "
-    "`reconcile export --adopt`, or choose another name"
-)
+def not_ours(key: ResourceKey) -> str:
+    """The conflict of a declared object the server has, unmarked: how to adopt it (the
+    name quoted for a shell, or spelled out when it holds what a terminal would act on)."""
+    address = f"{key.entity}/{key.name}"
+    shown = visible(address)
+    return (
+        "exists on the server but is not managed by reconcile; adopt it with "
+        f"`reconcile import {key.kind} {shlex.quote(shown) if shown == address else shown}` "
+        "(every one: "
+        "`reconcile export --adopt`), or choose another name"
+    )
 
 
 def _update(
@@ -297,6 +343,12 @@ def to_json(plan: Plan) -> dict[str, Any]:
         body["not_considered"] = plan.not_considered
     if plan.unverified:
         body["unverified"] = [_key_json(key) for key in plan.unverified]
+    if plan.only:
+        body["only"] = [selector(key) for key in plan.only]
+    if plan.outside:
+        body["changed_outside"] = [
+            {**_key_json(key), "inventory_changed": changed} for key, changed in plan.outside
+        ]
     body["fingerprint"] = fingerprint(body)
     return body
 

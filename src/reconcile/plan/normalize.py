@@ -6,6 +6,8 @@ secret values never do. Secrets compare by their rotation counter.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from reconcile.core.model import Automation, EnvUrl, Resource, Scope, Secret, Webhook
@@ -24,6 +26,13 @@ def canonical(resource: Resource) -> dict[str, Any]:
             "rotations": {name: n for name, n in resource.rotations if n > 0},
         }
     return _automation(resource)
+
+
+def digest(resource: Resource) -> str:
+    """12 hex digits of sha256 over the canonical form: what apply records in the
+    ownership marker, so a plan can tell an edit made on the server since then."""
+    text = json.dumps(canonical(resource), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _automation(auto: Automation) -> dict[str, Any]:

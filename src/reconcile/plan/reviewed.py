@@ -14,7 +14,16 @@ from reconcile.core.safe import visible
 from reconcile.plan.flat import flatten
 
 Ident = tuple[str, str, str]
-SECTIONS = ("conflicts", "protected", "kept", "unmanaged", "not_considered", "requires_force")
+SECTIONS = (
+    "conflicts",
+    "protected",
+    "kept",
+    "unmanaged",
+    "not_considered",
+    "requires_force",
+    "changed_outside",
+    "only",
+)
 
 
 def differences(reviewed: Mapping[str, Any] | None, live: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 from reconcile.core.safe import code_span, fence_for, html_code, html_text, visible
 from reconcile.plan.flat import flatten, show
 from reconcile.plan.normalize import terse
+from reconcile.render import outside
 from reconcile.render.nested import diff_lines
 from reconcile.render.plan_text import SIGNS, key, not_considered, summary, unverified
 
@@ -27,7 +28,7 @@ TRUNCATED = (
 def render(plan: dict[str, Any], limit: int = LIMIT) -> str:
     """Render a JSON plan as GitHub-flavoured markdown, at most `limit` characters."""
     head = [f"**{summary(plan)}**", ""]
-    blocks = [_block(change) for change in plan["changes"]]
+    blocks = _blocks(plan)
     tail = [*_leftovers(plan), f"Fingerprint: `{plan['fingerprint']}`", ""]
     text = "\n".join(head) + "\n"
     footer = "\n".join(tail)
@@ -38,13 +39,31 @@ def render(plan: dict[str, Any], limit: int = LIMIT) -> str:
     return text + footer
 
 
-def _block(change: dict[str, Any]) -> str:
+def _blocks(plan: dict[str, Any]) -> list[str]:
+    """One block per change; those edited on the server since the last apply apart."""
+    groups = outside.split(plan)
+    if not groups.apart:
+        return [_block(change) for change in plan["changes"]]
+    blocks = [f"**{outside.HEADING}** ({outside.REVERTS}):\n\n"]
+    blocks += [_block(change) for change in groups.reverts]
+    if groups.both:
+        listed = ", ".join(code_span(key(c)) for c in groups.both)
+        blocks.append(f"\nThe inventory changes these too (below): {listed}\n")
+    if groups.proposed:
+        blocks.append(f"\n**{outside.PROPOSED}:**\n\n")
+    blocks += [_block(c, outside.is_also(groups, c)) for c in groups.proposed]
+    return blocks
+
+
+def _block(change: dict[str, Any], also: bool = False) -> str:
     # Inside <summary> GitHub parses no markdown: the title is HTML, escaped as such.
     name = html_code(f"{visible(change['entity'])}/{visible(change['name'])}")
     action = f"{SIGNS[change['action']]} {change['action']} {change['kind']}"
     title = f"{html_text(action)} {name}"
     if change["renamed_from"]:
         title += f" (renamed from {html_code(visible(change['renamed_from']))})"
+    if also:
+        title += f" ({html_text(outside.ALSO)})"
     if change["action"] == "update":
         rows = [
             line

@@ -7,6 +7,7 @@ from typing import Any
 from reconcile.core.safe import inline, visible
 from reconcile.plan.flat import flatten, show
 from reconcile.plan.normalize import terse
+from reconcile.render import outside
 from reconcile.render.nested import field_lines
 
 SIGNS = {"create": "+", "update": "~", "delete": "-"}
@@ -20,18 +21,38 @@ def render(plan: dict[str, Any], color: bool = False) -> str:
         return f"\x1b[{COLORS[action]}m{text}\x1b[0m" if color else text
 
     lines = [summary(plan)]
-    if plan["changes"]:
+    groups = outside.split(plan)
+    if groups.apart:
+        lines.extend(_outside_lines(groups, paint))
+    elif plan["changes"]:
         lines.append("")
-    for change in plan["changes"]:
-        action = change["action"]
-        title = key(change)
-        if change["renamed_from"]:
-            title += f" (renamed from {visible(change['renamed_from'])})"
-        lines.append(paint(f"  {SIGNS[action]} {title}", action))
-        lines.extend(_details(change, paint))
+    for change in groups.proposed:
+        lines.extend(_change_lines(change, paint, outside.is_also(groups, change)))
     lines.extend(_leftovers(plan))
     lines.extend(["", f"Fingerprint: {plan['fingerprint']}"])
     return "\n".join(lines) + "\n"
+
+
+def _change_lines(change: dict[str, Any], paint: Any, also: bool = False) -> list[str]:
+    action = change["action"]
+    title = key(change)
+    if change["renamed_from"]:
+        title += f" (renamed from {visible(change['renamed_from'])})"
+    if also:
+        title += f" ({outside.ALSO})"
+    return [paint(f"  {SIGNS[action]} {title}", action), *_details(change, paint)]
+
+
+def _outside_lines(groups: outside.Split, paint: Any) -> list[str]:
+    """The section of objects edited on the server since the last apply, then the heading
+    of what the inventory proposes."""
+    lines = ["", f"{outside.HEADING} ({outside.REVERTS}):"]
+    for change in groups.reverts:
+        lines.extend(_change_lines(change, paint))
+    lines.extend(f"    {key(c)}: the inventory changes it too (below)" for c in groups.both)
+    if groups.proposed:
+        lines.extend(["", f"{outside.PROPOSED}:"])
+    return lines
 
 
 def key(row: dict[str, Any]) -> str:
