@@ -98,7 +98,7 @@ def test_json_and_markdown_show_them_apart_too(workdir: Path) -> None:
         "**Changed outside reconcile since the last apply** (apply puts back what the "
         "inventory declares):\n\n"
         "<details><summary>~ update automation <code>ml-platform/val-loss-jumped</code>"
-        "</summary>\n\n```\n~ enabled: false -> true\n```\n\n</details>\n\n"
+        "</summary>\n\n```diff\n- enabled: false\n+ enabled: true\n```\n\n</details>\n\n"
         "The inventory changes these too (below): "
         "`automation ml-platform/alert-on-failed-training-run`\n\n"
         "**Proposed by the inventory:**\n\n"
