@@ -456,7 +456,7 @@ def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:
         raise NotFound(COLLECTION_MISSING)
     project = get_project(con, int(row["project_id"]))
     tags = con.execute(
-        "SELECT name FROM collection_tags WHERE collection_id = ? ORDER BY created_at, name",
+        "SELECT name FROM collection_tags WHERE collection_id = ? ORDER BY rowid",
         (collection_id,),
     ).fetchall()
     return Collection(
