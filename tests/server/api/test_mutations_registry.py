@@ -253,3 +253,26 @@ def test_deleting_a_project_needs_its_admin(world: World, caller: str) -> None:
     assert world.project_admin.ok(DELETE, {"id": world.project_id}) == {
         "deleteModel": {"success": True}
     }
+
+
+CREATE_COLLECTION = """
+mutation ($t: String!) { createArtifactCollection(input: {entityName: "acme-org",
+  projectName: "wandb-registry-typed", name: "c1", artifactTypeName: $t}) {
+  artifactCollection { name defaultArtifactType { name } } } }
+"""
+
+
+def test_a_registry_of_listed_types_refuses_other_collections(world: World) -> None:
+    registry = _registry(world, "typed", artifactTypes=[{"name": "dataset"}])
+    assert world.admin.fails(CREATE_COLLECTION, {"t": "model"}) == (
+        "BAD_USER_INPUT: registry wandb-registry-typed does not accept artifact type 'model' "
+        "(it accepts: dataset)"
+    )
+    mia = _user(world, "mia")
+    world.admin.ok(ADD, {"p": registry, "u": [mia]})
+    assert world.member.fails(CREATE_COLLECTION, {"t": "dataset"}).startswith(
+        "FORBIDDEN: permission denied"  # a viewer
+    )
+    world.admin.ok(ROLE, {"p": registry, "u": mia, "r": "member"})
+    made = world.member.ok(CREATE_COLLECTION, {"t": "dataset"})["createArtifactCollection"]
+    assert made["artifactCollection"] == {"name": "c1", "defaultArtifactType": {"name": "dataset"}}

@@ -17,7 +17,7 @@ from reconcile.server.api.ids import decode_id
 from reconcile.server.api.present import Obj
 from reconcile.server.errors import Forbidden, InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
-from reconcile.server.store import teams
+from reconcile.server.store import registries, teams
 from reconcile.server.store.teams import Project, Team
 
 MAX_SECRET_BYTES = 64 * 1024
@@ -187,7 +187,9 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
     if project is None:
         auth.require_member(ctx.con, ctx.user, team)
         raise NotFound(f"project {input['projectName']!r} not found in {team.name}")
-    auth.require_project_admin(ctx.con, ctx.user, team, project, "create collections in it")
+    if registries.role_of(ctx.con, project, ctx.user.id) != "member" or not project.is_registry:
+        # A registry's members (registry role) create collections in it, as in W&B.
+        auth.require_project_admin(ctx.con, ctx.user, team, project, "create collections in it")
     name = validation.check_name(
         "collection", input["name"], validation.COLLECTION_NAME_RE, "letters, digits, '-_.'"
     )
@@ -197,6 +199,7 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
         validation.COLLECTION_NAME_RE,
         "letters, digits, '-_.'",
     )
+    registry_settings.require_accepted(ctx.con, project, type_name)
     description = validation.check_description(input.get("description")) or ""
     row, _ = teams.create_collection(ctx.con, project, name, type_name, description)
     return {

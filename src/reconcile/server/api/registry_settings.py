@@ -98,3 +98,15 @@ def _require_role(con: sqlite3.Connection, user: User, project: Project, least: 
         f"permission denied: only {who} of registry {project.name} can {what} "
         f"(your registry role is {role})"
     )
+
+
+def require_accepted(con: sqlite3.Connection, project: Project, type_name: str) -> None:
+    """A registry that accepts listed types only refuses a collection of another type."""
+    if not project.is_registry or project.allow_all_types:
+        return
+    accepted = registries.accepted_types(con, project)
+    if type_name not in accepted:
+        raise InvalidInput(
+            f"registry {project.name} does not accept artifact type {type_name!r} "
+            f"(it accepts: {', '.join(accepted) or 'none'})"
+        )

@@ -63,15 +63,20 @@ def hidden_from(con: sqlite3.Connection, entity_id: int, user_id: int) -> list[i
     return hidden
 
 
-def artifact_types(con: sqlite3.Connection, project: Project) -> list[str]:
-    """The saved accepted types, then the types its collections use, each once."""
-    saved = [
+def accepted_types(con: sqlite3.Connection, project: Project) -> list[str]:
+    """The types saved as accepted, in the order they were added."""
+    return [
         str(row["name"])
         for row in con.execute(
-            "SELECT name FROM project_types WHERE project_id = ? ORDER BY created_at, name",
+            "SELECT name FROM project_types WHERE project_id = ? ORDER BY rowid",
             (project.id,),
         )
     ]
+
+
+def artifact_types(con: sqlite3.Connection, project: Project) -> list[str]:
+    """The saved accepted types, then the types its collections use, each once."""
+    saved = accepted_types(con, project)
     used = sorted({c.type_name for c in teams.collections_of(con, project)} - set(saved))
     return saved + used
 
