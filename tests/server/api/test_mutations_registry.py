@@ -276,3 +276,14 @@ def test_a_registry_of_listed_types_refuses_other_collections(world: World) -> N
     world.admin.ok(ROLE, {"p": registry, "u": mia, "r": "member"})
     made = world.member.ok(CREATE_COLLECTION, {"t": "dataset"})["createArtifactCollection"]
     assert made["artifactCollection"] == {"name": "c1", "defaultArtifactType": {"name": "dataset"}}
+
+
+def test_upserting_a_hidden_registry_is_answered_as_creating_a_new_one(world: World) -> None:
+    _registry(world, "vault", access="RESTRICTED")
+    hidden = {"entityName": ORG_ENTITY, "name": "wandb-registry-vault"}
+    new = {"entityName": ORG_ENTITY, "name": "wandb-registry-never"}
+    assert world.member.fails(UPSERT, {"i": hidden}) == world.member.fails(UPSERT, {"i": new})
+    assert world.member.fails(UPSERT, {"i": new}) == (
+        "FORBIDDEN: permission denied: only admins of the teams of acme-org's organization "
+        "create registries"
+    )

@@ -133,8 +133,11 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
     _check_project_home(ctx.con, team, name)
     settings = registry_settings.read(input) if teams.is_registry_name(name) else None
     existing = teams.find_project(ctx.con, team.name, name)
+    if existing is not None and not registries.can_see(ctx.con, existing, ctx.user.id):
+        # A restricted registry hidden from the caller (never an org admin) is answered
+        # as a new name: only admins create registries.
+        existing = None
     if existing is not None:
-        auth.require_sight(ctx.con, ctx.user, existing)
         if settings is not None:
             existing = registry_settings.save(ctx.con, ctx.user, existing, description, settings)
         return _upserted(input, existing, False)
