@@ -246,7 +246,7 @@ def test_projects_artifact_types_and_collections(apis: Apis) -> None:
     assert [p.name for p in apis.olga.projects(TEAM)] == []
     assert [t.name for t in apis.mia.artifact_types(f"{TEAM}/vision")] == ["dataset", "model"]
     assert apis.mia.artifact_type("dataset", f"{TEAM}/vision").name == "dataset"
-    with pytest.raises(ValueError, match="Could not find artifact type 'absent'"):
+    with pytest.raises(wandb.errors.CommError, match="Could not find artifact type 'absent'"):
         apis.mia.artifact_type("absent", f"{TEAM}/vision")
     collections = apis.mia.artifact_collections(f"{TEAM}/vision", "dataset")
     assert [(c.name, c.type) for c in collections] == [("train-set", "dataset")]

@@ -57,7 +57,7 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("User", "organizations"): 20,
     ("User", "teams"): 20,
     ("User", "apiKeys"): 0,  # never listed
-    # A collection's tags (at most MAX_COLLECTION_TAGS, api/mutations_collection.py).
+    # A collection's tags (at most MAX_COLLECTION_TAGS, server/clients/collections.py).
     ("ArtifactPortfolio", "tags"): 50,
     ("ArtifactSequence", "tags"): 50,
     ("ArtifactCollection", "tags"): 50,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from reconcile.server.admin import tasks as admin
-from reconcile.server.api.mutations_collection import MAX_COLLECTION_TAGS
+from reconcile.server.clients.collections import MAX_COLLECTION_TAGS
 from tests.server.helpers import ORG_ENTITY, World
 
 SEQUENCE = """
