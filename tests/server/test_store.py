@@ -167,3 +167,35 @@ def test_migration_8_disables_registry_automations_calling_a_team_their_author_i
     upgraded.close()
     # `team-own` calls its own team's webhook: a team's automations are its admins' to make.
     assert [tuple(row) for row in rows] == [("on-ours", 1), ("on-theirs", 0), ("team-own", 1)]
+
+
+def test_the_registry_settings_migration_makes_registry_admins_admin_members(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registries written before registry settings: each is an `organization` registry
+    that accepts every type, and its admins so far are its admin members."""
+    with _written_at_version(db_path, monkeypatch, 10) as con:
+        con.execute("INSERT INTO users (username, created_at) VALUES ('reg', 'x')")
+        for name in ("wandb-registry-model", "vision"):
+            con.execute(
+                "INSERT INTO projects (entity_id, name, created_at) VALUES (1, ?, 'x')", (name,)
+            )
+            con.execute(
+                "INSERT INTO project_admins (project_id, user_id) "
+                "SELECT id, 1 FROM projects WHERE name = ?",
+                (name,),
+            )
+    upgraded = Database(db_path)
+    with upgraded.read() as con:
+        members = con.execute(
+            "SELECT project_id, user_id, team_id, role FROM registry_members"
+        ).fetchall()
+        settings = con.execute(
+            "SELECT name, access, allow_all_types FROM projects ORDER BY id"
+        ).fetchall()
+    upgraded.close()
+    assert [tuple(row) for row in members] == [(1, 1, None, "admin")]
+    assert [tuple(row) for row in settings] == [
+        ("wandb-registry-model", "PRIVATE", 1),
+        ("vision", "PRIVATE", 1),
+    ]

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from reconcile.runtime.addresses import Policy
 from reconcile.server.api.service import GraphQLService, encode, refused
 from reconcile.server.api.validation import json_depth, strict_loads
+from reconcile.server.clients import collections as clients_collections
 from reconcile.server.clients import graphql as clients_graphql
 from reconcile.server.clients import routes as clients_routes
 from reconcile.server.clients.uploads import Signer
@@ -103,6 +104,15 @@ def _parse(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
     return body["query"], variables, operation or None
 
 
+def _clients_resolvers() -> dict[str, dict[str, Any]]:
+    """The resolvers of the SDK's writes (runs, collection edits), merged per type."""
+    merged: dict[str, dict[str, Any]] = {}
+    for table in (clients_graphql.RESOLVERS, clients_collections.RESOLVERS):
+        for type_name, fields in table.items():
+            merged.setdefault(type_name, {}).update(fields)
+    return merged
+
+
 def create_app(
     db_path: Path,
     *,
@@ -113,7 +123,7 @@ def create_app(
     """The server app over the database at `db_path` (created and migrated if needed);
     `disabled`: features it answers as not enabled. With `allow_delivery_to` (possibly
     empty; entries or a whole policy), its lifespan runs the delivery worker."""
-    handler = service or GraphQLService(db_path, disabled, clients_graphql.RESOLVERS)
+    handler = service or GraphQLService(db_path, disabled, _clients_resolvers())
     signer = Signer(load_or_create_key(db_path))
     handler.root_value = signer
     worker: list[Worker] = []

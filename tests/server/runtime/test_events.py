@@ -388,3 +388,17 @@ def test_s10_bad_input_is_a_4xx_naming_the_problem(
     assert part in answer.json()["error"]["message"]
     with world.db.read() as con:
         assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_a_restricted_registry_takes_events_from_its_members_only(world: World) -> None:
+    restrict = """mutation { upsertModel(input: {entityName: "acme-org",
+      name: "wandb-registry-models", access: "RESTRICTED"}) { project { access } } }"""
+    world.admin.ok(restrict)
+    event = {**alias_event("restricted", collection="prod-detector"), "registry": "models"}
+    del event["project"]
+    refused = emit(world, event, key=world.member.key)  # mia: not a member of `models`
+    assert refused.status_code == 404
+    assert refused.json()["error"]["message"] == "registry models not found in entity acme"
+    absent = emit(world, {**event, "registry": "absent"}, key=world.member.key)
+    assert absent.json()["error"]["message"] == "registry absent not found in entity acme"
+    assert emit(world, event, key=world.registry_admin.key).status_code == 202  # its admin

@@ -17,7 +17,7 @@ import sqlite3
 import string
 
 from reconcile.server.errors import ApiError, Forbidden, NotFound, Unauthenticated
-from reconcile.server.store import teams
+from reconcile.server.store import registries, teams
 from reconcile.server.store.teams import Project, Team, User
 
 KEY_PREFIX = "local-"
@@ -96,11 +96,35 @@ def require_project_admin(
     *,
     hidden: ApiError | None = None,
 ) -> None:
-    """Team admins, and admins of this project (or registry), may proceed."""
+    """Team admins, and admins of this project (or registry), may proceed; a restricted
+    registry is hidden from those who are not its members."""
     role = require_member(con, user, team, hidden)
+    require_sight(con, user, project, hidden)
     if role == "admin" or teams.is_project_admin(con, project.id, user.id):
         return
     kind = "registry" if project.is_registry else "project"
     raise Forbidden(
         f"permission denied: only admins of {kind} {project.name} or of team {team.name} can {what}"
     )
+
+
+def require_sight(
+    con: sqlite3.Connection, user: User, project: Project, hidden: ApiError | None = None
+) -> None:
+    """To whoever may not see a restricted registry it does not exist."""
+    if project.is_registry and not registries.can_see(con, project, user.id):
+        raise hidden or NotFound(teams.PROJECT_MISSING)
+
+
+def require_registry_admin(
+    con: sqlite3.Connection, user: User, project: Project, what: str
+) -> None:
+    """Registry admins (org admins among them) may proceed; others see their role refused."""
+    role = registries.role_of(con, project, user.id)
+    if role is None:
+        raise NotFound(teams.PROJECT_MISSING)
+    if role != "admin":
+        raise Forbidden(
+            f"permission denied: only admins of registry {project.name} can {what} "
+            f"(your registry role is {role})"
+        )

@@ -57,9 +57,14 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("User", "organizations"): 20,
     ("User", "teams"): 20,
     ("User", "apiKeys"): 0,  # never listed
-    ("ArtifactPortfolio", "tags"): 0,  # not stored: always empty
-    ("ArtifactSequence", "tags"): 0,
-    ("ArtifactCollection", "tags"): 0,
+    # A collection's tags (at most MAX_COLLECTION_TAGS, server/clients/collections.py).
+    ("ArtifactPortfolio", "tags"): 50,
+    ("ArtifactSequence", "tags"): 50,
+    ("ArtifactCollection", "tags"): 50,
+    # A registry's members (users counted at 100, teams at 10), any more charged as read.
+    ("Project", "members"): 100,
+    ("Project", "teamMembers"): 10,
+    ("CreateArtifactCollectionTagAssignmentsPayload", "tags"): 50,
     ("ServerInfo", "features"): 14,  # present.FEATURES
     ("Organization", "featureFlags"): 1,  # automation_entity_scope
     # Runs (`server/clients/`): the files of one createRunFiles request (at most 1,000),

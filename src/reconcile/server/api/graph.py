@@ -38,7 +38,7 @@ from graphql.validation.rules.overlapping_fields_can_be_merged import (
     OverlappingFieldsCanBeMergedRule,
 )
 
-from reconcile.server.api import cost, mutations, mutations_team, queries
+from reconcile.server.api import cost, mutations, mutations_registry, mutations_team, queries
 
 MAX_DEPTH = 15
 MAX_QUERY_CHARS = 100_000
@@ -80,7 +80,14 @@ def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQL
     if isinstance(int64, GraphQLScalarType):
         int64.parse_value = _int64  # type: ignore[method-assign]
         int64.parse_literal = _int64_literal  # type: ignore[method-assign,assignment]
-    for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS, extra or {}):
+    tables = (
+        queries.RESOLVERS,
+        mutations.RESOLVERS,
+        mutations_team.RESOLVERS,
+        mutations_registry.RESOLVERS,
+        extra or {},
+    )
+    for table in tables:
         for type_name, resolvers in table.items():
             owner = schema.get_type(type_name)
             if not isinstance(owner, GraphQLObjectType):

@@ -11,14 +11,14 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server.api import auth, present, validation
+from reconcile.server.api import auth, present, registry_settings, validation
 from reconcile.server.api.context import RequestContext
 from reconcile.server.api.ids import decode_id
 from reconcile.server.api.present import Obj
 from reconcile.server.errors import Forbidden, InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
-from reconcile.server.store import teams
-from reconcile.server.store.teams import Team
+from reconcile.server.store import registries, teams
+from reconcile.server.store.teams import Project, Team
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -119,19 +119,29 @@ def resolve_delete_secret(_root: None, info: GraphQLResolveInfo, input: dict[str
 
 
 def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
-    """Create a project (or a registry, `wandb-registry-<name>`) if it does not exist.
+    """Create a project (or a registry, `wandb-registry-<name>`) if it does not exist;
+    an existing registry's settings are saved (`Registry.save()`).
 
-    Only team admins create them, as in W&B; for an existing one (registry names
-    compare without case) members get it back unchanged.
+    Only team admins create them, as in W&B; the creator of a registry becomes its admin
+    member. Registry names compare without case.
     """
     ctx = _ctx(info)
     name = validation.check_project_name(input.get("name") or "")
-    description = validation.check_description(input.get("description")) or ""
+    description = validation.check_description(input.get("description"))
     team = teams.get_team(ctx.con, input.get("entityName") or ctx.user.default_entity or "")
     role = auth.require_member(ctx.con, ctx.user, team)
     _check_project_home(ctx.con, team, name)
+    settings = registry_settings.read(input) if teams.is_registry_name(name) else None
     existing = teams.find_project(ctx.con, team.name, name)
-    if existing is None and role != "admin":
+    if existing is not None and not registries.can_see(ctx.con, existing, ctx.user.id):
+        # A restricted registry hidden from the caller (never an org admin) is answered
+        # as a new name: only admins create registries.
+        existing = None
+    if existing is not None:
+        if settings is not None:
+            existing = registry_settings.save(ctx.con, ctx.user, existing, description, settings)
+        return _upserted(input, existing, False)
+    if role != "admin":
         if team.is_org:
             raise Forbidden(
                 f"permission denied: only admins of the teams of {team.name}'s organization "
@@ -139,11 +149,16 @@ def resolve_upsert_model(_root: None, info: GraphQLResolveInfo, input: dict[str,
             )
         kind = "registries" if teams.is_registry_name(name) else "projects"
         raise Forbidden(f"permission denied: only admins of team {team.name} create {kind}")
-    if existing is None and input.get("artifactTypes"):
-        raise InvalidInput("registries here accept every artifact type: omit artifactTypes")
-    project, inserted = teams.create_project(ctx.con, team, name, ctx.user.id, description)
-    if inserted:
-        teams.add_project_admin(ctx.con, project.id, ctx.user.id)
+    if settings is None and input.get("artifactTypes"):
+        raise InvalidInput("artifactTypes are the accepted types of a registry, not of a project")
+    project, _ = teams.create_project(ctx.con, team, name, ctx.user.id, description or "")
+    teams.add_project_admin(ctx.con, project.id, ctx.user.id)
+    if settings is not None:
+        project = registry_settings.create(ctx.con, project, settings)
+    return _upserted(input, project, True)
+
+
+def _upserted(input: dict[str, Any], project: Project, inserted: bool) -> Obj:
     shown = present.project(project)
     return {
         "project": shown,
@@ -175,7 +190,9 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
     if project is None:
         auth.require_member(ctx.con, ctx.user, team)
         raise NotFound(f"project {input['projectName']!r} not found in {team.name}")
-    auth.require_project_admin(ctx.con, ctx.user, team, project, "create collections in it")
+    if registries.role_of(ctx.con, project, ctx.user.id) != "member" or not project.is_registry:
+        # A registry's members (registry role) create collections in it, as in W&B.
+        auth.require_project_admin(ctx.con, ctx.user, team, project, "create collections in it")
     name = validation.check_name(
         "collection", input["name"], validation.COLLECTION_NAME_RE, "letters, digits, '-_.'"
     )
@@ -185,6 +202,7 @@ def resolve_create_collection(_root: None, info: GraphQLResolveInfo, input: dict
         validation.COLLECTION_NAME_RE,
         "letters, digits, '-_.'",
     )
+    registry_settings.require_accepted(ctx.con, project, type_name)
     description = validation.check_description(input.get("description")) or ""
     row, _ = teams.create_collection(ctx.con, project, name, type_name, description)
     return {

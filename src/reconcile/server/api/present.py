@@ -60,6 +60,14 @@ def user(row: User, teams: list[Team]) -> Obj:
     }
 
 
+def user_id(number: int) -> str:
+    return encode_id("User", number)
+
+
+def team_id(number: int) -> str:
+    return encode_id("Entity", number)
+
+
 def team(row: Team) -> Obj:
     return {
         "__typename": "Entity",
@@ -89,11 +97,11 @@ def project(row: Project) -> Obj:
         "name": row.name,
         "entityName": row.entity_name,
         "description": row.description,
-        "access": "PRIVATE",
+        "access": row.access,
         "views": None,
         "createdAt": row.created_at,
-        "updatedAt": row.created_at,
-        "allowAllArtifactTypesInRegistry": True,
+        "updatedAt": row.updated_at or row.created_at,
+        "allowAllArtifactTypesInRegistry": row.allow_all_types,
         "isBenchmark": False,
         "user": None,
         "_row": row,
@@ -107,16 +115,29 @@ def collection(row: Collection) -> Obj:
         "name": row.name,
         "description": row.description,
         "createdAt": row.created_at,
-        "updatedAt": row.created_at,
+        "updatedAt": row.updated_at or row.created_at,
         "project": project(row.project),
         "defaultArtifactType": artifact_type(row.project, row.type_name),
-        "tags": {"edges": []},
+        "tags": {"edges": [{"node": tag(row, name)} for name in row.tags]},
+        "_row": row,
     }
+
+
+def tag(owner: Collection, name: str) -> Obj:
+    # A tag is named by its collection and its name: no row of its own to number.
+    return {"__typename": "Tag", "id": encode_id("Tag", owner.id), "name": name}
 
 
 def artifact_type(owner: Project, name: str) -> Obj:
     # Types are not stored as rows: a type exists where a collection uses it.
-    return {"id": encode_id("ArtifactType", owner.id), "name": name, "_row": owner}
+    return {
+        "__typename": "ArtifactType",
+        "id": encode_id("ArtifactType", owner.id),
+        "name": name,
+        "description": None,
+        "createdAt": owner.created_at,
+        "_row": owner,
+    }
 
 
 def organization(row: Organization) -> Obj:

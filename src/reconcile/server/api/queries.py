@@ -20,8 +20,8 @@ from reconcile.server.api.ids import decode_cursor, decode_id, encode_id
 from reconcile.server.api.present import Obj
 from reconcile.server.errors import InvalidInput
 from reconcile.server.store import automations as hooks
-from reconcile.server.store import teams
-from reconcile.server.store.teams import Project, Team
+from reconcile.server.store import registries, teams
+from reconcile.server.store.teams import Collection, Project, Team
 
 
 def _ctx(info: GraphQLResolveInfo) -> RequestContext:
@@ -88,14 +88,28 @@ def resolve_project(
     if team is None:
         return None
     found = teams.find_project(ctx.con, team.name, name or "")
-    return present.project(found) if found else None
+    return _seen(ctx, found)
+
+
+def _seen(ctx: RequestContext, found: Project | None) -> Obj | None:
+    """The project as an answer, if the caller may see it (restricted registries)."""
+    if found is None or not registries.can_see(ctx.con, found, ctx.user.id):
+        return None
+    return present.project(found)
+
+
+def _hidden(ctx: RequestContext, entity_ids: list[int]) -> list[int]:
+    """The restricted registries of these entities the caller may not see."""
+    return [p for e in entity_ids for p in registries.hidden_from(ctx.con, e, ctx.user.id)]
 
 
 def _projects(
     entity_ids: list[int], info: GraphQLResolveInfo, after: str | None, first: int | None
 ) -> Obj:
     limit = page_size(first)
-    rows = teams.projects_page(_ctx(info).con, entity_ids, decode_cursor(after), limit + 1)
+    ctx = _ctx(info)
+    hidden = _hidden(ctx, entity_ids)
+    rows = teams.projects_page(ctx.con, entity_ids, decode_cursor(after), limit + 1, hidden)
     shown = rows[:limit]
     return present.page(
         [present.project(p) for p in shown], [p.id for p in shown], len(rows) > limit
@@ -105,8 +119,16 @@ def _projects(
 def resolve_user_projects(
     parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Obj:
-    rows = teams.teams_of(_ctx(info).con, parent["_row"].id)
-    return _projects([t.id for t in rows], info, after, first)
+    return _projects(_viewer_entities(_ctx(info), parent["_row"].id), info, after, first)
+
+
+def _viewer_entities(ctx: RequestContext, user_id: int) -> list[int]:
+    """The user's teams, then the entities of their organizations (the registries the
+    SDK's `api.automations()` walks for their automations)."""
+    rows = teams.teams_of(ctx.con, user_id)
+    orgs = [teams.organization_of(ctx.con, t) for t in rows]
+    holders = sorted({org.entity.id for org in orgs if org is not None})
+    return [t.id for t in rows] + holders
 
 
 def resolve_entity_projects(
@@ -122,8 +144,10 @@ def resolve_entity_projects(
         return _projects([_team_row(parent, info).id], info, after, first)
     keep = project_name_filter(filters)
     limit = page_size(first)
+    ctx = _ctx(info)
+    entity_ids = [_team_row(parent, info).id]
     rows = teams.projects_page(
-        _ctx(info).con, [_team_row(parent, info).id], decode_cursor(after), -1
+        ctx.con, entity_ids, decode_cursor(after), -1, _hidden(ctx, entity_ids)
     )
     rows = [p for p in rows if keep(p.name)]
     shown = rows[:limit]
@@ -214,7 +238,10 @@ def resolve_entity_triggers(
     name = _name_filter(filters)
     team_id = _team_row(parent, info).id
     ctx = _ctx(info)
-    rows = hooks.triggers_page(ctx.con, team_id, decode_cursor(after), limit + 1, name)
+    hidden = registries.hidden_from(ctx.con, team_id, ctx.user.id)
+    rows = hooks.triggers_page(
+        ctx.con, team_id, decode_cursor(after), limit + 1, name, hidden=hidden
+    )
     shown = rows[:limit]
     sight = present.Sight.of(ctx.con, ctx.user)
     return present.page(
@@ -256,20 +283,80 @@ def resolve_project_entity(parent: Obj, info: GraphQLResolveInfo) -> Obj:
 
 
 def resolve_project_collections(
-    parent: Obj, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
+    parent: Obj,
+    info: GraphQLResolveInfo,
+    after: str | None = None,
+    first: int | None = None,
+    filters: str | None = None,
+    **_order: Any,
 ) -> Obj:
     rows = teams.collections_of(_ctx(info).con, _project_row(parent, info))
+    return _collections_page(rows, after, first, filters)
+
+
+def _collections_page(
+    rows: list[Collection], after: str | None, first: int | None, filters: str | None
+) -> Obj:
+    """A page of collections in creation order, with their total (`order` is accepted
+    and ignored, as for automations: cursors stay stable)."""
+    keep = collection_filter(filters)
+    rows = [c for c in rows if keep(c)]
     start = decode_cursor(after)
-    rows = [c for c in rows if c.id > start]
+    later = [c for c in rows if c.id > start]
     limit = page_size(first)
-    shown = rows[:limit]
-    return present.page(
-        [present.collection(c) for c in shown], [c.id for c in shown], len(rows) > limit
+    shown = later[:limit]
+    answer = present.page(
+        [present.collection(c) for c in shown], [c.id for c in shown], len(later) > limit
     )
+    return {**answer, "totalCount": len(rows)}
 
 
-def resolve_artifact_type(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj:
-    return present.artifact_type(_project_row(parent, info), name)
+def collection_filter(filters: str | None) -> Callable[[Collection], bool]:
+    """`{"name": ...}` as for projects (the SDK sends none by default), or nothing."""
+    if not filters:
+        return lambda _c: True
+    validation.check_size("filters", filters, validation.FILTERS_MAX)
+    test = project_name_filter(filters)
+    return lambda c: test(c.name)
+
+
+def resolve_artifact_type(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj | None:
+    """A type the project has (a registry's accepted ones, or one a collection uses);
+    null otherwise, as W&B answers."""
+    project = _project_row(parent, info)
+    if name not in registries.artifact_types(_ctx(info).con, project):
+        return None
+    return present.artifact_type(project, name)
+
+
+def resolve_type_collections(
+    parent: Obj,
+    info: GraphQLResolveInfo,
+    after: str | None = None,
+    first: int | None = None,
+    filters: str | None = None,
+    **_order: Any,
+) -> Obj:
+    rows = teams.collections_of(_ctx(info).con, parent["_row"])
+    rows = [c for c in rows if c.type_name == parent["name"]]
+    return _collections_page(rows, after, first, filters)
+
+
+def resolve_models(
+    _root: None,
+    info: GraphQLResolveInfo,
+    entityName: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    **_order: Any,
+) -> Obj | None:
+    """An entity's projects (the SDK's `api.projects(entity)`); a team the caller is not
+    in has none to show."""
+    ctx = _ctx(info)
+    team = _visible_team(ctx, entityName or ctx.user.default_entity or "")
+    if team is None:
+        return present.page([], [], False)
+    return _projects([team.id], info, after, first)
 
 
 def resolve_type_collection(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj | None:
@@ -307,7 +394,7 @@ def resolve_entity_project(
     parent: Obj, info: GraphQLResolveInfo, name: str | None = None
 ) -> Obj | None:
     found = teams.find_project(_ctx(info).con, _team_row(parent, info).name, name or "")
-    return present.project(found) if found else None
+    return _seen(_ctx(info), found)
 
 
 def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Obj]:
@@ -320,11 +407,23 @@ def resolve_user_organizations(parent: Obj, info: GraphQLResolveInfo) -> list[Ob
     return [present.organization(org) for _, org in sorted(found.items())]
 
 
-def resolve_project_artifact_types(parent: Obj, info: GraphQLResolveInfo, **_args: Any) -> Obj:
-    """The types of the project's collections (a registry here accepts every type)."""
-    project = parent["_row"]
-    names = sorted({c.type_name for c in teams.collections_of(_ctx(info).con, project)})
-    return {"edges": [{"node": present.artifact_type(project, n)} for n in names]}
+def resolve_project_artifact_types(
+    parent: Obj,
+    info: GraphQLResolveInfo,
+    after: str | None = None,
+    first: int | None = None,
+    **_include_all: Any,
+) -> Obj:
+    """A registry's accepted types, then the types the project's collections use;
+    a page's cursor is the position in that list."""
+    project = _project_row(parent, info)
+    names = registries.artifact_types(_ctx(info).con, project)
+    start = decode_cursor(after)
+    limit = page_size(first)
+    shown = names[start : start + limit]
+    positions = list(range(start + 1, start + 1 + len(shown)))
+    nodes = [present.artifact_type(project, n) for n in shown]
+    return present.page(nodes, positions, start + limit < len(names))
 
 
 RESOLVERS: dict[str, dict[str, Any]] = {
@@ -334,10 +433,14 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "entity": resolve_entity,
         "project": resolve_project,
         "organization": resolve_organization,
+        "models": resolve_models,
     },
     "User": {"projects": resolve_user_projects, "organizations": resolve_user_organizations},
     "Organization": {"featureFlags": resolve_organization_feature_flags},
-    "ArtifactType": {"artifactCollection": resolve_type_collection},
+    "ArtifactType": {
+        "artifactCollection": resolve_type_collection,
+        "artifactCollections": resolve_type_collections,
+    },
     "Entity": {
         "projects": resolve_entity_projects,
         "members": resolve_entity_members,

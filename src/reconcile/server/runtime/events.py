@@ -26,7 +26,7 @@ from reconcile.server.errors import (
     Unauthenticated,
 )
 from reconcile.server.runtime import matching, outbox
-from reconcile.server.store import teams
+from reconcile.server.store import registries, teams
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database, now
 
@@ -275,7 +275,8 @@ def _place(con: sqlite3.Connection, user: teams.User, event: IncomingEvent) -> P
     # A team's registries live in its organization's entity, as in W&B.
     holder = teams.registry_entity(con, team) if event.registry is not None else team
     project = teams.find_project(con, holder.name, event.project)
-    if project is None:
+    if project is None or not registries.can_see(con, project, user.id):
+        # A restricted registry is as absent to those who are not its members.
         raise NotFound(f"{event.where} not found in entity {event.entity}")
     collection_id = None
     if event.collection is not None:

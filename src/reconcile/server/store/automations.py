@@ -439,10 +439,17 @@ def triggers_page(
     after: int,
     limit: int,
     name: str | None = None,
+    *,
+    hidden: list[int] | None = None,
 ) -> list[TriggerRow]:
-    """Triggers of an entity in creation order, optionally only the one with `name`."""
+    """Triggers of an entity in creation order, optionally only the one with `name`,
+    leaving out those scoped to a `hidden` project (or to its collections)."""
     where = "WHERE t.entity_id = ? AND t.id > ?"
     params: list[Any] = [entity_id, after]
+    if hidden:
+        marks = ",".join("?" * len(hidden))
+        where += f" AND COALESCE(p.id, cp.id, 0) NOT IN ({marks})"
+        params += hidden
     if name is not None:
         where += " AND t.name = ?"
         params.append(name)

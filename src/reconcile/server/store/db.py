@@ -406,6 +406,43 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (artifact_id, tag)
     );
     """,
+    # 12: registry settings as the SDK saves them (visibility, accepted artifact types),
+    # registry members (users or whole teams, each with a registry role; admins of a
+    # registry so far become its admin members), and the tags of collections.
+    """
+    ALTER TABLE projects ADD COLUMN access TEXT NOT NULL DEFAULT 'PRIVATE'
+        CHECK (access IN ('PRIVATE', 'RESTRICTED'));
+    ALTER TABLE projects ADD COLUMN allow_all_types INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE projects ADD COLUMN updated_at TEXT;
+    CREATE TABLE project_types (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, name)
+    );
+    CREATE TABLE registry_members (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        team_id INTEGER REFERENCES entities(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member', 'viewer', 'restricted_viewer')),
+        CHECK ((user_id IS NULL) != (team_id IS NULL)),
+        UNIQUE (project_id, user_id),
+        UNIQUE (project_id, team_id)
+    );
+    CREATE INDEX registry_members_user ON registry_members (user_id);
+    CREATE INDEX registry_members_team ON registry_members (team_id);
+    INSERT INTO registry_members (project_id, user_id, role)
+        SELECT pa.project_id, pa.user_id, 'admin' FROM project_admins pa
+        JOIN projects p ON p.id = pa.project_id WHERE p.name LIKE 'wandb-registry-%';
+    ALTER TABLE collections ADD COLUMN updated_at TEXT;
+    CREATE TABLE collection_tags (
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (collection_id, name)
+    );
+    """,
 )
 
 

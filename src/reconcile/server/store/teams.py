@@ -55,6 +55,11 @@ class Project:
     name: str
     description: str
     created_at: str
+    # A registry's settings (`store/registries.py`): PRIVATE (the SDK's "organization")
+    # or RESTRICTED, and whether it accepts every artifact type.
+    access: str = "PRIVATE"
+    allow_all_types: bool = True
+    updated_at: str | None = None
 
     @property
     def is_registry(self) -> bool:
@@ -74,6 +79,8 @@ class Collection:
     type_name: str
     description: str
     created_at: str
+    tags: tuple[str, ...] = ()
+    updated_at: str | None = None
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -335,6 +342,9 @@ def _project(row: sqlite3.Row) -> Project:
         row["name"],
         row["description"],
         row["created_at"],
+        row["access"],
+        bool(row["allow_all_types"]),
+        row["updated_at"],
     )
 
 
@@ -375,29 +385,45 @@ def get_project(con: sqlite3.Connection, project_id: int) -> Project:
 
 
 def projects_page(
-    con: sqlite3.Connection, entity_ids: list[int], after: int, limit: int
+    con: sqlite3.Connection,
+    entity_ids: list[int],
+    after: int,
+    limit: int,
+    hidden: list[int] | None = None,
 ) -> list[Project]:
-    """Projects of the given teams with an id above `after`, in id order."""
+    """Projects of the given teams with an id above `after`, in id order, but `hidden`."""
     marks = ",".join("?" * len(entity_ids)) or "NULL"
+    # `x NOT IN (NULL)` is never true: no clause at all when nothing is hidden.
+    unseen = f"AND projects.id NOT IN ({','.join('?' * len(hidden))}) " if hidden else ""
     rows = con.execute(
         _PROJECT_SQL + f"WHERE projects.entity_id IN ({marks}) AND projects.id > ? "
-        "ORDER BY projects.id LIMIT ?",
-        (*entity_ids, after, limit),
+        f"{unseen}ORDER BY projects.id LIMIT ?",
+        (*entity_ids, after, *(hidden or ()), limit),
     ).fetchall()
     return [_project(row) for row in rows]
 
 
 def add_project_admin(con: sqlite3.Connection, project_id: int, user_id: int) -> None:
+    """Make the user an admin of the project; of a registry, an admin member of it."""
     con.execute(
         "INSERT OR IGNORE INTO project_admins (project_id, user_id) VALUES (?, ?)",
         (project_id, user_id),
     )
+    con.execute(
+        "INSERT INTO registry_members (project_id, user_id, role) SELECT id, ?, 'admin' "
+        "FROM projects WHERE id = ? AND name LIKE 'wandb-registry-%' "
+        "ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'admin'",
+        (user_id, project_id),
+    )
 
 
 def is_project_admin(con: sqlite3.Connection, project_id: int, user_id: int) -> bool:
+    """An admin of the project, or of the registry (as a user, or through a team)."""
     row = con.execute(
-        "SELECT 1 FROM project_admins WHERE project_id = ? AND user_id = ?",
-        (project_id, user_id),
+        "SELECT 1 FROM project_admins WHERE project_id = ? AND user_id = ? UNION ALL "
+        "SELECT 1 FROM registry_members WHERE project_id = ? AND role = 'admin' AND "
+        "(user_id = ? OR team_id IN (SELECT entity_id FROM members WHERE user_id = ?))",
+        (project_id, user_id, project_id, user_id, user_id),
     ).fetchone()
     return row is not None
 
@@ -429,8 +455,19 @@ def get_collection(con: sqlite3.Connection, collection_id: int) -> Collection:
     if row is None:
         raise NotFound(COLLECTION_MISSING)
     project = get_project(con, int(row["project_id"]))
+    tags = con.execute(
+        "SELECT name FROM collection_tags WHERE collection_id = ? ORDER BY rowid",
+        (collection_id,),
+    ).fetchall()
     return Collection(
-        row["id"], project, row["name"], row["type_name"], row["description"], row["created_at"]
+        row["id"],
+        project,
+        row["name"],
+        row["type_name"],
+        row["description"],
+        row["created_at"],
+        tuple(str(t["name"]) for t in tags),
+        row["updated_at"],
     )
 
 
