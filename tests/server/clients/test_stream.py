@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconcile.server.admin import tasks as admin
 from reconcile.server.clients.runs import flatten
 from tests.server.helpers import TEAM, Api, World, basic
 from tests.server.runtime.test_matching import _run_automation
@@ -266,3 +267,40 @@ def test_streamed_history_feeds_change_and_zscore_automations(world: World) -> N
             for row in con.execute("SELECT fired FROM events WHERE type = 'run_logged'")
         ]
     assert fired == [[], [], [], [], ["spike"], ["drop"], []]
+
+
+def test_a_viewer_reads_runs_but_writes_nothing(world: World) -> None:
+    _upsert(world.member)
+    assert _stream(world, _history(0, {"_step": 0, "acc": 1})).status_code == 200
+    admin.create_user(world.db, "vic")
+    admin.set_role(world.db, TEAM, "vic", "viewer")
+    key = admin.create_api_key(world.db, "vic")
+    viewer = world.api(key)
+    denied = "permission denied: viewers of team acme cannot write runs"
+    assert viewer.fails(UPSERT, {"name": "r2", "project": "vision", "entity": TEAM}) == (
+        f"FORBIDDEN: {denied}"
+    )
+    files = """mutation { createRunFiles(input: {entityName: "acme", projectName: "vision",
+      runName: "r1", files: ["a.txt"]}) { runID } }"""
+    assert viewer.fails(files) == f"FORBIDDEN: {denied}"
+    refused = _stream(world, _history(1, {"_step": 1, "acc": 2}), key=key)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (403, denied)
+    event = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    sent = world.client.post(
+        "/api/v1/events", json={**event, "run": {"id": "r1"}}, headers=basic(key)
+    )
+    assert (sent.status_code, sent.json()["error"]["message"]) == (
+        403,
+        "permission denied: viewers of team acme cannot send events",
+    )
+    read = viewer.ok(
+        '{ project(name: "vision", entityName: "acme") { run(name: "r1") { name state '
+        "historyLineCount } runs { edges { node { name } } } } }"
+    )["project"]
+    assert read == {
+        "run": {"name": "r1", "state": "running", "historyLineCount": 1},
+        "runs": {"edges": [{"node": {"name": "r1"}}]},
+    }
+    assert _count(world, "SELECT COUNT(*) FROM runs") == 1
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 1
+    assert _count(world, "SELECT COUNT(*) FROM events") == 1  # the run's start

@@ -68,7 +68,12 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("CreateRunFilesPayload", "uploadHeaders"): 0,
     ("Run", "history"): 500,
     ("Run", "events"): 0,
-    ("Run", "tags"): 0,
+    ("Run", "tags"): 100,  # clients/runs.MAX_TAGS
+    ("Run", "sampledHistory"): 10,  # one list of rows per spec
+    ("ParquetHistory", "parquetUrls"): 0,  # history is never exported: always empty
+    ("ParquetHistory", "liveData"): 0,
+    # The instance admin's listing of API keys (`mutations_admin.py`).
+    ("Query", "instanceApiKeys"): 100,
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.

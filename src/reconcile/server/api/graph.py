@@ -37,7 +37,7 @@ from graphql.validation.rules.overlapping_fields_can_be_merged import (
     OverlappingFieldsCanBeMergedRule,
 )
 
-from reconcile.server.api import cost, mutations, mutations_team, queries
+from reconcile.server.api import cost, mutations, mutations_admin, mutations_team, queries
 
 MAX_DEPTH = 15
 MAX_QUERY_CHARS = 100_000
@@ -74,7 +74,8 @@ def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQL
     json_string = schema.get_type("JSONString")
     if isinstance(json_string, GraphQLScalarType):
         json_string.parse_value = GraphQLString.parse_value  # type: ignore[method-assign]
-    for table in (queries.RESOLVERS, mutations.RESOLVERS, mutations_team.RESOLVERS, extra or {}):
+    tables = (queries, mutations, mutations_team, mutations_admin)
+    for table in (*(module.RESOLVERS for module in tables), extra or {}):
         for type_name, resolvers in table.items():
             owner = schema.get_type(type_name)
             if not isinstance(owner, GraphQLObjectType):

@@ -5,6 +5,7 @@ the events API's own path (`runtime.events.store_within`), in the same transacti
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from reconcile.server.store.db import now
 
 RUN_NAME_RULE = "letters, digits, '-', '_' and '.'"
 MAX_CONFIG_CHARS = 1024 * 1024
+MAX_TAGS = 100
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Run:
     created_at: str
     heartbeat: float
     author: teams.User | None
+    tags: tuple[str, ...] = ()
 
 
 def _run(con: sqlite3.Connection, row: sqlite3.Row) -> Run:
@@ -55,6 +58,7 @@ def _run(con: sqlite3.Connection, row: sqlite3.Row) -> Run:
         row["created_at"],
         row["heartbeat"],
         author,
+        tuple(json.loads(row["tags"])),
     )
 
 
@@ -83,11 +87,11 @@ def writable_project(
 ) -> tuple[teams.Team, teams.Project]:
     """The team and project a run of `user` may be written to (the project created when
     missing and `create`). As in W&B, members of the team write; to anyone else the
-    team does not exist."""
+    team does not exist; a viewer is refused."""
     team = teams.find_team(con, entity)
     if team is None:
         raise NotFound(teams.missing_team(entity))
-    auth.require_member(con, user, team)
+    auth.require_writer(con, user, team, "write runs")
     if team.is_org or teams.is_registry_name(project):
         raise Forbidden(f"permission denied: runs cannot be written to {entity}/{project}")
     found = teams.find_project(con, team.name, project)
@@ -115,24 +119,26 @@ def upsert(
     if display is not None and len(display) > incoming.MAX_TEXT:
         # Its events carry it (`run.name`), as the events API bounds it.
         raise InvalidInput(f"displayName is longer than {incoming.MAX_TEXT} characters")
+    tags = _tags(given.get("tags"))
     found = find_run(con, project, name)
     if found is not None:
         con.execute(
             "UPDATE runs SET display_name = COALESCE(?, display_name), "
-            "config = COALESCE(?, config), summary = COALESCE(?, summary), heartbeat = ? "
-            "WHERE id = ?",
-            (display, config, summary, time.time(), found.id),
+            "config = COALESCE(?, config), summary = COALESCE(?, summary), "
+            "tags = COALESCE(?, tags), heartbeat = ? WHERE id = ?",
+            (display, config, summary, tags, time.time(), found.id),
         )
         return _reread(con, found.id), False, []
     con.execute(
-        "INSERT INTO runs (project_id, name, display_name, config, summary, state, "
-        "created_by, created_at, heartbeat) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+        "INSERT INTO runs (project_id, name, display_name, config, summary, tags, state, "
+        "created_by, created_at, heartbeat) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
         (
             project.id,
             name,
             display or name,
             config or "{}",
             summary or "{}",
+            tags or "[]",
             user.id,
             now(),
             time.time(),
@@ -146,6 +152,15 @@ def upsert(
 
 def _reread(con: sqlite3.Connection, run_id: int) -> Run:
     return _run(con, con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+
+def _tags(given: list[str] | None) -> str | None:
+    """The run's tags as stored (JSON), or None when not given."""
+    if given is None:
+        return None
+    if len(given) > MAX_TAGS or not all(0 < len(tag) <= incoming.MAX_TEXT for tag in given):
+        raise InvalidInput(f"tags: at most {MAX_TAGS}, each 1 to {incoming.MAX_TEXT} characters")
+    return json.dumps(list(dict.fromkeys(given)))
 
 
 def _json_text(given: dict[str, Any], key: str) -> str | None:
