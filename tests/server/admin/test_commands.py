@@ -138,6 +138,8 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     )
     assert run("create-project", "acme", "vision") == f"project acme/vision{where}"
     assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
+    assert run("set-role", "acme", "mia", "viewer") == f"user mia is a viewer of acme{where}"
+    assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
     failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
     assert (failed.exit_code, failed.output.strip()) == (
         1,
