@@ -72,7 +72,7 @@ def test_roles_and_membership(db_path: Path) -> None:
         user = teams.create_user(con, "mia")
         teams.set_member(con, team.id, user.id, "member")
         teams.set_member(con, team.id, user.id, "admin")
-        with pytest.raises(ValueError, match="role must be one of admin, member"):
+        with pytest.raises(ValueError, match="role must be one of admin, member, viewer"):
             teams.set_member(con, team.id, user.id, "owner")
     with db.read() as con:
         assert teams.member_role(con, team.id, user.id) == "admin"
@@ -199,3 +199,20 @@ def test_the_registry_settings_migration_makes_registry_admins_admin_members(
         ("wandb-registry-model", "PRIVATE", 1),
         ("vision", "PRIVATE", 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("usernames", "admins"),
+    [(("admin", "mia"), ["admin"]), (("mia", "admin"), []), (("mia",), [])],
+)
+def test_migration_13_makes_the_user_bootstrap_made_the_instance_admin(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, usernames: tuple[str, ...], admins: list[str]
+) -> None:
+    with _written_at_version(db_path, monkeypatch, 10) as con:
+        for name in usernames:  # bootstrap makes `admin` on an empty database only
+            con.execute("INSERT INTO users (username, created_at) VALUES (?, 'x')", (name,))
+    upgraded = Database(db_path)
+    with upgraded.read() as con:
+        found = [r[0] for r in con.execute("SELECT username FROM users WHERE instance_admin = 1")]
+    upgraded.close()
+    assert found == admins

@@ -138,6 +138,8 @@ def test_admin_commands_build_a_team(tmp_path: Path) -> None:
     )
     assert run("create-project", "acme", "vision") == f"project acme/vision{where}"
     assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
+    assert run("set-role", "acme", "mia", "viewer") == f"user mia is a viewer of acme{where}"
+    assert run("set-role", "acme", "mia", "member") == f"user mia is a member of acme{where}"
     failed = runner.invoke(_cli(), ["server", "--db", db, "create-key", "nobody"])
     assert (failed.exit_code, failed.output.strip()) == (
         1,
@@ -339,10 +341,10 @@ def test_admin_commands_with_server_change_the_running_server_through_its_api(
         assert made.output == f"collection local-org/wandb-registry-model/clf{on}\n"
         made = run("create-collection", "local", "model-training", "clf")
         assert made.output == f"collection local/model-training/clf{on}\n"
-        refused = run("create-team", "vision")
+        refused = run("remove-member", "local", "admin")
         assert (refused.exit_code, refused.output.splitlines()[-1]) == (
             2,
-            "Error: create-team works on the server's database, not through its API: run it "
+            "Error: remove-member works on the server's database, not through its API: run it "
             "where the database is, with --db PATH (the running server sees the change at once)",
         )
         # The server's own role checks hold: a member's key cannot create projects.
@@ -365,6 +367,113 @@ def test_admin_commands_with_server_change_the_running_server_through_its_api(
     assert names == ["model-training", "wandb-registry-model"]
     assert not elsewhere.exists()
     assert not (tmp_path / ".reconcile").exists()  # nothing written to a local database
+
+
+def test_instance_admin_commands_with_server_change_users_teams_and_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = tmp_path / "served.db"
+    monkeypatch.setenv("WANDB_API_KEY", embedded_key(served))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    with running(served) as live:
+
+        def run(*args: str) -> Result:
+            return runner.invoke(_cli(), ["server", "--server", live.url, *args])
+
+        on, cmd = f" on the server {live.url}", f"reconcile server --server {live.url}"
+        made = run("create-team", "vision", "--organization", "acme")
+        assert (made.exit_code, made.stdout) == (
+            0,
+            f"team vision{on}\nadmin is its admin; add a user to it with "
+            f"`{cmd} set-role vision USER member` (or admin)\n",
+        )
+        again = run("create-team", "vision")
+        assert again.stdout == (
+            f"team vision{on}\nadd a user to it with "
+            f"`{cmd} set-role vision USER member` (or admin)\n"
+        )
+        made = run("create-user", "mia", "--email", "mia@example.com", "--team", "vision")
+        assert (made.exit_code, made.stdout) == (0, f"user mia (member of vision){on}\n")
+        made = run("set-role", "vision", "mia", "admin")
+        assert (made.exit_code, made.stdout) == (0, f"user mia is an admin of vision{on}\n")
+        key = run("create-key", "mia", "--description", "ci")
+        assert (key.exit_code, key.stderr) == (0, f"(create-key{on})\n")
+        mia_key = key.stdout.strip()
+        assert re.fullmatch(r"local-[A-Za-z0-9_]{40}", mia_key)
+        listed = run("list-keys", "mia")
+        assert (listed.exit_code, listed.stderr) == (0, "")
+        assert re.fullmatch(r"2\tmia\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\tci\n", listed.stdout)
+        viewer = httpx.post(
+            f"{live.url}/graphql", json={"query": "{ viewer { username } }"}, headers=basic(mia_key)
+        )
+        assert viewer.json() == {"data": {"viewer": {"username": "mia"}}}
+        missing = run("set-role", "vision", "noone", "member")
+        assert (missing.exit_code, missing.stderr) == (
+            1,
+            f"Error: user 'noone' not found; `{cmd} create-user noone` creates it\n",
+        )
+        gone = run("delete-key", "2")
+        assert (gone.exit_code, gone.stdout) == (0, f"key 2 of mia revoked{on}\n")
+        again = run("delete-key", "2")
+        assert (again.exit_code, again.stderr) == (1, "Error: no API key with id 2\n")
+    db = Database(served)
+    try:
+        with db.read() as con:
+            team, user = teams.get_team(con, "vision"), teams.find_user(con, "mia")
+            assert user is not None
+            assert (user.email, teams.member_role(con, team.id, user.id)) == (
+                "mia@example.com",
+                "admin",
+            )
+            assert [k.username for k in teams.api_keys(con)] == ["admin"]
+    finally:
+        db.close()
+    assert not (tmp_path / ".reconcile").exists()  # nothing written to a local database
+
+
+def test_instance_admin_commands_with_server_refuse_other_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = tmp_path / "served.db"
+    embedded_key(served)
+    db = Database(served)
+    admin.create_user(db, "mia")
+    admin.set_role(db, "local", "mia", "admin")  # a team admin, not the instance's admin
+    monkeypatch.setenv("WANDB_API_KEY", admin.create_api_key(db, "mia"))
+    db.close()
+    runner = CliRunner()
+    with running(served) as live:
+
+        def refused(*args: str) -> str:
+            result = runner.invoke(_cli(), ["server", "--server", live.url, *args])
+            assert (result.exit_code, result.stdout) == (1, "")
+            return result.stderr
+
+        denied = "Error: permission denied: only the instance's admin can"
+        assert refused("create-team", "other") == f"{denied} create teams\n"
+        assert refused("create-user", "eve") == f"{denied} create users\n"
+        assert refused("create-key", "admin") == f"{denied} create keys of other users\n"
+        assert refused("list-keys") == f"{denied} list keys\n"
+        assert refused("delete-key", "1") == f"{denied} revoke keys of others\n"
+        # A team admin sets roles in its own team only.
+        made = runner.invoke(
+            _cli(), ["server", "--server", live.url, "set-role", "local", "mia", "member"]
+        )
+        assert made.stdout == f"user mia is a member of local on the server {live.url}\n"
+        assert refused("set-role", "local", "mia", "admin") == (
+            "Error: permission denied: only admins of team local can set roles\n"
+        )
+        monkeypatch.setenv("WANDB_API_KEY", "local-" + "x" * 40)
+        assert refused("create-team", "other") == "Error: invalid API key\n"
+    db = Database(served)
+    try:
+        with db.read() as con:
+            assert [t.name for t in teams.teams_of(con, 1)] == ["local"]
+            assert teams.find_user(con, "eve") is None
+            assert [k.username for k in teams.api_keys(con)] == ["admin", "mia"]
+    finally:
+        db.close()
 
 
 def test_admin_commands_with_server_need_an_admin_key(monkeypatch: pytest.MonkeyPatch) -> None:

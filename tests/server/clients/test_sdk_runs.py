@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from reconcile.server.admin import listen
+from reconcile.server.admin import tasks as admin
 from tests.server.helpers import TEAM, World, build_world, sdk_environment
 from tests.server.live import HttpClient, LiveServer, running
 from tests.server.runtime.receiver import Receiver
@@ -167,6 +168,73 @@ print(json.dumps([run.state, run.config, run.summary["best_acc"], len(rows), row
         50,
         {"loss": 0.9},
     ]
+
+
+TAGGED = """
+import sys, wandb
+for name, lr, tags in (("a", 0.1, ["baseline"]), ("b", 0.01, ["tuned"])):
+    run = wandb.init(entity=sys.argv[1], project="vision", id=name, config={"lr": lr}, tags=tags)
+    for step in range(12):
+        run.log({"acc": step / 10, "val": {"loss": 1 - step / 10}} if step % 3 else {"acc": 0.0})
+    run.summary["best"] = lr * 10
+    run.finish()
+"""
+SCANS = f"""
+import json, wandb
+api = wandb.Api()
+run = api.run("{TEAM}/vision/b")
+out = {{
+    "all": [row["_step"] for row in run.scan_history()],
+    "keys": list(run.scan_history(keys=["val.loss"], min_step=3, max_step=8)),
+    "paged": len(list(run.scan_history(page_size=5))),
+    "tuned": [r.id for r in api.runs("{TEAM}/vision", filters={{"tags": {{"$in": ["tuned"]}}}})],
+    "lr": [r.id for r in api.runs("{TEAM}/vision", filters={{"config.lr": {{"$gt": 0.05}}}})],
+    "best": [r.id for r in api.runs("{TEAM}/vision", order="-summary_metrics.best")],
+    "both": len(api.runs("{TEAM}/vision", filters={{"$or": [{{"state": "finished"}}]}})),
+}}
+print(json.dumps(out))
+"""
+
+
+def test_the_sdk_scans_history_and_filters_runs(setup: Setup) -> None:
+    assert _sdk(setup, setup.world.member.key, TAGGED).wait(timeout=WAIT) == 0
+    script = _sdk(setup, setup.world.member.key, SCANS, stdout=subprocess.PIPE)
+    out, _ = script.communicate(timeout=WAIT)
+    assert script.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "all": list(range(12)),
+        "keys": [
+            {"_step": 4, "val.loss": 0.6},
+            {"_step": 5, "val.loss": 0.5},
+            {"_step": 7, "val.loss": 0.30000000000000004},
+        ],
+        "paged": 12,
+        "tuned": ["b"],
+        "lr": ["a"],
+        "best": ["a", "b"],
+        "both": 2,
+    }
+
+
+def test_a_viewer_reads_runs_and_cannot_start_one(setup: Setup) -> None:
+    assert _sdk(setup, setup.world.member.key, TAGGED).wait(timeout=WAIT) == 0
+    db = setup.world.db
+    admin.create_user(db, "vic")
+    admin.set_role(db, TEAM, "vic", "viewer")
+    key = admin.create_api_key(db, "vic")
+    reader = f"""
+import json, wandb
+print(json.dumps([r.id for r in wandb.Api().runs("{TEAM}/vision")]))
+"""
+    script = _sdk(setup, key, reader, stdout=subprocess.PIPE)
+    out, _ = script.communicate(timeout=WAIT)
+    assert json.loads(out.strip().splitlines()[-1]) == ["a", "b"]
+    writer = _sdk(setup, key, HANG, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = writer.communicate(timeout=WAIT)
+    assert writer.returncode != 0
+    assert "permission denied: viewers of team acme cannot write runs" in err
+    with db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
 
 
 def test_a_killed_script_is_failed_by_crash_detection(

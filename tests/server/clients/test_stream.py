@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconcile.server.admin import tasks as admin
 from reconcile.server.clients.runs import flatten
 from tests.server.helpers import TEAM, Api, World, basic
 from tests.server.runtime.test_matching import _run_automation
@@ -60,6 +61,20 @@ def test_upsert_inserts_once_and_creates_the_project(world: World) -> None:
     assert _count(world, "SELECT COUNT(*) FROM events WHERE type = 'run_state'") == 1
 
 
+def test_a_display_name_events_cannot_carry_is_refused(world: World) -> None:
+    document = UPSERT.replace("$config: JSONString)", "$config: JSONString, $shown: String)")
+    document = document.replace("config: $config}", "config: $config, displayName: $shown}")
+    variables = {"name": "r1", "project": "vision", "entity": TEAM}
+    assert world.member.fails(document, {**variables, "shown": "x" * 1025}) == (
+        "BAD_USER_INPUT: displayName is longer than 1024 characters"
+    )
+    made = world.member.ok(document, {**variables, "shown": ""})["upsertBucket"]
+    assert made["bucket"]["displayName"] == "r1"  # empty: the run's name, as W&B shows it
+    again = world.member.ok(document, {**variables, "shown": "x" * 1024})["upsertBucket"]
+    assert again["bucket"]["displayName"] == "x" * 1024
+    assert _count(world, "SELECT COUNT(*) FROM runs") == 1
+
+
 def test_other_teams_and_registries_are_refused(world: World) -> None:
     variables = {"name": "r9", "project": "vision", "entity": TEAM}
     assert world.outsider.fails(UPSERT, variables) == "NOT_FOUND: entity 'acme' not found"
@@ -76,7 +91,22 @@ def test_other_teams_and_registries_are_refused(world: World) -> None:
     )
 
 
+def _threshold_on(world: World, name: str, metric: str) -> None:
+    condition = {"name": metric, "window_size": 1, "cmp_op": "$gt", "threshold": 5}
+    run_filter = {"run_filter": '{"$and":[]}', "run_metric_filter": {"threshold_filter": condition}}
+    _run_automation(world, name, "RUN_METRIC", run_filter)
+
+
+def _logged(world: World) -> list[tuple[str, dict[str, Any], list[str]]]:
+    with world.db.read() as con:
+        rows = con.execute(
+            "SELECT event_key, document, fired FROM events WHERE type = 'run_logged' ORDER BY id"
+        ).fetchall()
+    return [(key, json.loads(doc)["metrics"], json.loads(fired)) for key, doc, fired in rows]
+
+
 def test_history_is_appended_once_per_offset_and_gaps_are_refused(world: World) -> None:
+    _threshold_on(world, "loss-high", "val.loss")
     _upsert(world.member)
     rows = [{"_step": n, "acc": n / 10, "val": {"loss": 1 - n / 10}} for n in range(3)]
     assert _stream(world, _history(0, *rows[:2])).json() == {"exitcode": None, "limits": {}}
@@ -88,16 +118,49 @@ def test_history_is_appended_once_per_offset_and_gaps_are_refused(world: World) 
         "wandb-history.jsonl offset 5 leaves a gap: the run has 3 lines",
     )
     assert _count(world, "SELECT COUNT(*) FROM run_history") == 3
-    with world.db.read() as con:
-        logged = [
-            json.loads(row[0])["metrics"]
-            for row in con.execute("SELECT document FROM events WHERE type = 'run_logged'")
-        ]
-    assert logged == [
-        {"acc": 0.0, "val.loss": 1.0},
-        {"acc": 0.1, "val.loss": 0.9},
-        {"acc": 0.2, "val.loss": 0.8},
+    assert _logged(world) == [
+        ("run-1-line-0", {"acc": 0.0, "val.loss": 1.0}, []),
+        ("run-1-line-1", {"acc": 0.1, "val.loss": 0.9}, []),
+        ("run-1-line-2", {"acc": 0.2, "val.loss": 0.8}, []),
     ]
+
+
+def test_rows_no_metric_automation_reads_are_kept_in_history_only(world: World) -> None:
+    _upsert(world.member)
+    rows = [{"_step": 0, "acc": 9}, {"_step": 1, "val.loss": 9}, {"_step": 2, "val": {"x": 9}}]
+    assert _stream(world, _history(0, *rows)).status_code == 200
+    assert (_count(world, "SELECT COUNT(*) FROM run_history"), _logged(world)) == (3, [])
+    _threshold_on(world, "loss-high", "val.loss")  # read as "val.loss" or {"val": {"loss"}}
+    more = [{"_step": 3, "acc": 9}, {"_step": 4, "val.loss": 9}, {"_step": 5, "val": {"x": 9}}]
+    more += [{"_step": 6, "val": {"loss": 9, "x": 1}}, {"_step": 7, "val": {"loss": 1}}]
+    assert _stream(world, _history(3, *more)).status_code == 200
+    assert _logged(world) == [
+        ("run-1-line-4", {"val.loss": 9}, ["loss-high"]),
+        ("run-1-line-5", {"val.x": 9}, []),
+        ("run-1-line-6", {"val.loss": 9, "val.x": 1}, []),
+        ("run-1-line-7", {"val.loss": 1}, []),
+    ]
+
+
+def test_every_row_has_its_event_while_an_automation_cannot_say_what_it_reads(
+    world: World,
+) -> None:
+    _threshold_on(world, "broken", "acc")
+    with world.db.write() as con:  # as an older server may have stored it
+        con.execute("UPDATE triggers SET event_filter = '{' WHERE name = 'broken'")
+    _upsert(world.member)
+    rows = _history(0, {"_step": 0, "x": 1}, {"_step": 1, "y": 2})
+    assert _stream(world, rows).status_code == 200
+    assert _logged(world) == [("run-1-line-0", {"x": 1}, []), ("run-1-line-1", {"y": 2}, [])]
+
+
+def test_names_no_event_can_carry_are_left_out_of_the_event(world: World) -> None:
+    _threshold_on(world, "acc-high", "acc")
+    _upsert(world.member)
+    lines = ['{"_step": 0, "acc": 9, "": 1, "\\ud800": 2}']
+    body = {"files": {"wandb-history.jsonl": {"offset": 0, "content": lines}}}
+    assert _stream(world, body).status_code == 200
+    assert _logged(world) == [("run-1-line-0", {"acc": 9}, ["acc-high"])]
 
 
 def test_the_last_post_replaces_the_summary_and_ends_the_run(world: World) -> None:
@@ -204,3 +267,40 @@ def test_streamed_history_feeds_change_and_zscore_automations(world: World) -> N
             for row in con.execute("SELECT fired FROM events WHERE type = 'run_logged'")
         ]
     assert fired == [[], [], [], [], ["spike"], ["drop"], []]
+
+
+def test_a_viewer_reads_runs_but_writes_nothing(world: World) -> None:
+    _upsert(world.member)
+    assert _stream(world, _history(0, {"_step": 0, "acc": 1})).status_code == 200
+    admin.create_user(world.db, "vic")
+    admin.set_role(world.db, TEAM, "vic", "viewer")
+    key = admin.create_api_key(world.db, "vic")
+    viewer = world.api(key)
+    denied = "permission denied: viewers of team acme cannot write runs"
+    assert viewer.fails(UPSERT, {"name": "r2", "project": "vision", "entity": TEAM}) == (
+        f"FORBIDDEN: {denied}"
+    )
+    files = """mutation { createRunFiles(input: {entityName: "acme", projectName: "vision",
+      runName: "r1", files: ["a.txt"]}) { runID } }"""
+    assert viewer.fails(files) == f"FORBIDDEN: {denied}"
+    refused = _stream(world, _history(1, {"_step": 1, "acc": 2}), key=key)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (403, denied)
+    event = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    sent = world.client.post(
+        "/api/v1/events", json={**event, "run": {"id": "r1"}}, headers=basic(key)
+    )
+    assert (sent.status_code, sent.json()["error"]["message"]) == (
+        403,
+        "permission denied: viewers of team acme cannot send events",
+    )
+    read = viewer.ok(
+        '{ project(name: "vision", entityName: "acme") { run(name: "r1") { name state '
+        "historyLineCount } runs { edges { node { name } } } } }"
+    )["project"]
+    assert read == {
+        "run": {"name": "r1", "state": "running", "historyLineCount": 1},
+        "runs": {"edges": [{"node": {"name": "r1"}}]},
+    }
+    assert _count(world, "SELECT COUNT(*) FROM runs") == 1
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 1
+    assert _count(world, "SELECT COUNT(*) FROM events") == 1  # the run's start

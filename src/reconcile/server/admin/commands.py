@@ -79,21 +79,21 @@ def _database(path: Path) -> Iterator[Database]:
 
 
 _MISSING = (
-    (re.compile(r"entity '([^']+)' not found"), "`reconcile server create-team {0}` creates it"),
-    (re.compile(r"user '([^']+)' not found"), "`reconcile server create-user {0}` creates it"),
+    (re.compile(r"entity '([^']+)' not found"), "`{command} create-team {0}` creates it"),
+    (re.compile(r"user '([^']+)' not found"), "`{command} create-user {0}` creates it"),
     (
         re.compile(r"project ([^/ ]+)/(\S+) not found"),
-        "`reconcile server create-project {0} {1}` creates it",
+        "`{command} create-project {0} {1}` creates it",
     ),
 )
 
 
-def hinted(message: str) -> str:
+def hinted(message: str, command: str = "reconcile server") -> str:
     """A "not found" with the admin command that creates what is missing."""
     for pattern, hint in _MISSING:
         found = pattern.fullmatch(message)
         if found:
-            return f"{message}; {hint.format(*found.groups())}"
+            return f"{message}; {hint.format(*found.groups(), command=command)}"
     return message
 
 
@@ -260,8 +260,9 @@ class Where:
     "url",
     metavar="URL",
     help="A server run by `reconcile serve` (its URL as serve prints it), through its API "
-    f"with an admin's API key in {KEY_ENV}: create-project, create-registry and "
-    "create-collection.",
+    f"with an admin's API key in {KEY_ENV}: create-team, create-user, set-role, create-key, "
+    "list-keys and delete-key (the instance's admin: the user serve created), "
+    "create-project, create-registry and create-collection (an admin of the team).",
 )
 @click.pass_context
 def server(ctx: click.Context, db_path: Path | None, url: str | None) -> None:
@@ -298,16 +299,36 @@ def _on_db(
     plain: bool = False,
     changes: bool = True,
 ) -> None:
-    """Run `action` on the database and print its message, its first line followed by
-    where it changed (`plain`: the message alone on stdout, where on stderr)."""
-    where = _where()
-    if where.remote is not None:
+    """Run `action` on the database and print its message (`_say`); refused with
+    --server: the command has no API."""
+    if _where().remote is not None:
         raise click.UsageError(
             f"{name} works on the server's database, not through its API: run it where the "
             "database is, with --db PATH (the running server sees the change at once)"
         )
-    with _database(where.db) as db:
-        message = action(db)
+    _on_either(lambda _remote: "", action, name=name, plain=plain, changes=changes)
+
+
+def _on_either(
+    remote_action: Callable[[Remote], str],
+    db_action: Callable[[Database], str | None],
+    *,
+    name: str = "",
+    plain: bool = False,
+    changes: bool = True,
+) -> None:
+    """Through the API with --server, else on the database; print the message, its
+    first line followed by where it changed (`plain`: the message alone on stdout,
+    where on stderr)."""
+    where = _where()
+    if where.remote is None:
+        with _database(where.db) as db:
+            message = db_action(db)
+    else:
+        try:
+            message = remote_action(where.remote)
+        except RemoteError as error:
+            raise click.ClickException(hinted(str(error), _command())) from None
     if plain:
         click.echo(message or "", nl=bool(message))
         if changes:
@@ -320,16 +341,13 @@ def _on_db(
 def _on_server(
     remote_action: Callable[[Remote], str], db_action: Callable[[Database], str]
 ) -> None:
-    """Through the API with --server, else on the database; print what changed where."""
-    where = _where()
-    if where.remote is None:
-        _on_db(db_action)
-        return
-    try:
-        message = remote_action(where.remote)
-    except RemoteError as error:
-        raise click.ClickException(hinted(str(error))) from None
-    click.echo(f"{message} {where.describe()}")
+    _on_either(remote_action, db_action)
+
+
+def _command() -> str:
+    """How to name another admin command against the same server."""
+    remote = _where().remote
+    return f"reconcile server --server {remote.url}" if remote else "reconcile server"
 
 
 @server.command("create-team")
@@ -343,38 +361,49 @@ def create_team(name: str, organization: str | None) -> None:
     admin (`set-role` adds others).
 
     \b
-    Example:
+    Examples:
       reconcile server create-team acme-ml --organization acme
+      reconcile server --server http://127.0.0.1:8080 create-team acme-ml
     """
 
-    def act(db: Database) -> str:
-        team = admin.ensure_team(db, name, organization).name
-        made = admin.admin_of_new_team(db, team)
+    def told(team: str, made: str | None) -> str:
         members = f"{made} is its admin; " if made else ""
         return (
             f"team {team}\n{members}add a user to it with "
-            f"`reconcile server set-role {team} USER member` (or admin)"
+            f"`{_command()} set-role {team} USER member` (or admin)"
         )
 
-    _on_db(act, name="create-team")
+    def act(db: Database) -> str:
+        team = admin.ensure_team(db, name, organization).name
+        return told(team, admin.admin_of_new_team(db, team))
+
+    _on_either(lambda remote: told(*remote.team(name, organization)), act, name="create-team")
 
 
 @server.command("create-user")
 @click.argument("username")
 @click.option("--email", default="")
 @click.option("--team", help="Add the user to this team.")
-@click.option("--role", type=click.Choice(["admin", "member"]), default="member", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["admin", "member", "viewer"]), default="member", show_default=True
+)
 def create_user(username: str, email: str, team: str | None, role: str) -> None:
     """Create a user, optionally in a team with a role."""
+    shown = f"user {username} ({role} of {team})" if team else f"user {username}"
 
     def act(db: Database) -> str:
         admin.create_user(db, username, email)
         if team:
             admin.set_role(db, team, username, role)
-            return f"user {username} ({role} of {team})"
-        return f"user {username}"
+        return shown
 
-    _on_db(act, name="create-user")
+    def remote_act(remote: Remote) -> str:
+        remote.user(username, email)
+        if team:
+            remote.set_role(team, username, role)
+        return shown
+
+    _on_either(remote_act, act, name="create-user")
 
 
 @server.command("create-key")
@@ -382,23 +411,31 @@ def create_user(username: str, email: str, team: str | None, role: str) -> None:
 @click.option("--description", default="")
 def create_key(username: str, description: str) -> None:
     """Create an API key for a user and print it (the only time it is shown)."""
-    _on_db(
-        lambda db: admin.create_api_key(db, username, description), name="create-key", plain=True
+    _on_either(
+        lambda remote: remote.create_key(username, description),
+        lambda db: admin.create_api_key(db, username, description),
+        name="create-key",
+        plain=True,
     )
 
 
 @server.command("set-role")
 @click.argument("team")
 @click.argument("username")
-@click.argument("role", type=click.Choice(["admin", "member"]))
+@click.argument("role", type=click.Choice(["admin", "member", "viewer"]))
 def set_role(team: str, username: str, role: str) -> None:
     """Add a user to a team with a role, or change the role."""
+    shown = f"user {username} is {'an admin' if role == 'admin' else 'a ' + role} of {team}"
 
     def act(db: Database) -> str:
         admin.set_role(db, team, username, role)
-        return f"user {username} is {'an admin' if role == 'admin' else 'a member'} of {team}"
+        return shown
 
-    _on_db(act, name="set-role")
+    def remote_act(remote: Remote) -> str:
+        remote.set_role(team, username, role)
+        return shown
+
+    _on_either(remote_act, act, name="set-role")
 
 
 @server.command("create-project")
@@ -501,13 +538,18 @@ def create_slack_integration(team: str, channel: str, slack_team: str, url_env: 
 def list_keys(username: str | None) -> None:
     """List API keys (id, user, created, description); the keys themselves are never shown."""
 
+    def lines(keys: list[tuple[object, str, str, str]]) -> str:
+        return "\n".join("\t".join(str(part) for part in key).rstrip() for key in keys)
+
     def act(db: Database) -> str:
         keys = admin.list_keys(db, username)
-        return "\n".join(
-            f"{k.id}\t{k.username}\t{k.created_at}\t{k.description}".rstrip() for k in keys
-        )
+        return lines([(k.id, k.username, k.created_at, k.description) for k in keys])
 
-    _on_db(act, name="list-keys", plain=True, changes=False)
+    def remote_act(remote: Remote) -> str:
+        keys = remote.list_keys(username)
+        return lines([(k["id"], k["username"], k["createdAt"], k["description"]) for k in keys])
+
+    _on_either(remote_act, act, name="list-keys", plain=True, changes=False)
 
 
 @server.command("delete-key")
@@ -519,7 +561,11 @@ def delete_key(key_id: int) -> None:
         gone = admin.delete_key(db, key_id)
         return f"key {gone.id} of {gone.username} revoked"
 
-    _on_db(act, name="delete-key")
+    def remote_act(remote: Remote) -> str:
+        number, owner = remote.delete_key(key_id)
+        return f"key {number} of {owner} revoked"
+
+    _on_either(remote_act, act, name="delete-key")
 
 
 @server.command("remove-member")

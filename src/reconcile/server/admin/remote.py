@@ -36,6 +36,36 @@ query OrgEntity($entity: String!) {
 }"""
 
 
+CREATE_TEAM = """
+mutation CreateTeam($name: String!, $organization: String) {
+  createTeam(input: {teamName: $name, organizationName: $organization}) {
+    entity { name } teamAdminUserName
+  }
+}"""
+CREATE_USER = """
+mutation CreateUser($username: String!, $email: String!) {
+  createUser(input: {username: $username, email: $email}) { user { username } }
+}"""
+SET_ROLE = """
+mutation SetRole($team: String!, $username: String!, $role: String!) {
+  createInvite(input: {entityName: $team, username: $username, role: $role}) {
+    invite { role }
+  }
+}"""
+CREATE_KEY = """
+mutation CreateKey($username: String!, $description: String) {
+  generateApiKey(input: {username: $username, description: $description}) { apiKey { name } }
+}"""
+LIST_KEYS = """
+query ListKeys($username: String) {
+  instanceApiKeys(username: $username) { id username description createdAt }
+}"""
+DELETE_KEY = """
+mutation DeleteKey($id: String!) {
+  deleteApiKey(input: {id: $id}) { apiKey { id username } }
+}"""
+
+
 class RemoteError(Exception):
     """The server refused, or could not be reached; the message says which and why."""
 
@@ -102,3 +132,27 @@ class Remote:
         if not name:
             raise RemoteError(f"team {team!r} has no organization on {self.url}")
         return str(name)
+
+    def team(self, name: str, organization: str | None) -> tuple[str, str | None]:
+        """Create the team (if missing); its name, and who was made its admin."""
+        made = self.call(CREATE_TEAM, {"name": name, "organization": organization})["createTeam"]
+        return str(made["entity"]["name"]), made["teamAdminUserName"]
+
+    def user(self, username: str, email: str) -> None:
+        self.call(CREATE_USER, {"username": username, "email": email})
+
+    def set_role(self, team: str, username: str, role: str) -> None:
+        self.call(SET_ROLE, {"team": team, "username": username, "role": role})
+
+    def create_key(self, username: str, description: str) -> str:
+        variables = {"username": username, "description": description}
+        return str(self.call(CREATE_KEY, variables)["generateApiKey"]["apiKey"]["name"])
+
+    def list_keys(self, username: str | None) -> list[dict[str, Any]]:
+        keys: list[dict[str, Any]] = self.call(LIST_KEYS, {"username": username})["instanceApiKeys"]
+        return keys
+
+    def delete_key(self, key_id: int) -> tuple[str, str]:
+        """Revoke the key; its id and its owner's name."""
+        gone = self.call(DELETE_KEY, {"id": str(key_id)})["deleteApiKey"]["apiKey"]
+        return str(gone["id"]), str(gone["username"])

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconcile.core.model import REGISTRY_PREFIX
-from reconcile.server.api import auth, validation
+from reconcile.server.api import auth, members, validation
 from reconcile.server.errors import InvalidInput, NotFound
 from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
@@ -66,6 +66,7 @@ def bootstrap(
             return Bootstrap(username, team, None)
         created = key or auth.generate_key()
         user = teams.create_user(con, username)
+        teams.set_instance_admin(con, user.id)
         found = teams.find_team(con, team) or teams.create_team(con, team)
         teams.set_member(con, found.id, user.id, "admin")
         teams.set_default_entity(con, user.id, team)
@@ -84,24 +85,9 @@ def write_key_file(path: Path, key: str) -> None:
 
 
 def ensure_team(db: Database, name: str, organization: str | None = None) -> Team:
-    """The team `name`, created if missing: in `organization` (created if missing), else in
-    an organization of its own named after it. An existing team keeps its organization."""
-    rule = "letters, digits, '-_.'"
-    validation.check_name("team", name, validation.ENTITY_NAME_RE, rule)
-    if organization is not None:
-        validation.check_name("organization", organization, validation.ENTITY_NAME_RE, rule)
+    """The team `name`, created if missing (`members.ensure_team`)."""
     with db.write() as con:
-        found = teams.find_team(con, name)
-        if found is not None:
-            if found.is_org:
-                raise InvalidInput(f"{name!r} is an organization's entity, not a team")
-            return found
-        org = None
-        if organization is not None:
-            org = teams.find_organization(con, organization) or teams.create_organization(
-                con, organization
-            )
-        return teams.create_team(con, name, org)
+        return members.ensure_team(con, name, organization)
 
 
 def admin_of_new_team(db: Database, team: str) -> str | None:
@@ -112,25 +98,19 @@ def admin_of_new_team(db: Database, team: str) -> str | None:
         user = teams.find_user(con, DEFAULT_ADMIN)
         if user is None:
             return None
-        found = teams.get_team(con, team)
-        if teams.member_role(con, found.id, user.id) is None:  # an existing role stays
-            teams.set_member(con, found.id, user.id, "admin")
+        members.admin_unless_member(con, teams.get_team(con, team), user)
     return user.username
 
 
 def create_user(db: Database, username: str, email: str = "") -> User:
-    validation.check_name("user", username, validation.ENTITY_NAME_RE, "letters, digits, '-_.'")
     with db.write() as con:
-        return teams.create_user(con, username, email)
+        return members.create_user(con, username, email)
 
 
 def create_api_key(db: Database, username: str, description: str = "") -> str:
     """A new API key for the user; only its hash is stored, so this is the only copy."""
-    key = auth.generate_key()
     with db.write() as con:
-        user = _user(con, username)
-        teams.add_api_key(con, user.id, auth.hash_key(key), description)
-    return key
+        return members.create_key(con, _user(con, username), description)
 
 
 def list_keys(db: Database, username: str | None = None) -> list[teams.KeyInfo]:
@@ -149,12 +129,9 @@ def key_is_active(db: Database, key: str) -> bool:
 def delete_key(db: Database, key_id: int) -> teams.KeyInfo:
     """Revoke one API key (by the id `list_keys` shows); it is refused from now on."""
     with db.write() as con:
-        found = [k for k in teams.api_keys(con) if k.id == key_id]
-        if not found:
-            raise NotFound(f"no API key with id {key_id}")
-        teams.revoke_api_keys(con, "id", key_id)
-    log.info("api key revoked", extra={"key_id": key_id, "user": found[0].username})
-    return found[0]
+        gone = members.delete_key(con, key_id)
+    log.info("api key revoked", extra={"key_id": key_id, "user": gone.username})
+    return gone
 
 
 def remove_member(db: Database, team: str, username: str) -> None:
@@ -186,15 +163,9 @@ def delete_user(db: Database, username: str) -> int:
 
 
 def set_role(db: Database, team: str, username: str, role: str) -> None:
-    """Add the user to the team with `role` (admin or member), or change its role."""
-    if role not in teams.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(teams.ROLES)}")
+    """Add the user to the team with `role`, or change its role."""
     with db.write() as con:
-        found = teams.get_team(con, team)
-        user = _user(con, username)
-        teams.set_member(con, found.id, user.id, role)
-        if user.default_entity is None:
-            teams.set_default_entity(con, user.id, team)
+        members.set_role(con, team, username, role)
 
 
 def ensure_project(db: Database, team: str, name: str, admins: tuple[str, ...] = ()) -> Project:
@@ -323,7 +294,4 @@ def set_slack_url(db: Database, team: str, channel: str, url: str) -> SlackInteg
 
 
 def _user(con: sqlite3.Connection, username: str) -> User:
-    user = teams.find_user(con, username)
-    if user is None:
-        raise NotFound(f"user {username!r} not found")
-    return user
+    return members.user_named(con, username)

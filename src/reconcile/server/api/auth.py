@@ -80,11 +80,26 @@ def require_member(
     return role
 
 
+def require_writer(con: sqlite3.Connection, user: User, team: Team, what: str = "write") -> str:
+    """The caller's role in the team, which must let it write (runs, events): a viewer
+    reads only, as in W&B."""
+    role = require_member(con, user, team)
+    if role == "viewer":
+        raise Forbidden(f"permission denied: viewers of team {team.name} cannot {what}")
+    return role
+
+
 def require_team_admin(
     con: sqlite3.Connection, user: User, team: Team, what: str, *, hidden: ApiError | None = None
 ) -> None:
     if require_member(con, user, team, hidden) != "admin":
         raise Forbidden(f"permission denied: only admins of team {team.name} can {what}")
+
+
+def require_instance_admin(con: sqlite3.Connection, user: User, what: str) -> None:
+    """Only the instance's admin (W&B's `User.admin`) administers users, teams and keys."""
+    if not teams.is_instance_admin(con, user.id):
+        raise Forbidden(f"permission denied: only the instance's admin can {what}")
 
 
 def require_project_admin(

@@ -73,7 +73,6 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("CreateRunFilesPayload", "uploadHeaders"): 0,
     ("Run", "history"): 500,
     ("Run", "events"): 0,
-    ("Run", "tags"): 0,
     # Artifact versions (`server/clients/artifacts_*`): a version's aliases and tags (a
     # write adds at most 100 of each), the files of one request (at most 1,000).
     ("Artifact", "tags"): 100,
@@ -83,6 +82,12 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("CreateArtifactFilesPayload", "files"): 1000,
     ("File", "uploadHeaders"): 0,
     ("UploadMultipartUrls", "uploadUrlParts"): 0,  # never produced: no multipart uploads
+    ("Run", "tags"): 100,  # clients/runs.MAX_TAGS
+    ("Run", "sampledHistory"): 10,  # one list of rows per spec
+    ("ParquetHistory", "parquetUrls"): 0,  # history is never exported: always empty
+    ("ParquetHistory", "liveData"): 0,
+    # The instance admin's listing of API keys (`mutations_admin.py`).
+    ("Query", "instanceApiKeys"): 100,
 }
 # A bound on the walk itself: fragments spread within fragments can expand a short
 # text exponentially; the walk stops at the first limit it crosses.

@@ -38,7 +38,14 @@ from graphql.validation.rules.overlapping_fields_can_be_merged import (
     OverlappingFieldsCanBeMergedRule,
 )
 
-from reconcile.server.api import cost, mutations, mutations_registry, mutations_team, queries
+from reconcile.server.api import (
+    cost,
+    mutations,
+    mutations_admin,
+    mutations_registry,
+    mutations_team,
+    queries,
+)
 
 MAX_DEPTH = 15
 MAX_QUERY_CHARS = 100_000
@@ -85,6 +92,7 @@ def load_schema(extra: Mapping[str, Mapping[str, Any]] | None = None) -> GraphQL
         mutations.RESOLVERS,
         mutations_team.RESOLVERS,
         mutations_registry.RESOLVERS,
+        mutations_admin.RESOLVERS,
         extra or {},
     )
     for table in tables:

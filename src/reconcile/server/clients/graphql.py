@@ -3,7 +3,6 @@ with the fields the SDK's documents and its public `Run` object read."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -15,8 +14,10 @@ from reconcile.server.api.present import Obj
 from reconcile.server.clients import (
     artifacts_graphql,
     artifacts_mutations,
+    history,
     registry_reads,
     runs,
+    runs_query,
     uploads,
 )
 from reconcile.server.errors import InvalidInput, NotFound
@@ -43,13 +44,13 @@ def present_run(run: runs.Run) -> Obj:
         "config": run.config,
         "summaryMetrics": run.summary,
         "systemMetrics": "{}",
-        "historyKeys": None,
+        "parquetHistory": {"parquetUrls": [], "liveData": []},
         "historyLineCount": run.history_lines,
         "sweepName": None,
         "state": run.state,
         "group": None,
         "jobType": None,
-        "tags": [],
+        "tags": list(run.tags),
         "host": None,
         "commit": None,
         "readOnly": False,
@@ -141,50 +142,44 @@ def resolve_project_run(parent: Obj, info: GraphQLResolveInfo, name: str) -> Obj
     return present_run(found) if found else None
 
 
-def resolve_project_runs(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> Obj:
+def _selected(info: GraphQLResolveInfo, parent: Obj, args: dict[str, Any]) -> list[runs.Run]:
+    """The project's runs passing `filters`, in `order` (the caller may read them)."""
     project = _readable(info, parent)
-    limit = min(max(args.get("first") or args.get("perPage") or PAGE, 1), MAX_PAGE)
-    after = decode_cursor(args.get("after"))
-    found = runs.runs_of(_ctx(info).con, project, after, limit + 1) if project else []
-    shown = found[:limit]
-    page = present.page([present_run(r) for r in shown], [r.id for r in shown], len(found) > limit)
-    return {**page, "totalCount": resolve_run_count(parent, info)}
-
-
-def resolve_run_count(parent: Obj, info: GraphQLResolveInfo, **_filters: Any) -> int:
-    """Runs of the project (filters are not applied)."""
-    project = _readable(info, parent)
+    condition = runs_query.parse(args.get("filters"))
     if project is None:
-        return 0
-    row = (
-        _ctx(info)
-        .con.execute("SELECT COUNT(*) FROM runs WHERE project_id = ?", (project.id,))
-        .fetchone()
-    )
-    return int(row[0])
+        return []
+    found = runs.runs_of(_ctx(info).con, project, 0, runs_query.MAX_RUNS)
+    kept = [run for run in found if runs_query.matches(run, condition)]
+    return runs_query.ordered(kept, args.get("order")) if "order" in args else kept
+
+
+def resolve_project_runs(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> Obj:
+    limit = min(max(args.get("first") or args.get("perPage") or PAGE, 1), MAX_PAGE)
+    after = decode_cursor(args.get("after"))  # the position of the last run shown
+    selected = _selected(info, parent, {"order": None, **args})
+    shown = selected[after : after + limit]
+    positions = list(range(after + 1, after + 1 + len(shown)))
+    page = present.page([present_run(r) for r in shown], positions, len(selected) > after + limit)
+    return {**page, "totalCount": len(selected)}
+
+
+def resolve_run_count(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> int:
+    """Runs of the project passing `filters`."""
+    return len(_selected(info, parent, args))
 
 
 def resolve_run_history(parent: Obj, info: GraphQLResolveInfo, **args: Any) -> list[str]:
-    """History rows as JSON strings, in order (sampling is not done: all rows, capped)."""
-    run: runs.Run = parent["_run"]
-    samples = min(max(args.get("samples") or 500, 1), 10_000)
-    rows = (
-        _ctx(info)
-        .con.execute(
-            "SELECT row FROM run_history WHERE run_id = ? ORDER BY line LIMIT ?", (run.id, samples)
-        )
-        .fetchall()
-    )
-    low, high = args.get("minStep"), args.get("maxStep")
-    out = []
-    for (text,) in rows:
-        step = json.loads(text).get("_step")
-        if isinstance(step, int) and (
-            (low is not None and step < low) or (high is not None and step >= high)
-        ):
-            continue
-        out.append(text)
-    return out
+    return history.page(_ctx(info).con, parent["_run"], args)
+
+
+def resolve_sampled_history(
+    parent: Obj, info: GraphQLResolveInfo, specs: list[str]
+) -> list[list[dict[str, Any]]]:
+    return history.sampled(_ctx(info).con, parent["_run"], specs)
+
+
+def resolve_history_keys(parent: Obj, info: GraphQLResolveInfo) -> dict[str, Any]:
+    return history.keys(_ctx(info).con, parent["_run"])
 
 
 _RUNS: dict[str, dict[str, Any]] = {
@@ -197,7 +192,11 @@ _RUNS: dict[str, dict[str, Any]] = {
         "runs": resolve_project_runs,
         "runCount": resolve_run_count,
     },
-    "Run": {"history": resolve_run_history},
+    "Run": {
+        "history": resolve_run_history,
+        "sampledHistory": resolve_sampled_history,
+        "historyKeys": resolve_history_keys,
+    },
 }
 
 

@@ -74,7 +74,9 @@ def _object(line: str, where: str) -> dict[str, Any]:
         raise InvalidInput(f"{where} nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(row, dict):
         raise InvalidInput(f"{where} is not a JSON object")
-    if validation.json_depth(row, MAX_DEPTH) > MAX_DEPTH:
+    # Each level opens with a bracket: a line with few is shallow enough unread.
+    deep = line.count("{") + line.count("[") > MAX_DEPTH
+    if deep and validation.json_depth(row, MAX_DEPTH) > MAX_DEPTH:
         raise InvalidInput(f"{where} nests deeper than {MAX_DEPTH} levels")
     return row
 
@@ -88,10 +90,15 @@ def _rows(offset: int, lines: list[str]) -> list[tuple[int, str, dict[str, Any]]
 
 
 def _append_history(
-    con: sqlite3.Connection, run: runs.Run, offset: int, lines: list[str]
-) -> list[dict[str, Any]]:
-    """New lines stored; their `run_logged` events. A resent offset is ignored, a gap
-    refused."""
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    run: runs.Run,
+    chunk: tuple[int, list[str]],
+) -> list[outbox.Due]:
+    """New lines stored, and their `run_logged` events; the deliveries queued. A resent
+    offset is ignored, a gap refused."""
+    offset, lines = chunk
     taken = run.history_lines
     if offset > taken:
         raise InvalidInput(f"{HISTORY} offset {offset} leaves a gap: the run has {taken} lines")
@@ -103,8 +110,28 @@ def _append_history(
         [(run.id, number, line) for number, line, _ in fresh],
     )
     con.execute("UPDATE runs SET history_lines = ? WHERE id = ?", (taken + len(fresh), run.id))
-    made = (runs.logged_event(run, number, row) for number, _, row in fresh)
-    return [event for event in made if event is not None]
+    return _logged(con, box, user, run, fresh)
+
+
+def _logged(
+    con: sqlite3.Connection,
+    box: SecretBox,
+    user: teams.User,
+    run: runs.Run,
+    fresh: list[tuple[int, str, dict[str, Any]]],
+) -> list[outbox.Due]:
+    """The `run_logged` events of the rows a metric automation of the project may read,
+    stored and matched. A row holding no metric any of them reads would fire nothing
+    and change no state: it is kept in the run's history only (README, "Real W&B
+    clients")."""
+    watched = runs.watched_keys(con, run.project)
+    if watched is not None:
+        fresh = [line for line in fresh if not watched.isdisjoint(line[2])]
+    if not fresh:
+        return []
+    build = runs.LoggedEvents.of(run)
+    made = [event for number, _, row in fresh if (event := build.event(number, row)) is not None]
+    return runs.emit_events(con, box, user, made)
 
 
 def _summary(con: sqlite3.Connection, run: runs.Run, lines: list[str]) -> None:
@@ -129,17 +156,15 @@ def apply(
     run = runs.find_run(con, project, run_name)
     if run is None:
         raise NotFound(f"run {run_name} not found in {entity}/{project_name}")
-    documents: list[dict[str, Any]] = []
-    if HISTORY in chunks:
-        documents += _append_history(con, run, *chunks[HISTORY])
+    queued = _append_history(con, box, user, run, chunks[HISTORY]) if HISTORY in chunks else []
     if SUMMARY in chunks:
         _summary(con, run, chunks[SUMMARY][1])
     con.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run.id))
     if complete and run.state == "running":
         state = "finished" if code == 0 else "failed"
         con.execute("UPDATE runs SET state = ?, exit_code = ? WHERE id = ?", (state, code, run.id))
-        documents.append(runs.end(run, code))
-    return runs.emit(con, box, user, documents)
+        queued += runs.emit(con, box, user, [runs.end(run, code)])
+    return queued
 
 
 def sweep(db: Database, box: SecretBox, timeout: float) -> list[outbox.Due]:

@@ -260,7 +260,7 @@ def _place(con: sqlite3.Connection, user: teams.User, event: IncomingEvent) -> P
     team = teams.find_team(con, event.entity)
     if team is None:
         raise NotFound(teams.missing_team(event.entity))
-    auth.require_member(con, user, team)
+    auth.require_writer(con, user, team, "send events")
     if team.is_org:
         # Only teams send events: the organization's entity would be a second sender of
         # its teams' registry events, firing each of them again under other ids.

@@ -442,6 +442,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         created_at TEXT NOT NULL,
         PRIMARY KEY (collection_id, name)
     );
+    );
+    """,
+    # 13: the instance's admin (W&B's `User.admin`): the user `bootstrap` made on an
+    # empty database (named `admin`, the first user). It administers users, teams and
+    # keys through the API (`reconcile server --server URL ...`).
+    """
+    ALTER TABLE users ADD COLUMN instance_admin INTEGER NOT NULL DEFAULT 0;
+    UPDATE users SET instance_admin = 1
+        WHERE username = 'admin' AND id = (SELECT MIN(id) FROM users);
+    """,
+    # 14: W&B's team role `viewer` (reads the team, writes nothing): SQLite changes a
+    # CHECK constraint by rebuilding the table.
+    """
+    CREATE TABLE members_with_viewers (
+        entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member', 'viewer')),
+        PRIMARY KEY (entity_id, user_id)
+    );
+    INSERT INTO members_with_viewers (entity_id, user_id, role)
+        SELECT entity_id, user_id, role FROM members;
+    DROP TABLE members;
+    ALTER TABLE members_with_viewers RENAME TO members;
+    """,
+    # 15: a run's tags (`wandb.init(tags=...)`), which `api.runs` filters test.
+    """
+    ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     """,
 )
 

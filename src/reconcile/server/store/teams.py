@@ -13,7 +13,7 @@ from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.server.errors import Conflict, NotFound
 from reconcile.server.store.db import now, org_entity_name
 
-ROLES = ("admin", "member")
+ROLES = ("admin", "member", "viewer")  # W&B's team roles; a viewer writes nothing
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,15 @@ def get_user(con: sqlite3.Connection, user_id: int) -> User:
 def find_user(con: sqlite3.Connection, username: str) -> User | None:
     row = con.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
     return _user(row) if row else None
+
+
+def is_instance_admin(con: sqlite3.Connection, user_id: int) -> bool:
+    row = con.execute("SELECT instance_admin FROM users WHERE id = ?", (user_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def set_instance_admin(con: sqlite3.Connection, user_id: int) -> None:
+    con.execute("UPDATE users SET instance_admin = 1 WHERE id = ?", (user_id,))
 
 
 def set_default_entity(con: sqlite3.Connection, user_id: int, entity: str) -> None:
