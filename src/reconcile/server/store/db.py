@@ -442,7 +442,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         created_at TEXT NOT NULL,
         PRIMARY KEY (collection_id, name)
     );
-    );
     """,
     # 13: the instance's admin (W&B's `User.admin`): the user `bootstrap` made on an
     # empty database (named `admin`, the first user). It administers users, teams and
