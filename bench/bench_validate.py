@@ -31,12 +31,22 @@ from reconcile.inventory.load import load_inventory
 RECONCILE = str(Path(sys.executable).with_name("reconcile"))
 
 
-def in_process(fn: object) -> float:
+def in_process(fn: object, cpu: list[float]) -> float:
+    """Wall time of `fn()` after a collection; its CPU time goes to `cpu`."""
     assert callable(fn)
     gc.collect()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     fn()
+    cpu.append(time.process_time() - cpu_began)
     return time.perf_counter() - began
+
+
+def run_cold(argv: list[str], work: Path, cpu: list[float]) -> float:
+    """Wall time of `argv` in a fresh process; its CPU time goes to `cpu`."""
+    done = cold(argv, work)
+    assert done.returncode == 0, done
+    cpu.append(done.cpu)
+    return done.seconds
 
 
 def bare(paths: list[Path]) -> None:
@@ -57,29 +67,37 @@ def main() -> None:
         check = cold([RECONCILE, "validate", "automations"], work)
         assert check.returncode == 0, check
         print(f"files: {len(paths)}, automations: 10,000, bytes: {size:,}")
+        cpu: dict[str, list[float]] = {"parse": [], "validate": []}
         runs = interleaved(
             {
-                "parse": lambda: cold(bare_parse_argv("automations"), work).seconds,
-                "validate": lambda: cold([RECONCILE, "validate", "automations"], work).seconds,
+                "parse": lambda: run_cold(bare_parse_argv("automations"), work, cpu["parse"]),
+                "validate": lambda: run_cold(
+                    [RECONCILE, "validate", "automations"], work, cpu["validate"]
+                ),
             },
             args.rounds,
         )
-        print(f"cold bare CSafeLoader parse (fresh process): {spread(runs['parse'])}")
-        print(f"cold reconcile validate (fresh process):     {spread(runs['validate'])}")
-        cold_ratio = ratios(runs["validate"], runs["parse"])
-        print(f"cold ratio per round: {spread(cold_ratio, unit='x')} (target <= 1.5x)")
+        report("cold (fresh process)", runs, cpu)
+        cpu = {"parse": [], "validate": []}
         warm = interleaved(
             {
-                "parse": lambda: in_process(lambda: bare(paths)),
-                "validate": lambda: in_process(lambda: load_inventory(["automations"])),
+                "parse": lambda: in_process(lambda: bare(paths), cpu["parse"]),
+                "validate": lambda: in_process(
+                    lambda: load_inventory(["automations"]), cpu["validate"]
+                ),
             },
             args.rounds,
         )
-        print(f"in-process parse:    {spread(warm['parse'])}")
-        print(f"in-process validate: {spread(warm['validate'])}")
-        ratio = spread(ratios(warm["validate"], warm["parse"]), unit="x")
-        print(f"in-process ratio per round: {ratio}")
+        report("in-process, same heap", warm, cpu)
     print(f"end: {load()}")
+
+
+def report(label: str, wall: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
+    print(f"{label}: wall min / median / max, then CPU")
+    for side in ("parse", "validate"):
+        print(f"  {side:<9} {spread(wall[side])}; CPU {spread(cpu[side])}")
+    print(f"  ratio per round, wall: {spread(ratios(wall['validate'], wall['parse']), unit='x')}")
+    print(f"  ratio per round, CPU:  {spread(ratios(cpu['validate'], cpu['parse']), unit='x')}")
 
 
 if __name__ == "__main__":

@@ -220,3 +220,31 @@ def test_verbose_after_the_command_is_taken_as_before_it(write_files: WriteFiles
     refused = CliRunner().invoke(cli, ["render", "--", "-v"])  # after `--`: an argument
     assert refused.exit_code == 2
     assert refused.output.splitlines()[-1] == "error: no automation '-v' in the inventory"
+
+
+def test_each_command_loads_from_the_module_that_declares_it() -> None:
+    import importlib
+
+    from reconcile.cli.app import COMMAND_MODULES
+
+    declared = {}
+    for module_name in set(COMMAND_MODULES.values()) - {"reconcile.server.admin.commands"}:
+        module = importlib.import_module(module_name)
+        declared.update({command.name: module_name for command in module.COMMANDS})
+    server = {name for name, module in COMMAND_MODULES.items() if module.endswith("commands")}
+    assert server == {"serve", "server"}
+    assert {k: v for k, v in COMMAND_MODULES.items() if k not in server} == declared
+
+
+def test_validate_loads_neither_the_http_client_nor_the_server(write_files: WriteFiles) -> None:
+    """A cold `reconcile validate` imports only what checking needs (bench_validate.py)."""
+    write_files({"team.yaml": VALID})
+    probe = (
+        "import sys\nfrom reconcile.cli import cli\n"
+        "try:\n    cli(['validate', 'automations'])\nexcept SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print(sorted(m for m in ('httpx', 'reconcile.apply.session', 'reconcile.server',"
+        " 'reconcile.client') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
