@@ -248,3 +248,22 @@ def test_validate_loads_neither_the_http_client_nor_the_server(write_files: Writ
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_commands_async_result_is_returned_without_its_repr() -> None:
+    """Python 3.11's `asyncio.run` formats its main task (with the task's result) when
+    it puts the SIGINT handler back; a plan's result is large, so `run` keeps it apart."""
+    from reconcile.cli.options import run
+
+    class Large:
+        shown = 0
+
+        def __repr__(self) -> str:
+            Large.shown += 1
+            return "Large()"
+
+    async def plan() -> Large:
+        return Large()
+
+    assert isinstance(run(plan()), Large)
+    assert Large.shown == 0
