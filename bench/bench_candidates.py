@@ -106,15 +106,37 @@ def measure(
             return (time.perf_counter() - began) / len(values)
 
         runs = interleaved({"floor": side_floor, "match": side_match}, args.rounds)
-    db.close()
     runs["first"] = [first]
+    runs["after a write"] = [after_write(db, project_id, collection_id) for _ in range(3)]
+    db.close()
     return runs
+
+
+def after_write(db: Database, project_id: int, collection_id: int) -> float:
+    """The next event's match after a write elsewhere (an automation of another project)."""
+    other = admin.ensure_project(db, TEAM, "elsewhere")
+    with db.write() as con:
+        team = find_team(con, TEAM)
+        user = con.execute("SELECT id FROM users ORDER BY id LIMIT 1").fetchone()[0]
+        assert team is not None
+        count = con.execute("SELECT COUNT(*) FROM triggers").fetchone()[0]
+        fields = hooks.TriggerFields(
+            f"elsewhere-{count}", None, True, "PROJECT", other.id, "ADD_ARTIFACT_ALIAS",
+            "{}", "NO_OP", None, "{}",
+        )  # fmt: skip
+        hooks.create_trigger(con, team.id, fields, user)
+    with db.read() as con:
+        began = time.perf_counter()
+        matching.match(con, replace(EVENT, alias=f"after-{count}"), project_id, collection_id)
+        return time.perf_counter() - began
 
 
 def report(size: int, runs: dict[str, list[float]]) -> None:
     print(
         f"N = {size:,}: first event after start (reads, compiles) {runs['first'][0] * 1e3:.0f} ms"
     )
+    after = spread(runs["after a write"], 1e3, "ms")
+    print(f"  first event after a write elsewhere: {after}")
     print(f"  floor (RE2 search loop): {spread(runs['floor'], 1e3, 'ms')} per event")
     print(f"  matching.match:          {spread(runs['match'], 1e3, 'ms')} per event")
     per = [t / size * 1e6 for t in runs["match"]]
