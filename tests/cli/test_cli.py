@@ -232,3 +232,50 @@ def test_version_is_the_packages_own() -> None:
         0,
         f"reconcile, version {pyproject['project']['version']}\n",
     )
+
+
+def test_each_command_loads_from_the_module_that_declares_it() -> None:
+    import importlib
+
+    from reconcile.cli.app import COMMAND_MODULES
+
+    declared = {}
+    for module_name in set(COMMAND_MODULES.values()) - {"reconcile.server.admin.commands"}:
+        module = importlib.import_module(module_name)
+        declared.update({command.name: module_name for command in module.COMMANDS})
+    server = {name for name, module in COMMAND_MODULES.items() if module.endswith("commands")}
+    assert server == {"serve", "server"}
+    assert {k: v for k, v in COMMAND_MODULES.items() if k not in server} == declared
+
+
+def test_validate_loads_neither_the_http_client_nor_the_server(write_files: WriteFiles) -> None:
+    """A cold `reconcile validate` imports only what checking needs (bench_validate.py)."""
+    write_files({"team.yaml": VALID})
+    probe = (
+        "import sys\nfrom reconcile.cli import cli\n"
+        "try:\n    cli(['validate', 'automations'])\nexcept SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print(sorted(m for m in ('httpx', 'reconcile.apply.session', 'reconcile.server',"
+        " 'reconcile.client') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_commands_async_result_is_returned_without_its_repr() -> None:
+    """Python 3.11's `asyncio.run` formats its main task (with the task's result) when
+    it puts the SIGINT handler back; a plan's result is large, so `run` keeps it apart."""
+    from reconcile.cli.options import run
+
+    class Large:
+        shown = 0
+
+        def __repr__(self) -> str:
+            Large.shown += 1
+            return "Large()"
+
+    async def plan() -> Large:
+        return Large()
+
+    assert isinstance(run(plan()), Large)
+    assert Large.shown == 0

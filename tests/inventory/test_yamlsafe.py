@@ -112,3 +112,40 @@ def test_a_list_item_without_its_dash_is_one_problem_that_says_so(
             "1 problem found",
         ],
     )
+
+
+def test_values_are_built_nested_with_aliases() -> None:
+    text = (
+        "a: [1, -2, 0x1f, 1.5, .5, -1e3, true, False, null, ~, '', x]\n"
+        "b: {c: {d: [{e: f}, [g, [h]]]}, 'q': \"r\"}\n"
+        "anchored: &n {k: [1, 2]}\nused: *n\nlist: [*n, *n]\n"
+    )
+    data = load(text)
+    assert data == {
+        "a": [1, -2, 31, 1.5, 0.5, -1000.0, True, False, None, None, "", "x"],
+        "b": {"c": {"d": [{"e": "f"}, ["g", ["h"]]]}, "q": "r"},
+        "anchored": {"k": [1, 2]},
+        "used": {"k": [1, 2]},
+        "list": [{"k": [1, 2]}, {"k": [1, 2]}],
+    }
+    assert data["used"] == {"k": [1, 2]}
+    assert data["used"] is not data["anchored"]  # an alias is built again where used
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!binary aGk=\n", "the tag !!binary is not allowed"),
+        ("a: !!str {b: 1}\n", "the tag !!str is not allowed"),
+        ("a: !!set {b: null}\n", "the tag !!set is not allowed"),
+        ("a: !!omap [{b: 1}]\n", "the tag !!omap is not allowed"),
+        ("a: !!int x1\n", "'x1' is not a valid int"),
+        ("? [1]\n: a\n", "a key must be a plain string"),
+    ],
+)
+def test_what_the_direct_build_refuses(text: str, message: str) -> None:
+    from reconcile.inventory.loader import _FileProblem
+
+    with pytest.raises(_FileProblem) as raised:
+        load(text)
+    assert message in str(raised.value)

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from reconcile.apply import session
 from reconcile.core.errors import InvalidInventory, ReconcileError, UsageError
 from reconcile.render import issues as issue_render
 
@@ -33,9 +32,6 @@ class ExitCodes(click.Group):
         except UsageError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_USAGE)
-        except session.PlanRefused as error:
-            click.echo(f"refused: {error}", err=True)
-            sys.exit(EXIT_REFUSED)
         except InvalidInventory as invalid:
             text = issue_render.render(
                 invalid.issues, "text", "the inventory is invalid", invalid.warnings
@@ -43,5 +39,15 @@ class ExitCodes(click.Group):
             click.echo(text, err=True, nl=False)
             sys.exit(EXIT_INVALID)
         except ReconcileError as error:
+            if _refused(error):
+                click.echo(f"refused: {error}", err=True)
+                sys.exit(EXIT_REFUSED)
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_INVALID)
+
+
+def _refused(error: ReconcileError) -> bool:
+    """Whether apply refused its plan. Its module is looked up, not imported: a command
+    that never loaded it (`validate`) cannot have raised it, and need not pay for it."""
+    session = sys.modules.get("reconcile.apply.session")
+    return session is not None and isinstance(error, session.PlanRefused)

@@ -16,12 +16,12 @@ from reconcile.apply import session
 from reconcile.apply import target as targets
 from reconcile.cli.exits import EXIT_CHANGES, EXIT_INVALID
 from reconcile.cli.inventory import load_noted
-from reconcile.cli.options import only_option, strict_option, target_options
+from reconcile.cli.options import only_option, run, strict_option, target_options
 from reconcile.core.errors import InvalidInventory, UsageError
 from reconcile.core.model import ResourceKey
 from reconcile.core.safe import key_text, visible
 from reconcile.inventory import project
-from reconcile.inventory.load import load_inventory
+from reconcile.inventory.load import collector_paused, load_inventory
 from reconcile.plan.compute import Change
 from reconcile.render import issues as issue_render
 from reconcile.render import plan_markdown, plan_text, report
@@ -83,7 +83,8 @@ def plan(
         sys.exit(EXIT_INVALID)
     target = targets.choose(server, db, os.environ)
     whole = project.covers_inventory(paths)
-    planned = asyncio.run(session.plan(inventory, target, whole=whole, only=only))
+    with collector_paused():  # the read pages and their diff are as alive as the inventory
+        planned = run(session.plan(inventory, target, whole=whole, only=only))
     where = targets.as_json(target, inventory.entities, planned.creates)
     document = {**planned.document, "target": where}
     if out is not None:
@@ -168,7 +169,7 @@ def apply(
     click.echo(targets.headline(target, inventory.entities))
     bar = _Bar()
     try:
-        planned, outcome = asyncio.run(
+        planned, outcome = run(
             session.apply(
                 inventory,
                 target,

@@ -2,7 +2,8 @@
 
 PyYAML follows YAML 1.1, where `on`, `no` and `yes` are booleans and `2024-01-01` is
 a date. Here only `true`/`false` are booleans, only `null`/`~`/empty is null, keys are
-always strings, and any tag beyond the JSON types is refused. Parsing runs in libyaml.
+always strings, and any tag beyond the JSON types is refused. Parsing runs in libyaml;
+values are built from its nodes in one direct walk (`StrictLoader.construct_document`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _BOOL, _NULL = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_SCALARS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL})
 
 # YAML 1.2 core schema, minus .inf and .nan (JSON has no such numbers).
 _RESOLVERS = (
@@ -57,6 +59,62 @@ class StrictLoader(_CLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.problems: list[Problem] = []
+        self._tags: dict[tuple[str, bool], str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged node, as the resolvers below say; remembered per plain
+        text (libyaml asks for every scalar, and most texts repeat: keys, values)."""
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (value, implicit[0])
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def construct_document(self, node: Node) -> Any:
+        """The document's value, built depth-first in one walk. PyYAML's generic
+        constructor (a generator per container, a dispatch table per node) costs more
+        than libyaml's parsing; the values and the problems found are the same, and
+        problems come in document order. An alias is built again where it is used
+        (`loader._check_aliases` bounds how much that can grow)."""
+        return self._build(node)
+
+    def _build(self, node: Node) -> Any:
+        kind, tag = type(node), node.tag
+        if kind is ScalarNode:
+            if tag == _STR:
+                return node.value
+            if tag in _SCALARS:
+                return self.construct_scalar_value(node)  # type: ignore[arg-type]
+        elif kind is MappingNode:
+            if tag == _MAP:
+                return self._map(node)  # type: ignore[arg-type]
+        elif kind is SequenceNode and tag == _SEQ:
+            return [self._build(child) for child in node.value]
+        return self.refuse(node)
+
+    def _map(self, node: MappingNode) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        pairs = node.value
+        if any(key.tag == MERGE_TAG for key, _ in pairs):
+            self.flatten_mapping(node)
+            pairs = node.value
+        repeated: list[tuple[Node, Node]] = []  # (the repeated key, its first)
+        seen: dict[str, Node] = {}
+        for key_node, value_node in pairs:
+            if type(key_node) is not ScalarNode:
+                self.problems.append(Problem(key_node, "a key must be a plain string"))
+                continue
+            key = key_node.value
+            if key in seen and not getattr(key_node, "merged", False):
+                repeated.append((key_node, seen[key]))
+                continue
+            seen[key] = key_node
+            data[key] = self._build(value_node)
+        if repeated:
+            self.problems.append(_repeated(repeated))
+        return data
 
     def construct_scalar_value(self, node: ScalarNode) -> Any:
         value: str = node.value

@@ -146,3 +146,34 @@ def test_filters_are_tested_once_per_document_until_a_write(
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="third"))
     assert _fired(world, "c1", "prod") == ["first", "second", "third"]
     assert tested[4:] == ["first", "second", "third"]
+
+
+def test_a_filter_is_compiled_once_per_stored_version(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write elsewhere makes the scope's candidates be read again, but not compiled
+    again: only a changed filter is (its own cache may hold fewer than are stored)."""
+    compiled: list[str] = []
+    original = matching.filters.compiled
+
+    def counted(event_type: str, text: str) -> object:
+        compiled.append(text)
+        return original(event_type, text)
+
+    monkeypatch.setattr(matching.filters, "compiled", counted)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = {}
+    for name, pattern in (("one", "^prod$"), ("two", "^staging$")):
+        created = world.admin.ok(
+            CREATE, trigger_input(world.project_id, hook, name=name, eventFilter=_alias(pattern))
+        )
+        made[name] = created["createFilterTrigger"]["trigger"]["id"]
+    assert _fired(world, "e1", "prod") == ["one"]
+    assert sorted(compiled) == sorted([_alias("^prod$"), _alias("^staging$")])
+    with world.db.write() as con:  # a write the candidates must see, no filter changed
+        con.execute("UPDATE triggers SET description = 'moved' WHERE name = 'one'")
+    assert _fired(world, "e2", "prod") == ["one"]
+    assert len(compiled) == 2
+    world.admin.ok(UPDATE, {"input": {"id": made["two"], "eventFilter": _alias("^prod")}})
+    assert _fired(world, "e3", "prod") == ["one", "two"]
+    assert compiled[2:] == [_alias("^prod")]

@@ -1,12 +1,16 @@
 """The runtime's HTTP routes: `POST /api/v1/events`, `GET /api/v1/deliveries`, re-send.
 
 Every route checks the key from its header before anything else (S9): a request
-without a valid one is answered 401 with its body unread.
+without a valid one is answered 401 with its body unread. The intake's queue is
+bounded: past it, 429 (that user's share) or 503 (the whole queue) with Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +40,36 @@ TURN_EVENTS = 100
 # large bodies parsed at once would slow every other request down together.
 INLINE_PARSE_BYTES = 64 * 1024
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: any id beyond names no delivery
+# Events waiting to be stored (queued, or in the turn being stored), over all users:
+# past it a request is refused 503 with Retry-After rather than queued. Sized to well
+# under a second of storing; `RECONCILE_EVENTS_QUEUE` changes it. One user may hold at
+# most half of it (429 past that), so one client's flood leaves room for the others.
+# A request is admitted whatever its size when its user has nothing waiting (the whole
+# queue: when it is empty), so the largest allowed request always gets through.
+QUEUE_EVENTS = 2_000
+QUEUE_ENV = "RECONCILE_EVENTS_QUEUE"
+# A request that has waited this long means the queue is not draining (the machine
+# or the disk is slow): new requests are refused 503 until it moves again.
+QUEUE_SECONDS = 1.0
+RETRY_AFTER_MAX = 30
+
+
+class Busy(Exception):
+    """The intake is full: answer `status` (429 or 503) with Retry-After `seconds`."""
+
+    def __init__(self, status: int, seconds: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.seconds, self.message = status, seconds, message
+
+
+def queue_events(env: dict[str, str] | None = None) -> int:
+    """The intake's bound in events (`RECONCILE_EVENTS_QUEUE`, else QUEUE_EVENTS)."""
+    raw = (os.environ if env is None else env).get(QUEUE_ENV, "")
+    try:
+        value = int(raw) if raw else QUEUE_EVENTS
+    except ValueError:
+        return QUEUE_EVENTS
+    return value if value > 0 else QUEUE_EVENTS
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,8 @@ class _Waiting:
     authorization: str | None
     batch: tuple[IncomingEvent, ...]
     answered: asyncio.Future[events.Answer]
+    user_id: int
+    since: float  # when it was queued (monotonic clock)
 
 
 class Intake:
@@ -53,6 +89,10 @@ class Intake:
     one client is absorbed at the cost of one commit per turn), each request in a
     savepoint of its own (`events.store_many`). A small request of one user waits for
     at most one turn of each other user with requests waiting, however many they send.
+
+    Bounded (`QUEUE_EVENTS`): a request that would take the events waiting past the
+    bound, or its user's past half of it, or that arrives while the oldest waiting
+    request has waited `QUEUE_SECONDS`, is refused (`Busy`) instead of queued.
     """
 
     def __init__(
@@ -61,8 +101,15 @@ class Intake:
         box: SecretBox,
         app_url: str,
         wake: Callable[[Sequence[Due]], None],
+        bound: int = QUEUE_EVENTS,
     ) -> None:
         self.db, self.box, self.app_url, self.wake = db, box, app_url, wake
+        self.bound, self.user_bound = bound, max(1, bound // 2)
+        # Events queued or being stored, in all and per user; events stored per second
+        # by the last turn (for Retry-After).
+        self.waiting = 0
+        self._waiting_by_user: dict[int, int] = {}
+        self._rate = 0.0
         # Insertion order is the round. The queue whose turn it is leaves it while its
         # turn is stored, and goes to the back once done if it holds more: whoever
         # arrived meanwhile goes first.
@@ -73,8 +120,11 @@ class Intake:
     async def submit(
         self, user: User, authorization: str | None, parsed: tuple[IncomingEvent, ...]
     ) -> events.Answer:
+        self.admit(user.id, len(parsed))
         answered: asyncio.Future[events.Answer] = asyncio.get_running_loop().create_future()
-        waiting = _Waiting(authorization, parsed, answered)
+        waiting = _Waiting(authorization, parsed, answered, user.id, time.monotonic())
+        self.waiting += len(parsed)
+        self._waiting_by_user[user.id] = self._waiting_by_user.get(user.id, 0) + len(parsed)
         if self._serving is not None and self._serving[0] == user.id:
             self._serving[1].append(waiting)
         else:
@@ -82,6 +132,43 @@ class Intake:
         if self._storing is None or self._storing.done():
             self._storing = asyncio.ensure_future(self._store())
         return await answered
+
+    def admit(self, user_id: int, count: int) -> None:
+        """Raise `Busy` unless `count` more events of this user fit in the queue."""
+        mine = self._waiting_by_user.get(user_id, 0)
+        if mine and mine + count > self.user_bound:
+            message = f"too many events waiting to be stored for this key ({mine:,})"
+            raise Busy(429, self._retry_after(mine), message)
+        if self.waiting and (self.waiting + count > self.bound or self._oldest() > QUEUE_SECONDS):
+            message = f"the server is storing other events ({self.waiting:,} waiting)"
+            raise Busy(503, self._retry_after(self.waiting), message)
+
+    def _oldest(self) -> float:
+        """How long the oldest request still queued (not in a turn) has waited."""
+        heads = [queue[0].since for queue in self._queues.values() if queue]
+        if self._serving is not None and self._serving[1]:
+            heads.append(self._serving[1][0].since)
+        return time.monotonic() - min(heads) if heads else 0.0
+
+    def _retry_after(self, events_ahead: int) -> int:
+        """Whole seconds for `events_ahead` to be stored at the last turn's rate."""
+        if self._rate <= 0:
+            return 1
+        return max(1, min(RETRY_AFTER_MAX, math.ceil(events_ahead / self._rate)))
+
+    def _release(self, turn: list[_Waiting], seconds: float) -> None:
+        stored = 0
+        for waiting in turn:
+            count = len(waiting.batch)
+            stored += count
+            left = self._waiting_by_user[waiting.user_id] - count
+            if left:
+                self._waiting_by_user[waiting.user_id] = left
+            else:
+                del self._waiting_by_user[waiting.user_id]
+        self.waiting -= stored
+        if seconds > 0:
+            self._rate = stored / seconds
 
     def next_turn(self) -> list[_Waiting]:
         """The requests of the next user's turn, taken from its queue."""
@@ -103,9 +190,11 @@ class Intake:
     async def _store(self) -> None:
         while self._queues:
             turn = self.next_turn()
+            began = time.monotonic()
             try:
                 await self._store_turn(turn)
             finally:
+                self._release(turn, time.monotonic() - began)
                 self._turn_done()
 
     async def _store_turn(self, turn: list[_Waiting]) -> None:
@@ -148,7 +237,7 @@ def routes(
 ) -> list[Route]:
     """The routes, over the service's database; `wake` tells the worker work is queued
     (and hands it what it can send at once)."""
-    intake = Intake(db, box, app_url, wake)
+    intake = Intake(db, box, app_url, wake, queue_events())
     large_parse = asyncio.Semaphore(1)
 
     async def prepare(raw: bytes) -> tuple[IncomingEvent, ...]:
@@ -177,7 +266,11 @@ def routes(
         except InvalidEvents as invalid:
             status, body = events.invalid_answer(invalid)
         else:
-            status, body = await intake.submit(user, authorization, parsed)
+            try:
+                status, body = await intake.submit(user, authorization, parsed)
+            except Busy as busy:
+                headers = {"Retry-After": str(busy.seconds)}
+                return JSONResponse(events.error_body(busy.message), busy.status, headers)
         return JSONResponse(body, status)
 
     async def get_deliveries(request: Request) -> Response:

@@ -187,13 +187,24 @@ def candidates(
     if found is not None and found.generation == generation:
         return found
     rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
-    made = Candidates(generation, tuple((row, _compiled(row)) for row in rows), {})
+    # Filters are compiled once per stored version: those of the scope's last entry are
+    # kept by what compiling reads, so a write elsewhere costs a read, not a compile
+    # each (filters.compiled's own cache holds fewer than a large scope's filters).
+    known = {_version(row): test for row, test in found.rows} if found else {}
+    made = Candidates(
+        generation, tuple((row, known.get(_version(row)) or _compiled(row)) for row in rows), {}
+    )
     with _CANDIDATES_LOCK:
         kept = sum(len(entry.rows) for entry in _CANDIDATES.values())
         if kept + len(made.rows) > _CANDIDATES_MAX:
             _CANDIDATES.clear()
         _CANDIDATES[key] = made
     return made
+
+
+def _version(row: TriggerRow) -> tuple[int, str, str]:
+    """What a stored automation's compiled filter depends on."""
+    return (row.id, row.event_type, row.event_filter)
 
 
 def _compiled(row: TriggerRow) -> filters.Compiled:
