@@ -73,8 +73,6 @@ def test_a_run_without_history_has_no_last_step(world: World) -> None:
 @pytest.mark.parametrize(
     ("document", "variables", "message"),
     [
-        (PAGE, {"min": "three"}, "minStep must be a whole number"),
-        (PAGE, {"max": 2**70}, "maxStep must be a whole number"),
         (
             SAMPLED,
             {"specs": ["{"]},
@@ -88,3 +86,22 @@ def test_bad_arguments_are_graphql_errors(
     logged: World, document: str, variables: dict[str, Any], message: str
 ) -> None:
     assert logged.member.fails(document, variables) == f"BAD_USER_INPUT: {message}"
+
+
+MIN_NOT_A_NUMBER = "Variable '$min' got an invalid value; Int64 cannot represent three"
+MAX_TOO_LARGE = (
+    "Variable '$max' got an invalid value; Int64 cannot represent 1180591620717411303424"
+)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [({"min": "three"}, MIN_NOT_A_NUMBER), ({"max": 2**70}, MAX_TOO_LARGE)],
+)
+def test_steps_that_are_not_int64_are_refused_before_running(
+    logged: World, variables: dict[str, Any], message: str
+) -> None:
+    """minStep and maxStep are W&B's Int64: the request is refused as a whole (HTTP 400)."""
+    assert logged.member.fails(PAGE, variables, status=400) == (
+        f"BAD_USER_INPUT: {message}: a whole number is needed"
+    )
