@@ -40,7 +40,7 @@ def _cli() -> click.Group:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a bound against a hang: returns once healthy
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         try:
