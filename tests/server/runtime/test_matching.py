@@ -156,11 +156,12 @@ _ABOVE = [
 _MIRROR = {None: None, "MAX": "MIN", "MIN": "MAX", "AVERAGE": "AVERAGE"}
 
 
-@pytest.mark.parametrize(("agg", "window", "values", "fired"), _ABOVE)
+@pytest.mark.parametrize("case", _ABOVE, ids=lambda case: str(case[0]))
 @pytest.mark.parametrize("cmp", ["$gt", "$lt"])
 def test_above_and_below_are_strict_for_the_latest_value_and_each_aggregate(
-    world: World, cmp: str, agg: str | None, window: int, values: list[float], fired: list[int]
+    world: World, cmp: str, case: tuple[str | None, int, list[float], list[int]]
 ) -> None:
+    agg, window, values, fired = case
     if cmp == "$lt":  # the mirror image: below 0.5 where the original is above it
         agg, values = _MIRROR[agg], [1 - v for v in values]
     _run_automation(world, "edge", "RUN_METRIC", _threshold(window, agg, 0.5, {"$and": []}, cmp))
@@ -171,9 +172,7 @@ def test_above_and_below_are_strict_for_the_latest_value_and_each_aggregate(
 def test_a_zscore_uses_exactly_its_window(world: World) -> None:
     zscore = {
         "run_filter": '{"$and":[]}',
-        "run_metric_filter": {
-            "zscore_filter": {"name": "acc", "window_size": 3, "threshold": 2.0}
-        },
+        "run_metric_filter": {"zscore_filter": {"name": "acc", "window_size": 3, "threshold": 2.0}},
     }
     _run_automation(world, "spike", "RUN_METRIC_ZSCORE", zscore)
     # Over the 3 values before it ([1, 2, 3]: mean 2, spread 0.816), 4 is 2.45 spreads
