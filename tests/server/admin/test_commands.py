@@ -238,7 +238,7 @@ def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> Non
         port = sock.getsockname()[1]
         async with server:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            result = await asyncio.wait_for(seen, 10)
+            result = await asyncio.wait_for(seen, 60)
             writer.close()
         return result
 
