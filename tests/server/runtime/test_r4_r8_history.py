@@ -64,6 +64,14 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
         f"/api/v1/deliveries/{number}/resend", headers=basic(world.member.key)
     )
     assert refused.status_code == 403
+    # To someone outside the team, the delivery does not exist (not even its team).
+    hidden = world.client.post(
+        f"/api/v1/deliveries/{number}/resend", headers=basic(world.outsider.key)
+    )
+    assert (hidden.status_code, hidden.json()["error"]["message"]) == (
+        404,
+        f"delivery {number} not found",
+    )
     again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
     assert again.status_code == 202
     assert _history(world, status="pending")[0]["id"] == number
