@@ -63,7 +63,10 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
     refused = world.client.post(
         f"/api/v1/deliveries/{number}/resend", headers=basic(world.member.key)
     )
-    assert refused.status_code == 403
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        403,
+        "permission denied: only admins of team acme can re-send deliveries",
+    )
     # To someone outside the team, the delivery does not exist (not even its team).
     hidden = world.client.post(
         f"/api/v1/deliveries/{number}/resend", headers=basic(world.outsider.key)
@@ -73,7 +76,10 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
         f"delivery {number} not found",
     )
     again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
-    assert again.status_code == 202
+    assert (again.status_code, again.json()) == (
+        202,
+        {"delivery": number, "status": "pending", "was": "failed"},
+    )
     assert _history(world, status="pending")[0]["id"] == number
     assert drain(world) == 0
     assert len(receiver.requests) == 2
@@ -130,6 +136,20 @@ def test_the_give_up_limit_counts_from_the_first_attempt_and_a_resend_starts_afr
     # The first retry waits 5 s (+-20 %); a second would wait 15 s (+-20 %: 12 s at least).
     wait = next_at - started
     assert 4.0 <= wait < 12.0, wait
+
+
+def test_a_delivered_delivery_is_not_sent_again_by_hand(world: World, receiver: Receiver) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+    emit(world, alias_event("done"))
+    assert drain(world) == 0
+    (number,) = [d["id"] for d in _history(world, status="delivered")]
+    again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
+    assert (again.status_code, again.json()["error"]["message"]) == (
+        400,
+        f"delivery {number} is delivered, not failed or pending: nothing to re-send",
+    )
+    assert drain(world) == 0
+    assert len(receiver.requests) == 1
 
 
 def test_every_attempt_is_recorded_per_automation_with_secrets_masked(
