@@ -147,6 +147,35 @@ def test_emit_without_allow_list_refuses_loopback_and_exits_1(
     assert len(receiver.requests) == 1
 
 
+# A second webhook, always answering 404 (a final failure), and an automation calling it
+# on the same event.
+TWO_HOOKS = INVENTORY.replace(
+    "automations:\n",
+    "  - name: gone\n    url: {gone}\nautomations:\n"
+    "  - name: also\n    scope: {{registry: model, collection: fraud}}\n"
+    "    when: {{alias_added: {{alias: ^production$}}}}\n"
+    "    then:\n      webhook:\n        to: gone\n        payload: {{v: x}}\n",
+)
+
+
+def test_emit_exits_1_when_any_delivery_failed_and_0_when_nothing_fired(
+    write_files: WriteFiles, receiver: Switchable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("RECONCILE_SERVER", "WANDB_BASE_URL", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    urls = {"url": receiver.url("/ok"), "gone": receiver.url("/404")}
+    write_files({"ml.yaml": TWO_HOOKS.format(**urls)})
+    code, out, err = run("apply", "--auto-approve")
+    assert code == 0, out + err
+    code, out, err = run("emit", *ALIAS, "--id", "both", *ALLOW)
+    assert code == 1, out + err  # one of the two failed
+    shown = sorted(re.findall(r"^delivery \d+ ([\w-]+) .*: (\w+) after", out, re.MULTILINE))
+    assert shown == [("also", "failed"), ("on-prod", "delivered")]
+    staging = [*ALIAS[:-1], "staging"]
+    code, out, err = run("emit", *staging, "--id", "none", *ALLOW)
+    assert (code, out, err) == (0, "event none: fired no automation\n", "")
+
+
 def test_emit_allow_list_entries_may_name_a_port(applied: Path, receiver: Switchable) -> None:
     other = str(receiver.port % 65535 + 1)
     code, out, _ = run("emit", *ALIAS, "--id", "e-3", "--allow-delivery-to", f"127.0.0.1:{other}")

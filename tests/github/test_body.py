@@ -108,3 +108,49 @@ def test_a_stale_plan_is_marked_once_and_an_error_is_not_marked() -> None:
     twice = body.stale_comment(once, "2" * 40)
     assert twice == once.replace("1" * 40, "2" * 40)
     assert body.stale_comment(body.error_comment("boom"), "1" * 40) is None
+
+
+RUN = "https://github.example/o/r/actions/runs/1"
+RUN_LINE = f"\n[Workflow run]({RUN}) (its artifacts hold the JSON plan)\n"
+
+
+def test_the_drift_issue_says_what_it_is_and_links_the_run() -> None:
+    plan = golden_plan()
+    issue = body.drift_issue(plan, run_url=RUN)
+    assert issue.startswith(
+        f"<!-- reconcile-drift fingerprint={plan['fingerprint']} -->\n"
+        "The server no longer matches the inventory on the default branch: this is what "
+        "`reconcile apply` would change. Either change the inventory in a pull request, or "
+        "apply this plan by its fingerprint. This issue is updated by every scheduled check "
+        "and closed when the server matches again.\n\n"
+    )
+    assert issue.endswith(RUN_LINE)
+    assert not body.drift_issue(plan).endswith(RUN_LINE)
+
+
+def test_the_error_comment_is_the_error_in_a_block_and_the_run() -> None:
+    head = (
+        "<!-- reconcile-plan error -->\n**reconcile could not plan this change.** There is "
+        "no plan to review until the error below is fixed.\n\n"
+    )
+    assert body.error_comment(" boom \n", run_url=RUN) == f"{head}```\nboom\n```\n{RUN_LINE}"
+    assert body.error_comment("  ") == f"{head}```\n(no error text)\n```\n"
+
+
+def test_a_long_error_is_cut_to_its_room_and_keeps_the_run_line() -> None:
+    long = body.error_comment("x" * body.LIMIT, run_url=RUN)
+    assert long.endswith(f"\n[...]\n```\n{RUN_LINE}")
+    assert body.CUT not in long
+    kept = _xs(long)
+    # Room left for the size notice: the error's cut never meets GitHub's limit.
+    assert len(long) == body.LIMIT - len(body.CUT)
+    # An error exactly as long as its room is kept whole; one more character is cut.
+    whole = body.error_comment("x" * kept, run_url=RUN)
+    assert "[...]" not in whole
+    assert _xs(whole) == kept
+    assert _xs(body.error_comment("x" * (kept + 1), run_url=RUN)) == kept
+
+
+def _xs(comment: str) -> int:
+    """How many characters of an error of x's the comment shows."""
+    return comment.count("x") - body.error_comment("-", run_url=RUN).count("x")

@@ -17,6 +17,7 @@ from reconcile.runtime import variables
 from reconcile.runtime.incoming import Artifact, IncomingEvent, Run
 from reconcile.runtime.render import (
     MAX_BODY_BYTES,
+    MIN_MASKED,
     RenderError,
     mask_text,
     mask_values,
@@ -223,6 +224,31 @@ def test_an_excerpt_is_masked_before_it_is_cut() -> None:
     split = "x" * 10 + "tok-é".encode()[:-1].decode("utf-8", "replace")  # cut inside é
     assert masked_excerpt(split, ["tok-é-value"], 20, cut=True) == "x" * 10 + "***"
     assert masked_excerpt("x" * 30, [token], 20) == "x" * 20
+
+
+def test_a_cut_excerpt_masks_a_prefix_of_any_length_at_its_end_and_nothing_else() -> None:
+    token = "tok-value-1234"
+    for length in (1, 2, len(token) - 2, len(token) - 1):
+        cut = "x" * 5 + token[:length]
+        assert masked_excerpt(cut, [token], 40, cut=True) == "x" * 5 + "***", length
+    # No prefix at the end, or nothing to mask: the excerpt as it is, nothing appended.
+    assert masked_excerpt("answer endsX", [token], 40, cut=True) == "answer endsX"
+    assert masked_excerpt("answer endsX", [], 40, cut=True) == "answer endsX"
+    assert masked_excerpt("answer endsX", ["abc"], 40, cut=True) == "answer endsX"  # too short
+
+
+def test_a_secret_of_the_shortest_masked_length_is_masked() -> None:
+    value = "k" * MIN_MASKED
+    assert mask_text(f"a {value} b", [value]) == "a *** b"
+    assert mask_text(f"a {value[1:]} b", [value[1:]]) == f"a {value[1:]} b"
+
+
+def test_a_form_holding_another_is_masked_whole() -> None:
+    # JSON writes this value with its backslash doubled: the form as is lies inside that
+    # one, and masking it first would leave a stray backslash.
+    value = "\\secret-value"
+    body = json.dumps({"token": value})
+    assert mask_text(body, [value]) == '{"token": "***"}'
 
 
 def test_what_of_a_url_is_masked_in_answers() -> None:

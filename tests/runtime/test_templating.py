@@ -50,3 +50,19 @@ def test_depth_is_bounded_without_recursion() -> None:
     _, problems = scan({"a": deep})
     assert len(problems) == 1
     assert problems[0].message == f"nests deeper than {MAX_DEPTH} levels"
+
+
+def test_the_depth_limit_is_exactly_where_it_says_and_names_where() -> None:
+    def nested(levels: int) -> object:
+        deep: object = "${alias}"
+        for _ in range(levels):
+            deep = [deep]
+        return deep
+
+    uses, problems = scan(nested(MAX_DEPTH))  # the string at depth 32: allowed
+    assert (uses, problems) == ([Use((0,) * MAX_DEPTH, "alias")], [])
+    uses, problems = scan(nested(MAX_DEPTH + 1))
+    assert uses == []
+    assert problems == [
+        TemplateProblem((0,) * (MAX_DEPTH + 1), f"nests deeper than {MAX_DEPTH} levels")
+    ]

@@ -37,7 +37,7 @@ def free_port() -> int:
 @contextmanager
 def running(
     db_path: Path,
-    timeout: float = 10.0,
+    timeout: float = 60.0,  # a bound against a hang: returns once started
     http: HttpParser = "auto",
     limits: listen.Limits | None = None,
     disabled: frozenset[str] = frozenset(),

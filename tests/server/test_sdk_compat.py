@@ -128,7 +128,10 @@ def _wire(obj: Any) -> Any:
 def test_api_authenticates_and_lists_the_team_webhooks(sdk: Sdk) -> None:
     assert sdk.api.default_entity == TEAM
     hooks = list(sdk.api.webhook_integrations(entity=TEAM))
-    assert [(h.name, h.url_endpoint) for h in hooks] == [("deploy", "https://hooks.example/d")]
+    # The address without the fragment: the round trip through `export --adopt` (in this
+    # module, in any order) marks the webhook as managed in its URL's fragment.
+    read = [(h.name, h.url_endpoint.split("#")[0]) for h in hooks]
+    assert read == [("deploy", "https://hooks.example/d")]
     assert sdk.project.id
     assert sdk.collection.is_sequence()
     assert not sdk.registry_collection.is_sequence()

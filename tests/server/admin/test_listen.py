@@ -97,9 +97,9 @@ def test_a_request_not_sent_in_time_is_closed(db_path: Path) -> None:
 
 
 def _status_until(url: str, done: Callable[[int], bool]) -> httpx.Response:
-    """POST until the answer's status satisfies `done` (10 s at most): the server counts a
+    """POST until the answer's status satisfies `done` (60 s at most): the server counts a
     connection once it has accepted it, which a loaded machine may do late."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:
         response = httpx.post(f"{url}/graphql", content=QUERY)
         if done(response.status_code) or time.monotonic() > deadline:
@@ -142,7 +142,7 @@ def test_a_client_leaving_mid_body_is_one_log_line(
         with _connect(port) as sock:
             sock.sendall(head + b"Content-Length: 1000\r\n\r\n{")
             time.sleep(0.1)  # the app is reading the body when the client goes
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(
             "disconnected" in r.getMessage() for r in caplog.records
         ):
@@ -171,7 +171,7 @@ def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        for _ in range(1200):  # bounded: returns once listening
             assert proc.poll() is None, proc.communicate()
             try:
                 healthy = httpx.get(f"{url}/healthz", timeout=5)

@@ -26,11 +26,11 @@ def _held_open(collector: Collector) -> tuple[threading.Event, threading.Event, 
     def hold() -> None:
         with collector.paused():
             entered.set()
-            release.wait(10)
+            release.wait(60)  # a bound against a hang: the test releases it
 
     thread = threading.Thread(target=hold)
     thread.start()
-    assert entered.wait(10)
+    assert entered.wait(60)
     return entered, release, thread
 
 
@@ -48,7 +48,7 @@ def test_on_again_only_when_the_last_pause_ends() -> None:
         assert gc.isenabled() is False
     assert gc.isenabled() is False  # the other thread's query still runs
     release.set()
-    thread.join(10)
+    thread.join(60)
     assert gc.isenabled() is True
 
 
@@ -68,7 +68,7 @@ def _young_collections_beside_a_long_pause(max_pause: float) -> int:
         pass
     after = gc.get_stats()[0]["collections"]
     release.set()
-    thread.join(10)
+    thread.join(60)
     return after - before
 
 

@@ -2,7 +2,8 @@
 
 `/ok` answers 200; `/flaky` (and paths under it) answers 500 to the first attempt of
 each `webhook-id` and 200 to the next (half of all attempts fail); `/429-once` answers
-429 with `Retry-After` first; `/404` always 404; `/hang` never answers (bounded).
+429 with `Retry-After` first; `/404` always 404; `/down` always 503; `/hang` never
+answers (bounded).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Receiver(LoopbackServer):
             status, extra = 429, f"Retry-After: {RETRY_AFTER}\r\n"
         elif got.path == "/404":
             status = 404
+        elif got.path == "/down":
+            status = 503
         if status == 200:
             self.successes[message_id] += 1
         # The answer echoes the token, as some endpoints do: history must mask it.

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from reconcile.runtime.sender import Limits
 from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import TEAM, Api, World, basic, trigger_input, webhook
 
@@ -63,11 +64,20 @@ def emit(world: World, events: Any, key: str | None = None) -> httpx.Response:
 
 
 def worker(world: World, allow: tuple[str, ...] = ("127.0.0.1",), **kw: Any) -> Worker:
+    """A worker on the schedule's time scale (the suite's 0.01) with a full-size deadline
+    per attempt (15 s): a compressed one (0.15 s) turns a slow answer on a busy machine
+    into a timeout and an extra attempt. A test of timeouts passes its own `limits`."""
     service = world.client.app.state.service
+    kw.setdefault("limits", Limits())
     return Worker(service.db, service.box, allow, **kw)
 
 
-def drain(world: World, timeout: float = 8.0, **kw: Any) -> int:
+# A bound against a hang, not a deadline: `drain` returns as soon as the outbox is empty,
+# and a test that expects deliveries left pending passes its own.
+DRAIN_BOUND = 120.0
+
+
+def drain(world: World, timeout: float = DRAIN_BOUND, **kw: Any) -> int:
     """Run a worker until the outbox is empty; the number of deliveries still pending."""
     return asyncio.run(worker(world, **kw).drain(timeout))
 

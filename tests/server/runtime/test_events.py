@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.server.runtime import events as server_events
 from tests.server.helpers import ORG_ENTITY, TEAM, World, basic, trigger_input
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
@@ -236,6 +237,47 @@ def test_an_event_id_is_unique_per_team(world: World, receiver: Receiver) -> Non
         ("promote", "pending"),
         ("theirs", "pending"),
     ]
+
+
+UNAUTHENTICATED = [None, "Bearer local-" + "x" * 40, "Basic !!!"]
+BODIES = [
+    b"{not json",
+    json.dumps({"events": [{"type": "no_such_event"}]}).encode(),
+    json.dumps(alias_event("fine")).encode(),
+]
+
+
+@pytest.mark.parametrize("authorization", UNAUTHENTICATED)
+def test_an_unauthenticated_request_is_refused_with_its_body_unparsed_and_undescribed(
+    world: World, monkeypatch: pytest.MonkeyPatch, authorization: str | None
+) -> None:
+    parsed: list[bytes] = []
+    real = server_events.prepare
+
+    def prepare(raw: bytes) -> Any:
+        parsed.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(server_events, "prepare", prepare)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    answers = [
+        world.client.post("/api/v1/events", content=body, headers=headers) for body in BODIES
+    ]
+    # One answer whatever the body holds (bad JSON, a bad event, a good one): nothing
+    # about the body is told to a caller without a key.
+    assert {(a.status_code, a.content) for a in answers} == {
+        (answers[0].status_code, answers[0].content)
+    }
+    assert answers[0].status_code == 401
+    assert parsed == []
+    with world.db.read() as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    # The same bodies with a key are parsed (the spy sees them) and described.
+    keyed = basic(world.admin.key)
+    described = world.client.post("/api/v1/events", content=BODIES[1], headers=keyed)
+    assert described.status_code == 400
+    assert "no_such_event" in described.text
+    assert parsed == [BODIES[1]]
 
 
 BAD_NAMES = [

@@ -33,7 +33,9 @@ def _run_automation(world: World, name: str, event_type: str, run_filter: dict[s
     )
 
 
-def _threshold(window: int, agg: str | None, threshold: float, names: dict[str, Any]) -> Any:
+def _threshold(
+    window: int, agg: str | None, threshold: float, names: dict[str, Any], cmp: str = "$gt"
+) -> Any:
     return {
         "run_filter": json.dumps(names),
         "run_metric_filter": {
@@ -41,7 +43,7 @@ def _threshold(window: int, agg: str | None, threshold: float, names: dict[str, 
                 "name": "acc",
                 "agg_op": agg,
                 "window_size": window,
-                "cmp_op": "$gt",
+                "cmp_op": cmp,
                 "threshold": threshold,
             }
         },
@@ -139,6 +141,45 @@ def test_zscore_and_change(world: World) -> None:
     got = _logged(world, "z", [0.5, 0.6, 0.5, 0.6, 2.0, 1.7, 1.0])
     # A drop of 0.3 at step 5 fires; the larger drop after it is the same condition still true.
     assert got == [[], [], [], [], ["spike"], ["drop"], []]
+
+
+# Threshold 0.5, `$gt`: (aggregate, window, values, the steps that fire). Each sequence
+# lands exactly on 0.5 where a `>=` would fire, and differs from the latest value (or from
+# an aggregate over every value) where that aggregate matters. Values are dyadic, so
+# sums, averages and mirrors (1 - v) are exact.
+_ABOVE = [
+    (None, 1, [0.5, 0.75, 0.5, 0.875], [1, 3]),
+    ("MAX", 2, [1.0, 0.0, 0.25, 0.5, 0.75], [0, 4]),
+    ("MIN", 2, [0.75, 0.25, 0.875, 0.5, 0.875, 1.0], [0, 5]),
+    ("AVERAGE", 2, [0.25, 0.75, 0.125, 0.875, 1.0], [4]),
+]
+_MIRROR = {None: None, "MAX": "MIN", "MIN": "MAX", "AVERAGE": "AVERAGE"}
+
+
+@pytest.mark.parametrize("case", _ABOVE, ids=lambda case: str(case[0]))
+@pytest.mark.parametrize("cmp", ["$gt", "$lt"])
+def test_above_and_below_are_strict_for_the_latest_value_and_each_aggregate(
+    world: World, cmp: str, case: tuple[str | None, int, list[float], list[int]]
+) -> None:
+    agg, window, values, fired = case
+    if cmp == "$lt":  # the mirror image: below 0.5 where the original is above it
+        agg, values = _MIRROR[agg], [1 - v for v in values]
+    _run_automation(world, "edge", "RUN_METRIC", _threshold(window, agg, 0.5, {"$and": []}, cmp))
+    got = _logged(world, "r", list(values))
+    assert got == [["edge"] if step in fired else [] for step in range(len(values))]
+
+
+def test_a_zscore_uses_exactly_its_window(world: World) -> None:
+    zscore = {
+        "run_filter": '{"$and":[]}',
+        "run_metric_filter": {"zscore_filter": {"name": "acc", "window_size": 3, "threshold": 2.0}},
+    }
+    _run_automation(world, "spike", "RUN_METRIC_ZSCORE", zscore)
+    # Over the 3 values before it ([1, 2, 3]: mean 2, spread 0.816), 4 is 2.45 spreads
+    # away: it fires. A window of 4 would hold the 100 (z < 0) and not fire.
+    assert _logged(world, "a", [100.0, 1.0, 2.0, 3.0, 4.0]) == [[], [], [], [], ["spike"]]
+    # 3.5 is 1.84 spreads from [3, 1, 2]: no. A window of 2 ([1, 2]) would make it 4.
+    assert _logged(world, "b", [3.0, 1.0, 2.0, 3.5]) == [[], [], [], []]
 
 
 def _stored_copy(world: World, source: str, name: str, event_filter: str) -> None:

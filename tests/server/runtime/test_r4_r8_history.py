@@ -3,11 +3,13 @@ automation, bodies masked), through `GET /api/v1/deliveries`."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 import pytest
 
+from reconcile.runtime import schedule
 from tests.server.helpers import World, basic
 from tests.server.runtime.receiver import RETRY_AFTER, Receiver
 from tests.server.runtime.support import (
@@ -16,6 +18,7 @@ from tests.server.runtime.support import (
     drain,
     emit,
     hook_with_secrets,
+    run_until,
 )
 
 SCALE = 0.01
@@ -60,9 +63,23 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
     refused = world.client.post(
         f"/api/v1/deliveries/{number}/resend", headers=basic(world.member.key)
     )
-    assert refused.status_code == 403
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        403,
+        "permission denied: only admins of team acme can re-send deliveries",
+    )
+    # To someone outside the team, the delivery does not exist (not even its team).
+    hidden = world.client.post(
+        f"/api/v1/deliveries/{number}/resend", headers=basic(world.outsider.key)
+    )
+    assert (hidden.status_code, hidden.json()["error"]["message"]) == (
+        404,
+        f"delivery {number} not found",
+    )
     again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
-    assert again.status_code == 202
+    assert (again.status_code, again.json()) == (
+        202,
+        {"delivery": number, "status": "pending", "was": "failed"},
+    )
     assert _history(world, status="pending")[0]["id"] == number
     assert drain(world) == 0
     assert len(receiver.requests) == 2
@@ -75,6 +92,64 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
         f"/api/v1/deliveries/{number + 1}/resend", headers=basic(world.admin.key)
     )
     assert delivered.status_code == 404
+
+
+def _attempted(world: World, number: int) -> bool:
+    """Whether delivery `number` has recorded `number` attempts and is settled for now."""
+    with world.db.read() as con:
+        (count,) = con.execute("SELECT COUNT(*) FROM attempts").fetchone()
+    return bool(count == number)
+
+
+def _row(world: World) -> tuple[str, int, float | None, float]:
+    with world.db.read() as con:
+        row = con.execute("SELECT status, attempts, first_at, next_at FROM deliveries").fetchone()
+    return row["status"], row["attempts"], row["first_at"], row["next_at"]
+
+
+def test_the_give_up_limit_counts_from_the_first_attempt_and_a_resend_starts_afresh(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real-time delays, never waited for: a retry's wait is read from the row, and how
+    # late the worker records it on a busy machine is small beside the steps told apart.
+    monkeypatch.setenv(schedule.SCALE_ENV, "1")
+    hook = hook_with_secrets(world, receiver.url("/down"))
+    alias_automation(world.admin, world.project_id, hook)
+    emit(world, alias_event("late"))
+    # As if its first attempt had been made a whole give-up period ago (a retry's wait
+    # is at least 4 s): this failure is the last.
+    first = time.time() - schedule.GIVE_UP_AFTER
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET first_at = ?", (first,))
+    assert run_until(world, lambda: _attempted(world, 1), 120.0)
+    assert _row(world)[:3] == ("failed", 1, first)
+    (number,) = [d["id"] for d in _history(world)]
+    sent = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
+    assert sent.status_code == 202
+    assert _row(world)[:3] == ("pending", 0, None)  # a fresh schedule: no attempt counts
+    assert run_until(world, lambda: _attempted(world, 2), 120.0)
+    status, attempts, first_at, next_at = _row(world)
+    assert (status, attempts) == ("pending", 1)  # retried, on the first step of the schedule
+    (_, again) = _history(world)[0]["attempts"]
+    started = _seconds(again["at"])
+    assert first_at == pytest.approx(started, abs=0.001)
+    # The first retry waits 5 s (+-20 %); a second would wait 15 s (+-20 %: 12 s at least).
+    wait = next_at - started
+    assert 4.0 <= wait < 12.0, wait
+
+
+def test_a_delivered_delivery_is_not_sent_again_by_hand(world: World, receiver: Receiver) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+    emit(world, alias_event("done"))
+    assert drain(world) == 0
+    (number,) = [d["id"] for d in _history(world, status="delivered")]
+    again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
+    assert (again.status_code, again.json()["error"]["message"]) == (
+        400,
+        f"delivery {number} is delivered, not failed or pending: nothing to re-send",
+    )
+    assert drain(world) == 0
+    assert len(receiver.requests) == 1
 
 
 def test_every_attempt_is_recorded_per_automation_with_secrets_masked(

@@ -10,11 +10,13 @@ import asyncio
 import json
 from collections.abc import Callable
 
+from reconcile.runtime.sender import Limits
 from reconcile.server.runtime import events, outbox
 from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import World, basic
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
+    DRAIN_BOUND,
     alias_automation,
     alias_event,
     hook_with_secrets,
@@ -40,7 +42,8 @@ def _ingest(world: World, event_id: str) -> list[outbox.Due]:
     return queued
 
 
-async def _until(done: Callable[[], bool], timeout: float = 8.0) -> None:
+async def _until(done: Callable[[], bool], timeout: float = DRAIN_BOUND) -> None:
+    """Wait until `done()` holds; the bound is against a hang, not a deadline."""
     async with asyncio.timeout(timeout):
         while not await asyncio.to_thread(done):
             await asyncio.sleep(0.02)
@@ -53,7 +56,9 @@ def test_a_handed_over_delivery_is_sent_without_reading_the_outbox(
     service = world.client.app.state.service
 
     async def main() -> None:
-        running = _Unclaiming(service.db, service.box, ("127.0.0.1",))
+        # A full-size deadline: this worker never claims, so an attempt timed out on a busy
+        # machine would never be sent again.
+        running = _Unclaiming(service.db, service.box, ("127.0.0.1",), limits=Limits())
         task = asyncio.ensure_future(running.run())
         await asyncio.sleep(0)  # the worker starts and knows its loop
         try:

@@ -26,7 +26,7 @@ def test_stop_ends_the_worker_without_a_cancellation(world: World) -> None:
         task = asyncio.ensure_future(running.run())
         await asyncio.sleep(0.05)
         running.stop()
-        done, _ = await asyncio.wait({task}, timeout=5)
+        done, _ = await asyncio.wait({task}, timeout=60)  # a bound against a hang
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

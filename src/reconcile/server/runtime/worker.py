@@ -62,11 +62,15 @@ class Worker:
         allow: tuple[str, ...] | Policy = (),
         env: Mapping[str, str] | None = None,
         per_endpoint: int = PER_ENDPOINT,
+        *,
+        limits: Limits | None = None,
     ) -> None:
         env = os.environ if env is None else env
         self.db, self.box = db, box
         policy = allow if isinstance(allow, Policy) else Policy.of(allow)
-        self.sender = Sender(policy, Limits.scaled(env))
+        # `limits` apart from the time scale: tests compress the schedule but keep a
+        # full-size deadline, which a slow answer on a busy machine cannot miss.
+        self.sender = Sender(policy, limits or Limits.scaled(env))
         self.scale = schedule.time_scale(env)
         self.per_endpoint = per_endpoint
         self.depth = QUEUE_DEPTH * per_endpoint  # rows queued or in flight per endpoint
