@@ -61,7 +61,7 @@ def invoke(*args: str) -> Result:
 def test_a_slack_channel_not_connected_fails_the_plan_with_the_fix(
     served: tuple[str, Path],
 ) -> None:
-    url, db_path = served
+    url, _db_path = served
     planned = invoke("plan", "--server", url)
     assert planned.exit_code == 1
     assert planned.output.partition("\nFingerprint: ")[0] == (
@@ -79,8 +79,8 @@ def test_a_slack_channel_not_connected_fails_the_plan_with_the_fix(
         "Conflicts (nothing will be applied until they are resolved):\n"
         "    automation ml-platform/page-on-failure: its Slack channel ml-alerts is not "
         f"connected to team ml-platform on {url}: connect it in W&B (the team's settings, "
-        "Slack), or, on a server run by `reconcile serve`, where its database is: "
-        "`reconcile server --db DATABASE create-slack-integration ml-platform ml-alerts`; "
+        "Slack), or, on a server run by `reconcile serve`: "
+        f"`reconcile server --server {url} create-slack-integration ml-platform ml-alerts`; "
         "then plan again\n"
     )
     refused = invoke("apply", "--server", url, "--auto-approve")
@@ -89,10 +89,12 @@ def test_a_slack_channel_not_connected_fails_the_plan_with_the_fix(
         "refused: the plan has conflicts (automation ml-platform/page-on-failure); nothing "
         "was applied",
     )
+    # The command the conflict names, as printed, fixes it on the running server.
     fixed = invoke(
-        "server", "--db", str(db_path), "create-slack-integration", "ml-platform", "ml-alerts"
+        "server", "--server", url, "create-slack-integration", "ml-platform", "ml-alerts"
     )
     assert fixed.exit_code == 0, fixed.output
+    assert fixed.output.endswith(f" slack ml-platform #ml-alerts on the server {url}\n")
     assert invoke("plan", "--server", url).exit_code == 0
     applied = invoke("apply", "--server", url, "--auto-approve")
     assert (applied.exit_code, applied.output.splitlines()[-1]) == (

@@ -287,3 +287,18 @@ def _graphql(apis: Apis, key: str, query: str, variables: dict[str, Any]) -> Non
     from tests.server.helpers import Api
 
     Api(InProcess(apis.live.app), key).ok(query, variables)
+
+
+def test_a_team_admin_removes_a_member_with_member_delete(apis: Apis) -> None:
+    """`Member.delete` sends W&B's `deleteInvite` with the member's id and its team."""
+    admin.ensure_team(apis.db, "gamma", organization=TEAM)
+    for username, role in ((admin.DEFAULT_ADMIN, "admin"), ("mia", "member"), ("pat", "member")):
+        admin.set_role(apis.db, "gamma", username, role)
+
+    def member(api: Any, username: str) -> Any:
+        (found,) = [m for m in api.team("gamma").members if m.username == username]
+        return found
+
+    assert member(apis.mia, "pat").delete() is False  # mia is not gamma's admin
+    assert member(apis.admin, "pat").delete() is True
+    assert sorted(m.username for m in apis.admin.team("gamma").members) == ["admin", "mia"]

@@ -110,11 +110,12 @@ def referenced(inventory: Inventory, plan: Plan, lookup: Lookup, target: targets
 
 
 def _no_slack(entity: str, channel: str, target: targets.Target) -> str:
+    command = "reconcile server" + (f" --server {target.url}" if target.url else "")
     return (
         f"its Slack channel {channel} is not connected to team {entity} on "
         f"{target.describe()}: connect it in W&B (the team's settings, Slack), or, on a "
-        "server run by `reconcile serve`, where its database is: `reconcile server --db "
-        f"DATABASE create-slack-integration {entity} {channel}`; then plan again"
+        f"server run by `reconcile serve`: `{command} create-slack-integration {entity} "
+        f"{channel}`; then plan again"
     )
 
 

@@ -22,8 +22,11 @@ from click.testing import CliRunner, Result
 from reconcile.apply.target import embedded_key
 from reconcile.server.admin import tasks as admin
 from reconcile.server.admin.commands import admin_key_path, serve, server
+from reconcile.server.api.ids import decode_id
 from reconcile.server.app import create_app
+from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
+from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from reconcile.server.store.db import Database
 from tests.server.helpers import InProcess, basic, build_world
 from tests.server.live import free_port, running
@@ -341,12 +344,6 @@ def test_admin_commands_with_server_change_the_running_server_through_its_api(
         assert made.output == f"collection local-org/wandb-registry-model/clf{on}\n"
         made = run("create-collection", "local", "model-training", "clf")
         assert made.output == f"collection local/model-training/clf{on}\n"
-        refused = run("remove-member", "local", "admin")
-        assert (refused.exit_code, refused.output.splitlines()[-1]) == (
-            2,
-            "Error: remove-member works on the server's database, not through its API: run it "
-            "where the database is, with --db PATH (the running server sees the change at once)",
-        )
         # The server's own role checks hold: a member's key cannot create projects.
         db = Database(served)
         admin.create_user(db, "mia")
@@ -504,3 +501,145 @@ def test_create_team_makes_the_instance_admin_its_admin(tmp_path: Path) -> None:
             assert teams.member_role(con, team.id, user.id) == "admin"
     finally:
         db.close()
+
+
+def _seal_of(db_path: Path, team: str, channel: str) -> bytes | None:
+    db = Database(db_path)
+    try:
+        with db.read() as con:
+            row = con.execute(
+                "SELECT integrations.id FROM integrations JOIN entities "
+                "ON entities.id = integrations.entity_id "
+                "WHERE entities.name = ? AND channel_name = ?",
+                (team, channel),
+            ).fetchone()
+            return None if row is None else hooks.slack_url_sealed(con, int(row["id"]))
+    finally:
+        db.close()
+
+
+def test_members_users_and_slack_with_server_change_the_running_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = tmp_path / "served.db"
+    monkeypatch.setenv("WANDB_API_KEY", embedded_key(served))
+    monkeypatch.chdir(tmp_path)
+    slack_url = "https://hooks.slack.example/services/T0/B0/secret-part"
+    monkeypatch.setenv("ALERTS_URL", slack_url)
+    runner = CliRunner()
+    with running(served) as live:
+
+        def run(*args: str, code: int = 0) -> str:
+            result = runner.invoke(_cli(), ["server", "--server", live.url, *args])
+            assert result.exit_code == code, result.output
+            return result.stdout if code == 0 else result.stderr
+
+        on, cmd = f" on the server {live.url}", f"reconcile server --server {live.url}"
+        run("create-team", "vision")
+        run("create-user", "mia", "--team", "vision")
+        mia_key = run("create-key", "mia").strip()
+        assert run("remove-member", "vision", "mia") == f"user mia removed from vision{on}\n"
+        assert run("remove-member", "vision", "mia", code=1) == (
+            "Error: user 'mia' is not a member of vision\n"
+        )
+        assert run("remove-member", "vision", "nobody", code=1) == (
+            f"Error: user 'nobody' not found; `{cmd} create-user nobody` creates it\n"
+        )
+        assert run("remove-member", "nope", "mia", code=1) == (
+            f"Error: entity 'nope' not found; `{cmd} create-team nope` creates it\n"
+        )
+        made = run("create-slack-integration", "vision", "#alerts", "--url-env", "ALERTS_URL")
+        integration_id, rest = made.split(" ", 1)
+        assert decode_id(integration_id, "Integration")[0] == "Integration"
+        assert rest == f"slack vision #alerts (incoming-webhook URL set){on}\n"
+        assert run("create-slack-integration", "vision", "alerts") == (
+            f"{integration_id} slack vision #alerts{on}\n"
+        )
+        assert run("create-slack-integration", "vision", "Bad Name", code=1) == (
+            "Error: invalid Slack channel name 'Bad Name': "
+            "1 to 80 of lowercase letters, digits, '-' and '_'\n"
+        )
+        assert run("create-slack-integration", "local-org", "alerts", code=1) == (
+            "Error: local-org is an organization's entity; Slack belongs to its teams\n"
+        )
+        assert run("delete-user", "mia") == f"user mia deleted (1 API key(s) revoked){on}\n"
+        viewer = httpx.post(
+            f"{live.url}/graphql", json={"query": "{ viewer { username } }"}, headers=basic(mia_key)
+        )
+        assert viewer.status_code == 401
+        assert run("delete-user", "mia", code=1) == (
+            f"Error: user 'mia' not found; `{cmd} create-user mia` creates it\n"
+        )
+        assert run("delete-user", "admin", code=1) == (
+            "Error: user 'admin' is the instance's admin and cannot be deleted "
+            "(revoke a key of it with delete-key)\n"
+        )
+    sealed = _seal_of(served, "vision", "alerts")
+    assert sealed is not None
+    assert SecretBox(load_or_create_key(served)).open(sealed) == slack_url
+    assert slack_url.encode() not in served.read_bytes()
+    assert not (tmp_path / ".reconcile").exists()  # nothing written to a local database
+
+
+def test_members_users_and_slack_with_server_hold_the_roles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = tmp_path / "served.db"
+    embedded_key(served)
+    db = Database(served)
+    for name, role in (("mia", "admin"), ("pat", "member"), ("olga", "member")):
+        admin.create_user(db, name)
+        admin.set_role(db, "local", name, role)  # mia: a team admin, not the instance's
+    admin.ensure_team(db, "other")
+    admin.set_role(db, "other", "olga", "member")
+    mia_key, pat_key = admin.create_api_key(db, "mia"), admin.create_api_key(db, "pat")
+    db.close()
+    runner = CliRunner()
+    with running(served) as live:
+
+        def run(key: str, *args: str, code: int = 1) -> str:
+            monkeypatch.setenv("WANDB_API_KEY", key)
+            result = runner.invoke(_cli(), ["server", "--server", live.url, *args])
+            assert result.exit_code == code, result.output
+            return result.stdout if code == 0 else result.stderr
+
+        on = f" on the server {live.url}"
+        # A team admin removes members and connects Slack in its own team only.
+        assert run(mia_key, "remove-member", "local", "olga", code=0) == (
+            f"user olga removed from local{on}\n"
+        )
+        assert run(mia_key, "remove-member", "other", "olga") == (
+            "Error: entity 'other' not found; "
+            f"`reconcile server --server {live.url} create-team other` creates it\n"
+        )
+        made = run(mia_key, "create-slack-integration", "local", "alerts", code=0)
+        assert made.endswith(f" slack local #alerts{on}\n")
+        assert run(mia_key, "delete-user", "pat") == (
+            "Error: permission denied: only the instance's admin can delete users\n"
+        )
+        # A member does none of it.
+        assert run(pat_key, "remove-member", "local", "mia") == (
+            "Error: permission denied: only admins of team local can remove members\n"
+        )
+        assert run(pat_key, "create-slack-integration", "local", "deploys") == (
+            "Error: permission denied: only admins of team local can manage integrations\n"
+        )
+        assert run(pat_key, "delete-user", "mia") == (
+            "Error: permission denied: only the instance's admin can delete users\n"
+        )
+        assert run("local-" + "x" * 40, "delete-user", "pat") == "Error: invalid API key\n"
+    db = Database(served)
+    try:
+        with db.read() as con:
+            local = teams.get_team(con, "local")
+            assert [(u.username, r) for u, r in teams.members(con, local.id)] == [
+                ("admin", "admin"),
+                ("mia", "admin"),
+                ("pat", "member"),
+            ]
+            other = teams.get_team(con, "other")
+            assert [u.username for u, _ in teams.members(con, other.id)] == ["olga"]
+            assert [k.username for k in teams.api_keys(con)] == ["admin", "mia", "pat"]
+    finally:
+        db.close()
+    assert _seal_of(served, "local", "deploys") is None

@@ -26,6 +26,15 @@ DENIED = "FORBIDDEN: permission denied: only the instance's admin can"
 DELETE_KEY = """mutation ($id: String!) { deleteApiKey(input: {id: $id}) {
   success apiKey { id username } } }"""
 KEYS = """query ($username: String) { instanceApiKeys(username: $username) { id username } }"""
+# As the SDK's `Member.delete` sends it.
+DELETE_INVITE = """mutation ($id: String, $entity: String, $username: String) {
+  deleteInvite(input: {id: $id, entityName: $entity, username: $username}) { success } }"""
+DELETE_USER = """mutation ($id: ID, $username: String) {
+  deleteUser(input: {id: $id, username: $username}) { user { username } revokedApiKeys } }"""
+SLACK = """mutation ($team: String!, $channel: String!, $url: String) {
+  createSlackIntegration(input: {entityName: $team, channelName: $channel, webhookUrl: $url}) {
+    integration { channelName teamName } webhookUrlSet } }"""
+MEMBERS = '{ entity(name: "acme") { members { id username } } }'
 
 
 def test_the_instance_admin_creates_teams_users_roles_and_keys(world: World) -> None:
@@ -92,9 +101,69 @@ def test_others_are_refused(
     assert world.member.fails(document, variables) == error
 
 
+def test_members_and_users_are_removed_by_the_ids_the_team_lists(world: World) -> None:
+    listed = world.admin.ok(MEMBERS)["entity"]["members"]
+    ids = {member["username"]: member["id"] for member in listed}
+    gone = world.admin.ok(DELETE_INVITE, {"id": ids["pat"], "entity": "acme"})
+    assert gone == {"deleteInvite": {"success": True}}
+    deleted = world.admin.ok(DELETE_USER, {"id": ids["mia"]})["deleteUser"]
+    assert deleted == {"user": {"username": "mia"}, "revokedApiKeys": 1}
+    left = world.admin.ok(MEMBERS)["entity"]["members"]
+    assert [member["username"] for member in left] == ["admin", "reg"]
+    made = world.admin.ok(SLACK, {"team": "acme", "channel": "#ops"})["createSlackIntegration"]
+    assert made == {
+        "integration": {"channelName": "ops", "teamName": "workspace"},
+        "webhookUrlSet": False,
+    }
+
+
 @pytest.mark.parametrize(
     ("document", "variables", "error"),
     [
+        (
+            DELETE_INVITE,
+            {"entity": "acme", "username": "reg"},
+            "FORBIDDEN: permission denied: only admins of team acme can remove members",
+        ),
+        (DELETE_USER, {"username": "reg"}, f"{DENIED} delete users"),
+        (
+            SLACK,
+            {"team": "acme", "channel": "ops"},
+            "FORBIDDEN: permission denied: only admins of team acme can manage integrations",
+        ),
+    ],
+)
+def test_members_cannot_remove_delete_or_connect(
+    world: World, document: str, variables: dict[str, Any], error: str
+) -> None:
+    assert world.member.fails(document, variables) == error
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "error"),
+    [
+        (
+            DELETE_INVITE,
+            {"username": "mia"},
+            "BAD_USER_INPUT: give entityName, the team to remove the member from",
+        ),
+        (
+            DELETE_INVITE,
+            {"entity": "acme"},
+            "BAD_USER_INPUT: give the id or the username of the member to remove",
+        ),
+        (
+            DELETE_INVITE,
+            {"entity": "acme", "id": "bm90LWFuLWlk"},
+            "BAD_USER_INPUT: invalid id 'bm90LWFuLWlk'",
+        ),
+        (DELETE_USER, {}, "BAD_USER_INPUT: give the id or the username of the user to delete"),
+        (DELETE_USER, {"id": "VXNlcjo5OTk="}, "NOT_FOUND: no user with id 999"),
+        (
+            SLACK,
+            {"team": "acme", "channel": "ops", "url": "ftp://x"},
+            "BAD_USER_INPUT: a Slack incoming-webhook URL must be an http(s) URL with a host",
+        ),
         (
             CREATE_TEAM,
             {"name": "a b"},

@@ -4,10 +4,15 @@ exactly one 2xx per id (20,000 attempts; about 35 s on the 2-core CI machine).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from reconcile.runtime import signing
-from tests.server.helpers import World
+from reconcile.server.app import create_app
+from reconcile.server.runtime import backlog
+from tests.server.helpers import InProcess, World
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -19,6 +24,16 @@ from tests.server.runtime.support import (
 
 EVENTS = 10_000
 BATCH = 1_000
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
+    """R1 stores all its events before a worker sends any: a backlog of due deliveries
+    past the intake's default bound (test_backlog.py's subject, not R1's)."""
+    monkeypatch.setenv(backlog.BACKLOG_ENV, str(EVENTS))
+    app = create_app(tmp_path / "server.db")
+    yield InProcess(app)
+    app.state.service.close()
 
 
 def test_every_event_is_delivered_exactly_once_despite_failures(

@@ -260,9 +260,9 @@ class Where:
     "url",
     metavar="URL",
     help="A server run by `reconcile serve` (its URL as serve prints it), through its API "
-    f"with an admin's API key in {KEY_ENV}: create-team, create-user, set-role, create-key, "
-    "list-keys and delete-key (the instance's admin: the user serve created), "
-    "create-project, create-registry and create-collection (an admin of the team).",
+    f"with an admin's API key in {KEY_ENV}: every command; create-team, create-user, "
+    "create-key, list-keys, delete-key and delete-user need the instance's admin (the user "
+    "serve created), the others an admin of the team.",
 )
 @click.pass_context
 def server(ctx: click.Context, db_path: Path | None, url: str | None) -> None:
@@ -290,23 +290,6 @@ def server(ctx: click.Context, db_path: Path | None, url: str | None) -> None:
 def _where() -> Where:
     where: Where = click.get_current_context().obj
     return where
-
-
-def _on_db(
-    action: Callable[[Database], str | None],
-    *,
-    name: str = "",
-    plain: bool = False,
-    changes: bool = True,
-) -> None:
-    """Run `action` on the database and print its message (`_say`); refused with
-    --server: the command has no API."""
-    if _where().remote is not None:
-        raise click.UsageError(
-            f"{name} works on the server's database, not through its API: run it where the "
-            "database is, with --db PATH (the running server sees the change at once)"
-        )
-    _on_either(lambda _remote: "", action, name=name, plain=plain, changes=changes)
 
 
 def _on_either(
@@ -523,14 +506,19 @@ def create_slack_integration(team: str, channel: str, slack_team: str, url_env: 
         if not url:
             raise click.BadParameter(f"${url_env} is not set", param_hint="--url-env")
 
+    said = " (incoming-webhook URL set)" if url is not None else ""
+
     def act(db: Database) -> str:
         made = admin.ensure_slack_integration(db, team, channel, slack_team)
         if url is not None:
             admin.set_slack_url(db, team, made.channel_name, url)
-        shown = f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}"
-        return shown + (" (incoming-webhook URL set)" if url is not None else "")
+        return f"{encode_id('Integration', made.id)} slack {team} #{made.channel_name}{said}"
 
-    _on_db(act, name="create-slack-integration")
+    def remote_act(remote: Remote) -> str:
+        made, name = remote.slack_integration(team, channel, slack_team, url)
+        return f"{made} slack {team} #{name}{said}"
+
+    _on_either(remote_act, act, name="create-slack-integration")
 
 
 @server.command("list-keys")
@@ -578,7 +566,11 @@ def remove_member(team: str, username: str) -> None:
         admin.remove_member(db, team, username)
         return f"user {username} removed from {team}"
 
-    _on_db(act, name="remove-member")
+    def remote_act(remote: Remote) -> str:
+        remote.remove_member(team, username)
+        return f"user {username} removed from {team}"
+
+    _on_either(remote_act, act, name="remove-member")
 
 
 @server.command("delete-user")
@@ -586,8 +578,10 @@ def remove_member(team: str, username: str) -> None:
 def delete_user(username: str) -> None:
     """Delete a user, its API keys and its memberships."""
 
-    def act(db: Database) -> str:
-        revoked = admin.delete_user(db, username)
+    def told(revoked: int) -> str:
         return f"user {username} deleted ({revoked} API key(s) revoked)"
 
-    _on_db(act, name="delete-user")
+    def act(db: Database) -> str:
+        return told(admin.delete_user(db, username))
+
+    _on_either(lambda remote: told(remote.delete_user(username)), act, name="delete-user")

@@ -64,6 +64,20 @@ DELETE_KEY = """
 mutation DeleteKey($id: String!) {
   deleteApiKey(input: {id: $id}) { apiKey { id username } }
 }"""
+REMOVE_MEMBER = """
+mutation RemoveMember($team: String!, $username: String!) {
+  deleteInvite(input: {entityName: $team, username: $username}) { success }
+}"""
+DELETE_USER = """
+mutation DeleteUser($username: String!) {
+  deleteUser(input: {username: $username}) { user { username } revokedApiKeys }
+}"""
+CREATE_SLACK = """
+mutation CreateSlack($team: String!, $channel: String!, $workspace: String, $url: String) {
+  createSlackIntegration(input: {
+    entityName: $team, channelName: $channel, slackTeamName: $workspace, webhookUrl: $url
+  }) { integration { id channelName } webhookUrlSet }
+}"""
 
 
 class RemoteError(Exception):
@@ -156,3 +170,18 @@ class Remote:
         """Revoke the key; its id and its owner's name."""
         gone = self.call(DELETE_KEY, {"id": str(key_id)})["deleteApiKey"]["apiKey"]
         return str(gone["id"]), str(gone["username"])
+
+    def remove_member(self, team: str, username: str) -> None:
+        self.call(REMOVE_MEMBER, {"team": team, "username": username})
+
+    def delete_user(self, username: str) -> int:
+        """Delete the user; how many of its API keys were revoked."""
+        return int(self.call(DELETE_USER, {"username": username})["deleteUser"]["revokedApiKeys"])
+
+    def slack_integration(
+        self, team: str, channel: str, workspace: str, url: str | None
+    ) -> tuple[str, str]:
+        """The team's Slack integration for `channel`, made if missing: its id and channel."""
+        variables = {"team": team, "channel": channel, "workspace": workspace, "url": url}
+        made = self.call(CREATE_SLACK, variables)["createSlackIntegration"]["integration"]
+        return str(made["id"]), str(made["channelName"])

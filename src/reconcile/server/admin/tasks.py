@@ -12,12 +12,10 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from reconcile.core.model import REGISTRY_PREFIX
-from reconcile.server.api import auth, members, validation
+from reconcile.server.api import auth, members, slack, validation
 from reconcile.server.errors import InvalidInput, NotFound
-from reconcile.server.store import automations as hooks
 from reconcile.server.store import teams
 from reconcile.server.store.automations import SlackIntegration
 from reconcile.server.store.crypto import SecretBox, load_or_create_key
@@ -137,15 +135,7 @@ def delete_key(db: Database, key_id: int) -> teams.KeyInfo:
 def remove_member(db: Database, team: str, username: str) -> None:
     """Take a user out of a team, and out of the admins of the team's projects."""
     with db.write() as con:
-        found, user = teams.get_team(con, team), _user(con, username)
-        if not teams.remove_member(con, found.id, user.id):
-            raise NotFound(f"user {username!r} is not a member of {team}")
-        if user.default_entity == team:
-            remaining = teams.teams_of(con, user.id)
-            con.execute(
-                "UPDATE users SET default_entity = ? WHERE id = ?",
-                (remaining[0].name if remaining else None, user.id),
-            )
+        members.remove_member(con, teams.get_team(con, team), _user(con, username))
     log.info("member removed", extra={"user": username, "team": team})
 
 
@@ -155,9 +145,7 @@ def delete_user(db: Database, username: str) -> int:
     Automations and projects it created stay (their creator becomes unknown).
     """
     with db.write() as con:
-        user = _user(con, username)
-        revoked = teams.revoke_api_keys(con, "user_id", user.id)
-        con.execute("DELETE FROM users WHERE id = ?", (user.id,))
+        revoked = members.delete_user(con, username)
     log.info("user deleted", extra={"user": username, "keys": revoked})
     return revoked
 
@@ -262,35 +250,17 @@ def ensure_slack_integration(
     W&B creates these through OAuth in its UI, not through GraphQL, so this is the
     only way to make one here. An existing integration is returned unchanged.
     """
-    name = validation.check_slack_channel(channel)
-    workspace = validation.check_slack_team(slack_team)
     with db.write() as con:
-        return hooks.ensure_slack(con, teams.get_team(con, team).id, name, workspace)
+        return slack.ensure(con, teams.get_team(con, team), channel, slack_team)
 
 
 def set_slack_url(db: Database, team: str, channel: str, url: str) -> SlackIntegration:
-    """Set the incoming-webhook URL of the team's Slack integration for `channel`.
-
-    The URL is a credential (anyone holding it can post to the channel): it is stored
-    encrypted with the secrets' key and never shown.
-    """
-    name = validation.check_slack_channel(channel)
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidInput("a Slack incoming-webhook URL must be an http(s) URL with a host")
+    """Set the incoming-webhook URL of the team's Slack integration for `channel`
+    (stored encrypted with the secrets' key, never shown)."""
+    slack.check_url(url)
     box = SecretBox(load_or_create_key(db.path))
     with db.write() as con:
-        entity_id = teams.get_team(con, team).id
-        row = con.execute(
-            "SELECT id FROM integrations WHERE entity_id = ? AND kind = ? AND channel_name = ?",
-            (entity_id, hooks.SLACK, name),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no Slack integration for #{name} in team {team!r}")
-        hooks.set_slack_url(con, int(row["id"]), box.seal(url))
-        made = hooks.get_integration(con, int(row["id"]))
-        assert isinstance(made, SlackIntegration)
-        return made
+        return slack.set_url(con, box, teams.get_team(con, team), channel, url)
 
 
 def _user(con: sqlite3.Connection, username: str) -> User:

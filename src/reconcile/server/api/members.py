@@ -80,3 +80,30 @@ def delete_key(con: sqlite3.Connection, key_id: int) -> teams.KeyInfo:
         raise NotFound(f"no API key with id {key_id}")
     teams.revoke_api_keys(con, "id", key_id)
     return found[0]
+
+
+def remove_member(con: sqlite3.Connection, team: Team, user: User) -> None:
+    """Take the user out of the team and out of the admins of its projects; its default
+    entity moves to a team it is still in."""
+    if not teams.remove_member(con, team.id, user.id):
+        raise NotFound(f"user {user.username!r} is not a member of {team.name}")
+    if user.default_entity == team.name:
+        remaining = teams.teams_of(con, user.id)
+        con.execute(
+            "UPDATE users SET default_entity = ? WHERE id = ?",
+            (remaining[0].name if remaining else None, user.id),
+        )
+
+
+def delete_user(con: sqlite3.Connection, username: str) -> int:
+    """Delete a user with its keys and memberships; the number of keys revoked. The
+    instance's admin stays: without it nobody could administer the server."""
+    user = user_named(con, username)
+    if teams.is_instance_admin(con, user.id):
+        raise InvalidInput(
+            f"user {username!r} is the instance's admin and cannot be deleted "
+            "(revoke a key of it with delete-key)"
+        )
+    revoked = teams.revoke_api_keys(con, "user_id", user.id)
+    con.execute("DELETE FROM users WHERE id = ?", (user.id,))
+    return revoked

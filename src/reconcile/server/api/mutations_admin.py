@@ -1,9 +1,10 @@
-"""Resolvers for instance administration: teams, users, roles and API keys, with W&B's
-mutation names where W&B has them (`createTeam`, `createUser`, `createInvite`,
-`generateApiKey`, `deleteApiKey`).
+"""Resolvers for instance administration: teams, users, roles, API keys and Slack
+integrations, with W&B's mutation names where W&B has them (`createTeam`, `createUser`,
+`createInvite`, `deleteInvite`, `deleteUser`, `generateApiKey`, `deleteApiKey`).
 
-The instance's admin does all of it; a team admin also sets roles in its team; anyone
-makes and revokes keys of their own. Everyone else is refused (`FORBIDDEN`).
+The instance's admin does all of it; a team admin also sets roles, removes members and
+makes Slack integrations in its team; anyone makes and revokes keys of their own.
+Everyone else is refused (`FORBIDDEN`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from reconcile.server.api import auth, members, present
+from reconcile.server.api import auth, members, present, slack
 from reconcile.server.api.context import RequestContext
-from reconcile.server.api.ids import encode_id
+from reconcile.server.api.ids import decode_id, encode_id
 from reconcile.server.api.present import Obj
 from reconcile.server.errors import Forbidden, InvalidInput
 from reconcile.server.store import teams
-from reconcile.server.store.teams import KeyInfo
+from reconcile.server.store.teams import KeyInfo, Team, User
 
 MAX_DESCRIPTION = 1024
 
@@ -56,13 +57,19 @@ def resolve_create_user(_root: None, info: GraphQLResolveInfo, input: dict[str, 
     return {"user": present.user(user, []), "clientMutationId": input.get("clientMutationId")}
 
 
+def _team_admin(ctx: RequestContext, team_name: str, what: str) -> Team:
+    """The team, whose admin (or the instance's) the caller must be."""
+    team = teams.get_team(ctx.con, team_name)
+    if not teams.is_instance_admin(ctx.con, ctx.user.id):
+        auth.require_team_admin(ctx.con, ctx.user, team, what)
+    return team
+
+
 def resolve_create_invite(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
     """Add an existing user to the team with a role (`role`, else admin or member by
     `admin`), or change its role: at once, as a server with local users does."""
     ctx = _ctx(info)
-    team = teams.get_team(ctx.con, input["entityName"])
-    if not teams.is_instance_admin(ctx.con, ctx.user.id):
-        auth.require_team_admin(ctx.con, ctx.user, team, "set roles")
+    team = _team_admin(ctx, input["entityName"], "set roles")
     username = input.get("username")
     if not username:
         raise InvalidInput("give the username of the user to add (invites by email are not sent)")
@@ -78,6 +85,60 @@ def resolve_create_invite(_root: None, info: GraphQLResolveInfo, input: dict[str
         "role": role,
     }
     return {"invite": invite, "clientMutationId": input.get("clientMutationId")}
+
+
+def _user_of(ctx: RequestContext, input: dict[str, Any], what: str, *kinds: str) -> User:
+    """The user `input` names: by `username`, else by `id` (a member's id, as the
+    SDK's `Member.delete` sends it)."""
+    if input.get("username"):
+        return members.user_named(ctx.con, input["username"])
+    if not input.get("id"):
+        raise InvalidInput(f"give the id or the username of the {what}")
+    return teams.get_user(ctx.con, decode_id(input["id"], *kinds)[1])
+
+
+def resolve_delete_invite(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    """Take a member out of the team `entityName` (W&B: `Member.delete`)."""
+    ctx = _ctx(info)
+    if not input.get("entityName"):
+        raise InvalidInput("give entityName, the team to remove the member from")
+    team = _team_admin(ctx, input["entityName"], "remove members")
+    user = _user_of(ctx, input, "member to remove", "User", "Invite")
+    members.remove_member(ctx.con, team, user)
+    return {"success": True, "clientMutationId": input.get("clientMutationId")}
+
+
+def resolve_delete_user(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
+    """Delete a user (by `id`, or by `username`) with its keys and memberships."""
+    ctx = _ctx(info)
+    auth.require_instance_admin(ctx.con, ctx.user, "delete users")
+    user = _user_of(ctx, input, "user to delete", "User")
+    revoked = members.delete_user(ctx.con, user.username)
+    return {
+        "user": present.user(user, []),
+        "revokedApiKeys": revoked,
+        "clientMutationId": input.get("clientMutationId"),
+    }
+
+
+def resolve_create_slack_integration(
+    _root: None, info: GraphQLResolveInfo, input: dict[str, Any]
+) -> Obj:
+    """The team's Slack integration for `channelName`, made if missing; with
+    `webhookUrl`, its incoming-webhook URL (stored encrypted, never answered)."""
+    ctx = _ctx(info)
+    team = _team_admin(ctx, input["entityName"], "manage integrations")
+    made = slack.ensure(
+        ctx.con, team, input["channelName"], input.get("slackTeamName") or "workspace"
+    )
+    url = input.get("webhookUrl")
+    if url is not None:
+        made = slack.set_url(ctx.con, ctx.box, team, made.channel_name, url)
+    return {
+        "integration": present.slack(made),
+        "webhookUrlSet": url is not None,
+        "clientMutationId": input.get("clientMutationId"),
+    }
 
 
 def resolve_generate_api_key(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Obj:
@@ -145,6 +206,9 @@ RESOLVERS: dict[str, dict[str, Any]] = {
         "createTeam": resolve_create_team,
         "createUser": resolve_create_user,
         "createInvite": resolve_create_invite,
+        "deleteInvite": resolve_delete_invite,
+        "deleteUser": resolve_delete_user,
+        "createSlackIntegration": resolve_create_slack_integration,
         "generateApiKey": resolve_generate_api_key,
         "deleteApiKey": resolve_delete_api_key,
     },

@@ -469,6 +469,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     """,
+    # 16: a team's deliveries due and not yet sent, counted on every events request
+    # (runtime/backlog.py): only pending rows, so the index stays the size of the backlog.
+    """
+    CREATE INDEX deliveries_backlog ON deliveries (entity_id, next_at)
+        WHERE status = 'pending';
+    """,
 )
 
 

@@ -1,0 +1,123 @@
+"""A team's delivery backlog bounds its events: past the bound of deliveries due and not
+yet sent, the intake answers that team's events 503 with Retry-After, whole batches, and
+keeps taking other teams' events; once its receiver catches up, its events go in again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconcile.server.admin import tasks as admin
+from reconcile.server.app import create_app
+from reconcile.server.runtime import backlog
+from tests.server.helpers import InProcess, World, build_world, webhook
+from tests.server.runtime.receiver import Receiver
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    emit,
+    hook_with_secrets,
+    run_until,
+    statuses,
+)
+
+BOUND = 3
+
+
+@pytest.fixture
+def bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """A team acme and a team other, each with an automation; no worker runs, so every
+    delivery stays due and unsent (a receiver that has not been reached) until a test
+    runs one."""
+    monkeypatch.setenv(backlog.BACKLOG_ENV, str(BOUND))
+    app = create_app(tmp_path / "server.db")
+    try:
+        yield build_world(InProcess(app))
+    finally:
+        app.state.service.close()
+
+
+def _lab_event(event_id: str) -> dict[str, Any]:
+    return {**alias_event(event_id), "entity": "other", "project": "lab"}
+
+
+def _automations(world: World, receiver: Receiver) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    alias_automation(world.admin, world.project_id, hook, "to-acme")
+    admin.ensure_project(world.db, "other", "lab")
+    lab = world.outsider.ok('{ project(name: "lab", entityName: "other") { id } }')
+    world.outsider.ok(
+        """mutation { insertSecret(input: {entityName: "other", secretName: "TOKEN",
+             secretValue: "lab-token"}) { success } }"""
+    )
+    other_hook = webhook(
+        world.outsider,
+        "lab",
+        entityName="other",
+        urlEndpoint=receiver.url("/ok"),
+        accessTokenRef="TOKEN",
+    )
+    alias_automation(world.outsider, lab["project"]["id"], other_hook, "to-other")
+
+
+def _event_count(world: World) -> int:
+    with world.db.read() as con:
+        return int(con.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+def test_a_team_past_its_backlog_is_refused_and_others_are_not(
+    bounded: World, receiver: Receiver
+) -> None:
+    world = bounded
+    _automations(world, receiver)
+    assert emit(world, {"events": [alias_event(f"a{n}") for n in range(3)]}).status_code == 202
+    assert emit(world, alias_event("a3")).status_code == 202  # 3 due: not past the bound
+    refused = emit(world, alias_event("a4"))
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "2")
+    assert refused.json() == {
+        "error": {
+            "message": "the deliveries of team acme are behind: more than 3 are due and not "
+            "yet sent; send its events again after Retry-After seconds"
+        }
+    }
+    # Another team's events go on; a batch with any event of acme is refused whole.
+    assert emit(world, _lab_event("o1"), world.outsider.key).status_code == 202
+    mixed = {"events": [_lab_event("o2"), alias_event("a5")]}
+    assert emit(world, mixed).status_code == 503
+    assert _event_count(world) == 5
+    assert statuses(world) == {"to-acme": ["pending"] * 4, "to-other": ["pending"]}
+
+    # The receiver is reached: once acme's deliveries are sent, its events go in again.
+    def sent() -> bool:
+        return statuses(world) == {"to-acme": ["delivered"] * 4, "to-other": ["delivered"]}
+
+    assert run_until(world, sent, 60)
+    again = emit(world, alias_event("a4"))
+    assert (again.status_code, again.json()) == (
+        202,
+        {"events": [{"id": "a4", "automations": ["to-acme"]}]},
+    )
+    assert len(receiver.requests) == 5
+
+
+def test_only_deliveries_due_now_count(bounded: World, receiver: Receiver) -> None:
+    world = bounded
+    _automations(world, receiver)
+    before = time.time() - 1  # earlier than any delivery's first attempt
+    assert emit(world, {"events": [alias_event(f"a{n}") for n in range(4)]}).status_code == 202
+    with world.db.read() as con:
+        assert backlog.behind(con, ["acme", "other", "nope"], BOUND, at=before) is None
+        assert backlog.behind(con, ["other", "nope"], BOUND) is None
+        assert backlog.behind(con, ["acme", "other"], BOUND) == backlog.Behind("acme", BOUND)
+        assert backlog.behind(con, ["acme"], 4) is None
+
+
+def test_the_bound_comes_from_the_environment() -> None:
+    assert backlog.bound({}) == backlog.BACKLOG_DELIVERIES == 1_000
+    assert backlog.bound({backlog.BACKLOG_ENV: "25"}) == 25
+    for wrong in ("0", "-3", "many"):
+        assert backlog.bound({backlog.BACKLOG_ENV: wrong}) == backlog.BACKLOG_DELIVERIES
