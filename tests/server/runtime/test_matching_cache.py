@@ -264,7 +264,19 @@ def test_filters_are_tested_once_per_document_until_a_write(
     assert tested == ["first", "second"] * 2  # once for `prod`, once for `dev`
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="third"))
     assert _fired(world, "c1", "prod") == ["first", "second", "third"]
-    assert tested[4:] == ["first", "second", "third"]
+    assert _fired(world, "c2", "dev") == []
+    # Only the new automation is tested, against each document remembered.
+    assert tested[4:] == ["third", "third"]
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET event_filter = ? WHERE name = 'first'", (_alias("^dev$"),))
+    assert _fired(world, "d1", "dev") == ["first"]
+    assert _fired(world, "d2", "prod") == ["second", "third"]
+    assert tested[6:] == ["first", "first"]
+    monkeypatch.setattr(matching, "_RETESTS_MAX", 3)  # more than that: tested again
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET description = 'x' WHERE name = 'second'")
+    assert _fired(world, "e1", "prod") == ["second", "third"]
+    assert tested[8:] == ["first", "second", "third"]
 
 
 def test_a_filter_is_compiled_once_per_stored_version(

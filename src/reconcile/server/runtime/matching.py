@@ -16,7 +16,7 @@ import sqlite3
 import statistics
 import threading
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconcile.core import wire
 from reconcile.core.events import BY_WIRE, EVENTS
@@ -151,6 +151,14 @@ class Candidates:
     marker: Marker
     rows: tuple[Candidate, ...]
     passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]
+    # The rows' ids, and the rows of other tables they show (`_shown`): what a change
+    # is checked against, kept so that a write elsewhere costs no walk of the rows.
+    ids: frozenset[int]
+    shown: dict[str, frozenset[int]]
+
+    def at(self, marker: Marker) -> Candidates:
+        """The same candidates and answers, as of a later change that left them alone."""
+        return replace(self, marker=marker)
 
     def passing(self, doc: filters.Document) -> tuple[Candidate, ...]:
         key = tuple(sorted(doc.items()))
@@ -179,6 +187,8 @@ _CANDIDATES_MAX = 200_000  # rows over all entries; emptied when more would be k
 _CANDIDATES_LOCK = threading.Lock()
 # Changes caught up by reading them; past this many the scope is read again whole.
 _DELTA_MAX = 2_000
+# Answers kept through a change at most this many candidates looked at again.
+_RETESTS_MAX = 20_000
 _LAST_CHANGE = (
     "SELECT g.token, c.seq, c.tag FROM match_generation g, "
     "(SELECT seq, tag FROM match_changes ORDER BY seq DESC LIMIT 1) c"
@@ -213,7 +223,7 @@ def _read(
     """The scope's candidates read whole."""
     _token, project_id, collection_id, event_type = key
     rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
-    return Candidates(marker, tuple(_with_filters(rows, found)), {})
+    return _made(key, marker, tuple(_with_filters(rows, found)))
 
 
 def _with_filters(rows: Sequence[TriggerRow], found: Candidates | None) -> list[Candidate]:
@@ -236,32 +246,65 @@ def _caught_up(con: sqlite3.Connection, key: Scope_, found: Candidates) -> Candi
         return None
     if len(changes) > _DELTA_MAX:
         return None
-    shown = _shown(key, found)
     changed: set[int] = set()
     for _seq, _tag, table, row_id in changes[1:]:
         if table == "triggers":
             changed.add(row_id)
-        elif table == "*" or row_id in shown.get(table, ()):
+        elif table == "*" or row_id in found.shown.get(table, ()):
             return None
     marker: Marker = (changes[-1][0], changes[-1][1])
     if not changed:
-        return Candidates(marker, found.rows, found.passed)
-    kept = [one for one in found.rows if one[0].id not in changed]
+        return found.at(marker)
     _token, project_id, collection_id, event_type = key
     fresh = triggers_for_event(
         con, project_id, collection_id, WIRE_TYPES[event_type], sorted(changed)
     )
-    if not fresh and len(kept) == len(found.rows):  # none of them is the scope's
-        return Candidates(marker, found.rows, found.passed)
-    rows = sorted([*kept, *_with_filters(fresh, found)], key=lambda one: one[0].id)
-    return Candidates(marker, tuple(rows), {})
+    if not fresh and found.ids.isdisjoint(changed):  # none of them is the scope's
+        return found.at(marker)
+    kept = [one for one in found.rows if one[0].id not in changed]
+    added = _with_filters(fresh, found)
+    rows = tuple(sorted([*kept, *added], key=_by_id))
+    return _made(key, marker, rows, _answers(found.passed, changed, added))
 
 
-def _shown(key: Scope_, found: Candidates) -> dict[str, set[int]]:
+def _by_id(candidate: Candidate) -> int:
+    return candidate[0].id
+
+
+def _answers(
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]],
+    changed: set[int],
+    added: list[Candidate],
+) -> dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]:
+    """The documents' answers kept through a change: the changed automations left out,
+    their new versions tested (a filter is a function of the document). Forgotten when
+    that would cost more than testing the scope again at the next events."""
+    if sum(map(len, passed.values())) + len(passed) * len(added) > _RETESTS_MAX:
+        return {}
+    answers = {}
+    for key, answer in passed.items():
+        doc = dict(key)
+        kept = [one for one in answer if one[0].id not in changed]
+        kept += [one for one in added if _passes(one, doc)]
+        answers[key] = tuple(sorted(kept, key=_by_id))
+    return answers
+
+
+def _made(
+    key: Scope_,
+    marker: Marker,
+    rows: tuple[Candidate, ...],
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]] | None = None,
+) -> Candidates:
+    ids = frozenset(row.id for row, _test in rows)
+    return Candidates(marker, rows, passed or {}, ids, _shown(key, rows))
+
+
+def _shown(key: Scope_, rows: tuple[Candidate, ...]) -> dict[str, frozenset[int]]:
     """The rows of other tables the scope's choice and its candidates' fields read."""
     _token, project_id, collection_id, _type = key
     projects, collections, integrations = {project_id}, {collection_id or 0}, set()
-    for row, _test in found.rows:
+    for row, _test in rows:
         if row.scope_project is not None:
             projects.add(row.scope_project[0])
         if row.scope_type == "PROJECT":
@@ -271,7 +314,11 @@ def _shown(key: Scope_, found: Candidates) -> dict[str, set[int]]:
         integration = row.webhook or row.slack
         if integration is not None:
             integrations.add(integration.id)
-    return {"projects": projects, "collections": collections, "integrations": integrations}
+    return {
+        "projects": frozenset(projects),
+        "collections": frozenset(collections),
+        "integrations": frozenset(integrations),
+    }
 
 
 def _version(row: TriggerRow) -> tuple[int, str, str]:
