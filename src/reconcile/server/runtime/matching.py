@@ -279,10 +279,14 @@ def _answers(
     """The documents' answers kept through a change: the changed automations left out,
     their new versions tested (a filter is a function of the document). Forgotten when
     that would cost more than testing the scope again at the next events."""
-    if sum(map(len, passed.values())) + len(passed) * len(added) > _RETESTS_MAX:
+    remembered = list(passed.items())  # one copy: another thread may add to `passed`
+    if (
+        sum(len(answer) for _key, answer in remembered) + len(remembered) * len(added)
+        > _RETESTS_MAX
+    ):
         return {}
     answers = {}
-    for key, answer in passed.items():
+    for key, answer in remembered:
         doc = dict(key)
         kept = [one for one in answer if one[0].id not in changed]
         kept += [one for one in added if _passes(one, doc)]
