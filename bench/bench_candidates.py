@@ -9,13 +9,14 @@ round sends events whose alias was never seen (so no answer kept per document he
 through `matching.match`, and, interleaved with it, the floor: the same patterns
 compiled with RE2 (`re2.compile(p).search(alias)`) in a tight loop over the same
 aliases. Target: match at most 3x the floor at 10,000, and no cliff up to 50,000 (the
-time per candidate flat in N).
+time per candidate flat in N). Then the first event after each kind of write (`AFTER`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import tempfile
 import time
@@ -79,6 +80,7 @@ def measure(
 ) -> dict[str, list[float]]:
     """Both sides, interleaved; the first event's time (reads, compiles) as `first`."""
     db, project_id, collection_id = populate(path, size)
+    admin.ensure_project(db, TEAM, "elsewhere")
     compiled = [re2.compile(pattern(i)) for i in range(size)]
 
     def aliases() -> list[str]:
@@ -107,36 +109,60 @@ def measure(
 
         runs = interleaved({"floor": side_floor, "match": side_match}, args.rounds)
     runs["first"] = [first]
-    runs["after a write"] = [after_write(db, project_id, collection_id) for _ in range(3)]
+    for _ in range(3):
+        for name, took in after_writes(db, project_id, collection_id).items():
+            runs.setdefault(name, []).append(took)
     db.close()
     return runs
 
 
-def after_write(db: Database, project_id: int, collection_id: int) -> float:
-    """The next event's match after a write elsewhere (an automation of another project)."""
-    other = admin.ensure_project(db, TEAM, "elsewhere")
-    with db.write() as con:
+# What each write is followed by (the event's time after it): the first two are a
+# write elsewhere (an automation of another project) then an event whose alias was
+# seen (what catching up costs) or new (that plus testing every filter); the third an
+# edit of one of the scope's automations; the fourth a change that makes the scope
+# be read whole (an entity renamed: what every write cost before `match_changes`).
+AFTER = ("elsewhere, seen alias", "elsewhere, new alias", "edit in scope", "read whole")
+
+
+def after_writes(db: Database, project_id: int, collection_id: int) -> dict[str, float]:
+    """The next event's match after each kind of write in `AFTER`."""
+    timings: dict[str, float] = {}
+    for name in AFTER:
+        with db.write() as con:
+            count = con.execute("SELECT COUNT(*) FROM triggers").fetchone()[0]
+            write(con, name, count)
+        alias = f"after-{count}" if name == "elsewhere, new alias" else "warm-up"
+        with db.read() as con:
+            began = time.perf_counter()
+            matching.match(con, replace(EVENT, alias=alias), project_id, collection_id)
+            timings[name] = time.perf_counter() - began
+    return timings
+
+
+def write(con: sqlite3.Connection, name: str, count: int) -> None:
+    if name == "edit in scope":
+        con.execute("UPDATE triggers SET description = ? WHERE id = 1", (f"edit {count}",))
+    elif name == "read whole":
+        con.execute("UPDATE entities SET name = name WHERE id = 1")
+    else:
+        other = find_project(con, TEAM, "elsewhere")
         team = find_team(con, TEAM)
         user = con.execute("SELECT id FROM users ORDER BY id LIMIT 1").fetchone()[0]
         assert team is not None
-        count = con.execute("SELECT COUNT(*) FROM triggers").fetchone()[0]
+        assert other is not None
         fields = hooks.TriggerFields(
             f"elsewhere-{count}", None, True, "PROJECT", other.id, "ADD_ARTIFACT_ALIAS",
             "{}", "NO_OP", None, "{}",
         )  # fmt: skip
         hooks.create_trigger(con, team.id, fields, user)
-    with db.read() as con:
-        began = time.perf_counter()
-        matching.match(con, replace(EVENT, alias=f"after-{count}"), project_id, collection_id)
-        return time.perf_counter() - began
 
 
 def report(size: int, runs: dict[str, list[float]]) -> None:
     print(
         f"N = {size:,}: first event after start (reads, compiles) {runs['first'][0] * 1e3:.0f} ms"
     )
-    after = spread(runs["after a write"], 1e3, "ms")
-    print(f"  first event after a write elsewhere: {after}")
+    for name in AFTER:
+        print(f"  first event after a write, {name}: {spread(runs[name], 1e3, 'ms')}")
     print(f"  floor (RE2 search loop): {spread(runs['floor'], 1e3, 'ms')} per event")
     print(f"  matching.match:          {spread(runs['match'], 1e3, 'ms')} per event")
     per = [t / size * 1e6 for t in runs["match"]]

@@ -256,7 +256,7 @@ def test_validate_loads_neither_the_http_client_nor_the_server(write_files: Writ
         "try:\n    cli(['validate', 'automations'])\nexcept SystemExit as done:\n"
         "    assert done.code == 0, done.code\n"
         "print(sorted(m for m in ('httpx', 'reconcile.apply.session', 'reconcile.server',"
-        " 'reconcile.client') if m in sys.modules))\n"
+        " 'reconcile.client', 'jsonschema') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[]"

@@ -240,3 +240,51 @@ def test_a_name_declared_in_a_file_left_out_of_paths_says_where(write_files: Wri
         ],
     )
     assert _validate()[0] == 1  # 'nowhere' is declared nowhere
+
+
+def test_equal_payloads_are_checked_once_and_each_is_reported_where_it_is(
+    write_files: WriteFiles,
+) -> None:
+    """Payloads are scanned once per distinct payload; every automation still gets its
+    own findings, and payloads that differ only in a value's type are not confused."""
+    automation = """
+              - name: {name}
+                scope: {{project: p}}
+                when: {{run_state: {{states: [failed]}}}}
+                then: {{webhook: {{to: hook, payload: {payload}}}}}"""
+    key = "local-" + "0123456789abcdef" * 2 + "01234567"
+    payloads = {
+        "a": f'{{t: "${{nope}}", k: "{key}"}}',
+        "b": f'{{t: "${{nope}}", k: "{key}"}}',
+        "c": "{t: $run_name, n: yes}",
+        "d": "{t: $run_name, n: true}",
+    }
+    listed = "".join(automation.format(name=n, payload=p) for n, p in payloads.items())
+    write_files(
+        {
+            "a.yaml": f"""
+            entity: ml
+            webhooks:
+              - name: hook
+                url: https://example.com/hook
+            automations:{listed}
+            """
+        }
+    )
+    code, lines = _validate()
+    assert code == 1
+    assert [line.split(": ", 1)[1].split(":")[0] for line in lines[:-1]] == [
+        "automations[0].then.webhook.payload.t",
+        "automations[0].then.webhook.payload.k",
+        "automations[1].then.webhook.payload.t",
+        "automations[1].then.webhook.payload.k",
+        "warning",
+        "warning",
+        "warning",
+    ]
+    assert [line.split("warning: ")[1][:41] for line in lines[4:-1]] == [
+        "automations[2].then.webhook.payload.t: '$",
+        "automations[2].then.webhook.payload.n: ye",
+        "automations[3].then.webhook.payload.t: '$",
+    ]
+    assert lines[-1] == "4 problems found"

@@ -216,3 +216,30 @@ def test_migration_13_makes_the_user_bootstrap_made_the_instance_admin(
         found = [r[0] for r in con.execute("SELECT username FROM users WHERE instance_admin = 1")]
     upgraded.close()
     assert found == admins
+
+
+def test_match_changes_log_each_written_row_and_keep_the_last_ones(db_path: Path) -> None:
+    db = Database(db_path)
+    with db.write() as con:
+        con.execute("INSERT INTO entities (name, created_at) VALUES ('acme', 'x')")
+        for number in range(db_module.MATCH_CHANGES_KEPT + 5):
+            con.execute(
+                "INSERT INTO projects (entity_id, name, created_at) VALUES (1, ?, 'x')",
+                (f"p{number}",),
+            )
+        con.execute("UPDATE projects SET id = 100000 WHERE name = 'p0'")
+        con.execute("DELETE FROM projects WHERE name = 'p1'")
+        con.execute("UPDATE entities SET name = 'acme'")
+    with db.read() as con:
+        rows = con.execute("SELECT tbl, row_id FROM match_changes ORDER BY seq").fetchall()
+        generation = con.execute("SELECT n FROM match_generation").fetchone()[0]
+    db.close()
+    assert len(rows) == db_module.MATCH_CHANGES_KEPT
+    assert [tuple(row) for row in rows[-5:]] == [
+        ("projects", db_module.MATCH_CHANGES_KEPT + 5),
+        ("projects", 1),
+        ("projects", 100000),
+        ("projects", 2),
+        ("*", 1),
+    ]
+    assert generation == 0  # migration 9's triggers are gone

@@ -189,12 +189,12 @@ def scope_name(scope: ScopeRef) -> str:
 def creations(target: Target, scopes: Iterable[ScopeRef]) -> list[str]:
     """Each scope the embedded server will create, with a "did you mean" against the
     names of its kind that exist (a typo in the YAML is otherwise created silently)."""
+    wanted = list(scopes)
+    if not wanted:
+        return []  # without importing the server (a plan over HTTP has nothing here)
     from reconcile.server.admin import tasks as admin
     from reconcile.server.store.db import Database
 
-    wanted = list(scopes)
-    if not wanted:
-        return []
     db = Database(target.db)
     try:
         absent = {(a.entity, a.project, a.collection): a for a in admin.absent_scopes(db, wanted)}

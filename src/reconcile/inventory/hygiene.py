@@ -66,12 +66,13 @@ def check_automation(auto: Automation) -> Iterator[Finding]:
         yield from _refused(auto.origin, (*action, name), auto.action.params.get(name))
 
 
-def check_payload(
-    origin: Origin, texts: list[tuple[Pointer, str]]
-) -> tuple[list[Finding], set[Pointer]]:
-    """Literal credentials among a payload's strings, and where they are (other checks
-    stay silent there, so nothing quotes them)."""
+def leaked(texts: list[tuple[Pointer, str]]) -> list[tuple[Pointer, str]]:
+    """The strings of a payload that look like literal credentials (other checks stay
+    silent there, so nothing quotes them)."""
+    return [(pointer, text) for pointer, text in texts if credentials.describe(text)]
+
+
+def refused_leaks(origin: Origin, leaks: list[tuple[Pointer, str]]) -> list[Finding]:
+    """The errors for a payload's `leaked` strings."""
     base = ("then", "webhook", "payload")
-    leaks = [(pointer, text) for pointer, text in texts if credentials.describe(text)]
-    found = [f for pointer, text in leaks for f in _refused(origin, (*base, *pointer), text)]
-    return found, {pointer for pointer, _ in leaks}
+    return [f for pointer, text in leaks for f in _refused(origin, (*base, *pointer), text)]

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from reconcile.core.errors import UsageError
 from reconcile.inventory.loader import load_files
 from reconcile.inventory.schema import did_you_mean, human_path
+
+if TYPE_CHECKING:  # jsonschema is imported only where a project file is read
+    from jsonschema import Draft202012Validator
 
 PROJECT_FILE = "reconcile.yaml"
 STATE_DIR = ".reconcile"
@@ -65,6 +65,8 @@ def active() -> Root | None:
 
 @cache
 def _schema() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     text = resources.files("reconcile").joinpath("data/project.schema.json").read_text("utf-8")
     return Draft202012Validator(json.loads(text))
 
@@ -78,6 +80,8 @@ def load(folder: Path) -> Project | None:
     if issues:
         raise UsageError(str(issues[0]))
     data = documents[0].data
+    from jsonschema.exceptions import best_match
+
     error = best_match(_schema().iter_errors(data))
     if error is not None:
         where = human_path(tuple(error.absolute_path)) or "the file"

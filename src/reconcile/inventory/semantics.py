@@ -408,16 +408,45 @@ def _shared_previous_names(inventory: Inventory) -> Iterator[Finding]:
                 yield Finding(here.path, here.pointer, message, see=(first,))
 
 
+@dataclass(frozen=True)
+class _Scanned:
+    """What the checks read from a payload alone, the same for every equal payload."""
+
+    texts: list[tuple[Pointer, str]]
+    leaks: list[tuple[Pointer, str]]
+    uses: list[templating.Use]
+    problems: list[templating.TemplateProblem]
+
+
+# Payloads scanned, by their repr (which tells str from number from bool, and keeps
+# the order of keys): an inventory's automations mostly share a few templates.
+_SCANNED: dict[str, _Scanned] = {}
+_SCANNED_MAX = 4096  # emptied when full
+
+
+def _scanned(payload: object) -> _Scanned:
+    key = repr(payload)
+    found = _SCANNED.get(key)
+    if found is None:
+        texts = credentials.strings(payload)
+        uses, problems = templating.scan(payload)
+        found = _Scanned(texts, hygiene.leaked(texts), uses, problems)
+        if len(_SCANNED) >= _SCANNED_MAX:
+            _SCANNED.clear()
+        _SCANNED[key] = found
+    return found
+
+
 def _check_payload(auto: Automation, origin: Origin, hook: Webhook | None) -> Iterator[Finding]:
     payload = auto.action.params.get("payload")
     if payload is None:
         return
     base = ("then", "webhook", "payload")
-    texts = credentials.strings(payload)
-    leaks, quiet = hygiene.check_payload(origin, texts)
-    yield from leaks
-    uses, problems = templating.scan(payload)
-    uses = [use for use in uses if use.pointer not in quiet]
+    scanned = _scanned(payload)
+    texts, problems = scanned.texts, scanned.problems
+    yield from hygiene.refused_leaks(origin, scanned.leaks)
+    quiet = {pointer for pointer, _ in scanned.leaks}
+    uses = [use for use in scanned.uses if use.pointer not in quiet]
     for problem in problems:
         if problem.pointer in quiet:
             continue

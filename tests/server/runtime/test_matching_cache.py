@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from reconcile.server.admin import tasks as admin
 from reconcile.server.runtime import matching
 from reconcile.server.store import automations
-from tests.server.helpers import World, trigger_input, webhook
+from tests.server.helpers import TEAM, World, trigger_input, webhook
 from tests.server.runtime.support import alias_event, emit
 
 CREATE = """mutation ($input: CreateFilterTriggerInput!) {
   createFilterTrigger(input: $input) { trigger { id } } }"""
+DELETE = """mutation ($id: ID!) { deleteTrigger(input: {triggerID: $id}) { success } }"""
 UPDATE = """mutation ($input: UpdateFilterTriggerInput!) {
   updateFilterTrigger(input: $input) { trigger { id } } }"""
 
@@ -70,59 +73,175 @@ def test_each_stored_automation_is_decoded_once(
     assert len(set(calls)) == 3
 
 
-def test_candidates_are_read_once_per_generation_and_any_write_is_seen(
+class Reads:
+    """The reads of a scope's candidates: whole (None) or of the changed rows (their ids)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[list[int] | None] = []
+        original = matching.triggers_for_event
+
+        def counted(*args: Any) -> list[automations.TriggerRow]:
+            self.calls.append(list(args[4]) if len(args) > 4 else None)
+            return original(*args)
+
+        monkeypatch.setattr(matching, "triggers_for_event", counted)
+
+    @property
+    def whole(self) -> int:
+        return self.calls.count(None)
+
+
+def _trigger_id(world: World, name: str) -> int:
+    with world.db.read() as con:
+        return int(con.execute("SELECT id FROM triggers WHERE name = ?", (name,)).fetchone()[0])
+
+
+def _other_project(world: World) -> str:
+    admin.ensure_project(world.db, TEAM, "audio")
+    found = world.admin.ok('{ project(name: "audio", entityName: "acme") { id } }')
+    return str(found["project"]["id"])
+
+
+def test_candidates_are_read_once_and_any_write_is_seen(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[int] = []
-    original = matching.triggers_for_event
-
-    def counted(*args: object) -> list[automations.TriggerRow]:
-        reads.append(1)
-        return original(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(matching, "triggers_for_event", counted)
+    reads = Reads(monkeypatch)
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
     for number in range(4):
         assert _fired(world, f"a{number}", "prod") == ["first"]
-    assert len(reads) == 1
-    # Written by another program straight into the database: seen at the next event.
+    assert reads.calls == [None]
+    first = _trigger_id(world, "first")
+    # Written by another program straight into the database: seen at the next event,
+    # by a read of the row that changed.
     with world.db.write() as con:
         con.execute("UPDATE triggers SET enabled = 0 WHERE name = 'first'")
     assert _fired(world, "b1", "prod") == []
     with world.db.write() as con:
         con.execute("UPDATE triggers SET enabled = 1, name = 'renamed'")
     assert _fired(world, "b2", "prod") == ["renamed"]
+    assert reads.calls == [None, [first], [first]]
+    # A row the candidates show (their webhook): the scope is read whole again.
     with world.db.write() as con:
         con.execute("UPDATE integrations SET url_endpoint = 'http://127.0.0.1:10/'")
     assert _fired(world, "b3", "prod") == ["renamed"]
     with world.db.read() as con:
         url = con.execute("SELECT url FROM deliveries ORDER BY id DESC").fetchone()[0]
     assert url == "http://127.0.0.1:10"
-    assert len(reads) == 4
+    assert reads.calls == [None, [first], [first], None]
 
 
-def test_a_rolled_back_write_never_brings_its_generation_back(world: World) -> None:
-    def generation() -> int:
-        with world.db.read() as con:
-            return int(con.execute("SELECT n FROM match_generation").fetchone()[0])
+def test_automations_created_edited_disabled_and_deleted_are_caught_up_by_their_rows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    made = world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="second"))
+    second = made["createFilterTrigger"]["trigger"]["id"]
+    assert _fired(world, "a2", "prod") == ["first", "second"]
+    world.admin.ok(UPDATE, {"input": {"id": second, "eventFilter": _alias("^staging$")}})
+    assert _fired(world, "a3", "prod") == ["first"]
+    assert _fired(world, "a4", "staging") == ["second"]
+    world.admin.ok(UPDATE, {"input": {"id": second, "enabled": False}})
+    assert _fired(world, "a5", "staging") == []
+    world.admin.ok(UPDATE, {"input": {"id": second, "enabled": True}})
+    assert _fired(world, "a6", "staging") == ["second"]
+    world.admin.ok(DELETE, {"id": second})
+    assert _fired(world, "a7", "staging") == []
+    assert _fired(world, "a8", "prod") == ["first"]
+    assert reads.whole == 0
+    assert len(reads.calls) == 5  # one read of the changed row after each write
 
-    before = generation()
-    discarded: list[int] = []
+
+def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[str] = []
+    original = matching._passes
+
+    def counted(candidate: matching.Candidate, doc: object) -> bool:
+        tested.append(candidate[0].name)
+        return original(candidate, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "_passes", counted)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    elsewhere = _other_project(world)
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    world.admin.ok(CREATE, trigger_input(elsewhere, hook, name="audio"))
+    admin.ensure_collection(world.db, TEAM, "audio", "speech", "model")
+    with world.db.write() as con:
+        con.execute("UPDATE projects SET description = 'moved' WHERE name = 'audio'")
+    assert _fired(world, "a2", "prod") == ["first"]
+    assert reads.calls == [[_trigger_id(world, "audio")]]
+    assert tested == ["first"]  # the answer for `prod` was kept
+
+
+def test_a_rolled_back_change_is_never_taken_for_a_later_one(world: World) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    with world.db.read() as con:
+        project = con.execute("SELECT id FROM projects WHERE name = 'vision'").fetchone()[0]
+        collection = con.execute("SELECT id FROM collections WHERE name = 'detector'").fetchone()
+    scope = (project, collection[0], "alias_added")
 
     def rolled_back() -> None:
         with world.db.write() as con:
-            con.execute("UPDATE triggers SET enabled = enabled")
-            con.execute("UPDATE projects SET name = name")
-            discarded.append(int(con.execute("SELECT n FROM match_generation").fetchone()[0]))
+            con.execute("UPDATE triggers SET enabled = 0 WHERE name = 'first'")
+            assert matching.candidates(con, *scope).rows == ()
             raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError):
         rolled_back()
-    assert generation() == before != discarded[0]
+    with world.db.write() as con:  # takes the sequence number the rollback freed
+        con.execute("UPDATE triggers SET description = 'later' WHERE name = 'first'")
+    assert _fired(world, "a1", "prod") == ["first"]
+
+
+def test_a_scope_older_than_the_changes_kept_is_read_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
     with world.db.write() as con:
-        con.execute("UPDATE collections SET name = name")
-    assert generation() not in (before, discarded[0])
+        con.execute("UPDATE triggers SET enabled = 0 WHERE name = 'first'")
+    _other_project(world)
+    with world.db.write() as con:  # as if more changes followed than are kept
+        con.execute("DELETE FROM match_changes WHERE seq < (SELECT MAX(seq) FROM match_changes)")
+    assert _fired(world, "a2", "prod") == []
+    assert reads.calls == [None]
+
+
+def test_a_changed_entity_reads_every_scope_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    with world.db.write() as con:
+        con.execute("UPDATE entities SET name = name WHERE name = 'other'")
+    assert _fired(world, "a2", "prod") == ["first"]
+    assert _fired(world, "a3", "prod") == ["first"]
+    assert reads.calls == [None]
+
+
+def test_a_renamed_project_reads_its_scopes_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    with world.db.write() as con:
+        con.execute("UPDATE projects SET name = 'vision' WHERE name = 'vision'")
+    assert _fired(world, "a2", "prod") == ["first"]
+    assert reads.calls == [None]
 
 
 def test_filters_are_tested_once_per_document_until_a_write(
@@ -145,7 +264,19 @@ def test_filters_are_tested_once_per_document_until_a_write(
     assert tested == ["first", "second"] * 2  # once for `prod`, once for `dev`
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="third"))
     assert _fired(world, "c1", "prod") == ["first", "second", "third"]
-    assert tested[4:] == ["first", "second", "third"]
+    assert _fired(world, "c2", "dev") == []
+    # Only the new automation is tested, against each document remembered.
+    assert tested[4:] == ["third", "third"]
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET event_filter = ? WHERE name = 'first'", (_alias("^dev$"),))
+    assert _fired(world, "d1", "dev") == ["first"]
+    assert _fired(world, "d2", "prod") == ["second", "third"]
+    assert tested[6:] == ["first", "first"]
+    monkeypatch.setattr(matching, "_RETESTS_MAX", 3)  # more than that: tested again
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET description = 'x' WHERE name = 'second'")
+    assert _fired(world, "e1", "prod") == ["second", "third"]
+    assert tested[8:] == ["first", "second", "third"]
 
 
 def test_a_filter_is_compiled_once_per_stored_version(

@@ -1,10 +1,10 @@
 """Which automations an event fires: candidates by index, then filters and metric state.
 
-Candidates come from one indexed query by scope and event type, kept until a write
-moves the database's generation; each stored filter is compiled once (`runtime.filters`)
-and tested against the event's document (answers kept per document); metric automations
-keep their recent values per run in `metric_state` and fire when their condition
-becomes true.
+Candidates come from one indexed query by scope and event type, kept and brought up
+to date by the rows a write changed (`match_changes`); each stored filter is compiled
+once (`runtime.filters`) and tested against the event's document (answers kept per
+document); metric automations keep their recent values per run in `metric_state` and
+fire when their condition becomes true.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlite3
 import statistics
 import threading
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconcile.core import wire
 from reconcile.core.events import BY_WIRE, EVENTS
@@ -137,17 +137,28 @@ def match(
 
 Candidate = tuple[TriggerRow, filters.Compiled]
 _PASSED_MAX = 1024  # documents remembered per scope; emptied when full
+# The last change a scope's candidates have seen: `match_changes`' (seq, tag).
+Marker = tuple[int, int]
+Scope_ = tuple[str, int, int | None, str]  # database token, project, collection, event type
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """A scope's candidates (in creation order, each with its compiled filter) at one
-    generation of the database, and which of them passed each document seen since:
-    a filter is a function of the document, so its answer holds until a write."""
+    """A scope's candidates (in creation order, each with its compiled filter) as of
+    one change of the database, and which of them passed each document seen since:
+    a filter is a function of the document, so its answer holds until they change."""
 
-    generation: int
+    marker: Marker
     rows: tuple[Candidate, ...]
     passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]
+    # The rows' ids, and the rows of other tables they show (`_shown`): what a change
+    # is checked against, kept so that a write elsewhere costs no walk of the rows.
+    ids: frozenset[int]
+    shown: dict[str, frozenset[int]]
+
+    def at(self, marker: Marker) -> Candidates:
+        """The same candidates and answers, as of a later change that left them alone."""
+        return replace(self, marker=marker)
 
     def passing(self, doc: filters.Document) -> tuple[Candidate, ...]:
         key = tuple(sorted(doc.items()))
@@ -169,11 +180,19 @@ def _passes(candidate: Candidate, doc: filters.Document) -> bool:
         return False
 
 
-# Each scope's candidates, kept until a write to what they read moves the database's
-# generation (`store.db` migration 9).
-_CANDIDATES: dict[tuple[str, int, int | None, str], Candidates] = {}
+# Each scope's candidates, brought up to date at the next event after a write to what
+# they read (`store.db` migration 17): by the rows that changed, or all of them again.
+_CANDIDATES: dict[Scope_, Candidates] = {}
 _CANDIDATES_MAX = 200_000  # rows over all entries; emptied when more would be kept
 _CANDIDATES_LOCK = threading.Lock()
+# Changes caught up by reading them; past this many the scope is read again whole.
+_DELTA_MAX = 2_000
+# Answers kept through a change at most this many candidates looked at again.
+_RETESTS_MAX = 20_000
+_LAST_CHANGE = (
+    "SELECT g.token, c.seq, c.tag FROM match_generation g, "
+    "(SELECT seq, tag FROM match_changes ORDER BY seq DESC LIMIT 1) c"
+)
 
 
 def candidates(
@@ -181,25 +200,129 @@ def candidates(
 ) -> Candidates:
     """The enabled automations an event of `event_type` may fire there, in creation
     order, each with its compiled filter (one that cannot run raises when tested)."""
-    token, generation = con.execute("SELECT token, n FROM match_generation").fetchone()
+    # The last change is read before the rows: a write landing between is read again.
+    token, seq, tag = con.execute(_LAST_CHANGE).fetchone()
     key = (token, project_id, collection_id, event_type)
     found = _CANDIDATES.get(key)
-    if found is not None and found.generation == generation:
+    if found is not None and found.marker == (seq, tag):
         return found
-    rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
-    # Filters are compiled once per stored version: those of the scope's last entry are
-    # kept by what compiling reads, so a write elsewhere costs a read, not a compile
-    # each (filters.compiled's own cache holds fewer than a large scope's filters).
-    known = {_version(row): test for row, test in found.rows} if found else {}
-    made = Candidates(
-        generation, tuple((row, known.get(_version(row)) or _compiled(row)) for row in rows), {}
-    )
+    made = _caught_up(con, key, found) if found is not None else None
+    if made is None:
+        made = _read(con, key, found, (seq, tag))
     with _CANDIDATES_LOCK:
         kept = sum(len(entry.rows) for entry in _CANDIDATES.values())
         if kept + len(made.rows) > _CANDIDATES_MAX:
             _CANDIDATES.clear()
         _CANDIDATES[key] = made
     return made
+
+
+def _read(
+    con: sqlite3.Connection, key: Scope_, found: Candidates | None, marker: Marker
+) -> Candidates:
+    """The scope's candidates read whole."""
+    _token, project_id, collection_id, event_type = key
+    rows = triggers_for_event(con, project_id, collection_id, WIRE_TYPES[event_type])
+    return _made(key, marker, tuple(_with_filters(rows, found)))
+
+
+def _with_filters(rows: Sequence[TriggerRow], found: Candidates | None) -> list[Candidate]:
+    # Filters are compiled once per stored version: those of the scope's last entry are
+    # kept by what compiling reads, so a write elsewhere costs a read, not a compile
+    # each (filters.compiled's own cache holds fewer than a large scope's filters).
+    known = {_version(row): test for row, test in found.rows} if found else {}
+    return [(row, known.get(_version(row)) or _compiled(row)) for row in rows]
+
+
+def _caught_up(con: sqlite3.Connection, key: Scope_, found: Candidates) -> Candidates | None:
+    """`found` brought up to date by the changes since its marker, or None when it must
+    be read whole: its marker is gone (rolled back, or older than the changes kept),
+    too much changed, or a row its candidates show (a name, a webhook) changed."""
+    changes = con.execute(
+        "SELECT seq, tag, tbl, row_id FROM match_changes WHERE seq >= ? ORDER BY seq LIMIT ?",
+        (found.marker[0], _DELTA_MAX + 1),
+    ).fetchall()
+    if not changes or (changes[0][0], changes[0][1]) != found.marker:
+        return None
+    if len(changes) > _DELTA_MAX:
+        return None
+    changed: set[int] = set()
+    for _seq, _tag, table, row_id in changes[1:]:
+        if table == "triggers":
+            changed.add(row_id)
+        elif table == "*" or row_id in found.shown.get(table, ()):
+            return None
+    marker: Marker = (changes[-1][0], changes[-1][1])
+    if not changed:
+        return found.at(marker)
+    _token, project_id, collection_id, event_type = key
+    fresh = triggers_for_event(
+        con, project_id, collection_id, WIRE_TYPES[event_type], sorted(changed)
+    )
+    if not fresh and found.ids.isdisjoint(changed):  # none of them is the scope's
+        return found.at(marker)
+    kept = [one for one in found.rows if one[0].id not in changed]
+    added = _with_filters(fresh, found)
+    rows = tuple(sorted([*kept, *added], key=_by_id))
+    return _made(key, marker, rows, _answers(found.passed, changed, added))
+
+
+def _by_id(candidate: Candidate) -> int:
+    return candidate[0].id
+
+
+def _answers(
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]],
+    changed: set[int],
+    added: list[Candidate],
+) -> dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]]:
+    """The documents' answers kept through a change: the changed automations left out,
+    their new versions tested (a filter is a function of the document). Forgotten when
+    that would cost more than testing the scope again at the next events."""
+    remembered = list(passed.items())  # one copy: another thread may add to `passed`
+    if (
+        sum(len(answer) for _key, answer in remembered) + len(remembered) * len(added)
+        > _RETESTS_MAX
+    ):
+        return {}
+    answers = {}
+    for key, answer in remembered:
+        doc = dict(key)
+        kept = [one for one in answer if one[0].id not in changed]
+        kept += [one for one in added if _passes(one, doc)]
+        answers[key] = tuple(sorted(kept, key=_by_id))
+    return answers
+
+
+def _made(
+    key: Scope_,
+    marker: Marker,
+    rows: tuple[Candidate, ...],
+    passed: dict[tuple[tuple[str, object], ...], tuple[Candidate, ...]] | None = None,
+) -> Candidates:
+    ids = frozenset(row.id for row, _test in rows)
+    return Candidates(marker, rows, passed or {}, ids, _shown(key, rows))
+
+
+def _shown(key: Scope_, rows: tuple[Candidate, ...]) -> dict[str, frozenset[int]]:
+    """The rows of other tables the scope's choice and its candidates' fields read."""
+    _token, project_id, collection_id, _type = key
+    projects, collections, integrations = {project_id}, {collection_id or 0}, set()
+    for row, _test in rows:
+        if row.scope_project is not None:
+            projects.add(row.scope_project[0])
+        if row.scope_type == "PROJECT":
+            projects.add(row.scope_id)
+        elif row.scope_type == "ARTIFACT_COLLECTION":
+            collections.add(row.scope_id)
+        integration = row.webhook or row.slack
+        if integration is not None:
+            integrations.add(integration.id)
+    return {
+        "projects": frozenset(projects),
+        "collections": frozenset(collections),
+        "integrations": frozenset(integrations),
+    }
 
 
 def _version(row: TriggerRow) -> tuple[int, str, str]:

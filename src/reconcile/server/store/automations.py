@@ -5,7 +5,9 @@ Secret values arrive here already encrypted; nothing in this module sees plainte
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -481,9 +483,14 @@ def count_triggers_in_project(con: sqlite3.Connection, project_id: int) -> int:
 
 
 def triggers_for_event(
-    con: sqlite3.Connection, project_id: int, collection_id: int | None, event_types: list[str]
+    con: sqlite3.Connection,
+    project_id: int,
+    collection_id: int | None,
+    event_types: list[str],
+    ids: Sequence[int] | None = None,
 ) -> list[TriggerRow]:
-    """Enabled triggers an event in the project (and collection) may fire, by the index.
+    """Enabled triggers an event in the project (and collection) may fire, by the index;
+    with `ids`, only those of them (the ones a write changed).
 
     An ENTITY scope sees every project of its entity, present and future: a team's
     projects for a team, the registries for an organization's entity. Each of the three
@@ -491,12 +498,14 @@ def triggers_for_event(
     other scopes and event types are never read.
     """
     marks = ", ".join("?" * len(event_types))
+    only = "" if ids is None else "AND t.id IN (SELECT value FROM json_each(?)) "
     where = (
-        f"WHERE t.enabled = 1 AND t.event_type IN ({marks}) AND ("
+        f"WHERE t.enabled = 1 AND t.event_type IN ({marks}) {only}AND ("
         "(t.scope_type = 'PROJECT' AND t.scope_id = ?) "
         "OR (t.scope_type = 'ARTIFACT_COLLECTION' AND t.scope_id = ?) "
         "OR (t.scope_type = 'ENTITY' AND t.scope_id = "
         "(SELECT entity_id FROM projects WHERE id = ?))) ORDER BY t.id"
     )
-    params = (*event_types, project_id, collection_id or 0, project_id)
+    chosen = () if ids is None else (json.dumps(list(ids)),)
+    params = (*event_types, *chosen, project_id, collection_id or 0, project_id)
     return _select_triggers(con, where, params)

@@ -51,6 +51,47 @@ def _match_generation(con: sqlite3.Connection) -> None:
             )
 
 
+# Changes kept in `match_changes`: enough for a cached scope to catch up by a small
+# read after a burst of writes elsewhere; a scope older than these reads everything.
+MATCH_CHANGES_KEPT = 10_000
+
+
+def _match_changes(con: sqlite3.Connection) -> None:
+    """`match_changes`: which row of `MATCH_TABLES` each write touched, so matching
+    reads only what changed since it read a scope (`runtime/matching.py`).
+
+    Each entry has a random `tag`: a rolled-back write frees its sequence numbers, and
+    a cache that saw the discarded entry must not take a later one for it. An entity
+    that changes (rare: renames, organizations) is logged as `*`: everything is read.
+    Replaces migration 9's generation, whose triggers it drops; its token stays.
+    """
+    for table in MATCH_TABLES:
+        for op in ("insert", "update", "delete"):
+            con.execute(f"DROP TRIGGER match_generation_{table}_{op}")
+    con.execute(
+        "CREATE TABLE match_changes (seq INTEGER PRIMARY KEY, tag INTEGER NOT NULL, "
+        "tbl TEXT NOT NULL, row_id INTEGER NOT NULL)"
+    )
+    con.execute("INSERT INTO match_changes VALUES (1, random(), '', 0)")
+    prune = f"DELETE FROM match_changes WHERE seq <= last_insert_rowid() - {MATCH_CHANGES_KEPT};"
+    for table in MATCH_TABLES:
+        name = "*" if table == "entities" else table
+        for op, logged in (("INSERT", "new.id"), ("UPDATE", "old.id"), ("DELETE", "old.id")):
+            if table == "entities" and op == "INSERT":
+                continue  # a new entity is in no stored automation yet
+            moved = (
+                f"INSERT INTO match_changes (tag, tbl, row_id) SELECT random(), '{name}', "
+                "new.id WHERE new.id IS NOT old.id;"
+                if op == "UPDATE"
+                else ""
+            )
+            con.execute(
+                f"CREATE TRIGGER match_changes_{table}_{op.lower()} AFTER {op} ON {table} "
+                f"BEGIN INSERT INTO match_changes (tag, tbl, row_id) "
+                f"VALUES (random(), '{name}', {logged}); {moved} {prune} END"
+            )
+
+
 def _organizations(con: sqlite3.Connection) -> None:
     """4: organizations. Each existing team gets its own organization (named after it) and
     an org entity `<team>-org`; the team's registries, and the automations scoped to them
@@ -475,6 +516,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX deliveries_backlog ON deliveries (entity_id, next_at)
         WHERE status = 'pending';
     """,
+    # 17: a log of the rows each write to what matching reads touched, so the first
+    # event after a write elsewhere reads only that (`runtime/matching.py`).
+    _match_changes,
 )
 
 
