@@ -1,7 +1,7 @@
 """Real W&B clients against `reconcile serve`: the two targets of the artifacts issue.
 
 Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--rounds 3]
-[--aliases 200]`.
+[--aliases 200] [--baseline-src DIR]`.
 
 1. The official SDK's `run.log_artifact` of `--files` files, `--mb` MB in all, from
    `log_artifact` to the end of `artifact.wait()` (a fresh process each time), against
@@ -9,7 +9,9 @@ Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--ro
    interleaved rounds, the order rotating. Each round changes every file (its first
    bytes), so nothing is de-duplicated. Target: at most 2x the bare loop. A third
    side says where the time goes: the same httpx loop PUTting the files to the
-   server's own signed upload URLs (from `CreateArtifactFiles`).
+   server's own signed upload URLs (from `CreateArtifactFiles`). With
+   `--baseline-src` (another checkout's `src`), the SDK and signed-URL sides run
+   against that code's server too, in the same rotation, on a database of its own.
 2. `artifact.aliases.append(...); artifact.save()` returning, in the SDK's process, to
    the first delivery attempt's arrival at a loopback sink (an `alias_added`
    automation), `--aliases` times. Target: p99 under 100 ms.
@@ -18,6 +20,7 @@ Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -177,15 +181,22 @@ def signed_seconds(url: str, key: str, paths: list[Path], number: int) -> float:
         return time.perf_counter() - start
 
 
-def logging(url: str, key: str, tmp: Path, args: argparse.Namespace) -> tuple[list[float], ...]:
+def logging(
+    servers: list[tuple[str, str]], tmp: Path, args: argparse.Namespace
+) -> list[list[float]]:
+    """Per side, its seconds per round: the bare loop, then for each server (url, key)
+    the SDK and the signed URLs."""
     paths = make_files(tmp / "model", args.mb, args.files)
-    home = tmp / "sdk"
-    home.mkdir()
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", DISCARD, str(port)])
-    bare: list[float] = []
-    ours: list[float] = []
-    signed: list[float] = []
+    sides: list[tuple[list[float], Callable[[int], float]]] = [
+        ([], lambda _: bare_seconds(port, paths))
+    ]
+    for index, (url, key) in enumerate(servers):
+        home = tmp / f"sdk-{index}"
+        home.mkdir()
+        sides.append(([], lambda _, u=url, k=key, h=home: log_seconds(u, k, h, tmp / "model")))
+        sides.append(([], lambda n, u=url, k=key: signed_seconds(u, k, paths, n)))
     try:
         for _ in range(200):
             try:
@@ -195,18 +206,13 @@ def logging(url: str, key: str, tmp: Path, args: argparse.Namespace) -> tuple[li
                 time.sleep(0.05)
         for number in range(args.rounds):
             touch(paths, number)
-            sides = [
-                (bare, lambda: bare_seconds(port, paths)),
-                (ours, lambda: log_seconds(url, key, home, tmp / "model")),
-                (signed, lambda n=number: signed_seconds(url, key, paths, n)),
-            ]
             shift = number % len(sides)
             for times, measure in sides[shift:] + sides[:shift]:
-                times.append(measure())
+                times.append(measure(number))
     finally:
         sink.terminate()
         sink.wait(10)
-    return bare, ours, signed
+    return [times for times, _ in sides]
 
 
 def promote_latencies(
@@ -215,7 +221,7 @@ def promote_latencies(
     """Arrival at the sink after `save()` returned, and after it was called."""
     done = subprocess.run(
         [sys.executable, "-c", PROMOTE, str(count)],
-        env=sdk_env(url, key, tmp / "sdk"),
+        env=sdk_env(url, key, tmp / "sdk-0"),
         capture_output=True,
         text=True,
         check=True,
@@ -235,32 +241,46 @@ def promote_latencies(
     return late, [arrived[a] - called[a] for a in called if a in arrived]
 
 
+def report(
+    label: str, args: argparse.Namespace, bare: list[float], ours: list[float], signed: list[float]
+) -> None:
+    print(
+        f"1. {label}log_artifact of {args.mb} MB in {args.files} files over {args.rounds} "
+        f"rounds: bare PUT loop best {min(bare):.2f} s median "
+        f"{statistics.median(bare):.2f} s, SDK best {min(ours):.2f} s median "
+        f"{statistics.median(ours):.2f} s: {min(ours) / min(bare):.2f}x best, "
+        f"{statistics.median(ours) / statistics.median(bare):.2f}x median "
+        "(target <= 2x)"
+    )
+    print(
+        f"   {label}the same files PUT to the server's signed URLs: best {min(signed):.2f} s "
+        f"median {statistics.median(signed):.2f} s: {min(signed) / min(bare):.2f}x "
+        f"best, {statistics.median(signed) / statistics.median(bare):.2f}x median"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--aliases", type=int, default=200)
+    parser.add_argument("--baseline-src", type=Path, default=None)
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}, load {os.getloadavg()}")
     with Sink() as sink, tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         key = populate(tmp / "server.db", sink.url)
-        with Served(tmp / "server.db") as served:
-            bare, ours, signed = logging(served.url, key, tmp, args)
-            print(
-                f"1. log_artifact of {args.mb} MB in {args.files} files over {args.rounds} "
-                f"rounds: bare PUT loop best {min(bare):.2f} s median "
-                f"{statistics.median(bare):.2f} s, SDK best {min(ours):.2f} s median "
-                f"{statistics.median(ours):.2f} s: {min(ours) / min(bare):.2f}x best, "
-                f"{statistics.median(ours) / statistics.median(bare):.2f}x median "
-                "(target <= 2x)"
-            )
-            print(
-                f"   the same files PUT to the server's signed URLs: best {min(signed):.2f} s "
-                f"median {statistics.median(signed):.2f} s: {min(signed) / min(bare):.2f}x "
-                "the bare loop best"
-            )
+        with contextlib.ExitStack() as stack:
+            served = stack.enter_context(Served(tmp / "server.db"))
+            servers = [(served.url, key)]
+            if args.baseline_src:
+                old_key = populate(tmp / "baseline.db", sink.url)
+                old = stack.enter_context(Served(tmp / "baseline.db", src=args.baseline_src))
+                servers.append((old.url, old_key))
+            bare, *per_server = logging(servers, tmp, args)
+            for index, label in enumerate(("", "baseline ")[: len(servers)]):
+                report(label, args, bare, per_server[2 * index], per_server[2 * index + 1])
             late, whole = promote_latencies(served.url, key, tmp, sink, args.aliases)
             for label, got in (("returned", late), ("called", whole)):
                 print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,3 +86,30 @@ def test_files_of_a_run_of_another_team_are_refused(world: World) -> None:
     assert world.outsider.fails(FILES, variables) == "NOT_FOUND: entity 'acme' not found"
     missing = {**variables, "run": "nope"}
     assert world.member.fails(FILES, missing) == ("NOT_FOUND: run nope not found in acme/vision")
+
+
+def test_a_body_of_many_chunks_lands_whole(world: World, db_path: Path) -> None:
+    """A body larger than the pieces it is written in (1 MiB), in uneven chunks."""
+    url = _urls(world, "weights.bin")["weights.bin"]
+    body = bytes(range(256)) * (10 * 1024 + 3)  # 2.5 MiB and 768 bytes
+    chunks = [body[start : start + 300_001] for start in range(0, len(body), 300_001)]
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    parts = urlsplit(url)
+    answer = world.client.request("PUT", f"{parts.path}?{parts.query}", content=stream())
+    assert answer.status_code == 200
+    folder = uploads.files_folder(db_path)
+    stored = folder / parts.path.split("/")[-1]
+    assert stored.read_bytes() == body
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == [stored.name]  # no partial left
+
+
+def test_an_empty_body_is_an_empty_file(world: World, db_path: Path) -> None:
+    url = _urls(world, "empty")["empty"]
+    assert _put(world, url, b"") == 200
+    assert (uploads.files_folder(db_path) / url.split("/")[-1].split("?")[0]).read_bytes() == b""
+    assert _put(world, url, b"") == 403

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from reconcile.server.api import auth
-from reconcile.server.clients import stream, uploads
+from reconcile.server.clients import receiving, stream, uploads
 from reconcile.server.errors import ApiError
 from reconcile.server.runtime import events
 from reconcile.server.runtime.outbox import Due
@@ -62,6 +61,7 @@ class _Handlers:
     ) -> None:
         self.db, self.box, self.signer, self.wake, self.read_body = db, box, signer, wake, read_body
         self.folder = uploads.files_folder(db.path)
+        self.marks = receiving.UsedMarks(db)
 
     async def file_stream(self, request: Request) -> Response:
         authorization = request.headers.get("authorization")
@@ -115,21 +115,28 @@ class _Handlers:
         return await self._receive(request, file_id)
 
     async def _receive(self, request: Request, file_id: int) -> Response:
-        fd, partial = uploads.open_target(self.folder, file_id)
-        size = 0
+        """The body, gathered into ~1 MiB pieces written off the event loop."""
+        target = receiving.Target(self.folder, file_id)
+        pieces: list[bytes] = []
+        gathered = size = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > uploads.MAX_UPLOAD_BYTES:
-                        raise _TooLarge
-                    out.write(chunk)
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > uploads.MAX_UPLOAD_BYTES:
+                    raise _TooLarge
+                if gathered >= receiving.PIECE:  # the last piece goes with the commit
+                    await run_in_threadpool(target.write, pieces)
+                    pieces, gathered = [], 0
+                pieces.append(chunk)
+                gathered += len(chunk)
         except (_TooLarge, ClientDisconnect) as failed:
-            partial.unlink(missing_ok=True)
+            await run_in_threadpool(target.discard)
             if isinstance(failed, _TooLarge):
                 return _error(f"file larger than {uploads.MAX_UPLOAD_BYTES} bytes", 413)
             return Response(status_code=400)
-        return await run_in_threadpool(self._keep, partial, file_id, size)
+        if not await run_in_threadpool(receiving.keep, target, pieces, self.marks, size):
+            return _error("upload URL already used", 403, "FORBIDDEN")
+        return Response(status_code=200)
 
     async def download(self, request: Request) -> Response:
         """A stored file behind a signed URL (artifact files and manifests)."""
@@ -147,15 +154,6 @@ class _Handlers:
         if not path.is_file():
             return _error("file not found", 404, "NOT_FOUND")
         return FileResponse(path, media_type="application/octet-stream")
-
-    def _keep(self, partial: Path, file_id: int, size: int) -> Response:
-        with self.db.write() as con:
-            first = uploads.finish(con, file_id, size)
-        if not first:
-            partial.unlink(missing_ok=True)
-            return _error("upload URL already used", 403, "FORBIDDEN")
-        partial.replace(self.folder / str(file_id))
-        return Response(status_code=200)
 
 
 def routes(

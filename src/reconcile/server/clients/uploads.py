@@ -99,9 +99,13 @@ def size_of(con: sqlite3.Connection, file_id: int) -> int:
 
 def open_target(folder: Path, file_id: int) -> tuple[int, Path]:
     """A fresh 0600 file to stream an upload into (renamed into place when complete)."""
-    folder.mkdir(mode=0o700, exist_ok=True)
     partial = folder / f"{file_id}.part-{os.getpid()}-{time.monotonic_ns()}"
-    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), partial
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(partial, flags, 0o600), partial
+    except FileNotFoundError:  # the first upload: the folder is made once, not per file
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return os.open(partial, flags, 0o600), partial
 
 
 def unused(con: sqlite3.Connection, file_id: int) -> bool:
