@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import shutil
@@ -38,12 +37,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_runs import DISCARD, p99
-from runtime_world import Served, Sink, free_port
-
-from reconcile.server.admin import tasks as admin
-from reconcile.server.store import automations as hooks
-from reconcile.server.store.db import Database
-from reconcile.server.store.teams import find_team, find_user
+from runtime_world import Served, Sink, free_port, sdk_env, sdk_team
 
 TEAM, PROJECT = "bench", "train"
 LOG = """
@@ -78,48 +72,10 @@ for number in range(int(sys.argv[1])):
 
 def populate(db_path: Path, sink_url: str) -> str:
     """The team, and an `alias_added` automation on `prod-*` delivering to the sink."""
-    db = Database(db_path)
-    boot = admin.bootstrap(db, team=TEAM)
-    project = admin.ensure_project(db, TEAM, PROJECT)
-    with db.write() as con:
-        team, user = find_team(con, TEAM), find_user(con, boot.username)
-        assert team is not None
-        assert user is not None
-        hook = hooks.create_webhook(
-            con, team.id, name="sink", url_endpoint=sink_url, secret_ref=None, access_token_ref=None
-        )
-        fields = hooks.TriggerFields(
-            name="promoted",
-            description=None,
-            enabled=True,
-            scope_type="PROJECT",
-            scope_id=project.id,
-            event_type="ADD_ARTIFACT_ALIAS",
-            event_filter=json.dumps({"$or": [{"$and": [{"alias": {"$regex": "^prod-"}}]}]}),
-            action_type="GENERIC_WEBHOOK",
-            integration_id=hook.id,
-            action_config=json.dumps({"requestPayload": '{"version": "${alias}"}'}),
-        )
-        hooks.create_trigger(con, team.id, fields, user.id)
-    db.close()
-    assert boot.api_key
-    return boot.api_key
-
-
-def sdk_env(url: str, key: str, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "WANDB_BASE_URL": url,
-        "WANDB_API_KEY": key,
-        "WANDB_MODE": "online",
-        "WANDB_SILENT": "true",
-        "WANDB_DIR": str(home),
-        "HOME": str(home),
-        "WANDB_CONFIG_DIR": str(home / "config"),
-        "WANDB_CACHE_DIR": str(home / "cache"),
-        "WANDB_DATA_DIR": str(home / "data"),
-        "WANDB_ERROR_REPORTING": "false",
-    }
+    alias = {"$or": [{"$and": [{"alias": {"$regex": "^prod-"}}]}]}
+    return sdk_team(
+        db_path, sink_url, ("promoted", "ADD_ARTIFACT_ALIAS", alias, '{"version": "${alias}"}')
+    )
 
 
 def make_files(folder: Path, megabytes: int, count: int) -> list[Path]:

@@ -33,12 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runtime_world import Served, Sink, free_port
-
-from reconcile.server.admin import tasks as admin
-from reconcile.server.store import automations as hooks
-from reconcile.server.store.db import Database
-from reconcile.server.store.teams import find_team, find_user
+from runtime_world import Served, Sink, free_port, sdk_env, sdk_team
 
 TEAM, PROJECT = "bench", "train"
 TRAIN = """
@@ -70,56 +65,16 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 
 def populate(db_path: Path, sink_url: str) -> str:
     """The team, and a threshold automation on `loss` > 0.5 delivering to the sink; the key."""
-    db = Database(db_path)
-    boot = admin.bootstrap(db, team=TEAM)
-    project = admin.ensure_project(db, TEAM, PROJECT)
     threshold = {"name": "loss", "window_size": 1, "cmp_op": "$gt", "threshold": 0.5}
     run_filter = {"run_filter": '{"$and":[]}', "metric_filter": None}
     run_filter["run_metric_filter"] = {"threshold_filter": threshold}
-    with db.write() as con:
-        team, user = find_team(con, TEAM), find_user(con, boot.username)
-        assert team is not None
-        assert user is not None
-        hook = hooks.create_webhook(
-            con,
-            team.id,
-            name="sink",
-            url_endpoint=sink_url,
-            secret_ref=None,
-            access_token_ref=None,
-        )
-        fields = hooks.TriggerFields(
-            name="loss-high",
-            description=None,
-            enabled=True,
-            scope_type="PROJECT",
-            scope_id=project.id,
-            event_type="RUN_METRIC",
-            event_filter=json.dumps(run_filter),
-            action_type="GENERIC_WEBHOOK",
-            integration_id=hook.id,
-            action_config=json.dumps({"requestPayload": '{"version": "${run_id}"}'}),
-        )
-        hooks.create_trigger(con, team.id, fields, user.id)
-    db.close()
-    assert boot.api_key
-    return boot.api_key
+    return sdk_team(
+        db_path, sink_url, ("loss-high", "RUN_METRIC", run_filter, '{"version": "${run_id}"}')
+    )
 
 
 def sdk_seconds(url: str, key: str, home: Path, mode: str, size: tuple[int, int]) -> float:
-    env = {
-        **os.environ,
-        "WANDB_BASE_URL": url,
-        "WANDB_API_KEY": key,
-        "WANDB_MODE": mode,
-        "WANDB_SILENT": "true",
-        "WANDB_DIR": str(home),
-        "HOME": str(home),
-        "WANDB_CONFIG_DIR": str(home / "config"),
-        "WANDB_CACHE_DIR": str(home / "cache"),
-        "WANDB_DATA_DIR": str(home / "data"),
-        "WANDB_ERROR_REPORTING": "false",
-    }
+    env = sdk_env(url, key, home, mode)
     done = subprocess.run(
         [sys.executable, "-c", TRAIN, str(size[0]), str(size[1])],
         env=env,

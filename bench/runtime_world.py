@@ -8,6 +8,7 @@ entity that grows: the index by scope and event type must keep them out of the w
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from reconcile.server.admin import tasks as admin  # noqa: E402
 from reconcile.server.store import automations as hooks  # noqa: E402
 from reconcile.server.store.db import Database  # noqa: E402
 from reconcile.server.store.teams import find_team, find_user  # noqa: E402
-from tests.server.helpers import basic  # noqa: E402
+from tests.server.helpers import basic, sdk_environment  # noqa: E402
 
 TEAM = "bench"
 PROJECT = "vision"
@@ -211,3 +212,41 @@ class Served:
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         self.process.wait(20)
+
+
+def sdk_team(db_path: Path, sink_url: str, automation: tuple[str, str, object, str]) -> str:
+    """A fresh database for the SDK benchmarks: team `bench`, project `train`, and one
+    automation (name, event type, filter, payload) on the project delivering to the sink;
+    the admin's key."""
+    name, event_type, event_filter, payload = automation
+    db = Database(db_path)
+    boot = admin.bootstrap(db, team="bench")
+    project = admin.ensure_project(db, "bench", "train")
+    with db.write() as con:
+        team, user = find_team(con, "bench"), find_user(con, boot.username)
+        assert team is not None
+        assert user is not None
+        hook = hooks.create_webhook(
+            con, team.id, name="sink", url_endpoint=sink_url, secret_ref=None, access_token_ref=None
+        )
+        fields = hooks.TriggerFields(
+            name=name,
+            description=None,
+            enabled=True,
+            scope_type="PROJECT",
+            scope_id=project.id,
+            event_type=event_type,
+            event_filter=json.dumps(event_filter),
+            action_type="GENERIC_WEBHOOK",
+            integration_id=hook.id,
+            action_config=json.dumps({"requestPayload": payload}),
+        )
+        hooks.create_trigger(con, team.id, fields, user.id)
+    db.close()
+    assert boot.api_key
+    return boot.api_key
+
+
+def sdk_env(url: str, key: str, home: Path, mode: str = "online") -> dict[str, str]:
+    """This process's environment with the SDK pointed at `url` (tests' sdk_environment)."""
+    return {**os.environ, **sdk_environment(url, key, home), "WANDB_MODE": mode}
