@@ -121,6 +121,23 @@ def test_connections_above_the_limit_are_503(db_path: Path) -> None:
     assert after.status_code == 401
 
 
+def test_the_default_limit_holds_the_sdks_concurrent_uploads(db_path: Path) -> None:
+    # The official SDK uploads an artifact's files 128 at a time, most on fresh
+    # connections, beside its GraphQL ones: 200 open connections are not refused.
+    held = listen.Limits(read_timeout=60)
+    with _server(db_path, held) as (live, port):
+        idle = [_connect(port) for _ in range(200)]
+        try:
+            for sock in idle:  # each is a request under way, counted once accepted
+                sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+            # Accepted in order: this connection is counted after the 200 above.
+            answer = httpx.post(f"{live.url}/graphql", content=QUERY)
+        finally:
+            for sock in idle:
+                sock.close()
+    assert answer.status_code == 401
+
+
 @contextmanager
 def _uvicorn_logs_into(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Also capture uvicorn's loggers: they do not propagate to the root. (Call once the
