@@ -5,14 +5,28 @@ with the marks of concurrent uploads in one transaction (one commit, one fsync).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from reconcile.server.clients import uploads
 from reconcile.server.store.db import Database
 
 PIECE = 1024 * 1024  # bytes gathered before a write: one thread hop per MiB, not per chunk
+# The uploads' own threads: at most this many uploads write or wait for their mark at once.
+_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="reconcile-uploads")
+T = TypeVar("T")
+
+
+async def off_loop(work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` in an uploads' thread. asyncio's executor hand-off: anyio's
+    (`run_in_threadpool`) cost the event loop about 0.3 ms per upload (limiter, run
+    vars, cancel scope), a sixth of the loop's time while the SDK uploaded."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, work, *args)
 
 
 class Target:

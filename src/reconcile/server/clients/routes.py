@@ -125,16 +125,16 @@ class _Handlers:
                 if size > uploads.MAX_UPLOAD_BYTES:
                     raise _TooLarge
                 if gathered >= receiving.PIECE:  # the last piece goes with the commit
-                    await run_in_threadpool(target.write, pieces)
+                    await receiving.off_loop(target.write, pieces)
                     pieces, gathered = [], 0
                 pieces.append(chunk)
                 gathered += len(chunk)
         except (_TooLarge, ClientDisconnect) as failed:
-            await run_in_threadpool(target.discard)
+            await receiving.off_loop(target.discard)
             if isinstance(failed, _TooLarge):
                 return _error(f"file larger than {uploads.MAX_UPLOAD_BYTES} bytes", 413)
             return Response(status_code=400)
-        if not await run_in_threadpool(receiving.keep, target, pieces, self.marks, size):
+        if not await receiving.off_loop(receiving.keep, target, pieces, self.marks, size):
             return _error("upload URL already used", 403, "FORBIDDEN")
         return Response(status_code=200)
 
