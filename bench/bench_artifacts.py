@@ -1,7 +1,7 @@
 """Real W&B clients against `reconcile serve`: the two targets of the artifacts issue.
 
 Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--rounds 3]
-[--aliases 200] [--baseline-src DIR]`.
+[--aliases 200] [--baseline-src DIR] [--floor]`.
 
 1. The official SDK's `run.log_artifact` of `--files` files, `--mb` MB in all, from
    `log_artifact` to the end of `artifact.wait()` (a fresh process each time), against
@@ -12,6 +12,8 @@ Run: `.venv/bin/python bench/bench_artifacts.py [--mb 1024] [--files 1000] [--ro
    server's own signed upload URLs (from `CreateArtifactFiles`). With
    `--baseline-src` (another checkout's `src`), the SDK and signed-URL sides run
    against that code's server too, in the same rotation, on a database of its own.
+   With `--floor`, the SDK also logs to a server whose upload URLs discard the body
+   (`discarding_serve.py`): the SDK's own share, the least any server can take.
 2. `artifact.aliases.append(...); artifact.save()` returning, in the SDK's process, to
    the first delivery attempt's arrival at a loopback sink (an `alias_added`
    automation), `--aliases` times. Target: p99 under 100 ms.
@@ -141,7 +143,7 @@ def logging(
     servers: list[tuple[str, str]], tmp: Path, args: argparse.Namespace
 ) -> list[list[float]]:
     """Per side, its seconds per round: the bare loop, then for each server (url, key)
-    the SDK and the signed URLs."""
+    the SDK and the signed URLs; for the discarding server (`--floor`, last), the SDK."""
     paths = make_files(tmp / "model", args.mb, args.files)
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", DISCARD, str(port)])
@@ -152,7 +154,8 @@ def logging(
         home = tmp / f"sdk-{index}"
         home.mkdir()
         sides.append(([], lambda _, u=url, k=key, h=home: log_seconds(u, k, h, tmp / "model")))
-        sides.append(([], lambda n, u=url, k=key: signed_seconds(u, k, paths, n)))
+        if not (args.floor and index == len(servers) - 1):
+            sides.append(([], lambda n, u=url, k=key: signed_seconds(u, k, paths, n)))
     try:
         for _ in range(200):
             try:
@@ -222,6 +225,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--aliases", type=int, default=200)
     parser.add_argument("--baseline-src", type=Path, default=None)
+    parser.add_argument("--floor", action="store_true")
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}, load {os.getloadavg()}")
     with Sink() as sink, tempfile.TemporaryDirectory() as name:
@@ -234,8 +238,20 @@ def main() -> None:
                 old_key = populate(tmp / "baseline.db", sink.url)
                 old = stack.enter_context(Served(tmp / "baseline.db", src=args.baseline_src))
                 servers.append((old.url, old_key))
+            if args.floor:
+                floor_key = populate(tmp / "floor.db", sink.url)
+                script = Path(__file__).resolve().parent / "discarding_serve.py"
+                floor = stack.enter_context(Served(tmp / "floor.db", script=script))
+                servers.append((floor.url, floor_key))
             bare, *per_server = logging(servers, tmp, args)
-            for index, label in enumerate(("", "baseline ")[: len(servers)]):
+            if args.floor:
+                floored = per_server.pop()
+                print(
+                    f"1. the SDK's floor (uploads discarded): best {min(floored):.2f} s median "
+                    f"{statistics.median(floored):.2f} s: {min(floored) / min(bare):.2f}x best, "
+                    f"{statistics.median(floored) / statistics.median(bare):.2f}x median"
+                )
+            for index, label in enumerate(("", "baseline ")[: len(per_server) // 2]):
                 report(label, args, bare, per_server[2 * index], per_server[2 * index + 1])
             late, whole = promote_latencies(served.url, key, tmp, sink, args.aliases)
             for label, got in (("returned", late), ("called", whole)):

@@ -177,15 +177,24 @@ def rss_mib(pid: int) -> float:
 
 class Served:
     """`reconcile serve` over `db` in a process of its own, for a `with` block; `src`
-    picks the source tree it runs (another checkout, to compare with)."""
+    picks the source tree it runs (another checkout, to compare with), `script` a
+    wrapper run instead of `reconcile serve`."""
 
-    def __init__(self, db: Path, src: Path | None = None, allow: str | None = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        db: Path,
+        src: Path | None = None,
+        allow: str | None = "127.0.0.1",
+        script: Path | None = None,
+    ) -> None:
         import os
         import subprocess
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        serve = [sys.executable, "-m", "reconcile", "serve", "--db", str(db)]
+        # `script`: a wrapper taking `reconcile serve`'s options (bench/discarding_serve.py).
+        command = [str(script)] if script else ["-m", "reconcile", "serve"]
+        serve = [sys.executable, *command, "--db", str(db)]
         serve += ["--port", str(self.port)]
         serve += ["--allow-delivery-to", allow] if allow else []
         env = dict(os.environ)
