@@ -121,3 +121,57 @@ def test_the_bound_comes_from_the_environment() -> None:
     assert backlog.bound({backlog.BACKLOG_ENV: "25"}) == 25
     for wrong in ("0", "-3", "many"):
         assert backlog.bound({backlog.BACKLOG_ENV: wrong}) == backlog.BACKLOG_DELIVERIES
+
+
+@pytest.fixture
+def lagging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """As `bounded`, with a count bound that is never reached and a lag bound of 1 ms:
+    only how long deliveries have waited can refuse events."""
+    monkeypatch.setenv(backlog.BACKLOG_ENV, "100000")
+    monkeypatch.setenv(backlog.LAG_ENV, "0.001")
+    app = create_app(tmp_path / "server.db")
+    try:
+        yield build_world(InProcess(app))
+    finally:
+        app.state.service.close()
+
+
+def test_a_team_whose_deliveries_wait_past_the_lag_is_refused(
+    lagging: World, receiver: Receiver
+) -> None:
+    world = lagging
+    _automations(world, receiver)
+    late = backlog.LATE_DELIVERIES
+    first = [alias_event(f"a{n}") for n in range(late)]
+    assert emit(world, {"events": first}).status_code == 202
+    with world.db.read() as con:  # as many late as may be in flight to one endpoint: not behind
+        assert backlog.behind(con, ["acme"], 100000, at=time.time() + 60, late=0.001) is None
+    assert emit(world, alias_event(f"a{late}")).status_code == 202
+
+    def waited() -> bool:  # the last one has been due for over the lag
+        with world.db.read() as con:
+            newest = con.execute("SELECT MAX(next_at) FROM deliveries").fetchone()[0]
+        return bool(time.time() - newest > 0.001)
+
+    for _ in range(10_000):  # no worker runs: the deliveries only wait
+        if waited():
+            break
+        time.sleep(0.001)
+    assert waited()
+    with world.db.read() as con:  # due, but not for an hour: only the lag refuses them
+        assert backlog.behind(con, ["acme"], 100000, late=3600) is None
+    refused = emit(world, alias_event("a-late"))
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "2")
+    assert refused.json()["error"]["message"] == (
+        f"the deliveries of team acme are behind: more than {late} have waited over "
+        "0.001 s to be sent; send its events again after Retry-After seconds"
+    )
+    assert emit(world, _lab_event("o1"), world.outsider.key).status_code == 202
+    assert _event_count(world) == late + 2
+
+
+def test_the_lag_comes_from_the_environment() -> None:
+    assert backlog.lag({}) == backlog.LAG_SECONDS == 1.0
+    assert backlog.lag({backlog.LAG_ENV: "0.25"}) == 0.25
+    for wrong in ("0", "-3", "soon", "inf", "nan"):
+        assert backlog.lag({backlog.LAG_ENV: wrong}) == backlog.LAG_SECONDS
