@@ -161,12 +161,9 @@ class Pool:
 
 async def _exchange(connection: _Connection, head: h11.Request, body: bytes, limit: int) -> Answer:
     state = connection.h11
-    try:
-        data = state.send(head) or b""
-        data += (state.send(h11.Data(data=body)) or b"") if body else b""
-        data += state.send(h11.EndOfMessage()) or b""
-    except h11.LocalProtocolError:  # its text may quote a header's (secret) value
-        raise Failed("protocol", "the request's headers are not valid HTTP") from None
+    data = state.send(head) or b""
+    data += (state.send(h11.Data(data=body)) or b"") if body else b""
+    data += state.send(h11.EndOfMessage()) or b""
     try:
         connection.writer.write(data)
         await connection.writer.drain()

@@ -137,7 +137,10 @@ class Sender:
     async def _attempt(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Outcome:
         target = _parse(url)
         vetted = await self._vet(target.scheme, target.host, target.port)
-        head = _head(target, body, headers)
+        try:
+            head = _head(target, body, headers)
+        except h11.LocalProtocolError:  # its text would quote the (maybe secret) value
+            return Outcome(None, 0.0, "protocol", "the request's headers are not valid HTTP")
         failure = Outcome(None, 0.0, "connect", f"{target.host} has no address")
         for ip in vetted[:MAX_ADDRESSES]:
             origin = http11.Origin(target.scheme, target.name, str(ip), target.port)
@@ -216,7 +219,8 @@ def _parse(url: str) -> _Target:
     host_header = f"{shown}:{target.port}" if target.port else shown
     basic = None
     if target.userinfo:  # as httpx did: credentials in the URL are sent as Basic auth
-        basic = "Basic " + base64.b64encode(target.userinfo).decode("ascii")
+        userpass = f"{target.username}:{target.password}".encode()
+        basic = "Basic " + base64.b64encode(userpass).decode("ascii")
     return _Target(scheme, host, name, port, target.raw_path, host_header, basic)
 
 
