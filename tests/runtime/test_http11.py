@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from reconcile.runtime import http11
 from reconcile.runtime.sender import Limits, Outcome, Sender
 from tests.runtime.faults import FaultServer
 from tests.runtime.test_sender import BODY, LOOPBACK, send, send_all
@@ -102,3 +104,24 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(faults: FaultServer) -> N
     assert outcome.status == 200
     (got,) = faults.requests
     assert got.headers["authorization"] == "Basic " + base64.b64encode(b"user:pa ss").decode()
+
+
+def test_connections_idle_past_the_expiry_are_closed_by_the_next_exchange(
+    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http11, "IDLE_EXPIRY", 0.05)
+
+    async def go() -> tuple[list[str], list[str], int]:
+        async with Sender(LOOPBACK, Limits(deadline=30)) as sender:
+            with FaultServer() as other:
+                assert (await sender.send(faults.url("/ok"), BODY, JSON)).status == 200
+                kept = [o.ip + f":{o.port}" for o in sender.pool.idle]
+                began = time.monotonic()
+                while time.monotonic() - began <= 0.05:  # until past the expiry
+                    await asyncio.sleep(0.01)
+                assert (await sender.send(other.url("/ok"), BODY, JSON)).status == 200
+                after = [o.ip + f":{o.port}" for o in sender.pool.idle]
+                return kept, after, other.port
+
+    kept, after, other = asyncio.run(go())
+    assert (kept, after) == ([f"127.0.0.1:{faults.port}"], [f"127.0.0.1:{other}"])

@@ -83,6 +83,7 @@ class Pool:
     def __init__(self, tls: ssl.SSLContext | None) -> None:
         self.tls = tls
         self.idle: dict[Origin, list[_Connection]] = {}
+        self._swept = time.monotonic()
 
     async def exchange(self, origin: Origin, head: h11.Request, body: bytes, limit: int) -> Answer:
         """Send one request and read its answer's body up to `limit` bytes.
@@ -126,6 +127,7 @@ class Pool:
         return None
 
     def _give(self, origin: Origin, connection: _Connection, whole: bool) -> None:
+        self._sweep()
         state = connection.h11
         if whole and state.our_state is h11.DONE and state.their_state is h11.DONE:
             state.start_next_cycle()
@@ -135,6 +137,25 @@ class Pool:
                 idle.append(connection)
                 return
         connection.discard()
+
+    def _sweep(self) -> None:
+        """Close connections idle past IDLE_EXPIRY, at most once per IDLE_EXPIRY: an
+        endpoint that is not sent to again would otherwise hold its sockets open."""
+        now = time.monotonic()
+        if now - self._swept < IDLE_EXPIRY:
+            return
+        self._swept = now
+        for origin, connections in list(self.idle.items()):
+            kept = []
+            for connection in connections:
+                if connection.usable(now):
+                    kept.append(connection)
+                else:
+                    connection.discard()
+            if kept:
+                self.idle[origin] = kept
+            else:
+                del self.idle[origin]
 
     async def _open(self, origin: Origin) -> _Connection:
         tls = self.tls if origin.scheme == "https" else None
