@@ -171,7 +171,7 @@ def test_a_team_whose_deliveries_wait_past_the_lag_is_refused(
 
 
 def test_the_lag_comes_from_the_environment() -> None:
-    assert backlog.lag({}) == backlog.LAG_SECONDS == 1.0
+    assert backlog.lag({}) == backlog.LAG_SECONDS == 0.5
     assert backlog.lag({backlog.LAG_ENV: "0.25"}) == 0.25
     for wrong in ("0", "-3", "soon", "inf", "nan"):
         assert backlog.lag({backlog.LAG_ENV: wrong}) == backlog.LAG_SECONDS

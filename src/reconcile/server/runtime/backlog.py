@@ -27,7 +27,7 @@ RETRY_AFTER = 2
 # deliveries were 4 s of waiting (bench/README.md, the saturation sweep). Up to
 # LATE_DELIVERIES may be in flight to one hanging endpoint (the worker's cap per
 # endpoint), which alone is not a backlog. `RECONCILE_DELIVERY_LAG` changes it.
-LAG_SECONDS = 1.0
+LAG_SECONDS = 0.5
 LAG_ENV = "RECONCILE_DELIVERY_LAG"
 LATE_DELIVERIES = 16
 
