@@ -4,6 +4,7 @@ keeps taking other teams' events; once its receiver catches up, its events go in
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from reconcile.server.admin import tasks as admin
 from reconcile.server.app import create_app
-from reconcile.server.runtime import backlog
+from reconcile.server.runtime import api, backlog, events
 from tests.server.helpers import InProcess, World, build_world, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
@@ -175,3 +176,40 @@ def test_the_lag_comes_from_the_environment() -> None:
     assert backlog.lag({backlog.LAG_ENV: "0.25"}) == 0.25
     for wrong in ("0", "-3", "soon", "inf", "nan"):
         assert backlog.lag({backlog.LAG_ENV: wrong}) == backlog.LAG_SECONDS
+
+
+def test_the_pace_is_what_was_settled_in_the_last_second() -> None:
+    pace = backlog.Pace()
+    assert pace.rate(0.0) is None  # nothing settled: no rate to judge by
+    pace.note(100, 10.0)
+    pace.note(50, 10.5)
+    assert pace.rate(10.5) == 150.0
+    assert pace.rate(11.2) == 50.0  # the first note is over a second old
+    assert pace.rate(11.5) is None
+
+
+def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
+    bounded: World, receiver: Receiver
+) -> None:
+    world = bounded
+    _automations(world, receiver)
+    due = backlog.RATE_FLOOR + 1
+    body = {"events": [alias_event(f"a{n}") for n in range(due)]}
+    assert emit(world, body).status_code == 202
+    with world.db.read() as con:
+        at = con.execute("SELECT MAX(next_at) FROM deliveries").fetchone()[0]
+        # 201 due; at 10 a second that is 20 s of sending, over the 0.5 s lag; the
+        # bound is never under the floor (200).
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=10.0) == backlog.Behind(
+            "acme", backlog.RATE_FLOOR, 0.5, 10.0
+        )
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=500.0) is None  # 250 in 0.5 s
+        assert backlog.behind(con, ["acme"], 100000, at=at) is None  # no rate known
+    with pytest.raises(api.Busy) as refused:
+        api.check_backlog(world.db, events.prepare(json.dumps(body).encode()), 100000, 0.5, 10.0)
+    assert (refused.value.status, refused.value.seconds) == (503, 2)
+    assert refused.value.message == (
+        "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
+        "over 0.5 s at the 10 a second the server sends now; send its events again after "
+        "Retry-After seconds"
+    )

@@ -231,14 +231,20 @@ def authenticate(db: Database, authorization: str | None) -> User:
 
 
 def check_backlog(
-    db: Database, parsed: tuple[IncomingEvent, ...], limit: int, lag: float = backlog.LAG_SECONDS
+    db: Database,
+    parsed: tuple[IncomingEvent, ...],
+    limit: int,
+    lag: float = backlog.LAG_SECONDS,
+    rate: float | None = None,
 ) -> None:
     """Raise `Busy` (503) when a team the events are for has more than `limit`
-    deliveries due and not yet sent, or more than a few due for over `lag` seconds:
-    its deliveries are not keeping up, and more events would only queue further behind
-    them. Other teams' events go on."""
+    deliveries due and not yet sent, more than a few due for over `lag` seconds, or
+    more due than the worker sends in `lag` seconds at its busy `rate`: its deliveries
+    are not keeping up, and more events would only queue further behind them. Other
+    teams' events go on."""
     with db.read() as con:
-        late = backlog.behind(con, (event.entity for event in parsed), limit, late=lag)
+        teams = (event.entity for event in parsed)
+        late = backlog.behind(con, teams, limit, late=lag, rate=rate)
     if late is not None:
         raise Busy(503, backlog.RETRY_AFTER, late.message())
 
@@ -249,9 +255,11 @@ def routes(
     wake: Callable[[Sequence[Due]], None],
     read_body: Callable[[Request, int], Any],
     app_url: str = "https://wandb.ai",
+    *,
+    pace: Callable[[], float | None] = lambda: None,
 ) -> list[Route]:
     """The routes, over the service's database; `wake` tells the worker work is queued
-    (and hands it what it can send at once)."""
+    (and hands it what it can send at once); `pace` is the worker's busy send rate."""
     intake = Intake(db, box, app_url, wake, queue_events())
     behind_limit, behind_lag = backlog.bound(), backlog.lag()
     large_parse = asyncio.Semaphore(1)
@@ -283,7 +291,7 @@ def routes(
             status, body = events.invalid_answer(invalid)
         else:
             try:
-                check_backlog(db, parsed, behind_limit, behind_lag)
+                check_backlog(db, parsed, behind_limit, behind_lag, pace())
                 status, body = await intake.submit(user, authorization, parsed)
             except Busy as busy:
                 headers = {"Retry-After": str(busy.seconds)}
