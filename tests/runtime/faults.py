@@ -73,6 +73,7 @@ class FaultServer(LoopbackServer):
     tls: ssl.SSLContext | None = None
     sni: list[str | None] = field(default_factory=list)
     huge_sent: int = 0
+    connections: int = 0  # connections accepted
     label = "the fault server"
 
     def url(self, path: str) -> str:
@@ -88,15 +89,24 @@ class FaultServer(LoopbackServer):
         return asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        served = 0  # requests answered on this connection
         try:
             while True:
                 got = await _read_request(reader)
                 if got is None:
                     return
                 self.requests.append(got)
-                handler = self._handlers().get(got.path.split("?")[0], _ok)
+                path = got.path.split("?")[0]
+                if served and path in ("/drop-second", "/reset-second"):
+                    # As a server whose idle timeout fired as the request came: no answer.
+                    if path == "/reset-second":
+                        await _reset(writer)
+                    return
+                handler = self._handlers().get(path, _ok)
                 if not await handler(writer):
                     return
+                served += 1
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
@@ -114,6 +124,10 @@ class FaultServer(LoopbackServer):
             "/redirect": _status(302, b"", f"Location: {self.url('/target')}\r\n"),
             "/reset": _reset,
             "/huge": self._huge,
+            "/chunked": _chunked,
+            "/drop": _drop,
+            "/close": _status(200, b"bye", "Connection: close\r\n"),
+            "/until-close": _until_close,
         }
 
     async def _hang(self, writer: asyncio.StreamWriter) -> bool:
@@ -190,4 +204,25 @@ async def _reset(writer: asyncio.StreamWriter) -> bool:
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+    return False
+
+
+async def _chunked(writer: asyncio.StreamWriter) -> bool:
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    writer.write(b"6\r\nhello \r\n")
+    await writer.drain()
+    writer.write(b"5\r\nworld\r\n0\r\n\r\n")
+    await writer.drain()
+    return True
+
+
+async def _until_close(writer: asyncio.StreamWriter) -> bool:
+    """An HTTP/1.0 answer without a length: its body ends with the connection."""
+    writer.write(b"HTTP/1.0 200 OK\r\n\r\nall of it")
+    await writer.drain()
+    return False
+
+
+async def _drop(writer: asyncio.StreamWriter) -> bool:
+    """No answer at all: the connection is closed."""
     return False

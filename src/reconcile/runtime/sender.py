@@ -1,14 +1,16 @@
-"""One delivery attempt over httpx: checked address, total deadline, no redirects, bounded read.
+"""One delivery attempt: checked address, total deadline, no redirects, bounded read.
 
 Every attempt resolves the host, checks every address against the policy and sends to
 the address it checked (the URL carries the IP; `Host` and TLS SNI carry the name, and
 the certificate is verified against the name), so no second DNS lookup can redirect
 it. The whole attempt, slow headers and dripping bodies included, ends by `deadline`.
+The HTTP/1.1 exchange itself is `http11` (asyncio streams framed by h11, keep-alive).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import functools
 import ipaddress
@@ -17,16 +19,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import h11
 import httpx
 
 from reconcile import __version__
-from reconcile.runtime import addresses, schedule
+from reconcile.runtime import addresses, http11, schedule
 from reconcile.runtime.addresses import Address, Policy, Resolver
 
 MAX_READ = 64 * 1024
 EXCERPT = 1024
 MAX_ADDRESSES = 4
-# No Accept-Encoding: answers come uncompressed, so the read limit bounds what arrives.
 _FIXED_HEADERS = (("Connection", "keep-alive"), ("User-Agent", f"reconcile/{__version__}"))
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 RETRYABLE_ERRORS = frozenset({"dns", "connect", "timeout", "reset", "protocol"})
@@ -99,33 +101,14 @@ class Sender:
         self.limits = limits or Limits()
         self.resolver: Resolver = resolver or addresses.resolve
         self.verify = verify
-        # Clients per host name: pools are keyed by the pinned IP, and a TLS connection
-        # verified for one name must never carry a request for another. An attempt takes
-        # an idle client for itself and gives it back, so each client's pool carries one
-        # request at a time and keeps its connection alive: one pool shared by many
-        # attempts at once costs every attempt a check of all its connections.
-        self.clients: list[httpx.AsyncClient] = []
-        self.idle: dict[tuple[str, str], list[httpx.AsyncClient]] = {}
-        self._tls: ssl.SSLContext | bool | None = None
+        self._pool: http11.Pool | None = None
 
-    def _take(self, scheme: str, host: str) -> httpx.AsyncClient:
-        idle = self.idle.setdefault((scheme, host), [])
-        if idle:
-            return idle.pop()
-        if self._tls is None:  # one context (its CA bundle loaded once) for every client
-            self._tls = httpx.create_ssl_context() if self.verify is True else self.verify
-        client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment would connect elsewhere
-            verify=self._tls,
-            timeout=httpx.Timeout(self.limits.deadline),
-        )
-        self.clients.append(client)
-        return client
-
-    def _give(self, scheme: str, host: str, client: httpx.AsyncClient) -> None:
-        if not client.is_closed:
-            self.idle.setdefault((scheme, host), []).append(client)
+    @property
+    def pool(self) -> http11.Pool:
+        """Keep-alive connections per checked address, name and scheme (`http11.Pool`)."""
+        if self._pool is None:  # one TLS context (its CA bundle loaded once) for all
+            self._pool = http11.Pool(_tls_context(self.verify))
+        return self._pool
 
     async def __aenter__(self) -> Sender:
         return self
@@ -134,9 +117,9 @@ class Sender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        clients, self.clients, self.idle = self.clients, [], {}
-        for client in clients:
-            await client.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
     async def send(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Outcome:
         """POST `body` with `headers` to `url`: one attempt, ended by the deadline."""
@@ -152,16 +135,23 @@ class Sender:
         return replace(outcome, duration=time.monotonic() - start)
 
     async def _attempt(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Outcome:
-        target, scheme, host, port = _parse(url)
-        vetted = await self._vet(scheme, host, port)
-        failure = Outcome(None, 0.0, "connect", f"{host} has no address")
+        target = _parse(url)
+        vetted = await self._vet(target.scheme, target.host, target.port)
+        try:
+            head = _head(target, body, headers)
+        except h11.LocalProtocolError:  # its text would quote the (maybe secret) value
+            return Outcome(None, 0.0, "protocol", "the request's headers are not valid HTTP")
+        failure = Outcome(None, 0.0, "connect", f"{target.host} has no address")
         for ip in vetted[:MAX_ADDRESSES]:
+            origin = http11.Origin(target.scheme, target.name, str(ip), target.port)
             try:
-                return await self._post(target, host, ip, body, headers)
-            except httpx.ConnectError as error:  # nothing was sent: the next address may answer
-                failure = _failure(error, ip)
-                if failure.error == "tls":
-                    break
+                answer = await self.pool.exchange(origin, head, body, self.limits.max_read)
+            except http11.Failed as failed:
+                failure = Outcome(None, 0.0, failed.kind, f"{ip}: {failed.text}", address=str(ip))
+                if failed.kind == "connect":  # nothing was sent: the next address may answer
+                    continue
+                return failure
+            return self._outcome(answer, ip)
         return failure
 
     async def _vet(self, scheme: str, host: str, port: int) -> list[Address]:
@@ -174,73 +164,47 @@ class Sender:
             raise _Done(Outcome(None, 0.0, "blocked", refusal))
         return found
 
-    async def _post(
-        self, target: httpx.URL, host: str, ip: Address, body: bytes, headers: list[tuple[str, str]]
-    ) -> Outcome:
-        pinned = _pinned(target, str(ip))
-        extensions = {}
-        if target.scheme == "https" and not _is_ip(host):
-            extensions["sni_hostname"] = host
-        client = self._take(target.scheme, host)
-        try:
-            # Built here rather than by the client: the request carries only our headers
-            # (the client's would add Accept and Accept-Encoding), in this order.
-            request = httpx.Request(
-                "POST",
-                pinned,
-                content=body,
-                headers=[*_FIXED_HEADERS, ("Host", _host_header(target)), *headers],
-                extensions=extensions,
-            )
-            try:
-                response = await client.send(request, stream=True)
-                try:
-                    data = await self._read(response)
-                finally:
-                    await response.aclose()
-            except httpx.ConnectError:
-                raise
-            except httpx.HTTPError as error:
-                return _failure(error, ip)
-        finally:
-            self._give(target.scheme, host, client)
-        return self._outcome(response, data, ip)
-
-    async def _read(self, response: httpx.Response) -> bytes:
-        data = bytearray()
-        async for chunk in response.aiter_raw():
-            data += chunk[: self.limits.max_read - len(data)]
-            if len(data) >= self.limits.max_read:
-                break
-        return bytes(data)
-
-    def _outcome(self, response: httpx.Response, data: bytes, ip: Address) -> Outcome:
-        status = response.status_code
+    def _outcome(self, answer: http11.Answer, ip: Address) -> Outcome:
+        status = answer.status
         error, detail = None, f"HTTP {status}"
         if 300 <= status < 400:
-            where = response.headers.get("location", "nowhere")
+            where = _header(answer.headers, "location") or "nowhere"
             error, detail = (
                 "redirect",
                 f"HTTP {status} to {where[:200]}: redirects are not followed",
             )
         elif not 200 <= status < 300:
             error = "status"
-        excerpt = data[: self.limits.excerpt].decode("utf-8", "replace")
+        excerpt = answer.body[: self.limits.excerpt].decode("utf-8", "replace")
         return Outcome(
             status,
             0.0,
             error,
             detail,
             excerpt,
-            len(data),
-            tuple(response.headers.multi_items()),
-            retry_after(response.headers.get("retry-after")),
+            len(answer.body),
+            answer.headers,
+            retry_after(_header(answer.headers, "retry-after")),
             str(ip),
         )
 
 
+@dataclass(frozen=True)
+class _Target:
+    """A delivery URL, parsed: `host` as written (resolved and checked), `name` its
+    ASCII form (Host and TLS SNI), `path` the request target, `host_header` the Host."""
+
+    scheme: str
+    host: str
+    name: str
+    port: int
+    path: bytes
+    host_header: str
+    basic: str | None
+
+
 @functools.lru_cache(maxsize=1024)
-def _parse(url: str) -> tuple[httpx.URL, str, str, int]:
+def _parse(url: str) -> _Target:
     """The URL parsed (cached: a delivery's URL is parsed on every attempt)."""
     try:
         target = httpx.URL(url)
@@ -250,48 +214,38 @@ def _parse(url: str) -> tuple[httpx.URL, str, str, int]:
     if scheme not in ("http", "https") or not host:
         raise _Done(Outcome(None, 0.0, "url", f"{url!r} is not an http(s) URL with a host"))
     port = target.port or (443 if scheme == "https" else 80)
-    return target, scheme, host, port
+    name = target.raw_host.decode("ascii")
+    shown = f"[{name}]" if ":" in name else name
+    host_header = f"{shown}:{target.port}" if target.port else shown
+    basic = None
+    if target.userinfo:  # as httpx did: credentials in the URL are sent as Basic auth
+        userpass = f"{target.username}:{target.password}".encode()
+        basic = "Basic " + base64.b64encode(userpass).decode("ascii")
+    return _Target(scheme, host, name, port, target.raw_path, host_header, basic)
 
 
-@functools.lru_cache(maxsize=1024)
-def _pinned(target: httpx.URL, ip: str) -> httpx.URL:
-    """`target` with the checked address in place of its host."""
-    return target.copy_with(host=ip)
+def _head(target: _Target, body: bytes, headers: list[tuple[str, str]]) -> h11.Request:
+    """The request line and headers: ours, then the delivery's, nothing else (no
+    Accept-Encoding: answers come uncompressed, so the read limit bounds what arrives)."""
+    fixed = [("Host", target.host_header), *_FIXED_HEADERS, ("Content-Length", str(len(body)))]
+    if target.basic is not None:
+        headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+        headers.append(("Authorization", target.basic))
+    return h11.Request(method="POST", target=target.path, headers=[*fixed, *headers])
 
 
-def _host_header(target: httpx.URL) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return f"{host}:{target.port}" if target.port else host
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _failure(error: httpx.HTTPError, ip: Address) -> Outcome:
-    text = str(error) or type(error).__name__
-    if isinstance(error, httpx.TimeoutException):
-        kind = "timeout"
-    elif isinstance(error, httpx.ConnectError):
-        kind = "tls" if _tls(error) else "connect"
-    elif isinstance(error, httpx.ReadError | httpx.WriteError):
-        kind = "reset"
-    else:
-        kind = "protocol"
-    return Outcome(None, 0.0, kind, f"{ip}: {text}", address=str(ip))
-
-
-def _tls(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext | None:
+    """The context for https: the one given, else httpx's (certifi's CA bundle)."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    return httpx.create_ssl_context(verify=verify)
 
 
 def retry_after(value: str | None) -> float | None:

@@ -134,6 +134,9 @@ def create_app(
 
     handler.after_write = wake
 
+    def pace() -> float | None:
+        return worker[0].pace.rate(time.monotonic()) if worker else None
+
     async def graphql(request: Request) -> Response:
         started = time.perf_counter()
         header = request.headers.get("authorization")
@@ -191,7 +194,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            *runtime_api.routes(handler.db, handler.box, wake, _read_body),
+            *runtime_api.routes(handler.db, handler.box, wake, _read_body, pace=pace),
             *clients_routes.routes(handler.db, handler.box, signer, wake, _read_body),
         ],
         lifespan=lifespan,

@@ -4,6 +4,7 @@ keeps taking other teams' events; once its receiver catches up, its events go in
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from reconcile.server.admin import tasks as admin
 from reconcile.server.app import create_app
-from reconcile.server.runtime import backlog
+from reconcile.server.runtime import api, backlog, events
 from tests.server.helpers import InProcess, World, build_world, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
@@ -121,3 +122,94 @@ def test_the_bound_comes_from_the_environment() -> None:
     assert backlog.bound({backlog.BACKLOG_ENV: "25"}) == 25
     for wrong in ("0", "-3", "many"):
         assert backlog.bound({backlog.BACKLOG_ENV: wrong}) == backlog.BACKLOG_DELIVERIES
+
+
+@pytest.fixture
+def lagging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """As `bounded`, with a count bound that is never reached and a lag bound of 1 ms:
+    only how long deliveries have waited can refuse events."""
+    monkeypatch.setenv(backlog.BACKLOG_ENV, "100000")
+    monkeypatch.setenv(backlog.LAG_ENV, "0.001")
+    app = create_app(tmp_path / "server.db")
+    try:
+        yield build_world(InProcess(app))
+    finally:
+        app.state.service.close()
+
+
+def test_a_team_whose_deliveries_wait_past_the_lag_is_refused(
+    lagging: World, receiver: Receiver
+) -> None:
+    world = lagging
+    _automations(world, receiver)
+    late = backlog.LATE_DELIVERIES
+    first = [alias_event(f"a{n}") for n in range(late)]
+    assert emit(world, {"events": first}).status_code == 202
+    with world.db.read() as con:  # as many late as may be in flight to one endpoint: not behind
+        assert backlog.behind(con, ["acme"], 100000, at=time.time() + 60, late=0.001) is None
+    assert emit(world, alias_event(f"a{late}")).status_code == 202
+
+    def waited() -> bool:  # the last one has been due for over the lag
+        with world.db.read() as con:
+            newest = con.execute("SELECT MAX(next_at) FROM deliveries").fetchone()[0]
+        return bool(time.time() - newest > 0.001)
+
+    for _ in range(10_000):  # no worker runs: the deliveries only wait
+        if waited():
+            break
+        time.sleep(0.001)
+    assert waited()
+    with world.db.read() as con:  # due, but not for an hour: only the lag refuses them
+        assert backlog.behind(con, ["acme"], 100000, late=3600) is None
+    refused = emit(world, alias_event("a-late"))
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "2")
+    assert refused.json()["error"]["message"] == (
+        f"the deliveries of team acme are behind: more than {late} have waited over "
+        "0.001 s to be sent; send its events again after Retry-After seconds"
+    )
+    assert emit(world, _lab_event("o1"), world.outsider.key).status_code == 202
+    assert _event_count(world) == late + 2
+
+
+def test_the_lag_comes_from_the_environment() -> None:
+    assert backlog.lag({}) == backlog.LAG_SECONDS == 0.5
+    assert backlog.lag({backlog.LAG_ENV: "0.25"}) == 0.25
+    for wrong in ("0", "-3", "soon", "inf", "nan"):
+        assert backlog.lag({backlog.LAG_ENV: wrong}) == backlog.LAG_SECONDS
+
+
+def test_the_pace_is_what_was_settled_in_the_last_second() -> None:
+    pace = backlog.Pace()
+    assert pace.rate(0.0) is None  # nothing settled: no rate to judge by
+    pace.note(100, 10.0)
+    pace.note(50, 10.5)
+    assert pace.rate(10.5) == 150.0
+    assert pace.rate(11.2) == 50.0  # the first note is over a second old
+    assert pace.rate(11.5) is None
+
+
+def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
+    bounded: World, receiver: Receiver
+) -> None:
+    world = bounded
+    _automations(world, receiver)
+    due = backlog.RATE_FLOOR + 1
+    body = {"events": [alias_event(f"a{n}") for n in range(due)]}
+    assert emit(world, body).status_code == 202
+    with world.db.read() as con:
+        at = con.execute("SELECT MAX(next_at) FROM deliveries").fetchone()[0]
+        # 201 due; at 10 a second that is 20 s of sending, over the 0.5 s lag; the
+        # bound is never under the floor (200).
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=10.0) == backlog.Behind(
+            "acme", backlog.RATE_FLOOR, 0.5, 10.0
+        )
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=500.0) is None  # 250 in 0.5 s
+        assert backlog.behind(con, ["acme"], 100000, at=at) is None  # no rate known
+    with pytest.raises(api.Busy) as refused:
+        api.check_backlog(world.db, events.prepare(json.dumps(body).encode()), 100000, 0.5, 10.0)
+    assert (refused.value.status, refused.value.seconds) == (503, 2)
+    assert refused.value.message == (
+        "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
+        "over 0.5 s at the 10 a second the server sends now; send its events again after "
+        "Retry-After seconds"
+    )

@@ -29,8 +29,10 @@ BATCH = 1_000
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
     """R1 stores all its events before a worker sends any: a backlog of due deliveries
-    past the intake's default bound (test_backlog.py's subject, not R1's)."""
+    past the intake's default bounds, in count and in how long they wait (test_backlog.py's
+    subject, not R1's)."""
     monkeypatch.setenv(backlog.BACKLOG_ENV, str(EVENTS))
+    monkeypatch.setenv(backlog.LAG_ENV, "86400")
     app = create_app(tmp_path / "server.db")
     yield InProcess(app)
     app.state.service.close()

@@ -3,7 +3,8 @@
 Every route checks the key from its header before anything else (S9): a request
 without a valid one is answered 401 with its body unread. The intake's queue is
 bounded: past it, 429 (that user's share) or 503 (the whole queue) with Retry-After;
-so is each team's delivery backlog (`backlog.py`): past it, 503 for that team's events.
+so is each team's delivery backlog (`backlog.py`: deliveries due and unsent, and how long
+they have waited): past it, 503 for that team's events.
 """
 
 from __future__ import annotations
@@ -229,12 +230,21 @@ def authenticate(db: Database, authorization: str | None) -> User:
         return auth.authenticate(con, authorization)
 
 
-def check_backlog(db: Database, parsed: tuple[IncomingEvent, ...], limit: int) -> None:
+def check_backlog(
+    db: Database,
+    parsed: tuple[IncomingEvent, ...],
+    limit: int,
+    lag: float = backlog.LAG_SECONDS,
+    rate: float | None = None,
+) -> None:
     """Raise `Busy` (503) when a team the events are for has more than `limit`
-    deliveries due and not yet sent: its receivers are not keeping up, and more events
-    would only queue further behind them. Other teams' events go on."""
+    deliveries due and not yet sent, more than a few due for over `lag` seconds, or
+    more due than the worker sends in `lag` seconds at its busy `rate`: its deliveries
+    are not keeping up, and more events would only queue further behind them. Other
+    teams' events go on."""
     with db.read() as con:
-        late = backlog.behind(con, (event.entity for event in parsed), limit)
+        teams = (event.entity for event in parsed)
+        late = backlog.behind(con, teams, limit, late=lag, rate=rate)
     if late is not None:
         raise Busy(503, backlog.RETRY_AFTER, late.message())
 
@@ -245,11 +255,13 @@ def routes(
     wake: Callable[[Sequence[Due]], None],
     read_body: Callable[[Request, int], Any],
     app_url: str = "https://wandb.ai",
+    *,
+    pace: Callable[[], float | None] = lambda: None,
 ) -> list[Route]:
     """The routes, over the service's database; `wake` tells the worker work is queued
-    (and hands it what it can send at once)."""
+    (and hands it what it can send at once); `pace` is the worker's busy send rate."""
     intake = Intake(db, box, app_url, wake, queue_events())
-    behind_limit = backlog.bound()
+    behind_limit, behind_lag = backlog.bound(), backlog.lag()
     large_parse = asyncio.Semaphore(1)
 
     async def prepare(raw: bytes) -> tuple[IncomingEvent, ...]:
@@ -279,7 +291,7 @@ def routes(
             status, body = events.invalid_answer(invalid)
         else:
             try:
-                check_backlog(db, parsed, behind_limit)
+                check_backlog(db, parsed, behind_limit, behind_lag, pace())
                 status, body = await intake.submit(user, authorization, parsed)
             except Busy as busy:
                 headers = {"Retry-After": str(busy.seconds)}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from reconcile.runtime import schedule, signing
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.sender import Limits, Outcome, Sender
-from reconcile.server.runtime import outbox
+from reconcile.server.runtime import backlog, outbox
 from reconcile.server.store.crypto import SecretBox
 from reconcile.server.store.db import Database
 
@@ -90,6 +90,9 @@ class Worker:
         self._finished: list[tuple[_Attempt, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # What it settled per second lately: the intake's bound on a team's due
+        # deliveries, in seconds of sending (`backlog.Pace`).
+        self.pace = backlog.Pace()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -251,6 +254,7 @@ class Worker:
                     done.cancel()
                 raise
             settled = time.monotonic()
+            self.pace.note(len(batch), settled)
             loop = asyncio.get_running_loop()
             for attempt, done in batch:
                 if attempt.delay is not None:  # look again when it is due
