@@ -144,3 +144,67 @@ def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_
     }
     # Read for alpha alone, the automation calling beta's webhook is beta's, not shown.
     assert asyncio.run(build_and_read(["alpha"])) == {"no-op": ("alpha", "wandb-registry-model")}
+
+
+def _applied_examples(db: Path) -> Any:
+    inventory = load_inventory([str(EXAMPLES)])
+    env = {s.from_env: "value" for s in inventory.secrets}
+    env["SLACK_ML_MODELS_URL"] = "https://hooks.example.com/slack"
+    _, report = asyncio.run(
+        session.apply(inventory, Target(None, db=db), fingerprint=None, env=env)
+    )
+    assert report.ok
+    return inventory
+
+
+def _read_noting_trigger_pages(
+    db: Path, inventory: Any, disabled: frozenset[str]
+) -> tuple[list[int], Any]:
+    """The state read from a server with `disabled` features, and the page size of each
+    request for an entity's triggers."""
+    from reconcile.apply.target import embedded_key
+    from reconcile.client.transport import basic_auth
+    from reconcile.server.app import create_app
+
+    asked: list[int] = []
+
+    async def note(request: httpx.Request) -> None:
+        body = json.loads(request.content)
+        if "triggers(" in body["query"]:
+            asked.append(body["variables"]["perPage"])
+
+    async def read() -> Any:
+        app = create_app(db, disabled=disabled)
+        headers = {"Authorization": basic_auth(embedded_key(db))}
+        transport = httpx.ASGITransport(app=app)
+        hooks = {"request": [note]}
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://e", headers=headers, event_hooks=hooks
+            ) as client:
+                state, _ = await Reader(Transport(client)).read(
+                    inventory.entities, scopes_of(inventory)
+                )
+                return state
+        finally:
+            app.state.service.close()
+
+    return asked, asyncio.run(read())
+
+
+def test_a_server_that_says_it_answers_large_pages_is_read_in_pages_of_1000(
+    tmp_path: Path,
+) -> None:
+    from reconcile.core import features
+
+    db = tmp_path / "server.db"
+    inventory = _applied_examples(db)
+    large, state = _read_noting_trigger_pages(db, inventory, frozenset())
+    # W&B does not list the feature: it is read in pages of 100, as before.
+    small, same = _read_noting_trigger_pages(db, inventory, frozenset({features.LARGE_PAGES}))
+    # One listing for the team, one for its organization's registries.
+    assert (large, small) == ([1000, 1000], [100, 100])
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 16
+    assert sorted(state.resources, key=lambda r: r.key) == sorted(
+        same.resources, key=lambda r: r.key
+    )
