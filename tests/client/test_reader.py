@@ -16,7 +16,7 @@ from reconcile.apply.target import Target, connect, scopes_of
 from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.core.errors import ServerError
-from reconcile.core.model import Scope
+from reconcile.core.model import Automation, Scope
 from reconcile.inventory.load import load_inventory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
@@ -208,3 +208,45 @@ def test_a_server_that_says_it_answers_large_pages_is_read_in_pages_of_1000(
     assert sorted(state.resources, key=lambda r: r.key) == sorted(
         same.resources, key=lambda r: r.key
     )
+
+
+def _node(name: str, alias: str, payload: str | None) -> dict[str, Any]:
+    condition = {"$or": [{"$and": [{"alias": {"$regex": alias}}]}]}
+    return {
+        "id": f"id-{name}",
+        "name": name,
+        "enabled": True,
+        "scope": {"__typename": "Project", "id": "p1", "name": "bench"},
+        "event": {"eventType": "ADD_ARTIFACT_ALIAS", "filter": json.dumps(condition)},
+        "action": {
+            "__typename": "GenericWebhookTriggeredAction",
+            "integration": {"id": "h1", "name": "hook"},
+            "requestPayload": payload,
+        },
+    }
+
+
+def test_equal_filters_and_payloads_are_decoded_once_and_shared() -> None:
+    from reconcile.client.reader import _trigger
+    from reconcile.core.wire import decode_action, decode_event
+
+    shared = '{"event": "${event_type}"}'
+    first, second, other = (
+        _trigger("team", node, {})
+        for node in (
+            _node("a", "^prod$", shared),
+            _node("b", "^prod$", shared),
+            _node("c", "^staging$", None),
+        )
+    )
+    assert isinstance(first.value, Automation)
+    assert isinstance(second.value, Automation)
+    assert first.value.event is second.value.event
+    assert first.value.action is second.value.action
+    raw = _node("a", "^prod$", shared)
+    assert first.value.event == decode_event("ADD_ARTIFACT_ALIAS", raw["event"]["filter"])
+    assert first.value.action == decode_action(raw["action"])
+    assert first.value.action.params == {"to": "hook", "payload": {"event": "${event_type}"}}
+    assert isinstance(other.value, Automation)
+    assert other.value.event.params == {"alias": "^staging$"}
+    assert other.value.action.params == {"to": "hook", "payload": None}

@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,8 +21,10 @@ from reconcile.core import ownership
 from reconcile.core.errors import ServerError
 from reconcile.core.model import (
     REGISTRY_PREFIX,
+    Action,
     Automation,
     EnvUrl,
+    Event,
     Remote,
     ResourceKey,
     Scope,
@@ -34,6 +37,7 @@ from reconcile.core.wire import decode_action, decode_event
 
 ScopeRef = tuple[str, str, str | None]  # entity, project, collection
 ENTITY_TRIGGERS_FEATURE = "QUERY_AUTOMATIONS_ON_ENTITY"
+WEBHOOK_ACTION = "GenericWebhookTriggeredAction"
 
 
 @dataclass
@@ -350,8 +354,8 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         entity=entity,
         name=node["name"],
         scope=_scope(node.get("scope") or {}, projects),
-        event=decode_event(event.get("eventType", ""), event.get("filter")),
-        action=decode_action(node.get("action") or {}),
+        event=_event(event.get("eventType", ""), event.get("filter")),
+        action=_action(node.get("action") or {}),
         description=marked.text,
         enabled=bool(node.get("enabled")),
         protect=marked.protected,
@@ -368,6 +372,35 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         protected=marked.protected,
         applied=marked.applied,
     )
+
+
+# An entity's automations share a few filters and payloads (10,000 read, a handful of
+# texts): each text is decoded once. The model is never changed once built, so equal
+# automations can share their Event or Action.
+@lru_cache(maxsize=4096)
+def _decoded_event(wire_type: str, raw_filter: str | None) -> Event:
+    return decode_event(wire_type, raw_filter)
+
+
+@lru_cache(maxsize=4096)
+def _decoded_webhook(name: str | None, payload: str | None) -> Action:
+    integration = {"name": name}
+    raw = {"__typename": WEBHOOK_ACTION, "integration": integration, "requestPayload": payload}
+    return decode_action(raw)
+
+
+def _event(wire_type: Any, raw_filter: Any) -> Event:
+    if isinstance(wire_type, str) and (raw_filter is None or isinstance(raw_filter, str)):
+        return _decoded_event(wire_type, raw_filter)
+    return decode_event(wire_type, raw_filter)
+
+
+def _action(raw: dict[str, Any]) -> Action:
+    name, payload = (raw.get("integration") or {}).get("name"), raw.get("requestPayload")
+    texts = all(value is None or isinstance(value, str) for value in (name, payload))
+    if raw.get("__typename") == WEBHOOK_ACTION and texts:
+        return _decoded_webhook(name, payload)
+    return decode_action(raw)
 
 
 def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
