@@ -210,8 +210,9 @@ def test_a_server_that_says_it_answers_large_pages_is_read_in_pages_of_1000(
     )
 
 
-def _node(name: str, alias: str, payload: str | None) -> dict[str, Any]:
-    condition = {"$or": [{"$and": [{"alias": {"$regex": alias}}]}]}
+def _node(name: str, alias: str | list[str], payload: str | None) -> dict[str, Any]:
+    test = {"$in": alias} if isinstance(alias, list) else {"$regex": alias}
+    condition = {"$or": [{"$and": [{"alias": test}]}]}
     return {
         "id": f"id-{name}",
         "name": name,
@@ -226,27 +227,32 @@ def _node(name: str, alias: str, payload: str | None) -> dict[str, Any]:
     }
 
 
-def test_equal_filters_and_payloads_are_decoded_once_and_shared() -> None:
-    from reconcile.client.reader import _trigger
+def test_equal_filters_are_decoded_once_and_each_automation_gets_its_own_copy() -> None:
+    import yaml
+
+    from reconcile.client.reader import _decoded_event, _trigger
     from reconcile.core.wire import decode_action, decode_event
 
     shared = '{"event": "${event_type}"}'
-    first, second, other = (
-        _trigger("team", node, {})
-        for node in (
-            _node("a", "^prod$", shared),
-            _node("b", "^prod$", shared),
-            _node("c", "^staging$", None),
-        )
-    )
+    nodes = [
+        _node("a", ["prod", "staging"], shared),
+        _node("b", ["prod", "staging"], shared),
+        _node("c", "^staging$", None),
+    ]
+    _decoded_event.cache_clear()
+    first, second, other = (_trigger("team", node, {}) for node in nodes)
+    assert _decoded_event.cache_info().hits == 1  # b's filter is a's
     assert isinstance(first.value, Automation)
     assert isinstance(second.value, Automation)
-    assert first.value.event is second.value.event
-    assert first.value.action is second.value.action
-    raw = _node("a", "^prod$", shared)
+    raw = nodes[0]
     assert first.value.event == decode_event("ADD_ARTIFACT_ALIAS", raw["event"]["filter"])
+    assert second.value.event == first.value.event
+    assert second.value.event.params is not first.value.event.params
     assert first.value.action == decode_action(raw["action"])
     assert first.value.action.params == {"to": "hook", "payload": {"event": "${event_type}"}}
+    # Nothing shared: YAML written from both shows no anchor.
+    assert first.value.event.params == {"alias": {"one_of": ["prod", "staging"]}}
+    assert "&id" not in yaml.safe_dump([first.value.event.params, second.value.event.params])
     assert isinstance(other.value, Automation)
     assert other.value.event.params == {"alias": "^staging$"}
     assert other.value.action.params == {"to": "hook", "payload": None}

@@ -21,7 +21,6 @@ from reconcile.core import ownership
 from reconcile.core.errors import ServerError
 from reconcile.core.model import (
     REGISTRY_PREFIX,
-    Action,
     Automation,
     EnvUrl,
     Event,
@@ -37,7 +36,6 @@ from reconcile.core.wire import decode_action, decode_event
 
 ScopeRef = tuple[str, str, str | None]  # entity, project, collection
 ENTITY_TRIGGERS_FEATURE = "QUERY_AUTOMATIONS_ON_ENTITY"
-WEBHOOK_ACTION = "GenericWebhookTriggeredAction"
 
 
 @dataclass
@@ -355,7 +353,7 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         name=node["name"],
         scope=_scope(node.get("scope") or {}, projects),
         event=_event(event.get("eventType", ""), event.get("filter")),
-        action=_action(node.get("action") or {}),
+        action=decode_action(node.get("action") or {}),
         description=marked.text,
         enabled=bool(node.get("enabled")),
         protect=marked.protected,
@@ -374,33 +372,28 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
     )
 
 
-# An entity's automations share a few filters and payloads (10,000 read, a handful of
-# texts): each text is decoded once. The model is never changed once built, so equal
-# automations can share their Event or Action.
+# An entity's automations share a few filters (10,000 read, a handful of texts): each
+# text is decoded once. What is cached is never handed out: each automation gets its
+# own copy of the parameters (YAML written from shared values would show anchors).
 @lru_cache(maxsize=4096)
 def _decoded_event(wire_type: str, raw_filter: str | None) -> Event:
     return decode_event(wire_type, raw_filter)
 
 
-@lru_cache(maxsize=4096)
-def _decoded_webhook(name: str | None, payload: str | None) -> Action:
-    integration = {"name": name}
-    raw = {"__typename": WEBHOOK_ACTION, "integration": integration, "requestPayload": payload}
-    return decode_action(raw)
-
-
 def _event(wire_type: Any, raw_filter: Any) -> Event:
     if isinstance(wire_type, str) and (raw_filter is None or isinstance(raw_filter, str)):
-        return _decoded_event(wire_type, raw_filter)
+        decoded = _decoded_event(wire_type, raw_filter)
+        return Event(decoded.kind, _fresh(dict(decoded.params)))
     return decode_event(wire_type, raw_filter)
 
 
-def _action(raw: dict[str, Any]) -> Action:
-    name, payload = (raw.get("integration") or {}).get("name"), raw.get("requestPayload")
-    texts = all(value is None or isinstance(value, str) for value in (name, payload))
-    if raw.get("__typename") == WEBHOOK_ACTION and texts:
-        return _decoded_webhook(name, payload)
-    return decode_action(raw)
+def _fresh(value: Any) -> Any:
+    """A copy of a JSON-like value, down to its leaves (strings, numbers: immutable)."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:
