@@ -262,6 +262,21 @@ def test_validate_loads_neither_the_http_client_nor_the_server(write_files: Writ
     assert done.stdout.splitlines()[-1] == "[]"
 
 
+def test_the_command_line_does_not_import_httpxs_own_command_line() -> None:
+    """httpx imports rich and pygments for its command-line tool when they are installed
+    (they are here: import-linter needs rich): 0.05 s of every command that talks HTTP."""
+    import importlib.util
+
+    assert importlib.util.find_spec("rich") is not None  # else this proves nothing
+    probe = (
+        "import sys\nimport reconcile.cli\nimport httpx\n"
+        "print(sorted(m for m in ('rich', 'pygments', 'httpx._main') if sys.modules.get(m)))\n"
+        "print(httpx.AsyncClient.__name__, callable(httpx.main))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "AsyncClient True"]
+
+
 def test_a_commands_async_result_is_returned_without_its_repr() -> None:
     """Python 3.11's `asyncio.run` formats its main task (with the task's result) when
     it puts the SIGINT handler back; a plan's result is large, so `run` keeps it apart."""

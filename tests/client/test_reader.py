@@ -16,7 +16,7 @@ from reconcile.apply.target import Target, connect, scopes_of
 from reconcile.client.reader import Reader
 from reconcile.client.transport import RetryPolicy, Transport
 from reconcile.core.errors import ServerError
-from reconcile.core.model import Scope
+from reconcile.core.model import Automation, Scope
 from reconcile.inventory.load import load_inventory
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "automations" / "examples"
@@ -144,3 +144,115 @@ def test_registry_automations_are_read_from_the_org_entity_under_their_webhooks_
     }
     # Read for alpha alone, the automation calling beta's webhook is beta's, not shown.
     assert asyncio.run(build_and_read(["alpha"])) == {"no-op": ("alpha", "wandb-registry-model")}
+
+
+def _applied_examples(db: Path) -> Any:
+    inventory = load_inventory([str(EXAMPLES)])
+    env = {s.from_env: "value" for s in inventory.secrets}
+    env["SLACK_ML_MODELS_URL"] = "https://hooks.example.com/slack"
+    _, report = asyncio.run(
+        session.apply(inventory, Target(None, db=db), fingerprint=None, env=env)
+    )
+    assert report.ok
+    return inventory
+
+
+def _read_noting_trigger_pages(
+    db: Path, inventory: Any, disabled: frozenset[str]
+) -> tuple[list[int], Any]:
+    """The state read from a server with `disabled` features, and the page size of each
+    request for an entity's triggers."""
+    from reconcile.apply.target import embedded_key
+    from reconcile.client.transport import basic_auth
+    from reconcile.server.app import create_app
+
+    asked: list[int] = []
+
+    async def note(request: httpx.Request) -> None:
+        body = json.loads(request.content)
+        if "triggers(" in body["query"]:
+            asked.append(body["variables"]["perPage"])
+
+    async def read() -> Any:
+        app = create_app(db, disabled=disabled)
+        headers = {"Authorization": basic_auth(embedded_key(db))}
+        transport = httpx.ASGITransport(app=app)
+        hooks = {"request": [note]}
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://e", headers=headers, event_hooks=hooks
+            ) as client:
+                state, _ = await Reader(Transport(client)).read(
+                    inventory.entities, scopes_of(inventory)
+                )
+                return state
+        finally:
+            app.state.service.close()
+
+    return asked, asyncio.run(read())
+
+
+def test_a_server_that_says_it_answers_large_pages_is_read_in_pages_of_1000(
+    tmp_path: Path,
+) -> None:
+    from reconcile.core import features
+
+    db = tmp_path / "server.db"
+    inventory = _applied_examples(db)
+    large, state = _read_noting_trigger_pages(db, inventory, frozenset())
+    # W&B does not list the feature: it is read in pages of 100, as before.
+    small, same = _read_noting_trigger_pages(db, inventory, frozenset({features.LARGE_PAGES}))
+    # One listing for the team, one for its organization's registries.
+    assert (large, small) == ([1000, 1000], [100, 100])
+    assert len([r for r in state.resources if r.key.kind == "automation"]) == 16
+    assert sorted(state.resources, key=lambda r: r.key) == sorted(
+        same.resources, key=lambda r: r.key
+    )
+
+
+def _node(name: str, alias: str | list[str], payload: str | None) -> dict[str, Any]:
+    test = {"$in": alias} if isinstance(alias, list) else {"$regex": alias}
+    condition = {"$or": [{"$and": [{"alias": test}]}]}
+    return {
+        "id": f"id-{name}",
+        "name": name,
+        "enabled": True,
+        "scope": {"__typename": "Project", "id": "p1", "name": "bench"},
+        "event": {"eventType": "ADD_ARTIFACT_ALIAS", "filter": json.dumps(condition)},
+        "action": {
+            "__typename": "GenericWebhookTriggeredAction",
+            "integration": {"id": "h1", "name": "hook"},
+            "requestPayload": payload,
+        },
+    }
+
+
+def test_equal_filters_are_decoded_once_and_each_automation_gets_its_own_copy() -> None:
+    import yaml
+
+    from reconcile.client.reader import _decoded_event, _trigger
+    from reconcile.core.wire import decode_action, decode_event
+
+    shared = '{"event": "${event_type}"}'
+    nodes = [
+        _node("a", ["prod", "staging"], shared),
+        _node("b", ["prod", "staging"], shared),
+        _node("c", "^staging$", None),
+    ]
+    _decoded_event.cache_clear()
+    first, second, other = (_trigger("team", node, {}) for node in nodes)
+    assert _decoded_event.cache_info().hits == 1  # b's filter is a's
+    assert isinstance(first.value, Automation)
+    assert isinstance(second.value, Automation)
+    raw = nodes[0]
+    assert first.value.event == decode_event("ADD_ARTIFACT_ALIAS", raw["event"]["filter"])
+    assert second.value.event == first.value.event
+    assert second.value.event.params is not first.value.event.params
+    assert first.value.action == decode_action(raw["action"])
+    assert first.value.action.params == {"to": "hook", "payload": {"event": "${event_type}"}}
+    # Nothing shared: YAML written from both shows no anchor.
+    assert first.value.event.params == {"alias": {"one_of": ["prod", "staging"]}}
+    assert "&id" not in yaml.safe_dump([first.value.event.params, second.value.event.params])
+    assert isinstance(other.value, Automation)
+    assert other.value.event.params == {"alias": "^staging$"}
+    assert other.value.action.params == {"to": "hook", "payload": None}

@@ -10,17 +10,20 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconcile.client import operations as ops
 from reconcile.client.transport import Transport
+from reconcile.core import features as server_features
 from reconcile.core import ownership
 from reconcile.core.errors import ServerError
 from reconcile.core.model import (
     REGISTRY_PREFIX,
     Automation,
     EnvUrl,
+    Event,
     Remote,
     ResourceKey,
     Scope,
@@ -193,7 +196,7 @@ class Reader:
         return remotes
 
     async def _pages(
-        self, document: str, entity: str, path: tuple[str, str]
+        self, document: str, entity: str, path: tuple[str, str], per_page: int = ops.PAGE_SIZE
     ) -> list[dict[str, Any]]:
         nodes: list[dict[str, Any]] = []
         cursor: str | None = None
@@ -201,7 +204,7 @@ class Reader:
         while True:
             _advance(seen, cursor, entity)
             data = await self._run(
-                document, {"entity": entity, "cursor": cursor, "perPage": ops.PAGE_SIZE}
+                document, {"entity": entity, "cursor": cursor, "perPage": per_page}
             )
             holder = data.get(path[0])
             if holder is None:
@@ -237,9 +240,17 @@ class Reader:
             self._entity_triggers = ENTITY_TRIGGERS_FEATURE in await self.features()
         return self._entity_triggers
 
+    async def trigger_page_size(self) -> int:
+        """Pages of 1,000 automations from a server that says it answers them (one run by
+        `reconcile serve`): 10 requests for 10,000 instead of 100. Else pages of 100."""
+        if server_features.LARGE_PAGES in await self.features():
+            return server_features.LARGE_PAGE_SIZE
+        return ops.PAGE_SIZE
+
     async def _triggers(self, entity: str) -> list[dict[str, Any]]:
         if await self.entity_triggers():
-            return await self._pages(ops.ENTITY_TRIGGERS, entity, ("entity", "triggers"))
+            size = await self.trigger_page_size()
+            return await self._pages(ops.ENTITY_TRIGGERS, entity, ("entity", "triggers"), size)
         projects = await self._pages(ops.ENTITY_TRIGGERS_LEGACY, entity, ("entity", "projects"))
         return [trigger for project in projects for trigger in project.get("triggers") or []]
 
@@ -341,7 +352,7 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         entity=entity,
         name=node["name"],
         scope=_scope(node.get("scope") or {}, projects),
-        event=decode_event(event.get("eventType", ""), event.get("filter")),
+        event=_event(event.get("eventType", ""), event.get("filter")),
         action=decode_action(node.get("action") or {}),
         description=marked.text,
         enabled=bool(node.get("enabled")),
@@ -359,6 +370,30 @@ def _trigger(entity: str, node: dict[str, Any], projects: dict[str, str]) -> Rem
         protected=marked.protected,
         applied=marked.applied,
     )
+
+
+# An entity's automations share a few filters (10,000 read, a handful of texts): each
+# text is decoded once. What is cached is never handed out: each automation gets its
+# own copy of the parameters (YAML written from shared values would show anchors).
+@lru_cache(maxsize=4096)
+def _decoded_event(wire_type: str, raw_filter: str | None) -> Event:
+    return decode_event(wire_type, raw_filter)
+
+
+def _event(wire_type: Any, raw_filter: Any) -> Event:
+    if isinstance(wire_type, str) and (raw_filter is None or isinstance(raw_filter, str)):
+        decoded = _decoded_event(wire_type, raw_filter)
+        return Event(decoded.kind, _fresh(dict(decoded.params)))
+    return decode_event(wire_type, raw_filter)
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a JSON-like value, down to its leaves (strings, numbers: immutable)."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def _scope(node: dict[str, Any], projects: dict[str, str]) -> Scope:

@@ -24,6 +24,11 @@ EVENT_FEATURES: dict[str, str] = {
     )
 }
 SCOPE_FEATURES: dict[str, str] = {"ENTITY": "AUTOMATION_SCOPE_ENTITY"}
+# Not W&B's: a server run by `reconcile serve` lists it to say it answers pages of
+# LARGE_PAGE_SIZE automations (within its cost budget). Other servers get pages of 100,
+# the most W&B is known to answer.
+LARGE_PAGES = "RECONCILE_LARGE_PAGES"
+LARGE_PAGE_SIZE = 1000
 
 
 def needed(event_type: str, scope_type: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 REGISTRY_PREFIX = "wandb-registry-"
@@ -61,7 +62,10 @@ class Secret:
     rotation: int = 0
     origin: Origin | None = field(default=None, compare=False)
 
-    @property
+    # Cached (in the instance's __dict__; fields, equality and `replace` are untouched):
+    # a plan of 10,000 asks each resource's key a dozen times, and a frozen ResourceKey
+    # takes about a microsecond to build.
+    @cached_property
     def key(self) -> ResourceKey:
         return ResourceKey("secret", self.entity, self.name)
 
@@ -90,7 +94,7 @@ class Webhook:
     rotations: tuple[tuple[str, int], ...] = ()
     origin: Origin | None = field(default=None, compare=False)
 
-    @property
+    @cached_property
     def key(self) -> ResourceKey:
         return ResourceKey("webhook", self.entity, self.name)
 
@@ -157,7 +161,7 @@ class Automation:
     previously: tuple[str, ...] = ()
     origin: Origin | None = field(default=None, compare=False)
 
-    @property
+    @cached_property
     def key(self) -> ResourceKey:
         return ResourceKey("automation", self.entity, self.name)
 

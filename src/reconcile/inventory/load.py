@@ -46,6 +46,13 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            # What the block built stays alive (the caller keeps it), but it all sits in
+            # the youngest generation: the first allocation after `enable` would walk it
+            # all (0.05-0.08 s after a plan of 10,000). Freezing and unfreezing moves
+            # every tracked object to the oldest generation without a walk; cycles there
+            # are still found by the next full collection.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

@@ -63,7 +63,10 @@ def validator() -> Draft202012Validator:
 
 @cache
 def _compiled() -> Callable[[Any], Any]:
-    return fastjsonschema.compile(json.loads(schema_text()))
+    # Only its yes or no is used (the reasons come from jsonschema). Without details,
+    # each `raise` no longer spells out the failing subschema: it generates 0.1 MB of
+    # Python instead of 0.94 MB, and compiles in 0.02 s instead of 0.15 s at each start.
+    return fastjsonschema.compile(json.loads(schema_text()), detailed_exceptions=False)
 
 
 def is_valid(data: Any) -> bool:

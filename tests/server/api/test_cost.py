@@ -9,6 +9,7 @@ import wandb.automations._generated.operations as sdk
 from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type
 
 from reconcile.client import operations as ops
+from reconcile.core import features
 from reconcile.server.api import cost, present
 from reconcile.server.api.graph import Documents, load_schema
 from reconcile.server.store import automations as hooks
@@ -48,6 +49,9 @@ def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -
         "sdk IntegrationsByEntity": cost_of(sdk.INTEGRATIONS_BY_ENTITY_GQL, sdk_default),
         "sdk CreateAutomation": cost_of(sdk.CREATE_AUTOMATION_GQL),
         "reconcile listing": cost_of(ops.ENTITY_TRIGGERS, {"perPage": ops.PAGE_SIZE}),
+        "reconcile listing, large pages": cost_of(
+            ops.ENTITY_TRIGGERS, {"perPage": features.LARGE_PAGE_SIZE}
+        ),
         "reconcile legacy listing": cost_of(ops.ENTITY_TRIGGERS_LEGACY, {"perPage": ops.PAGE_SIZE}),
         "reconcile collections": cost_of(ops.PROJECT, {"perPage": ops.PAGE_SIZE}),
         "reconcile batch of 50": cost_of(batch(50)),
@@ -59,6 +63,7 @@ def test_what_the_sdk_and_reconcile_send_costs_under_a_quarter_of_the_budget() -
         "sdk IntegrationsByEntity": 3_760,
         "sdk CreateAutomation": 112,
         "reconcile listing": 10_660,
+        "reconcile listing, large pages": 106_060,
         "reconcile legacy listing": 107_660,
         "reconcile collections": 6_862,
         "reconcile batch of 50": 3_100,

@@ -65,7 +65,7 @@ UNPAGED: dict[tuple[str, str], int] = {
     ("Project", "members"): 100,
     ("Project", "teamMembers"): 10,
     ("CreateArtifactCollectionTagAssignmentsPayload", "tags"): 50,
-    ("ServerInfo", "features"): 14,  # present.FEATURES
+    ("ServerInfo", "features"): 15,  # present.FEATURES
     ("Organization", "featureFlags"): 1,  # automation_entity_scope
     # Runs (`server/clients/`): the files of one createRunFiles request (at most 1,000),
     # a run's history rows (the SDK's default 500 samples), lists not kept.

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconcile.core import features
 from reconcile.server.api.ids import encode_cursor, encode_id
 from reconcile.server.api.urls import shown_url
 from reconcile.server.api.validation import ARTIFACT_EVENTS
@@ -38,6 +39,8 @@ FEATURES = (
     # `api.registry()` / `api.registries()` and `api.create_registry()` refuse without these.
     "ARTIFACT_REGISTRY_SEARCH",
     "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
+    # reconcile's own: the reader may ask for pages of 1,000 automations.
+    features.LARGE_PAGES,
 )
 
 
