@@ -91,13 +91,16 @@ Row = tuple[int, str, dict[str, Any] | None]
 
 def _rows(offset: int, lines: list[str], watched: frozenset[str] | None) -> list[Row]:
     """Each line's number, text (stored as sent) and object. A line is parsed only when
-    it may hold a watched key (all of them when `watched` is None) or when `lines`
-    cannot vouch that it is a JSON object; the others' object is None (not needed)."""
+    it may hold a watched key (all of them when `watched` is None) or when
+    `history_lines.Lines` cannot vouch that it is a JSON object; the others' object is
+    None (not needed)."""
     if watched is None:
         parsed = set(range(len(lines)))
     else:
         post = history_lines.Lines.of(lines)
-        parsed = post.holding(watched).union(post.unchecked())
+        parsed = post.holding(watched)
+        if len(parsed) < len(lines):  # some lines are left unparsed if they are plain
+            parsed.update(post.unchecked())
     return [
         (number, line, _object(line, f"{HISTORY} line {number}") if index in parsed else None)
         for index, (number, line) in enumerate(enumerate(lines, start=offset))
