@@ -1,10 +1,13 @@
 """Where the online SDK loop of `bench_runs.py` waits: every request the SDK sends to
 `reconcile serve`, timed by a logging proxy on loopback, beside the script's own phases.
 
-Run: `.venv/bin/python bench/trace_runs.py [--steps 10000] [--metrics 20]`.
-Prints the script's phases (`wandb.init`, the `log` loop, `finish`) and each request:
-when it started (from the script's start), how long the server took to answer, its
-size, and for GraphQL its operation.
+Run: `.venv/bin/python bench/trace_runs.py [--steps 10000] [--metrics 20] [--runs 1]
+[--mode online|offline] [--keep FILE] [--spy FILE]`. `--keep` writes the largest body
+sent (the final post); `--spy` records the server with py-spy (installed separately:
+`pip install py-spy`, on PATH) as collapsed stacks. Prints the script's phases
+(`wandb.init`, the `log` loop, `finish`) and each request: when it started (from the
+script's start), how long the server took to answer, its size, and for GraphQL its
+operation.
 """
 
 from __future__ import annotations
