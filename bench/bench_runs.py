@@ -1,9 +1,10 @@
 """Real W&B clients against `reconcile serve`: the three targets of the runs issue.
 
 Run: `.venv/bin/python bench/bench_runs.py [--steps 10000] [--metrics 20] [--posts 200]
-[--upload-mb 200] [--rounds 3]`.
-Targets 1 and 3 run their two sides in interleaved rounds, the order alternating; each
-SDK run is a fresh process.
+[--upload-mb 200] [--rounds 3] [--baseline-src DIR] [--sdk-only]`.
+Targets 1 and 3 run their sides in interleaved rounds, the order rotating; each SDK run
+is a fresh process. `--baseline-src` (another checkout's `src`) adds a third side to 1:
+the same loop online against that code's server.
 
 1. The official SDK logging `--steps` steps of `--metrics` metrics, whole script from
    `wandb.init` to the end of `finish`, online against the server and with
@@ -19,6 +20,7 @@ SDK run is a fresh process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -147,6 +149,31 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[98]
 
 
+def sdk_rounds(
+    servers: list[tuple[str, str]], home: Path, size: tuple[int, int], rounds: int
+) -> list[list[float]]:
+    """Seconds of the SDK loop: offline, then online against each server; the sides run
+    in interleaved rounds, their order rotating."""
+    sides = [(servers[0], "offline")] + [(server, "online") for server in servers]
+    times: list[list[float]] = [[] for _ in sides]
+    for number in range(rounds):
+        for index in [(number + shift) % len(sides) for shift in range(len(sides))]:
+            (url, key), mode = sides[index]
+            times[index].append(sdk_seconds(url, key, home, mode, size))
+    return times
+
+
+def report_sdk(label: str, offline: list[float], online: list[float]) -> None:
+    print(
+        f"1. {label}SDK loop over {len(online)} rounds: offline best {min(offline):.2f} s "
+        f"median {statistics.median(offline):.2f} s, online best {min(online):.2f} s "
+        f"median {statistics.median(online):.2f} s, "
+        f"ratio {min(online) / min(offline):.2f}x best, "
+        f"{statistics.median(online) / statistics.median(offline):.2f}x median "
+        "(target <= 1.15x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10_000)
@@ -154,41 +181,43 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--upload-mb", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of 1 and 3")
+    parser.add_argument("--baseline-src", type=Path, help="another checkout's src: a 3rd side")
+    parser.add_argument("--sdk-only", action="store_true", help="only target 1")
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}, load {os.getloadavg()}")
-    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
-        key = populate(Path(tmp) / "server.db", sink.url)
-        with Served(Path(tmp) / "server.db") as served:
-            home = Path(tmp) / "sdk"
-            home.mkdir()
-            size = (args.steps, args.metrics)
-            offline: list[float] = []
-            online: list[float] = []
-            for number in range(args.rounds):  # interleaved, the order alternating
-                sides = [(offline, "offline"), (online, "online")]
-                for times, mode in sides if number % 2 == 0 else sides[::-1]:
-                    times.append(sdk_seconds(served.url, key, home, mode, size))
-            print(
-                f"1. SDK loop over {args.rounds} rounds: offline best {min(offline):.2f} s "
-                f"median {statistics.median(offline):.2f} s, online best {min(online):.2f} s "
-                f"median {statistics.median(online):.2f} s, "
-                f"ratio {min(online) / min(offline):.2f}x best, "
-                f"{statistics.median(online) / statistics.median(offline):.2f}x median "
-                "(target <= 1.15x)"
-            )
-            got = latencies(served.url, key, sink, args.posts)
-            print(
-                f"2. crossing post -> first attempt: {len(got)}/{args.posts} arrived, "
-                f"p50 {statistics.median(got) * 1e3:.1f} ms, p99 {p99(got) * 1e3:.1f} ms, "
-                f"max {max(got) * 1e3:.1f} ms (target p99 < 100 ms)"
-            )
-            bare, ours = upload_rates(served.url, key, args.upload_mb, args.rounds)
-            print(
-                f"3. {args.upload_mb} MB upload over {args.rounds} rounds: bare PUT best "
-                f"{max(bare):.0f} MB/s, signed URL best {max(ours):.0f} MB/s, "
-                f"{max(ours) / max(bare):.2f} of bare best, "
-                f"{statistics.median(ours) / statistics.median(bare):.2f} median (target >= 0.5)"
-            )
+    with Sink() as sink, tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
+        tmp = Path(name)
+        key = populate(tmp / "server.db", sink.url)
+        served = stack.enter_context(Served(tmp / "server.db"))
+        servers = [(served.url, key)]
+        if args.baseline_src:
+            old_key = populate(tmp / "baseline.db", sink.url)
+            old = stack.enter_context(Served(tmp / "baseline.db", src=args.baseline_src))
+            servers.append((old.url, old_key))
+        home = tmp / "sdk"
+        home.mkdir()
+        offline, *online = sdk_rounds(servers, home, (args.steps, args.metrics), args.rounds)
+        for label, times in zip(("", "baseline server: "), online, strict=False):
+            report_sdk(label, offline, times)
+        print(f"load at the end {os.getloadavg()}")
+        if not args.sdk_only:
+            other_targets(served.url, key, sink, args)
+
+
+def other_targets(url: str, key: str, sink: Sink, args: argparse.Namespace) -> None:
+    got = latencies(url, key, sink, args.posts)
+    print(
+        f"2. crossing post -> first attempt: {len(got)}/{args.posts} arrived, "
+        f"p50 {statistics.median(got) * 1e3:.1f} ms, p99 {p99(got) * 1e3:.1f} ms, "
+        f"max {max(got) * 1e3:.1f} ms (target p99 < 100 ms)"
+    )
+    bare, ours = upload_rates(url, key, args.upload_mb, args.rounds)
+    print(
+        f"3. {args.upload_mb} MB upload over {args.rounds} rounds: bare PUT best "
+        f"{max(bare):.0f} MB/s, signed URL best {max(ours):.0f} MB/s, "
+        f"{max(ours) / max(bare):.2f} of bare best, "
+        f"{statistics.median(ours) / statistics.median(bare):.2f} median (target >= 0.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -172,6 +172,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # The thread pool's first use imports anyio's backend (about 0.1 s): here, not
+        # in the first request's answer (a `wandb.init`).
+        await run_in_threadpool(lambda: None)
         task = None
         if allow_delivery_to is not None:
             worker.append(Worker(handler.db, handler.box, allow_delivery_to))

@@ -142,6 +142,44 @@ def test_rows_no_metric_automation_reads_are_kept_in_history_only(world: World) 
     ]
 
 
+def test_rows_are_read_for_watched_metrics_however_the_line_writes_them(world: World) -> None:
+    _threshold_on(world, "loss-high", "loss")
+    _upsert(world.member)
+    lines = ['{"_step":0,"acc":9}', '{"_step":1,"lo\\u0073s":9}', '{"_step":2,"loss" :9}']
+    lines += ['{"_step":3,\n"loss":9}', '{"_step":4,"note":"loss"}', '{"_step":5,"x":{"loss":1}}']
+    body = {"files": {"wandb-history.jsonl": {"offset": 0, "content": lines}}}
+    assert _stream(world, body).status_code == 200
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 6
+    assert _logged(world) == [
+        ("run-1-line-1", {"loss": 9}, ["loss-high"]),  # fires once while above
+        ("run-1-line-2", {"loss": 9}, []),
+        ("run-1-line-3", {"loss": 9}, []),
+    ]
+
+
+def test_a_bad_line_after_plain_ones_is_named_and_nothing_is_stored(world: World) -> None:
+    _upsert(world.member)
+    lines = [json.dumps({"_step": n, "acc": n}) for n in range(5)]
+    for bad, message in (
+        ('{"_step":5,"acc":01}', "line 5 is not JSON"),
+        ('{"_step":5,"acc":1}\n{"_step":6}', "line 5 is not JSON"),
+        ('{"_step":5,"a\ud800":1}', "line 5 holds a lone surrogate (\\ud800-\\udfff)"),
+    ):
+        body = {"files": {"wandb-history.jsonl": {"offset": 0, "content": [*lines, bad]}}}
+        answer = _stream(world, json.dumps(body).encode())  # the surrogate as an escape
+        assert (answer.status_code, answer.json()["error"]["message"]) == (
+            400,
+            f"wandb-history.jsonl {message}",
+        )
+    assert _count(world, "SELECT COUNT(*) FROM run_history") == 0
+    summary = {"files": {"wandb-summary.json": {"offset": 0, "content": ['{"\ud800":1}']}}}
+    answer = _stream(world, json.dumps(summary).encode())
+    assert (answer.status_code, answer.json()["error"]["message"]) == (
+        400,
+        "wandb-summary.json holds a lone surrogate (\\ud800-\\udfff)",
+    )
+
+
 def test_every_row_has_its_event_while_an_automation_cannot_say_what_it_reads(
     world: World,
 ) -> None:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from reconcile.server.api import validation
+from reconcile.server.clients import lines as history_lines
 from reconcile.server.clients import runs
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
 from reconcile.server.runtime import outbox
@@ -35,11 +36,11 @@ def _chunk(name: str, raw: Any) -> tuple[int, list[str]]:
     offset, content = raw.get("offset", 0), raw.get("content", [])
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidInput(f"files.{name}.offset must be a whole number >= 0")
-    if not isinstance(content, list) or not all(isinstance(c, str) for c in content):
+    # The body is parsed JSON: its strings are `str` itself, never a subclass.
+    if not isinstance(content, list) or not set(map(type, content)) <= {str}:
         raise InvalidInput(f"files.{name}.content must be a list of strings")
-    for line in content:
-        if len(line) > MAX_LINE_CHARS:
-            raise InvalidInput(f"files.{name}: a line is longer than {MAX_LINE_CHARS} characters")
+    if content and max(map(len, content)) > MAX_LINE_CHARS:
+        raise InvalidInput(f"files.{name}: a line is longer than {MAX_LINE_CHARS} characters")
     return offset, content
 
 
@@ -74,6 +75,10 @@ def _object(line: str, where: str) -> dict[str, Any]:
         raise InvalidInput(f"{where} nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(row, dict):
         raise InvalidInput(f"{where} is not a JSON object")
+    try:  # a lone surrogate (a `\\ud800` escape in the body) that SQLite cannot store
+        line.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where} holds a lone surrogate (\\ud800-\\udfff)") from None
     # Each level opens with a bracket: a line with few is shallow enough unread.
     deep = line.count("{") + line.count("[") > MAX_DEPTH
     if deep and validation.json_depth(row, MAX_DEPTH) > MAX_DEPTH:
@@ -81,11 +86,24 @@ def _object(line: str, where: str) -> dict[str, Any]:
     return row
 
 
-def _rows(offset: int, lines: list[str]) -> list[tuple[int, str, dict[str, Any]]]:
-    """Each line's number, text (stored as sent) and object."""
+Row = tuple[int, str, dict[str, Any] | None]
+
+
+def _rows(offset: int, lines: list[str], watched: frozenset[str] | None) -> list[Row]:
+    """Each line's number, text (stored as sent) and object. A line is parsed only when
+    it may hold a watched key (all of them when `watched` is None) or when
+    `history_lines.Lines` cannot vouch that it is a JSON object; the others' object is
+    None (not needed)."""
+    if watched is None:
+        parsed = set(range(len(lines)))
+    else:
+        post = history_lines.Lines.of(lines)
+        parsed = post.holding(watched)
+        if len(parsed) < len(lines):  # some lines are left unparsed if they are plain
+            parsed.update(post.unchecked())
     return [
-        (number, line, _object(line, f"{HISTORY} line {number}"))
-        for number, line in enumerate(lines, start=offset)
+        (number, line, _object(line, f"{HISTORY} line {number}") if index in parsed else None)
+        for index, (number, line) in enumerate(enumerate(lines, start=offset))
     ]
 
 
@@ -102,7 +120,8 @@ def _append_history(
     taken = run.history_lines
     if offset > taken:
         raise InvalidInput(f"{HISTORY} offset {offset} leaves a gap: the run has {taken} lines")
-    fresh = _rows(taken, lines[taken - offset :])
+    watched = runs.watched_keys(con, run.project)
+    fresh = _rows(taken, lines[taken - offset :], watched)
     if not fresh:
         return []
     con.executemany(
@@ -110,7 +129,7 @@ def _append_history(
         [(run.id, number, line) for number, line, _ in fresh],
     )
     con.execute("UPDATE runs SET history_lines = ? WHERE id = ?", (taken + len(fresh), run.id))
-    return _logged(con, box, user, run, fresh)
+    return _logged(con, box, user, run, fresh, watched=watched)
 
 
 def _logged(
@@ -118,19 +137,23 @@ def _logged(
     box: SecretBox,
     user: teams.User,
     run: runs.Run,
-    fresh: list[tuple[int, str, dict[str, Any]]],
+    fresh: list[Row],
+    *,
+    watched: frozenset[str] | None,
 ) -> list[outbox.Due]:
     """The `run_logged` events of the rows a metric automation of the project may read,
     stored and matched. A row holding no metric any of them reads would fire nothing
     and change no state: it is kept in the run's history only (README, "Real W&B
     clients")."""
-    watched = runs.watched_keys(con, run.project)
-    if watched is not None:
-        fresh = [line for line in fresh if not watched.isdisjoint(line[2])]
-    if not fresh:
+    held = [
+        (number, row)
+        for number, _, row in fresh
+        if row is not None and (watched is None or not watched.isdisjoint(row))
+    ]
+    if not held:
         return []
     build = runs.LoggedEvents.of(run)
-    made = [event for number, _, row in fresh if (event := build.event(number, row)) is not None]
+    made = [event for number, row in held if (event := build.event(number, row)) is not None]
     return runs.emit_events(con, box, user, made)
 
 
