@@ -455,6 +455,23 @@ def _run_metric(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
             " one of INCREASE, DECREASE, ANY, not null",
         ),
         (
+            "RUN_METRIC",
+            {"run_metric_filter": {"threshold_filter": {"name": "a"}, "zscore_filter": {}}},
+            "eventFilter.run_metric_filter: RUN_METRIC needs {'threshold_filter': {...}}"
+            " and nothing else",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "change_amount": "1"}),
+            'eventFilter.run_metric_filter.change_filter.change_amount: must be a number, not "1"',
+        ),
+        (
+            "RUN_METRIC_ZSCORE",
+            _run_metric("zscore_filter", {"name": "l", "change_dir": "UP"}),
+            "eventFilter.run_metric_filter.zscore_filter.change_dir:"
+            ' one of INCREASE, DECREASE, ANY, not "UP"',
+        ),
+        (
             "RUN_METRIC_ZSCORE",
             _run_metric("zscore_filter", {"name": "l", "threshold": -0.5}),
             "eventFilter.run_metric_filter.zscore_filter.threshold: must be above 0, not -0.5",
