@@ -580,6 +580,11 @@ def test_the_cache_is_emptied_when_full_and_keeps_what_cannot_run_without_a_trac
     assert caught.value.reason.startswith("Expecting property name")
     kept = filters._CACHE[("RUN_STATE", "{")]
     assert kept is caught.value
+    with pytest.raises(FilterError) as unknown:
+        filters.compiled("ADD_ARTIFACT_ALIAS", '{"size": 1}')
+    assert str(unknown.value) == (
+        "eventFilter.size: unknown field 'size' (this event has alias, tag)"
+    )
     frames = len(list(traceback.walk_tb(kept.__traceback__)))
     for _ in range(3):
         with pytest.raises(FilterError):
