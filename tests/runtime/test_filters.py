@@ -590,3 +590,34 @@ def test_the_cache_is_emptied_when_full_and_keeps_what_cannot_run_without_a_trac
         with pytest.raises(FilterError):
             filters.compiled("RUN_STATE", "{")
         assert len(list(traceback.walk_tb(kept.__traceback__))) == frames
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_and_or_and_nor_of_any_number_of_filters(count: int) -> None:
+    names = [f"n{i}" for i in range(count)]
+    unlike = [{"alias": {"$ne": name}} for name in names]
+    like = [{"alias": name} for name in names]
+
+    def test(value: Any, alias: str) -> bool:
+        return filters.compile_filter(value, ARTIFACT_FIELDS)({"alias": alias})
+
+    for name in names:  # each part decides: the first, a middle or the last
+        assert test({"$and": unlike}, name) is False
+        assert test({"$or": like}, name) is True
+        assert test({"$nor": like}, name) is False
+    assert test({"$and": unlike}, "other") is True
+    assert test({"$or": like}, "other") is False
+    assert test({"$nor": like}, "other") is True
+    fields = {"alias": {"$ne": "a", "$regex": "^b", "$contains": "c", "$exists": True}}
+    assert filters.compile_filter(fields, ARTIFACT_FIELDS)({"alias": "bxc"}) is True
+    for alias in ("a", "xc", "bx", "b"):
+        assert filters.compile_filter(fields, ARTIFACT_FIELDS)({"alias": alias}) is False
+
+
+def test_too_deep_a_filter_is_named_where_it_passes_the_limit() -> None:
+    deep: Any = {"alias": "x"}
+    for _ in range(filters.DEPTH_MAX + 1):
+        deep = {"$or": [deep]}
+    with pytest.raises(FilterError) as caught:
+        filters.compile_filter(deep, ARTIFACT_FIELDS)
+    assert str(caught.value) == "filter" + ".$or[0]" * 33 + ": nests deeper than 32 levels"
