@@ -289,6 +289,14 @@ _KNOWN = (
             {"alias": {"$not": {}}},
             "filter.alias.$not: $not takes an object of operators, like {'$eq': 'prod'}",
         ),
+        (
+            {"$not": {"size": 1}},
+            "filter.$not.size: unknown field 'size' (this event has alias, tag)",
+        ),
+        (
+            {"tag": [{"a": 1}]},  # a bare value is $eq's
+            'filter.tag.$eq[0]: compares with {"a": 1}; give text, a number or true/false',
+        ),
         ({"$nor": "x"}, "filter.$nor: $nor takes a list of filters"),
         ({"$or": [{}, []]}, "filter.$or[1]: a filter must be an object, not []"),
         # Values are shown as JSON, letters as they are, cut past 60 characters.
