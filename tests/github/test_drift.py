@@ -172,3 +172,21 @@ def test_only_labelled_issues_are_the_drift_issue(github: FakeGitHub) -> None:
         "opened drift issue #3: https://github.test/acme/inventory/issues/3\n"
     )
     assert [github.state.issues[n]["body"] for n in (1, 2)] == [marker, marker]
+
+
+def test_an_issue_number_github_should_not_send_is_named_before_any_write(
+    github: FakeGitHub,
+) -> None:
+    marker = "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->"
+    github.state.issues[1] = {
+        "number": "1",
+        "body": marker,
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "user": {"login": "github-actions[bot]"},
+    }
+    assert drift(no_changes()) == (
+        1,
+        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+    )
+    assert [m for m, _ in github.state.log] == ["GET"]
