@@ -152,3 +152,41 @@ def test_each_inventory_has_its_own_drift_issue_and_a_refused_apply_says_how_to_
         2,
         "error: prod.json is a plan of inventory prod, not of inventory staging\n",
     )
+
+
+def test_only_labelled_issues_are_the_drift_issue(github: FakeGitHub) -> None:
+    marker = "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->"
+    ours = {"state": "open", "state_reason": None, "user": {"login": "github-actions[bot]"}}
+    label = [{"name": "reconcile-drift"}]
+    github.state.issues = {
+        # GitHub lists pull requests among issues; a plan's pull request is not the issue.
+        1: {**ours, "number": 1, "body": marker, "labels": label, "pull_request": {}},
+        2: {**ours, "number": 2, "body": marker, "labels": []},  # its label was removed
+    }
+    for number in (1, 2):
+        github.state.issues[number]["html_url"] = (
+            f"https://github.test/acme/inventory/issues/{number}"
+        )
+    github.state.next_number = 3
+    assert drift(golden_plan())[1] == (
+        "opened drift issue #3: https://github.test/acme/inventory/issues/3\n"
+    )
+    assert [github.state.issues[n]["body"] for n in (1, 2)] == [marker, marker]
+
+
+def test_an_issue_number_github_should_not_send_is_named_before_any_write(
+    github: FakeGitHub,
+) -> None:
+    marker = "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->"
+    github.state.issues[1] = {
+        "number": "1",
+        "body": marker,
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "user": {"login": "github-actions[bot]"},
+    }
+    assert drift(no_changes()) == (
+        1,
+        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+    )
+    assert [m for m, _ in github.state.log] == ["GET"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 import pytest
@@ -243,3 +244,388 @@ def test_filters_are_compiled_once_per_text_and_ten_thousand_do_not_thrash(
         with pytest.raises(FilterError, match="unknown operator"):
             filters.compiled("ADD_ARTIFACT_ALIAS", broken)
     assert len(calls) == 10_001  # a filter that cannot run is not compiled again either
+
+
+_KNOWN = (
+    "$and, $contains, $eq, $exists, $gt, $gte, $in, $lt, $lte, $ne, $nin, $nor, $not, $or, $regex"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"alias": {"$like": "x"}},
+            f"filter.alias.$like: unknown operator $like (known: {_KNOWN})",
+        ),
+        ({"$where": "x"}, f"filter.$where: unknown operator $where (known: {_KNOWN})"),
+        ({"size": 3}, "filter.size: unknown field 'size' (this event has alias, tag)"),
+        (
+            {"alias": {"$regex": "(?=x)"}},
+            "filter.alias.$regex: invalid RE2 regex '(?=x)': invalid perl operator: (?=",
+        ),
+        ({"alias": {"$regex": 3}}, "filter.alias.$regex: $regex takes a pattern (text), not 3"),
+        ({"alias": {"$in": "prod"}}, 'filter.alias.$in: takes a list of values, not "prod"'),
+        (
+            {"alias": {"$eq": [1, {"a": 1}]}},
+            'filter.alias.$eq[1]: compares with {"a": 1}; give text, a number or true/false',
+        ),
+        ({"alias": {"$exists": 1}}, "filter.alias.$exists: $exists takes true or false, not 1"),
+        ({"alias": {"$contains": 1}}, "filter.alias.$contains: $contains takes text, not 1"),
+        (
+            {"alias": {"$gt": None}},
+            "filter.alias.$gt: $gt compares with null; give text or a number",
+        ),
+        (
+            {"alias": {"$lte": 10**400}},
+            f"filter.alias.$lte: {'1' + '0' * 56}... is too large for a number",
+        ),
+        ({"alias": {"$eq": float("inf")}}, "filter.alias.$eq: Infinity is not a finite number"),
+        (
+            {"alias": {}},
+            "filter.alias: an empty test: give an operator such as $eq or $regex",
+        ),
+        (
+            {"alias": {"$not": {}}},
+            "filter.alias.$not: $not takes an object of operators, like {'$eq': 'prod'}",
+        ),
+        (
+            {"$not": {"size": 1}},
+            "filter.$not.size: unknown field 'size' (this event has alias, tag)",
+        ),
+        (
+            {"tag": [{"a": 1}]},  # a bare value is $eq's
+            'filter.tag.$eq[0]: compares with {"a": 1}; give text, a number or true/false',
+        ),
+        ({"$nor": "x"}, "filter.$nor: $nor takes a list of filters"),
+        ({"$or": [{}, []]}, "filter.$or[1]: a filter must be an object, not []"),
+        # Values are shown as JSON, letters as they are, cut past 60 characters.
+        ("é" * 58, f'filter: a filter must be an object, not "{"é" * 58}"'),
+        ("é" * 59, f'filter: a filter must be an object, not "{"é" * 56}...'),
+    ],
+)
+def test_every_refusal_says_exactly_what_and_where(value: Any, message: str) -> None:
+    with pytest.raises(FilterError) as caught:
+        filters.compile_filter(value, ARTIFACT_FIELDS)
+    assert str(caught.value) == message
+
+
+def test_nesting_up_to_the_limit_is_accepted_in_filters_and_in_field_tests() -> None:
+    deep: Any = {"alias": "x"}
+    for _ in range(filters.DEPTH_MAX):
+        deep = {"$not": deep}
+    assert filters.compile_filter(deep, ARTIFACT_FIELDS)({"alias": "y"}) is False
+    field: Any = {"$eq": "x"}
+    for _ in range(filters.DEPTH_MAX - 1):
+        field = {"$not": field}
+    test = filters.compile_filter({"alias": field}, ARTIFACT_FIELDS)
+    assert test({"alias": "x"}) is False  # 31 negations of $eq: an odd number
+    assert test({"alias": "y"}) is True
+    with pytest.raises(FilterError) as caught:
+        filters.compile_filter({"alias": {"$not": field}}, ARTIFACT_FIELDS)
+    assert caught.value.reason == "nests deeper than 32 levels"
+    assert caught.value.path == "filter.alias" + ".$not" * filters.DEPTH_MAX
+
+
+def test_a_run_event_without_a_state_has_none() -> None:
+    assert filters.state_of(_event(type="run_state", run=Run("r1", "a"))) == ""
+    assert filters.state_of(_event(type="run_state", run=Run("r1", "a"), state="finished")) == (
+        "FINISHED"
+    )
+
+
+def _run_metric(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"run_filter": None, "run_metric_filter": {kind: spec}}
+
+
+@pytest.mark.parametrize(
+    ("event_type", "value", "message"),
+    [
+        ("NOPE", {}, "eventFilter: unknown event type NOPE"),
+        ("RUN_METRIC", [], "eventFilter: must be an object, not []"),
+        (
+            "RUN_METRIC",
+            {"other": 1},
+            "eventFilter.other: unknown key for RUN_METRIC"
+            " (known: metric_filter, run_filter, run_metric_filter)",
+        ),
+        (
+            "RUN_STATE",
+            {"run_filter": "{"},
+            "eventFilter.run_filter: not valid JSON: "
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        (
+            "RUN_STATE",
+            {"run_filter": "[" * 100_000},
+            "eventFilter.run_filter: nests deeper than 32 levels",
+        ),
+        (
+            "RUN_STATE",
+            {"run_filter": {"alias": "x"}},
+            "eventFilter.run_filter.alias: unknown field 'alias' (this event has display_name)",
+        ),
+        (
+            "RUN_STATE",
+            {"run_state_filter": {"states": ["RUNNING"], "x": 1}},
+            'eventFilter.run_state_filter: must be {"states": [...]}',
+        ),
+        (
+            "RUN_STATE",
+            {"run_state_filter": {"states": []}},
+            "eventFilter.run_state_filter.states: a non-empty list of RUNNING, FINISHED, FAILED",
+        ),
+        (
+            "RUN_STATE",
+            {"run_state_filter": {"states": ["RUNNING", 3]}},
+            "eventFilter.run_state_filter.states[1]: 3 is not a run state",
+        ),
+        (
+            "RUN_METRIC",
+            {"metric_filter": {}},
+            "eventFilter.metric_filter: the legacy metric_filter must be null",
+        ),
+        (
+            "RUN_METRIC",
+            {"run_metric_filter": {"threshold_filter": 3}},
+            "eventFilter.run_metric_filter: RUN_METRIC needs {'threshold_filter': {...}}"
+            " and nothing else",
+        ),
+        (
+            "RUN_METRIC",
+            _run_metric("threshold_filter", {"name": "a", "x": 1}),
+            "eventFilter.run_metric_filter.threshold_filter.x: unknown key"
+            " (known: name, agg_op, window_size, cmp_op, threshold)",
+        ),
+        (
+            "RUN_METRIC",
+            _run_metric("threshold_filter", {"name": 3}),
+            "eventFilter.run_metric_filter.threshold_filter.name: needs the metric's name",
+        ),
+        (
+            "RUN_METRIC",
+            _run_metric("threshold_filter", {"name": "a", "threshold": 1, "window_size": 1001}),
+            "eventFilter.run_metric_filter.threshold_filter.window_size:"
+            " a whole number from 1 to 1000, not 1001",
+        ),
+        (
+            "RUN_METRIC",
+            _run_metric("threshold_filter", {"name": "a", "threshold": 1, "cmp_op": None}),
+            "eventFilter.run_metric_filter.threshold_filter.cmp_op:"
+            " one of $gt, $gte, $lt, $lte, not null",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "change_amount": 0}),
+            "eventFilter.run_metric_filter.change_filter.change_amount: must be above 0, not 0",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "change_amount": 1, "change_dir": "ANY"}),
+            "eventFilter.run_metric_filter.change_filter.change_type:"
+            " one of ABSOLUTE, RELATIVE, not null",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric(
+                "change_filter",
+                {"name": "l", "change_amount": 1, "change_type": "ABSOLUTE", "change_dir": "UP"},
+            ),
+            "eventFilter.run_metric_filter.change_filter.change_dir:"
+            ' one of INCREASE, DECREASE, ANY, not "UP"',
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "current_window_size": 0}),
+            "eventFilter.run_metric_filter.change_filter.current_window_size:"
+            " a whole number from 1 to 1000, not 0",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "change_amount": 1, "agg_op": "SUM"}),
+            "eventFilter.run_metric_filter.change_filter.agg_op:"
+            ' one of MAX, MIN, AVERAGE, not "SUM"',
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric(
+                "change_filter", {"name": "l", "change_amount": 1, "prior_window_size": 1001}
+            ),
+            "eventFilter.run_metric_filter.change_filter.prior_window_size:"
+            " a whole number from 1 to 1000, not 1001",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric(
+                "change_filter", {"name": "l", "change_amount": 1, "change_type": "ABSOLUTE"}
+            ),
+            "eventFilter.run_metric_filter.change_filter.change_dir:"
+            " one of INCREASE, DECREASE, ANY, not null",
+        ),
+        (
+            "RUN_METRIC",
+            {"run_metric_filter": {"threshold_filter": {"name": "a"}, "zscore_filter": {}}},
+            "eventFilter.run_metric_filter: RUN_METRIC needs {'threshold_filter': {...}}"
+            " and nothing else",
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            _run_metric("change_filter", {"name": "l", "change_amount": "1"}),
+            'eventFilter.run_metric_filter.change_filter.change_amount: must be a number, not "1"',
+        ),
+        (
+            "RUN_METRIC_ZSCORE",
+            _run_metric("zscore_filter", {"name": "l", "change_dir": "UP"}),
+            "eventFilter.run_metric_filter.zscore_filter.change_dir:"
+            ' one of INCREASE, DECREASE, ANY, not "UP"',
+        ),
+        (
+            "RUN_METRIC_ZSCORE",
+            _run_metric("zscore_filter", {"name": "l", "threshold": -0.5}),
+            "eventFilter.run_metric_filter.zscore_filter.threshold: must be above 0, not -0.5",
+        ),
+    ],
+)
+def test_every_stored_filter_refusal_says_exactly_what_and_where(
+    event_type: str, value: Any, message: str
+) -> None:
+    with pytest.raises(FilterError) as caught:
+        filters.compile_event_filter(event_type, value)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("event_type", "spec", "metric"),
+    [
+        (
+            "RUN_METRIC",
+            {"threshold_filter": {"name": "acc", "threshold": 0.5, "cmp_op": "$lte"}},
+            filters.Metric("threshold", "acc", 1, 0.5, cmp="$lte"),
+        ),
+        (
+            "RUN_METRIC",
+            {
+                "threshold_filter": {"name": "acc", "threshold": 2, "cmp_op": "$GTE"}
+                | {"agg_op": "max", "window_size": None}
+            },
+            filters.Metric("threshold", "acc", 1, 2, aggregate="max", cmp="$gte"),
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            {
+                "change_filter": {"name": "l", "change_amount": 1, "change_type": "relative"}
+                | {"change_dir": "Increase", "current_window_size": 3, "agg_op": "MIN"}
+            },
+            filters.Metric(
+                "change",
+                "l",
+                3,
+                1.0,
+                "min",
+                prior_window=3,
+                change="relative",
+                direction="increase",
+            ),
+        ),
+        (
+            "RUN_METRIC_CHANGE",
+            {
+                "change_filter": {"name": "l", "change_amount": 2, "change_type": "ABSOLUTE"}
+                | {"change_dir": "DECREASE", "prior_window_size": 4}
+            },
+            filters.Metric(
+                "change", "l", 1, 2.0, prior_window=4, change="absolute", direction="decrease"
+            ),
+        ),
+        (
+            "RUN_METRIC_ZSCORE",
+            {"zscore_filter": {"name": "l"}},
+            filters.Metric("zscore", "l", 30, 3.0, direction="any"),
+        ),
+        (
+            "RUN_METRIC_ZSCORE",
+            {
+                "zscore_filter": {
+                    "name": "l",
+                    "window_size": 7,
+                    "threshold": 2,
+                    "change_dir": "decrease",
+                }
+            },
+            filters.Metric("zscore", "l", 7, 2.0, direction="decrease"),
+        ),
+    ],
+)
+def test_each_metric_condition_compiles_to_exactly_its_fields(
+    event_type: str, spec: dict[str, Any], metric: filters.Metric
+) -> None:
+    made = filters.compile_event_filter(event_type, {"run_metric_filter": spec})
+    assert made.metric == metric
+    assert made.states is None
+    assert made.test is filters._true
+
+
+def test_the_needed_values_of_each_kind_of_condition() -> None:
+    assert filters.Metric("threshold", "a", 5, 1.0).needed == 5
+    assert filters.Metric("change", "a", 5, 1.0, prior_window=3).needed == 8
+    assert filters.Metric("zscore", "a", 5, 1.0).needed == 6
+
+
+def test_the_cache_is_emptied_when_full_and_keeps_what_cannot_run_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(filters, "_CACHE", {})
+    monkeypatch.setattr(filters, "CACHE_MAX", 3)
+    texts = [json.dumps({"alias": f"v{n}"}) for n in range(3)]
+    for text in texts:
+        filters.compiled("ADD_ARTIFACT_ALIAS", text)
+    assert len(filters._CACHE) == 3
+    filters.compiled("ADD_ARTIFACT_ALIAS", '{"alias": "v3"}')
+    assert list(filters._CACHE) == [("ADD_ARTIFACT_ALIAS", '{"alias": "v3"}')]
+    with pytest.raises(FilterError) as caught:
+        filters.compiled("RUN_STATE", "{")
+    assert caught.value.path == "eventFilter"
+    assert caught.value.reason.startswith("Expecting property name")
+    kept = filters._CACHE[("RUN_STATE", "{")]
+    assert kept is caught.value
+    with pytest.raises(FilterError) as unknown:
+        filters.compiled("ADD_ARTIFACT_ALIAS", '{"size": 1}')
+    assert str(unknown.value) == (
+        "eventFilter.size: unknown field 'size' (this event has alias, tag)"
+    )
+    frames = len(list(traceback.walk_tb(kept.__traceback__)))
+    for _ in range(3):
+        with pytest.raises(FilterError):
+            filters.compiled("RUN_STATE", "{")
+        assert len(list(traceback.walk_tb(kept.__traceback__))) == frames
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_and_or_and_nor_of_any_number_of_filters(count: int) -> None:
+    names = [f"n{i}" for i in range(count)]
+    unlike = [{"alias": {"$ne": name}} for name in names]
+    like = [{"alias": name} for name in names]
+
+    def test(value: Any, alias: str) -> bool:
+        return filters.compile_filter(value, ARTIFACT_FIELDS)({"alias": alias})
+
+    for name in names:  # each part decides: the first, a middle or the last
+        assert test({"$and": unlike}, name) is False
+        assert test({"$or": like}, name) is True
+        assert test({"$nor": like}, name) is False
+    assert test({"$and": unlike}, "other") is True
+    assert test({"$or": like}, "other") is False
+    assert test({"$nor": like}, "other") is True
+    fields = {"alias": {"$ne": "a", "$regex": "^b", "$contains": "c", "$exists": True}}
+    assert filters.compile_filter(fields, ARTIFACT_FIELDS)({"alias": "bxc"}) is True
+    for alias in ("a", "xc", "bx", "b"):
+        assert filters.compile_filter(fields, ARTIFACT_FIELDS)({"alias": alias}) is False
+
+
+def test_too_deep_a_filter_is_named_where_it_passes_the_limit() -> None:
+    deep: Any = {"alias": "x"}
+    for _ in range(filters.DEPTH_MAX + 1):
+        deep = {"$or": [deep]}
+    with pytest.raises(FilterError) as caught:
+        filters.compile_filter(deep, ARTIFACT_FIELDS)
+    assert str(caught.value) == "filter" + ".$or[0]" * 33 + ": nests deeper than 32 levels"

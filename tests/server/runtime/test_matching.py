@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.server.runtime import matching
 from tests.server.helpers import TEAM, World, trigger_input, webhook
 from tests.server.runtime.support import alias_event, emit
 
@@ -203,8 +204,11 @@ def _bad_threshold(**changes: Any) -> str:
 
 
 def test_stored_filters_that_cannot_run_are_skipped_and_logged_once(
-    world: World, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each test's database numbers its automations from 1 again: what an earlier test in
+    # this process reported must not count as reported here.
+    monkeypatch.setattr(matching, "_REPORTED", set())
     _run_automation(world, "before", "RUN_METRIC", _threshold(1, None, 0.9, {"$and": []}))
     bad = {
         "text-threshold": _bad_threshold(threshold="abc"),
