@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated working directory holding inventory files."""
+"""Shared fixtures (an isolated working directory holding inventory files) and the
+suite's Hypothesis profile."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis's deadline per example and its too-slow check are wall-clock limits, which a
+# busy machine misses (the suite's two workers and other work share the cores); no test
+# here is about speed (bench/ is).
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 WriteFiles = Callable[[dict[str, str | bytes]], Path]
 

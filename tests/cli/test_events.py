@@ -23,7 +23,7 @@ from reconcile.server.admin.commands import admin_key_path
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
 from tests.server.admin.test_commands import _wait_healthy
-from tests.server.live import free_port
+from tests.server.live import announced
 from tests.server.runtime.receiver import Receiver
 
 INVENTORY = """
@@ -288,15 +288,15 @@ def served(
     """`reconcile serve` on 127.0.0.1 (delivering to loopback), the inventory applied to
     it; the environment that selects it."""
     write_files({"ml.yaml": INVENTORY.format(url=receiver.url("/ok"))})
-    db, port = tmp_path / "remote" / "server.db", free_port()
-    args = ["--db", str(db), "--port", str(port), "--team", "ml"]
+    db = tmp_path / "remote" / "server.db"
+    args = ["--db", str(db), "--port", "0", "--team", "ml"]
     env = {**os.environ, **ENV, "RECONCILE_ADMIN_KEY": ""}
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, "serve", *args, *ALLOW],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
+        url, _ = announced(proc)
         _wait_healthy(url, proc)
         for made in (["create-registry", "ml", "model"], ["create-collection", "ml", "fraud",
                      "--registry", "model"]):  # fmt: skip
@@ -308,7 +308,7 @@ def served(
         yield selected
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        proc.communicate(timeout=20)
 
 
 def test_emit_and_history_against_reconcile_serve(

@@ -16,7 +16,7 @@ from reconcile.server.store.db import Database
 from tests.apply import test_session
 from tests.apply.test_session import run
 from tests.conftest import WriteFiles
-from tests.server.live import free_port, running
+from tests.server.live import closed_port, running
 
 workdir = test_session.workdir
 EXAMPLES = "automations/examples"
@@ -33,8 +33,9 @@ def test_a_missing_plan_file_is_named_as_missing(workdir: Path) -> None:
 
 def test_an_unreachable_server_is_named(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "local-" + "a" * 40)
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    result = CliRunner().invoke(cli, ["plan", "--server", url])
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"  # nothing listens there
+        result = CliRunner().invoke(cli, ["plan", "--server", url])
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith(f"error: cannot reach the server at {url}: ")
 

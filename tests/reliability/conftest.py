@@ -28,6 +28,7 @@ from reconcile.client import operations as ops
 from reconcile.client.transport import RetryPolicy, basic_auth
 from reconcile.core.model import Inventory
 from reconcile.inventory.load import load_inventory
+from tests import invoke
 from tests.reliability.proxy import Proxy, proxying
 from tests.server.live import running
 
@@ -87,6 +88,11 @@ class Stack:
             timeout=timeout,
             check=False,
         )
+
+    def run_here(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """`run` in this process (`tests/invoke.py`): the same answer, no start-up."""
+        environment = self.env(RECONCILE_SERVER=self.proxy.url, **env)
+        return invoke.run(args, environment, cwd=self.work)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(

@@ -14,7 +14,7 @@ from reconcile.client.transport import GraphQLError, RetryPolicy, Unreachable
 from reconcile.inventory.load import load_inventory
 from tests.reliability.conftest import ENTITY, EXAMPLES, FAST, Stack, generated, use_inventory
 from tests.reliability.proxy import Rule, operation, writes
-from tests.server.live import free_port
+from tests.server.live import closed_port
 
 READ = "EntitySecrets"  # read once per entity by every plan
 
@@ -92,17 +92,18 @@ def test_a_dropped_connection_is_retried_for_reads(stack: Stack) -> None:
 
 def test_a_closed_port_gets_bounded_attempts() -> None:
     policy = replace(FAST, attempts=3)
-    target = Target(f"http://127.0.0.1:{free_port()}", api_key="unused")
-    with pytest.raises(Unreachable, match="cannot reach the server"):
-        asyncio.run(session.plan(load_inventory([str(EXAMPLES)]), target, policy))
+    with closed_port() as port:
+        target = Target(f"http://127.0.0.1:{port}", api_key="unused")
+        with pytest.raises(Unreachable, match="cannot reach the server"):
+            asyncio.run(session.plan(load_inventory([str(EXAMPLES)]), target, policy))
 
-    async def attempts() -> int:
-        async with connect(target, policy) as transport:
-            with pytest.raises(Unreachable):
-                await transport.execute(ops.VIEWER)
-            return transport.requests
+        async def attempts() -> int:
+            async with connect(target, policy) as transport:
+                with pytest.raises(Unreachable):
+                    await transport.execute(ops.VIEWER)
+                return transport.requests
 
-    assert asyncio.run(attempts()) == 3
+        assert asyncio.run(attempts()) == 3
 
 
 def test_an_update_is_retried_but_a_create_is_sent_once(stack: Stack) -> None:

@@ -1,7 +1,8 @@
 """G9 secrets never shown: canary secret values through every output, log and file.
 
 A webhook URL read from the environment is held to the same rule, except that the
-server must store it to deliver to it.
+server must store it to deliver to it. The commands run in this process
+(`Stack.run_here`): their exit code, stdout and stderr, logs included, as a process's.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ def _files(*paths: Path) -> list[str]:
 
 def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> None:
     runs = [
-        stack.run("-vv", "plan", "--out", "plan.json"),
-        stack.run("-vv", "plan", "--format", "markdown"),
-        stack.run("-vv", "plan", "--format", "json"),
-        stack.run("-vv", "apply", "--plan", "plan.json"),
+        stack.run_here("-vv", "plan", "--out", "plan.json"),
+        stack.run_here("-vv", "plan", "--format", "markdown"),
+        stack.run_here("-vv", "plan", "--format", "json"),
+        stack.run_here("-vv", "apply", "--plan", "plan.json"),
     ]
     assert [r.returncode for r in runs] == [0, 0, 0, 0], runs[-1].stderr
     assert "DEBUG" in runs[-1].stderr  # the debug logs were on
@@ -57,14 +58,16 @@ def test_canaries_never_appear_in_plans_applies_logs_or_files(stack: Stack) -> N
     text = team.read_text("utf-8").replace("rotation: 1", "rotation: 2")
     rotated = text.replace(f"from_env: {URL_ENV}", f"from_env: {URL_ENV}\n      rotation: 1")
     team.write_text(rotated, "utf-8")
-    runs += [stack.run("-vv", "plan"), stack.run("-vv", "apply", "--auto-approve")]
+    runs += [stack.run_here("-vv", "plan"), stack.run_here("-vv", "apply", "--auto-approve")]
     assert runs[-2].stdout.count("~ url.rotation: 0 -> 1") == 1, runs[-2].stdout
     assert runs[-1].returncode == 0, runs[-1].stderr
     new_url = f"https://hooks.slack.com/services/{CANARY}-rotated"
-    runs.append(stack.run("-vv", "plan", "--detailed-exitcode", **{URL_ENV: new_url}))
+    runs.append(stack.run_here("-vv", "plan", "--detailed-exitcode", **{URL_ENV: new_url}))
     assert runs[-1].returncode == 0, runs[-1].stdout  # a new value alone is not a change
     runs.append(
-        stack.run("export", "--entity", "ml-platform", "--out", "exported", "--include-managed")
+        stack.run_here(
+            "export", "--entity", "ml-platform", "--out", "exported", "--include-managed"
+        )
     )
     assert [r.returncode for r in runs] == [0] * 8, runs[-1].stderr  # each wrote what is scanned
     for done in runs:
@@ -84,13 +87,13 @@ def _url(name: str, stack: Stack) -> str:
 def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
     """A value the server refuses (too long), and a server failing the secret writes."""
     too_long = f"canary-3f9a7c1e-too-long-{'x' * 70_000}"
-    refused = stack.run("-vv", "apply", "--auto-approve", DEPLOY_TOKEN=too_long)
+    refused = stack.run_here("-vv", "apply", "--auto-approve", DEPLOY_TOKEN=too_long)
     assert refused.returncode == 1
     assert "FAILED" in refused.stdout
     _clean(*_outputs(refused))
     assert too_long not in refused.stdout + refused.stderr
     stack.proxy.add(rule := _failing_secret_writes())
-    failed = stack.run("-vv", "apply", "--auto-approve")
+    failed = stack.run_here("-vv", "apply", "--auto-approve")
     assert failed.returncode == 1
     # What the first apply left to write (its rotation is recorded on a webhook that was
     # never created): both writes were refused, so their errors were on the way out.
@@ -103,14 +106,14 @@ def test_canaries_never_appear_in_error_messages(stack: Stack) -> None:
 def test_a_url_from_the_environment_is_never_quoted_when_refused(stack: Stack) -> None:
     """Refused before sending (plain http), and by the server (too long for it)."""
     plain = f"http://hooks.slack.com/services/{CANARY}-plain"
-    refused = stack.run("-vv", "apply", "--auto-approve", **{URL_ENV: plain})
+    refused = stack.run_here("-vv", "apply", "--auto-approve", **{URL_ENV: plain})
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[-1] == (
         f"error: {URL_ENV}: plain http is allowed only for loopback hosts; "
         "use https for 'hooks.slack.com'"
     )
     too_long = f"https://hooks.slack.com/services/{CANARY}-{'x' * 3000}"
-    failed = stack.run("-vv", "apply", "--auto-approve", **{URL_ENV: too_long})
+    failed = stack.run_here("-vv", "apply", "--auto-approve", **{URL_ENV: too_long})
     assert failed.returncode == 1
     applied = digest(Webhook(ENTITY, "slack-ml-models", EnvUrl(URL_ENV)))
     assert (
@@ -139,7 +142,7 @@ def _stored_values(db: Path) -> dict[str, str]:
 
 def test_a_secret_gets_the_value_of_its_from_env_variable(stack: Stack) -> None:
     """GITHUB_TOKEN reads GH_DISPATCH_TOKEN; a runner's own GITHUB_TOKEN must not leak in."""
-    done = stack.run("apply", "--auto-approve", GITHUB_TOKEN="the-runner-token")
+    done = stack.run_here("apply", "--auto-approve", GITHUB_TOKEN="the-runner-token")
     assert done.returncode == 0, done.stderr
     assert _stored_values(stack.db) == {
         "DEPLOY_TOKEN": CANARIES["DEPLOY_TOKEN"],

@@ -18,7 +18,7 @@ from tests.runtime.faults import HUGE, FaultServer
 
 LOOPBACK = Policy.of(["127.0.0.1"])
 DEADLINE = 0.5
-FAST = Limits(deadline=DEADLINE)
+FAST = Limits(deadline=DEADLINE)  # for the timeouts; an answer given is waited for in full
 BODY = b'{"event":"ADD_ARTIFACT_ALIAS","n":1}'
 
 
@@ -37,7 +37,7 @@ class Answers:
 def send_all(
     urls: list[str],
     policy: Policy = LOOPBACK,
-    limits: Limits = FAST,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
     **options: object,
 ) -> list[Outcome]:
     """Each URL in turn, through one Sender (as the worker uses one)."""
@@ -65,7 +65,7 @@ def test_a_2xx_delivers_the_exact_bytes_and_only_our_headers(faults: FaultServer
     headers = signing.headers(signing.Credentials("tok", "key"), BODY, "msg_1", 1700000000)
 
     async def go() -> Outcome:
-        async with Sender(LOOPBACK, FAST) as sender:
+        async with Sender(LOOPBACK, Limits()) as sender:
             return await sender.send(faults.url("/ok"), BODY, headers)
 
     outcome = asyncio.run(go())
@@ -104,7 +104,7 @@ def test_429_carries_its_retry_after(faults: FaultServer) -> None:
 
 @pytest.mark.parametrize("path", ["/hang", "/slow-headers", "/drip"])
 def test_r3_every_attempt_ends_by_the_total_deadline(faults: FaultServer, path: str) -> None:
-    outcome = send(faults.url(path))
+    outcome = send(faults.url(path), limits=FAST)
     assert (outcome.status, outcome.error, outcome.retryable) == (None, "timeout", True)
     assert outcome.detail == f"no complete answer within {DEADLINE:g} s"
     assert outcome.duration >= DEADLINE

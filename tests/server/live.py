@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -28,10 +29,23 @@ class LiveServer:
 
 
 def free_port() -> int:
+    """A port free now, for a test that must name it before anything listens there. Another
+    process may take it before it is used: a server a test starts listens on port 0 and
+    says where (`announced`) instead."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where nothing listens (a connection is refused) and that nothing
+    else can take while the block runs: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        yield port
 
 
 @contextmanager
@@ -51,13 +65,18 @@ def running(
     the delivery worker runs (delivering to those hosts).
     """
     app = create_app(db_path, disabled=disabled, allow_delivery_to=allow_delivery_to)
-    port = free_port()
+    # Bound here and handed to uvicorn: a port found free and bound later could be taken
+    # in between by another test run in parallel (pytest -n).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     if limits is None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
     else:
         config = listen.config(app, limits, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
@@ -69,6 +88,7 @@ def running(
     finally:
         server.should_exit = True
         thread.join(timeout)
+        sock.close()
 
 
 class HttpClient:
@@ -83,3 +103,23 @@ class HttpClient:
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, **kwargs)
+
+
+def announced(proc: subprocess.Popen[str], timeout: float = 60.0) -> tuple[str, list[str]]:
+    """The address `reconcile serve --port 0` says it serves on (its `Serving on ADDRESS/graphql`
+    line) and the lines it printed up to it; read on a thread, `timeout` bounds a hang."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Serving on "):
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, proc.poll()
+    assert lines[-1].startswith("Serving on "), (lines, proc.poll())
+    return lines[-1].split()[2].removesuffix("/graphql"), lines

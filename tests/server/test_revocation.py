@@ -20,7 +20,7 @@ from reconcile.server.admin.commands import serve, server
 from reconcile.server.api import auth
 from reconcile.server.store.db import Database
 from tests.server.helpers import CREATE_TRIGGER, World, trigger_input
-from tests.server.live import free_port
+from tests.server.live import announced
 
 VIEWER = "{ viewer { username } }"
 ACME = '{ entity(name: "acme") { name } }'
@@ -142,10 +142,10 @@ def _viewer(url: str, key: str, proc: subprocess.Popen[str]) -> int:
 
 
 def test_a_revoked_admin_key_stays_revoked_across_restarts(tmp_path: Path) -> None:
-    db, port, key = tmp_path / "server.db", free_port(), "local-" + "r" * 40
-    url = f"http://127.0.0.1:{port}"
-    proc = _serve(db, port, key)
+    db, key = tmp_path / "server.db", "local-" + "r" * 40
+    proc = _serve(db, 0, key)
     try:
+        url, _ = announced(proc)
         assert _viewer(url, key, proc) == 200
         (key_id,) = _key_ids(db, "admin")
         _cli(db, "delete-key", str(key_id))
@@ -154,7 +154,7 @@ def test_a_revoked_admin_key_stays_revoked_across_restarts(tmp_path: Path) -> No
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     # The same RECONCILE_ADMIN_KEY at the next start does not bring it back.
-    again = _serve(db, port, key)
+    again = _serve(db, 0, key)
     out, err = again.communicate(timeout=30)
     assert again.returncode == 1
     assert "Error: RECONCILE_ADMIN_KEY holds a revoked key" in err

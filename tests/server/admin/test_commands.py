@@ -29,7 +29,7 @@ from reconcile.server.store import teams
 from reconcile.server.store.crypto import SecretBox, load_or_create_key
 from reconcile.server.store.db import Database
 from tests.server.helpers import InProcess, basic, build_world
-from tests.server.live import free_port, running
+from tests.server.live import announced, free_port, running
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
 SERVE = "from reconcile.server.admin.commands import serve; serve()"
@@ -62,10 +62,11 @@ def _start(db: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_serve_bootstraps_answers_and_stops_gracefully(tmp_path: Path) -> None:
-    db, port = tmp_path / "state" / "server.db", free_port()
-    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": ""})
-    url = f"http://127.0.0.1:{port}"
+    db = tmp_path / "state" / "server.db"
+    proc = _start(db, 0, {"RECONCILE_ADMIN_KEY": ""})
+    printed: list[str] = []
     try:
+        url, printed = announced(proc)
         _wait_healthy(url, proc)
         key_file = admin_key_path(db)
         key = key_file.read_text().strip()
@@ -77,6 +78,7 @@ def test_serve_bootstraps_answers_and_stops_gracefully(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
+    out = "".join(printed) + out
     # uvicorn finishes in-flight work, then re-raises the signal it caught.
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete." in err
@@ -87,11 +89,12 @@ def test_serve_bootstraps_answers_and_stops_gracefully(tmp_path: Path) -> None:
 
 
 def test_serve_takes_the_admin_key_from_the_environment(tmp_path: Path) -> None:
-    db, port = tmp_path / "server.db", free_port()
+    db = tmp_path / "server.db"
     key = "local-" + "e" * 40
-    proc = _start(db, port, {"RECONCILE_ADMIN_KEY": key})
-    url = f"http://127.0.0.1:{port}"
+    proc = _start(db, 0, {"RECONCILE_ADMIN_KEY": key})
+    printed: list[str] = []
     try:
+        url, printed = announced(proc)
         _wait_healthy(url, proc)
         viewer = httpx.post(
             f"{url}/graphql", json={"query": "{ viewer { id } }"}, headers=basic(key)
@@ -100,6 +103,7 @@ def test_serve_takes_the_admin_key_from_the_environment(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
+    out = "".join(printed) + out
     assert not admin_key_path(db).exists()
     assert key not in out + err
 

@@ -20,7 +20,7 @@ import pytest
 
 from reconcile.server.admin import listen
 from tests.server.helpers import InProcess, World, build_world, webhook
-from tests.server.live import LiveServer, free_port, running
+from tests.server.live import LiveServer, announced, running
 
 LIMITS = listen.Limits(max_connections=3, max_header_bytes=8 * 1024, read_timeout=0.5)
 QUERY = b'{"query": "{ viewer { id } }"}'
@@ -177,8 +177,7 @@ SERVE = "from reconcile.server.admin.commands import serve; serve()"
 
 
 def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:
-    port = free_port()
-    args = ["--db", str(tmp_path / "server.db"), "--port", str(port)]
+    args = ["--db", str(tmp_path / "server.db"), "--port", "0"]
     limits = ["--max-header-bytes", "2048", "--read-timeout", "5", "--max-connections", "10"]
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, *args, *limits],
@@ -187,7 +186,7 @@ def test_reconcile_serve_applies_its_limit_options(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        url, _ = announced(proc)
         for _ in range(1200):  # bounded: returns once listening
             assert proc.poll() is None, proc.communicate()
             try:

@@ -6,7 +6,9 @@ path and query read with `from_env`) are driven through real deliveries: by
 in-process `reconcile emit` at every verbosity. The receiver fails each first attempt
 with an answer that echoes the Authorization header, the signature and the request
 path, so retries, error answers and their excerpts are on the way too. Every line the
-server and the CLI write (stdout and stderr) is scanned.
+server and the CLI write (stdout and stderr) is scanned. The CLI's commands run in this
+process (`tests/invoke.py`: their stdout, stderr and logs, as a process writes them);
+`serve` runs as a process of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.server.admin.commands import admin_key_path
+from tests import invoke
 from tests.conftest import WriteFiles
 from tests.runtime.faults import Received
 from tests.server.admin.test_commands import _wait_healthy
@@ -128,14 +131,7 @@ Outputs = list[str]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconcile", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return invoke.run(args, env)
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
