@@ -151,19 +151,19 @@ def test_a_wrong_token_is_named(github: FakeGitHub) -> None:
 
 
 def test_an_unreachable_api_is_tried_a_bounded_number_of_times() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    repo = api.Repo(f"http://127.0.0.1:{port}", REPOSITORY, TOKEN)
     attempts: list[int] = []
 
-    async def run() -> Any:
+    async def run(repo: api.Repo) -> Any:
         async with api.connect(repo, FAST) as gh:
             gh.client.event_hooks["request"].append(_count(attempts))
             return await gh.pages(gh.path("issues", 7, "comments"))
 
-    with pytest.raises(Unreachable, match="cannot reach GitHub: ConnectError"):
-        asyncio.run(run())
+    with socket.socket() as probe:  # bound, never listening: nothing else can take it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        repo = api.Repo(f"http://127.0.0.1:{port}", REPOSITORY, TOKEN)
+        with pytest.raises(Unreachable, match="cannot reach GitHub: ConnectError"):
+            asyncio.run(run(repo))
     assert len(attempts) == 4
 
 

@@ -132,10 +132,10 @@ def test_a_reset_connection_is_a_retryable_failure(faults: FaultServer) -> None:
 
 
 def test_nothing_listening_is_a_connect_failure() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago, closed again
+    with socket.socket() as sock:  # bound, never listening: nothing else can take it
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    outcome = send(f"http://127.0.0.1:{port}/ok")
+        outcome = send(f"http://127.0.0.1:{port}/ok")
     assert (outcome.error, outcome.retryable, outcome.address) == ("connect", True, "127.0.0.1")
 
 
