@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.core import settings
 from reconcile.server.api import auth
 from reconcile.server.clients import receiving, stream, uploads
 from reconcile.server.errors import ApiError
@@ -36,12 +36,7 @@ CRASH_TIMEOUT = 300.0
 
 
 def crash_timeout() -> float:
-    raw = os.environ.get(CRASH_TIMEOUT_ENV, "")
-    try:
-        value = float(raw) if raw else CRASH_TIMEOUT
-    except ValueError:
-        return CRASH_TIMEOUT
-    return value if value > 0 else CRASH_TIMEOUT
+    return settings.positive_float(CRASH_TIMEOUT_ENV, CRASH_TIMEOUT)
 
 
 def _error(message: str, status: int, code: str = "BAD_REQUEST") -> JSONResponse:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconcile.core import settings
 from reconcile.runtime.incoming import IncomingEvent, InvalidEvents
 from reconcile.server.api import auth
 from reconcile.server.errors import ApiError, NotFound
@@ -66,12 +66,7 @@ class Busy(Exception):
 
 def queue_events(env: dict[str, str] | None = None) -> int:
     """The intake's bound in events (`RECONCILE_EVENTS_QUEUE`, else QUEUE_EVENTS)."""
-    raw = (os.environ if env is None else env).get(QUEUE_ENV, "")
-    try:
-        value = int(raw) if raw else QUEUE_EVENTS
-    except ValueError:
-        return QUEUE_EVENTS
-    return value if value > 0 else QUEUE_EVENTS
+    return settings.positive_int(QUEUE_ENV, QUEUE_EVENTS, env)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ the queue of every team.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from reconcile.core import settings
 
 # Deliveries of one team that are due now and not yet sent (pending, their next attempt
 # time passed: first attempts waiting, retries waiting, attempts in flight) past which
@@ -41,22 +42,12 @@ RATE_FLOOR = 200
 
 def bound(env: dict[str, str] | None = None) -> int:
     """The bound in deliveries (`RECONCILE_DELIVERY_BACKLOG`, else BACKLOG_DELIVERIES)."""
-    raw = (os.environ if env is None else env).get(BACKLOG_ENV, "")
-    try:
-        value = int(raw) if raw else BACKLOG_DELIVERIES
-    except ValueError:
-        return BACKLOG_DELIVERIES
-    return value if value > 0 else BACKLOG_DELIVERIES
+    return settings.positive_int(BACKLOG_ENV, BACKLOG_DELIVERIES, env)
 
 
 def lag(env: dict[str, str] | None = None) -> float:
     """The lag bound in seconds (`RECONCILE_DELIVERY_LAG`, else LAG_SECONDS)."""
-    raw = (os.environ if env is None else env).get(LAG_ENV, "")
-    try:
-        value = float(raw) if raw else LAG_SECONDS
-    except ValueError:
-        return LAG_SECONDS
-    return value if 0 < value < float("inf") else LAG_SECONDS
+    return settings.positive_float(LAG_ENV, LAG_SECONDS, env)
 
 
 class Pace:
