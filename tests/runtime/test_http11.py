@@ -99,6 +99,44 @@ def test_a_header_that_is_not_valid_http_fails_the_attempt_without_showing_it(
     assert faults.requests == []
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("Authorization", "Bearer s\u00e9cret"),  # not ASCII
+        ("Authorization", "Bearer a\rb"),
+        ("Authorization", "Bearer a\x00b"),
+        ("Authorization", " Bearer a"),  # leading whitespace
+        ("Bad Name", "value"),
+        ("Bad:Name", "value"),
+        ("", "value"),
+    ],
+)
+def test_each_kind_of_invalid_header_fails_the_attempt_without_showing_it(
+    faults: FaultServer, header: tuple[str, str]
+) -> None:
+    async def go() -> Outcome:
+        async with Sender(LOOPBACK, Limits(deadline=30)) as sender:
+            return await sender.send(faults.url("/ok"), BODY, [header])
+
+    outcome = asyncio.run(go())
+    assert (outcome.status, outcome.error) == (None, "protocol")
+    assert outcome.detail == "the request's headers are not valid HTTP"
+    assert faults.requests == []
+
+
+def test_valid_headers_with_inner_spaces_and_tabs_are_sent_as_given(faults: FaultServer) -> None:
+    async def go() -> Outcome:
+        async with Sender(LOOPBACK, Limits(deadline=30)) as sender:
+            headers = [("X-Note", "a b\tc"), ("X-Empty", ""), ("X-Token", "!#$%&'*+.^_`|~")]
+            return await sender.send(faults.url("/ok"), BODY, headers)
+
+    outcome = asyncio.run(go())
+    assert outcome.status == 200
+    (got,) = faults.requests
+    assert (got.headers["x-note"], got.headers["x-empty"]) == ("a b\tc", "")
+    assert got.headers["x-token"] == "!#$%&'*+.^_`|~"
+
+
 def test_credentials_in_the_url_are_sent_as_basic_auth(faults: FaultServer) -> None:
     outcome = send(f"http://user:pa%20ss@127.0.0.1:{faults.port}/ok")
     assert outcome.status == 200

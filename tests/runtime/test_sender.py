@@ -188,6 +188,33 @@ def test_s2_every_attempt_resolves_and_checks_again(faults: FaultServer) -> None
     assert faults.paths() == ["/ok"]
 
 
+def test_s2_a_remembered_verdict_never_covers_a_new_answer(faults: FaultServer) -> None:
+    # The policy's verdict is remembered per exact lookup answer: the same answer
+    # twice reuses it, a different one (here a private address) is checked afresh.
+    resolver = Answers(["127.0.0.1"], ["127.0.0.1"], ["10.0.0.7"], ["127.0.0.1"])
+    url = f"http://hook.test:{faults.port}/ok"
+    outcomes = send_all([url, url, url, url], resolver=resolver)
+    assert [(o.status, o.error) for o in outcomes] == [
+        (200, None),
+        (200, None),
+        (None, "blocked"),
+        (200, None),
+    ]
+    assert outcomes[2].detail.startswith("hook.test resolves to 10.0.0.7, a private address")
+    assert len(resolver.calls) == 4
+    assert faults.paths() == ["/ok", "/ok", "/ok"]
+
+
+def test_s2_a_remembered_refusal_is_refused_again_with_nothing_sent(faults: FaultServer) -> None:
+    resolver = Answers(["10.0.0.7"], ["10.0.0.7"])
+    url = f"http://hook.test:{faults.port}/ok"
+    first, second = send_all([url, url], resolver=resolver)
+    assert (first.error, second.error) == ("blocked", "blocked")
+    assert second.detail == first.detail
+    assert len(resolver.calls) == 2
+    assert faults.requests == []
+
+
 def test_s2_one_forbidden_address_among_several_refuses_the_host(faults: FaultServer) -> None:
     outcome = send(
         f"http://hook.test:{faults.port}/ok", resolver=Answers(["127.0.0.1", "169.254.169.254"])
