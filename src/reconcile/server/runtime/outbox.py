@@ -239,6 +239,17 @@ def _open(box: SecretBox, row: sqlite3.Row, read_at: float) -> Due:
     )
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A finished attempt of `due`, to be recorded (`delay`: due again after it)."""
+
+    due: Due
+    started: float
+    outcome: Outcome
+    stored_headers: list[tuple[str, str]]
+    delay: float | None
+
+
 def settle(
     con: sqlite3.Connection,
     due: Due,
@@ -249,32 +260,50 @@ def settle(
     delay: float | None,
 ) -> str:
     """Record the attempt; the delivery is delivered, failed, or due again after `delay`."""
-    con.execute(
+    return settle_all(con, [Attempt(due, started, outcome, stored_headers, delay)])[0]
+
+
+def settle_all(con: sqlite3.Connection, attempts: list[Attempt]) -> list[str]:
+    """Record every attempt in `con`'s transaction, two statements for the lot (not two
+    per attempt); each delivery's new status, in order."""
+    records, updates, statuses = [], [], []
+    for a in attempts:
+        outcome, due = a.outcome, a.due
+        records.append(_attempt_row(a))
+        if outcome.ok:
+            status, next_at = DELIVERED, a.started
+        elif a.delay is None:
+            status, next_at = FAILED, a.started
+        else:
+            status, next_at = PENDING, time.time() + a.delay
+        updates.append((status, next_at, a.started, due.id))
+        statuses.append(status)
+    con.executemany(
         "INSERT INTO attempts (delivery_id, started_at, duration, status, error, detail, "
         "excerpt, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            due.id,
-            datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds"),
-            round(outcome.duration, 4),
-            outcome.status,
-            outcome.error,
-            render.mask_text(outcome.detail, due.secrets),
-            _excerpt(outcome, due.secrets),
-            json.dumps(stored_headers),
-        ),
+        records,
     )
-    if outcome.ok:
-        status, next_at = DELIVERED, started
-    elif delay is None:
-        status, next_at = FAILED, started
-    else:
-        status, next_at = PENDING, time.time() + delay
-    con.execute(
+    con.executemany(
         "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_at = ?, "
         "first_at = COALESCE(first_at, ?) WHERE id = ?",
-        (status, next_at, started, due.id),
+        updates,
     )
-    return status
+    return statuses
+
+
+def _attempt_row(a: Attempt) -> tuple[object, ...]:
+    """An attempt's row in `attempts`, its texts masked with the delivery's secrets."""
+    outcome, due = a.outcome, a.due
+    return (
+        due.id,
+        datetime.fromtimestamp(a.started, UTC).isoformat(timespec="milliseconds"),
+        round(outcome.duration, 4),
+        outcome.status,
+        outcome.error,
+        render.mask_text(outcome.detail, due.secrets),
+        _excerpt(outcome, due.secrets),
+        json.dumps(a.stored_headers),
+    )
 
 
 def _excerpt(outcome: Outcome, secrets: list[str]) -> str:

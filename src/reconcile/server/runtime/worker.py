@@ -20,7 +20,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from reconcile.runtime import schedule, signing
 from reconcile.runtime.addresses import Policy
@@ -35,17 +34,6 @@ PER_ENDPOINT = 16  # attempts in flight to one endpoint at once
 POLL = 0.2  # seconds between looks at the outbox when nothing wakes the worker
 QUEUE_DEPTH = 4  # rows claimed per endpoint, in multiples of its cap
 SETTLED_MEMORY = 60.0  # seconds a settled delivery is remembered, against stale reads
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """A finished attempt, waiting to be recorded."""
-
-    due: outbox.Due
-    started: float
-    outcome: Outcome
-    stored: list[tuple[str, str]]
-    delay: float | None
 
 
 class Worker:
@@ -87,7 +75,7 @@ class Worker:
         self._settled: dict[int, float] = {}
         self._settled_order: deque[tuple[float, int]] = deque()
         # Finished attempts not yet recorded, each with the future its sender awaits.
-        self._finished: list[tuple[_Attempt, asyncio.Future[None]]] = []
+        self._finished: list[tuple[outbox.Attempt, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         # What it settled per second lately: the intake's bound on a team's due
@@ -209,7 +197,7 @@ class Worker:
             outcome = await self.sender.send(due.url, due.body, headers)
             delay = self._delay(due, started, outcome)
             stored = signing.storable(headers)
-            await self._record(_Attempt(due, started, outcome, stored, delay))
+            await self._record(outbox.Attempt(due, started, outcome, stored, delay))
         except Exception:
             log.exception("delivery failed unexpectedly", extra={"delivery": due.id})
         finally:
@@ -223,7 +211,7 @@ class Worker:
             due.attempts + 1, elapsed, outcome.retry_after, random.random(), self.scale
         )
 
-    async def _record(self, attempt: _Attempt) -> None:
+    async def _record(self, attempt: outbox.Attempt) -> None:
         """Record `attempt`, together with every other attempt that finished meanwhile.
 
         One write transaction (and one commit to disk) per batch rather than per attempt:
@@ -273,19 +261,9 @@ class Worker:
             if self._settled.get(delivery) == at:
                 del self._settled[delivery]
 
-    def _settle(self, attempts: list[_Attempt]) -> None:
+    def _settle(self, attempts: list[outbox.Attempt]) -> None:
         with self.db.write() as con:
-            results = [
-                outbox.settle(
-                    con,
-                    a.due,
-                    a.started,
-                    outcome=a.outcome,
-                    stored_headers=a.stored,
-                    delay=a.delay,
-                )
-                for a in attempts
-            ]
+            results = outbox.settle_all(con, attempts)
         for attempt, status in zip(attempts, results, strict=True):
             log.info(
                 "delivery attempt",
