@@ -53,9 +53,18 @@ print(json.dumps({"requests": requests, "changes": len(planned.plan.changes)}))
 """
 
 
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process `pid` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--server-src", type=Path, default=None, help="the source tree `reconcile serve` runs"
+    )
     args = parser.parse_args()
     print(f"start: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,7 +81,7 @@ def main() -> None:
         assert report.ok, report.failed[:3]
         key = embedded_key(db)
         env = dict(os.environ, WANDB_API_KEY=key)
-        with Served(db, allow=None) as served:
+        with Served(db, src=args.server_src, allow=None) as served:
             argv = [RECONCILE, "plan", "--server", served.url, "--detailed-exitcode"]
             counted = subprocess.run(
                 [sys.executable, "-c", COUNT, served.url, key],
@@ -80,9 +89,12 @@ def main() -> None:
             )  # fmt: skip
             reads = json.loads(counted.stdout)
             plans: list = []
+            served_cpu: list[float] = []
 
             def plan() -> float:
+                before = process_cpu(served.process.pid)
                 done = cold(argv, work, env)
+                served_cpu.append(process_cpu(served.process.pid) - before)
                 assert done.returncode == 0, done  # 0: no changes
                 plans.append(done)
                 return done.seconds
@@ -105,6 +117,11 @@ def main() -> None:
     plan_cpu, parse_cpu = [p.cpu for p in plans], [p.cpu for p in parses]
     print(f"CPU: parse {spread(parse_cpu)}, plan {spread(plan_cpu)} (the server's not counted)")
     print(f"CPU ratio per round: {spread(ratios(plan_cpu, parse_cpu), unit='x')}")
+    each = ", ".join(f"{w:.2f}/{c:.2f}x" for w, c in zip(
+        ratios(runs["plan"], runs["parse"]), ratios(plan_cpu, parse_cpu), strict=True
+    ))  # fmt: skip
+    print(f"each round, wall/CPU ratio: {each}")
+    print(f"the server's CPU per plan (/proc): {spread(served_cpu)}")
     pages = -(-count // 100)
     print(
         f"changes: {reads['changes']}, read requests: {reads['requests']} (ceil(N/100) = {pages})"

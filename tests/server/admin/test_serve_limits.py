@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconcile.server.api import queries
+from reconcile.server.api import queries, service
 from reconcile.server.store import automations as hooks
 from reconcile.server.store.db import Database
 from reconcile.server.store.teams import find_project, find_team, find_user
@@ -344,16 +344,25 @@ def test_a_large_answer_being_encoded_holds_up_no_other_request(
 ) -> None:
     paused = threading.Event()
     original = json.JSONEncoder.encode
+    original_key = service.encode_basestring
+
+    def pause() -> None:
+        paused.set()
+        release.wait(WAIT)
 
     def slow(encoder: json.JSONEncoder, value: Any) -> str:
-        # The big answer is built and its encoding has begun: whole, or in pieces.
-        whole = isinstance(value, dict) and "big" in (value.get("data") or {})
-        if whole or value == "big":
-            paused.set()
-            release.wait(WAIT)
+        # The big answer is built and its encoding has begun whole...
+        if isinstance(value, dict) and "big" in (value.get("data") or {}):
+            pause()
         return original(encoder, value)
 
+    def slow_key(key: str) -> str:
+        if key == "big":  # ...or in pieces, its first key written
+            pause()
+        return original_key(key)
+
     monkeypatch.setattr(json.JSONEncoder, "encode", slow)
+    monkeypatch.setattr(service, "encode_basestring", slow_key)
     with running(tmp_path / "server.db") as live:
         world = build_world(InProcess(live.app))
         assert _viewer_meanwhile(live, world, paused) == "olga"

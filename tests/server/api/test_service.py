@@ -17,6 +17,7 @@ VALUES: list[Any] = [
     {"data": None},
     {"data": {"a": [], "b": {}, "c": [None, 1, 2.5, True, 'é\u2028"\\']}},
     {"data": {"x": [[[[[[{"deep": [1, {"deeper": []}]}]]]]]]}, "errors": [{"message": "m"}]},
+    {"data": {'clé\u2028"': {"e": [{"n": [10**30, -0.0, 1e-7, 1e20, "\x00\t"]}]}}},
 ]
 
 
@@ -24,6 +25,13 @@ VALUES: list[Any] = [
 def test_pieces_encode_as_the_whole(value: Any) -> None:
     assert encode(value, pieces=True) == encode(value)
     assert json.loads(encode(value, pieces=True)) == value
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("pieces", [True, False])
+def test_a_float_json_cannot_hold_is_refused_either_way(bad: float, pieces: bool) -> None:
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        encode({"data": {"e": [{"n": [bad]}]}}, pieces=pieces)
 
 
 def test_a_real_answer_encodes_the_same_in_pieces(world: World) -> None:

@@ -41,14 +41,25 @@ class _Slow(Exception):
 # (how, field name, required, serialize or named type, list items required, and for
 # leaves the Python type that serializes to itself, or None)
 Step = tuple[int, str, bool, Any, bool, type | None]
-Plan = list[tuple[str, list[FieldNode], Step | None]]
-_Object = tuple[GraphQLObjectType, dict[str, list[FieldNode]], Plan]
+_Object = tuple[GraphQLObjectType, dict[str, list[FieldNode]], "Plan"]
+# Each field's step, and for object fields the runtime types seen, by `__typename`.
+Plan = list[tuple[str, list[FieldNode], Step | None, dict[str | None, _Object]]]
+# Where a value is, built as Path only when graphql-core needs it (an error, a slow
+# field): (parent, key, typename), the parent a LazyPath, a Path or None.
+LazyPath = tuple[Any, str | int, str | None]
 
 _SELF_SERIALIZING = ((GraphQLString, str), (GraphQLID, str), (GraphQLBoolean, bool))
 
 
 def _never(value: Any) -> bool:  # noqa: ARG001 - the signature graphql-core calls
     return False
+
+
+def _real(path: Any) -> Path | None:
+    """The graphql-core Path of a LazyPath (a Path or None as it is)."""
+    if type(path) is tuple:
+        return Path(_real(path[0]), path[1], path[2])
+    return path  # type: ignore[no-any-return]
 
 
 def _unwrap(kind: Any) -> tuple[Any, bool]:
@@ -93,8 +104,6 @@ class DictExecutionContext(ExecutionContext):
         # Every resolver is synchronous: no value needs the (slow) awaitable check.
         self.is_awaitable = _never
         self._plans: dict[tuple[str, int], Plan] = {}
-        # (type, __typename, selection) -> the runtime type, its fields and their plan
-        self._objects: dict[tuple[str, str | None, object], _Object] = {}
 
     def _plan(self, parent_type: GraphQLObjectType, fields: dict[str, list[FieldNode]]) -> Plan:
         # graphql-core caches each collected sub-selection for the whole execution,
@@ -102,7 +111,9 @@ class DictExecutionContext(ExecutionContext):
         key = (parent_type.name, id(fields))
         plan = self._plans.get(key)
         if plan is None:
-            plan = [(rkey, nodes, _step(parent_type, nodes[0])) for rkey, nodes in fields.items()]
+            plan = [
+                (rkey, nodes, _step(parent_type, nodes[0]), {}) for rkey, nodes in fields.items()
+            ]
             self._plans[key] = plan
         return plan
 
@@ -121,12 +132,12 @@ class DictExecutionContext(ExecutionContext):
         self,
         parent_type: GraphQLObjectType,
         source: dict[str, Any],
-        path: Path | None,
+        path: Path | LazyPath | None,
         fields: dict[str, list[FieldNode]],
         plan: Plan | None,
     ) -> dict[str, Any]:
         results: dict[str, Any] = {}
-        for response_key, nodes, step in plan or self._plan(parent_type, fields):
+        for response_key, nodes, step, seen in plan or self._plan(parent_type, fields):
             if step is not None:
                 # The commonest cases inline; everything else goes through _fast.
                 how = step[0]
@@ -139,16 +150,16 @@ class DictExecutionContext(ExecutionContext):
                     continue
                 try:
                     if how == OBJECT and type(value) is dict:
-                        at = Path(path, response_key, parent_type.name)
-                        results[response_key] = self._object(step[3], nodes, at, value)
+                        at = (path, response_key, parent_type.name)
+                        results[response_key] = self._object(step[3], nodes, at, value, seen)
                     else:
                         results[response_key] = self._fast(
-                            parent_type, value, nodes, (path, response_key), step
+                            parent_type, value, nodes, (path, response_key), step, seen=seen
                         )
                     continue
                 except (_Slow, GraphQLError):
                     pass  # answered below by graphql-core, errors included
-            field_path = Path(path, response_key, parent_type.name)
+            field_path = Path(_real(path), response_key, parent_type.name)
             result = self.execute_field(parent_type, source, nodes, field_path)
             if result is not Undefined:
                 results[response_key] = result
@@ -159,8 +170,10 @@ class DictExecutionContext(ExecutionContext):
         parent_type: GraphQLObjectType,
         value: Any,
         nodes: list[FieldNode],
-        at: tuple[Path | None, str],
+        at: tuple[Path | LazyPath | None, str],
         step: Step,
+        *,
+        seen: dict[str | None, _Object],
     ) -> Any:
         how, _name, required, kind, item_required, _same = step
         if value is None:
@@ -176,9 +189,9 @@ class DictExecutionContext(ExecutionContext):
             except Exception as error:
                 raise _Slow from error
         # Paths only matter for errors, so leaves never build one.
-        path = Path(at[0], at[1], parent_type.name)
+        path = (at[0], at[1], parent_type.name)
         if how == OBJECT:
-            return self._object(kind, nodes, path, value)
+            return self._object(kind, nodes, path, value, seen)
         if type(value) is not list:
             raise _Slow
         items: list[Any] = []
@@ -188,25 +201,29 @@ class DictExecutionContext(ExecutionContext):
                     raise _Slow
                 items.append(None)
                 continue
-            items.append(self._object(kind, nodes, Path(path, index, None), item))
+            items.append(self._object(kind, nodes, (path, index, None), item, seen))
         return items
 
     def _object(
-        self, kind: GraphQLNamedType, nodes: list[FieldNode], path: Path, value: Any
+        self,
+        kind: GraphQLNamedType,
+        nodes: list[FieldNode],
+        path: LazyPath,
+        value: Any,
+        seen: dict[str | None, _Object],
     ) -> Any:
         if type(value) is not dict:
             raise _Slow
         typename = value.get("__typename")
         if typename is not None and type(typename) is not str:
             raise _Slow
-        ids = id(nodes[0]) if len(nodes) == 1 else tuple(map(id, nodes))
-        key = (kind.name, typename, ids)
-        found = self._objects.get(key)
+        # `seen` belongs to this field of this selection, so `kind` and `nodes` are fixed.
+        found = seen.get(typename)
         if found is None:
             runtime = self._runtime_type(kind, typename)
             fields = self.collect_subfields(runtime, nodes)
             found = (runtime, fields, self._plan(runtime, fields))
-            self._objects[key] = found
+            seen[typename] = found
         return self._fields(found[0], value, path, found[1], found[2])
 
     def _runtime_type(self, kind: GraphQLNamedType, typename: str | None) -> GraphQLObjectType:

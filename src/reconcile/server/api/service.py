@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ Answer = tuple[int, dict[str, Any]]
 # Starlette's JSONResponse settings, less the cycle check: answers are fresh trees.
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+)
+# The same settings as the C encoder `_ENCODER.encode` builds afresh on every call: made
+# once, a large answer's thousand pieces do not each pay for building it.
+_C_ENCODE: Callable[[Any, int], list[str]] = c_make_encoder(
+    None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
 )
 
 
@@ -57,7 +63,7 @@ def _encode_pieces(value: Any, depth: int, out: list[str]) -> None:
     if depth and type(value) is dict and value:
         separator = "{"
         for key, item in value.items():
-            out.append(separator + _ENCODER.encode(key) + ":")
+            out.append(separator + encode_basestring(key) + ":")
             _encode_pieces(item, depth - 1, out)
             separator = ","
         out.append("}")
@@ -69,7 +75,7 @@ def _encode_pieces(value: Any, depth: int, out: list[str]) -> None:
             separator = ","
         out.append("]")
     else:
-        out.append(_ENCODER.encode(value))
+        out.extend(_C_ENCODE(value, 0))
 
 
 class _Rollback(Exception):
