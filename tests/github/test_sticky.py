@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from reconcile.github import api, sticky
+from reconcile.github.body import Marker, stale_comment
 from tests import markdown_oracle
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
-from tests.github.fake import BODY_LIMIT, BOT, START, FakeGitHub, stamp
+from tests.github.fake import BODY_LIMIT, BOT, REPOSITORY, START, TOKEN, FakeGitHub, stamp
 
 COMMENTS = r"/repos/acme/inventory/issues/7/comments"
 SHA = "a" * 40
+T = TypeVar("T")
 
 
 def test_the_first_comment_is_created_then_updated_in_place(github: FakeGitHub) -> None:
@@ -279,3 +285,83 @@ def test_a_timestamp_that_is_not_one_is_named(github: FakeGitHub, stamp_: object
     _merged(github, "2026-01-01T00:00:10Z")
     code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
     assert (code, err) == (1, f"error: GitHub sent a timestamp that is not ISO 8601: {stamp_!r}\n")
+
+
+def _sticky(fake: FakeGitHub, job: Callable[[api.GitHub], Awaitable[T]]) -> T:
+    """`job` run with a client of the fake GitHub, as the commands connect."""
+
+    async def go() -> T:
+        async with api.connect(api.Repo(fake.url, REPOSITORY, TOKEN)) as client:
+            return await job(client)
+
+    return asyncio.run(go())
+
+
+def _plan(env: str | None, fingerprint: str, stale: bool = False) -> str:
+    return Marker("plan", fingerprint, env, stale).text() + "the plan"
+
+
+def test_each_inventory_has_its_own_plan_comment_created_then_updated(
+    github: FakeGitHub,
+) -> None:
+    state = github.state
+    state.add_comment(7, _plan("prod", "1" * 64), login="mallory")
+    state.add_comment(7, "no marker")
+    state.comments[7].append({"id": 999, "body": None, "user": None})
+    staging = state.add_comment(7, _plan("staging", "2" * 64))
+    state.add_comment(7, "<!-- reconcile-plan damaged -->")
+    plain = state.add_comment(7, _plan(None, "3" * 64))
+
+    posted = _sticky(github, lambda gh: sticky.post(gh, 7, _plan("prod", "4" * 64), BOT))
+    prod = state.comments[7][-1]
+    assert posted == sticky.Posted("created", 7, prod["id"], prod["html_url"])
+    assert prod["body"] == _plan("prod", "4" * 64)
+    for env, comment in (("prod", prod), ("staging", staging), (None, plain)):
+        text = _plan(env, "5" * 64)
+        posted = _sticky(github, lambda gh, text=text: sticky.post(gh, 7, text, BOT))
+        assert posted == sticky.Posted("updated", 7, comment["id"], comment["html_url"])
+        assert comment["body"] == text
+    assert [c["body"] for c in state.comments[7][:5:4]] == [
+        _plan("prod", "1" * 64),
+        "<!-- reconcile-plan damaged -->",
+    ]
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, BOT, "staging")) == staging
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, BOT, "dev")) is None
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, "mallory")) is None
+
+
+def test_only_the_plan_comment_of_the_inventory_is_marked_stale(github: FakeGitHub) -> None:
+    state = github.state
+    prod = state.add_comment(7, _plan("prod", "1" * 64))
+    staging = state.add_comment(7, _plan("staging", "2" * 64))
+    state.add_comment(7, _plan("dev", "3" * 64), login="mallory")
+    error = state.add_comment(7, "<!-- reconcile-plan env=test error -->\nboom")
+    commit = "f" * 40
+
+    def stale(env: str | None) -> sticky.Posted | None:
+        return _sticky(github, lambda gh: sticky.mark_stale(gh, 7, BOT, env, commit))
+
+    assert stale("staging") == sticky.Posted("marked stale", 7, staging["id"], staging["html_url"])
+    assert staging["body"] == stale_comment(_plan("staging", "2" * 64), commit)
+    assert prod["body"] == _plan("prod", "1" * 64)
+    assert (stale("dev"), stale("test"), stale(None)) == (None, None, None)
+    assert error["body"] == "<!-- reconcile-plan env=test error -->\nboom"
+    assert state.requests("PATCH", r".*/issues/comments/\d+") == 1
+
+
+@pytest.mark.parametrize("bad", [0, "12", None])
+def test_a_plan_comment_whose_id_is_not_one_is_named_and_not_written(
+    github: FakeGitHub, bad: object
+) -> None:
+    github.state.add_comment(7, _plan(None, "1" * 64))["id"] = bad
+    for job in (
+        lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT),
+        lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40),
+    ):
+        with pytest.raises(api.GitHubError) as raised:
+            _sticky(github, job)
+        assert str(raised.value) == (
+            f"GitHub sent a comment id that is not a positive integer: {bad!r}"
+        )
+    assert github.state.requests("PATCH", r".*") == 0
+    assert github.state.requests("POST", r".*") == 0
