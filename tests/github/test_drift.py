@@ -190,3 +190,20 @@ def test_an_issue_number_github_should_not_send_is_named_before_any_write(
         "error: GitHub sent a issue number that is not a positive integer: '1'\n",
     )
     assert [m for m, _ in github.state.log] == ["GET"]
+
+
+def test_an_issue_github_sent_without_its_link_is_printed_without_one(
+    github: FakeGitHub,
+) -> None:
+    marker = "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->"
+    github.state.issues[1] = {
+        "number": 1,
+        "body": marker,
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "user": {"login": "github-actions[bot]"},
+    }
+    github.state.next_number = 2
+    assert drift(golden_plan()) == (0, "updated drift issue #1: \n")
+    assert drift(no_changes()) == (0, "closed drift issue #1: \n")
+    assert github.state.issues[1]["state"] == "closed"
