@@ -365,3 +365,37 @@ def test_a_plan_comment_whose_id_is_not_one_is_named_and_not_written(
         )
     assert github.state.requests("PATCH", r".*") == 0
     assert github.state.requests("POST", r".*") == 0
+
+
+def test_the_reviewed_plan_is_the_one_of_the_inventory_asked_for(github: FakeGitHub) -> None:
+    state = github.state
+    state.add_comment(7, _plan("staging", "2" * 64, stale=True))
+    prod = state.add_comment(7, _plan("prod", "1" * 64))
+    state.add_comment(7, _plan(None, "3" * 64))
+    state.add_comment(7, "<!-- reconcile-plan env=test error -->\nboom")
+    _merged(github, "2099-01-01T00:00:00Z")
+
+    def reviewed(env: str | None) -> sticky.Reviewed:
+        return _sticky(github, lambda gh: sticky.reviewed(gh, SHA, BOT, env))
+
+    assert reviewed("prod") == sticky.Reviewed(7, "1" * 64, prod["html_url"])
+    assert reviewed(None).fingerprint == "3" * 64
+    refusals = {
+        "staging": "the plan for inventory staging on pull request #7 is stale: the pull "
+        "request changed after it was planned, and no newer plan was posted",
+        "test": "the last plan for inventory test on pull request #7 failed; there is no "
+        "reviewed plan",
+        "dev": f"pull request #7 has no plan comment for inventory dev by {BOT}",
+    }
+    for env, message in refusals.items():
+        with pytest.raises(sticky.NotReviewed) as raised:
+            reviewed(env)
+        assert str(raised.value) == message
+
+
+def test_a_pull_request_not_merged_yet_has_its_latest_plan_reviewed(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan("prod", "1" * 64))
+    comment["updated_at"] = "2099-01-01T00:00:00Z"
+    for pull in ({"number": 7}, {"number": 7, "merged_at": None}, {"number": 7, "merged_at": ""}):
+        found = _sticky(github, lambda gh, pull=pull: sticky.reviewed_on(gh, pull, BOT, "prod"))
+        assert found == sticky.Reviewed(7, "1" * 64, comment["html_url"])
