@@ -316,9 +316,13 @@ def test_each_inventory_has_its_own_plan_comment_created_then_updated(
     prod = state.comments[7][-1]
     assert posted == sticky.Posted("created", 7, prod["id"], prod["html_url"])
     assert prod["body"] == _plan("prod", "4" * 64)
+
+    def post(text: str) -> sticky.Posted:
+        return _sticky(github, lambda gh: sticky.post(gh, 7, text, BOT))
+
     for env, comment in (("prod", prod), ("staging", staging), (None, plain)):
         text = _plan(env, "5" * 64)
-        posted = _sticky(github, lambda gh, text=text: sticky.post(gh, 7, text, BOT))
+        posted = post(text)
         assert posted == sticky.Posted("updated", 7, comment["id"], comment["html_url"])
         assert comment["body"] == text
     assert [c["body"] for c in state.comments[7][:5:4]] == [
@@ -396,6 +400,20 @@ def test_the_reviewed_plan_is_the_one_of_the_inventory_asked_for(github: FakeGit
 def test_a_pull_request_not_merged_yet_has_its_latest_plan_reviewed(github: FakeGitHub) -> None:
     comment = github.state.add_comment(7, _plan("prod", "1" * 64))
     comment["updated_at"] = "2099-01-01T00:00:00Z"
+
+    def reviewed(pull: dict[str, object]) -> sticky.Reviewed:
+        return _sticky(github, lambda gh: sticky.reviewed_on(gh, pull, BOT, "prod"))
+
     for pull in ({"number": 7}, {"number": 7, "merged_at": None}, {"number": 7, "merged_at": ""}):
-        found = _sticky(github, lambda gh, pull=pull: sticky.reviewed_on(gh, pull, BOT, "prod"))
+        found = reviewed(pull)
         assert found == sticky.Reviewed(7, "1" * 64, comment["html_url"])
+
+
+def test_a_pull_request_number_that_is_not_one_is_named(github: FakeGitHub) -> None:
+    _merged(github, "2026-01-01T01:00:00Z", number="7")  # type: ignore[arg-type]
+    with pytest.raises(api.GitHubError) as raised:
+        _sticky(github, lambda gh: sticky.reviewed(gh, SHA, BOT))
+    assert str(raised.value) == (
+        "GitHub sent a pull request number that is not a positive integer: '7'"
+    )
+    assert github.state.requests("GET", COMMENTS) == 0
