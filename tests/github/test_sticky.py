@@ -404,7 +404,12 @@ def test_a_pull_request_not_merged_yet_has_its_latest_plan_reviewed(github: Fake
     def reviewed(pull: dict[str, object]) -> sticky.Reviewed:
         return _sticky(github, lambda gh: sticky.reviewed_on(gh, pull, BOT, "prod"))
 
-    for pull in ({"number": 7}, {"number": 7, "merged_at": None}, {"number": 7, "merged_at": ""}):
+    pulls: list[dict[str, object]] = [
+        {"number": 7},
+        {"number": 7, "merged_at": None},
+        {"number": 7, "merged_at": ""},
+    ]
+    for pull in pulls:
         found = reviewed(pull)
         assert found == sticky.Reviewed(7, "1" * 64, comment["html_url"])
 
