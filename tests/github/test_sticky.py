@@ -14,7 +14,7 @@ from reconcile.github import api, sticky
 from reconcile.github.body import Marker, stale_comment
 from tests import markdown_oracle
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
-from tests.github.fake import BODY_LIMIT, BOT, REPOSITORY, START, TOKEN, FakeGitHub, stamp
+from tests.github.fake import BODY_LIMIT, BOT, REPOSITORY, START, TOKEN, FakeGitHub, Fault, stamp
 
 COMMENTS = r"/repos/acme/inventory/issues/7/comments"
 SHA = "a" * 40
@@ -422,3 +422,17 @@ def test_a_pull_request_number_that_is_not_one_is_named(github: FakeGitHub) -> N
         "GitHub sent a pull request number that is not a positive integer: '7'"
     )
     assert github.state.requests("GET", COMMENTS) == 0
+
+
+def test_a_refused_update_of_the_plan_comment_names_the_request(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan(None, "1" * 64))
+    path = f"/repos/acme/inventory/issues/comments/{comment['id']}"
+    for job in (
+        lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT),
+        lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40),
+    ):
+        github.state.faults.append(Fault("PATCH", path, 403))
+        with pytest.raises(api.GitHubError) as raised:
+            _sticky(github, job)
+        assert str(raised.value).startswith(f"GitHub answered 403 to PATCH {path}: fault")
+    assert comment["body"] == _plan(None, "1" * 64)
