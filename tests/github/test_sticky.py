@@ -254,6 +254,8 @@ def test_github_enterprise_servers_api_path_is_kept(
 @pytest.mark.parametrize(
     ("updated_at", "merged_at", "reviewed"),
     [
+        # Written in the same second as the merge: before it, as far as GitHub can tell.
+        ("2026-01-01T00:00:10Z", "2026-01-01T00:00:10Z", True),
         # Naive (no offset) against aware: a naive one is UTC.
         ("2026-01-01T00:00:05", "2026-01-01T00:00:10Z", True),
         ("2026-01-01T00:00:15", "2026-01-01T00:00:10Z", False),
@@ -436,3 +438,22 @@ def test_a_refused_update_of_the_plan_comment_names_the_request(github: FakeGitH
             _sticky(github, job)
         assert str(raised.value).startswith(f"GitHub answered 403 to PATCH {path}: fault")
     assert comment["body"] == _plan(None, "1" * 64)
+
+
+def test_a_comment_github_sent_without_its_link_has_an_empty_one(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan(None, "1" * 64))
+    del comment["html_url"]
+    posted = _sticky(github, lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT))
+    assert posted == sticky.Posted("updated", 7, comment["id"], "")
+    stale = _sticky(github, lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40))
+    assert stale == sticky.Posted("marked stale", 7, comment["id"], "")
+    github.state.add_comment(7, _plan("prod", "3" * 64))
+    del github.state.comments[7][-1]["html_url"]
+    github.state.comments[7][-1]["updated_at"] = "2026-01-01T00:00:00Z"
+
+    def reviewed(merged_at: str | None) -> sticky.Reviewed:
+        pull = {"number": 7, "merged_at": merged_at}
+        return _sticky(github, lambda gh: sticky.reviewed_on(gh, pull, BOT, "prod"))
+
+    for merged_at in (None, "2026-01-01T00:00:10Z"):
+        assert reviewed(merged_at) == sticky.Reviewed(7, "3" * 64, "")
