@@ -207,3 +207,18 @@ def test_an_issue_github_sent_without_its_link_is_printed_without_one(
     assert drift(golden_plan()) == (0, "updated drift issue #1: \n")
     assert drift(no_changes()) == (0, "closed drift issue #1: \n")
     assert github.state.issues[1]["state"] == "closed"
+
+
+def test_the_drift_issue_links_the_run_that_found_it(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.test")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    link = (
+        "\n[Workflow run](https://github.test/acme/inventory/actions/runs/4242) "
+        "(its artifacts hold the JSON plan)\n"
+    )
+    for _ in range(2):  # opened, then updated
+        assert drift(golden_plan())[0] == 0
+        assert github.state.issues[1]["body"].endswith(link)
+    assert list(github.state.issues) == [1]
