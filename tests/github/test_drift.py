@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconcile.github import api
+from reconcile.github import drift as drift_
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
-from tests.github.fake import FakeGitHub, Fault
+from tests.github.fake import BOT, REPOSITORY, TOKEN, FakeGitHub, Fault
 
 ISSUES = r"/repos/acme/inventory/issues"
 
@@ -222,3 +226,22 @@ def test_the_drift_issue_links_the_run_that_found_it(
         assert drift(golden_plan())[0] == 0
         assert github.state.issues[1]["body"].endswith(link)
     assert list(github.state.issues) == [1]
+
+
+def _sync(fake: FakeGitHub, document: dict[str, Any]) -> drift_.Drift:
+    async def go() -> drift_.Drift:
+        async with api.connect(api.Repo(fake.url, REPOSITORY, TOKEN)) as client:
+            return await drift_.sync(client, document, BOT, None)
+
+    return asyncio.run(go())
+
+
+def test_a_lost_create_looks_again_for_the_issue_of_its_own_inventory(github: FakeGitHub) -> None:
+    prod = variant(golden_plan(), target={"env": "prod"})
+    github.state.faults.append(Fault("POST", ISSUES, 504))  # refused: nothing was created
+    assert _sync(github, prod) == drift_.Drift("opened", 1, github.state.issues[1]["html_url"])
+    assert list(github.state.issues) == [1]
+    github.state.issues[1]["state"] = "closed"
+    github.state.faults.append(Fault("POST", ISSUES, 504, after=True))  # created, answer lost
+    assert _sync(github, prod) == drift_.Drift("updated", 2, github.state.issues[2]["html_url"])
+    assert list(github.state.issues) == [1, 2]
