@@ -245,3 +245,11 @@ def test_a_lost_create_looks_again_for_the_issue_of_its_own_inventory(github: Fa
     github.state.faults.append(Fault("POST", ISSUES, 504, after=True))  # created, answer lost
     assert _sync(github, prod) == drift_.Drift("updated", 2, github.state.issues[2]["html_url"])
     assert list(github.state.issues) == [1, 2]
+
+
+def test_an_opened_issue_whose_number_is_not_one_is_named(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", ISSUES, 201, body=b'{"number": "1"}'))
+    assert drift(golden_plan()) == (
+        1,
+        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+    )
