@@ -209,6 +209,9 @@ def test_an_issue_github_sent_without_its_link_is_printed_without_one(
     }
     github.state.next_number = 2
     assert drift(golden_plan()) == (0, "updated drift issue #1: \n")
+    github.state.faults.append(Fault("POST", ISSUES, 201, body=b'{"number": 9}'))
+    staging = variant(golden_plan(), target={"env": "staging"})
+    assert _sync(github, staging) == drift_.Drift("opened", 9, "")
     assert drift(no_changes()) == (0, "closed drift issue #1: \n")
     assert github.state.issues[1]["state"] == "closed"
 
