@@ -457,3 +457,10 @@ def test_a_comment_github_sent_without_its_link_has_an_empty_one(github: FakeGit
 
     for merged_at in (None, "2026-01-01T00:00:10Z"):
         assert reviewed(merged_at) == sticky.Reviewed(7, "3" * 64, "")
+
+
+def test_an_answer_whose_comment_id_is_not_one_is_named(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", COMMENTS, 201, body=b'{"id": "12"}'))
+    with pytest.raises(api.GitHubError) as raised:
+        _sticky(github, lambda gh: sticky.post(gh, 7, _plan(None, "1" * 64), BOT))
+    assert str(raised.value) == "GitHub sent a comment id that is not a positive integer: '12'"
