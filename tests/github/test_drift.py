@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconcile.github import api
+from reconcile.github import drift as drift_
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
-from tests.github.fake import FakeGitHub, Fault
+from tests.github.fake import BOT, REPOSITORY, TOKEN, FakeGitHub, Fault
 
 ISSUES = r"/repos/acme/inventory/issues"
 
@@ -190,3 +194,65 @@ def test_an_issue_number_github_should_not_send_is_named_before_any_write(
         "error: GitHub sent a issue number that is not a positive integer: '1'\n",
     )
     assert [m for m, _ in github.state.log] == ["GET"]
+
+
+def test_an_issue_github_sent_without_its_link_is_printed_without_one(
+    github: FakeGitHub,
+) -> None:
+    marker = "<!-- reconcile-drift fingerprint=" + "0" * 64 + " -->"
+    github.state.issues[1] = {
+        "number": 1,
+        "body": marker,
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "user": {"login": "github-actions[bot]"},
+    }
+    github.state.next_number = 2
+    assert drift(golden_plan()) == (0, "updated drift issue #1: \n")
+    github.state.faults.append(Fault("POST", ISSUES, 201, body=b'{"number": 9}'))
+    staging = variant(golden_plan(), target={"env": "staging"})
+    assert _sync(github, staging) == drift_.Drift("opened", 9, "")
+    assert drift(no_changes()) == (0, "closed drift issue #1: \n")
+    assert github.state.issues[1]["state"] == "closed"
+
+
+def test_the_drift_issue_links_the_run_that_found_it(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.test")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    link = (
+        "\n[Workflow run](https://github.test/acme/inventory/actions/runs/4242) "
+        "(its artifacts hold the JSON plan)\n"
+    )
+    for _ in range(2):  # opened, then updated
+        assert drift(golden_plan())[0] == 0
+        assert github.state.issues[1]["body"].endswith(link)
+    assert list(github.state.issues) == [1]
+
+
+def _sync(fake: FakeGitHub, document: dict[str, Any]) -> drift_.Drift:
+    async def go() -> drift_.Drift:
+        async with api.connect(api.Repo(fake.url, REPOSITORY, TOKEN)) as client:
+            return await drift_.sync(client, document, BOT, None)
+
+    return asyncio.run(go())
+
+
+def test_a_lost_create_looks_again_for_the_issue_of_its_own_inventory(github: FakeGitHub) -> None:
+    prod = variant(golden_plan(), target={"env": "prod"})
+    github.state.faults.append(Fault("POST", ISSUES, 504))  # refused: nothing was created
+    assert _sync(github, prod) == drift_.Drift("opened", 1, github.state.issues[1]["html_url"])
+    assert list(github.state.issues) == [1]
+    github.state.issues[1]["state"] = "closed"
+    github.state.faults.append(Fault("POST", ISSUES, 504, after=True))  # created, answer lost
+    assert _sync(github, prod) == drift_.Drift("updated", 2, github.state.issues[2]["html_url"])
+    assert list(github.state.issues) == [1, 2]
+
+
+def test_an_opened_issue_whose_number_is_not_one_is_named(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", ISSUES, 201, body=b'{"number": "1"}'))
+    assert drift(golden_plan()) == (
+        1,
+        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+    )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from reconcile.github import api, sticky
+from reconcile.github.body import Marker, stale_comment
 from tests import markdown_oracle
 from tests.github.conftest import golden_plan, no_changes, run, save, variant
-from tests.github.fake import BODY_LIMIT, BOT, START, FakeGitHub, stamp
+from tests.github.fake import BODY_LIMIT, BOT, REPOSITORY, START, TOKEN, FakeGitHub, Fault, stamp
 
 COMMENTS = r"/repos/acme/inventory/issues/7/comments"
 SHA = "a" * 40
+T = TypeVar("T")
 
 
 def test_the_first_comment_is_created_then_updated_in_place(github: FakeGitHub) -> None:
@@ -248,6 +254,8 @@ def test_github_enterprise_servers_api_path_is_kept(
 @pytest.mark.parametrize(
     ("updated_at", "merged_at", "reviewed"),
     [
+        # Written in the same second as the merge: before it, as far as GitHub can tell.
+        ("2026-01-01T00:00:10Z", "2026-01-01T00:00:10Z", True),
         # Naive (no offset) against aware: a naive one is UTC.
         ("2026-01-01T00:00:05", "2026-01-01T00:00:10Z", True),
         ("2026-01-01T00:00:15", "2026-01-01T00:00:10Z", False),
@@ -279,3 +287,180 @@ def test_a_timestamp_that_is_not_one_is_named(github: FakeGitHub, stamp_: object
     _merged(github, "2026-01-01T00:00:10Z")
     code, _, err = run("github", "reviewed-fingerprint", "--sha", SHA)
     assert (code, err) == (1, f"error: GitHub sent a timestamp that is not ISO 8601: {stamp_!r}\n")
+
+
+def _sticky(fake: FakeGitHub, job: Callable[[api.GitHub], Awaitable[T]]) -> T:
+    """`job` run with a client of the fake GitHub, as the commands connect."""
+
+    async def go() -> T:
+        async with api.connect(api.Repo(fake.url, REPOSITORY, TOKEN)) as client:
+            return await job(client)
+
+    return asyncio.run(go())
+
+
+def _plan(env: str | None, fingerprint: str, stale: bool = False) -> str:
+    return Marker("plan", fingerprint, env, stale).text() + "the plan"
+
+
+def test_each_inventory_has_its_own_plan_comment_created_then_updated(
+    github: FakeGitHub,
+) -> None:
+    state = github.state
+    state.add_comment(7, _plan("prod", "1" * 64), login="mallory")
+    state.add_comment(7, "no marker")
+    state.comments[7].append({"id": 999, "body": None, "user": None})
+    staging = state.add_comment(7, _plan("staging", "2" * 64))
+    state.add_comment(7, "<!-- reconcile-plan damaged -->")
+    plain = state.add_comment(7, _plan(None, "3" * 64))
+
+    posted = _sticky(github, lambda gh: sticky.post(gh, 7, _plan("prod", "4" * 64), BOT))
+    prod = state.comments[7][-1]
+    assert posted == sticky.Posted("created", 7, prod["id"], prod["html_url"])
+    assert prod["body"] == _plan("prod", "4" * 64)
+
+    def post(text: str) -> sticky.Posted:
+        return _sticky(github, lambda gh: sticky.post(gh, 7, text, BOT))
+
+    for env, comment in (("prod", prod), ("staging", staging), (None, plain)):
+        text = _plan(env, "5" * 64)
+        posted = post(text)
+        assert posted == sticky.Posted("updated", 7, comment["id"], comment["html_url"])
+        assert comment["body"] == text
+    assert [c["body"] for c in state.comments[7][:5:4]] == [
+        _plan("prod", "1" * 64),
+        "<!-- reconcile-plan damaged -->",
+    ]
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, BOT, "staging")) == staging
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, BOT, "dev")) is None
+    assert _sticky(github, lambda gh: sticky.find(gh, 7, "mallory")) is None
+
+
+def test_only_the_plan_comment_of_the_inventory_is_marked_stale(github: FakeGitHub) -> None:
+    state = github.state
+    prod = state.add_comment(7, _plan("prod", "1" * 64))
+    staging = state.add_comment(7, _plan("staging", "2" * 64))
+    state.add_comment(7, _plan("dev", "3" * 64), login="mallory")
+    error = state.add_comment(7, "<!-- reconcile-plan env=test error -->\nboom")
+    commit = "f" * 40
+
+    def stale(env: str | None) -> sticky.Posted | None:
+        return _sticky(github, lambda gh: sticky.mark_stale(gh, 7, BOT, env, commit))
+
+    assert stale("staging") == sticky.Posted("marked stale", 7, staging["id"], staging["html_url"])
+    assert staging["body"] == stale_comment(_plan("staging", "2" * 64), commit)
+    assert prod["body"] == _plan("prod", "1" * 64)
+    assert (stale("dev"), stale("test"), stale(None)) == (None, None, None)
+    assert error["body"] == "<!-- reconcile-plan env=test error -->\nboom"
+    assert state.requests("PATCH", r".*/issues/comments/\d+") == 1
+
+
+@pytest.mark.parametrize("bad", [0, "12", None])
+def test_a_plan_comment_whose_id_is_not_one_is_named_and_not_written(
+    github: FakeGitHub, bad: object
+) -> None:
+    github.state.add_comment(7, _plan(None, "1" * 64))["id"] = bad
+    for job in (
+        lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT),
+        lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40),
+    ):
+        with pytest.raises(api.GitHubError) as raised:
+            _sticky(github, job)
+        assert str(raised.value) == (
+            f"GitHub sent a comment id that is not a positive integer: {bad!r}"
+        )
+    assert github.state.requests("PATCH", r".*") == 0
+    assert github.state.requests("POST", r".*") == 0
+
+
+def test_the_reviewed_plan_is_the_one_of_the_inventory_asked_for(github: FakeGitHub) -> None:
+    state = github.state
+    state.add_comment(7, _plan("staging", "2" * 64, stale=True))
+    prod = state.add_comment(7, _plan("prod", "1" * 64))
+    state.add_comment(7, _plan(None, "3" * 64))
+    state.add_comment(7, "<!-- reconcile-plan env=test error -->\nboom")
+    _merged(github, "2099-01-01T00:00:00Z")
+
+    def reviewed(env: str | None) -> sticky.Reviewed:
+        return _sticky(github, lambda gh: sticky.reviewed(gh, SHA, BOT, env))
+
+    assert reviewed("prod") == sticky.Reviewed(7, "1" * 64, prod["html_url"])
+    assert reviewed(None).fingerprint == "3" * 64
+    refusals = {
+        "staging": "the plan for inventory staging on pull request #7 is stale: the pull "
+        "request changed after it was planned, and no newer plan was posted",
+        "test": "the last plan for inventory test on pull request #7 failed; there is no "
+        "reviewed plan",
+        "dev": f"pull request #7 has no plan comment for inventory dev by {BOT}",
+    }
+    for env, message in refusals.items():
+        with pytest.raises(sticky.NotReviewed) as raised:
+            reviewed(env)
+        assert str(raised.value) == message
+
+
+def test_a_pull_request_not_merged_yet_has_its_latest_plan_reviewed(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan("prod", "1" * 64))
+    comment["updated_at"] = "2099-01-01T00:00:00Z"
+
+    def reviewed(pull: dict[str, object]) -> sticky.Reviewed:
+        return _sticky(github, lambda gh: sticky.reviewed_on(gh, pull, BOT, "prod"))
+
+    pulls: list[dict[str, object]] = [
+        {"number": 7},
+        {"number": 7, "merged_at": None},
+        {"number": 7, "merged_at": ""},
+    ]
+    for pull in pulls:
+        found = reviewed(pull)
+        assert found == sticky.Reviewed(7, "1" * 64, comment["html_url"])
+
+
+def test_a_pull_request_number_that_is_not_one_is_named(github: FakeGitHub) -> None:
+    _merged(github, "2026-01-01T01:00:00Z", number="7")  # type: ignore[arg-type]
+    with pytest.raises(api.GitHubError) as raised:
+        _sticky(github, lambda gh: sticky.reviewed(gh, SHA, BOT))
+    assert str(raised.value) == (
+        "GitHub sent a pull request number that is not a positive integer: '7'"
+    )
+    assert github.state.requests("GET", COMMENTS) == 0
+
+
+def test_a_refused_update_of_the_plan_comment_names_the_request(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan(None, "1" * 64))
+    path = f"/repos/acme/inventory/issues/comments/{comment['id']}"
+    for job in (
+        lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT),
+        lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40),
+    ):
+        github.state.faults.append(Fault("PATCH", path, 403))
+        with pytest.raises(api.GitHubError) as raised:
+            _sticky(github, job)
+        assert str(raised.value).startswith(f"GitHub answered 403 to PATCH {path}: fault")
+    assert comment["body"] == _plan(None, "1" * 64)
+
+
+def test_a_comment_github_sent_without_its_link_has_an_empty_one(github: FakeGitHub) -> None:
+    comment = github.state.add_comment(7, _plan(None, "1" * 64))
+    del comment["html_url"]
+    posted = _sticky(github, lambda gh: sticky.post(gh, 7, _plan(None, "2" * 64), BOT))
+    assert posted == sticky.Posted("updated", 7, comment["id"], "")
+    stale = _sticky(github, lambda gh: sticky.mark_stale(gh, 7, BOT, None, "f" * 40))
+    assert stale == sticky.Posted("marked stale", 7, comment["id"], "")
+    github.state.add_comment(7, _plan("prod", "3" * 64))
+    del github.state.comments[7][-1]["html_url"]
+    github.state.comments[7][-1]["updated_at"] = "2026-01-01T00:00:00Z"
+
+    def reviewed(merged_at: str | None) -> sticky.Reviewed:
+        pull = {"number": 7, "merged_at": merged_at}
+        return _sticky(github, lambda gh: sticky.reviewed_on(gh, pull, BOT, "prod"))
+
+    for merged_at in (None, "2026-01-01T00:00:10Z"):
+        assert reviewed(merged_at) == sticky.Reviewed(7, "3" * 64, "")
+
+
+def test_an_answer_whose_comment_id_is_not_one_is_named(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("POST", COMMENTS, 201, body=b'{"id": "12"}'))
+    with pytest.raises(api.GitHubError) as raised:
+        _sticky(github, lambda gh: sticky.post(gh, 7, _plan(None, "1" * 64), BOT))
+    assert str(raised.value) == "GitHub sent a comment id that is not a positive integer: '12'"
