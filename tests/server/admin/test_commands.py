@@ -254,6 +254,29 @@ def test_serve_listens_on_a_socket_whose_connections_send_without_delay() -> Non
     assert asyncio.run(accepted_nodelay()) == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "wanted"),
+    [
+        ("RECONCILE_DELIVERY_TIME_SCALE", "abc", "a number greater than 0 (1 is real time)"),
+        ("RECONCILE_EVENTS_QUEUE", "2k", "a whole number greater than 0"),
+        ("RECONCILE_DELIVERY_BACKLOG", "0", "a whole number greater than 0"),
+        ("RECONCILE_DELIVERY_LAG", "soon", "a number greater than 0 (seconds)"),
+        ("RECONCILE_RUN_CRASH_SECONDS", "inf", "a number greater than 0 (seconds)"),
+    ],
+)
+def test_serve_refuses_a_bad_setting_naming_it_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, wanted: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    db = tmp_path / "server.db"
+    result = CliRunner().invoke(_cli(), ["serve", "--db", str(db), "--port", "0"])
+    assert (result.exit_code, result.output.splitlines()[-1]) == (
+        2,
+        f"Error: {name}={value!r}: give {wanted}",
+    )
+    assert not db.exists()  # refused before the database is made
+
+
 def test_serve_refuses_a_malformed_allow_list_entry_before_it_listens(tmp_path: Path) -> None:
     port = free_port()
     args = [sys.executable, "-c", SERVE, "--db", str(tmp_path / "server.db")]

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconcile.core.errors import UsageError
 from reconcile.server.admin import listen
 from reconcile.server.runtime import api, events
 from tests.server.helpers import World, basic, build_world
@@ -108,5 +109,6 @@ def test_a_request_larger_than_the_bound_is_stored_when_nothing_waits(
 def test_the_bound_comes_from_the_environment() -> None:
     assert api.queue_events({}) == api.QUEUE_EVENTS
     assert api.queue_events({api.QUEUE_ENV: "64"}) == 64
-    assert api.queue_events({api.QUEUE_ENV: "many"}) == api.QUEUE_EVENTS
-    assert api.queue_events({api.QUEUE_ENV: "0"}) == api.QUEUE_EVENTS
+    for wrong in ("many", "0"):
+        with pytest.raises(UsageError, match=f"^RECONCILE_EVENTS_QUEUE='{wrong}': give a whole"):
+            api.queue_events({api.QUEUE_ENV: wrong})

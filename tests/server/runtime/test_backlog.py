@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.core.errors import UsageError
 from reconcile.server.admin import tasks as admin
 from reconcile.server.app import create_app
 from reconcile.server.runtime import api, backlog, events
@@ -121,7 +122,10 @@ def test_the_bound_comes_from_the_environment() -> None:
     assert backlog.bound({}) == backlog.BACKLOG_DELIVERIES == 1_000
     assert backlog.bound({backlog.BACKLOG_ENV: "25"}) == 25
     for wrong in ("0", "-3", "many"):
-        assert backlog.bound({backlog.BACKLOG_ENV: wrong}) == backlog.BACKLOG_DELIVERIES
+        with pytest.raises(
+            UsageError, match=f"^RECONCILE_DELIVERY_BACKLOG='{wrong}': give a whole"
+        ):
+            backlog.bound({backlog.BACKLOG_ENV: wrong})
 
 
 @pytest.fixture
@@ -175,7 +179,8 @@ def test_the_lag_comes_from_the_environment() -> None:
     assert backlog.lag({}) == backlog.LAG_SECONDS == 0.5
     assert backlog.lag({backlog.LAG_ENV: "0.25"}) == 0.25
     for wrong in ("0", "-3", "soon", "inf", "nan"):
-        assert backlog.lag({backlog.LAG_ENV: wrong}) == backlog.LAG_SECONDS
+        with pytest.raises(UsageError, match=f"^RECONCILE_DELIVERY_LAG='{wrong}': give a number"):
+            backlog.lag({backlog.LAG_ENV: wrong})
 
 
 def test_the_pace_is_what_was_settled_in_the_last_second() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from reconcile.core import logsafe
+from reconcile.core.errors import UsageError
 from reconcile.core.model import REGISTRY_PREFIX
 from reconcile.inventory import project
 from reconcile.runtime.addresses import Policy
@@ -173,6 +174,7 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     from reconcile.server.app import create_app
 
     configure_logging(log_level)
+    _check_settings()  # a bad RECONCILE_ setting stops it before it listens, as a usage error
     _delivery_policy(allow_delivery_to, None)  # a malformed entry stops it before it listens
     sock = _listen(host, port)  # first: a busy port stops everything before it starts
     policy = _delivery_policy(allow_delivery_to, sock)
@@ -194,6 +196,23 @@ def serve(  # noqa: PLR0917 - click passes each option as an argument
     config = listen.config(app, limits, log_config=None, access_log=False)
     listen.tune_interpreter()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _check_settings() -> None:
+    """Read every RECONCILE_ setting the server reads once it runs: a bad value is then
+    an error naming it, not a traceback in the log when the app starts."""
+    from reconcile.runtime import schedule
+    from reconcile.server.clients import routes
+    from reconcile.server.runtime import api, backlog
+
+    try:
+        schedule.time_scale(os.environ)
+        api.queue_events()
+        backlog.bound()
+        backlog.lag()
+        routes.crash_timeout()
+    except UsageError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _delivery_policy(entries: tuple[str, ...], sock: socket.socket | None) -> Policy:
