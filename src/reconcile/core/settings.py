@@ -5,38 +5,34 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from reconcile.core.errors import UsageError
 
-
-def _raw(name: str, env: Mapping[str, str] | None) -> str:
-    return (os.environ if env is None else env).get(name, "").strip()
+N = TypeVar("N", int, float)
 
 
 def positive_int(name: str, default: int, env: Mapping[str, str] | None = None) -> int:
     """`name`'s whole number above zero, else `default` when unset."""
-    text = _raw(name, env)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise UsageError(f"{name}={text!r}: give a whole number greater than 0")
-    return value
+    return _positive(name, default, env, int, "a whole number greater than 0")
 
 
 def positive_float(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
     """`name`'s finite number above zero, else `default` when unset."""
-    text = _raw(name, env)
+    return _positive(name, default, env, float, "a number greater than 0 (seconds)")
+
+
+def _positive(
+    name: str, default: N, env: Mapping[str, str] | None, parse: Callable[[str], N], wanted: str
+) -> N:
+    text = (os.environ if env is None else env).get(name, "").strip()
     if not text:
         return default
     try:
-        value = float(text)
+        value = parse(text)
     except ValueError:
-        value = math.nan
+        value = parse("0")
     if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name}={text!r}: give a number greater than 0 (seconds)")
+        raise UsageError(f"{name}={text!r}: give {wanted}")
     return value
