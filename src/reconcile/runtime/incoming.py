@@ -311,7 +311,7 @@ class _Checker:
             self.fail("metrics", f"must be an object of at most {MAX_METRICS} metric values")
             return MappingProxyType({})
         for name, value in raw.items():
-            if not name or not _utf8(name):
+            if not name or not is_utf8(name):
                 self.fail("metrics", f"{name!r} is not a metric name")
             elif not _number(value):
                 self.fail(f"metrics.{name}", f"must be a finite number (got {_show(value)})")
@@ -326,7 +326,7 @@ class _Checker:
         if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
             self.fail(prefix + name, f"must be a non-empty string of at most {MAX_TEXT} characters")
             return None
-        if not _utf8(value):
+        if not is_utf8(value):
             self.fail(prefix + name, _SURROGATE)
             return None
         return value
@@ -379,7 +379,8 @@ def _number(value: Any) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def _utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (it holds no lone surrogate)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

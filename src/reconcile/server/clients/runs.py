@@ -203,21 +203,13 @@ def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
             out.update(flatten(value, f"{prefix}{key}."))
         elif kind is not dict and (prefix or key[:1] != "_") and _finite(value):
             out[prefix + key] = value
-    if "" in out or not all(name.isascii() or _utf8(name) for name in out):
-        out = {name: value for name, value in out.items() if name and _utf8(name)}
+    if "" in out or not all(name.isascii() or incoming.is_utf8(name) for name in out):
+        out = {name: value for name, value in out.items() if name and incoming.is_utf8(name)}
     return out
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def watched_keys(con: sqlite3.Connection, project: teams.Project) -> frozenset[str] | None:
