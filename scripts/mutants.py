@@ -10,6 +10,8 @@ per mutant to a results file so that a stopped run resumes where it was:
     .venv/bin/python scripts/mutants.py run reconcile.runtime.filters 'x__regex*' \\
         tests/runtime/test_filters.py
     .venv/bin/python scripts/mutants.py survivors reconcile.runtime.filters
+    .venv/bin/python scripts/mutants.py run --again reconcile.runtime.filters 'x__regex*' \\
+        tests/runtime/test_filters.py           # the survivors again, after new tests
 
 A mutant the files kill is killed; one they leave might still die in a test not named.
 A mutant that runs longer than `--timeout` seconds (by default five times the unchanged
@@ -105,8 +107,9 @@ def _verdict(name: str, tests: list[str], timeout: float) -> str:
     return {0: "survived", 1: "killed"}.get(int(code), f"error{int(code)}")
 
 
-def run(module: str, pattern: str, tests: list[str], timeout: float) -> None:
-    """Run every mutant not yet in the results file; the clean code must pass first."""
+def run(module: str, pattern: str, tests: list[str], timeout: float, again: bool) -> None:
+    """Run every mutant not yet in the results file (with `again`, also each one that was
+    not killed, say after new tests); the unchanged code must pass first."""
     path = os.environ.get("PYTHONPATH", "")
     if path.split(os.pathsep)[0] != str(MUTANTS / "src"):
         # The trampolines must shadow the installed package: start again with them first.
@@ -121,7 +124,8 @@ def run(module: str, pattern: str, tests: list[str], timeout: float) -> None:
         raise SystemExit(f"the tests do not pass on the code unchanged ({clean}): {unchanged}")
     timeout = timeout or max(15.0, 5 * (time.monotonic() - started))
     done = _done(out)
-    todo = [n for n in names(module, pattern) if n not in done]
+    rerun = {"survived", "error2", "error3", "error4", "error5"} if again else set()
+    todo = [n for n in names(module, pattern) if n not in done or done[n] in rerun]
     print(f"{len(todo)} mutants to run ({len(done)} already in {out})", file=sys.stderr)
     for name in todo:
         started = time.monotonic()
@@ -156,11 +160,12 @@ def main() -> None:
         if command == "run":
             sub.add_argument("tests", nargs="+", help="test files or node ids")
             sub.add_argument("--timeout", type=float, default=0.0, help="seconds per mutant")
+            sub.add_argument("--again", action="store_true", help="run the survivors again")
     args = parser.parse_args()
     if args.command == "generate":
         generate()
     elif args.command == "run":
-        run(args.module, args.pattern, args.tests, args.timeout)
+        run(args.module, args.pattern, args.tests, args.timeout, args.again)
     else:
         survivors(args.module, args.pattern)
 
