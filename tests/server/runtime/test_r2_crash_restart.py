@@ -17,6 +17,7 @@ answer must not turn into a timeout's retry before the kill it is meant to meet)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -52,11 +53,19 @@ class Recording(Receiver):
 
     life = 0
     seen: list[tuple[int, str, bytes]]
+    connections = 0
 
     def __enter__(self) -> Recording:
         self.seen = []
         super().__enter__()
         return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await super()._serve(reader, writer)
+        finally:
+            self.connections -= 1
 
     async def _answer(self, got: Received, writer: object) -> bool:
         self.seen.append((self.life, got.headers.get("webhook-id", ""), got.body))
@@ -208,6 +217,10 @@ def test_kills_mid_delivery_lose_nothing_and_repeat_only_what_was_in_flight(
                     len(receiver.seen),
                 )
                 server.kill()
+                # What the killed server sent may still be unread: a busy receiver reads
+                # it after the kill, and it belongs to the life that sent it. The kill
+                # closed every connection; once each is read to its end, none is left.
+                assert _wait(lambda: receiver.connections == 0, DONE_TIMEOUT)
                 receiver.life = life + 1
                 assert _unqueued_events(db) == 0
                 server.start()
