@@ -42,6 +42,9 @@ def _matching(value: Any) -> list[int]:
         ({"alias": {"$in": ["prod", "staging"]}}, [1, 4]),
         ({"alias": {"$nin": ["prod", "staging"]}}, [0, 2, 3, 5]),
         ({"alias": {"$in": [None, "prod"]}}, [0, 1, 5]),  # null: the field is absent
+        ({"alias": None}, [0, 5]),
+        ({"alias": {"$eq": None}}, [0, 5]),
+        ({"alias": {"$ne": None}}, [1, 2, 3, 4]),
         ({"alias": {"$exists": True}}, [1, 2, 3, 4]),
         ({"alias": {"$exists": False}}, [0, 5]),
         ({"alias": {"$gt": "prod"}}, [3, 4]),  # text compares with text only
@@ -74,6 +77,9 @@ def test_numbers_and_booleans_compare_within_their_kind() -> None:
     assert not test({"$in": [1]}, {"alias": True})
     assert test({"$in": [True]}, {"alias": True})
     assert test({"$in": [1.0, "x"]}, {"alias": 1})
+    assert test({"$in": [1.0, "x"]}, {"alias": "x"})  # text beside numbers in one list
+    assert not test({"$in": [1.0, "x"]}, {"alias": "y"})
+    assert not test({"$in": [1.0, "x"]}, {})
     assert not test({"$eq": "1"}, {"alias": 1})
     assert test({"$lt": 2}, {"alias": 1.5})
     assert not test({"$lt": 2}, {"alias": "1"})
@@ -165,6 +171,40 @@ def test_a_stored_run_filter_compiles_with_its_condition() -> None:
     artifact = filters.compile_event_filter("ADD_ARTIFACT_ALIAS", read_back)
     assert artifact.test({"alias": "prod"})
     assert not artifact.test({"alias": "production"})
+
+
+def test_the_read_back_form_holds_text_or_an_object_and_names_its_place() -> None:
+    for inner in ({"alias": "prod"}, '{"alias": "prod"}'):
+        made = filters.compile_event_filter("ADD_ARTIFACT_ALIAS", {"filter": inner})
+        assert (made.test({"alias": "prod"}), made.test({"alias": "preprod"})) == (True, False)
+    with pytest.raises(FilterError) as caught:
+        filters.compile_event_filter("ADD_ARTIFACT_ALIAS", {"filter": {"size": 1}})
+    assert str(caught.value) == (
+        "eventFilter.filter.size: unknown field 'size' (this event has alias, tag)"
+    )
+
+
+def test_a_run_state_filter_keeps_its_run_name_test() -> None:
+    value = {"run_filter": '{"display_name": {"$regex": "^sweep-"}}'}
+    made = filters.compile_event_filter(
+        "RUN_STATE", value | {"run_state_filter": {"states": ["FAILED"]}}
+    )
+    assert made.states == {"FAILED"}
+    assert made.metric is None
+    assert (made.test({"display_name": "sweep-3"}), made.test({"display_name": "a-sweep"})) == (
+        True,
+        False,
+    )
+
+
+def test_a_regex_that_cannot_compile_logs_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    # RE2 logs a bad pattern to stderr unless told not to: a stored filter tried at every
+    # event would fill the server's log.
+    capfd.readouterr()
+    for pattern in ("(?=x)", "(", "a{2,1}"):
+        with pytest.raises(FilterError, match="invalid RE2 regex"):
+            filters.compile_filter({"alias": {"$regex": pattern}}, ARTIFACT_FIELDS)
+    assert capfd.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(

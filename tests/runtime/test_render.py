@@ -30,6 +30,7 @@ from reconcile.runtime.variables import Facts
 
 HOOK = Webhook("ml", "deploy", "https://x.example/h", access_token="TOK", secret="SIGNING_KEY")
 SECRETS = {"TOK": "tok-value-1234", "SIGNING_KEY": "key-value-5678"}
+ALIAS_EVENT_KIND = Event("alias_added", {"alias": None})
 HOSTILE = 'a"b\\c}${entity_name}\n\t\u0000\u2028</script>{"x":1}'
 
 
@@ -261,6 +262,12 @@ def test_missing_secret_value_is_a_clear_error() -> None:
     auto = automation("alias_added", {}, {"k": "${SIGNING_KEY}"})
     with pytest.raises(RenderError, match="needs the value of secret 'SIGNING_KEY'"):
         render(Facts(auto, ALIAS_EVENT), HOOK, {"TOK": "x"})
+    # The variable and the secret it reads have different names here: both are named.
+    with pytest.raises(RenderError) as raised:
+        render(Facts(auto, ALIAS_EVENT), HOOK, {"SIGNING_KEY": "x"})
+    assert str(raised.value) == (
+        "${ACCESS_TOKEN} needs the value of secret 'TOK', which is not given"
+    )
 
 
 def test_unknown_variable_is_refused_not_left_in_place() -> None:
@@ -301,6 +308,13 @@ def test_no_payload_sends_an_empty_object_and_no_op_sends_nothing() -> None:
     assert render(Facts(noop, ALIAS_EVENT), None) is None
 
 
+def test_text_is_sent_as_utf_8_not_escaped() -> None:
+    auto = automation("alias_added", {}, {"a": "${alias}", "é": "ü"})
+    rendered = render(Facts(auto, replace(ALIAS_EVENT, alias="prêt\u2028")), HOOK, SECRETS)
+    assert rendered is not None
+    assert rendered.body == rendered.shown == '{"a":"prêt\u2028","é":"ü"}'.encode()
+
+
 def test_slack_body_from_title_message_and_severity() -> None:
     action = build.action(
         {
@@ -316,6 +330,7 @@ def test_slack_body_from_title_message_and_severity() -> None:
     event = IncomingEvent("run_state", "ml", "p", run=Run("r1", "train-3"), state="failed")
     rendered = render(Facts(auto, event), None)
     assert rendered is not None
+    assert rendered.shown == rendered.body  # a Slack body holds no secret: shown as sent
     assert json.loads(rendered.body) == {
         "text": ":warning: Run &lt;failed&gt;: see *logs* &amp; fix",
         "blocks": [
@@ -328,6 +343,32 @@ def test_slack_body_from_title_message_and_severity() -> None:
                 "type": "context",
                 "elements": [
                     {"type": "mrkdwn", "text": "*WARN* · RUN_STATE · run train-3 (r1) in ml/p"}
+                ],
+            },
+        ],
+    }
+
+
+def test_a_slack_notification_names_the_artifact_version_and_reads_absent_text_as_blank() -> None:
+    # Built by hand without title or message (the inventory and the wire always give them).
+    action = Action("slack", {"channel": "ml", "severity": "error"})
+    auto = Automation("ml", "a", Scope("wandb-registry-model", "fraud"), ALIAS_EVENT_KIND, action)
+    rendered = render(Facts(auto, ALIAS_EVENT), None)
+    assert rendered is not None
+    assert json.loads(rendered.body) == {
+        "text": ":rotating_light: ",
+        "blocks": [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": ":rotating_light: ", "emoji": True},
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": "*ERROR* · ADD_ARTIFACT_ALIAS · ml/wandb-registry-model/fraud:v3",
+                    }
                 ],
             },
         ],
@@ -373,16 +414,40 @@ def test_a_body_up_to_the_limit_is_rendered() -> None:
     rendered = render(Facts(auto, event), HOOK, SECRETS)
     assert rendered is not None
     assert len(rendered.body) == MAX_BODY_BYTES - 1
+    # {"c0":"..."}: 9 bytes around one value; the body of exactly the limit is sent.
+    auto, event = _copies(1, MAX_BODY_BYTES - 9)
+    rendered = render(Facts(auto, event), HOOK, SECRETS)
+    assert rendered is not None
+    assert len(rendered.body) == MAX_BODY_BYTES
 
 
-@pytest.mark.parametrize(("count", "size"), [(2, MAX_BODY_BYTES // 2), (1000, 60_000)])
-def test_a_body_over_the_limit_is_refused_naming_the_limit(count: int, size: int) -> None:
+@pytest.mark.parametrize(
+    ("count", "size", "said"),
+    [
+        # The values copied make exactly the limit, the body is over it: the body's size.
+        (2, MAX_BODY_BYTES // 2, MAX_BODY_BYTES + 17),
+        # The values alone pass the limit at the fifth copy: stopped there.
+        (1000, 60_000, 300_000),
+    ],
+)
+def test_a_body_over_the_limit_is_refused_naming_the_limit(
+    count: int, size: int, said: int
+) -> None:
     auto, event = _copies(count, size)
     with pytest.raises(RenderError) as raised:
         render(Facts(auto, event), HOOK, SECRETS)
-    message = str(raised.value)
-    assert message.startswith("the rendered body is ")
-    assert message.endswith(
-        f"bytes or more; a delivery sends at most {MAX_BODY_BYTES} bytes "
-        "(the payload copies too much event data)"
+    assert str(raised.value) == (
+        f"the rendered body is {said} bytes or more; a delivery sends at most "
+        f"{MAX_BODY_BYTES} bytes (the payload copies too much event data)"
+    )
+
+
+def test_an_unknown_variable_after_values_of_exactly_the_limit_is_named() -> None:
+    auto, event = _copies(1, MAX_BODY_BYTES)
+    payload = {"c0": "${artifact_metadata.big}", "c1": "${runname}"}
+    auto = replace(auto, action=Action("webhook", {"to": "deploy", "payload": payload}))
+    with pytest.raises(RenderError) as raised:
+        render(Facts(auto, event), HOOK, SECRETS)
+    assert str(raised.value) == (
+        "automation 'auto': ${runname} has no value for alias_added events"
     )
