@@ -1,10 +1,11 @@
-"""Run mutmut's mutants of one module against chosen test files, in one process.
+"""Run mutmut's mutants of one module against chosen test files, forked from one process.
 
 `mutmut run` starts the tests that reach a mutated function for every mutant; on two
-shared cores that is about 10 mutants a minute. This runs each mutant against the test
-files named, in this one warmed-up process (mutmut's trampolines read
-`MUTANT_UNDER_TEST` on every call), stopping at the first failure, and appends one line
-per mutant to a results file so that a stopped run resumes where it was:
+shared cores that is about 10 mutants a minute. This runs the test files named once on
+the unchanged code, then each mutant against them in a fork of that warmed-up process
+(mutmut's trampolines read `MUTANT_UNDER_TEST` on every call), stopping at the first
+failure, and appends one line per mutant to a results file so that a stopped run
+resumes where it was:
 
     .venv/bin/python scripts/mutants.py generate
     .venv/bin/python scripts/mutants.py run reconcile.runtime.filters 'x__regex*' \\
@@ -31,9 +32,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 MUTANTS = Path("mutants")
 RESULTS = MUTANTS / "by-hand"
@@ -76,35 +75,42 @@ def _done(path: Path) -> dict[str, str]:
     return {parts[0]: parts[1] for parts in lines}
 
 
-class _Timeout(BaseException):
-    """Raised in the main thread when a mutant runs too long."""
+def _warm_up(tests: list[str]) -> bool:
+    """Run the tests on the unchanged code in this process, importing what they need once."""
+    import pytest
 
-
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    def expire(_signum: int, _frame: FrameType | None) -> None:
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    os.environ["MUTANT_UNDER_TEST"] = ""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return int(pytest.main([*PYTEST, *tests])) == 0
 
 
 def _verdict(name: str, tests: list[str], timeout: float) -> str:
-    import pytest
+    """Run the tests with mutant `name` in a fork of this warmed-up process: a mutant that
+    hangs (in a thread or an asyncio callback too) is killed at `timeout`, and whatever
+    it changed in memory (a cache, a module's state) dies with the fork."""
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            os.environ["MUTANT_UNDER_TEST"] = name
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            import pytest
 
-    os.environ["MUTANT_UNDER_TEST"] = name
-    output = io.StringIO()
-    try:
-        with _deadline(timeout), contextlib.redirect_stdout(output):
-            code = pytest.main([*PYTEST, *tests])
-    except _Timeout:
-        return "timeout"
-    return {0: "survived", 1: "killed"}.get(int(code), f"error{int(code)}")
+            code = int(pytest.main([*PYTEST, *tests]))
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while (status := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "timeout"
+        time.sleep(0.02)
+    code = os.waitstatus_to_exitcode(status[1])
+    # 99: pytest itself raised (say, a warning made an error at its end): not a pass.
+    return {0: "survived", 1: "killed", 99: "killed"}.get(code, f"error{code}")
 
 
 def run(module: str, pattern: str, tests: list[str], timeout: float, again: bool) -> None:
@@ -117,6 +123,8 @@ def run(module: str, pattern: str, tests: list[str], timeout: float, again: bool
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{module}.txt"
+    if not _warm_up(tests):
+        raise SystemExit(f"the tests do not pass on the code unchanged: {' '.join(tests)}")
     started = time.monotonic()
     clean = _verdict("", tests, 600.0)
     if clean != "survived":
