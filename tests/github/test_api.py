@@ -17,6 +17,7 @@ import pytest
 from reconcile.client.transport import RetryPolicy, Unreachable
 from reconcile.core.errors import UsageError
 from reconcile.github import api, sticky
+from tests.github.conftest import in_ascii_locale
 from tests.github.fake import REPOSITORY, TOKEN, FakeGitHub, Fault
 
 FAST = RetryPolicy(attempts=4, scale=0.0)
@@ -70,9 +71,23 @@ def test_the_pull_request_number_from_the_event(tmp_path: Path) -> None:
     event.write_text(json.dumps({"ref": "refs/heads/main"}))
     with pytest.raises(UsageError, match="the event has no pull request; give --pr N"):
         api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+    event.write_text("[12]")
+    with pytest.raises(UsageError, match="the event has no pull request; give --pr N"):
+        api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
     event.write_text("{")
     with pytest.raises(UsageError, match="cannot read the event file"):
         api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+
+
+def test_the_event_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    payload = {"pull_request": {"number": 12, "title": "Café ✓"}}
+    event.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    script = (
+        "import sys; from reconcile.github import api; "
+        "print(api.pull_request_number({'GITHUB_EVENT_PATH': sys.argv[1]}, None))"
+    )
+    assert in_ascii_locale(script, str(event)) == "12\n"
 
 
 def test_every_page_is_read(github: FakeGitHub) -> None:
