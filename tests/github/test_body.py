@@ -321,3 +321,19 @@ def test_a_plan_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> Non
         "['description']))"
     )
     assert in_ascii_locale(script, str(path)) == "'Caf\\xe9 \\u2713'\n"
+
+
+def test_a_file_that_is_no_plan_is_named_with_what_it_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    plan = golden_plan()
+    for text, message in (
+        (
+            json.dumps({k: v for k, v in plan.items() if k not in ("fingerprint", "has_changes")}),
+            f"{path}: not a plan saved by `reconcile plan --out` (no fingerprint, has_changes)",
+        ),
+        ("", f"{path}: cannot read a JSON plan (Expecting value: line 1 column 1 (char 0))"),
+    ):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(UsageError) as refused:
+            files.read_plan(path)
+        assert str(refused.value) == message
