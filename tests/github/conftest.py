@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,3 +73,17 @@ def save(document: dict[str, Any], name: str = "plan.json") -> Path:
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.stdout, result.stderr
+
+
+def in_ascii_locale(script: str, *args: str) -> str:
+    """What Python prints running `script` under the C locale without UTF-8 mode, where
+    text files are read as ASCII by default (as a Windows runner reads them as cp1252)."""
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        check=False,
+        encoding="utf-8",
+    )
+    return done.stdout + done.stderr

@@ -6,7 +6,9 @@ import asyncio
 import json
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +17,7 @@ import pytest
 from reconcile.client.transport import RetryPolicy, Unreachable
 from reconcile.core.errors import UsageError
 from reconcile.github import api, sticky
+from tests.github.conftest import in_ascii_locale
 from tests.github.fake import REPOSITORY, TOKEN, FakeGitHub, Fault
 
 FAST = RetryPolicy(attempts=4, scale=0.0)
@@ -68,9 +71,23 @@ def test_the_pull_request_number_from_the_event(tmp_path: Path) -> None:
     event.write_text(json.dumps({"ref": "refs/heads/main"}))
     with pytest.raises(UsageError, match="the event has no pull request; give --pr N"):
         api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+    event.write_text("[12]")
+    with pytest.raises(UsageError, match="the event has no pull request; give --pr N"):
+        api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
     event.write_text("{")
     with pytest.raises(UsageError, match="cannot read the event file"):
         api.pull_request_number({"GITHUB_EVENT_PATH": str(event)}, None)
+
+
+def test_the_event_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    payload = {"pull_request": {"number": 12, "title": "Café ✓"}}
+    event.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    script = (
+        "import sys; from reconcile.github import api; "
+        "print(api.pull_request_number({'GITHUB_EVENT_PATH': sys.argv[1]}, None))"
+    )
+    assert in_ascii_locale(script, str(event)) == "12\n"
 
 
 def test_every_page_is_read(github: FakeGitHub) -> None:
@@ -261,3 +278,145 @@ def test_a_comment_id_that_is_not_a_number_is_refused_before_any_write(
     with pytest.raises(api.GitHubError, match=r"^GitHub sent a comment id that is not a positive"):
         call(github, lambda gh: sticky.post(gh, 7, "x", sticky.DEFAULT_AUTHOR))
     assert [method for method, _ in github.state.log] == ["GET"]
+
+
+def test_only_trailing_slashes_leave_the_api_url_and_an_http_one_is_taken() -> None:
+    env = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "acme/inventory"}
+    for given, taken in (
+        ("https://GHE.EXAMPLE.BOX/", "https://GHE.EXAMPLE.BOX"),
+        ("http://127.0.0.1:8080/api/v3//", "http://127.0.0.1:8080/api/v3"),
+    ):
+        assert api.Repo.from_env({**env, "GITHUB_API_URL": given}).api_url == taken
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"GITHUB_REPOSITORY": "acme/inventory"},
+            "set GITHUB_TOKEN (in a workflow: ${{ github.token }})",
+        ),
+        ({"GITHUB_TOKEN": "t"}, "GITHUB_REPOSITORY must be OWNER/NAME, not ''"),
+        (
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "acme/."},
+            "GITHUB_REPOSITORY must be OWNER/NAME, not 'acme/.'",
+        ),
+    ],
+)
+def test_a_missing_or_unsafe_setting_is_named_exactly(env: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        api.Repo.from_env(env)
+    assert str(refused.value) == message
+
+
+def test_without_an_event_file_the_pull_request_must_be_given() -> None:
+    with pytest.raises(UsageError) as refused:
+        api.pull_request_number({}, None)
+    assert str(refused.value) == "give --pr N, or run in a workflow (GITHUB_EVENT_PATH is not set)"
+
+
+def test_the_run_link_needs_the_server_the_repository_and_the_run() -> None:
+    env = {
+        "GITHUB_SERVER_URL": "https://GHE.EXAMPLE.BOX/",
+        "GITHUB_REPOSITORY": "acme/inventory",
+        "GITHUB_RUN_ID": "42",
+    }
+    assert api.run_url(env) == "https://GHE.EXAMPLE.BOX/acme/inventory/actions/runs/42"
+    for name in env:
+        assert api.run_url({k: v for k, v in env.items() if k != name}) is None
+
+
+def test_ids_and_timestamps_from_github_are_read_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert api.number(1, "comment id") == 1
+    with pytest.raises(api.GitHubError) as refused:
+        api.number(0, "comment id")
+    assert str(refused.value) == "GitHub sent a comment id that is not a positive integer: 0"
+    noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    # Without an offset it is UTC, whatever the machine's time zone.
+    with monkeypatch.context() as patched:
+        patched.setenv("TZ", "EST+5")
+        time.tzset()
+        read = [
+            api.timestamp(text)
+            for text in ("2026-01-01T12:00:00Z", "2026-01-01T14:00:00+02:00", "2026-01-01T12:00:00")
+        ]
+    time.tzset()
+    assert [(moment, moment.tzinfo) for moment in read] == [(noon, UTC)] * 3
+    with pytest.raises(api.GitHubError) as refused:
+        api.timestamp("yesterday")
+    assert str(refused.value) == "GitHub sent a timestamp that is not ISO 8601: 'yesterday'"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (200, b"not json", "GitHub answered GET {} with something not JSON"),
+        (200, b"", "GitHub answered GET {} with something not JSON"),
+        (
+            400,
+            json.dumps({"message": "m" * 400}).encode(),
+            "GitHub answered 400 to GET {}: " + "m" * 300,
+        ),
+        (
+            300,
+            b"[]",
+            "GitHub answered 300 to GET {} (a redirect; reconcile does not follow them: "
+            "check GITHUB_API_URL)",
+        ),
+    ],
+)
+def test_an_answer_that_is_no_json_success_is_an_error_saying_so(
+    github: FakeGitHub, status: int, body: bytes, message: str
+) -> None:
+    github.state.faults.append(Fault("GET", COMMENTS, status, body=body))
+    with pytest.raises(api.GitHubError) as refused:
+        call(github, lambda gh: gh.call("GET", gh.path("issues", 7, "comments")))
+    assert str(refused.value) == message.format(COMMENTS)
+    assert github.state.requests("GET", COMMENTS) == 1
+
+
+def test_an_empty_204_is_a_success_without_a_value(github: FakeGitHub) -> None:
+    github.state.faults.append(Fault("GET", COMMENTS, 204, body=b""))
+    assert call(github, lambda gh: gh.call("GET", gh.path("issues", 7, "comments"))) is None
+
+
+def test_a_call_is_retried_by_default_and_sends_its_query(github: FakeGitHub) -> None:
+    for index in range(3):
+        github.state.add_comment(7, f"c{index}")
+    github.state.faults.append(Fault("GET", COMMENTS, 502))
+    page = call(
+        github,
+        lambda gh: gh.call("GET", gh.path("issues", 7, "comments"), params={"per_page": 2}),
+    )
+    assert [c["body"] for c in page] == ["c0", "c1"]
+    assert github.state.requests("GET", COMMENTS) == 2
+
+
+def test_a_listing_that_is_not_a_list_or_too_long_is_refused(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github.state.faults.append(Fault("GET", COMMENTS, 200, body=b"{}"))
+    with pytest.raises(api.GitHubError) as refused:
+        call(github, comments)
+    assert str(refused.value) == f"GitHub answered GET {COMMENTS} with something not a list"
+    for index in range(250):
+        github.state.add_comment(7, f"c{index}")
+    monkeypatch.setattr(api, "MAX_PAGES", 2)
+    with pytest.raises(api.GitHubError) as refused:
+        call(github, comments)
+    assert str(refused.value) == f"GET {COMMENTS}: more than 2 pages; stopped"
+    assert github.state.requests("GET", COMMENTS) == 1 + 2
+
+
+def test_a_create_sent_again_after_a_look_is_not_retried(github: FakeGitHub) -> None:
+    # The first POST failed before GitHub made anything, and the look found nothing: the
+    # second POST is sent once, as the first, since it too might have been carried out.
+    github.state.faults += [Fault("POST", COMMENTS, 502), Fault("POST", COMMENTS, 502)]
+    with pytest.raises(api.GitHubError, match=r"^GitHub answered 502 to POST "):
+        call(
+            github,
+            lambda gh: sticky.post(gh, 7, "<!-- reconcile-plan error -->", sticky.DEFAULT_AUTHOR),
+        )
+    assert github.state.requests("POST", COMMENTS) == 2
+    assert github.state.requests("GET", COMMENTS) == 2  # before the first POST, and after
+    assert github.state.comments == {}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconcile.core.errors import UsageError
 from reconcile.github import body, files
+from reconcile.render import plan_markdown
 from tests import markdown_oracle
-from tests.github.conftest import golden_plan
+from tests.github.conftest import golden_plan, in_ascii_locale
 
 FINGERPRINT = "0123456789abcdef" * 4
 
@@ -154,3 +156,184 @@ def test_a_long_error_is_cut_to_its_room_and_keeps_the_run_line() -> None:
 def _xs(comment: str) -> int:
     """How many characters of an error of x's the comment shows."""
     return comment.count("x") - body.error_comment("-", run_url=RUN).count("x")
+
+
+def test_the_plan_comment_says_where_its_plan_was_made() -> None:
+    target = {
+        "env": "prod",
+        "inventory": "envs/prod/",
+        "server": "https://w.example",
+        "entities": ["ml-platform", "research"],
+    }
+    plan = {**golden_plan(), "target": target}
+    comment = body.plan_comment(
+        plan, heading="**Why.**", run_url=RUN, planned=body.Planned("a" * 40, "b" * 40)
+    )
+    assert comment.split("\n")[:8] == [
+        f"<!-- reconcile-plan env=prod fingerprint={plan['fingerprint']} -->",
+        "**Why.**",
+        "",
+        "Inventory: `prod` (`envs/prod/`)  ",
+        "Target: `https://w.example`; entities: `ml-platform`, `research`  ",
+        f"Commit planned: `{'a' * 40}` (the pull request's head `{'b' * 40}`)  ",
+        "",
+        "**Plan: 1 to create, 2 to update, 1 to delete.**",
+    ]
+    assert comment.endswith(RUN_LINE)
+
+
+@pytest.mark.parametrize(
+    ("target", "planned", "lines"),
+    [
+        (
+            {"env": "prod", "embedded": "prod.db"},
+            body.Planned("a" * 40),
+            [
+                "Inventory: `prod` (``)  ",
+                "Target: `the embedded server (prod.db)`; entities: none  ",
+                f"Commit planned: `{'a' * 40}`  ",
+                "",
+            ],
+        ),
+        (
+            {"server": "https://w.example", "entities": []},
+            body.Planned(None, "b" * 40),
+            [
+                "Target: `https://w.example`; entities: none  ",
+                "",
+            ],
+        ),
+        ("not a target", body.Planned(), []),
+        (None, body.Planned(), []),
+    ],
+)
+def test_about_says_only_what_is_known(
+    target: object, planned: body.Planned, lines: list[str]
+) -> None:
+    about = body.about({"target": target}, planned)
+    assert about == "".join(f"{line}\n" for line in lines)
+
+
+def test_the_inventory_of_a_plan_is_its_targets_env_when_it_is_a_name() -> None:
+    assert body.env_of({"target": {"env": "prod"}}) == "prod"
+    for target in ({"env": 7}, {"ENV": "prod"}, "prod", None):
+        assert body.env_of({"target": target}) is None, target
+    assert body.env_of({}) is None
+
+
+def test_every_text_names_its_inventory() -> None:
+    plan = {**golden_plan(), "target": {"env": "prod"}}
+    fingerprint = plan["fingerprint"]
+    assert body.plan_comment(plan).startswith(
+        f"<!-- reconcile-plan env=prod fingerprint={fingerprint} -->\nInventory: `prod`"
+    )
+    assert body.error_comment("boom", env="prod").startswith(
+        "<!-- reconcile-plan env=prod error -->\n**reconcile could not plan"
+    )
+    issue = body.drift_issue(plan, heading="**Why.**").split("\n")
+    assert issue[0] == f"<!-- reconcile-drift env=prod fingerprint={fingerprint} -->"
+    assert issue[1].startswith("The server no longer matches the inventory")
+    assert issue[2:6] == ["", "**Why.**", "", "Inventory: `prod` (``)  "]
+    assert body.drift_title("prod") == "reconcile: the server differs from the inventory (prod)"
+    assert body.drift_title(None) == "reconcile: the server differs from the inventory"
+
+
+def test_a_stale_plan_keeps_its_inventory_and_says_where_the_pull_request_is() -> None:
+    marker = body.Marker("plan", FINGERPRINT, "prod")
+    stale = body.Marker("plan", FINGERPRINT, "prod", stale=True).text()
+    line = (
+        "**This plan is stale:** the pull request changed after it was planned (it is now at "
+        f"`{'1' * 40}`). A new plan is on its way; do not merge on this one."
+    )
+    assert body.stale_comment(marker.text() + "the plan", "1" * 40) == (
+        f"{stale}{line}\n\nthe plan"
+    )
+    # A stale plan whose text was lost after its stale line keeps nothing of it.
+    assert body.stale_comment(stale + "a line", "1" * 40) == f"{stale}{line}\n\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "workflow", "how"),
+    [
+        (None, None, f"run `reconcile apply --fingerprint {FINGERPRINT}` with the apply key."),
+        (
+            "prod",
+            "apply.yml",
+            "run the workflow by hand with its fingerprint:\n\n```\ngh workflow run apply.yml "
+            f"-f env=prod -f fingerprint={FINGERPRINT}\n```\n\nor, with the apply key, "
+            f"`reconcile apply --env prod --fingerprint {FINGERPRINT}`.",
+        ),
+        (
+            None,
+            "apply.yml",
+            "run the workflow by hand with its fingerprint:\n\n```\ngh workflow run apply.yml "
+            f"-f fingerprint={FINGERPRINT}\n```\n\nor, with the apply key, "
+            f"`reconcile apply --fingerprint {FINGERPRINT}`.",
+        ),
+    ],
+)
+def test_the_refused_heading_says_what_happened_and_the_command_that_applies(
+    env: str | None, workflow: str | None, how: str
+) -> None:
+    assert body.refused_heading(FINGERPRINT, env, workflow) == (
+        "**Not applied after the merge:** apply refused the reviewed plan, because the plan "
+        "changed since the review (the workflow run says how). Nothing was applied. This is "
+        f"the plan of the default branch now; review it, then {how}"
+    )
+
+
+def _one_change(size: int) -> dict[str, Any]:
+    """The golden plan with its one create, whose description is `size` characters."""
+    plan = golden_plan()
+    [create] = [c for c in plan["changes"] if c["action"] == "create"]
+    create["after"]["description"] = "d" * size
+    summary = {"create": 1, "delete": 0, "update": 0}
+    return {**plan, "changes": [create], "summary": summary, "target": {"env": "prod"}}
+
+
+def test_a_plan_gets_all_the_room_its_head_and_run_line_leave_and_no_more() -> None:
+    small = body.plan_comment(_one_change(1), run_url=RUN)
+    head = small[: small.index("**Plan:")]
+    room = body.LIMIT - len(head) - len(RUN_LINE)
+    # The renderer keeps the change when it and its notice fit: the size that just fits.
+    whole = len(plan_markdown.render(_one_change(1), limit=body.LIMIT * 2)) - 1
+    size = room - whole - len(plan_markdown.TRUNCATED)
+    kept = _one_change(size)
+    comment = body.plan_comment(kept, run_url=RUN)
+    assert comment == head + plan_markdown.render(kept, limit=body.LIMIT * 2) + RUN_LINE
+    assert len(comment) == body.LIMIT - len(plan_markdown.TRUNCATED)
+    # One more character: the change is left out, with the renderer's notice.
+    left_out = _one_change(size + 1)
+    comment = body.plan_comment(left_out, run_url=RUN)
+    assert comment == head + plan_markdown.render(left_out, limit=room) + RUN_LINE
+    assert "d" * 100 not in comment
+    assert plan_markdown.TRUNCATED in comment
+
+
+def test_a_plan_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    plan = _one_change(1)
+    plan["changes"][0]["after"]["description"] = "Café ✓"
+    path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    script = (
+        "import sys, pathlib; from reconcile.github import files; "
+        "print(ascii(files.read_plan(pathlib.Path(sys.argv[1]))['changes'][0]['after']"
+        "['description']))"
+    )
+    assert in_ascii_locale(script, str(path)) == "'Caf\\xe9 \\u2713'\n"
+
+
+def test_a_file_that_is_no_plan_is_named_with_what_it_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    plan = golden_plan()
+    for text, message in (
+        (
+            json.dumps({k: v for k, v in plan.items() if k not in ("fingerprint", "has_changes")}),
+            f"{path}: not a plan saved by `reconcile plan --out` (no fingerprint, has_changes)",
+        ),
+        ("", f"{path}: cannot read a JSON plan (Expecting value: line 1 column 1 (char 0))"),
+    ):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(UsageError) as refused:
+            files.read_plan(path)
+        assert str(refused.value) == message

@@ -84,3 +84,11 @@ def test_a_compressed_answer_is_refused(github: FakeGitHub) -> None:
     )
     with pytest.raises(AnswerRefused, match=r"answered GET \S+ compressed \(gzip\); refused$"):
         call(github, comments)
+
+
+@pytest.mark.parametrize("encoding", ["", "identity", " Identity "])
+def test_an_answer_that_names_no_compression_is_read(github: FakeGitHub, encoding: str) -> None:
+    github.state.faults.append(
+        Fault("GET", COMMENTS, 200, {"Content-Encoding": encoding}, body=b'[{"id": 1}]')
+    )
+    assert call(github, comments) == [{"id": 1}]

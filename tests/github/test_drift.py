@@ -110,6 +110,27 @@ def test_a_failed_update_fails_the_command(github: FakeGitHub) -> None:
         "error: GitHub answered 403 to PATCH /repos/acme/inventory/issues/1: fault "
         "(does the workflow's `permissions:` grant"
     )
+    github.state.faults.append(Fault("PATCH", ISSUES + "/1", 403))
+    code, output = drift(golden_plan())  # an update, this time
+    assert code == 1
+    assert output.startswith(
+        "error: GitHub answered 403 to PATCH /repos/acme/inventory/issues/1: fault "
+        "(does the workflow's `permissions:` grant"
+    )
+
+
+def test_a_closing_comment_whose_answer_was_lost_is_not_posted_twice(
+    github: FakeGitHub,
+) -> None:
+    assert drift(golden_plan())[0] == 0
+    github.state.faults.append(Fault("POST", ISSUES + "/1/comments", 502, after=True))
+    assert drift(no_changes()) == (
+        1,
+        "error: GitHub answered 502 to POST /repos/acme/inventory/issues/1/comments: fault\n",
+    )
+    assert [c["body"] for c in github.state.comments[1]] == [drift_.MATCHES_AGAIN]
+    assert github.state.requests("POST", ISSUES + "/1/comments") == 1
+    assert github.state.issues[1]["state"] == "open"  # closed by the next check
 
 
 def test_each_inventory_has_its_own_drift_issue_and_a_refused_apply_says_how_to_apply(
@@ -189,11 +210,13 @@ def test_an_issue_number_github_should_not_send_is_named_before_any_write(
         "state": "open",
         "user": {"login": "github-actions[bot]"},
     }
-    assert drift(no_changes()) == (
-        1,
-        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
-    )
-    assert [m for m, _ in github.state.log] == ["GET"]
+    for document in (no_changes(), golden_plan()):  # to close it, to update it
+        github.state.log.clear()
+        assert drift(document) == (
+            1,
+            "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+        )
+        assert [m for m, _ in github.state.log] == ["GET"]
 
 
 def test_an_issue_github_sent_without_its_link_is_printed_without_one(
@@ -256,3 +279,40 @@ def test_an_opened_issue_whose_number_is_not_one_is_named(github: FakeGitHub) ->
         1,
         "error: GitHub sent a issue number that is not a positive integer: '1'\n",
     )
+
+
+def test_a_damaged_marker_is_the_default_inventorys_issue_and_no_other(
+    github: FakeGitHub,
+) -> None:
+    # Someone edited the issue and broke its marker. Without reconcile.yaml there is one
+    # inventory: the issue is still its drift issue, updated (with a whole marker again)
+    # and closed in turn, rather than left open beside a second one. A named inventory
+    # cannot tell the issue is its own: it leaves it alone.
+    github.state.issues[1] = {
+        "number": 1,
+        "title": "reconcile: the server differs from the inventory",
+        "body": "<!-- reconcile-drift broken -->\nedited by hand",
+        "labels": [{"name": "reconcile-drift"}],
+        "state": "open",
+        "user": {"login": BOT},
+        "html_url": "https://github.test/acme/inventory/issues/1",
+    }
+    github.state.next_number = 2
+    prod = variant(golden_plan(), target={"env": "prod"})
+    assert _sync(github, prod) == drift_.Drift(
+        "opened", 2, "https://github.test/acme/inventory/issues/2"
+    )
+    assert github.state.issues[1]["body"] == "<!-- reconcile-drift broken -->\nedited by hand"
+    document = golden_plan()
+    assert drift(document) == (
+        0,
+        "updated drift issue #1: https://github.test/acme/inventory/issues/1\n",
+    )
+    assert github.state.issues[1]["body"].startswith(
+        f"<!-- reconcile-drift fingerprint={document['fingerprint']} -->\n"
+    )
+    assert drift(no_changes()) == (
+        0,
+        "closed drift issue #1: https://github.test/acme/inventory/issues/1\n",
+    )
+    assert [i["state"] for i in github.state.issues.values()] == ["closed", "open"]
