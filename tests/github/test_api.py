@@ -327,9 +327,9 @@ def test_the_run_link_needs_the_server_the_repository_and_the_run() -> None:
 
 
 def test_ids_and_timestamps_from_github_are_read_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert api.number(1, "comment id") == 1
+    assert api.number(1, "a comment id") == 1
     with pytest.raises(api.GitHubError) as refused:
-        api.number(0, "comment id")
+        api.number(0, "a comment id")
     assert str(refused.value) == "GitHub sent a comment id that is not a positive integer: 0"
     noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
     # Without an offset it is UTC, whatever the machine's time zone.

@@ -214,7 +214,7 @@ def test_an_issue_number_github_should_not_send_is_named_before_any_write(
         github.state.log.clear()
         assert drift(document) == (
             1,
-            "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+            "error: GitHub sent an issue number that is not a positive integer: '1'\n",
         )
         assert [m for m, _ in github.state.log] == ["GET"]
 
@@ -277,7 +277,7 @@ def test_an_opened_issue_whose_number_is_not_one_is_named(github: FakeGitHub) ->
     github.state.faults.append(Fault("POST", ISSUES, 201, body=b'{"number": "1"}'))
     assert drift(golden_plan()) == (
         1,
-        "error: GitHub sent a issue number that is not a positive integer: '1'\n",
+        "error: GitHub sent an issue number that is not a positive integer: '1'\n",
     )
 
 

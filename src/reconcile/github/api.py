@@ -190,10 +190,11 @@ def _segment(value: str | int) -> str:
 
 
 def number(value: object, what: str) -> int:
-    """An id or number from GitHub's answer, which must be a positive integer."""
+    """An id or number from GitHub's answer, which must be a positive integer; `what` names
+    it with its article ("an issue number")."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    raise GitHubError(f"GitHub sent a {what} that is not a positive integer: {value!r:.60}")
+    raise GitHubError(f"GitHub sent {what} that is not a positive integer: {value!r:.60}")
 
 
 def timestamp(value: object) -> datetime:

@@ -60,10 +60,10 @@ async def sync(
     found = await open_issues(github, author, env)
     if not drifted(document):
         for issue in found:
-            await _close(github, number(issue.get("number"), "issue number"))
+            await _close(github, number(issue.get("number"), "an issue number"))
         if not found:
             return Drift("none")
-        first = number(found[0].get("number"), "issue number")
+        first = number(found[0].get("number"), "an issue number")
         return Drift("closed", first, str(found[0].get("html_url", "")))
     body = drift_issue(document, run_url=run_url, heading=heading)
     if not found:
@@ -75,10 +75,10 @@ async def sync(
         fields = {"title": drift_title(env), "body": body, "labels": [LABEL]}
         issue, created = await create(github, github.path("issues"), fields, look)
         if created:
-            opened = number(issue.get("number"), "issue number")
+            opened = number(issue.get("number"), "an issue number")
             return Drift("opened", opened, str(issue.get("html_url", "")))
         found = [issue]
-    which = number(found[0].get("number"), "issue number")
+    which = number(found[0].get("number"), "an issue number")
     issue = await github.call("PATCH", github.path("issues", which), body={"body": body})
     return Drift("updated", which, str(issue.get("html_url", "")))
 

@@ -75,7 +75,7 @@ async def post(github: GitHub, pull: int, body: str, author: str) -> Posted:
         found, created = await create(github, url, {"body": body}, look)
         if created:
             return _posted("created", pull, found)
-    comment_id = number(found.get("id"), "comment id")
+    comment_id = number(found.get("id"), "a comment id")
     comment = await github.call(
         "PATCH", github.path("issues", "comments", comment_id), body={"body": body}
     )
@@ -91,7 +91,7 @@ async def mark_stale(
     text = stale_comment(str(found.get("body")), commit) if found is not None else None
     if found is None or text is None:
         return None
-    comment_id = number(found.get("id"), "comment id")
+    comment_id = number(found.get("id"), "a comment id")
     comment = await github.call(
         "PATCH", github.path("issues", "comments", comment_id), body={"body": text}
     )
@@ -99,7 +99,7 @@ async def mark_stale(
 
 
 def _posted(action: str, pull: int, comment: dict[str, Any]) -> Posted:
-    comment_id = number(comment.get("id"), "comment id")
+    comment_id = number(comment.get("id"), "a comment id")
     return Posted(action, pull, comment_id, str(comment.get("html_url", "")))
 
 
@@ -126,7 +126,7 @@ async def reviewed_on(
     github: GitHub, pull: dict[str, Any], author: str, env: str | None = None
 ) -> Reviewed:
     """The fingerprint reviewed on `pull` (GitHub's pull request object) for `env`."""
-    pr = number(pull.get("number"), "pull request number")
+    pr = number(pull.get("number"), "a pull request number")
     of = f" for inventory {env}" if env else ""
     comment = await find(github, pr, author, env)
     if comment is None:
