@@ -1,18 +1,28 @@
-"""What the outbox records of an attempt: an answer's excerpt masked before it is cut."""
+"""The outbox: what a delivery is queued with, how it is claimed, settled and sent again,
+and what it records of an attempt (an answer's excerpt masked before it is cut)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from reconcile.runtime import signing
+from reconcile.runtime.sender import Outcome
+from reconcile.server.runtime import events, outbox
 from reconcile.server.runtime.outbox import EXCERPT
 from tests.runtime.faults import Received
-from tests.server.helpers import World, basic, trigger_input
+from tests.server.helpers import TEAM, World, basic, trigger_input, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
+    INSERT_SECRET,
+    SECRET,
     TOKEN,
     alias_automation,
     alias_event,
@@ -22,6 +32,286 @@ from tests.server.runtime.support import (
 )
 
 LEAD = EXCERPT - 6  # the cut falls 6 characters into the token
+CREATE_TRIGGER = """mutation ($input: CreateFilterTriggerInput!) {
+  createFilterTrigger(input: $input) { trigger { id } } }"""
+
+
+URL = "http://127.0.0.1:9/hooks/a?k=v"
+BODY = b'{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"' + TOKEN.encode() + b'"}'
+STARTED = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
+
+
+def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
+    """The deliveries the events queue, as the events API hands them to a worker."""
+    service = world.client.app.state.service
+    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
+    auth = basic(world.admin.key)["Authorization"]
+    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
+    assert status == 202, body
+    return queued
+
+
+def _rows(world: World, sql: str, *params: object) -> list[dict[str, Any]]:
+    with world.db.read() as con:
+        return [dict(r) for r in con.execute(sql, params).fetchall()]
+
+
+def _w_and_b_time(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _opened(due: outbox.Due) -> outbox.Due:
+    return replace(due, read_at=0.0)
+
+
+def test_a_fired_automation_queues_its_exact_bytes_sealed_and_its_body_masked(
+    world: World,
+) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    before, read = time.time(), time.monotonic()
+    (due,) = _queue(world, "q1")
+    after = time.time()
+    assert read <= due.read_at <= time.monotonic()
+    webhook_id = signing.delivery_id(TEAM, "q1", "promote")
+    endpoint = "http://127.0.0.1:9"
+    credentials = signing.Credentials(TOKEN, SECRET)
+    assert _opened(due) == outbox.Due(due.id, URL, endpoint, webhook_id, BODY, credentials)
+    assert due.secrets == [TOKEN, SECRET, URL, "/hooks/a?k=v"]
+    (event,) = _rows(world, "SELECT id, entity_id FROM events")
+    (row,) = _rows(world, "SELECT * FROM deliveries")
+    sealed = json.loads(world.client.app.state.service.box.open(bytes(row.pop("sealed"))))
+    body = base64.b64encode(BODY).decode()
+    assert sealed == {"body": body, "url": URL, "token": TOKEN, "secret": SECRET}
+    assert before <= row.pop("next_at") == row.pop("accepted_at") <= after
+    created = row.pop("created_at")
+    assert created in {_w_and_b_time(before), _w_and_b_time(after)}
+    assert row == {
+        "id": due.id,
+        "event_id": event["id"],
+        "entity_id": event["entity_id"],
+        "automation": "promote",
+        "kind": "webhook",
+        "url": f"{endpoint}/***",
+        "endpoint": endpoint,
+        "webhook_id": webhook_id,
+        "shown": '{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"***"}',
+        "status": "pending",
+        "attempts": 0,
+        "first_at": None,
+    }
+    with world.db.read() as con:
+        box = world.client.app.state.service.box
+        (claimed,) = outbox.claim(con, box, endpoint, at=after, skip=set(), limit=1)
+    assert _opened(claimed) == _opened(due)
+
+
+def test_a_delivery_carries_only_the_credentials_its_webhook_names(world: World) -> None:
+    world.admin.ok(INSERT_SECRET, {"n": "SIGNING", "v": SECRET})
+    world.admin.ok(INSERT_SECRET, {"n": "TOKEN", "v": TOKEN})
+    hooks = {
+        "signed": webhook(world.admin, "signed", urlEndpoint=URL, secretRef="SIGNING"),
+        "tokened": webhook(world.admin, "tokened", urlEndpoint=URL, accessTokenRef="TOKEN"),
+        "bare": webhook(world.admin, "bare", urlEndpoint=URL),
+    }
+    for name, hook in hooks.items():
+        world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, hook, name=name))
+    queued = _queue(world, "c1")
+    assert {d.webhook_id: d.credentials for d in queued} == {
+        signing.delivery_id(TEAM, "c1", "signed"): signing.Credentials(None, SECRET),
+        signing.delivery_id(TEAM, "c1", "tokened"): signing.Credentials(TOKEN, None),
+        signing.delivery_id(TEAM, "c1", "bare"): signing.Credentials(None, None),
+    }
+    assert {d.body for d in queued} == {b'{"alias":"prod"}'}
+    box = world.client.app.state.service.box
+    rows = _rows(world, "SELECT automation, sealed, shown FROM deliveries")
+    assert {r["automation"]: json.loads(box.open(bytes(r["sealed"]))) for r in rows} == {
+        name: {"body": "eyJhbGlhcyI6InByb2QifQ==", "url": URL, "token": token, "secret": secret}
+        for name, token, secret in [
+            ("signed", None, SECRET),
+            ("tokened", TOKEN, None),
+            ("bare", None, None),
+        ]
+    }
+    assert {r["shown"] for r in rows} == {'{"alias":"prod"}'}
+
+
+def _three(world: World) -> list[outbox.Due]:
+    """Three deliveries to URL, due at 100, 50 and 200, and three to another endpoint, at 100."""
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    other = webhook(world.admin, "other", urlEndpoint="http://127.0.0.1:10/x")
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, other, name="elsewhere"))
+    queued = [d for e in ("d1", "d2", "d3") for d in _queue(world, e)]
+    ours = [d for d in queued if d.endpoint == "http://127.0.0.1:9"]
+    assert len(ours) == 3
+    with world.db.write() as con:
+        for due, at in zip(ours, (100.0, 50.0, 200.0), strict=True):
+            con.execute("UPDATE deliveries SET next_at = ? WHERE id = ?", (at, due.id))
+        con.execute("UPDATE deliveries SET next_at = 100 WHERE endpoint = 'http://127.0.0.1:10'")
+    return ours
+
+
+def test_a_claim_takes_what_is_due_to_its_endpoint_oldest_first_less_those_in_flight(
+    world: World,
+) -> None:
+    d1, d2, d3 = _three(world)
+    box = world.client.app.state.service.box
+    ep = d1.endpoint
+
+    def claim(at: float, skip: set[int], limit: int) -> list[int]:
+        with world.db.read() as con:
+            return [d.id for d in outbox.claim(con, box, ep, at=at, skip=skip, limit=limit)]
+
+    assert claim(49.9, set(), 5) == []
+    assert claim(50.0, set(), 5) == [d2.id]
+    assert claim(100.0, set(), 5) == [d2.id, d1.id]
+    assert claim(200.0, set(), 2) == [d2.id, d1.id]
+    assert claim(200.0, {d2.id}, 2) == [d1.id, d3.id]
+    assert claim(200.0, {d2.id}, 1) == [d1.id]
+    assert claim(200.0, {d1.id, d2.id, d3.id}, 3) == []
+    with world.db.read() as con:
+        assert outbox.due_endpoints(con, 49.9) == []
+        assert outbox.due_endpoints(con, 50.0) == [ep]
+        assert sorted(outbox.due_endpoints(con, 100.0)) == ["http://127.0.0.1:10", ep]
+        assert outbox.pending_count(con) == 6
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET status = 'failed' WHERE id = ?", (d2.id,))
+        con.execute("UPDATE deliveries SET status = 'delivered' WHERE endpoint != ?", (ep,))
+        con.execute("UPDATE deliveries SET attempts = 2, first_at = 42.5 WHERE id = ?", (d1.id,))
+    assert claim(200.0, set(), 5) == [d1.id, d3.id]
+    with world.db.read() as con:
+        assert outbox.due_endpoints(con, 100.0) == [ep]
+        assert outbox.pending_count(con) == 2
+        (again, _) = outbox.claim(con, box, ep, at=200.0, skip=set(), limit=5)
+    assert _opened(again) == replace(_opened(d1), attempts=2, first_at=42.5)
+
+
+def _attempts(world: World) -> list[tuple[Any, ...]]:
+    rows = _rows(world, "SELECT * FROM attempts ORDER BY id")
+    return [tuple(r.values())[1:] for r in rows]
+
+
+def test_settling_records_each_attempt_masked_and_moves_each_delivery_on(world: World) -> None:
+    d1, d2, d3 = _three(world)
+    headers = [("webhook-id", "msg_1"), ("content-type", "application/json")]
+    attempts = [
+        outbox.Attempt(
+            d1, STARTED, Outcome(200, 0.123456, excerpt="ok", received=2), headers, None
+        ),
+        outbox.Attempt(
+            d2,
+            STARTED + 1,
+            Outcome(400, 0.5, "status", f"said {TOKEN}", f"echo {SECRET}", received=999),
+            [],
+            None,
+        ),
+        outbox.Attempt(
+            d3, STARTED + 2, Outcome(500, 1.0, "status", "", "z" * 300, received=300), [], 30.0
+        ),
+    ]
+    before = time.time()
+    with world.db.write() as con:
+        assert outbox.settle_all(con, attempts) == ["delivered", "failed", "pending"]
+    after = time.time()
+    rows = _rows(world, "SELECT id, status, attempts, next_at, first_at FROM deliveries")
+    got = {r.pop("id"): r for r in rows}
+    assert before + 30 <= got[d3.id].pop("next_at") <= after + 30
+    assert [got[d.id] for d in (d1, d2, d3)] == [
+        {"status": "delivered", "attempts": 1, "next_at": STARTED, "first_at": STARTED},
+        {"status": "failed", "attempts": 1, "next_at": STARTED + 1, "first_at": STARTED + 1},
+        {"status": "pending", "attempts": 1, "first_at": STARTED + 2},
+    ]
+    stored = json.dumps(headers)
+    assert _attempts(world) == [
+        (d1.id, "2023-11-14T22:13:20.250+00:00", 0.1235, 200, None, "", "ok", stored),
+        (d2.id, "2023-11-14T22:13:21.250+00:00", 0.5, 400, "status", "said ***", "echo ***", "[]"),
+        (d3.id, "2023-11-14T22:13:22.250+00:00", 1.0, 500, "status", "", "z" * EXCERPT, "[]"),
+    ]
+    later = outbox.Attempt(d3, STARTED + 9, Outcome(503, 2.0, "status"), [], None)
+    with world.db.write() as con:
+        assert (
+            outbox.settle(
+                con, d3, later.started, outcome=later.outcome, stored_headers=[], delay=None
+            )
+            == "failed"
+        )
+    (row,) = _rows(
+        world, "SELECT status, attempts, next_at, first_at FROM deliveries WHERE id = ?", d3.id
+    )
+    assert row == {
+        "status": "failed",
+        "attempts": 2,
+        "next_at": STARTED + 9,
+        "first_at": STARTED + 2,
+    }
+    assert _attempts(world)[3] == (
+        d3.id,
+        "2023-11-14T22:13:29.250+00:00",
+        2.0,
+        503,
+        "status",
+        "",
+        "",
+        "[]",
+    )
+
+
+def test_an_excerpt_is_masked_at_its_end_only_when_the_sender_cut_it(world: World) -> None:
+    d1, d2, _ = _three(world)
+    prefix = "y" * 10 + TOKEN[:8]
+    whole = Outcome(400, 0.1, "status", excerpt=prefix, received=len(prefix))
+    cut = Outcome(400, 0.1, "status", excerpt=prefix, received=len(prefix) + 1)
+    with world.db.write() as con:
+        outbox.settle_all(
+            con,
+            [
+                outbox.Attempt(d1, STARTED, whole, [], None),
+                outbox.Attempt(d2, STARTED, cut, [], None),
+            ],
+        )
+    assert [a[6] for a in _attempts(world)] == [prefix, "y" * 10 + "***"]
+
+
+def test_sent_again_by_hand_a_failed_delivery_starts_a_fresh_schedule(world: World) -> None:
+    d1, d2, d3 = _three(world)
+    with world.db.write() as con:
+        con.execute(
+            "UPDATE deliveries SET status = 'failed', attempts = 9, first_at = 7.5 WHERE id = ?",
+            (d1.id,),
+        )
+        con.execute(
+            "UPDATE deliveries SET attempts = 3, first_at = 8.5, next_at = ? WHERE id = ?",
+            (time.time() + 3600, d2.id),
+        )
+        con.execute("UPDATE deliveries SET attempts = 4, first_at = 9.5 WHERE id = ?", (d3.id,))
+    before = time.time()
+    with world.db.write() as con:
+        assert outbox.resend(con, d1.id) == "failed"
+        assert outbox.resend(con, d2.id) == "pending"  # due now, its attempts still count
+        assert outbox.resend(con, d3.id) == "pending"  # due already: it stays as due
+        assert outbox.resend(con, d1.id) == "pending"
+        assert outbox.resend(con, 10_000) is None
+    after = time.time()
+    rows = _rows(world, "SELECT id, status, attempts, next_at, first_at FROM deliveries")
+    got = {r.pop("id"): r for r in rows}
+    assert before <= got[d1.id].pop("next_at") <= after
+    assert before <= got[d2.id].pop("next_at") <= after
+    assert [got[d.id] for d in (d1, d2, d3)] == [
+        {"status": "pending", "attempts": 0, "first_at": None},
+        {"status": "pending", "attempts": 3, "first_at": 8.5},
+        {"status": "pending", "attempts": 4, "next_at": 200.0, "first_at": 9.5},
+    ]
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET status = 'delivered' WHERE id = ?", (d1.id,))
+        con.execute("UPDATE deliveries SET status = 'failed', endpoint = '' WHERE id = ?", (d2.id,))
+        assert outbox.resend(con, d1.id) is None  # delivered: nothing to send
+        assert outbox.resend(con, d2.id) is None  # nowhere to send it
+    rows = _rows(
+        world, "SELECT id, status, attempts FROM deliveries WHERE id IN (?, ?)", d1.id, d2.id
+    )
+    assert rows == [
+        {"id": d1.id, "status": "delivered", "attempts": 0},
+        {"id": d2.id, "status": "failed", "attempts": 3},
+    ]
 
 
 class EchoAtTheCut(Receiver):
