@@ -99,10 +99,21 @@ def test_a_fired_automation_queues_its_exact_bytes_sealed_and_its_body_masked(
         "attempts": 0,
         "first_at": None,
     }
+    box = world.client.app.state.service.box
+    read = time.monotonic()
     with world.db.read() as con:
-        box = world.client.app.state.service.box
         (claimed,) = outbox.claim(con, box, endpoint, at=after, skip=set(), limit=1)
+    assert read <= claimed.read_at <= time.monotonic()
     assert _opened(claimed) == _opened(due)
+    # A delivery sealed before its URL was (a database from before migration 6) is
+    # sent to the URL its row keeps.
+    older = {"body": body, "token": TOKEN, "secret": SECRET}
+    with world.db.write() as con:
+        con.execute(
+            "UPDATE deliveries SET sealed = ?, url = ?", (box.seal(json.dumps(older)), endpoint)
+        )
+        (claimed,) = outbox.claim(con, box, endpoint, at=after, skip=set(), limit=1)
+    assert _opened(claimed) == replace(_opened(due), url=endpoint)
 
 
 def test_a_delivery_carries_only_the_credentials_its_webhook_names(world: World) -> None:
