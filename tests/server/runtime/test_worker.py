@@ -1,0 +1,133 @@
+"""The worker's own decisions, read without sending: what it is built with, when a
+failed attempt is due again (the give-up limit counts from the first attempt), how much
+it claims per endpoint, and what it remembers of settled deliveries."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import replace
+
+import pytest
+
+from reconcile.runtime import schedule, signing
+from reconcile.runtime.addresses import Policy
+from reconcile.runtime.sender import Limits, Outcome
+from reconcile.server.runtime import events, outbox, worker
+from reconcile.server.runtime.worker import Worker
+from tests.server.helpers import World, basic
+from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+
+URL = "http://127.0.0.1:9/hooks/w"
+ENDPOINT = "http://127.0.0.1:9"
+
+
+def _worker(world: World, **kw: object) -> Worker:
+    service = world.client.app.state.service
+    return Worker(service.db, service.box, **kw)  # type: ignore[arg-type]
+
+
+def test_a_worker_is_built_with_the_policy_limits_and_time_scale_it_is_given(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = Policy.of(("10.0.0.0/8",), anywhere=True)
+    given = _worker(world, allow=own, env={schedule.SCALE_ENV: "0.5"})
+    assert given.sender.policy is own
+    assert given.sender.limits == Limits(deadline=schedule.DEADLINE * 0.5)
+    assert (given.scale, given.per_endpoint, given.depth) == (0.5, 16, 64)
+    listed = _worker(world, allow=("127.0.0.1",), env={}, per_endpoint=3, limits=Limits(2.0))
+    assert listed.sender.policy == Policy.of(("127.0.0.1",))
+    assert listed.sender.limits == Limits(2.0)
+    assert (listed.scale, listed.per_endpoint, listed.depth) == (1.0, 3, 12)
+    monkeypatch.setenv(schedule.SCALE_ENV, "0.25")  # no env given: the process's
+    environ = _worker(world)
+    assert environ.sender.limits == Limits(deadline=schedule.DEADLINE * 0.25)
+    assert environ.scale == 0.25
+
+
+@pytest.fixture
+def due_now() -> outbox.Due:
+    return outbox.Due(1, URL, ENDPOINT, "msg_1", b"{}", signing.Credentials())
+
+
+@pytest.fixture
+def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "random", lambda: 0.5)  # the nominal delay exactly
+
+
+STARTED = 100_000.0
+FAILED = Outcome(500, 0.1, "status")
+
+
+@pytest.mark.usefixtures("no_jitter")
+def test_a_failed_attempt_is_due_again_on_the_schedule_until_a_day_after_the_first(
+    world: World, due_now: outbox.Due
+) -> None:
+    real = _worker(world, env={})
+    assert real._delay(due_now, STARTED, FAILED) == schedule.FIRST_DELAY
+    assert real._delay(replace(due_now, attempts=2), STARTED, FAILED) == 45.0
+    waited = Outcome(429, 0.1, "status", retry_after=7.0)
+    assert real._delay(due_now, STARTED, waited) == 7.0
+    assert real._delay(due_now, STARTED, Outcome(None, 0.1, "connect")) == 5.0
+    assert real._delay(due_now, STARTED, Outcome(200, 0.1)) is None
+    assert real._delay(due_now, STARTED, Outcome(404, 0.1, "status")) is None
+    last = replace(due_now, attempts=schedule.MAX_ATTEMPTS - 1)
+    assert real._delay(last, STARTED, FAILED) is None
+    # The day counts from the first attempt: a retry may start at its very end, not after.
+    day = schedule.GIVE_UP_AFTER
+    in_time = replace(due_now, attempts=1, first_at=STARTED - (day - 15.0))
+    assert real._delay(in_time, STARTED, FAILED) == 15.0
+    late = replace(in_time, first_at=STARTED - (day - 14.0))
+    assert real._delay(late, STARTED, FAILED) is None
+    scaled = _worker(world, env={schedule.SCALE_ENV: "0.5"})
+    assert scaled._delay(due_now, STARTED, FAILED) == 2.5
+
+
+def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
+    service = world.client.app.state.service
+    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
+    auth = basic(world.admin.key)["Authorization"]
+    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
+    assert status == 202, body
+    return queued
+
+
+def test_a_claim_fills_each_endpoints_room_and_says_when_more_may_be_due(world: World) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    queued = _queue(world, *(f"c{n}" for n in range(6)))
+    ids = [d.id for d in queued]
+    one = _worker(world, per_endpoint=1)  # room for 4 rows queued or in flight
+    claimed, backlog = one._claim()
+    assert ([d.id for d in claimed], backlog) == (ids[:4], {ENDPOINT})
+    one.in_flight[ENDPOINT] = set(ids[:2])
+    claimed, backlog = one._claim()
+    assert ([d.id for d in claimed], backlog) == (ids[2:4], {ENDPOINT})
+    one.in_flight[ENDPOINT] = set(ids[:4])
+    assert one._claim() == ([], {ENDPOINT})
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET status = 'delivered' WHERE id IN (?, ?)", ids[4:])
+    claimed, backlog = one._claim()
+    assert (claimed, backlog) == ([], {ENDPOINT})  # full: it cannot know there is no more
+    one.in_flight[ENDPOINT] = {ids[0]}
+    claimed, backlog = one._claim()
+    assert ([d.id for d in claimed], backlog) == (ids[1:4], {ENDPOINT})  # exactly its room
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET status = 'delivered' WHERE id = ?", (ids[3],))
+    claimed, backlog = one._claim()
+    assert ([d.id for d in claimed], backlog) == (ids[1:3], set())  # room left over
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET next_at = ?", (time.time() + 3600,))
+    assert _worker(world)._claim() == ([], set())  # nothing due yet
+
+
+def test_a_settlement_is_remembered_for_a_while_then_forgotten(world: World) -> None:
+    running = _worker(world)
+    now = time.monotonic()
+    old, recent = now - worker.SETTLED_MEMORY - 1, now - worker.SETTLED_MEMORY + 30
+    running._settled = {1: old, 2: now, 3: recent}
+    # Delivery 2 was settled long ago, then again now: only the old entry goes.
+    running._settled_order.extend([(old, 1), (old, 2), (recent, 3), (now, 2)])
+    running._forget_settled()
+    assert running._settled == {2: now, 3: recent}
+    assert list(running._settled_order) == [(recent, 3), (now, 2)]
