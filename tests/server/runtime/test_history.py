@@ -19,6 +19,7 @@ from tests.server.runtime.support import SECRET, TOKEN, alias_automation, alias_
 from tests.server.runtime.support import hook_with_secrets as _hook
 
 URL = "http://127.0.0.1:9/hooks/h?k=v"
+ENDPOINT = "http://127.0.0.1:9"
 SHOWN = '{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"***"}'
 STARTED = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
 SCALE = 0.01  # the runtime tests' time scale (conftest)
@@ -220,16 +221,16 @@ def test_a_bad_filter_is_refused_with_what_it_must_be(
 def test_a_resend_by_hand_is_refused_with_why(world: World) -> None:
     dues = _five(world)
     _settle(world, outbox.Attempt(dues[0], STARTED, Outcome(200, 0.1), [], None))
-    with world.db.write() as con:
-        con.execute(
-            "UPDATE deliveries SET status = 'failed', endpoint = '' WHERE id = ?", (dues[1].id,)
-        )
+    with world.db.write() as con:  # failed before any attempt: with no URL, or unmade
+        sql = "UPDATE deliveries SET status = 'failed', url = ?, endpoint = ? WHERE id = ?"
+        con.execute(sql, ("", "", dues[1].id))
+        con.execute(sql, ("http://127.0.0.1:9/***", ENDPOINT, dues[4].id))
     auth = basic(world.admin.key)["Authorization"]
+    delivered, nowhere, unmade = dues[0].id, dues[1].id, dues[4].id
     refusals = {
-        dues[
-            0
-        ].id: f"delivery {dues[0].id} is delivered, not failed or pending: nothing to re-send",
-        dues[1].id: f"delivery {dues[1].id} was never sent: it has nowhere to go",
+        delivered: f"delivery {delivered} is delivered, not failed or pending: nothing to re-send",
+        nowhere: f"delivery {nowhere} was never sent: it has nowhere to go",
+        unmade: f"delivery {unmade} was never sent: it could not be made (its attempt says why)",
         10_000: "delivery 10000 not found",
     }
     for number, message in refusals.items():
