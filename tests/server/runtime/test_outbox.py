@@ -15,6 +15,8 @@ import pytest
 
 from reconcile.runtime import signing
 from reconcile.runtime.sender import Outcome
+from reconcile.server.admin import tasks as admin
+from reconcile.server.api.ids import encode_id
 from reconcile.server.runtime import events, outbox
 from reconcile.server.runtime.outbox import EXCERPT
 from tests.runtime.faults import Received
@@ -377,3 +379,85 @@ def test_a_variable_of_another_event_is_delivered_blank(world: World, receiver: 
     assert drain(world, timeout=60) == 0
     (got,) = receiver.requests
     assert json.loads(got.body) == {"run": ".", "alias": "prod"}
+
+
+SLACK_URL = "http://127.0.0.1:9/services/T0/B0/slack-canary"
+
+
+def _notify(world: World, name: str, channel: str, url: str | None) -> None:
+    made = admin.ensure_slack_integration(world.db, TEAM, channel)
+    if url is not None:
+        admin.set_slack_url(world.db, TEAM, channel, url)
+    notify = trigger_input(world.project_id, name=name, triggeredActionType="NOTIFICATION")
+    notify["input"]["triggeredActionConfig"] = {
+        "notificationActionInput": {
+            "integrationID": encode_id("Integration", made.id),
+            "title": "Promoted",
+            "message": "ready",
+            "severity": "INFO",
+        }
+    }
+    world.admin.ok(CREATE_TRIGGER, notify)
+
+
+def test_what_cannot_be_sent_is_failed_at_once_with_why_and_nothing_sealed(world: World) -> None:
+    _notify(world, "notify", "alerts", SLACK_URL)
+    _notify(world, "hushed", "quiet", None)
+    bare = webhook(world.admin, "bare", urlEndpoint=URL)  # no access token for its payload
+    alias_automation(world.admin, world.project_id, bare, "unmade")
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, name="nothing"))  # no-op
+    before = datetime.now(UTC).isoformat(timespec="milliseconds")
+    (due,) = _queue(world, "u1")
+    after = datetime.now(UTC).isoformat(timespec="milliseconds")
+    assert (due.url, due.endpoint, due.credentials) == (
+        SLACK_URL,
+        "http://127.0.0.1:9",
+        signing.Credentials(),
+    )
+    assert json.loads(due.body)["text"] == ":information_source: Promoted: ready"
+    assert due.secrets == [SLACK_URL, "/services/T0/B0/slack-canary"]
+    box = world.client.app.state.service.box
+    rows = _rows(world, "SELECT * FROM deliveries ORDER BY id")
+    assert [
+        (r["automation"], r["kind"], r["url"], r["endpoint"], r["status"], r["attempts"])
+        for r in rows
+    ] == [
+        ("notify", "slack", "http://127.0.0.1:9/***", "http://127.0.0.1:9", "pending", 0),
+        ("hushed", "slack", "", "", "failed", 0),
+        ("unmade", "webhook", "http://127.0.0.1:9/***", "http://127.0.0.1:9", "failed", 0),
+    ]
+    notify, hushed, unmade = rows
+    assert notify["webhook_id"] == signing.delivery_id(TEAM, "u1", "notify")
+    assert json.loads(box.open(bytes(notify["sealed"])))["url"] == SLACK_URL
+    assert [json.loads(box.open(bytes(r["sealed"]))) for r in (hushed, unmade)] == [
+        {"body": "", "url": ""},
+        {"body": "", "url": URL},
+    ]
+    assert (hushed["shown"], unmade["shown"]) == ("", "")
+    assert [r["webhook_id"] for r in (hushed, unmade)] == [
+        signing.delivery_id(TEAM, "u1", "hushed"),
+        signing.delivery_id(TEAM, "u1", "unmade"),
+    ]
+    attempts = _rows(world, "SELECT * FROM attempts ORDER BY id")
+    assert [a.pop("delivery_id") for a in attempts] == [hushed["id"], unmade["id"]]
+    for attempt in attempts:
+        assert before <= attempt.pop("started_at") <= after
+    assert [tuple(a.values())[1:] for a in attempts] == [
+        (
+            0.0,
+            None,
+            "not sent",
+            "the Slack integration #quiet of team acme has no incoming-webhook URL (set one: "
+            "reconcile server create-slack-integration acme quiet --url-env VAR)",
+            "",
+            "[]",
+        ),
+        (
+            0.0,
+            None,
+            "render",
+            "automation 'unmade': ${ACCESS_TOKEN} has no value for alias_added events",
+            "",
+            "[]",
+        ),
+    ]
