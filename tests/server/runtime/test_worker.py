@@ -4,6 +4,7 @@ it claims per endpoint, and what it remembers of settled deliveries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -16,11 +17,14 @@ from reconcile.runtime.addresses import Policy
 from reconcile.runtime.sender import Limits, Outcome
 from reconcile.server.runtime import events, outbox, worker
 from reconcile.server.runtime.worker import Worker
-from tests.server.helpers import World, basic
+from tests.server.helpers import World, basic, trigger_input, webhook
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
 URL = "http://127.0.0.1:9/hooks/w"
 ENDPOINT = "http://127.0.0.1:9"
+OTHER = "http://127.0.0.1:10"
+CREATE_TRIGGER = """mutation ($input: CreateFilterTriggerInput!) {
+  createFilterTrigger(input: $input) { trigger { id } } }"""
 
 
 def _worker(world: World, **kw: object) -> Worker:
@@ -93,16 +97,32 @@ def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
     return queued
 
 
-def test_a_claim_fills_each_endpoints_room_and_says_when_more_may_be_due(world: World) -> None:
+def _two_endpoints(world: World, events_count: int) -> list[outbox.Due]:
+    """Deliveries of `events_count` events to URL and as many to another endpoint."""
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
-    queued = _queue(world, *(f"c{n}" for n in range(6)))
-    ids = [d.id for d in queued]
+    other = webhook(world.admin, "other", urlEndpoint=f"{OTHER}/x")
+    world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, other, name="elsewhere"))
+    return _queue(world, *(f"c{n}" for n in range(events_count)))
+
+
+def test_a_claim_fills_each_endpoints_room_and_says_when_more_may_be_due(world: World) -> None:
+    queued = _two_endpoints(world, 6)
+    ids = [d.id for d in queued if d.endpoint == ENDPOINT]
+    others = [d.id for d in queued if d.endpoint == OTHER]
     one = _worker(world, per_endpoint=1)  # room for 4 rows queued or in flight
     claimed, backlog = one._claim()
-    assert ([d.id for d in claimed], backlog) == (ids[:4], {ENDPOINT})
+    assert (sorted(d.id for d in claimed), backlog) == (
+        sorted(ids[:4] + others[:4]),
+        {ENDPOINT, OTHER},
+    )
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET status = 'delivered' WHERE endpoint = ?", (OTHER,))
     one.in_flight[ENDPOINT] = set(ids[:2])
     claimed, backlog = one._claim()
     assert ([d.id for d in claimed], backlog) == (ids[2:4], {ENDPOINT})
+    one.in_flight[ENDPOINT] = set(ids[:3])
+    claimed, backlog = one._claim()
+    assert ([d.id for d in claimed], backlog) == ([ids[3]], {ENDPOINT})
     one.in_flight[ENDPOINT] = set(ids[:4])
     assert one._claim() == ([], {ENDPOINT})
     with world.db.write() as con:
@@ -119,6 +139,31 @@ def test_a_claim_fills_each_endpoints_room_and_says_when_more_may_be_due(world: 
     with world.db.write() as con:
         con.execute("UPDATE deliveries SET next_at = ?", (time.time() + 3600,))
     assert _worker(world)._claim() == ([], set())  # nothing due yet
+
+
+def test_a_hand_over_without_room_is_left_for_a_claim_and_one_to_no_worker_is_dropped(
+    world: World,
+) -> None:
+    queued = _two_endpoints(world, 1)
+
+    async def main() -> None:
+        running = _worker(world, per_endpoint=1)
+        running.hand_over(queued)  # not running: the outbox keeps them
+        assert (running.queues, running._backlog, running._wake.is_set()) == ({}, set(), False)
+        running._loop = asyncio.get_running_loop()
+        running.in_flight = {ENDPOINT: {-1, -2, -3, -4}, OTHER: {-5, -6, -7, -8}}  # full
+        running.hand_over(queued[:1])  # on the worker's loop: taken over at once
+        assert (running._backlog, running._wake.is_set()) == ({queued[0].endpoint}, True)
+        running._wake.clear()
+        await asyncio.to_thread(running.hand_over, queued[1:])  # from another thread
+        await asyncio.sleep(0)
+        assert (running._backlog, running._wake.is_set()) == ({ENDPOINT, OTHER}, True)
+        running._backlog, running._stopping = set(), True
+        running._wake.clear()
+        running.hand_over(queued)  # stopping: the outbox keeps them for the next start
+        assert (running._backlog, running._wake.is_set(), running.queues) == (set(), False, {})
+
+    asyncio.run(main())
 
 
 def test_a_settlement_is_remembered_for_a_while_then_forgotten(world: World) -> None:
