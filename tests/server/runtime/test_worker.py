@@ -18,7 +18,15 @@ from reconcile.runtime.sender import Limits, Outcome
 from reconcile.server.runtime import events, outbox, worker
 from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import World, basic, trigger_input, webhook
-from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+from tests.server.runtime.receiver import Receiver
+from tests.server.runtime.support import (
+    SECRET,
+    TOKEN,
+    alias_automation,
+    alias_event,
+    drain,
+    hook_with_secrets,
+)
 
 URL = "http://127.0.0.1:9/hooks/w"
 ENDPOINT = "http://127.0.0.1:9"
@@ -176,3 +184,40 @@ def test_a_settlement_is_remembered_for_a_while_then_forgotten(world: World) -> 
     running._forget_settled()
     assert running._settled == {2: now, 3: recent}
     assert list(running._settled_order) == [(recent, 3), (now, 2)]
+
+
+def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentials(
+    world: World, receiver: Receiver
+) -> None:
+    alias_automation(
+        world.admin, world.project_id, hook_with_secrets(world, receiver.url("/flaky"))
+    )
+    (due,) = _queue(world, "signed")
+    before = int(time.time())
+    assert drain(world) == 0
+    after = int(time.time())
+    first, second = receiver.requests  # a 500, then retried
+    stamps = []
+    for got in (first, second):
+        stamp = int(got.headers["webhook-timestamp"])
+        assert before <= stamp <= after
+        assert got.body == due.body
+        assert got.headers["authorization"] == f"Bearer {TOKEN}"
+        assert got.headers["webhook-id"] == due.webhook_id
+        assert signing.verify_wandb(SECRET, got.body, got.headers["x-wandb-signature"])
+        signature = signing.standard_signature(SECRET, due.webhook_id, stamp, got.body)
+        assert got.headers["webhook-signature"] == signature
+        stamps.append(stamp)
+    with world.db.read() as con:
+        rows = con.execute("SELECT status, headers FROM attempts ORDER BY id").fetchall()
+    assert [(r["status"], json.loads(r["headers"])) for r in rows] == [
+        (
+            status,
+            [
+                ["Content-Type", "application/json"],
+                ["webhook-id", due.webhook_id],
+                ["webhook-timestamp", str(stamp)],
+            ],
+        )
+        for status, stamp in zip((500, 200), stamps, strict=True)
+    ]
