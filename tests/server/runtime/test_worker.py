@@ -221,3 +221,28 @@ def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentia
         )
         for status, stamp in zip((500, 200), stamps, strict=True)
     ]
+
+
+def test_a_delivery_is_queued_once_and_not_when_settled_since_it_was_read(world: World) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    a, b, c, d, e = _queue(world, *(f"q{n}" for n in range(5)))
+
+    async def main() -> None:
+        running = _worker(world, per_endpoint=2)
+        running._queue(a)
+        running._queue(a)  # in flight already: a claim and a hand-over crossed
+        assert (list(running.queues[ENDPOINT]), running.in_flight) == ([a], {ENDPOINT: {a.id}})
+        running._queue(b)
+        running._queue(c)
+        assert list(running.queues[ENDPOINT]) == [a, b, c]
+        assert (running.senders, len(running.tasks)) == ({ENDPOINT: 2}, 2)  # its cap
+        running._settled = {d.id: d.read_at, e.id: e.read_at - 0.001}
+        running._queue(d)  # settled at the moment it was read: stale
+        running._queue(e)  # settled before it was read: due again
+        assert list(running.queues[ENDPOINT]) == [a, b, c, e]
+        assert running.in_flight == {ENDPOINT: {a.id, b.id, c.id, e.id}}
+        for task in running.tasks:
+            task.cancel()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+
+    asyncio.run(main())
