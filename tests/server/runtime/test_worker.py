@@ -246,3 +246,34 @@ def test_a_delivery_is_queued_once_and_not_when_settled_since_it_was_read(world:
         await asyncio.gather(*running.tasks, return_exceptions=True)
 
     asyncio.run(main())
+
+
+def test_an_attempt_that_fails_unexpectedly_is_logged_and_leaves_its_delivery_due(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    (due,) = _queue(world, "broken")
+
+    async def broken(*_args: object) -> Outcome:
+        raise RuntimeError("the sender broke")
+
+    async def main() -> Worker:
+        running = _worker(world)
+        running.sender.send = broken  # type: ignore[method-assign]
+        running.in_flight[ENDPOINT] = {due.id}
+        await running._deliver(due)
+        return running
+
+    with caplog.at_level("ERROR", logger=worker.__name__):
+        running = asyncio.run(main())
+    assert running.in_flight == {ENDPOINT: set()}
+    (record,) = caplog.records
+    assert (record.getMessage(), record.__dict__["delivery"]) == (
+        "delivery failed unexpectedly",
+        due.id,
+    )
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "the sender broke"
+    with world.db.read() as con:
+        row = con.execute("SELECT status, attempts FROM deliveries").fetchone()
+        assert (tuple(row), outbox.pending_count(con)) == (("pending", 0), 1)
