@@ -259,7 +259,7 @@ def test_an_attempt_that_fails_unexpectedly_is_logged_and_leaves_its_delivery_du
 
     async def main() -> Worker:
         running = _worker(world)
-        running.sender.send = broken  # type: ignore[method-assign]
+        running.sender.send = broken  # type: ignore[method-assign, assignment]
         running.in_flight[ENDPOINT] = {due.id}
         await running._deliver(due)
         return running
