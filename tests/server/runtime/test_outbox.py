@@ -463,3 +463,62 @@ def test_what_cannot_be_sent_is_failed_at_once_with_why_and_nothing_sealed(world
             "[]",
         ),
     ]
+
+
+def test_a_payload_is_rendered_with_the_facts_of_its_event(world: World) -> None:
+    """The server's number of the event's version, the value that made a metric
+    automation fire (here an average, not the latest value) and the server's app URL."""
+    hook = webhook(world.admin, "facts", urlEndpoint=URL)
+    alias = trigger_input(world.project_id, hook, name="alias")
+    alias["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"v": "${artifact_version}", "s": "${artifact_version_string}"}'
+    )
+    world.admin.ok(CREATE_TRIGGER, alias)
+    metric = trigger_input(world.project_id, hook, name="metric")
+    metric["input"].update(
+        triggeringEventType="RUN_METRIC",
+        eventFilter=json.dumps(
+            {
+                "run_filter": json.dumps({"$and": []}),
+                "run_metric_filter": {
+                    "threshold_filter": {
+                        "name": "acc",
+                        "agg_op": "AVERAGE",
+                        "window_size": 2,
+                        "cmp_op": "$gt",
+                        "threshold": 0.5,
+                    }
+                },
+                "metric_filter": None,
+            }
+        ),
+    )
+    metric["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"url": "${run_url}", "name": "${metric_name}", "value": "${metric_value}"}'
+    )
+    world.admin.ok(CREATE_TRIGGER, metric)
+    (due,) = _queue(world, "a1")
+    (event,) = _rows(world, "SELECT id FROM events")
+    version = base64.b64encode(f"Artifact:{event['id']}".encode()).decode()
+    assert json.loads(due.body) == {
+        "v": f"wandb-artifact://_id/{version}",
+        "s": f"{TEAM}/vision/detector:v3",
+    }
+    service = world.client.app.state.service
+    auth = basic(world.admin.key)["Authorization"]
+    fired = []
+    for step, value in enumerate([0.25, 0.875]):
+        run = {"id": "r1", "name": "sweep"}
+        logged = {"type": "run_logged", "entity": TEAM, "project": "vision", "run": run}
+        raw = json.dumps({**logged, "step": step, "metrics": {"acc": value}}).encode()
+        (status, _), queued = events.ingest(
+            service.db, service.box, auth, raw, "https://app.example/"
+        )
+        assert status == 202
+        fired += queued
+    (due,) = fired
+    assert json.loads(due.body) == {
+        "url": f"https://app.example/{TEAM}/vision/runs/r1",
+        "name": "acc",
+        "value": "0.5625",
+    }
