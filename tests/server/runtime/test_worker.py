@@ -20,13 +20,14 @@ from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import World, basic, trigger_input, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
+    DRAIN_BOUND,
     SECRET,
     TOKEN,
     alias_automation,
     alias_event,
-    drain,
     hook_with_secrets,
 )
+from tests.server.runtime.support import worker as support_worker
 
 URL = "http://127.0.0.1:9/hooks/w"
 ENDPOINT = "http://127.0.0.1:9"
@@ -187,15 +188,25 @@ def test_a_settlement_is_remembered_for_a_while_then_forgotten(world: World) -> 
 
 
 def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentials(
-    world: World, receiver: Receiver
+    world: World, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     alias_automation(
         world.admin, world.project_id, hook_with_secrets(world, receiver.url("/flaky"))
     )
     (due,) = _queue(world, "signed")
+    running = support_worker(world)
     before = int(time.time())
-    assert drain(world) == 0
+    with caplog.at_level("INFO", logger=worker.__name__):
+        assert asyncio.run(running.drain(DRAIN_BOUND)) == 0
     after = int(time.time())
+    # Nothing left behind: every task ended and was let go, no sender, nothing in flight.
+    endpoint = due.endpoint
+    left = (running.tasks, running.senders, running.in_flight)
+    assert left == (set(), {endpoint: 0}, {endpoint: set()})
+    assert [(r.levelname, r.getMessage(), r.__dict__["result"]) for r in caplog.records] == [
+        ("INFO", "delivery attempt", "pending"),
+        ("INFO", "delivery attempt", "delivered"),
+    ]
     first, second = receiver.requests  # a 500, then retried
     stamps = []
     for got in (first, second):
@@ -244,6 +255,8 @@ def test_a_delivery_is_queued_once_and_not_when_settled_since_it_was_read(world:
         for task in running.tasks:
             task.cancel()
         await asyncio.gather(*running.tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # the tasks' done callbacks
+        assert running.tasks == set()
 
     asyncio.run(main())
 
