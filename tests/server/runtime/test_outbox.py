@@ -20,6 +20,7 @@ from reconcile.server.api.ids import encode_id
 from reconcile.server.runtime import events, outbox
 from reconcile.server.runtime.outbox import EXCERPT
 from tests.runtime.faults import Received
+from tests.server.clients import artifact_support as artifacts
 from tests.server.helpers import TEAM, World, basic, trigger_input, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
@@ -239,21 +240,33 @@ def test_settling_records_each_attempt_masked_and_moves_each_delivery_on(world: 
         (d2.id, "2023-11-14T22:13:21.250+00:00", 0.5, 400, "status", "said ***", "echo ***", "[]"),
         (d3.id, "2023-11-14T22:13:22.250+00:00", 1.0, 500, "status", "", "z" * EXCERPT, "[]"),
     ]
-    later = outbox.Attempt(d3, STARTED + 9, Outcome(503, 2.0, "status"), [], None)
+    # One attempt at a time, as the worker once did: its wait, then the last one.
+    before = time.time()
     with world.db.write() as con:
-        assert (
-            outbox.settle(
-                con, d3, later.started, outcome=later.outcome, stored_headers=[], delay=None
-            )
-            == "failed"
+        again = outbox.settle(
+            con, d3, STARTED + 9, outcome=Outcome(503, 2.0, "status"), stored_headers=[], delay=60.0
         )
+        assert again == "pending"
+    (row,) = _rows(world, "SELECT next_at, attempts, first_at FROM deliveries WHERE id = ?", d3.id)
+    assert before + 60 <= row["next_at"] <= time.time() + 60
+    assert (row["attempts"], row["first_at"]) == (2, STARTED + 2)  # from the first attempt
+    with world.db.write() as con:
+        last = outbox.settle(
+            con,
+            d3,
+            STARTED + 70,
+            outcome=Outcome(503, 1.0, "status"),
+            stored_headers=[],
+            delay=None,
+        )
+        assert last == "failed"
     (row,) = _rows(
         world, "SELECT status, attempts, next_at, first_at FROM deliveries WHERE id = ?", d3.id
     )
     assert row == {
         "status": "failed",
-        "attempts": 2,
-        "next_at": STARTED + 9,
+        "attempts": 3,
+        "next_at": STARTED + 70,
         "first_at": STARTED + 2,
     }
     assert _attempts(world)[3] == (
@@ -522,3 +535,25 @@ def test_a_payload_is_rendered_with_the_facts_of_its_event(world: World) -> None
         "name": "acc",
         "value": "0.5625",
     }
+
+
+def test_a_version_written_through_the_api_is_named_by_its_own_id(world: World) -> None:
+    """`${artifact_version}` of an alias the API's write added: the version's id, not the
+    stored event's number."""
+    hook = webhook(world.admin, "named", urlEndpoint=URL)
+    made = trigger_input(world.project_id, hook, name="named")
+    made["input"]["eventFilter"] = json.dumps(
+        {"$or": [{"$and": [{"alias": {"$regex": "^best$"}}]}]}
+    )
+    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"v": "${artifact_version}"}'
+    )
+    world.admin.ok(CREATE_TRIGGER, made)
+    art, _ = artifacts.log(world, world.member, {"a.txt": b"a"}, aliases=("best",))
+    (row,) = _rows(world, "SELECT sealed FROM deliveries")
+    sealed = json.loads(world.client.app.state.service.box.open(bytes(row["sealed"])))
+    number = base64.b64decode(art).decode()  # Artifact:N
+    (event,) = _rows(world, "SELECT id FROM events WHERE type = 'alias_added'")
+    assert number != f"Artifact:{event['id']}"
+    version = base64.b64encode(number.encode()).decode()
+    assert json.loads(base64.b64decode(sealed["body"])) == {"v": f"wandb-artifact://_id/{version}"}
