@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 import time
 from dataclasses import replace
 
@@ -291,3 +292,38 @@ def test_an_attempt_that_fails_unexpectedly_is_logged_and_leaves_its_delivery_du
     with world.db.read() as con:
         row = con.execute("SELECT status, attempts FROM deliveries").fetchone()
         assert (tuple(row), outbox.pending_count(con)) == (("pending", 0), 1)
+
+
+def test_a_batch_that_could_not_be_recorded_does_not_stop_the_next(world: World) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    first, second = _queue(world, "b1", "b2")
+
+    async def main() -> None:
+        running = _worker(world)
+        loop = asyncio.get_running_loop()
+        lost, kept = loop.create_future(), loop.create_future()
+        real, calls = running._settle, []
+
+        def settle(attempts: list[outbox.Attempt]) -> None:
+            calls.append([a.due.id for a in attempts])
+            if len(calls) == 1:  # the next attempt finishes while this batch fails
+                running._finished.append((_attempt(second), kept))
+                raise sqlite3.OperationalError("disk I/O error")
+            real(attempts)
+
+        running._settle = settle  # type: ignore[method-assign]
+        running._finished = [(_attempt(first), lost)]
+        await running._record_finished()
+        assert calls == [[first.id], [second.id]]
+        assert isinstance(lost.exception(), sqlite3.OperationalError)
+        assert kept.result() is None
+        assert list(running._settled) == [second.id]
+
+    asyncio.run(main())
+    with world.db.read() as con:
+        rows = con.execute("SELECT id, status FROM deliveries ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(first.id, "pending"), (second.id, "delivered")]
+
+
+def _attempt(due: outbox.Due) -> outbox.Attempt:
+    return outbox.Attempt(due, STARTED, Outcome(200, 0.1), [], None)
