@@ -9,6 +9,7 @@ import json
 import random
 import sqlite3
 import time
+from collections import deque
 from dataclasses import replace
 
 import pytest
@@ -327,3 +328,24 @@ def test_a_batch_that_could_not_be_recorded_does_not_stop_the_next(world: World)
 
 def _attempt(due: outbox.Due) -> outbox.Attempt:
     return outbox.Attempt(due, STARTED, Outcome(200, 0.1), [], None)
+
+
+def test_room_freed_for_an_endpoint_with_more_due_wakes_the_worker_at_once(
+    world: World, receiver: Receiver
+) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+    backlogged, alone = _queue(world, "w1", "w2")
+
+    async def send(due: outbox.Due, backlog: set[str]) -> tuple[bool, int]:
+        running = support_worker(world, per_endpoint=1)
+        running._backlog = backlog
+        running.queues[due.endpoint] = deque([due])
+        running.senders[due.endpoint] = 1
+        running.in_flight[due.endpoint] = {due.id}
+        await running._send_queue(due.endpoint)
+        await running.sender.aclose()
+        return running._wake.is_set(), running.senders[due.endpoint]
+
+    assert asyncio.run(send(backlogged, {backlogged.endpoint})) == (True, 0)
+    assert asyncio.run(send(alone, set())) == (False, 0)  # the next look is soon enough
+    assert len(receiver.requests) == 2
