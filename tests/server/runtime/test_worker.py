@@ -10,6 +10,7 @@ import random
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -206,9 +207,10 @@ def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentia
     left = (running.tasks, running.senders, running.in_flight)
     assert left == (set(), {endpoint: 0}, {endpoint: set()})
     records = [r for r in caplog.records if r.name == worker.__name__]
-    assert [(r.levelname, r.getMessage(), r.__dict__["result"]) for r in records] == [
-        ("INFO", "delivery attempt", "pending"),
-        ("INFO", "delivery attempt", "delivered"),
+    fields = ("delivery", "endpoint", "status", "error", "result")
+    assert [(r.levelname, r.getMessage(), *(r.__dict__[f] for f in fields)) for r in records] == [
+        ("INFO", "delivery attempt", due.id, endpoint, 500, "status", "pending"),
+        ("INFO", "delivery attempt", due.id, endpoint, 200, None, "delivered"),
     ]
     first, second = receiver.requests  # a 500, then retried
     stamps = []
@@ -349,3 +351,55 @@ def test_room_freed_for_an_endpoint_with_more_due_wakes_the_worker_at_once(
     assert asyncio.run(send(backlogged, {backlogged.endpoint})) == (True, 0)
     assert asyncio.run(send(alone, set())) == (False, 0)  # the next look is soon enough
     assert len(receiver.requests) == 2
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Wait until `done()` holds; the bound is against a hang, not a deadline."""
+    async with asyncio.timeout(DRAIN_BOUND):
+        while not done():
+            await asyncio.sleep(0.02)
+
+
+def test_a_stopped_worker_ends_its_attempts_in_flight_and_closes_its_connections(
+    world: World, receiver: Receiver
+) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/hang")))
+    _queue(world, "hung")
+
+    async def main() -> Worker:
+        running = support_worker(world)
+        task = asyncio.ensure_future(running.run())
+        await _until(lambda: len(receiver.requests) == 1)  # its attempt is in flight
+        running.stop()
+        await task  # ends at its next look, its senders cancelled and awaited
+        await asyncio.sleep(0)  # the tasks' done callbacks
+        return running
+
+    running = asyncio.run(main())
+    assert (running.tasks, running.sender._pool) == (set(), None)
+    with world.db.read() as con:
+        row = con.execute("SELECT status, attempts FROM deliveries").fetchone()
+    assert tuple(row) == ("pending", 0)  # the outbox sends it again at the next start
+
+
+def test_drain_answers_how_many_are_still_pending_when_its_time_is_up(world: World) -> None:
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
+    _queue(world, "later")
+    with world.db.write() as con:
+        con.execute("UPDATE deliveries SET next_at = ?", (time.time() + 3600,))
+    assert asyncio.run(_worker(world).drain(0.1)) == 1
+
+
+def test_wake_makes_a_running_worker_look_now_from_any_thread(world: World) -> None:
+    idle = _worker(world)
+    idle.wake()  # not running: nothing to wake
+    assert not idle._wake.is_set()
+
+    async def main() -> bool:
+        running = _worker(world)
+        running._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(running.wake)
+        await asyncio.sleep(0)
+        return running._wake.is_set()
+
+    assert asyncio.run(main()) is True
