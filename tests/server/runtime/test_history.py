@@ -189,6 +189,7 @@ def test_pages_end_at_their_limit_or_their_bytes_and_the_cursor_goes_on(
     assert _event_ids(_query(world, limit="0001")) == ["p4"]
     assert len(_query(world, limit="1000").deliveries) == 5
     assert _query(world, cursor=str(2**63 - 1)).deliveries == _query(world).deliveries
+    assert _query(world, cursor="1") == history.Page([], None)  # older than the first
     # The bytes count a body and its attempts' excerpts: here the newest is a page alone.
     answer = Outcome(500, 0.1, "status", excerpt="e" * 10, received=10)
     _settle(world, outbox.Attempt(dues[4], STARTED, answer, [], 30.0))
