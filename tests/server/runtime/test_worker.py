@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 import time
@@ -206,6 +207,7 @@ def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentia
     endpoint = due.endpoint
     left = (running.tasks, running.senders, running.in_flight)
     assert left == (set(), {endpoint: 0}, {endpoint: set()})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     records = [r for r in caplog.records if r.name == worker.__name__]
     fields = ("delivery", "endpoint", "status", "error", "result")
     assert [(r.levelname, r.getMessage(), *(r.__dict__[f] for f in fields)) for r in records] == [
