@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconcile.runtime import schedule
-from tests.server.helpers import World, basic
+from tests.server.helpers import World, basic, webhook
 from tests.server.runtime.receiver import RETRY_AFTER, Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -149,6 +149,31 @@ def test_a_delivered_delivery_is_not_sent_again_by_hand(world: World, receiver: 
         f"delivery {number} is delivered, not failed or pending: nothing to re-send",
     )
     assert drain(world) == 0
+    assert len(receiver.requests) == 1
+
+
+def test_a_delivery_that_could_not_be_made_is_not_sent_again_by_hand(
+    world: World, receiver: Receiver
+) -> None:
+    """Its row seals no request: sent again, it once stopped the worker for good (the
+    claim could not open it), and no delivery went out after it."""
+    bare = webhook(world.admin, "bare", urlEndpoint=receiver.url("/ok"))  # no access token
+    alias_automation(world.admin, world.project_id, bare, "broken")  # uses ${ACCESS_TOKEN}
+    emit(world, alias_event("unmade"))
+    (number,) = [d["id"] for d in _history(world, status="failed")]
+    again = world.client.post(f"/api/v1/deliveries/{number}/resend", headers=basic(world.admin.key))
+    assert (again.status_code, again.json()["error"]["message"]) == (
+        400,
+        f"delivery {number} was never sent: it could not be made (its attempt says why)",
+    )
+    alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
+    emit(world, alias_event("next"))
+    assert drain(world) == 0
+    assert sorted((d["automation"], d["status"]) for d in _history(world)) == [
+        ("broken", "failed"),
+        ("broken", "failed"),
+        ("promote", "delivered"),
+    ]
     assert len(receiver.requests) == 1
 
 

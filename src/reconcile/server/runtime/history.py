@@ -177,7 +177,7 @@ def resend(db: Database, authorization: str | None, delivery_id: int) -> str:
 
 def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int) -> str:
     row = con.execute(
-        "SELECT entity_id, status, endpoint FROM deliveries WHERE id = ?", (delivery_id,)
+        "SELECT entity_id, status, url, attempts FROM deliveries WHERE id = ?", (delivery_id,)
     ).fetchone()
     missing = NotFound(f"delivery {delivery_id} not found")
     if row is None:
@@ -188,8 +188,11 @@ def resend_as(con: sqlite3.Connection, user: teams.User | None, delivery_id: int
     was = outbox.resend(con, delivery_id)
     if was is not None:
         return was
-    if not row["endpoint"]:
-        raise ApiError(f"delivery {delivery_id} was never sent: it has nowhere to go")
+    if row["status"] == outbox.FAILED and not row["attempts"]:
+        why = (
+            "it could not be made (its attempt says why)" if row["url"] else "it has nowhere to go"
+        )
+        raise ApiError(f"delivery {delivery_id} was never sent: {why}")
     raise ApiError(
         f"delivery {delivery_id} is {row['status']}, not failed or pending: nothing to re-send"
     )

@@ -315,11 +315,15 @@ def _excerpt(outcome: Outcome, secrets: list[str]) -> str:
 def resend(con: sqlite3.Connection, delivery_id: int) -> str | None:
     """Send a delivery again now: a failed one with a fresh schedule, a pending one at
     once instead of at its next retry (its attempts so far still count). The status it
-    had, or None if it is neither failed nor pending (or was never sendable)."""
+    had, or None if it is neither failed nor pending, or was never attempted.
+
+    A failed delivery without attempts had nothing to send (no URL, or a body that could
+    not be rendered: its row seals no request), whatever its endpoint.
+    """
     stamp = time.time()
     failed = con.execute(
         "UPDATE deliveries SET status = ?, attempts = 0, first_at = NULL, next_at = ? "
-        "WHERE id = ? AND status = ? AND endpoint != ''",
+        "WHERE id = ? AND status = ? AND attempts > 0",
         (PENDING, stamp, delivery_id, FAILED),
     )
     if failed.rowcount == 1:
