@@ -104,6 +104,8 @@ def _verdict(name: str, tests: list[str], timeout: float) -> str:
             code = pytest.main([*PYTEST, *tests])
     except _Timeout:
         return "timeout"
+    except Exception:  # pytest itself failed (say, warnings as errors at its end): not a pass
+        return "killed"
     return {0: "survived", 1: "killed"}.get(int(code), f"error{int(code)}")
 
 

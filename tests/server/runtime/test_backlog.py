@@ -193,6 +193,16 @@ def test_the_pace_is_what_was_settled_in_the_last_second() -> None:
     assert pace.rate(11.5) is None
 
 
+def test_the_pace_is_per_second_whatever_its_window() -> None:
+    class HalfSecond(backlog.Pace):
+        WINDOW = 0.5
+
+    pace = HalfSecond()
+    pace.note(100, 10.0)
+    assert pace.rate(10.4) == 200.0  # 100 in half a second
+    assert pace.rate(10.5) is None
+
+
 def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
     bounded: World, receiver: Receiver
 ) -> None:
@@ -209,6 +219,12 @@ def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
             "acme", backlog.RATE_FLOOR, 0.5, 10.0
         )
         assert backlog.behind(con, ["acme"], 100000, at=at, rate=500.0) is None  # 250 in 0.5 s
+        # The budget is what it sends in the lag (rate times lag), and only more due
+        # than that refuses: 201 due are over 200 (400 a second for 0.5 s), not over 201.
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=400.0) == backlog.Behind(
+            "acme", 200, 0.5, 400.0
+        )
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=402.0) is None
         assert backlog.behind(con, ["acme"], 100000, at=at) is None  # no rate known
     with pytest.raises(api.Busy) as refused:
         api.check_backlog(world.db, events.prepare(json.dumps(body).encode()), 100000, 0.5, 10.0)
