@@ -12,7 +12,7 @@ import pytest
 
 from reconcile.server.api import auth
 from reconcile.server.runtime import api, events, outbox
-from tests.server.helpers import World, basic
+from tests.server.helpers import World, basic, trigger_input
 from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
 
 
@@ -301,3 +301,52 @@ def test_retry_after_is_the_wait_at_the_last_turns_rate(
         (429, 1, "too many events waiting to be stored for this key (4)"),
     ]
     assert (statuses, waiting) == ([202, 202], 0)
+
+
+def test_a_turn_renders_with_the_apps_url_and_a_fault_fails_only_its_own_requests(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`${run_url}` names the intake's app URL; a fault of the server's while a turn is
+    stored is that turn's requests' error, and the next turn is stored."""
+    made = trigger_input(
+        world.project_id,
+        hook_with_secrets(world, "https://a.example"),
+        name="failures",
+        triggeringEventType="RUN_STATE",
+        eventFilter=json.dumps({"run_filter": "{}", "run_state_filter": {"states": ["FAILED"]}}),
+    )
+    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"run": "${run_url}"}'
+    )
+    world.admin.ok(
+        "mutation ($input: CreateFilterTriggerInput!) {"
+        " createFilterTrigger(input: $input) { trigger { id } } }",
+        made,
+    )
+    service = world.client.app.state.service
+    key = basic(world.admin.key)["Authorization"]
+    real = events.store_many
+    faults = iter([KeyError("a fault of the server's")])
+
+    def faulty(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", faulty)
+    failed = {"type": "run_state", "entity": "acme", "project": "vision", "state": "failed"}
+    handed: list[outbox.Due] = []
+
+    async def main() -> tuple[str, int]:
+        intake = api.Intake(service.db, service.box, "https://app.example/", handed.extend)
+        with pytest.raises(KeyError) as fault:
+            await _submit(intake, world, key, _body({**failed, "run": {"id": "r0"}}))
+        answer = _submit(intake, world, key, _body({**failed, "run": {"id": "r1"}}))
+        status, _ = await asyncio.wait_for(answer, 60)
+        return str(fault.value), status
+
+    assert asyncio.run(main()) == ('"a fault of the server\'s"', 202)
+    assert [json.loads(due.body) for due in handed] == [
+        {"run": "https://app.example/acme/vision/runs/r1"}
+    ]
