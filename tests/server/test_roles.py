@@ -179,6 +179,10 @@ def test_refusals_say_who_and_what(world: World) -> None:
         "FORBIDDEN: permission denied: only admins of team acme create projects"
     )
     assert world.outsider.fails(INSERT_SECRET) == "NOT_FOUND: entity 'acme' not found"
+    assert world.project_admin.fails(CREATE_TRIGGER, trigger_input(world.registry_id)) == (
+        "FORBIDDEN: permission denied: only admins of registry wandb-registry-models or of "
+        "team acme-org can manage its automations"
+    )
     assert world.outsider.ok(READ_TRIGGERS) == {"entity": None}
 
 
