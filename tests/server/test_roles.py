@@ -195,6 +195,11 @@ def test_an_automation_does_not_exist_to_whoever_may_not_see_its_scope(world: Wo
     assert world.member.fails(update, {"id": team_wide}) == (
         "FORBIDDEN: permission denied: only admins of team acme can manage its automations"
     )
+    # Nor does the registry itself: a collection in it is refused as in no registry.
+    collection = COLLECTION.replace('"acme"', '"acme-org"')
+    assert world.member.fails(collection, {"p": "wandb-registry-models"}) == (
+        "NOT_FOUND: project not found"
+    )
 
 
 def test_refusals_say_who_and_what(world: World) -> None:
