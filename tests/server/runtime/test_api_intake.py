@@ -12,8 +12,15 @@ import pytest
 
 from reconcile.server.api import auth
 from reconcile.server.runtime import api, events, outbox
-from tests.server.helpers import World, basic, trigger_input
-from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+from tests.server.helpers import World, basic
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    emit,
+    failed_run,
+    hook_with_secrets,
+    run_url_automation,
+)
 
 
 def _body(*items: dict[str, Any]) -> bytes:
@@ -308,21 +315,7 @@ def test_a_turn_renders_with_the_apps_url_and_a_fault_fails_only_its_own_request
 ) -> None:
     """`${run_url}` names the intake's app URL; a fault of the server's while a turn is
     stored is that turn's requests' error, and the next turn is stored."""
-    made = trigger_input(
-        world.project_id,
-        hook_with_secrets(world, "https://a.example"),
-        name="failures",
-        triggeringEventType="RUN_STATE",
-        eventFilter=json.dumps({"run_filter": "{}", "run_state_filter": {"states": ["FAILED"]}}),
-    )
-    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
-        '{"run": "${run_url}"}'
-    )
-    world.admin.ok(
-        "mutation ($input: CreateFilterTriggerInput!) {"
-        " createFilterTrigger(input: $input) { trigger { id } } }",
-        made,
-    )
+    run_url_automation(world)
     service = world.client.app.state.service
     key = basic(world.admin.key)["Authorization"]
     real = events.store_many
@@ -335,14 +328,13 @@ def test_a_turn_renders_with_the_apps_url_and_a_fault_fails_only_its_own_request
         return real(db, box, requests, app_url)
 
     monkeypatch.setattr(events, "store_many", faulty)
-    failed = {"type": "run_state", "entity": "acme", "project": "vision", "state": "failed"}
     handed: list[outbox.Due] = []
 
     async def main() -> tuple[str, int]:
         intake = api.Intake(service.db, service.box, "https://app.example/", handed.extend)
         with pytest.raises(KeyError) as fault:
-            await _submit(intake, world, key, _body({**failed, "run": {"id": "r0"}}))
-        answer = _submit(intake, world, key, _body({**failed, "run": {"id": "r1"}}))
+            await _submit(intake, world, key, _body(failed_run("f0", "r0")))
+        answer = _submit(intake, world, key, _body(failed_run("f1", "r1")))
         status, _ = await asyncio.wait_for(answer, 60)
         return str(fault.value), status
 
@@ -350,3 +342,16 @@ def test_a_turn_renders_with_the_apps_url_and_a_fault_fails_only_its_own_request
     assert [json.loads(due.body) for due in handed] == [
         {"run": "https://app.example/acme/vision/runs/r1"}
     ]
+
+
+def test_the_events_route_links_runs_on_wandb_ai(world: World) -> None:
+    """The server's events route: stored, answered, and rendered with W&B's app URL."""
+    run_url_automation(world)
+    answer = emit(world, failed_run("f1", "r1"))
+    assert (answer.status_code, answer.json()) == (
+        202,
+        {"events": [{"id": "f1", "automations": ["failures"]}]},
+    )
+    listed = world.client.request("GET", "/api/v1/deliveries", headers=basic(world.admin.key))
+    (delivery,) = listed.json()["deliveries"]
+    assert json.loads(delivery["body"]) == {"run": "https://wandb.ai/acme/vision/runs/r1"}

@@ -229,8 +229,12 @@ def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
     with pytest.raises(api.Busy) as refused:
         api.check_backlog(world.db, events.prepare(json.dumps(body).encode()), 100000, 0.5, 10.0)
     assert (refused.value.status, refused.value.seconds) == (503, 2)
-    assert str(refused.value) == refused.value.message == (
-        "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
-        "over 0.5 s at the 10 a second the server sends now; send its events again after "
-        "Retry-After seconds"
+    assert (
+        str(refused.value)
+        == refused.value.message
+        == (
+            "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
+            "over 0.5 s at the 10 a second the server sends now; send its events again after "
+            "Retry-After seconds"
+        )
     )

@@ -12,29 +12,15 @@ import pytest
 
 from reconcile.core.errors import ServerError
 from reconcile.server.runtime.local import LocalRuntime
-from tests.server.helpers import World, basic, trigger_input
-from tests.server.runtime.support import hook_with_secrets
-
-CREATE = """mutation ($input: CreateFilterTriggerInput!) {
-  createFilterTrigger(input: $input) { trigger { id } } }"""
+from tests.server.helpers import World, basic
+from tests.server.runtime.support import failed_run, run_url_automation
 
 
 def test_events_are_rendered_with_wandb_links_and_a_refused_query_is_named(
     world: World, tmp_path: Path
 ) -> None:
-    made = trigger_input(
-        world.project_id,
-        hook_with_secrets(world, "https://a.example"),
-        name="failures",
-        triggeringEventType="RUN_STATE",
-        eventFilter=json.dumps({"run_filter": "{}", "run_state_filter": {"states": ["FAILED"]}}),
-    )
-    made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
-        '{"run": "${run_url}"}'
-    )
-    world.admin.ok(CREATE, made)
-    event = {"type": "run_state", "entity": "acme", "project": "vision", "state": "failed"}
-    raw = json.dumps({"events": [{**event, "id": "f1", "run": {"id": "r1"}}]}).encode()
+    run_url_automation(world)
+    raw = json.dumps({"events": [failed_run("f1", "r1")]}).encode()
     runtime = LocalRuntime(tmp_path / "server.db", basic(world.admin.key)["Authorization"])
     try:
         sent = asyncio.run(runtime.send_events(raw))
