@@ -16,7 +16,7 @@ from reconcile.core.errors import UsageError
 from reconcile.server.admin import tasks as admin
 from reconcile.server.app import create_app
 from reconcile.server.runtime import api, backlog, events
-from tests.server.helpers import InProcess, World, build_world, webhook
+from tests.server.helpers import InProcess, World, basic, build_world, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -237,4 +237,29 @@ def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
             "over 0.5 s at the 10 a second the server sends now; send its events again after "
             "Retry-After seconds"
         )
+    )
+
+
+def test_the_events_route_refuses_at_the_workers_recent_rate(
+    world: World, receiver: Receiver
+) -> None:
+    """The route asks the worker's pace: at 10 a second, 201 due deliveries are over the
+    200 the bound never goes under, while the count bound (1,000) is far."""
+    from starlette.applications import Starlette
+
+    from reconcile.server.app import _read_body
+
+    _automations(world, receiver)
+    due = backlog.RATE_FLOOR + 1
+    assert emit(world, {"events": [alias_event(f"a{n}") for n in range(due)]}).status_code == 202
+    service = world.client.app.state.service
+    paced = api.routes(service.db, service.box, lambda _: None, _read_body, pace=lambda: 10.0)
+    refused = InProcess(Starlette(routes=paced)).post(
+        "/api/v1/events", json=alias_event("late"), headers=basic(world.admin.key)
+    )
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "2")
+    assert refused.json()["error"]["message"] == (
+        "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
+        "over 0.5 s at the 10 a second the server sends now; send its events again after "
+        "Retry-After seconds"
     )
