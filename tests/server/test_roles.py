@@ -167,6 +167,41 @@ def test_update_and_delete_need_rights_on_the_scope(world: World) -> None:
     assert world.registry_admin.ok(DELETE_TRIGGER, {"id": trigger_id})["deleteTrigger"]["success"]
 
 
+def test_an_automation_does_not_exist_to_whoever_may_not_see_its_scope(world: World) -> None:
+    """An outsider's update or delete of a team's automation, and a team member's of one
+    in a restricted registry it is not a member of: the same 404 as for an automation
+    never created, not the team's or the registry's."""
+    update = """mutation ($id: ID!) { updateFilterTrigger(input: {id: $id, enabled: false}) {
+      trigger { enabled } } }"""
+    run_state = {
+        "triggeringEventType": "RUN_STATE",
+        "eventFilter": '{"run_state_filter": {"states": ["FAILED"]}}',
+    }
+    on_team = trigger_input(_team_id(world), scopeType="ENTITY", name="on-team", **run_state)
+    team_wide = world.admin.ok(CREATE_TRIGGER, on_team)["result"]["trigger"]["id"]
+    in_registry = world.admin.ok(CREATE_TRIGGER, trigger_input(world.registry_id))["result"]
+    world.admin.ok(
+        """mutation { upsertModel(input: {entityName: "acme-org",
+          name: "wandb-registry-models", access: "RESTRICTED"}) { project { access } } }"""
+    )
+    for api, trigger_id in (
+        (world.outsider, team_wide),
+        (world.member, in_registry["trigger"]["id"]),
+    ):
+        for query in (update, DELETE_TRIGGER):
+            assert api.fails(query, {"id": trigger_id}, status=404) == (
+                "NOT_FOUND: automation not found"
+            )
+    assert world.member.fails(update, {"id": team_wide}) == (
+        "FORBIDDEN: permission denied: only admins of team acme can manage its automations"
+    )
+    # Nor does the registry itself: a collection in it is refused as in no registry.
+    collection = COLLECTION.replace('"acme"', '"acme-org"')
+    assert world.member.fails(collection, {"p": "wandb-registry-models"}) == (
+        "NOT_FOUND: project not found"
+    )
+
+
 def test_refusals_say_who_and_what(world: World) -> None:
     message = world.member.fails(INSERT_SECRET)
     assert message == "FORBIDDEN: permission denied: only admins of team acme can manage secrets"
@@ -179,6 +214,10 @@ def test_refusals_say_who_and_what(world: World) -> None:
         "FORBIDDEN: permission denied: only admins of team acme create projects"
     )
     assert world.outsider.fails(INSERT_SECRET) == "NOT_FOUND: entity 'acme' not found"
+    assert world.project_admin.fails(CREATE_TRIGGER, trigger_input(world.registry_id)) == (
+        "FORBIDDEN: permission denied: only admins of registry wandb-registry-models or of "
+        "team acme-org can manage its automations"
+    )
     assert world.outsider.ok(READ_TRIGGERS) == {"entity": None}
 
 

@@ -47,6 +47,36 @@ def alias_automation(
     )
 
 
+def run_url_automation(world: World, url: str = "https://a.example") -> None:
+    """An automation `failures` on acme's project that fires on a failed run and sends
+    `{"run": "${run_url}"}`: the run's link, which names the app's URL."""
+    made = trigger_input(
+        world.project_id,
+        hook_with_secrets(world, url),
+        name="failures",
+        triggeringEventType="RUN_STATE",
+        eventFilter=json.dumps({"run_filter": "{}", "run_state_filter": {"states": ["FAILED"]}}),
+    )
+    action = made["input"]["triggeredActionConfig"]["genericWebhookActionInput"]
+    action["requestPayload"] = '{"run": "${run_url}"}'
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        made,
+    )
+
+
+def failed_run(event_id: str, run_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "run_state",
+        "entity": TEAM,
+        "project": "vision",
+        "run": {"id": run_id},
+        "state": "failed",
+    }
+
+
 def alias_event(event_id: str, alias: str = "prod", collection: str = "detector") -> dict[str, Any]:
     return {
         "id": event_id,

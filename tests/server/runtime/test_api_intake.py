@@ -13,7 +13,14 @@ import pytest
 from reconcile.server.api import auth
 from reconcile.server.runtime import api, events, outbox
 from tests.server.helpers import World, basic
-from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    emit,
+    failed_run,
+    hook_with_secrets,
+    run_url_automation,
+)
 
 
 def _body(*items: dict[str, Any]) -> bytes:
@@ -176,3 +183,175 @@ def test_a_request_arriving_during_a_turn_goes_before_that_users_next_turn(
 
     assert asyncio.run(main()) == [202] * 4
     assert turns == [[big], [small], [big], [big]]
+
+
+class _Clock:
+    """The intake's own clock (`api.time`), moved by the test: how long requests wait
+    and turns take, whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def _timed_turns(
+    monkeypatch: pytest.MonkeyPatch, clock: _Clock, seconds: list[float]
+) -> tuple[list[Any], list[Any]]:
+    """Turn n of the writer begins (`began[n]`), waits for `go[n]`, and takes
+    `seconds[n]` by the intake's clock."""
+    import threading
+
+    began = [threading.Event() for _ in seconds]
+    go = [threading.Event() for _ in seconds]
+    real = events.store_many
+    numbers = iter(range(len(seconds)))
+
+    def held(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        n = next(numbers)
+        began[n].set()
+        assert go[n].wait(30)
+        clock.now += seconds[n]
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", held)
+    return began, go
+
+
+async def _refusal(answer: Any) -> tuple[int, int, str]:
+    with pytest.raises(api.Busy) as busy:
+        await answer
+    return busy.value.status, busy.value.seconds, busy.value.message
+
+
+def test_a_key_has_half_the_queue_and_a_request_waiting_a_second_refuses_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bound 10: a key may have 5 events waiting, its own requests sent during its turn
+    count; once a queued request has waited over QUEUE_SECONDS, a request that would
+    fit is refused 503 too. Every event is counted out once stored."""
+    service = world.client.app.state.service
+    a, b, c = (basic(w.key)["Authorization"] for w in (world.admin, world.member, world.outsider))
+    clock = _Clock()
+    monkeypatch.setattr(api, "time", clock)
+    began, go = _timed_turns(monkeypatch, clock, [0.0, 0.0, 0.0])
+    go[1].set()
+    go[2].set()
+
+    def body(prefix: str, count: int) -> bytes:
+        return _body(*(alias_event(f"{prefix}{n}") for n in range(count)))
+
+    async def main() -> tuple[list[Any], list[int], int]:
+        intake = api.Intake(service.db, service.box, "https://wandb.ai", lambda _: None, 10)
+        first = asyncio.ensure_future(_submit(intake, world, a, body("a", 3)))
+        assert await asyncio.to_thread(began[0].wait, 30)
+        own = [  # 3 + 1 + 1 of 5, the next turn of this key
+            asyncio.ensure_future(_submit(intake, world, a, body(f"own{n}-", 1))) for n in (1, 2)
+        ]
+        other = asyncio.ensure_future(_submit(intake, world, b, body("b", 3)))  # 8 of 10
+        await asyncio.sleep(0)
+        refused = [await _refusal(_submit(intake, world, a, body("x", 1)))]  # 5 + 1 > 5
+        clock.now += api.QUEUE_SECONDS + 0.5  # `own` and `other` have waited 1.5 s
+        refused.append(await _refusal(_submit(intake, world, c, body("y", 1))))  # 9 of 10
+        go[0].set()
+        answers = await asyncio.wait_for(asyncio.gather(first, *own, other), 60)
+        return refused, [status for status, _ in answers], intake.waiting
+
+    refused, statuses, waiting = asyncio.run(main())
+    sizes = (1, 2, 3, 10, 11)
+    halves = [api.Intake(service.db, service.box, "", lambda _: None, n).user_bound for n in sizes]
+    assert halves == [1, 1, 1, 5, 5]
+    assert refused == [
+        (429, 1, "too many events waiting to be stored for this key (5)"),
+        (503, 1, "the server is storing other events (8 waiting)"),
+    ]
+    assert (statuses, waiting) == ([202] * 4, 0)
+    # The key's requests sent during its turn wait for the next round: the other key,
+    # which arrived after them, goes first.
+    assert _stored(world) == ["a0", "a1", "a2", "b0", "b1", "b2", "own1-0", "own2-0"]
+
+
+def test_retry_after_is_the_wait_at_the_last_turns_rate(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first turn stores 2 events in 0.5 s (4 a second): 9 events waiting are 3 s
+    ahead, 4 of one key's 1 s. A turn that took no time leaves the rate as it was (and
+    the writer goes on to the next turn)."""
+    service = world.client.app.state.service
+    a, b, c = (basic(w.key)["Authorization"] for w in (world.admin, world.member, world.outsider))
+    clock = _Clock()
+    monkeypatch.setattr(api, "time", clock)
+    began, go = _timed_turns(monkeypatch, clock, [0.5, 0.0, 0.0])
+    go[0].set()
+    go[2].set()
+
+    def body(prefix: str, count: int) -> bytes:
+        return _body(*(alias_event(f"{prefix}{n}") for n in range(count)))
+
+    async def main() -> tuple[list[Any], list[int], int]:
+        intake = api.Intake(service.db, service.box, "https://wandb.ai", lambda _: None, 10)
+        assert (await _submit(intake, world, a, body("a", 2)))[0] == 202
+        second = asyncio.ensure_future(_submit(intake, world, b, body("b", 5)))
+        assert await asyncio.to_thread(began[1].wait, 30)
+        third = asyncio.ensure_future(_submit(intake, world, a, body("c", 4)))  # 9 of 10
+        await asyncio.sleep(0)
+        refused = [await _refusal(_submit(intake, world, c, body("y", 2)))]  # 9 + 2 > 10
+        refused.append(await _refusal(_submit(intake, world, a, body("x", 2))))  # 4 + 2 > 5
+        go[1].set()  # the second turn takes no time: the rate stays, the third turn goes on
+        answers = await asyncio.wait_for(asyncio.gather(second, third), 60)
+        return refused, [status for status, _ in answers], intake.waiting
+
+    refused, statuses, waiting = asyncio.run(main())
+    assert refused == [
+        (503, 3, "the server is storing other events (9 waiting)"),
+        (429, 1, "too many events waiting to be stored for this key (4)"),
+    ]
+    assert (statuses, waiting) == ([202, 202], 0)
+
+
+def test_a_turn_renders_with_the_apps_url_and_a_fault_fails_only_its_own_requests(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`${run_url}` names the intake's app URL; a fault of the server's while a turn is
+    stored is that turn's requests' error, and the next turn is stored."""
+    run_url_automation(world)
+    service = world.client.app.state.service
+    key = basic(world.admin.key)["Authorization"]
+    real = events.store_many
+    faults = iter([KeyError("a fault of the server's")])
+
+    def faulty(db: Any, box: Any, requests: Any, app_url: str) -> Any:
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return real(db, box, requests, app_url)
+
+    monkeypatch.setattr(events, "store_many", faulty)
+    handed: list[outbox.Due] = []
+
+    async def main() -> tuple[str, int]:
+        intake = api.Intake(service.db, service.box, "https://app.example/", handed.extend)
+        with pytest.raises(KeyError) as fault:
+            await _submit(intake, world, key, _body(failed_run("f0", "r0")))
+        answer = _submit(intake, world, key, _body(failed_run("f1", "r1")))
+        status, _ = await asyncio.wait_for(answer, 60)
+        return str(fault.value), status
+
+    assert asyncio.run(main()) == ('"a fault of the server\'s"', 202)
+    assert [json.loads(due.body) for due in handed] == [
+        {"run": "https://app.example/acme/vision/runs/r1"}
+    ]
+
+
+def test_the_events_route_links_runs_on_wandb_ai(world: World) -> None:
+    """The server's events route: stored, answered, and rendered with W&B's app URL."""
+    run_url_automation(world)
+    answer = emit(world, failed_run("f1", "r1"))
+    assert (answer.status_code, answer.json()) == (
+        202,
+        {"events": [{"id": "f1", "automations": ["failures"]}]},
+    )
+    listed = world.client.request("GET", "/api/v1/deliveries", headers=basic(world.admin.key))
+    (delivery,) = listed.json()["deliveries"]
+    assert json.loads(delivery["body"]) == {"run": "https://wandb.ai/acme/vision/runs/r1"}

@@ -16,7 +16,7 @@ from reconcile.core.errors import UsageError
 from reconcile.server.admin import tasks as admin
 from reconcile.server.app import create_app
 from reconcile.server.runtime import api, backlog, events
-from tests.server.helpers import InProcess, World, build_world, webhook
+from tests.server.helpers import InProcess, World, basic, build_world, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -193,6 +193,16 @@ def test_the_pace_is_what_was_settled_in_the_last_second() -> None:
     assert pace.rate(11.5) is None
 
 
+def test_the_pace_is_per_second_whatever_its_window() -> None:
+    class HalfSecond(backlog.Pace):
+        WINDOW = 0.5
+
+    pace = HalfSecond()
+    pace.note(100, 10.0)
+    assert pace.rate(10.4) == 200.0  # 100 in half a second
+    assert pace.rate(10.5) is None
+
+
 def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
     bounded: World, receiver: Receiver
 ) -> None:
@@ -209,11 +219,46 @@ def test_at_the_recent_rate_more_due_than_it_sends_in_the_lag_refuses(
             "acme", backlog.RATE_FLOOR, 0.5, 10.0
         )
         assert backlog.behind(con, ["acme"], 100000, at=at, rate=500.0) is None  # 250 in 0.5 s
+        # The budget is what it sends in the lag (rate times lag), and only more due
+        # than that refuses: 201 due are over 200 (400 a second for 0.5 s), not over 201.
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=400.0) == backlog.Behind(
+            "acme", 200, 0.5, 400.0
+        )
+        assert backlog.behind(con, ["acme"], 100000, at=at, rate=402.0) is None
         assert backlog.behind(con, ["acme"], 100000, at=at) is None  # no rate known
     with pytest.raises(api.Busy) as refused:
         api.check_backlog(world.db, events.prepare(json.dumps(body).encode()), 100000, 0.5, 10.0)
     assert (refused.value.status, refused.value.seconds) == (503, 2)
-    assert refused.value.message == (
+    assert (
+        str(refused.value)
+        == refused.value.message
+        == (
+            "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
+            "over 0.5 s at the 10 a second the server sends now; send its events again after "
+            "Retry-After seconds"
+        )
+    )
+
+
+def test_the_events_route_refuses_at_the_workers_recent_rate(
+    world: World, receiver: Receiver
+) -> None:
+    """The route asks the worker's pace: at 10 a second, 201 due deliveries are over the
+    200 the bound never goes under, while the count bound (1,000) is far."""
+    from starlette.applications import Starlette
+
+    from reconcile.server.app import _read_body
+
+    _automations(world, receiver)
+    due = backlog.RATE_FLOOR + 1
+    assert emit(world, {"events": [alias_event(f"a{n}") for n in range(due)]}).status_code == 202
+    service = world.client.app.state.service
+    paced = api.routes(service.db, service.box, lambda _: None, _read_body, pace=lambda: 10.0)
+    refused = InProcess(Starlette(routes=paced)).post(
+        "/api/v1/events", json=alias_event("late"), headers=basic(world.admin.key)
+    )
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "2")
+    assert refused.json()["error"]["message"] == (
         "the deliveries of team acme are behind: more than 200 are due and not yet sent, "
         "over 0.5 s at the 10 a second the server sends now; send its events again after "
         "Retry-After seconds"
