@@ -130,7 +130,10 @@ def create_app(
 
     def wake(queued: Sequence[Due]) -> None:
         for one in worker:
-            one.hand_over(queued)
+            if queued:
+                one.hand_over(queued)
+            else:  # a resend by hand: the delivery is due in the outbox, look now
+                one.wake()
 
     handler.after_write = wake
 

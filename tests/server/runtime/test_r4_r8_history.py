@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconcile.runtime import schedule
-from tests.server.helpers import World, basic, webhook
+from reconcile.server.app import create_app
+from reconcile.server.runtime import worker as worker_module
+from tests.server.helpers import InProcess, World, basic, build_world, webhook
+from tests.server.live import running
 from tests.server.runtime.receiver import RETRY_AFTER, Receiver
 from tests.server.runtime.support import (
     alias_automation,
@@ -92,6 +97,48 @@ def test_a_final_failure_is_recorded_and_can_be_sent_again_by_hand(
         f"/api/v1/deliveries/{number + 1}/resend", headers=basic(world.admin.key)
     )
     assert delivered.status_code == 404
+
+
+def test_a_resend_by_hand_wakes_the_running_worker(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing woken, the worker looks at the outbox once an hour here: only the resend's
+    # wake-up can send the delivery again before the wait's bound.
+    monkeypatch.setattr(worker_module, "POLL", 3600.0)
+    db = tmp_path / "server.db"
+    app = create_app(db)
+    try:
+        world = build_world(InProcess(app))
+        alias_automation(
+            world.admin, world.project_id, hook_with_secrets(world, receiver.url("/404"))
+        )
+    finally:
+        app.state.service.close()
+    admin = basic(world.admin.key)
+    with running(db, allow_delivery_to=("127.0.0.1",)) as live, httpx.Client() as http:
+        events = {"events": [alias_event("gone")]}
+        assert http.post(f"{live.url}/api/v1/events", json=events, headers=admin).status_code == 202
+
+        def failed() -> list[Any]:
+            listed = http.get(f"{live.url}/api/v1/deliveries?status=failed", headers=admin)
+            return list(listed.json()["deliveries"])
+
+        assert _until(lambda: len(failed()) == 1)
+        number = failed()[0]["id"]
+        again = http.post(f"{live.url}/api/v1/deliveries/{number}/resend", headers=admin)
+        assert again.status_code == 202
+        assert _until(lambda: len(receiver.requests) == 2)
+        assert _until(lambda: [a["status"] for a in failed()[0]["attempts"]] == [404, 404])
+
+
+def _until(done: Any, bound: float = 60.0) -> bool:
+    """Whether `done()` became true within `bound` (a bound against a hang)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _attempted(world: World, number: int) -> bool:
