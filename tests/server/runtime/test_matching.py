@@ -183,6 +183,72 @@ def test_a_zscore_uses_exactly_its_window(world: World) -> None:
     assert _logged(world, "b", [3.0, 1.0, 2.0, 3.5]) == [[], [], [], []]
 
 
+def _change(agg: str | None, windows: tuple[int, int], kind: str, way: str, amount: float) -> Any:
+    current, prior = windows
+    spec = {
+        "name": "acc",
+        "agg_op": agg,
+        "current_window_size": current,
+        "prior_window_size": prior,
+        "change_type": kind,
+        "change_dir": way,
+        "change_amount": amount,
+    }
+    return {"run_filter": '{"$and":[]}', "run_metric_filter": {"change_filter": spec}}
+
+
+def _zscore(window: int, threshold: float, way: str) -> Any:
+    spec = {"name": "acc", "window_size": window, "threshold": threshold, "change_dir": way}
+    return {"run_filter": '{"$and":[]}', "run_metric_filter": {"zscore_filter": spec}}
+
+
+# (case, event type, filter, values, the steps that fire). Each fires where its change
+# or z-score is exactly its amount (at least the amount fires), and the values are
+# chosen so that another window, aggregate, kind or direction fires at other steps.
+_CHANGES = [
+    # The average of the last 2 values against that of the 4 before: at step 7, [3, 1]
+    # (2) against [2, 1, 0, 1] (1). At step 6, [1, 3] (2) against [4, 2, 1, 0] (1.75)
+    # does not; the latest value (3) against them, 2 against the last of them (0) or
+    # against fewer of them ([2, 1, 0]: 1) would.
+    (
+        "average",
+        "RUN_METRIC_CHANGE",
+        _change("AVERAGE", (2, 4), "ABSOLUTE", "INCREASE", 1.0),
+        [0, 4, 2, 1, 0, 1, 3, 1],
+        [7],
+    ),
+    # Relative to the value before: 1 to 0.25 falls by 75%, 0.5 to 0.25 by exactly 50%.
+    # (An absolute drop of 0.5 would fire at step 1 only; 0.25 to 0.5 is a rise.)
+    (
+        "relative",
+        "RUN_METRIC_CHANGE",
+        _change(None, (1, 1), "RELATIVE", "DECREASE", 0.5),
+        [1, 0.25, 0.5, 0.25],
+        [1, 3],
+    ),
+    # From 0, no relative change is defined: nothing fires, whatever follows.
+    ("from zero", "RUN_METRIC_CHANGE", _change(None, (1, 1), "RELATIVE", "ANY", 0.5), [0, 4], []),
+    ("any way", "RUN_METRIC_CHANGE", _change(None, (1, 1), "ABSOLUTE", "ANY", 1.0), [3, 2], [1]),
+    # Over the 2 values before: [1, 2] (spread 0.5) makes 0 a z-score of -3, not an
+    # increase; [2, 0] (mean 1, spread exactly 1) makes 2 a z-score of exactly 1.
+    ("zscore", "RUN_METRIC_ZSCORE", _zscore(2, 1.0, "INCREASE"), [1, 2, 0, 2], [3]),
+    ("zscore down", "RUN_METRIC_ZSCORE", _zscore(2, 1.0, "DECREASE"), [1, 2, 0, 2], [2]),
+]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "run_filter", "values", "fired"),
+    [case[1:] for case in _CHANGES],
+    ids=[case[0] for case in _CHANGES],
+)
+def test_a_change_and_a_zscore_fire_at_exactly_their_amount_over_exactly_their_windows(
+    world: World, event_type: str, run_filter: Any, values: list[float], fired: list[int]
+) -> None:
+    _run_automation(world, "moved", event_type, run_filter)
+    got = _logged(world, "r", list(values))
+    assert got == [["moved"] if step in fired else [] for step in range(len(values))]
+
+
 def _stored_copy(world: World, source: str, name: str, event_filter: str) -> None:
     """A copy of automation `source` with a filter written straight into the database,
     as an older server may have stored it (no check on the way in)."""
