@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconcile.server.runtime import matching
-from tests.server.helpers import TEAM, World, trigger_input, webhook
+from tests.server.helpers import ALIAS_FILTER, TEAM, World, trigger_input, webhook
 from tests.server.runtime.support import alias_event, emit
 
 CREATE = """mutation ($input: CreateFilterTriggerInput!) {
@@ -90,8 +90,12 @@ def test_run_name_filters(world: World) -> None:
 
 
 def test_run_state(world: World) -> None:
-    states = {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
-    _run_automation(world, "failures", "RUN_STATE", states)
+    def states(*names: str) -> dict[str, Any]:
+        return {"run_filter": '{"$and":[]}', "run_state_filter": {"states": list(names)}}
+
+    # The first automation passed over for its states must not stop the others.
+    _run_automation(world, "finishes", "RUN_STATE", states("FINISHED"))
+    _run_automation(world, "failures", "RUN_STATE", states("FAILED"))
 
     def state(value: str) -> list[str]:
         event = {
@@ -105,10 +109,42 @@ def test_run_state(world: World) -> None:
 
     assert [state(s) for s in ("running", "finished", "failed", "crashed")] == [
         [],
-        [],
+        ["finishes"],
         ["failures"],
         ["failures"],
     ]
+
+
+def test_a_metric_delivery_carries_the_value_that_made_it_fire(world: World) -> None:
+    """The aggregate that crossed the threshold, not the latest value logged."""
+    hook = webhook(world.admin, "metrics", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="avg")["input"]
+    made["triggeringEventType"] = "RUN_METRIC"
+    made["eventFilter"] = json.dumps(_threshold(2, "AVERAGE", 0.5, {"$and": []}))
+    payload = '{"name": "${metric_name}", "value": "${metric_value}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(CREATE, {"input": made})
+    assert _logged(world, "r", [0.25, 1.0]) == [[], ["avg"]]  # the average of both: 0.625
+    with world.db.read() as con:
+        shown = [json.loads(row[0]) for row in con.execute("SELECT shown FROM deliveries")]
+    assert shown == [{"name": "acc", "value": "0.625"}]
+
+
+def test_a_stored_action_that_cannot_be_read_costs_no_other_automation(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_REPORTED", set())
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="good"))
+    _stored_copy(world, "good", "broken", ALIAS_FILTER)
+    with world.db.write() as con:  # as an older server, or a hand, may have left it
+        con.execute("UPDATE triggers SET action_config = '{' WHERE name = 'broken'")
+    with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
+        answers = [emit(world, alias_event(f"e{n}")) for n in range(2)]
+    assert [a.status_code for a in answers] == [202, 202]
+    assert [a.json()["events"][0]["automations"] for a in answers] == [["good"], ["good"]]
+    (skipped,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped.startswith("automation 'broken' (id 2) skipped: ")
 
 
 def test_zscore_and_change(world: World) -> None:
