@@ -130,15 +130,22 @@ def test_a_metric_delivery_carries_the_value_that_made_it_fire(world: World) -> 
     assert shown == [{"name": "acc", "value": "0.625"}]
 
 
+def _broken_actions(world: World, *names: str) -> None:
+    """Automation `good`, then copies of it whose stored action cannot be read (as an
+    older server, or a hand, may have left them)."""
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="good"))
+    for name in names:
+        _stored_copy(world, "good", name, ALIAS_FILTER)
+        with world.db.write() as con:
+            con.execute("UPDATE triggers SET action_config = '{' WHERE name = ?", (name,))
+
+
 def test_a_stored_action_that_cannot_be_read_costs_no_other_automation(
     world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(matching, "_REPORTED", set())
-    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
-    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="good"))
-    _stored_copy(world, "good", "broken", ALIAS_FILTER)
-    with world.db.write() as con:  # as an older server, or a hand, may have left it
-        con.execute("UPDATE triggers SET action_config = '{' WHERE name = 'broken'")
+    _broken_actions(world, "broken")
     with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
         answers = [emit(world, alias_event(f"e{n}")) for n in range(2)]
     assert [a.status_code for a in answers] == [202, 202]
@@ -410,3 +417,17 @@ def test_create_refuses_artifact_filters_that_cannot_run(
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     made = trigger_input(world.project_id, hook, eventFilter=json.dumps(event_filter))
     assert world.admin.fails(CREATE, made).startswith(f"BAD_USER_INPUT: {expected}")
+
+
+def test_the_memory_of_skipped_automations_is_emptied_when_full(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_REPORTED", set())
+    monkeypatch.setattr(matching, "_DECODED_MAX", 1)  # remembers one skipped automation
+    _broken_actions(world, "first", "second")
+    with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
+        for n in range(2):
+            assert emit(world, alias_event(f"e{n}")).json()["events"][0]["automations"] == ["good"]
+    skipped = [r.getMessage().split(" skipped")[0] for r in caplog.records]
+    # Each forgets the other: both are logged again at the second event.
+    assert skipped == ["automation 'first' (id 2)", "automation 'second' (id 3)"] * 2
