@@ -305,6 +305,24 @@ def test_a_filter_is_compiled_once_per_stored_version(
         con.execute("UPDATE triggers SET description = 'moved' WHERE name = 'one'")
     assert _fired(world, "e2", "prod") == ["one"]
     assert len(compiled) == 2
+    with world.db.write() as con:  # a row the candidates show: the scope is read whole
+        con.execute("UPDATE integrations SET url_endpoint = 'http://127.0.0.1:10/'")
+    assert _fired(world, "e2b", "prod") == ["one"]
+    assert len(compiled) == 2
     world.admin.ok(UPDATE, {"input": {"id": made["two"], "eventFilter": _alias("^prod")}})
     assert _fired(world, "e3", "prod") == ["one", "two"]
     assert compiled[2:] == [_alias("^prod")]
+
+
+def test_the_candidates_kept_are_emptied_when_more_would_be_kept_than_the_bound(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_CANDIDATES", {})
+    monkeypatch.setattr(matching, "_CANDIDATES_MAX", 2)  # rows over all scopes
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    kept = []
+    for n, collection in enumerate(("one", "two", "three")):  # a scope each, of 1 row
+        assert emit(world, alias_event(f"e{n}", collection=collection)).status_code == 202
+        kept.append(len(matching._CANDIDATES))
+    assert kept == [1, 2, 1]  # 2 rows are kept; a third empties them first
