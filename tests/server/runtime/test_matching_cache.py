@@ -326,3 +326,16 @@ def test_the_candidates_kept_are_emptied_when_more_would_be_kept_than_the_bound(
         assert emit(world, alias_event(f"e{n}", collection=collection)).status_code == 202
         kept.append(len(matching._CANDIDATES))
     assert kept == [1, 2, 1]  # 2 rows are kept; a third empties them first
+
+
+def test_the_decoded_automations_are_emptied_when_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_DECODED", {})
+    monkeypatch.setattr(matching, "_DECODED_MAX", 2)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    for name in ("first", "second", "third"):
+        world.admin.ok(CREATE, trigger_input(world.project_id, hook, name=name))
+    assert _fired(world, "e1", "prod") == ["first", "second", "third"]
+    # Two are kept; the third empties them first.
+    assert [one.name for one in matching._DECODED.values()] == ["third"]
