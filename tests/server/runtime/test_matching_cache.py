@@ -178,6 +178,8 @@ def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
     assert _fired(world, "a2", "prod") == ["first"]
     assert reads.calls == [[_trigger_id(world, "audio")]]
     assert tested == ["first"]  # the answer for `prod` was kept
+    assert _fired(world, "a3", "prod") == ["first"]  # caught up: nothing read again
+    assert reads.calls == [[_trigger_id(world, "audio")]]
 
 
 def test_a_rolled_back_change_is_never_taken_for_a_later_one(world: World) -> None:
@@ -339,3 +341,22 @@ def test_the_decoded_automations_are_emptied_when_full(
     assert _fired(world, "e1", "prod") == ["first", "second", "third"]
     # Two are kept; the third empties them first.
     assert [one.name for one in matching._DECODED.values()] == ["third"]
+
+
+def test_the_answers_kept_per_scope_are_emptied_when_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[str] = []
+    original = matching._passes
+
+    def counted(candidate: matching.Candidate, doc: object) -> bool:
+        tested.append(candidate[0].name)
+        return original(candidate, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "_passes", counted)
+    monkeypatch.setattr(matching, "_PASSED_MAX", 1)  # one document's answer per scope
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    fired = [_fired(world, f"e{n}", alias) for n, alias in enumerate(("prod", "dev", "prod"))]
+    assert fired == [["first"], [], ["first"]]
+    assert tested == ["first"] * 3  # `dev` made it forget `prod`
