@@ -431,3 +431,19 @@ def test_the_memory_of_skipped_automations_is_emptied_when_full(
     skipped = [r.getMessage().split(" skipped")[0] for r in caplog.records]
     # Each forgets the other: both are logged again at the second event.
     assert skipped == ["automation 'first' (id 2)", "automation 'second' (id 3)"] * 2
+
+
+def test_a_filter_the_inventory_has_no_words_for_fires_as_its_event(world: World) -> None:
+    """An `$or` whose first branch is empty holds for every alias; the inventory cannot
+    write it, but the automation fires and renders as an ADD_ARTIFACT_ALIAS one."""
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="any-alias")["input"]
+    made["eventFilter"] = json.dumps({"$or": [{"$and": []}, {"$and": [{"alias": "prod"}]}]})
+    payload = '{"event": "${event_type}", "alias": "${alias}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(CREATE, {"input": made})
+    answer = emit(world, alias_event("e1", alias="staging"))
+    assert answer.json()["events"] == [{"id": "e1", "automations": ["any-alias"]}]
+    with world.db.read() as con:
+        shown = [json.loads(row[0]) for row in con.execute("SELECT shown FROM deliveries")]
+    assert shown == [{"event": "ADD_ARTIFACT_ALIAS", "alias": "staging"}]
