@@ -360,3 +360,42 @@ def test_the_answers_kept_per_scope_are_emptied_when_full(
     fired = [_fired(world, f"e{n}", alias) for n, alias in enumerate(("prod", "dev", "prod"))]
     assert fired == [["first"], [], ["first"]]
     assert tested == ["first"] * 3  # `dev` made it forget `prod`
+
+
+def test_up_to_the_bound_of_changes_a_scope_is_caught_up_by_them_past_it_read_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_DELTA_MAX", 3)  # changes read, its own marker included
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    _other_project(world)  # a change the scope does not show: nothing to read
+    assert [_fired(world, f"b{n}", "prod") for n in range(2)] == [["first"]] * 2
+    assert reads.calls == []
+
+    def described(*texts: str) -> None:
+        for text in texts:  # one change each
+            with world.db.write() as con:
+                con.execute("UPDATE triggers SET description = ? WHERE name = 'first'", (text,))
+
+    described("one", "two")  # with the marker, 3 changes: caught up by reading the row
+    assert [_fired(world, f"c{n}", "prod") for n in range(2)] == [["first"]] * 2
+    first = _trigger_id(world, "first")
+    assert reads.calls == [[first]]  # and caught up to the last of them: once
+    described("three", "four", "five")  # 4: read whole
+    assert _fired(world, "d1", "prod") == ["first"]
+    assert reads.calls == [[first], None]
+
+
+def test_a_collections_automation_is_caught_up_by_its_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.collection_id, hook, name="kept", scopeType="ARTIFACT_COLLECTION")
+    trigger_id = world.admin.ok(CREATE, made)["createFilterTrigger"]["trigger"]["id"]
+    assert _fired(world, "a1", "prod") == ["kept"]
+    reads = Reads(monkeypatch)
+    world.admin.ok(UPDATE, {"input": {"id": trigger_id, "eventFilter": _alias("^staging$")}})
+    assert _fired(world, "a2", "staging") == ["kept"]
+    assert reads.calls == [[_trigger_id(world, "kept")]]
