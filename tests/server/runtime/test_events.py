@@ -94,6 +94,21 @@ def test_authentication_and_membership(world: World) -> None:
     # To someone outside the team, the team does not exist.
     assert emit(world, alias_event("k"), key=world.outsider.key).status_code == 404
     assert emit(world, alias_event("k"), key=world.member.key).status_code == 202
+    # A viewer reads only, as in W&B.
+    from reconcile.server.admin import tasks as admin
+
+    admin.set_role(world.db, TEAM, "mia", "viewer")
+    refused = emit(world, alias_event("v"), key=world.member.key)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "error": {
+                "message": "permission denied: viewers of team acme cannot send events",
+                "index": 0,
+                "code": "FORBIDDEN",
+            }
+        },
+    )
 
 
 def test_a_new_collection_is_created_and_registry_automations_see_it(
@@ -189,7 +204,10 @@ def test_the_organizations_entity_is_refused_as_an_events_entity(
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["index"], error["field"], error["code"]) == (1, "entity", "BAD_USER_INPUT")
-    assert error["message"].startswith(f"entity '{ORG_ENTITY}' is an organization's entity")
+    assert error["message"] == (
+        f"entity '{ORG_ENTITY}' is an organization's entity: events are sent by teams; name "
+        "the team the event happened in (its registries are the organization's)"
+    )
     with world.db.read() as con:
         keys = [r[0] for r in con.execute("SELECT event_key FROM events")]
     assert keys == ["org-sent"]  # nothing of the refused batch
