@@ -462,3 +462,27 @@ def test_a_restricted_registry_takes_events_from_its_members_only(world: World) 
     absent = emit(world, {**event, "registry": "absent"}, key=world.member.key)
     assert absent.json()["error"]["message"] == "registry absent not found in entity acme"
     assert emit(world, event, key=world.registry_admin.key).status_code == 202  # its admin
+
+
+def test_a_new_collection_takes_the_events_artifact_type_or_model(world: World) -> None:
+    base = {"entity": TEAM, "project": "vision"}
+    created = {"type": "artifact_created", "collection": "fresh-data", "id": "c1"}
+    created["artifact"] = {"type": "dataset", "version": 0}
+    tagged = {"type": "collection_tag_added", "collection": "fresh-tagged", "tag": "x"}
+    answer = emit(world, {"events": [base | created, base | tagged | {"id": "c2"}]})
+    assert answer.status_code == 202, answer.text
+    with world.db.read() as con:
+        rows = con.execute(
+            "SELECT name, type_name FROM collections WHERE name LIKE 'fresh-%' ORDER BY id"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [("fresh-data", "dataset"), ("fresh-tagged", "model")]
+
+
+def test_a_collections_automation_fires_for_its_collections_events_only(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    scope = {"scopeType": "ARTIFACT_COLLECTION"}
+    alias_automation(world.admin, world.collection_id, hook, "detector-only", **scope)
+    answer = emit(world, {"events": [alias_event("d1"), alias_event("o1", collection="other")]})
+    assert [one["automations"] for one in answer.json()["events"]] == [["detector-only"], []]
