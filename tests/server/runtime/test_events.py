@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -486,3 +487,48 @@ def test_a_collections_automation_fires_for_its_collections_events_only(
     alias_automation(world.admin, world.collection_id, hook, "detector-only", **scope)
     answer = emit(world, {"events": [alias_event("d1"), alias_event("o1", collection="other")]})
     assert [one["automations"] for one in answer.json()["events"]] == [["detector-only"], []]
+
+
+def test_events_stored_by_another_write_name_its_artifact_version_and_app(world: World) -> None:
+    """`store_within` (a GraphQL write, the SDK's stream): `${artifact_version}` names the
+    version each event is about, and a run's link is on the server's app URL."""
+    from reconcile.server.api import auth
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "tracker", urlEndpoint="http://127.0.0.1:9/")
+    for name, kind, payload in (
+        ("versions", "ADD_ARTIFACT_ALIAS", '{"v": "${artifact_version}"}'),
+        ("runs", "RUN_STATE", '{"url": "${run_url}"}'),
+    ):
+        made = trigger_input(world.project_id, hook, name=name)["input"]
+        made["triggeringEventType"] = kind
+        if kind == "RUN_STATE":
+            made["eventFilter"] = json.dumps(
+                {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
+            )
+        made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+        world.admin.ok(
+            """mutation ($input: CreateFilterTriggerInput!) {
+                 createFilterTrigger(input: $input) { trigger { id } } }""",
+            {"input": made},
+        )
+    run = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    raw = {"events": [alias_event("a1"), alias_event("a2"), run | {"run": {"id": "r1"}}]}
+    parsed = server_events.prepare(json.dumps(raw).encode())
+    box = world.client.app.state.service.box
+    with world.db.write() as con:
+        user = auth.authenticate(con, basic(world.admin.key)["Authorization"])
+        server_events.store_within(
+            con, box, user, parsed, "https://wandb.example/", artifact_ids=[41]
+        )
+    with world.db.read() as con:
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+    event_row = 2  # a2's own row: the number when no version is given
+    assert shown == [
+        {"v": "wandb-artifact://_id/" + base64.b64encode(b"Artifact:41").decode()},
+        {
+            "v": "wandb-artifact://_id/"
+            + base64.b64encode(f"Artifact:{event_row}".encode()).decode()
+        },
+        {"url": "https://wandb.example/acme/vision/runs/r1"},
+    ]
