@@ -532,3 +532,29 @@ def test_events_stored_by_another_write_name_its_artifact_version_and_app(world:
         },
         {"url": "https://wandb.example/acme/vision/runs/r1"},
     ]
+
+
+def test_ingest_answers_as_the_events_api_does(world: World) -> None:
+    """`ingest` (`reconcile emit --db`, no HTTP) gives the HTTP API's answer."""
+    box = world.client.app.state.service.box
+    good = json.dumps(alias_event("x")).encode()
+    cases = [(None, good), ("Basic !!!", good), (world.outsider.key, good), (world.admin.key, b"{")]
+    answers = []
+    for key, raw in cases:
+        header = basic(key)["Authorization"] if key and not key.startswith("Basic") else key
+        answer, queued = server_events.ingest(world.db, box, header, raw, "https://wandb.ai")
+        http = world.client.post(
+            "/api/v1/events", content=raw, headers={"Authorization": header} if header else {}
+        )
+        assert (answer, queued) == ((http.status_code, http.json()), [])
+        answers.append(answer)
+    assert answers[0] == (
+        401,
+        {
+            "error": {
+                "message": "authentication required: send an API key",
+                "code": "UNAUTHENTICATED",
+            }
+        },
+    )
+    assert [status for status, _body in answers] == [401, 401, 404, 400]
