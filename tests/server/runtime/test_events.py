@@ -518,7 +518,7 @@ def test_events_stored_by_another_write_name_its_artifact_version_and_app(world:
     box = world.client.app.state.service.box
     with world.db.write() as con:
         user = auth.authenticate(con, basic(world.admin.key)["Authorization"])
-        server_events.store_within(
+        accepted = server_events.store_within(
             con, box, user, parsed, "https://wandb.example/", artifact_ids=[41]
         )
     with world.db.read() as con:
@@ -532,6 +532,7 @@ def test_events_stored_by_another_write_name_its_artifact_version_and_app(world:
         },
         {"url": "https://wandb.example/acme/vision/runs/r1"},
     ]
+    assert [due.id for due in accepted.queued] == [1, 2, 3]  # each handed to the worker
 
 
 def test_ingest_answers_as_the_events_api_does(world: World) -> None:
