@@ -152,6 +152,9 @@ def test_a_stored_action_that_cannot_be_read_costs_no_other_automation(
     assert [a.json()["events"][0]["automations"] for a in answers] == [["good"], ["good"]]
     (skipped,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert skipped.startswith("automation 'broken' (id 2) skipped: ")
+    assert skipped.endswith(
+        ": Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    )
 
 
 def test_zscore_and_change(world: World) -> None:
