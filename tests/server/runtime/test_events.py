@@ -81,8 +81,13 @@ def test_unknown_scope_is_404_and_nothing_of_the_batch_is_stored(
     unknown = {**alias_event("u"), "project": "nowhere"}
     answer = emit(world, {"events": [alias_event("first"), unknown]})
     assert answer.status_code == 404
-    assert answer.json()["error"]["index"] == 1
-    assert "nowhere" in answer.json()["error"]["message"]
+    assert answer.json() == {
+        "error": {
+            "message": "project nowhere not found in entity acme",
+            "index": 1,
+            "code": "NOT_FOUND",
+        }
+    }
     assert _deliveries(world) == []
     with world.db.read() as con:
         assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
@@ -559,3 +564,61 @@ def test_ingest_answers_as_the_events_api_does(world: World) -> None:
         },
     )
     assert [status for status, _body in answers] == [401, 401, 404, 400]
+
+
+def test_an_event_is_stored_and_rendered_with_its_id_and_author_or_ours(world: World) -> None:
+    """Without an author, the sender's user is the event's author; without an id, the
+    server's id names the event everywhere (its delivery id, its stored document)."""
+    from reconcile.runtime import signing
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "who", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="who")["input"]
+    made["eventFilter"] = json.dumps({"$or": [{"$and": []}]})
+    payload = '{"by": "${event_author}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        {"input": made},
+    )
+    unnamed = {**alias_event("x"), "author": "ci-bot"}
+    del unnamed["id"]
+    answer = emit(world, {"events": [alias_event("mine"), unnamed]}, key=world.member.key)
+    ids = [one["id"] for one in answer.json()["events"]]
+    assert ids[0] == "mine"
+    with world.db.read() as con:
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+        hooks = [r[0] for r in con.execute("SELECT webhook_id FROM deliveries ORDER BY id")]
+        documents = [
+            json.loads(r[0]) for r in con.execute("SELECT document FROM events ORDER BY id")
+        ]
+    assert shown == [{"by": "mia"}, {"by": "ci-bot"}]
+    assert hooks == [signing.delivery_id(TEAM, key, "who") for key in ids]
+    assert [(d["id"], d["author"]) for d in documents] == [("mine", "mia"), (ids[1], "ci-bot")]
+    assert documents[1]["alias"] == "prod"
+
+
+def test_a_runs_link_is_on_the_servers_app_url(world: World) -> None:
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "runs", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="runs")["input"]
+    made["triggeringEventType"] = "RUN_STATE"
+    made["eventFilter"] = json.dumps(
+        {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
+    )
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"url": "${run_url}"}'
+    )
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        {"input": made},
+    )
+    run = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    answer = emit(world, run | {"id": "r", "run": {"id": "r1"}})
+    assert answer.status_code == 202, answer.text
+    with world.db.read() as con:
+        (shown,) = con.execute("SELECT shown FROM deliveries").fetchone()
+    assert json.loads(shown) == {"url": "https://wandb.ai/acme/vision/runs/r1"}
