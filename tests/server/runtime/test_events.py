@@ -622,3 +622,23 @@ def test_a_runs_link_is_on_the_servers_app_url(world: World) -> None:
     with world.db.read() as con:
         (shown,) = con.execute("SELECT shown FROM deliveries").fetchone()
     assert json.loads(shown) == {"url": "https://wandb.ai/acme/vision/runs/r1"}
+
+
+def test_a_key_revoked_before_its_request_is_stored_refuses_that_request_only(
+    world: World,
+) -> None:
+    """`store_many` checks each request's key again in the write transaction."""
+    box = world.client.app.state.service.box
+    parsed = server_events.prepare(json.dumps(alias_event("kept")).encode())
+    refused = server_events.prepare(json.dumps(alias_event("refused")).encode())
+    good = basic(world.admin.key)["Authorization"]
+    gone = basic("local-" + "x" * 40)["Authorization"]  # as a key revoked since its parse
+    results = server_events.store_many(
+        world.db, box, [(good, parsed), (gone, refused)], "https://wandb.ai"
+    )
+    assert [answer for answer, _queued in results] == [
+        (202, {"events": [{"id": "kept", "automations": []}]}),
+        (401, {"error": {"message": "invalid API key", "code": "UNAUTHENTICATED"}}),
+    ]
+    with world.db.read() as con:
+        assert [r[0] for r in con.execute("SELECT event_key FROM events")] == ["kept"]
