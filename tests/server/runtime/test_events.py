@@ -619,9 +619,16 @@ def test_a_runs_link_is_on_the_servers_app_url(world: World) -> None:
     run = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
     answer = emit(world, run | {"id": "r", "run": {"id": "r1"}})
     assert answer.status_code == 202, answer.text
+    # `ingest` (`reconcile emit --db`) is given the app's URL by its caller.
+    raw = json.dumps(run | {"id": "s", "run": {"id": "r2"}}).encode()
+    box, key = world.client.app.state.service.box, basic(world.admin.key)["Authorization"]
+    server_events.ingest(world.db, box, key, raw, "https://wandb.example")
     with world.db.read() as con:
-        (shown,) = con.execute("SELECT shown FROM deliveries").fetchone()
-    assert json.loads(shown) == {"url": "https://wandb.ai/acme/vision/runs/r1"}
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+    assert shown == [
+        {"url": "https://wandb.ai/acme/vision/runs/r1"},
+        {"url": "https://wandb.example/acme/vision/runs/r2"},
+    ]
 
 
 def test_a_key_revoked_before_its_request_is_stored_refuses_that_request_only(
