@@ -67,10 +67,20 @@ def test_an_event_without_id_gets_ours(world: World) -> None:
 def test_invalid_input_names_the_index_and_field(world: World) -> None:
     bad = alias_event("b")
     bad["artifact"] = {"type": "model", "version": "three"}
-    answer = emit(world, {"events": [alias_event("a"), bad]})
+    worse = {**alias_event("c"), "alias": 7}
+    answer = emit(world, {"events": [alias_event("a"), bad, worse]})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["index"], error["field"]) == (1, "artifact.version")
+    # Every problem of the batch, the first also told on its own.
+    assert error["problems"] == [
+        {"index": 1, "field": "artifact.version", "message": error["message"]},
+        {
+            "index": 2,
+            "field": "alias",
+            "message": "must be a non-empty string of at most 1024 characters",
+        },
+    ]
 
 
 def test_unknown_scope_is_404_and_nothing_of_the_batch_is_stored(
