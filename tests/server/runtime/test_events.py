@@ -536,6 +536,9 @@ def test_events_stored_by_another_write_name_its_artifact_version_and_app(world:
         accepted = server_events.store_within(
             con, box, user, parsed, "https://wandb.example/", artifact_ids=[41]
         )
+        # Without an app URL (the SDK's stream, GraphQL's writes): W&B's.
+        again = server_events.prepare(json.dumps(run | {"run": {"id": "r2"}}).encode())
+        server_events.store_within(con, box, user, again)
     with world.db.read() as con:
         shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
     event_row = 2  # a2's own row: the number when no version is given
@@ -546,6 +549,7 @@ def test_events_stored_by_another_write_name_its_artifact_version_and_app(world:
             + base64.b64encode(f"Artifact:{event_row}".encode()).decode()
         },
         {"url": "https://wandb.example/acme/vision/runs/r1"},
+        {"url": "https://wandb.ai/acme/vision/runs/r2"},
     ]
     assert [due.id for due in accepted.queued] == [1, 2, 3]  # each handed to the worker
 
