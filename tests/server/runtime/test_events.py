@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -66,10 +67,20 @@ def test_an_event_without_id_gets_ours(world: World) -> None:
 def test_invalid_input_names_the_index_and_field(world: World) -> None:
     bad = alias_event("b")
     bad["artifact"] = {"type": "model", "version": "three"}
-    answer = emit(world, {"events": [alias_event("a"), bad]})
+    worse = {**alias_event("c"), "alias": 7}
+    answer = emit(world, {"events": [alias_event("a"), bad, worse]})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["index"], error["field"]) == (1, "artifact.version")
+    # Every problem of the batch, the first also told on its own.
+    assert error["problems"] == [
+        {"index": 1, "field": "artifact.version", "message": error["message"]},
+        {
+            "index": 2,
+            "field": "alias",
+            "message": "must be a non-empty string of at most 1024 characters",
+        },
+    ]
 
 
 def test_unknown_scope_is_404_and_nothing_of_the_batch_is_stored(
@@ -80,8 +91,13 @@ def test_unknown_scope_is_404_and_nothing_of_the_batch_is_stored(
     unknown = {**alias_event("u"), "project": "nowhere"}
     answer = emit(world, {"events": [alias_event("first"), unknown]})
     assert answer.status_code == 404
-    assert answer.json()["error"]["index"] == 1
-    assert "nowhere" in answer.json()["error"]["message"]
+    assert answer.json() == {
+        "error": {
+            "message": "project nowhere not found in entity acme",
+            "index": 1,
+            "code": "NOT_FOUND",
+        }
+    }
     assert _deliveries(world) == []
     with world.db.read() as con:
         assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
@@ -94,6 +110,21 @@ def test_authentication_and_membership(world: World) -> None:
     # To someone outside the team, the team does not exist.
     assert emit(world, alias_event("k"), key=world.outsider.key).status_code == 404
     assert emit(world, alias_event("k"), key=world.member.key).status_code == 202
+    # A viewer reads only, as in W&B.
+    from reconcile.server.admin import tasks as admin
+
+    admin.set_role(world.db, TEAM, "mia", "viewer")
+    refused = emit(world, alias_event("v"), key=world.member.key)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "error": {
+                "message": "permission denied: viewers of team acme cannot send events",
+                "index": 0,
+                "code": "FORBIDDEN",
+            }
+        },
+    )
 
 
 def test_a_new_collection_is_created_and_registry_automations_see_it(
@@ -189,7 +220,10 @@ def test_the_organizations_entity_is_refused_as_an_events_entity(
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["index"], error["field"], error["code"]) == (1, "entity", "BAD_USER_INPUT")
-    assert error["message"].startswith(f"entity '{ORG_ENTITY}' is an organization's entity")
+    assert error["message"] == (
+        f"entity '{ORG_ENTITY}' is an organization's entity: events are sent by teams; name "
+        "the team the event happened in (its registries are the organization's)"
+    )
     with world.db.read() as con:
         keys = [r[0] for r in con.execute("SELECT event_key FROM events")]
     assert keys == ["org-sent"]  # nothing of the refused batch
@@ -444,3 +478,188 @@ def test_a_restricted_registry_takes_events_from_its_members_only(world: World) 
     absent = emit(world, {**event, "registry": "absent"}, key=world.member.key)
     assert absent.json()["error"]["message"] == "registry absent not found in entity acme"
     assert emit(world, event, key=world.registry_admin.key).status_code == 202  # its admin
+
+
+def test_a_new_collection_takes_the_events_artifact_type_or_model(world: World) -> None:
+    base = {"entity": TEAM, "project": "vision"}
+    created = {"type": "artifact_created", "collection": "fresh-data", "id": "c1"}
+    created["artifact"] = {"type": "dataset", "version": 0}
+    tagged = {"type": "collection_tag_added", "collection": "fresh-tagged", "tag": "x"}
+    answer = emit(world, {"events": [base | created, base | tagged | {"id": "c2"}]})
+    assert answer.status_code == 202, answer.text
+    with world.db.read() as con:
+        rows = con.execute(
+            "SELECT name, type_name FROM collections WHERE name LIKE 'fresh-%' ORDER BY id"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [("fresh-data", "dataset"), ("fresh-tagged", "model")]
+
+
+def test_a_collections_automation_fires_for_its_collections_events_only(
+    world: World, receiver: Receiver
+) -> None:
+    hook = hook_with_secrets(world, receiver.url("/ok"))
+    scope = {"scopeType": "ARTIFACT_COLLECTION"}
+    alias_automation(world.admin, world.collection_id, hook, "detector-only", **scope)
+    answer = emit(world, {"events": [alias_event("d1"), alias_event("o1", collection="other")]})
+    assert [one["automations"] for one in answer.json()["events"]] == [["detector-only"], []]
+
+
+def test_events_stored_by_another_write_name_its_artifact_version_and_app(world: World) -> None:
+    """`store_within` (a GraphQL write, the SDK's stream): `${artifact_version}` names the
+    version each event is about, and a run's link is on the server's app URL."""
+    from reconcile.server.api import auth
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "tracker", urlEndpoint="http://127.0.0.1:9/")
+    for name, kind, payload in (
+        ("versions", "ADD_ARTIFACT_ALIAS", '{"v": "${artifact_version}"}'),
+        ("runs", "RUN_STATE", '{"url": "${run_url}"}'),
+    ):
+        made = trigger_input(world.project_id, hook, name=name)["input"]
+        made["triggeringEventType"] = kind
+        if kind == "RUN_STATE":
+            made["eventFilter"] = json.dumps(
+                {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
+            )
+        made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+        world.admin.ok(
+            """mutation ($input: CreateFilterTriggerInput!) {
+                 createFilterTrigger(input: $input) { trigger { id } } }""",
+            {"input": made},
+        )
+    run = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    raw = {"events": [alias_event("a1"), alias_event("a2"), run | {"run": {"id": "r1"}}]}
+    parsed = server_events.prepare(json.dumps(raw).encode())
+    box = world.client.app.state.service.box
+    with world.db.write() as con:
+        user = auth.authenticate(con, basic(world.admin.key)["Authorization"])
+        accepted = server_events.store_within(
+            con, box, user, parsed, "https://wandb.example/", artifact_ids=[41]
+        )
+        # Without an app URL (the SDK's stream, GraphQL's writes): W&B's.
+        again = server_events.prepare(json.dumps(run | {"run": {"id": "r2"}}).encode())
+        server_events.store_within(con, box, user, again)
+    with world.db.read() as con:
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+    event_row = 2  # a2's own row: the number when no version is given
+    assert shown == [
+        {"v": "wandb-artifact://_id/" + base64.b64encode(b"Artifact:41").decode()},
+        {
+            "v": "wandb-artifact://_id/"
+            + base64.b64encode(f"Artifact:{event_row}".encode()).decode()
+        },
+        {"url": "https://wandb.example/acme/vision/runs/r1"},
+        {"url": "https://wandb.ai/acme/vision/runs/r2"},
+    ]
+    assert [due.id for due in accepted.queued] == [1, 2, 3]  # each handed to the worker
+
+
+def test_ingest_answers_as_the_events_api_does(world: World) -> None:
+    """`ingest` (`reconcile emit --db`, no HTTP) gives the HTTP API's answer."""
+    box = world.client.app.state.service.box
+    good = json.dumps(alias_event("x")).encode()
+    cases = [(None, good), ("Basic !!!", good), (world.outsider.key, good), (world.admin.key, b"{")]
+    answers = []
+    for key, raw in cases:
+        header = basic(key)["Authorization"] if key and not key.startswith("Basic") else key
+        answer, queued = server_events.ingest(world.db, box, header, raw, "https://wandb.ai")
+        http = world.client.post(
+            "/api/v1/events", content=raw, headers={"Authorization": header} if header else {}
+        )
+        assert (answer, queued) == ((http.status_code, http.json()), [])
+        answers.append(answer)
+    assert answers[0] == (
+        401,
+        {
+            "error": {
+                "message": "authentication required: send an API key",
+                "code": "UNAUTHENTICATED",
+            }
+        },
+    )
+    assert [status for status, _body in answers] == [401, 401, 404, 400]
+
+
+def test_an_event_is_stored_and_rendered_with_its_id_and_author_or_ours(world: World) -> None:
+    """Without an author, the sender's user is the event's author; without an id, the
+    server's id names the event everywhere (its delivery id, its stored document)."""
+    from reconcile.runtime import signing
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "who", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="who")["input"]
+    made["eventFilter"] = json.dumps({"$or": [{"$and": []}]})
+    payload = '{"by": "${event_author}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        {"input": made},
+    )
+    unnamed = {**alias_event("x"), "author": "ci-bot"}
+    del unnamed["id"]
+    answer = emit(world, {"events": [alias_event("mine"), unnamed]}, key=world.member.key)
+    ids = [one["id"] for one in answer.json()["events"]]
+    assert ids[0] == "mine"
+    with world.db.read() as con:
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+        hooks = [r[0] for r in con.execute("SELECT webhook_id FROM deliveries ORDER BY id")]
+        documents = [
+            json.loads(r[0]) for r in con.execute("SELECT document FROM events ORDER BY id")
+        ]
+    assert shown == [{"by": "mia"}, {"by": "ci-bot"}]
+    assert hooks == [signing.delivery_id(TEAM, key, "who") for key in ids]
+    assert [(d["id"], d["author"]) for d in documents] == [("mine", "mia"), (ids[1], "ci-bot")]
+    assert documents[1]["alias"] == "prod"
+
+
+def test_a_runs_link_is_on_the_servers_app_url(world: World) -> None:
+    from tests.server.helpers import webhook
+
+    hook = webhook(world.admin, "runs", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="runs")["input"]
+    made["triggeringEventType"] = "RUN_STATE"
+    made["eventFilter"] = json.dumps(
+        {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
+    )
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = (
+        '{"url": "${run_url}"}'
+    )
+    world.admin.ok(
+        """mutation ($input: CreateFilterTriggerInput!) {
+             createFilterTrigger(input: $input) { trigger { id } } }""",
+        {"input": made},
+    )
+    run = {"type": "run_state", "entity": TEAM, "project": "vision", "state": "failed"}
+    answer = emit(world, run | {"id": "r", "run": {"id": "r1"}})
+    assert answer.status_code == 202, answer.text
+    # `ingest` (`reconcile emit --db`) is given the app's URL by its caller.
+    raw = json.dumps(run | {"id": "s", "run": {"id": "r2"}}).encode()
+    box, key = world.client.app.state.service.box, basic(world.admin.key)["Authorization"]
+    server_events.ingest(world.db, box, key, raw, "https://wandb.example")
+    with world.db.read() as con:
+        shown = [json.loads(r[0]) for r in con.execute("SELECT shown FROM deliveries ORDER BY id")]
+    assert shown == [
+        {"url": "https://wandb.ai/acme/vision/runs/r1"},
+        {"url": "https://wandb.example/acme/vision/runs/r2"},
+    ]
+
+
+def test_a_key_revoked_before_its_request_is_stored_refuses_that_request_only(
+    world: World,
+) -> None:
+    """`store_many` checks each request's key again in the write transaction."""
+    box = world.client.app.state.service.box
+    parsed = server_events.prepare(json.dumps(alias_event("kept")).encode())
+    refused = server_events.prepare(json.dumps(alias_event("refused")).encode())
+    good = basic(world.admin.key)["Authorization"]
+    gone = basic("local-" + "x" * 40)["Authorization"]  # as a key revoked since its parse
+    results = server_events.store_many(
+        world.db, box, [(good, parsed), (gone, refused)], "https://wandb.ai"
+    )
+    assert [answer for answer, _queued in results] == [
+        (202, {"events": [{"id": "kept", "automations": []}]}),
+        (401, {"error": {"message": "invalid API key", "code": "UNAUTHENTICATED"}}),
+    ]
+    with world.db.read() as con:
+        assert [r[0] for r in con.execute("SELECT event_key FROM events")] == ["kept"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconcile.server.runtime import matching
-from tests.server.helpers import TEAM, World, trigger_input, webhook
+from tests.server.helpers import ALIAS_FILTER, TEAM, World, trigger_input, webhook
 from tests.server.runtime.support import alias_event, emit
 
 CREATE = """mutation ($input: CreateFilterTriggerInput!) {
@@ -90,8 +90,12 @@ def test_run_name_filters(world: World) -> None:
 
 
 def test_run_state(world: World) -> None:
-    states = {"run_filter": '{"$and":[]}', "run_state_filter": {"states": ["FAILED"]}}
-    _run_automation(world, "failures", "RUN_STATE", states)
+    def states(*names: str) -> dict[str, Any]:
+        return {"run_filter": '{"$and":[]}', "run_state_filter": {"states": list(names)}}
+
+    # The first automation passed over for its states must not stop the others.
+    _run_automation(world, "finishes", "RUN_STATE", states("FINISHED"))
+    _run_automation(world, "failures", "RUN_STATE", states("FAILED"))
 
     def state(value: str) -> list[str]:
         event = {
@@ -105,10 +109,52 @@ def test_run_state(world: World) -> None:
 
     assert [state(s) for s in ("running", "finished", "failed", "crashed")] == [
         [],
-        [],
+        ["finishes"],
         ["failures"],
         ["failures"],
     ]
+
+
+def test_a_metric_delivery_carries_the_value_that_made_it_fire(world: World) -> None:
+    """The aggregate that crossed the threshold, not the latest value logged."""
+    hook = webhook(world.admin, "metrics", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="avg")["input"]
+    made["triggeringEventType"] = "RUN_METRIC"
+    made["eventFilter"] = json.dumps(_threshold(2, "AVERAGE", 0.5, {"$and": []}))
+    payload = '{"name": "${metric_name}", "value": "${metric_value}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(CREATE, {"input": made})
+    assert _logged(world, "r", [0.25, 1.0]) == [[], ["avg"]]  # the average of both: 0.625
+    with world.db.read() as con:
+        shown = [json.loads(row[0]) for row in con.execute("SELECT shown FROM deliveries")]
+    assert shown == [{"name": "acc", "value": "0.625"}]
+
+
+def _broken_actions(world: World, *names: str) -> None:
+    """Automation `good`, then copies of it whose stored action cannot be read (as an
+    older server, or a hand, may have left them)."""
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="good"))
+    for name in names:
+        _stored_copy(world, "good", name, ALIAS_FILTER)
+        with world.db.write() as con:
+            con.execute("UPDATE triggers SET action_config = '{' WHERE name = ?", (name,))
+
+
+def test_a_stored_action_that_cannot_be_read_costs_no_other_automation(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_REPORTED", set())
+    _broken_actions(world, "broken")
+    with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
+        answers = [emit(world, alias_event(f"e{n}")) for n in range(2)]
+    assert [a.status_code for a in answers] == [202, 202]
+    assert [a.json()["events"][0]["automations"] for a in answers] == [["good"], ["good"]]
+    (skipped,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped.startswith("automation 'broken' (id 2) skipped: ")
+    assert skipped.endswith(
+        ": Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    )
 
 
 def test_zscore_and_change(world: World) -> None:
@@ -181,6 +227,72 @@ def test_a_zscore_uses_exactly_its_window(world: World) -> None:
     assert _logged(world, "a", [100.0, 1.0, 2.0, 3.0, 4.0]) == [[], [], [], [], ["spike"]]
     # 3.5 is 1.84 spreads from [3, 1, 2]: no. A window of 2 ([1, 2]) would make it 4.
     assert _logged(world, "b", [3.0, 1.0, 2.0, 3.5]) == [[], [], [], []]
+
+
+def _change(agg: str | None, windows: tuple[int, int], kind: str, way: str, amount: float) -> Any:
+    current, prior = windows
+    spec = {
+        "name": "acc",
+        "agg_op": agg,
+        "current_window_size": current,
+        "prior_window_size": prior,
+        "change_type": kind,
+        "change_dir": way,
+        "change_amount": amount,
+    }
+    return {"run_filter": '{"$and":[]}', "run_metric_filter": {"change_filter": spec}}
+
+
+def _zscore(window: int, threshold: float, way: str) -> Any:
+    spec = {"name": "acc", "window_size": window, "threshold": threshold, "change_dir": way}
+    return {"run_filter": '{"$and":[]}', "run_metric_filter": {"zscore_filter": spec}}
+
+
+# (case, event type, filter, values, the steps that fire). Each fires where its change
+# or z-score is exactly its amount (at least the amount fires), and the values are
+# chosen so that another window, aggregate, kind or direction fires at other steps.
+_CHANGES = [
+    # The average of the last 2 values against that of the 4 before: at step 7, [3, 1]
+    # (2) against [2, 1, 0, 1] (1). At step 6, [1, 3] (2) against [4, 2, 1, 0] (1.75)
+    # does not; the latest value (3) against them, 2 against the last of them (0) or
+    # against fewer of them ([2, 1, 0]: 1) would.
+    (
+        "average",
+        "RUN_METRIC_CHANGE",
+        _change("AVERAGE", (2, 4), "ABSOLUTE", "INCREASE", 1.0),
+        [0, 4, 2, 1, 0, 1, 3, 1],
+        [7],
+    ),
+    # Relative to the value before: 1 to 0.25 falls by 75%, 0.5 to 0.25 by exactly 50%.
+    # (An absolute drop of 0.5 would fire at step 1 only; 0.25 to 0.5 is a rise.)
+    (
+        "relative",
+        "RUN_METRIC_CHANGE",
+        _change(None, (1, 1), "RELATIVE", "DECREASE", 0.5),
+        [1, 0.25, 0.5, 0.25],
+        [1, 3],
+    ),
+    # From 0, no relative change is defined: nothing fires, whatever follows.
+    ("from zero", "RUN_METRIC_CHANGE", _change(None, (1, 1), "RELATIVE", "ANY", 0.5), [0, 4], []),
+    ("any way", "RUN_METRIC_CHANGE", _change(None, (1, 1), "ABSOLUTE", "ANY", 1.0), [3, 2], [1]),
+    # Over the 2 values before: [1, 2] (spread 0.5) makes 0 a z-score of -3, not an
+    # increase; [2, 0] (mean 1, spread exactly 1) makes 2 a z-score of exactly 1.
+    ("zscore", "RUN_METRIC_ZSCORE", _zscore(2, 1.0, "INCREASE"), [1, 2, 0, 2], [3]),
+    ("zscore down", "RUN_METRIC_ZSCORE", _zscore(2, 1.0, "DECREASE"), [1, 2, 0, 2], [2]),
+]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "run_filter", "values", "fired"),
+    [case[1:] for case in _CHANGES],
+    ids=[case[0] for case in _CHANGES],
+)
+def test_a_change_and_a_zscore_fire_at_exactly_their_amount_over_exactly_their_windows(
+    world: World, event_type: str, run_filter: Any, values: list[float], fired: list[int]
+) -> None:
+    _run_automation(world, "moved", event_type, run_filter)
+    got = _logged(world, "r", list(values))
+    assert got == [["moved"] if step in fired else [] for step in range(len(values))]
 
 
 def _stored_copy(world: World, source: str, name: str, event_filter: str) -> None:
@@ -308,3 +420,33 @@ def test_create_refuses_artifact_filters_that_cannot_run(
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     made = trigger_input(world.project_id, hook, eventFilter=json.dumps(event_filter))
     assert world.admin.fails(CREATE, made).startswith(f"BAD_USER_INPUT: {expected}")
+
+
+def test_the_memory_of_skipped_automations_is_emptied_when_full(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_REPORTED", set())
+    monkeypatch.setattr(matching, "_DECODED_MAX", 1)  # remembers one skipped automation
+    _broken_actions(world, "first", "second")
+    with caplog.at_level(logging.WARNING, logger="reconcile.server.runtime.matching"):
+        for n in range(2):
+            assert emit(world, alias_event(f"e{n}")).json()["events"][0]["automations"] == ["good"]
+    skipped = [r.getMessage().split(" skipped")[0] for r in caplog.records]
+    # Each forgets the other: both are logged again at the second event.
+    assert skipped == ["automation 'first' (id 2)", "automation 'second' (id 3)"] * 2
+
+
+def test_a_filter_the_inventory_has_no_words_for_fires_as_its_event(world: World) -> None:
+    """An `$or` whose first branch is empty holds for every alias; the inventory cannot
+    write it, but the automation fires and renders as an ADD_ARTIFACT_ALIAS one."""
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.project_id, hook, name="any-alias")["input"]
+    made["eventFilter"] = json.dumps({"$or": [{"$and": []}, {"$and": [{"alias": "prod"}]}]})
+    payload = '{"event": "${event_type}", "alias": "${alias}"}'
+    made["triggeredActionConfig"]["genericWebhookActionInput"]["requestPayload"] = payload
+    world.admin.ok(CREATE, {"input": made})
+    answer = emit(world, alias_event("e1", alias="staging"))
+    assert answer.json()["events"] == [{"id": "e1", "automations": ["any-alias"]}]
+    with world.db.read() as con:
+        shown = [json.loads(row[0]) for row in con.execute("SELECT shown FROM deliveries")]
+    assert shown == [{"event": "ADD_ARTIFACT_ALIAS", "alias": "staging"}]

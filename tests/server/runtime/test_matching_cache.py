@@ -178,6 +178,8 @@ def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
     assert _fired(world, "a2", "prod") == ["first"]
     assert reads.calls == [[_trigger_id(world, "audio")]]
     assert tested == ["first"]  # the answer for `prod` was kept
+    assert _fired(world, "a3", "prod") == ["first"]  # caught up: nothing read again
+    assert reads.calls == [[_trigger_id(world, "audio")]]
 
 
 def test_a_rolled_back_change_is_never_taken_for_a_later_one(world: World) -> None:
@@ -272,11 +274,18 @@ def test_filters_are_tested_once_per_document_until_a_write(
     assert _fired(world, "d1", "dev") == ["first"]
     assert _fired(world, "d2", "prod") == ["second", "third"]
     assert tested[6:] == ["first", "first"]
-    monkeypatch.setattr(matching, "_RETESTS_MAX", 3)  # more than that: tested again
+    # Keeping the answers through a change costs the answers kept (`dev`: first; `prod`:
+    # second, third) and a test of each changed automation per document (2): 5.
+    monkeypatch.setattr(matching, "_RETESTS_MAX", 5)  # at most that: kept
     with world.db.write() as con:
         con.execute("UPDATE triggers SET description = 'x' WHERE name = 'second'")
     assert _fired(world, "e1", "prod") == ["second", "third"]
-    assert tested[8:] == ["first", "second", "third"]
+    assert tested[8:] == ["second", "second"]
+    monkeypatch.setattr(matching, "_RETESTS_MAX", 4)  # more than that: tested again
+    with world.db.write() as con:
+        con.execute("UPDATE triggers SET description = 'y' WHERE name = 'second'")
+    assert _fired(world, "e2", "prod") == ["second", "third"]
+    assert tested[10:] == ["first", "second", "third"]
 
 
 def test_a_filter_is_compiled_once_per_stored_version(
@@ -305,6 +314,95 @@ def test_a_filter_is_compiled_once_per_stored_version(
         con.execute("UPDATE triggers SET description = 'moved' WHERE name = 'one'")
     assert _fired(world, "e2", "prod") == ["one"]
     assert len(compiled) == 2
+    with world.db.write() as con:  # a row the candidates show: the scope is read whole
+        con.execute("UPDATE integrations SET url_endpoint = 'http://127.0.0.1:10/'")
+    assert _fired(world, "e2b", "prod") == ["one"]
+    assert len(compiled) == 2
     world.admin.ok(UPDATE, {"input": {"id": made["two"], "eventFilter": _alias("^prod")}})
     assert _fired(world, "e3", "prod") == ["one", "two"]
     assert compiled[2:] == [_alias("^prod")]
+
+
+def test_the_candidates_kept_are_emptied_when_more_would_be_kept_than_the_bound(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_CANDIDATES", {})
+    monkeypatch.setattr(matching, "_CANDIDATES_MAX", 2)  # rows over all scopes
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    kept = []
+    for n, collection in enumerate(("one", "two", "three")):  # a scope each, of 1 row
+        assert emit(world, alias_event(f"e{n}", collection=collection)).status_code == 202
+        kept.append(len(matching._CANDIDATES))
+    assert kept == [1, 2, 1]  # 2 rows are kept; a third empties them first
+
+
+def test_the_decoded_automations_are_emptied_when_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_DECODED", {})
+    monkeypatch.setattr(matching, "_DECODED_MAX", 2)
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    for name in ("first", "second", "third"):
+        world.admin.ok(CREATE, trigger_input(world.project_id, hook, name=name))
+    assert _fired(world, "e1", "prod") == ["first", "second", "third"]
+    # Two are kept; the third empties them first.
+    assert [one.name for one in matching._DECODED.values()] == ["third"]
+
+
+def test_the_answers_kept_per_scope_are_emptied_when_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[str] = []
+    original = matching._passes
+
+    def counted(candidate: matching.Candidate, doc: object) -> bool:
+        tested.append(candidate[0].name)
+        return original(candidate, doc)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matching, "_passes", counted)
+    monkeypatch.setattr(matching, "_PASSED_MAX", 1)  # one document's answer per scope
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    fired = [_fired(world, f"e{n}", alias) for n, alias in enumerate(("prod", "dev", "prod"))]
+    assert fired == [["first"], [], ["first"]]
+    assert tested == ["first"] * 3  # `dev` made it forget `prod`
+
+
+def test_up_to_the_bound_of_changes_a_scope_is_caught_up_by_them_past_it_read_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "_DELTA_MAX", 3)  # changes read, its own marker included
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
+    assert _fired(world, "a1", "prod") == ["first"]
+    reads = Reads(monkeypatch)
+    _other_project(world)  # a change the scope does not show: nothing to read
+    assert [_fired(world, f"b{n}", "prod") for n in range(2)] == [["first"]] * 2
+    assert reads.calls == []
+
+    def described(*texts: str) -> None:
+        for text in texts:  # one change each
+            with world.db.write() as con:
+                con.execute("UPDATE triggers SET description = ? WHERE name = 'first'", (text,))
+
+    described("one", "two")  # with the marker, 3 changes: caught up by reading the row
+    assert [_fired(world, f"c{n}", "prod") for n in range(2)] == [["first"]] * 2
+    first = _trigger_id(world, "first")
+    assert reads.calls == [[first]]  # and caught up to the last of them: once
+    described("three", "four", "five")  # 4: read whole
+    assert _fired(world, "d1", "prod") == ["first"]
+    assert reads.calls == [[first], None]
+
+
+def test_a_collections_automation_is_caught_up_by_its_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
+    made = trigger_input(world.collection_id, hook, name="kept", scopeType="ARTIFACT_COLLECTION")
+    trigger_id = world.admin.ok(CREATE, made)["createFilterTrigger"]["trigger"]["id"]
+    assert _fired(world, "a1", "prod") == ["kept"]
+    reads = Reads(monkeypatch)
+    world.admin.ok(UPDATE, {"input": {"id": trigger_id, "eventFilter": _alias("^staging$")}})
+    assert _fired(world, "a2", "staging") == ["kept"]
+    assert reads.calls == [[_trigger_id(world, "kept")]]
