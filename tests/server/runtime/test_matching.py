@@ -151,9 +151,9 @@ def test_a_stored_action_that_cannot_be_read_costs_no_other_automation(
     assert [a.status_code for a in answers] == [202, 202]
     assert [a.json()["events"][0]["automations"] for a in answers] == [["good"], ["good"]]
     (skipped,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert skipped.startswith("automation 'broken' (id 2) skipped: ")
-    assert skipped.endswith(
-        ": Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    assert skipped == (
+        "automation 'broken' (id 2) skipped: it cannot run as stored: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
     )
 
 
@@ -351,6 +351,7 @@ def test_stored_filters_that_cannot_run_are_skipped_and_logged_once(
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == len(bad)  # once each, not once per event
     assert any("'endless-window'" in m and "window_size: a whole number" in m for m in skipped)
+    assert all(": its stored filter cannot run: " in m for m in skipped)
     with world.db.read() as con:
         kept = con.execute(
             "SELECT t.name FROM metric_state m JOIN triggers t ON t.id = m.trigger_id"

@@ -131,7 +131,7 @@ def match(
         except sqlite3.Error:
             raise  # the database itself: the caller's transaction handles it
         except Exception as error:  # one automation must not cost the others
-            _skipped(row, error)
+            _skipped(row, error, "it cannot run as stored")
     return fired
 
 
@@ -176,7 +176,7 @@ def _passes(candidate: Candidate, doc: filters.Document) -> bool:
     try:
         return condition.test(doc)
     except Exception as error:  # one automation must not cost the others
-        _skipped(row, error)
+        _skipped(row, error, "its stored filter cannot run")
         return False
 
 
@@ -346,7 +346,7 @@ def _compiled(row: TriggerRow) -> filters.Compiled:
 _REPORTED: set[tuple[int, str]] = set()
 
 
-def _skipped(row: TriggerRow, error: Exception) -> None:
+def _skipped(row: TriggerRow, error: Exception, why: str) -> None:
     key = (row.id, row.event_filter)
     if key in _REPORTED:
         return
@@ -354,9 +354,10 @@ def _skipped(row: TriggerRow, error: Exception) -> None:
         _REPORTED.clear()
     _REPORTED.add(key)
     log.warning(
-        "automation %r (id %d) skipped: its stored filter cannot run: %s",
+        "automation %r (id %d) skipped: %s: %s",
         row.name,
         row.id,
+        why,
         error,
     )
 
