@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 
 from reconcile.runtime.sender import Limits
+from reconcile.server.runtime import events
+from reconcile.server.runtime.outbox import Due
 from reconcile.server.runtime.worker import Worker
 from tests.server.helpers import TEAM, Api, World, basic, trigger_input, webhook
 
@@ -141,3 +143,14 @@ def statuses(world: World) -> dict[str, list[str]]:
     for automation, status in rows:
         found.setdefault(automation, []).append(status)
     return found
+
+
+def queued_by(world: World, *event_ids: str) -> list[Due]:
+    """The deliveries alias events with these ids queue, as the events API hands them to
+    a worker (`events.ingest`, the path of `reconcile emit --db`)."""
+    service = world.client.app.state.service
+    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
+    auth = basic(world.admin.key)["Authorization"]
+    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
+    assert status == 202, body
+    return queued

@@ -4,7 +4,6 @@ refusals of a resend by hand."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,10 +11,10 @@ import pytest
 from reconcile.runtime import schedule
 from reconcile.runtime.sender import Outcome
 from reconcile.server.errors import ApiError, InvalidInput, NotFound
-from reconcile.server.runtime import events, history, outbox
+from reconcile.server.runtime import history, outbox
 from reconcile.server.store import teams
 from tests.server.helpers import TEAM, World, basic
-from tests.server.runtime.support import SECRET, TOKEN, alias_automation, alias_event
+from tests.server.runtime.support import SECRET, TOKEN, alias_automation, queued_by
 from tests.server.runtime.support import hook_with_secrets as _hook
 
 URL = "http://127.0.0.1:9/hooks/h?k=v"
@@ -23,15 +22,6 @@ ENDPOINT = "http://127.0.0.1:9"
 SHOWN = '{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"***"}'
 STARTED = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
 SCALE = 0.01  # the runtime tests' time scale (conftest)
-
-
-def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
-    service = world.client.app.state.service
-    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
-    auth = basic(world.admin.key)["Authorization"]
-    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
-    assert status == 202, body
-    return queued
 
 
 def _settle(world: World, *attempts: outbox.Attempt) -> None:
@@ -55,7 +45,7 @@ def test_a_delivery_is_shown_whole_with_its_attempts_and_what_is_left_of_its_sch
     world: World,
 ) -> None:
     alias_automation(world.admin, world.project_id, _hook(world, URL))
-    (due,) = _queue(world, "h1")
+    (due,) = queued_by(world, "h1")
     failed = Outcome(500, 0.25, "status", f"said {TOKEN}", f"echo {SECRET}", received=9)
     _settle(world, outbox.Attempt(due, STARTED, failed, [("webhook-id", "msg_1")], 30.0))
     with world.db.read() as con:
@@ -136,7 +126,7 @@ def test_what_is_left_of_a_schedule_counts_from_the_first_attempt(
 def _five(world: World) -> list[outbox.Due]:
     """Deliveries of events p0 to p4 by `promote`, oldest first."""
     alias_automation(world.admin, world.project_id, _hook(world, URL))
-    queued = _queue(world, "p0", "p1", "p2", "p3", "p4")
+    queued = queued_by(world, "p0", "p1", "p2", "p3", "p4")
     assert len(queued) == 5
     return queued
 

@@ -32,6 +32,7 @@ from tests.server.runtime.support import (
     drain,
     emit,
     hook_with_secrets,
+    queued_by,
 )
 
 LEAD = EXCERPT - 6  # the cut falls 6 characters into the token
@@ -42,16 +43,6 @@ CREATE_TRIGGER = """mutation ($input: CreateFilterTriggerInput!) {
 URL = "http://127.0.0.1:9/hooks/a?k=v"
 BODY = b'{"event":"ADD_ARTIFACT_ALIAS","alias":"prod","token":"' + TOKEN.encode() + b'"}'
 STARTED = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
-
-
-def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
-    """The deliveries the events queue, as the events API hands them to a worker."""
-    service = world.client.app.state.service
-    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
-    auth = basic(world.admin.key)["Authorization"]
-    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
-    assert status == 202, body
-    return queued
 
 
 def _rows(world: World, sql: str, *params: object) -> list[dict[str, Any]]:
@@ -72,7 +63,7 @@ def test_a_fired_automation_queues_its_exact_bytes_sealed_and_its_body_masked(
 ) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
     before, read = time.time(), time.monotonic()
-    (due,) = _queue(world, "q1")
+    (due,) = queued_by(world, "q1")
     after = time.time()
     assert read <= due.read_at <= time.monotonic()
     webhook_id = signing.delivery_id(TEAM, "q1", "promote")
@@ -129,7 +120,7 @@ def test_a_delivery_carries_only_the_credentials_its_webhook_names(world: World)
     }
     for name, hook in hooks.items():
         world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, hook, name=name))
-    queued = _queue(world, "c1")
+    queued = queued_by(world, "c1")
     assert {d.webhook_id: d.credentials for d in queued} == {
         signing.delivery_id(TEAM, "c1", "signed"): signing.Credentials(None, SECRET),
         signing.delivery_id(TEAM, "c1", "tokened"): signing.Credentials(TOKEN, None),
@@ -154,7 +145,7 @@ def _three(world: World) -> list[outbox.Due]:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
     other = webhook(world.admin, "other", urlEndpoint="http://127.0.0.1:10/x")
     world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, other, name="elsewhere"))
-    queued = [d for e in ("d1", "d2", "d3") for d in _queue(world, e)]
+    queued = [d for e in ("d1", "d2", "d3") for d in queued_by(world, e)]
     ours = [d for d in queued if d.endpoint == "http://127.0.0.1:9"]
     assert len(ours) == 3
     with world.db.write() as con:
@@ -420,7 +411,7 @@ def test_what_cannot_be_sent_is_failed_at_once_with_why_and_nothing_sealed(world
     alias_automation(world.admin, world.project_id, bare, "unmade")
     world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, name="nothing"))  # no-op
     before = datetime.now(UTC).replace(microsecond=0)
-    (due,) = _queue(world, "u1")
+    (due,) = queued_by(world, "u1")
     after = datetime.now(UTC)
     assert (due.url, due.endpoint, due.credentials) == (
         SLACK_URL,
@@ -510,7 +501,7 @@ def test_a_payload_is_rendered_with_the_facts_of_its_event(world: World) -> None
         '{"url": "${run_url}", "name": "${metric_name}", "value": "${metric_value}"}'
     )
     world.admin.ok(CREATE_TRIGGER, metric)
-    (due,) = _queue(world, "a1")
+    (due,) = queued_by(world, "a1")
     (event,) = _rows(world, "SELECT id FROM events")
     version = base64.b64encode(f"Artifact:{event['id']}".encode()).decode()
     assert json.loads(due.body) == {

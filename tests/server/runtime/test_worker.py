@@ -19,17 +19,17 @@ import pytest
 from reconcile.runtime import schedule, signing
 from reconcile.runtime.addresses import Policy
 from reconcile.runtime.sender import Limits, Outcome
-from reconcile.server.runtime import events, outbox, worker
+from reconcile.server.runtime import outbox, worker
 from reconcile.server.runtime.worker import Worker
-from tests.server.helpers import World, basic, trigger_input, webhook
+from tests.server.helpers import World, trigger_input, webhook
 from tests.server.runtime.receiver import Receiver
 from tests.server.runtime.support import (
     DRAIN_BOUND,
     SECRET,
     TOKEN,
     alias_automation,
-    alias_event,
     hook_with_secrets,
+    queued_by,
 )
 from tests.server.runtime.support import worker as support_worker
 
@@ -101,21 +101,12 @@ def test_a_failed_attempt_is_due_again_on_the_schedule_until_a_day_after_the_fir
     assert scaled._delay(due_now, STARTED, FAILED) == 2.5
 
 
-def _queue(world: World, *event_ids: str) -> list[outbox.Due]:
-    service = world.client.app.state.service
-    raw = json.dumps({"events": [alias_event(e) for e in event_ids]}).encode()
-    auth = basic(world.admin.key)["Authorization"]
-    (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
-    assert status == 202, body
-    return queued
-
-
 def _two_endpoints(world: World, events_count: int) -> list[outbox.Due]:
     """Deliveries of `events_count` events to URL and as many to another endpoint."""
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
     other = webhook(world.admin, "other", urlEndpoint=f"{OTHER}/x")
     world.admin.ok(CREATE_TRIGGER, trigger_input(world.project_id, other, name="elsewhere"))
-    return _queue(world, *(f"c{n}" for n in range(events_count)))
+    return queued_by(world, *(f"c{n}" for n in range(events_count)))
 
 
 def test_a_claim_fills_each_endpoints_room_and_says_when_more_may_be_due(world: World) -> None:
@@ -197,7 +188,7 @@ def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentia
     alias_automation(
         world.admin, world.project_id, hook_with_secrets(world, receiver.url("/flaky"))
     )
-    (due,) = _queue(world, "signed")
+    (due,) = queued_by(world, "signed")
     running = support_worker(world)
     before = int(time.time())
     with caplog.at_level("INFO", logger=worker.__name__):
@@ -243,7 +234,7 @@ def test_each_attempt_is_sent_signed_at_its_start_and_recorded_without_credentia
 
 def test_a_delivery_is_queued_once_and_not_when_settled_since_it_was_read(world: World) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
-    a, b, c, d, e = _queue(world, *(f"q{n}" for n in range(5)))
+    a, b, c, d, e = queued_by(world, *(f"q{n}" for n in range(5)))
 
     async def main() -> None:
         running = _worker(world, per_endpoint=2)
@@ -272,7 +263,7 @@ def test_an_attempt_that_fails_unexpectedly_is_logged_and_leaves_its_delivery_du
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
-    (due,) = _queue(world, "broken")
+    (due,) = queued_by(world, "broken")
 
     async def broken(*_args: object) -> Outcome:
         raise RuntimeError("the sender broke")
@@ -301,7 +292,7 @@ def test_an_attempt_that_fails_unexpectedly_is_logged_and_leaves_its_delivery_du
 
 def test_a_batch_that_could_not_be_recorded_does_not_stop_the_next(world: World) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
-    first, second = _queue(world, "b1", "b2")
+    first, second = queued_by(world, "b1", "b2")
 
     async def main() -> None:
         running = _worker(world)
@@ -338,7 +329,7 @@ def test_room_freed_for_an_endpoint_with_more_due_wakes_the_worker_at_once(
     world: World, receiver: Receiver
 ) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/ok")))
-    backlogged, alone = _queue(world, "w1", "w2")
+    backlogged, alone = queued_by(world, "w1", "w2")
 
     async def send(due: outbox.Due, backlog: set[str]) -> tuple[bool, int]:
         running = support_worker(world, per_endpoint=1)
@@ -366,7 +357,7 @@ def test_a_stopped_worker_ends_its_attempts_in_flight_and_closes_its_connections
     world: World, receiver: Receiver
 ) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, receiver.url("/hang")))
-    _queue(world, "hung")
+    queued_by(world, "hung")
 
     async def main() -> Worker:
         running = support_worker(world)
@@ -386,7 +377,7 @@ def test_a_stopped_worker_ends_its_attempts_in_flight_and_closes_its_connections
 
 def test_drain_answers_how_many_are_still_pending_when_its_time_is_up(world: World) -> None:
     alias_automation(world.admin, world.project_id, hook_with_secrets(world, URL))
-    _queue(world, "later")
+    queued_by(world, "later")
     with world.db.write() as con:
         con.execute("UPDATE deliveries SET next_at = ?", (time.time() + 3600,))
     assert asyncio.run(_worker(world).drain(0.1)) == 1
