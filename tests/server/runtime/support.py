@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -154,3 +155,14 @@ def queued_by(world: World, *event_ids: str) -> list[Due]:
     (status, body), queued = events.ingest(service.db, service.box, auth, raw, "https://wandb.ai")
     assert status == 202, body
     return queued
+
+
+def wait_until(done: Callable[[], object], bound: float = DRAIN_BOUND) -> bool:
+    """Whether `done()` became true within `bound` seconds (a bound against a hang, never
+    reached by a passing test)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.005)
+    return False

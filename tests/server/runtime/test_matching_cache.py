@@ -155,9 +155,8 @@ def test_automations_created_edited_disabled_and_deleted_are_caught_up_by_their_
     assert len(reads.calls) == 5  # one read of the changed row after each write
 
 
-def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _tests_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the automations whose filter is tested, one per test, from now on."""
     tested: list[str] = []
     original = matching._passes
 
@@ -166,6 +165,13 @@ def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
         return original(candidate, doc)  # type: ignore[arg-type]
 
     monkeypatch.setattr(matching, "_passes", counted)
+    return tested
+
+
+def test_a_write_elsewhere_keeps_the_scope_and_its_answers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested = _tests_counted(monkeypatch)
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))
     elsewhere = _other_project(world)
@@ -249,14 +255,7 @@ def test_a_renamed_project_reads_its_scopes_whole(
 def test_filters_are_tested_once_per_document_until_a_write(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tested: list[str] = []
-    original = matching._passes
-
-    def counted(candidate: matching.Candidate, doc: object) -> bool:
-        tested.append(candidate[0].name)
-        return original(candidate, doc)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(matching, "_passes", counted)
+    tested = _tests_counted(monkeypatch)
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     for name in ("first", "second"):
         world.admin.ok(CREATE, trigger_input(world.project_id, hook, name=name))
@@ -353,14 +352,7 @@ def test_the_decoded_automations_are_emptied_when_full(
 def test_the_answers_kept_per_scope_are_emptied_when_full(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tested: list[str] = []
-    original = matching._passes
-
-    def counted(candidate: matching.Candidate, doc: object) -> bool:
-        tested.append(candidate[0].name)
-        return original(candidate, doc)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(matching, "_passes", counted)
+    tested = _tests_counted(monkeypatch)
     monkeypatch.setattr(matching, "_PASSED_MAX", 1)  # one document's answer per scope
     hook = webhook(world.admin, "deploy", urlEndpoint="http://127.0.0.1:9/")
     world.admin.ok(CREATE, trigger_input(world.project_id, hook, name="first"))

@@ -38,7 +38,12 @@ from reconcile.server.app import create_app
 from tests.runtime.faults import Received
 from tests.server.helpers import InProcess, basic, build_world
 from tests.server.runtime.receiver import Receiver
-from tests.server.runtime.support import alias_automation, alias_event, hook_with_secrets
+from tests.server.runtime.support import (
+    alias_automation,
+    alias_event,
+    hook_with_secrets,
+    wait_until,
+)
 
 EVENTS = 300
 BATCH = 150
@@ -146,15 +151,6 @@ def _prepared(db: Path, endpoint: str) -> str:
         app.state.service.close()
 
 
-def _wait(until: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if until():  # type: ignore[operator]
-            return True
-        time.sleep(0.005)
-    return False
-
-
 def _post(server: Serving, key: str, start: int) -> list[object]:
     batch = [alias_event(f"r2-{n}") for n in range(start, start + BATCH)]
     answer = httpx.post(
@@ -212,7 +208,7 @@ def test_kills_mid_delivery_lose_nothing_and_repeat_only_what_was_in_flight(
             for life, threshold in enumerate(KILLS):
                 if life == 1:
                     acknowledged += _post(server, key, BATCH)
-                assert _wait(lambda t=threshold: len(receiver.seen) >= t, DONE_TIMEOUT), (
+                assert wait_until(lambda t=threshold: len(receiver.seen) >= t, DONE_TIMEOUT), (
                     life,
                     len(receiver.seen),
                 )
@@ -220,13 +216,13 @@ def test_kills_mid_delivery_lose_nothing_and_repeat_only_what_was_in_flight(
                 # What the killed server sent may still be unread: a busy receiver reads
                 # it after the kill, and it belongs to the life that sent it. The kill
                 # closed every connection; once each is read to its end, none is left.
-                assert _wait(lambda: receiver.connections == 0, DONE_TIMEOUT)
+                assert wait_until(lambda: receiver.connections == 0, DONE_TIMEOUT)
                 receiver.life = life + 1
                 assert _unqueued_events(db) == 0
                 server.start()
             expected = {signing.delivery_id("acme", f"r2-{n}", "promote") for n in range(EVENTS)}
-            assert _wait(lambda: set(receiver.successes) >= expected, DONE_TIMEOUT)
-            assert _wait(lambda: _settled(db)[0] == dict.fromkeys(expected, "delivered"), 30)
+            assert wait_until(lambda: set(receiver.successes) >= expected, DONE_TIMEOUT)
+            assert wait_until(lambda: _settled(db)[0] == dict.fromkeys(expected, "delivered"), 30)
         finally:
             server.stop()
     assert acknowledged == [{"id": f"r2-{n}", "automations": ["promote"]} for n in range(EVENTS)]

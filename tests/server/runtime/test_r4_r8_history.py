@@ -24,6 +24,7 @@ from tests.server.runtime.support import (
     emit,
     hook_with_secrets,
     run_until,
+    wait_until,
 )
 
 SCALE = 0.01
@@ -123,22 +124,12 @@ def test_a_resend_by_hand_wakes_the_running_worker(
             listed = http.get(f"{live.url}/api/v1/deliveries?status=failed", headers=admin)
             return list(listed.json()["deliveries"])
 
-        assert _until(lambda: len(failed()) == 1)
+        assert wait_until(lambda: len(failed()) == 1)
         number = failed()[0]["id"]
         again = http.post(f"{live.url}/api/v1/deliveries/{number}/resend", headers=admin)
         assert again.status_code == 202
-        assert _until(lambda: len(receiver.requests) == 2)
-        assert _until(lambda: [a["status"] for a in failed()[0]["attempts"]] == [404, 404])
-
-
-def _until(done: Any, bound: float = 60.0) -> bool:
-    """Whether `done()` became true within `bound` (a bound against a hang)."""
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.01)
-    return False
+        assert wait_until(lambda: len(receiver.requests) == 2)
+        assert wait_until(lambda: [a["status"] for a in failed()[0]["attempts"]] == [404, 404])
 
 
 def _attempted(world: World, number: int) -> bool:
